@@ -1,0 +1,468 @@
+//! The audit trail: one event per state change, append-only, chained by SHA-256.
+//!
+//! Each event of a key carries the next sequence number and the hash of the event
+//! before it; its own hash covers every field. Editing an event breaks its hash,
+//! deleting or reordering one breaks the sequence or the link, and deleting the tail
+//! is caught by the key's `revision` and `audit_head`, which are updated in the same
+//! transaction as each event.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::ids::{Actor, KeyId, Reason, RotationId};
+use crate::time::Timestamp;
+
+/// A SHA-256 digest in an audit chain.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AuditHash([u8; 32]);
+
+impl AuditHash {
+    /// The `prev_hash` of a key's first event.
+    pub const GENESIS: AuditHash = AuditHash([0u8; 32]);
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    pub fn parse_hex(text: &str) -> Option<Self> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text, &mut bytes).ok()?;
+        Some(Self(bytes))
+    }
+}
+
+impl fmt::Debug for AuditHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AuditHash({})", &self.to_hex()[..12])
+    }
+}
+
+impl fmt::Display for AuditHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Serialize for AuditHash {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for AuditHash {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        AuditHash::parse_hex(&text)
+            .ok_or_else(|| serde::de::Error::custom("not a 64-hex-digit hash"))
+    }
+}
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AuditAction {
+    #[serde(rename = "key.created")]
+    KeyCreated,
+    #[serde(rename = "key.imported")]
+    KeyImported,
+    #[serde(rename = "rotation.scheduled")]
+    RotationScheduled,
+    #[serde(rename = "rotation.started")]
+    RotationStarted,
+    #[serde(rename = "rotation.completed")]
+    RotationCompleted,
+    #[serde(rename = "rotation.cancelled")]
+    RotationCancelled,
+    #[serde(rename = "rotation.superseded")]
+    RotationSuperseded,
+    #[serde(rename = "rotation.extended")]
+    RotationExtended,
+    #[serde(rename = "rotation.failed")]
+    RotationFailed,
+    #[serde(rename = "rotation.emergency")]
+    RotationEmergency,
+}
+
+/// One recorded state change. `before` and `after` describe the changed state (stages,
+/// expiries, statuses); they never hold a secret, a verifier or a lookup hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    pub key_id: KeyId,
+    pub seq: u64,
+    pub at: Timestamp,
+    pub actor: Actor,
+    pub action: AuditAction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_id: Option<RotationId>,
+    pub before: Value,
+    pub after: Value,
+    pub prev_hash: AuditHash,
+    pub hash: AuditHash,
+}
+
+/// The fields an event's hash covers, in a fixed order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HashedFields<'a> {
+    key_id: &'a KeyId,
+    seq: u64,
+    at: Timestamp,
+    actor: &'a Actor,
+    action: AuditAction,
+    reason: Option<&'a Reason>,
+    rotation_id: Option<&'a RotationId>,
+    before: Value,
+    after: Value,
+    prev_hash: AuditHash,
+}
+
+/// JSON with object keys sorted at every level, so the hash does not depend on how a
+/// storage backend or a serde feature orders maps.
+fn canonical(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            let mut sorted = serde_json::Map::new();
+            for (k, v) in entries {
+                sorted.insert(k.clone(), canonical(v));
+            }
+            Value::Object(sorted)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
+fn canonical_string(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            let body: Vec<String> = entries
+                .into_iter()
+                .map(|(k, v)| format!("{}:{}", Value::String(k.clone()), canonical_string(v)))
+                .collect();
+            format!("{{{}}}", body.join(","))
+        }
+        Value::Array(items) => {
+            let body: Vec<String> = items.iter().map(canonical_string).collect();
+            format!("[{}]", body.join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
+impl AuditEvent {
+    /// Builds the event that follows `prev_hash` at `seq`, computing its hash.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        key_id: KeyId,
+        seq: u64,
+        at: Timestamp,
+        actor: Actor,
+        action: AuditAction,
+        reason: Option<Reason>,
+        rotation_id: Option<RotationId>,
+        before: Value,
+        after: Value,
+        prev_hash: AuditHash,
+    ) -> Self {
+        let mut event = AuditEvent {
+            key_id,
+            seq,
+            at,
+            actor,
+            action,
+            reason,
+            rotation_id,
+            before: canonical(&before),
+            after: canonical(&after),
+            prev_hash,
+            hash: AuditHash::GENESIS,
+        };
+        event.hash = event.compute_hash();
+        event
+    }
+
+    /// SHA-256 over the canonical JSON of every field but `hash`.
+    pub fn compute_hash(&self) -> AuditHash {
+        let fields = HashedFields {
+            key_id: &self.key_id,
+            seq: self.seq,
+            at: self.at,
+            actor: &self.actor,
+            action: self.action,
+            reason: self.reason.as_ref(),
+            rotation_id: self.rotation_id.as_ref(),
+            before: self.before.clone(),
+            after: self.after.clone(),
+            prev_hash: self.prev_hash,
+        };
+        let value = serde_json::to_value(&fields).unwrap_or(Value::Null);
+        AuditHash(Sha256::digest(canonical_string(&value).as_bytes()).into())
+    }
+}
+
+/// What is wrong at the first broken link of a chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ChainProblem {
+    /// The event's content does not match its hash: it was edited.
+    HashMismatch,
+    /// The event does not point at the hash of the one before it.
+    BrokenLink,
+    /// A sequence number is missing or out of order: an event was deleted or moved.
+    SequenceGap { expected: u64, found: u64 },
+    /// The event belongs to another key.
+    WrongKey,
+    /// The chain ends before the key's recorded head: its last events were deleted.
+    MissingTail { expected_last: u64, found_last: u64 },
+    /// The last event is not the one the key records as its head.
+    HeadMismatch,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BrokenLink {
+    /// The sequence number where the chain first fails.
+    pub seq: u64,
+    pub problem: ChainProblem,
+}
+
+/// The result of checking one key's audit chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChainReport {
+    pub valid: bool,
+    pub events: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_broken: Option<BrokenLink>,
+}
+
+/// Where the key says its chain ends: its revision and audit head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainHead {
+    pub last_seq: u64,
+    pub hash: Option<AuditHash>,
+}
+
+/// Verifies `events` (in stored order) as the complete chain of `key_id`, ending at
+/// `head` when given. Reports the first broken link.
+pub fn verify_chain(key_id: &KeyId, events: &[AuditEvent], head: Option<ChainHead>) -> ChainReport {
+    let broken = |seq: u64, problem: ChainProblem| ChainReport {
+        valid: false,
+        events: events.len() as u64,
+        first_broken: Some(BrokenLink { seq, problem }),
+    };
+    let mut prev = AuditHash::GENESIS;
+    for (index, event) in events.iter().enumerate() {
+        let expected = index as u64 + 1;
+        if &event.key_id != key_id {
+            return broken(event.seq, ChainProblem::WrongKey);
+        }
+        if event.seq != expected {
+            return broken(
+                expected,
+                ChainProblem::SequenceGap {
+                    expected,
+                    found: event.seq,
+                },
+            );
+        }
+        if event.compute_hash() != event.hash {
+            return broken(event.seq, ChainProblem::HashMismatch);
+        }
+        if event.prev_hash != prev {
+            return broken(event.seq, ChainProblem::BrokenLink);
+        }
+        prev = event.hash;
+    }
+    let found_last = events.len() as u64;
+    if let Some(head) = head {
+        if head.last_seq != found_last {
+            return broken(
+                found_last + 1,
+                ChainProblem::MissingTail {
+                    expected_last: head.last_seq,
+                    found_last,
+                },
+            );
+        }
+        if found_last > 0 && head.hash != Some(prev) {
+            return broken(found_last, ChainProblem::HeadMismatch);
+        }
+    }
+    ChainReport {
+        valid: true,
+        events: found_last,
+        first_broken: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn chain(key: &KeyId, length: u64) -> Vec<AuditEvent> {
+        let mut events = Vec::new();
+        let mut prev = AuditHash::GENESIS;
+        for seq in 1..=length {
+            let event = AuditEvent::new(
+                key.clone(),
+                seq,
+                Timestamp::from_unix(1_000 + seq as i64).unwrap(),
+                Actor::parse("alice@example.com").unwrap(),
+                AuditAction::RotationScheduled,
+                Some(Reason::parse("quarterly").unwrap()),
+                None,
+                json!({"status": "before", "n": seq}),
+                json!({"status": "after", "z": 1, "a": [1, 2]}),
+                prev,
+            );
+            prev = event.hash;
+            events.push(event);
+        }
+        events
+    }
+
+    fn head(events: &[AuditEvent]) -> Option<ChainHead> {
+        Some(ChainHead {
+            last_seq: events.len() as u64,
+            hash: events.last().map(|e| e.hash),
+        })
+    }
+
+    #[test]
+    fn an_untouched_chain_verifies() {
+        let key = KeyId::generate();
+        let events = chain(&key, 5);
+        let report = verify_chain(&key, &events, head(&events));
+        assert!(report.valid, "{report:?}");
+        assert_eq!(report.events, 5);
+        assert!(
+            verify_chain(
+                &key,
+                &[],
+                Some(ChainHead {
+                    last_seq: 0,
+                    hash: None
+                })
+            )
+            .valid
+        );
+    }
+
+    #[test]
+    fn an_edited_event_is_detected() {
+        let key = KeyId::generate();
+        let mut events = chain(&key, 5);
+        let original = head(&events);
+        events[2].reason = Some(Reason::parse("nothing to see").unwrap());
+        let report = verify_chain(&key, &events, original);
+        assert_eq!(
+            report.first_broken,
+            Some(BrokenLink {
+                seq: 3,
+                problem: ChainProblem::HashMismatch
+            })
+        );
+
+        // Re-hashing the edited event does not help: the next link breaks.
+        events[2].hash = events[2].compute_hash();
+        let report = verify_chain(&key, &events, original);
+        assert_eq!(
+            report.first_broken,
+            Some(BrokenLink {
+                seq: 4,
+                problem: ChainProblem::BrokenLink
+            })
+        );
+    }
+
+    #[test]
+    fn a_deleted_event_is_detected() {
+        let key = KeyId::generate();
+        let mut events = chain(&key, 5);
+        let original = head(&events);
+        events.remove(1);
+        let report = verify_chain(&key, &events, original);
+        assert_eq!(
+            report.first_broken,
+            Some(BrokenLink {
+                seq: 2,
+                problem: ChainProblem::SequenceGap {
+                    expected: 2,
+                    found: 3
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn a_deleted_tail_is_detected_against_the_key_head() {
+        let key = KeyId::generate();
+        let mut events = chain(&key, 5);
+        let original = head(&events);
+        events.pop();
+        let report = verify_chain(&key, &events, original);
+        assert_eq!(
+            report.first_broken,
+            Some(BrokenLink {
+                seq: 5,
+                problem: ChainProblem::MissingTail {
+                    expected_last: 5,
+                    found_last: 4
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn a_reordered_chain_is_detected() {
+        let key = KeyId::generate();
+        let mut events = chain(&key, 5);
+        let original = head(&events);
+        events.swap(1, 2);
+        let report = verify_chain(&key, &events, original);
+        assert!(!report.valid);
+        assert_eq!(report.first_broken.unwrap().seq, 2);
+
+        // Renumbering the swapped events to hide the move breaks their hashes.
+        let mut renumbered = chain(&key, 5);
+        renumbered.swap(1, 2);
+        renumbered[1].seq = 2;
+        renumbered[2].seq = 3;
+        let report = verify_chain(&key, &renumbered, original);
+        assert_eq!(
+            report.first_broken,
+            Some(BrokenLink {
+                seq: 2,
+                problem: ChainProblem::HashMismatch
+            })
+        );
+    }
+
+    #[test]
+    fn an_event_from_another_key_is_detected() {
+        let key = KeyId::generate();
+        let other = chain(&KeyId::generate(), 1);
+        let report = verify_chain(&key, &other, None);
+        assert_eq!(report.first_broken.unwrap().problem, ChainProblem::WrongKey);
+    }
+
+    #[test]
+    fn the_hash_does_not_depend_on_map_order() {
+        let key = KeyId::generate();
+        let event = chain(&key, 1).remove(0);
+        let text = serde_json::to_string(&event).unwrap();
+        let parsed: AuditEvent = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed.compute_hash(), event.hash);
+    }
+}

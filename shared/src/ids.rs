@@ -1,0 +1,279 @@
+//! Validated identifiers and the short texts that travel with every change.
+//!
+//! Each type can only be built through `parse` (input from outside) or `generate`
+//! (ids minted here), so the rest of the code never re-checks them.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::Error;
+use crate::random;
+
+const CROCKFORD: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+const ULID_LEN: usize = 26;
+
+/// A ULID in lower-case Crockford base32: 48 bits of milliseconds since the epoch then
+/// 80 random bits, so ids sort by creation time ("newest first" is a reverse sort).
+fn ulid() -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+        & 0xFFFF_FFFF_FFFF;
+    let random: [u8; 10] = random::bytes();
+    let mut value: u128 = u128::from(millis) << 80;
+    for (i, byte) in random.iter().enumerate() {
+        value |= u128::from(*byte) << (8 * (9 - i));
+    }
+    let mut out = [0u8; ULID_LEN];
+    for slot in out.iter_mut().rev() {
+        *slot = CROCKFORD[(value & 0x1F) as usize];
+        value >>= 5;
+    }
+    out.iter().map(|&b| b as char).collect()
+}
+
+fn is_ulid(text: &str) -> bool {
+    text.len() == ULID_LEN
+        // The first character carries only 3 bits (128 = 26*5 - 2).
+        && text.as_bytes()[0] <= b'7'
+        && text.bytes().all(|b| CROCKFORD.contains(&b))
+}
+
+macro_rules! string_newtype {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                $name::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+macro_rules! prefixed_ulid {
+    ($(#[$meta:meta])* $name:ident, $prefix:literal, $field:literal) => {
+        string_newtype!($(#[$meta])* $name);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            pub fn generate() -> Self {
+                Self(format!("{}{}", $prefix, ulid()))
+            }
+
+            pub fn parse(text: &str) -> Result<Self, Error> {
+                match text.strip_prefix($prefix) {
+                    Some(rest) if is_ulid(rest) => Ok(Self(text.to_owned())),
+                    _ => Err(Error::invalid(
+                        $field,
+                        concat!("must be '", $prefix, "' followed by 26 lower-case base32 characters"),
+                    )),
+                }
+            }
+        }
+    };
+}
+
+prefixed_ulid!(
+    /// A key's stable identity: survives every rotation of its secret.
+    KeyId, "key_", "keyId"
+);
+prefixed_ulid!(
+    /// One rotation of one key.
+    RotationId, "rot_", "rotationId"
+);
+
+/// Rejects control characters, which have no business in ids or audit text and can
+/// forge log lines.
+fn printable(text: &str) -> bool {
+    !text.chars().any(char::is_control)
+}
+
+string_newtype!(
+    /// The customer organisation that owns a key.
+    OrganizationId
+);
+
+impl OrganizationId {
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let ok = (1..=64).contains(&text.len())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'));
+        if ok {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(Error::invalid(
+                "organizationId",
+                "must be 1-64 characters of A-Z, a-z, 0-9, '_', '-', '.', ':'",
+            ))
+        }
+    }
+}
+
+string_newtype!(
+    /// Who made a change: an IAM principal, an admin token's holder, or a keyroll job.
+    Actor
+);
+
+impl Actor {
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        if (1..=256).contains(&text.len()) && printable(text) {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(Error::invalid(
+                "actor",
+                "must be 1-256 printable characters",
+            ))
+        }
+    }
+
+    /// The processor and scanner act as themselves.
+    pub fn system(job: &str) -> Self {
+        Self(format!("keyroll:{job}"))
+    }
+}
+
+string_newtype!(
+    /// A key's human-readable name.
+    KeyName
+);
+
+impl KeyName {
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let trimmed = text.trim();
+        if (1..=100).contains(&trimmed.chars().count()) && printable(trimmed) {
+            Ok(Self(trimmed.to_owned()))
+        } else {
+            Err(Error::invalid("name", "must be 1-100 printable characters"))
+        }
+    }
+}
+
+string_newtype!(
+    /// One permission granted to a key, e.g. `charges:write`.
+    Scope
+);
+
+impl Scope {
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let ok = (1..=64).contains(&text.len())
+            && text.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'*' | b'/')
+            });
+        if ok {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(Error::invalid(
+                "scopes",
+                "each scope must be 1-64 characters of A-Z, a-z, 0-9, '_', '-', '.', ':', '*', '/'",
+            ))
+        }
+    }
+}
+
+string_newtype!(
+    /// Why a change was made; recorded in the audit trail and sent to the customer.
+    Reason
+);
+
+impl Reason {
+    pub const MAX_CHARS: usize = 500;
+
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(Error::invalid("reason", "must not be empty"));
+        }
+        if trimmed.chars().count() > Self::MAX_CHARS {
+            return Err(Error::invalid("reason", "must be at most 500 characters"));
+        }
+        if !printable(trimmed) {
+            return Err(Error::invalid(
+                "reason",
+                "must not contain control characters",
+            ));
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    /// A reason keyroll writes itself; callers cannot reach this with their input.
+    pub fn system(text: impl Into<String>) -> Self {
+        Self(text.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_parse_and_sort_by_creation() {
+        let a = RotationId::generate();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = RotationId::generate();
+        assert_eq!(RotationId::parse(a.as_str()).unwrap(), a);
+        assert!(a < b, "{a} then {b}");
+        assert!(KeyId::parse(KeyId::generate().as_str()).is_ok());
+    }
+
+    #[test]
+    fn ids_reject_wrong_prefix_length_and_alphabet() {
+        let good = KeyId::generate();
+        assert!(KeyId::parse(&good.as_str().replace("key_", "rot_")).is_err());
+        assert!(KeyId::parse(&good.as_str()[..good.as_str().len() - 1]).is_err());
+        assert!(KeyId::parse(&format!("key_{}", "u".repeat(26))).is_err()); // 'u' is not Crockford
+        assert!(KeyId::parse(&format!("key_8{}", "0".repeat(25))).is_err()); // overflows 128 bits
+        assert!(KeyId::parse("").is_err());
+    }
+
+    #[test]
+    fn texts_are_bounded_and_printable() {
+        assert!(OrganizationId::parse("org_acme-1").is_ok());
+        assert!(OrganizationId::parse("org acme").is_err());
+        assert!(OrganizationId::parse(&"a".repeat(65)).is_err());
+        assert!(Reason::parse("  ").is_err());
+        assert!(Reason::parse(&"é".repeat(500)).is_ok());
+        assert!(Reason::parse(&"é".repeat(501)).is_err());
+        assert!(Reason::parse("line\nforged").is_err());
+        assert!(Scope::parse("charges:write").is_ok());
+        assert!(Scope::parse("charges write").is_err());
+        assert_eq!(KeyName::parse("  prod  ").unwrap().as_str(), "prod");
+    }
+}

@@ -1,0 +1,285 @@
+//! Keys and their secret versions.
+//!
+//! A key is a stable identity (`key_…`) with an owner, scopes, a rate limit and a
+//! class. Rotation replaces the key's *secret*, never the key: the id, scopes, rate
+//! limit and history survive. Each secret is a [`SecretVersion`] with a stage.
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::AuditHash;
+use crate::ids::{Actor, KeyId, KeyName, OrganizationId, RotationId, Scope};
+use crate::secret::{LookupHash, Verifier};
+use crate::time::Timestamp;
+
+/// Where a key lives, which decides its rotation policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyClass {
+    /// Used by customers' servers: can be swapped in hours.
+    #[default]
+    Server,
+    /// Shipped inside customers' mobile apps: swapping needs an app release.
+    Embedded,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    Active,
+    Revoked,
+}
+
+/// The stage of one secret version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretStage {
+    /// The key's main secret.
+    Current,
+    /// Minted by a scheduled rotation that has not started; already valid.
+    Pending,
+    /// Replaced by a rotation; valid until its `expires_at` (end of the grace).
+    Previous,
+    /// Never valid again.
+    Revoked,
+}
+
+/// Where a secret version came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretOrigin {
+    /// Minted by keyroll: has a checksum and a scrypt verifier.
+    #[default]
+    Generated,
+    /// Imported from the old system: verified by its SHA-256 lookup hash alone.
+    Imported,
+}
+
+/// The answer to "is this secret good right now?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Validity {
+    Valid,
+    Expired,
+    Revoked,
+}
+
+/// The verification rule, in one place: a secret is valid while its stage is not
+/// revoked and its expiry, if any, is still in the future — to the second, whether or
+/// not any background job has run since.
+pub fn validity(stage: SecretStage, expires_at: Option<Timestamp>, now: Timestamp) -> Validity {
+    match (stage, expires_at) {
+        (SecretStage::Revoked, _) => Validity::Revoked,
+        (_, Some(expiry)) if now >= expiry => Validity::Expired,
+        _ => Validity::Valid,
+    }
+}
+
+/// One secret of a key. Holds what may be shown (prefix, times, stage) and the lookup
+/// hash that links it to its verification record; never the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretVersion {
+    pub version: u32,
+    pub prefix: String,
+    pub lookup_hash: LookupHash,
+    pub stage: SecretStage,
+    #[serde(default)]
+    pub origin: SecretOrigin,
+    pub created_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl SecretVersion {
+    pub fn validity(&self, now: Timestamp) -> Validity {
+        validity(self.stage, self.expires_at, now)
+    }
+
+    /// Revokes the version now (idempotent).
+    pub fn revoke(&mut self, now: Timestamp) {
+        if self.stage != SecretStage::Revoked {
+            self.stage = SecretStage::Revoked;
+            self.revoked_at = Some(now);
+        }
+    }
+
+    /// Brings the expiry forward to `deadline` if that is sooner; never later.
+    pub fn expire_by(&mut self, deadline: Timestamp) {
+        self.expires_at = Some(match self.expires_at {
+            Some(existing) => existing.min(deadline),
+            None => deadline,
+        });
+    }
+}
+
+/// An API key. `revision` counts the audit events of the key and is the guard of
+/// every conditional write: a change applies only to the revision it was planned on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Key {
+    pub id: KeyId,
+    pub organization_id: OrganizationId,
+    pub name: KeyName,
+    pub scopes: Vec<Scope>,
+    pub rate_limit: u32,
+    pub class: KeyClass,
+    pub status: KeyStatus,
+    pub created_at: Timestamp,
+    pub created_by: Actor,
+    pub versions: Vec<SecretVersion>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_rotation: Option<RotationId>,
+    pub revision: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_head: Option<AuditHash>,
+}
+
+impl Key {
+    pub fn version(&self, number: u32) -> Option<&SecretVersion> {
+        self.versions.iter().find(|v| v.version == number)
+    }
+
+    pub fn version_mut(&mut self, number: u32) -> Option<&mut SecretVersion> {
+        self.versions.iter_mut().find(|v| v.version == number)
+    }
+
+    pub fn current(&self) -> Option<&SecretVersion> {
+        self.versions
+            .iter()
+            .find(|v| v.stage == SecretStage::Current)
+    }
+
+    pub fn next_version_number(&self) -> u32 {
+        self.versions.iter().map(|v| v.version).max().unwrap_or(0) + 1
+    }
+
+    /// When the secret that compliance measures was created: the current secret's
+    /// creation time, while the key is active.
+    pub fn current_secret_created_at(&self) -> Option<Timestamp> {
+        match self.status {
+            KeyStatus::Active => self.current().map(|v| v.created_at),
+            KeyStatus::Revoked => None,
+        }
+    }
+
+    /// Versions that still authenticate at `now`.
+    pub fn valid_versions(&self, now: Timestamp) -> impl Iterator<Item = &SecretVersion> {
+        self.versions
+            .iter()
+            .filter(move |v| v.validity(now) == Validity::Valid)
+    }
+}
+
+/// What verification reads: one record per secret, found by its lookup hash with a
+/// single strongly consistent read. It repeats the key's owner, scopes and rate limit
+/// and the version's stage and expiry, and every change to those rewrites it in the
+/// same transaction as the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretRecord {
+    pub lookup_hash: LookupHash,
+    pub key_id: KeyId,
+    pub version: u32,
+    pub organization_id: OrganizationId,
+    pub scopes: Vec<Scope>,
+    pub rate_limit: u32,
+    pub class: KeyClass,
+    pub stage: SecretStage,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+    pub origin: SecretOrigin,
+    /// `None` for imported secrets, which only ever had a lookup hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verifier: Option<Verifier>,
+    pub created_at: Timestamp,
+}
+
+impl SecretRecord {
+    pub fn new(key: &Key, version: &SecretVersion, verifier: Option<Verifier>) -> Self {
+        Self {
+            lookup_hash: version.lookup_hash,
+            key_id: key.id.clone(),
+            version: version.version,
+            organization_id: key.organization_id.clone(),
+            scopes: key.scopes.clone(),
+            rate_limit: key.rate_limit,
+            class: key.class,
+            stage: version.stage,
+            expires_at: version.expires_at,
+            origin: version.origin,
+            verifier,
+            created_at: version.created_at,
+        }
+    }
+
+    pub fn validity(&self, now: Timestamp) -> Validity {
+        validity(self.stage, self.expires_at, now)
+    }
+}
+
+/// The parts of a secret record that change after it is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretState {
+    pub stage: SecretStage,
+    pub expires_at: Option<Timestamp>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_unix(seconds).unwrap()
+    }
+
+    #[test]
+    fn expiry_holds_to_the_second() {
+        let expiry = at(1_000);
+        assert_eq!(
+            validity(SecretStage::Previous, Some(expiry), at(999)),
+            Validity::Valid
+        );
+        assert_eq!(
+            validity(SecretStage::Previous, Some(expiry), at(1_000)),
+            Validity::Expired
+        );
+        assert_eq!(
+            validity(SecretStage::Current, None, at(i64::from(u32::MAX))),
+            Validity::Valid
+        );
+        assert_eq!(
+            validity(SecretStage::Revoked, None, at(0)),
+            Validity::Revoked
+        );
+        assert_eq!(
+            validity(SecretStage::Revoked, Some(expiry), at(999)),
+            Validity::Revoked
+        );
+    }
+
+    #[test]
+    fn expire_by_never_lengthens_a_life() {
+        let mut version = SecretVersion {
+            version: 1,
+            prefix: "sk_live_abcdefgh".into(),
+            lookup_hash: LookupHash::of("x"),
+            stage: SecretStage::Previous,
+            origin: SecretOrigin::Generated,
+            created_at: at(0),
+            expires_at: Some(at(100)),
+            revoked_at: None,
+            last_used_at: None,
+        };
+        version.expire_by(at(500));
+        assert_eq!(version.expires_at, Some(at(100)));
+        version.expire_by(at(50));
+        assert_eq!(version.expires_at, Some(at(50)));
+        version.revoke(at(60));
+        version.revoke(at(70));
+        assert_eq!(version.revoked_at, Some(at(60)));
+    }
+}

@@ -1,0 +1,265 @@
+//! Rotations and their state machine.
+//!
+//! ```text
+//!   scheduled ──start──▶ grace_period ──complete──▶ completed
+//!      │  ╲                  │   ╲
+//!      │   ╲─complete───────────────▶ completed   (ends the grace at once)
+//!      │                     │
+//!      ├─cancel / supersede─▶ cancelled ◀─supersede─┤
+//!      └─fail──────────────▶ failed ◀──────fail─────┘
+//! ```
+//! `extend` moves the grace end of a scheduled or in-grace rotation. `completed`,
+//! `cancelled` and `failed` are final: nothing leaves them.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::ids::{Actor, KeyId, Reason, RotationId};
+use crate::time::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RotationStatus {
+    Scheduled,
+    GracePeriod,
+    Completed,
+    Cancelled,
+    Failed,
+}
+
+impl RotationStatus {
+    pub const ALL: [RotationStatus; 5] = [
+        RotationStatus::Scheduled,
+        RotationStatus::GracePeriod,
+        RotationStatus::Completed,
+        RotationStatus::Cancelled,
+        RotationStatus::Failed,
+    ];
+
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            RotationStatus::Completed | RotationStatus::Cancelled | RotationStatus::Failed
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RotationStatus::Scheduled => "scheduled",
+            RotationStatus::GracePeriod => "grace_period",
+            RotationStatus::Completed => "completed",
+            RotationStatus::Cancelled => "cancelled",
+            RotationStatus::Failed => "failed",
+        }
+    }
+
+    /// The status after `command`, or why the command is refused.
+    pub fn after(self, command: RotationCommand) -> Result<RotationStatus, InvalidTransition> {
+        use RotationCommand as C;
+        use RotationStatus as S;
+        let next = match (self, command) {
+            (S::Scheduled, C::Start) => S::GracePeriod,
+            (S::Scheduled | S::GracePeriod, C::Complete) => S::Completed,
+            (S::Scheduled, C::Cancel) => S::Cancelled,
+            (S::Scheduled | S::GracePeriod, C::Supersede) => S::Cancelled,
+            (S::Scheduled | S::GracePeriod, C::Extend) => self,
+            (S::Scheduled | S::GracePeriod, C::Fail) => S::Failed,
+            _ => {
+                return Err(InvalidTransition {
+                    from: self,
+                    command,
+                })
+            }
+        };
+        Ok(next)
+    }
+}
+
+impl fmt::Display for RotationStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What can be asked of a rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RotationCommand {
+    /// The scheduled time came: the new secret becomes current.
+    Start,
+    /// The grace ended (or an operator ended it): the old secret is revoked.
+    Complete,
+    /// Called off before it started: the new secret is revoked.
+    Cancel,
+    /// Closed because an emergency rotation of the same key replaced it.
+    Supersede,
+    /// The grace end moves.
+    Extend,
+    /// Given up after repeated errors.
+    Fail,
+}
+
+impl RotationCommand {
+    pub const ALL: [RotationCommand; 6] = [
+        RotationCommand::Start,
+        RotationCommand::Complete,
+        RotationCommand::Cancel,
+        RotationCommand::Supersede,
+        RotationCommand::Extend,
+        RotationCommand::Fail,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RotationCommand::Start => "start",
+            RotationCommand::Complete => "complete",
+            RotationCommand::Cancel => "cancel",
+            RotationCommand::Supersede => "supersede",
+            RotationCommand::Extend => "extend",
+            RotationCommand::Fail => "fail",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a {from} rotation cannot {}", command.as_str())]
+pub struct InvalidTransition {
+    pub from: RotationStatus,
+    pub command: RotationCommand,
+}
+
+impl From<InvalidTransition> for Error {
+    fn from(value: InvalidTransition) -> Self {
+        Error::Conflict(value.to_string())
+    }
+}
+
+/// Why a rotation happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RotationTrigger {
+    /// Asked for by a person or a system through the API.
+    Manual,
+    /// Scheduled by the compliance scanner (secret too old).
+    Policy,
+    /// Asked for as an emergency (suspected compromise).
+    Emergency,
+    /// Started by a leak report, with no human in the loop.
+    Leak,
+}
+
+impl RotationTrigger {
+    /// Emergency-like rotations are never extended and their old secret is never
+    /// handed out again.
+    pub fn is_emergency(self) -> bool {
+        matches!(self, RotationTrigger::Emergency | RotationTrigger::Leak)
+    }
+}
+
+/// One rotation of one key's secret, from `from_version` to `to_version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rotation {
+    pub id: RotationId,
+    pub key_id: KeyId,
+    pub from_version: u32,
+    pub to_version: u32,
+    pub old_prefix: String,
+    pub new_prefix: String,
+    pub status: RotationStatus,
+    pub trigger: RotationTrigger,
+    pub reason: Reason,
+    pub actor: Actor,
+    pub created_at: Timestamp,
+    pub scheduled_at: Timestamp,
+    pub grace_ends_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<RotationId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+impl Rotation {
+    /// When the processor next has work on this rotation: its start while scheduled,
+    /// its grace end while in grace, never once final.
+    pub fn due_at(&self) -> Option<Timestamp> {
+        match self.status {
+            RotationStatus::Scheduled => Some(self.scheduled_at),
+            RotationStatus::GracePeriod => Some(self.grace_ends_at),
+            _ => None,
+        }
+    }
+
+    pub fn is_in_progress(&self) -> bool {
+        !self.status.is_final()
+    }
+
+    /// Applies `command` to the status, or refuses it without changing anything.
+    pub fn apply(&mut self, command: RotationCommand) -> Result<(), InvalidTransition> {
+        self.status = self.status.after(command)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use RotationCommand as C;
+    use RotationStatus as S;
+
+    /// The full transition table: every (status, command) pair, allowed or refused.
+    #[test]
+    fn every_transition_allowed_and_refused() {
+        let allowed = [
+            (S::Scheduled, C::Start, S::GracePeriod),
+            (S::Scheduled, C::Complete, S::Completed),
+            (S::Scheduled, C::Cancel, S::Cancelled),
+            (S::Scheduled, C::Supersede, S::Cancelled),
+            (S::Scheduled, C::Extend, S::Scheduled),
+            (S::Scheduled, C::Fail, S::Failed),
+            (S::GracePeriod, C::Complete, S::Completed),
+            (S::GracePeriod, C::Supersede, S::Cancelled),
+            (S::GracePeriod, C::Extend, S::GracePeriod),
+            (S::GracePeriod, C::Fail, S::Failed),
+        ];
+        for from in RotationStatus::ALL {
+            for command in RotationCommand::ALL {
+                let expected = allowed
+                    .iter()
+                    .find(|(f, c, _)| *f == from && *c == command)
+                    .map(|(_, _, to)| *to);
+                match (from.after(command), expected) {
+                    (Ok(to), Some(want)) => assert_eq!(to, want, "{from} --{command:?}"),
+                    (Err(refused), None) => {
+                        assert_eq!(refused, InvalidTransition { from, command });
+                        assert_eq!(Error::from(refused).http_status(), 409);
+                    }
+                    (got, want) => panic!("{from} --{command:?}: got {got:?}, want {want:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn final_states_are_final_and_not_due() {
+        for status in RotationStatus::ALL {
+            let allows_any = RotationCommand::ALL
+                .iter()
+                .any(|c| status.after(*c).is_ok());
+            assert_eq!(allows_any, !status.is_final(), "{status}");
+        }
+    }
+
+    #[test]
+    fn refused_transition_names_state_and_command() {
+        let error = S::Completed.after(C::Cancel).unwrap_err();
+        assert_eq!(error.to_string(), "a completed rotation cannot cancel");
+    }
+}

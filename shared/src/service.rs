@@ -1,0 +1,983 @@
+//! keyroll's operations: issue, import, schedule, emergency, cancel, complete, extend,
+//! advance (the processor's step), verify and audit. Every operation reads the key,
+//! plans the whole change with the rules of [`crate::rotation`] and [`crate::key`],
+//! and commits it as one guarded [`KeyChange`]; when another writer got there first
+//! it re-reads and re-plans, so a retried or racing call can never apply twice.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::audit::{verify_chain, AuditAction, AuditEvent, ChainHead, ChainReport};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::ids::{Actor, KeyId, KeyName, OrganizationId, Reason, RotationId, Scope};
+use crate::key::{
+    Key, KeyClass, KeyStatus, SecretOrigin, SecretRecord, SecretStage, SecretVersion, Validity,
+};
+use crate::rotation::{Rotation, RotationCommand, RotationStatus, RotationTrigger};
+use crate::secret::{LookupHash, MintedSecret, RawSecret, SecretShape, Verifier};
+use crate::store::{ChangeBuilder, KeyChange, Store, StoreError};
+use crate::time::{Clock, Timestamp};
+
+/// How many times an operation re-reads and re-plans after losing a race.
+const CONFLICT_ATTEMPTS: usize = 5;
+pub const MAX_SCOPES: usize = 50;
+
+/// A request to issue a key.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub organization_id: OrganizationId,
+    pub name: KeyName,
+    pub scopes: Vec<Scope>,
+    pub rate_limit: u32,
+    pub class: KeyClass,
+}
+
+/// A key from the old system: its SHA-256 lookup hash and the 8 hex characters that
+/// were shown as its prefix. The secret itself was never stored and is not needed.
+#[derive(Debug, Clone)]
+pub struct LegacyKey {
+    pub key: NewKey,
+    pub lookup_hash: LookupHash,
+    pub visible_prefix: String,
+    pub created_at: Timestamp,
+}
+
+/// A request to rotate a key's secret on a schedule.
+#[derive(Debug, Clone, Default)]
+pub struct RotationRequest {
+    pub reason: Option<Reason>,
+    pub grace_seconds: Option<u64>,
+    pub scheduled_at: Option<Timestamp>,
+    pub immediate: bool,
+    /// `Manual` from the API, `Policy` from the compliance scanner.
+    pub policy_triggered: bool,
+}
+
+/// A request to rotate a key at once because its secret may be compromised.
+#[derive(Debug, Clone)]
+pub struct EmergencyRequest {
+    pub reason: Reason,
+    pub grace_seconds: Option<u64>,
+    /// `true` when a leak report triggered it rather than a person.
+    pub from_leak_report: bool,
+}
+
+/// A new secret and the rotation that minted it. The secret is returned here only.
+#[derive(Debug)]
+pub struct RotationIssued {
+    pub rotation: Rotation,
+    pub secret: RawSecret,
+}
+
+/// A new key and its first secret. The secret is returned here only.
+#[derive(Debug)]
+pub struct IssuedKey {
+    pub key: Key,
+    pub secret: RawSecret,
+}
+
+/// The answer to a verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// Not a keyroll secret at all (prefix, length, alphabet or checksum); no lookup.
+    Malformed,
+    NotFound,
+    Valid(SecretRecord),
+    Expired(SecretRecord),
+    Revoked(SecretRecord),
+}
+
+impl Verification {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Verification::Malformed => "MALFORMED",
+            Verification::NotFound => "NOT_FOUND",
+            Verification::Valid(_) => "VALID",
+            Verification::Expired(_) => "EXPIRED",
+            Verification::Revoked(_) => "REVOKED",
+        }
+    }
+
+    pub fn is_valid(&self) -> bool {
+        matches!(self, Verification::Valid(_))
+    }
+}
+
+/// What one processor step did to one rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Advance {
+    pub started: bool,
+    pub completed: bool,
+}
+
+/// A key's audit trail and the verdict on its chain.
+#[derive(Debug, Clone)]
+pub struct AuditTrail {
+    pub events: Vec<AuditEvent>,
+    pub report: ChainReport,
+}
+
+fn key_snapshot(key: &Key) -> Value {
+    json!({
+        "status": key.status,
+        "activeRotation": key.active_rotation,
+        "versions": key.versions.iter().map(|v| json!({
+            "version": v.version,
+            "prefix": v.prefix,
+            "stage": v.stage,
+            "expiresAt": v.expires_at,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn rotation_snapshot(rotation: Option<&Rotation>) -> Value {
+    match rotation {
+        None => Value::Null,
+        Some(r) => json!({
+            "status": r.status,
+            "trigger": r.trigger,
+            "fromVersion": r.from_version,
+            "toVersion": r.to_version,
+            "scheduledAt": r.scheduled_at,
+            "graceEndsAt": r.grace_ends_at,
+            "completedAt": r.completed_at,
+            "supersededBy": r.superseded_by,
+        }),
+    }
+}
+
+fn snapshot(key: &Key, rotation: Option<&Rotation>) -> Value {
+    json!({ "key": key_snapshot(key), "rotation": rotation_snapshot(rotation) })
+}
+
+/// Records one state change: `before` is the state the builder and `rotation_before`
+/// held, `after` what they hold now.
+fn record(
+    change: &mut ChangeBuilder,
+    before: Value,
+    rotation: &Rotation,
+    at: Timestamp,
+    actor: &Actor,
+    action: AuditAction,
+    reason: Option<&Reason>,
+) {
+    let after = snapshot(change.key(), Some(rotation));
+    change.record(at, actor, action, reason, Some(&rotation.id), before, after);
+}
+
+/// The secret becomes current; every other current secret becomes previous.
+fn promote(key: &mut Key, version: u32) {
+    for v in key.versions.iter_mut() {
+        if v.version == version {
+            v.stage = SecretStage::Current;
+        } else if v.stage == SecretStage::Current {
+            v.stage = SecretStage::Previous;
+        }
+    }
+}
+
+/// Ends a rotation's grace: every secret but the current one is revoked.
+fn revoke_all_but_current(key: &mut Key, now: Timestamp) {
+    for v in key
+        .versions
+        .iter_mut()
+        .filter(|v| v.stage != SecretStage::Current)
+    {
+        v.revoke(now);
+    }
+}
+
+pub struct Keyroll {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: Arc<Config>,
+}
+
+impl Keyroll {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Arc<Config>) -> Self {
+        Self {
+            store,
+            clock,
+            config,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Mints a secret and its verifier; scrypt runs on a blocking thread.
+    async fn mint(&self) -> Result<(MintedSecret, Verifier)> {
+        let format = self.config.secret_format.clone();
+        let params = self.config.verifier;
+        tokio::task::spawn_blocking(move || {
+            let minted = format.generate();
+            let verifier = Verifier::derive(&minted.secret, params)?;
+            Ok((minted, verifier))
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("minting task: {e}")))?
+    }
+
+    async fn load_key(&self, id: &KeyId) -> Result<Key> {
+        self.store
+            .key(id)
+            .await?
+            .ok_or_else(|| Error::not_found("key", id))
+    }
+
+    pub async fn key(&self, id: &KeyId) -> Result<Key> {
+        self.load_key(id).await
+    }
+
+    pub async fn rotation(&self, id: &RotationId) -> Result<Rotation> {
+        self.store
+            .rotation(id)
+            .await?
+            .ok_or_else(|| Error::not_found("rotation", id))
+    }
+
+    pub async fn rotations_of(&self, key_id: &KeyId) -> Result<Vec<Rotation>> {
+        self.load_key(key_id).await?;
+        Ok(self.store.rotations_of(key_id).await?)
+    }
+
+    /// Commits `plan`'s change, re-planning from fresh reads when another writer won.
+    async fn commit_with_retry<T, F, Fut>(&self, mut plan: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<(Option<KeyChange>, T)>>,
+    {
+        for _ in 0..CONFLICT_ATTEMPTS {
+            let (change, outcome) = plan().await?;
+            let Some(change) = change else {
+                return Ok(outcome);
+            };
+            match self.store.commit(change).await {
+                Ok(()) => return Ok(outcome),
+                Err(StoreError::Conflict) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(Error::ConcurrentModification)
+    }
+
+    fn validate_new_key(&self, request: &NewKey) -> Result<()> {
+        if request.scopes.len() > MAX_SCOPES {
+            return Err(Error::invalid(
+                "scopes",
+                format!("at most {MAX_SCOPES} scopes"),
+            ));
+        }
+        if request.rate_limit == 0 {
+            return Err(Error::invalid("rateLimit", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    fn new_key(&self, request: NewKey, actor: &Actor, now: Timestamp, first: SecretVersion) -> Key {
+        let mut scopes = request.scopes;
+        scopes.sort();
+        scopes.dedup();
+        Key {
+            id: KeyId::generate(),
+            organization_id: request.organization_id,
+            name: request.name,
+            scopes,
+            rate_limit: request.rate_limit,
+            class: request.class,
+            status: KeyStatus::Active,
+            created_at: now,
+            created_by: actor.clone(),
+            versions: vec![first],
+            active_rotation: None,
+            revision: 0,
+            audit_head: None,
+        }
+    }
+
+    /// Issues a key with its first secret.
+    pub async fn issue_key(&self, request: NewKey, actor: &Actor) -> Result<IssuedKey> {
+        self.validate_new_key(&request)?;
+        let (minted, verifier) = self.mint().await?;
+        let now = self.now();
+        let first = SecretVersion {
+            version: 1,
+            prefix: minted.display_prefix.clone(),
+            lookup_hash: minted.lookup_hash,
+            stage: SecretStage::Current,
+            origin: SecretOrigin::Generated,
+            created_at: now,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+        };
+        let key = self.new_key(request, actor, now, first.clone());
+        let mut change = ChangeBuilder::create(key.clone());
+        change.add_secret(SecretRecord::new(&key, &first, Some(verifier)));
+        let after = snapshot(change.key(), None);
+        change.record(
+            now,
+            actor,
+            AuditAction::KeyCreated,
+            None,
+            None,
+            Value::Null,
+            after,
+        );
+        let change = change.finish();
+        let key = change.key.clone();
+        self.store.commit(change).await?;
+        Ok(IssuedKey {
+            key,
+            secret: minted.secret,
+        })
+    }
+
+    /// Imports a key from the old system by its lookup hash. Its secret keeps working
+    /// (verified by hash alone) until it is rotated away.
+    pub async fn import_legacy_key(&self, legacy: LegacyKey, actor: &Actor) -> Result<Key> {
+        self.validate_new_key(&legacy.key)?;
+        let visible = &legacy.visible_prefix;
+        if visible.len() != crate::secret::DISPLAY_CHARS
+            || !visible
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
+            return Err(Error::invalid(
+                "prefix",
+                "must be the 8 lower-case hex characters after the legacy prefix",
+            ));
+        }
+        let now = self.now();
+        if legacy.created_at > now {
+            return Err(Error::invalid("createdAt", "must not be in the future"));
+        }
+        let first = SecretVersion {
+            version: 1,
+            prefix: self.config.secret_format.legacy_display_prefix(visible),
+            lookup_hash: legacy.lookup_hash,
+            stage: SecretStage::Current,
+            origin: SecretOrigin::Imported,
+            created_at: legacy.created_at,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+        };
+        let mut key = self.new_key(legacy.key, actor, now, first.clone());
+        key.created_at = legacy.created_at;
+        let mut change = ChangeBuilder::create(key.clone());
+        change.add_secret(SecretRecord::new(&key, &first, None));
+        let after = snapshot(change.key(), None);
+        change.record(
+            now,
+            actor,
+            AuditAction::KeyImported,
+            None,
+            None,
+            Value::Null,
+            after,
+        );
+        let change = change.finish();
+        let key = change.key.clone();
+        match self.store.commit(change).await {
+            Ok(()) => Ok(key),
+            Err(StoreError::Conflict) => Err(Error::Conflict(
+                "this secret has already been imported".into(),
+            )),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Schedules a rotation: the new secret is valid at once, the old one expires at
+    /// start + grace, and the processor promotes and revokes on time.
+    pub async fn schedule_rotation(
+        &self,
+        key_id: &KeyId,
+        request: RotationRequest,
+        actor: &Actor,
+    ) -> Result<RotationIssued> {
+        let now = self.now();
+        if request.immediate && request.scheduled_at.is_some() {
+            return Err(Error::invalid(
+                "scheduledAt",
+                "cannot be combined with immediate",
+            ));
+        }
+        if let Some(at) = request.scheduled_at {
+            if at < now {
+                return Err(Error::invalid("scheduledAt", "must not be in the past"));
+            }
+        }
+        let (minted, verifier) = self.mint().await?;
+        let minted = &minted;
+        let verifier = &verifier;
+        let request = &request;
+        let rotation = self
+            .commit_with_retry(|| async move {
+                let now = self.now();
+                let key = self.load_key(key_id).await?;
+                let rules = self.config.policy.for_class(key.class);
+                let grace = request.grace_seconds.unwrap_or(rules.default_grace_seconds);
+                if !(rules.min_grace_seconds..=rules.max_grace_seconds).contains(&grace) {
+                    return Err(Error::invalid(
+                        "gracePeriodSeconds",
+                        format!(
+                            "must be between {} and {} for {} keys",
+                            rules.min_grace_seconds,
+                            rules.max_grace_seconds,
+                            serde_json::to_value(key.class)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_owned))
+                                .unwrap_or_default()
+                        ),
+                    ));
+                }
+                if key.status == KeyStatus::Revoked {
+                    return Err(Error::Conflict(format!("key {key_id} is revoked")));
+                }
+                if let Some(active) = &key.active_rotation {
+                    return Err(Error::RotationInProgress(active.clone()));
+                }
+                let old = key.current().cloned().ok_or_else(|| {
+                    Error::Internal(format!("key {key_id} has no current secret"))
+                })?;
+                let start = if request.immediate {
+                    now
+                } else {
+                    request
+                        .scheduled_at
+                        .unwrap_or(now.plus_seconds(self.config.policy.schedule_lead_seconds))
+                };
+                let grace_ends_at = start.plus_seconds(grace);
+                let before = snapshot(&key, None);
+                let mut change = ChangeBuilder::update(key);
+                let new_version = SecretVersion {
+                    version: change.key().next_version_number(),
+                    prefix: minted.display_prefix.clone(),
+                    lookup_hash: minted.lookup_hash,
+                    stage: SecretStage::Pending,
+                    origin: SecretOrigin::Generated,
+                    created_at: now,
+                    expires_at: None,
+                    revoked_at: None,
+                    last_used_at: None,
+                };
+                let mut rotation = Rotation {
+                    id: RotationId::generate(),
+                    key_id: key_id.clone(),
+                    from_version: old.version,
+                    to_version: new_version.version,
+                    old_prefix: old.prefix.clone(),
+                    new_prefix: new_version.prefix.clone(),
+                    status: RotationStatus::Scheduled,
+                    trigger: if request.policy_triggered {
+                        RotationTrigger::Policy
+                    } else {
+                        RotationTrigger::Manual
+                    },
+                    reason: request
+                        .reason
+                        .clone()
+                        .unwrap_or_else(|| Reason::system("scheduled rotation")),
+                    actor: actor.clone(),
+                    created_at: now,
+                    scheduled_at: start,
+                    grace_ends_at,
+                    started_at: None,
+                    completed_at: None,
+                    cancelled_at: None,
+                    superseded_by: None,
+                    failure: None,
+                };
+                {
+                    let key = change.key_mut();
+                    key.versions.push(new_version.clone());
+                    if let Some(v) = key.version_mut(old.version) {
+                        v.expire_by(grace_ends_at);
+                    }
+                    key.active_rotation = Some(rotation.id.clone());
+                }
+                change.add_secret(SecretRecord::new(
+                    change.key(),
+                    &new_version,
+                    Some(verifier.clone()),
+                ));
+                record(
+                    &mut change,
+                    before,
+                    &rotation,
+                    now,
+                    actor,
+                    AuditAction::RotationScheduled,
+                    Some(&rotation.reason),
+                );
+                if request.immediate {
+                    let before = snapshot(change.key(), Some(&rotation));
+                    rotation.apply(RotationCommand::Start)?;
+                    rotation.started_at = Some(now);
+                    promote(change.key_mut(), rotation.to_version);
+                    record(
+                        &mut change,
+                        before,
+                        &rotation,
+                        now,
+                        actor,
+                        AuditAction::RotationStarted,
+                        Some(&rotation.reason),
+                    );
+                }
+                change.put_rotation(rotation.clone(), None);
+                Ok((Some(change.finish()), rotation))
+            })
+            .await?;
+        Ok(RotationIssued {
+            rotation,
+            secret: RawSecret::from_string(minted.secret.expose().to_owned()),
+        })
+    }
+
+    /// Rotates now because the secret may be compromised. Every other secret of the
+    /// key expires within the grace (0: revoked at once); a rotation in progress is
+    /// closed as superseded; no secret's life is ever lengthened.
+    pub async fn emergency_rotation(
+        &self,
+        key_id: &KeyId,
+        request: EmergencyRequest,
+        actor: &Actor,
+    ) -> Result<RotationIssued> {
+        let rules = self.config.policy.emergency;
+        let grace = request.grace_seconds.unwrap_or(rules.default_grace_seconds);
+        if grace > rules.max_grace_seconds {
+            return Err(Error::invalid(
+                "gracePeriodSeconds",
+                format!(
+                    "must be between 0 and {} for an emergency rotation",
+                    rules.max_grace_seconds
+                ),
+            ));
+        }
+        let (minted, verifier) = self.mint().await?;
+        let (minted, verifier, request) = (&minted, &verifier, &request);
+        let rotation = self
+            .commit_with_retry(|| async move {
+                let now = self.now();
+                let key = self.load_key(key_id).await?;
+                if key.status == KeyStatus::Revoked {
+                    return Err(Error::Conflict(format!("key {key_id} is revoked")));
+                }
+                let old = key.current().cloned().ok_or_else(|| {
+                    Error::Internal(format!("key {key_id} has no current secret"))
+                })?;
+                let superseded = match &key.active_rotation {
+                    Some(id) => Some(self.store.rotation(id).await?.ok_or_else(|| {
+                        Error::Internal(format!("key {key_id} points at missing rotation {id}"))
+                    })?),
+                    None => None,
+                };
+                let deadline = now.plus_seconds(grace);
+                let rotation_id = RotationId::generate();
+                let mut change = ChangeBuilder::update(key);
+
+                if let Some(mut previous) = superseded {
+                    let before = snapshot(change.key(), Some(&previous));
+                    let expected = previous.status;
+                    previous.apply(RotationCommand::Supersede)?;
+                    previous.cancelled_at = Some(now);
+                    previous.superseded_by = Some(rotation_id.clone());
+                    change.key_mut().active_rotation = None;
+                    record(
+                        &mut change,
+                        before,
+                        &previous,
+                        now,
+                        actor,
+                        AuditAction::RotationSuperseded,
+                        Some(&request.reason),
+                    );
+                    change.put_rotation(previous, Some(expected));
+                }
+
+                let before = snapshot(change.key(), None);
+                let new_version = SecretVersion {
+                    version: change.key().next_version_number(),
+                    prefix: minted.display_prefix.clone(),
+                    lookup_hash: minted.lookup_hash,
+                    stage: SecretStage::Current,
+                    origin: SecretOrigin::Generated,
+                    created_at: now,
+                    expires_at: None,
+                    revoked_at: None,
+                    last_used_at: None,
+                };
+                {
+                    let key = change.key_mut();
+                    for v in key
+                        .versions
+                        .iter_mut()
+                        .filter(|v| v.stage != SecretStage::Revoked)
+                    {
+                        if grace == 0 {
+                            v.revoke(now);
+                        } else {
+                            v.stage = SecretStage::Previous;
+                            v.expire_by(deadline);
+                        }
+                    }
+                    key.versions.push(new_version.clone());
+                }
+                let mut rotation = Rotation {
+                    id: rotation_id.clone(),
+                    key_id: key_id.clone(),
+                    from_version: old.version,
+                    to_version: new_version.version,
+                    old_prefix: old.prefix.clone(),
+                    new_prefix: new_version.prefix.clone(),
+                    status: RotationStatus::GracePeriod,
+                    trigger: if request.from_leak_report {
+                        RotationTrigger::Leak
+                    } else {
+                        RotationTrigger::Emergency
+                    },
+                    reason: request.reason.clone(),
+                    actor: actor.clone(),
+                    created_at: now,
+                    scheduled_at: now,
+                    grace_ends_at: deadline,
+                    started_at: Some(now),
+                    completed_at: None,
+                    cancelled_at: None,
+                    superseded_by: None,
+                    failure: None,
+                };
+                change.key_mut().active_rotation = Some(rotation_id.clone());
+                change.add_secret(SecretRecord::new(
+                    change.key(),
+                    &new_version,
+                    Some(verifier.clone()),
+                ));
+                record(
+                    &mut change,
+                    before,
+                    &rotation,
+                    now,
+                    actor,
+                    AuditAction::RotationEmergency,
+                    Some(&request.reason),
+                );
+                if grace == 0 {
+                    let before = snapshot(change.key(), Some(&rotation));
+                    rotation.apply(RotationCommand::Complete)?;
+                    rotation.completed_at = Some(now);
+                    change.key_mut().active_rotation = None;
+                    record(
+                        &mut change,
+                        before,
+                        &rotation,
+                        now,
+                        actor,
+                        AuditAction::RotationCompleted,
+                        Some(&request.reason),
+                    );
+                }
+                change.put_rotation(rotation.clone(), None);
+                Ok((Some(change.finish()), rotation))
+            })
+            .await?;
+        Ok(RotationIssued {
+            rotation,
+            secret: RawSecret::from_string(minted.secret.expose().to_owned()),
+        })
+    }
+
+    /// Loads a rotation with its key, for the operations that change one.
+    async fn load_rotation_and_key(&self, id: &RotationId) -> Result<(Rotation, Key)> {
+        let rotation = self.rotation(id).await?;
+        let key = self.load_key(&rotation.key_id).await?;
+        Ok((rotation, key))
+    }
+
+    /// Calls off a rotation that has not started: its new secret is revoked and the
+    /// old one keeps working with no deadline.
+    pub async fn cancel_rotation(
+        &self,
+        id: &RotationId,
+        reason: Option<Reason>,
+        actor: &Actor,
+    ) -> Result<Rotation> {
+        let reason = &reason;
+        self.commit_with_retry(|| async move {
+            let now = self.now();
+            let (mut rotation, key) = self.load_rotation_and_key(id).await?;
+            let expected = rotation.status;
+            let before = snapshot(&key, Some(&rotation));
+            rotation.apply(RotationCommand::Cancel)?;
+            rotation.cancelled_at = Some(now);
+            let mut change = ChangeBuilder::update(key);
+            {
+                let key = change.key_mut();
+                if let Some(v) = key.version_mut(rotation.to_version) {
+                    v.revoke(now);
+                }
+                if let Some(v) = key.version_mut(rotation.from_version) {
+                    v.expires_at = None;
+                }
+                key.active_rotation = None;
+            }
+            let reason = reason
+                .clone()
+                .unwrap_or_else(|| Reason::system("cancelled"));
+            record(
+                &mut change,
+                before,
+                &rotation,
+                now,
+                actor,
+                AuditAction::RotationCancelled,
+                Some(&reason),
+            );
+            change.put_rotation(rotation.clone(), Some(expected));
+            Ok((Some(change.finish()), rotation))
+        })
+        .await
+    }
+
+    /// Ends the grace now: the old secret is revoked (a scheduled rotation is started
+    /// and completed in the same change).
+    pub async fn complete_rotation(
+        &self,
+        id: &RotationId,
+        reason: Option<Reason>,
+        actor: &Actor,
+    ) -> Result<Rotation> {
+        let reason = &reason;
+        self.commit_with_retry(|| async move {
+            let now = self.now();
+            let (mut rotation, key) = self.load_rotation_and_key(id).await?;
+            let expected = rotation.status;
+            rotation.status.after(RotationCommand::Complete)?;
+            let mut change = ChangeBuilder::update(key);
+            let reason = reason
+                .clone()
+                .unwrap_or_else(|| Reason::system("completed early"));
+            if rotation.status == RotationStatus::Scheduled {
+                self.start(&mut change, &mut rotation, now, actor, &reason)?;
+            }
+            self.complete(&mut change, &mut rotation, now, actor, &reason)?;
+            change.put_rotation(rotation.clone(), Some(expected));
+            Ok((Some(change.finish()), rotation))
+        })
+        .await
+    }
+
+    /// Gives a non-emergency rotation more grace, within the class's maximum.
+    pub async fn extend_rotation(
+        &self,
+        id: &RotationId,
+        add_seconds: u64,
+        reason: Reason,
+        actor: &Actor,
+    ) -> Result<Rotation> {
+        if add_seconds == 0 {
+            return Err(Error::invalid("gracePeriodSeconds", "must be at least 1"));
+        }
+        let reason = &reason;
+        self.commit_with_retry(|| async move {
+            let now = self.now();
+            let (mut rotation, key) = self.load_rotation_and_key(id).await?;
+            if rotation.trigger.is_emergency() {
+                return Err(Error::Conflict(
+                    "an emergency rotation's grace cannot be extended".into(),
+                ));
+            }
+            let expected = rotation.status;
+            rotation.apply(RotationCommand::Extend)?;
+            let rules = self.config.policy.for_class(key.class);
+            let new_end = rotation.grace_ends_at.plus_seconds(add_seconds);
+            let total = new_end.seconds_since(rotation.scheduled_at);
+            if total > i64::try_from(rules.max_grace_seconds).unwrap_or(i64::MAX) {
+                return Err(Error::invalid(
+                    "gracePeriodSeconds",
+                    format!(
+                        "the grace would total {total} s, over the maximum of {} s",
+                        rules.max_grace_seconds
+                    ),
+                ));
+            }
+            let before = snapshot(&key, Some(&rotation));
+            let mut change = ChangeBuilder::update(key);
+            rotation.grace_ends_at = new_end;
+            if let Some(v) = change.key_mut().version_mut(rotation.from_version) {
+                if v.stage != SecretStage::Revoked {
+                    v.expires_at = Some(new_end);
+                }
+            }
+            record(
+                &mut change,
+                before,
+                &rotation,
+                now,
+                actor,
+                AuditAction::RotationExtended,
+                Some(reason),
+            );
+            change.put_rotation(rotation.clone(), Some(expected));
+            Ok((Some(change.finish()), rotation))
+        })
+        .await
+    }
+
+    fn start(
+        &self,
+        change: &mut ChangeBuilder,
+        rotation: &mut Rotation,
+        now: Timestamp,
+        actor: &Actor,
+        reason: &Reason,
+    ) -> Result<()> {
+        let before = snapshot(change.key(), Some(rotation));
+        rotation.apply(RotationCommand::Start)?;
+        rotation.started_at = Some(now);
+        promote(change.key_mut(), rotation.to_version);
+        record(
+            change,
+            before,
+            rotation,
+            now,
+            actor,
+            AuditAction::RotationStarted,
+            Some(reason),
+        );
+        Ok(())
+    }
+
+    fn complete(
+        &self,
+        change: &mut ChangeBuilder,
+        rotation: &mut Rotation,
+        now: Timestamp,
+        actor: &Actor,
+        reason: &Reason,
+    ) -> Result<()> {
+        let before = snapshot(change.key(), Some(rotation));
+        rotation.apply(RotationCommand::Complete)?;
+        rotation.completed_at = Some(now);
+        let key = change.key_mut();
+        revoke_all_but_current(key, now);
+        key.active_rotation = None;
+        record(
+            change,
+            before,
+            rotation,
+            now,
+            actor,
+            AuditAction::RotationCompleted,
+            Some(reason),
+        );
+        Ok(())
+    }
+
+    /// The processor's step for one rotation: starts it if its time has come and
+    /// completes it if its grace is over. Does nothing (and writes nothing) if neither
+    /// is due, so a late or repeated run is harmless.
+    pub async fn advance_rotation(&self, id: &RotationId) -> Result<Advance> {
+        let actor = Actor::system("processor");
+        let actor = &actor;
+        self.commit_with_retry(|| async move {
+            let now = self.now();
+            let (mut rotation, key) = self.load_rotation_and_key(id).await?;
+            let expected = rotation.status;
+            let mut change = ChangeBuilder::update(key);
+            let mut advance = Advance::default();
+            if rotation.status == RotationStatus::Scheduled && rotation.scheduled_at <= now {
+                self.start(
+                    &mut change,
+                    &mut rotation,
+                    now,
+                    actor,
+                    &Reason::system("scheduled time reached"),
+                )?;
+                advance.started = true;
+            }
+            if rotation.status == RotationStatus::GracePeriod && rotation.grace_ends_at <= now {
+                self.complete(
+                    &mut change,
+                    &mut rotation,
+                    now,
+                    actor,
+                    &Reason::system("grace period ended"),
+                )?;
+                advance.completed = true;
+            }
+            if advance == Advance::default() {
+                // Not due (or already advanced by another run): write nothing.
+                return Ok((None, advance));
+            }
+            change.put_rotation(rotation, Some(expected));
+            Ok((Some(change.finish()), advance))
+        })
+        .await
+    }
+
+    /// Verifies a presented secret: format and checksum first (no I/O), then one
+    /// strongly consistent read by lookup hash, then the stored verifier.
+    pub async fn verify(&self, presented: &str) -> Result<Verification> {
+        let shape = match self.config.secret_format.classify(presented) {
+            Ok(shape) => shape,
+            Err(_) => return Ok(Verification::Malformed),
+        };
+        let lookup_hash = LookupHash::of(presented);
+        let Some(record) = self.store.secret(&lookup_hash).await? else {
+            return Ok(Verification::NotFound);
+        };
+        let authentic = match (shape, record.origin, &record.verifier) {
+            (SecretShape::Generated, SecretOrigin::Generated, Some(verifier)) => {
+                let verifier = verifier.clone();
+                let candidate = RawSecret::from_string(presented.to_owned());
+                tokio::task::spawn_blocking(move || verifier.matches(candidate.expose()))
+                    .await
+                    .map_err(|e| Error::Internal(format!("verification task: {e}")))?
+            }
+            (SecretShape::Legacy, SecretOrigin::Imported, None) => {
+                record.lookup_hash.ct_eq(&lookup_hash)
+            }
+            _ => false,
+        };
+        if !authentic {
+            return Ok(Verification::NotFound);
+        }
+        Ok(match record.validity(self.now()) {
+            Validity::Valid => Verification::Valid(record),
+            Validity::Expired => Verification::Expired(record),
+            Validity::Revoked => Verification::Revoked(record),
+        })
+    }
+
+    /// A key's audit events and whether their chain is intact up to the key's head.
+    pub async fn audit_trail(&self, key_id: &KeyId) -> Result<AuditTrail> {
+        // The key first: events committed after this read are beyond its head and are
+        // left out, so a concurrent change cannot look like tampering.
+        let key = self.load_key(key_id).await?;
+        let mut events = self.store.audit_events(key_id).await?;
+        events.retain(|e| e.seq <= key.revision);
+        let report = verify_chain(
+            key_id,
+            &events,
+            Some(ChainHead {
+                last_seq: key.revision,
+                hash: key.audit_head,
+            }),
+        );
+        Ok(AuditTrail { events, report })
+    }
+}

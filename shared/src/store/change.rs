@@ -1,0 +1,136 @@
+//! Building a [`KeyChange`]: the key's new state, the audit events that describe it,
+//! and the secret-record writes derived from it.
+
+use serde_json::Value;
+
+use super::{KeyChange, RotationWrite, SecretWrite};
+use crate::audit::{AuditAction, AuditEvent, AuditHash};
+use crate::ids::{Actor, Reason, RotationId};
+use crate::key::{Key, SecretRecord, SecretState};
+use crate::rotation::{Rotation, RotationStatus};
+use crate::time::Timestamp;
+
+/// Accumulates one change of one key. Secret records follow the key: after the key's
+/// versions are edited, [`ChangeBuilder::finish`] writes the new stage and expiry of
+/// every version that changed, so the verification records cannot drift from the key.
+#[derive(Debug)]
+pub struct ChangeBuilder {
+    before: Option<Key>,
+    key: Key,
+    rotations: Vec<RotationWrite>,
+    new_secrets: Vec<SecretRecord>,
+    events: Vec<AuditEvent>,
+}
+
+impl ChangeBuilder {
+    /// A change that creates `key`, which must be at revision 0 with no audit head.
+    pub fn create(mut key: Key) -> Self {
+        key.revision = 0;
+        key.audit_head = None;
+        Self {
+            before: None,
+            key,
+            rotations: Vec::new(),
+            new_secrets: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// A change to `key` as it was read.
+    pub fn update(key: Key) -> Self {
+        Self {
+            before: Some(key.clone()),
+            key,
+            rotations: Vec::new(),
+            new_secrets: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    pub fn key(&self) -> &Key {
+        &self.key
+    }
+
+    pub fn key_mut(&mut self) -> &mut Key {
+        &mut self.key
+    }
+
+    /// Adds the verification record of a version new in this change.
+    pub fn add_secret(&mut self, record: SecretRecord) {
+        self.new_secrets.push(record);
+    }
+
+    /// Writes `rotation`, which must be in `expected_status` (or new, for `None`).
+    pub fn put_rotation(&mut self, rotation: Rotation, expected_status: Option<RotationStatus>) {
+        self.rotations.retain(|w| w.rotation.id != rotation.id);
+        self.rotations.push(RotationWrite {
+            rotation,
+            expected_status,
+        });
+    }
+
+    /// Appends the audit event for one state change, chained to the previous one.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record(
+        &mut self,
+        at: Timestamp,
+        actor: &Actor,
+        action: AuditAction,
+        reason: Option<&Reason>,
+        rotation_id: Option<&RotationId>,
+        before: Value,
+        after: Value,
+    ) {
+        let seq = self.key.revision + 1;
+        let prev = self.key.audit_head.unwrap_or(AuditHash::GENESIS);
+        let event = AuditEvent::new(
+            self.key.id.clone(),
+            seq,
+            at,
+            actor.clone(),
+            action,
+            reason.cloned(),
+            rotation_id.cloned(),
+            before,
+            after,
+            prev,
+        );
+        self.key.revision = seq;
+        self.key.audit_head = Some(event.hash);
+        self.events.push(event);
+    }
+
+    pub fn finish(self) -> KeyChange {
+        let mut secrets = Vec::new();
+        for mut record in self.new_secrets {
+            if let Some(version) = self.key.version(record.version) {
+                record.stage = version.stage;
+                record.expires_at = version.expires_at;
+            }
+            secrets.push(SecretWrite::Create(record));
+        }
+        if let Some(before) = &self.before {
+            for version in &self.key.versions {
+                let Some(old) = before.version(version.version) else {
+                    continue;
+                };
+                if old.stage != version.stage || old.expires_at != version.expires_at {
+                    secrets.push(SecretWrite::SetState {
+                        lookup_hash: version.lookup_hash,
+                        state: SecretState {
+                            stage: version.stage,
+                            expires_at: version.expires_at,
+                        },
+                    });
+                }
+            }
+        }
+        KeyChange {
+            expected_revision: self.before.as_ref().map(|k| k.revision),
+            key: self.key,
+            rotations: self.rotations,
+            secrets,
+            events: self.events,
+        }
+    }
+}

@@ -1,0 +1,570 @@
+//! The DynamoDB adapter. Every change is one `TransactWriteItems` whose condition
+//! expressions are the guards of [`KeyChange`]; reads of single items are strongly
+//! consistent; the processor and the scanner read the sparse `due` and `age` indexes.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::Client;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::table::{AGE_INDEX, AGE_PK, AGE_SK, DUE_INDEX, DUE_PK, DUE_SK, PK, SK};
+use super::{AgeRef, DueRef, KeyChange, RotationWrite, SecretWrite, Store, StoreError};
+use crate::audit::AuditEvent;
+use crate::ids::{KeyId, RotationId};
+use crate::key::{Key, SecretRecord};
+use crate::rotation::Rotation;
+use crate::secret::LookupHash;
+use crate::time::Timestamp;
+
+type Item = HashMap<String, AttributeValue>;
+
+const KEY_SK: &str = "KEY";
+const ROTATION_SK_PREFIX: &str = "ROT#";
+const AUDIT_SK_PREFIX: &str = "AUDIT#";
+const POINTER_SK: &str = "ROT";
+const SECRET_SK: &str = "SECRET";
+
+fn key_pk(id: &KeyId) -> String {
+    format!("KEY#{id}")
+}
+fn rotation_sk(id: &RotationId) -> String {
+    format!("{ROTATION_SK_PREFIX}{id}")
+}
+fn pointer_pk(id: &RotationId) -> String {
+    format!("ROT#{id}")
+}
+fn secret_pk(hash: &LookupHash) -> String {
+    format!("SECRET#{}", hash.to_hex())
+}
+fn audit_sk(seq: u64) -> String {
+    format!("{AUDIT_SK_PREFIX}{seq:020}")
+}
+fn due_pk(shard: u8) -> String {
+    format!("DUE#{shard}")
+}
+fn age_pk(shard: u8) -> String {
+    format!("AGE#{shard}")
+}
+
+fn s(text: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(text.into())
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(format!("encode: {e}")))
+}
+
+fn decode<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(format!("decode: {e}")))
+}
+
+fn text_attribute<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .ok_or_else(|| StoreError::Corrupt(format!("item has no string attribute {name}")))
+}
+
+fn unavailable<E, R>(operation: &str, error: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    StoreError::Unavailable(format!("{operation}: {}", DisplayErrorContext(&error)))
+}
+
+fn key_item(key: &Key) -> Result<Item, StoreError> {
+    let mut item = encode(key)?;
+    item.insert(PK.into(), s(key_pk(&key.id)));
+    item.insert(SK.into(), s(KEY_SK));
+    if let Some(age) = AgeRef::of(key) {
+        item.insert(AGE_PK.into(), s(age_pk(age.shard())));
+        item.insert(AGE_SK.into(), s(age.sort_key()));
+    }
+    Ok(item)
+}
+
+fn rotation_item(rotation: &Rotation) -> Result<Item, StoreError> {
+    let mut item = encode(rotation)?;
+    item.insert(PK.into(), s(key_pk(&rotation.key_id)));
+    item.insert(SK.into(), s(rotation_sk(&rotation.id)));
+    if let Some(due) = DueRef::of(rotation) {
+        item.insert(DUE_PK.into(), s(due_pk(due.shard())));
+        item.insert(DUE_SK.into(), s(due.sort_key()));
+    }
+    Ok(item)
+}
+
+fn secret_item(record: &SecretRecord) -> Result<Item, StoreError> {
+    let mut item = encode(record)?;
+    item.insert(PK.into(), s(secret_pk(&record.lookup_hash)));
+    item.insert(SK.into(), s(SECRET_SK));
+    Ok(item)
+}
+
+/// Audit events are stored as their exact JSON so the hashed content round-trips
+/// byte for byte; a few fields are repeated as attributes for people reading the table.
+fn audit_item(event: &AuditEvent) -> Result<Item, StoreError> {
+    let json = serde_json::to_string(event)
+        .map_err(|e| StoreError::Corrupt(format!("encode audit: {e}")))?;
+    Ok(HashMap::from([
+        (PK.into(), s(key_pk(&event.key_id))),
+        (SK.into(), s(audit_sk(event.seq))),
+        ("seq".into(), AttributeValue::N(event.seq.to_string())),
+        (
+            "action".into(),
+            s(serde_json::to_value(event.action)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()),
+        ),
+        ("at".into(), s(event.at.to_rfc3339())),
+        ("event".into(), s(json)),
+    ]))
+}
+
+fn audit_from_item(item: &Item) -> Result<AuditEvent, StoreError> {
+    serde_json::from_str(text_attribute(item, "event")?)
+        .map_err(|e| StoreError::Corrupt(format!("audit event: {e}")))
+}
+
+fn put(
+    table: &str,
+    item: Item,
+    condition: &str,
+    names: &[(&str, &str)],
+    values: Item,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut builder = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(condition);
+    for (placeholder, name) in names {
+        builder = builder.expression_attribute_names(*placeholder, *name);
+    }
+    if !values.is_empty() {
+        builder = builder.set_expression_attribute_values(Some(values));
+    }
+    let put = builder
+        .build()
+        .map_err(|e| StoreError::Corrupt(format!("put: {e}")))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    requests: AtomicU64,
+}
+
+impl std::fmt::Debug for DynamoStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamoStore")
+            .field("table", &self.table)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// DynamoDB requests sent so far (every page of a query counts). Lets tests and
+    /// benchmarks assert costs with counts rather than clocks.
+    pub fn request_count(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn count(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        self.count();
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem", e))?;
+        Ok(output.item)
+    }
+
+    /// Every item of partition `pk` whose sort key starts with `prefix`, consistently.
+    async fn query_partition(
+        &self,
+        pk: String,
+        prefix: &str,
+        forward: bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            self.count();
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
+                .scan_index_forward(forward)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable("Query", e))?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(next) if !next.is_empty() => start = Some(next),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// Up to `limit` items of a sharded sparse index with sort key `<= upper`, after
+    /// `after` (whose full index key is rebuilt from the item it names).
+    async fn query_index(
+        &self,
+        index: &str,
+        (pk_name, sk_name): (&str, &str),
+        pk_value: String,
+        upper: String,
+        after: Option<Item>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = after;
+        while items.len() < limit {
+            self.count();
+            let page = i32::try_from(limit - items.len()).unwrap_or(i32::MAX);
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression("#pk = :pk AND #sk <= :upper")
+                .expression_attribute_names("#pk", pk_name)
+                .expression_attribute_names("#sk", sk_name)
+                .expression_attribute_values(":pk", s(pk_value.clone()))
+                .expression_attribute_values(":upper", s(upper.clone()))
+                .limit(page)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable("Query", e))?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(next) if !next.is_empty() => start = Some(next),
+                _ => break,
+            }
+        }
+        items.truncate(limit);
+        Ok(items)
+    }
+
+    fn transaction(&self, change: &KeyChange) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let table = self.table.as_str();
+        let mut writes = Vec::new();
+        let key = key_item(&change.key)?;
+        writes.push(match change.expected_revision {
+            None => put(
+                table,
+                key,
+                "attribute_not_exists(#pk)",
+                &[("#pk", PK)],
+                Item::new(),
+            )?,
+            Some(revision) => put(
+                table,
+                key,
+                "#revision = :revision",
+                &[("#revision", "revision")],
+                HashMap::from([(":revision".into(), AttributeValue::N(revision.to_string()))]),
+            )?,
+        });
+        for RotationWrite {
+            rotation,
+            expected_status,
+        } in &change.rotations
+        {
+            let item = rotation_item(rotation)?;
+            match expected_status {
+                None => {
+                    writes.push(put(
+                        table,
+                        item,
+                        "attribute_not_exists(#pk)",
+                        &[("#pk", PK)],
+                        Item::new(),
+                    )?);
+                    let pointer = HashMap::from([
+                        (PK.into(), s(pointer_pk(&rotation.id))),
+                        (SK.into(), s(POINTER_SK)),
+                        ("keyId".into(), s(rotation.key_id.as_str())),
+                    ]);
+                    writes.push(put(
+                        table,
+                        pointer,
+                        "attribute_not_exists(#pk)",
+                        &[("#pk", PK)],
+                        Item::new(),
+                    )?);
+                }
+                Some(status) => writes.push(put(
+                    table,
+                    item,
+                    "#status = :status",
+                    &[("#status", "status")],
+                    HashMap::from([(":status".into(), s(status.as_str()))]),
+                )?),
+            }
+        }
+        for write in &change.secrets {
+            match write {
+                SecretWrite::Create(record) => writes.push(put(
+                    table,
+                    secret_item(record)?,
+                    "attribute_not_exists(#pk)",
+                    &[("#pk", PK)],
+                    Item::new(),
+                )?),
+                SecretWrite::SetState { lookup_hash, state } => {
+                    let stage = serde_json::to_value(state.stage)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    let mut update = Update::builder()
+                        .table_name(&self.table)
+                        .key(PK, s(secret_pk(lookup_hash)))
+                        .key(SK, s(SECRET_SK))
+                        .condition_expression("attribute_exists(#pk)")
+                        .expression_attribute_names("#pk", PK)
+                        .expression_attribute_names("#stage", "stage")
+                        .expression_attribute_names("#expires", "expiresAt")
+                        .expression_attribute_values(":stage", s(stage));
+                    update = match state.expires_at {
+                        Some(expiry) => update
+                            .update_expression("SET #stage = :stage, #expires = :expires")
+                            .expression_attribute_values(":expires", s(expiry.to_rfc3339())),
+                        None => update.update_expression("SET #stage = :stage REMOVE #expires"),
+                    };
+                    let update = update
+                        .build()
+                        .map_err(|e| StoreError::Corrupt(format!("update: {e}")))?;
+                    writes.push(TransactWriteItem::builder().update(update).build());
+                }
+            }
+        }
+        for event in &change.events {
+            writes.push(put(
+                table,
+                audit_item(event)?,
+                "attribute_not_exists(#pk)",
+                &[("#pk", PK)],
+                Item::new(),
+            )?);
+        }
+        Ok(writes)
+    }
+}
+
+/// Condition failures and transaction conflicts mean "someone else changed it first";
+/// everything else is an availability problem.
+fn classify_transaction_error<R>(error: SdkError<TransactWriteItemsError, R>) -> StoreError
+where
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    if let SdkError::ServiceError(service) = &error {
+        if let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err() {
+            let codes: Vec<&str> = cancelled
+                .cancellation_reasons()
+                .iter()
+                .filter_map(|reason| reason.code())
+                .filter(|code| *code != "None")
+                .collect();
+            if codes
+                .iter()
+                .all(|c| matches!(*c, "ConditionalCheckFailed" | "TransactionConflict"))
+            {
+                return StoreError::Conflict;
+            }
+            return StoreError::Unavailable(format!("transaction cancelled: {}", codes.join(", ")));
+        }
+        if service.err().code() == Some("TransactionConflictException") {
+            return StoreError::Conflict;
+        }
+    }
+    StoreError::Unavailable(format!(
+        "TransactWriteItems: {}",
+        DisplayErrorContext(&error)
+    ))
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn key(&self, id: &KeyId) -> Result<Option<Key>, StoreError> {
+        self.get(key_pk(id), KEY_SK).await?.map(decode).transpose()
+    }
+
+    async fn secret(&self, lookup_hash: &LookupHash) -> Result<Option<SecretRecord>, StoreError> {
+        self.get(secret_pk(lookup_hash), SECRET_SK)
+            .await?
+            .map(decode)
+            .transpose()
+    }
+
+    async fn rotation(&self, id: &RotationId) -> Result<Option<Rotation>, StoreError> {
+        let Some(pointer) = self.get(pointer_pk(id), POINTER_SK).await? else {
+            return Ok(None);
+        };
+        let key_id = KeyId::parse(text_attribute(&pointer, "keyId")?)
+            .map_err(|e| StoreError::Corrupt(format!("rotation pointer: {e}")))?;
+        self.get(key_pk(&key_id), &rotation_sk(id))
+            .await?
+            .map(decode)
+            .transpose()
+    }
+
+    async fn rotations_of(&self, key_id: &KeyId) -> Result<Vec<Rotation>, StoreError> {
+        self.query_partition(key_pk(key_id), ROTATION_SK_PREFIX, false)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
+    }
+
+    async fn audit_events(&self, key_id: &KeyId) -> Result<Vec<AuditEvent>, StoreError> {
+        self.query_partition(key_pk(key_id), AUDIT_SK_PREFIX, true)
+            .await?
+            .iter()
+            .map(audit_from_item)
+            .collect()
+    }
+
+    async fn due_rotations(
+        &self,
+        shard: u8,
+        due_by: Timestamp,
+        after: Option<&DueRef>,
+        limit: usize,
+    ) -> Result<Vec<DueRef>, StoreError> {
+        let start = after.map(|a| {
+            HashMap::from([
+                (PK.to_owned(), s(key_pk(&a.key_id))),
+                (SK.to_owned(), s(rotation_sk(&a.rotation_id))),
+                (DUE_PK.to_owned(), s(due_pk(shard))),
+                (DUE_SK.to_owned(), s(a.sort_key())),
+            ])
+        });
+        // '~' sorts after every id character, so "<due_by>#~" includes all due at due_by.
+        let upper = format!("{due_by}#~");
+        let items = self
+            .query_index(
+                DUE_INDEX,
+                (DUE_PK, DUE_SK),
+                due_pk(shard),
+                upper,
+                start,
+                limit,
+            )
+            .await?;
+        items
+            .iter()
+            .map(|item| {
+                let sort = text_attribute(item, DUE_SK)?;
+                let (due_at, rotation) = sort
+                    .split_once('#')
+                    .ok_or_else(|| StoreError::Corrupt(format!("due sort key {sort:?}")))?;
+                let key = text_attribute(item, PK)?.trim_start_matches("KEY#");
+                Ok(DueRef {
+                    due_at: Timestamp::parse(due_at)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    rotation_id: RotationId::parse(rotation)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    key_id: KeyId::parse(key).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn aged_keys(
+        &self,
+        shard: u8,
+        created_before: Timestamp,
+        after: Option<&AgeRef>,
+        limit: usize,
+    ) -> Result<Vec<AgeRef>, StoreError> {
+        let start = after.map(|a| {
+            HashMap::from([
+                (PK.to_owned(), s(key_pk(&a.key_id))),
+                (SK.to_owned(), s(KEY_SK)),
+                (AGE_PK.to_owned(), s(age_pk(shard))),
+                (AGE_SK.to_owned(), s(a.sort_key())),
+            ])
+        });
+        // Strictly before: "<created_before>#" sorts before every key created then.
+        let upper = format!("{created_before}#");
+        let items = self
+            .query_index(
+                AGE_INDEX,
+                (AGE_PK, AGE_SK),
+                age_pk(shard),
+                upper,
+                start,
+                limit,
+            )
+            .await?;
+        items
+            .iter()
+            .map(|item| {
+                let sort = text_attribute(item, AGE_SK)?;
+                let (created_at, key) = sort
+                    .split_once('#')
+                    .ok_or_else(|| StoreError::Corrupt(format!("age sort key {sort:?}")))?;
+                Ok(AgeRef {
+                    created_at: Timestamp::parse(created_at)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    key_id: KeyId::parse(key).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
+        let writes = self.transaction(&change)?;
+        self.count();
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify_transaction_error)
+    }
+}

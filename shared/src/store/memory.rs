@@ -1,0 +1,195 @@
+//! The embedded in-memory store: the local default and the fast test double. It
+//! enforces exactly the guards of the DynamoDB adapter (the contract suite runs
+//! against both).
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use super::{AgeRef, DueRef, KeyChange, SecretWrite, Store, StoreError};
+use crate::audit::AuditEvent;
+use crate::ids::{KeyId, RotationId};
+use crate::key::{Key, SecretRecord};
+use crate::rotation::Rotation;
+use crate::secret::LookupHash;
+use crate::time::Timestamp;
+
+#[derive(Debug, Default)]
+struct State {
+    keys: HashMap<KeyId, Key>,
+    secrets: HashMap<LookupHash, SecretRecord>,
+    rotations: HashMap<RotationId, Rotation>,
+    audit: HashMap<KeyId, Vec<AuditEvent>>,
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied change: commit
+        // checks every guard before it writes anything.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Test hook: lets a test tamper with stored audit events to prove tampering is
+    /// detected. Nothing in keyroll calls it.
+    pub fn tamper_audit(&self, key_id: &KeyId, edit: impl FnOnce(&mut Vec<AuditEvent>)) {
+        if let Some(events) = self.lock().audit.get_mut(key_id) {
+            edit(events);
+        }
+    }
+}
+
+fn check(state: &State, change: &KeyChange) -> Result<(), StoreError> {
+    let current = state.keys.get(&change.key.id);
+    match (change.expected_revision, current) {
+        (None, None) => {}
+        (Some(expected), Some(key)) if key.revision == expected => {}
+        _ => return Err(StoreError::Conflict),
+    }
+    for write in &change.rotations {
+        let stored = state.rotations.get(&write.rotation.id);
+        match (write.expected_status, stored) {
+            (None, None) => {}
+            (Some(expected), Some(rotation)) if rotation.status == expected => {}
+            _ => return Err(StoreError::Conflict),
+        }
+    }
+    for write in &change.secrets {
+        let exists = match write {
+            SecretWrite::Create(record) => !state.secrets.contains_key(&record.lookup_hash),
+            SecretWrite::SetState { lookup_hash, .. } => state.secrets.contains_key(lookup_hash),
+        };
+        if !exists {
+            return Err(StoreError::Conflict);
+        }
+    }
+    let stored_events = state.audit.get(&change.key.id).map_or(0, Vec::len) as u64;
+    for (offset, event) in change.events.iter().enumerate() {
+        if event.seq != stored_events + offset as u64 + 1 {
+            return Err(StoreError::Conflict);
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn key(&self, id: &KeyId) -> Result<Option<Key>, StoreError> {
+        Ok(self.lock().keys.get(id).cloned())
+    }
+
+    async fn secret(&self, lookup_hash: &LookupHash) -> Result<Option<SecretRecord>, StoreError> {
+        Ok(self.lock().secrets.get(lookup_hash).cloned())
+    }
+
+    async fn rotation(&self, id: &RotationId) -> Result<Option<Rotation>, StoreError> {
+        Ok(self.lock().rotations.get(id).cloned())
+    }
+
+    async fn rotations_of(&self, key_id: &KeyId) -> Result<Vec<Rotation>, StoreError> {
+        let mut rotations: Vec<Rotation> = self
+            .lock()
+            .rotations
+            .values()
+            .filter(|r| &r.key_id == key_id)
+            .cloned()
+            .collect();
+        rotations.sort_by(|a, b| b.id.cmp(&a.id));
+        Ok(rotations)
+    }
+
+    async fn audit_events(&self, key_id: &KeyId) -> Result<Vec<AuditEvent>, StoreError> {
+        Ok(self.lock().audit.get(key_id).cloned().unwrap_or_default())
+    }
+
+    async fn due_rotations(
+        &self,
+        shard: u8,
+        due_by: Timestamp,
+        after: Option<&DueRef>,
+        limit: usize,
+    ) -> Result<Vec<DueRef>, StoreError> {
+        let mut due: Vec<DueRef> = self
+            .lock()
+            .rotations
+            .values()
+            .filter_map(DueRef::of)
+            .filter(|d| d.shard() == shard && d.due_at <= due_by)
+            .filter(|d| after.is_none_or(|a| d.sort_key() > a.sort_key()))
+            .collect();
+        due.sort_by_key(DueRef::sort_key);
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    async fn aged_keys(
+        &self,
+        shard: u8,
+        created_before: Timestamp,
+        after: Option<&AgeRef>,
+        limit: usize,
+    ) -> Result<Vec<AgeRef>, StoreError> {
+        let mut aged: Vec<AgeRef> = self
+            .lock()
+            .keys
+            .values()
+            .filter_map(AgeRef::of)
+            .filter(|a| a.shard() == shard && a.created_at < created_before)
+            .filter(|a| after.is_none_or(|start| a.sort_key() > start.sort_key()))
+            .collect();
+        aged.sort_by_key(AgeRef::sort_key);
+        aged.truncate(limit);
+        Ok(aged)
+    }
+
+    async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        check(&state, &change)?;
+        let KeyChange {
+            key,
+            rotations,
+            secrets,
+            events,
+            ..
+        } = change;
+        for write in rotations {
+            state
+                .rotations
+                .insert(write.rotation.id.clone(), write.rotation);
+        }
+        for write in secrets {
+            match write {
+                SecretWrite::Create(record) => {
+                    state.secrets.insert(record.lookup_hash, record);
+                }
+                SecretWrite::SetState {
+                    lookup_hash,
+                    state: new_state,
+                } => {
+                    if let Some(record) = state.secrets.get_mut(&lookup_hash) {
+                        record.stage = new_state.stage;
+                        record.expires_at = new_state.expires_at;
+                    }
+                }
+            }
+        }
+        state
+            .audit
+            .entry(key.id.clone())
+            .or_default()
+            .extend(events);
+        state.keys.insert(key.id.clone(), key);
+        Ok(())
+    }
+}

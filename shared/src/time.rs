@@ -1,0 +1,198 @@
+//! Time in keyroll: whole-second UTC instants and an injectable clock.
+//!
+//! Every deadline (expiry, grace end, due time) is a whole second, so "expired to the
+//! second" is exact, and the RFC 3339 text form sorts lexicographically in the same
+//! order as the instants — the DynamoDB sort keys of the due and age indexes rely on it.
+
+use std::fmt;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Latest instant keyroll represents: 9999-12-31T23:59:59Z keeps the text form fixed-width.
+const MAX_UNIX: i64 = 253_402_300_799;
+/// Earliest: 1970-01-01T00:00:00Z.
+const MIN_UNIX: i64 = 0;
+
+/// A UTC instant with whole-second precision, between 1970 and 9999.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimestampError {
+    #[error("not an RFC 3339 date-time (e.g. 2026-01-31T12:00:00Z)")]
+    Syntax,
+    #[error("outside the supported range 1970-01-01T00:00:00Z .. 9999-12-31T23:59:59Z")]
+    OutOfRange,
+}
+
+impl Timestamp {
+    pub const MAX: Timestamp = Timestamp(MAX_UNIX);
+
+    pub fn from_unix(seconds: i64) -> Result<Self, TimestampError> {
+        if (MIN_UNIX..=MAX_UNIX).contains(&seconds) {
+            Ok(Self(seconds))
+        } else {
+            Err(TimestampError::OutOfRange)
+        }
+    }
+
+    /// Parses any RFC 3339 date-time; a fractional second is truncated, an offset is
+    /// converted to UTC.
+    pub fn parse(text: &str) -> Result<Self, TimestampError> {
+        let parsed = DateTime::parse_from_rfc3339(text).map_err(|_| TimestampError::Syntax)?;
+        Self::from_unix(parsed.timestamp())
+    }
+
+    pub fn from_datetime(at: DateTime<Utc>) -> Result<Self, TimestampError> {
+        Self::from_unix(at.timestamp())
+    }
+
+    pub fn unix(self) -> i64 {
+        self.0
+    }
+
+    /// `self + seconds`, saturating at [`Timestamp::MAX`].
+    pub fn plus_seconds(self, seconds: u64) -> Self {
+        let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
+        Self(self.0.saturating_add(seconds).min(MAX_UNIX))
+    }
+
+    /// `self - seconds`, saturating at the epoch.
+    pub fn minus_seconds(self, seconds: u64) -> Self {
+        let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
+        Self(self.0.saturating_sub(seconds).max(MIN_UNIX))
+    }
+
+    /// Whole seconds from `earlier` to `self` (negative if `earlier` is later).
+    pub fn seconds_since(self, earlier: Timestamp) -> i64 {
+        self.0 - earlier.0
+    }
+
+    pub fn to_datetime(self) -> DateTime<Utc> {
+        // In range by construction, so the conversion cannot fail.
+        Utc.timestamp_opt(self.0, 0).single().unwrap_or_default()
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SSZ`: fixed width, sorts like the instant.
+    pub fn to_rfc3339(self) -> String {
+        self.to_datetime()
+            .to_rfc3339_opts(SecondsFormat::Secs, true)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Timestamp::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The source of "now". Injected everywhere so time-based behaviour is tested without
+/// sleeping.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// The machine's clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_datetime(Utc::now()).unwrap_or(Timestamp::MAX)
+    }
+}
+
+/// A clock that only moves when told to; clones share the same time.
+#[derive(Debug, Clone)]
+pub struct ManualClock(Arc<AtomicI64>);
+
+impl ManualClock {
+    pub fn new(start: Timestamp) -> Self {
+        Self(Arc::new(AtomicI64::new(start.unix())))
+    }
+
+    pub fn set(&self, to: Timestamp) {
+        self.0.store(to.unix(), Ordering::SeqCst);
+    }
+
+    pub fn advance(&self, seconds: u64) {
+        let next = self.now().plus_seconds(seconds);
+        self.set(next);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.0.load(Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_form_is_fixed_width_and_sorts_like_time() {
+        let a = Timestamp::parse("2026-01-02T03:04:05Z").unwrap();
+        let b = a.plus_seconds(1);
+        assert_eq!(a.to_rfc3339(), "2026-01-02T03:04:05Z");
+        assert!(a.to_rfc3339() < b.to_rfc3339());
+        assert_eq!(
+            Timestamp::from_unix(0).unwrap().to_rfc3339(),
+            "1970-01-01T00:00:00Z"
+        );
+        assert_eq!(Timestamp::MAX.to_rfc3339(), "9999-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn parse_truncates_fractions_and_normalises_offsets() {
+        let t = Timestamp::parse("2026-01-02T05:04:05.999+02:00").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-01-02T03:04:05Z");
+    }
+
+    #[test]
+    fn parse_rejects_garbage_and_out_of_range() {
+        assert_eq!(Timestamp::parse("yesterday"), Err(TimestampError::Syntax));
+        assert_eq!(
+            Timestamp::parse("1969-12-31T23:59:59Z"),
+            Err(TimestampError::OutOfRange)
+        );
+    }
+
+    #[test]
+    fn arithmetic_saturates() {
+        assert_eq!(Timestamp::MAX.plus_seconds(u64::MAX), Timestamp::MAX);
+        assert_eq!(Timestamp::from_unix(5).unwrap().minus_seconds(10).unix(), 0);
+    }
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let clock = ManualClock::new(Timestamp::from_unix(100).unwrap());
+        let shared = clock.clone();
+        assert_eq!(clock.now().unix(), 100);
+        shared.advance(5);
+        assert_eq!(clock.now().unix(), 105);
+    }
+}
