@@ -1,1 +1,5 @@
+//! Shared test support: fixtures over each store adapter and the contract suite that
+//! every adapter must pass.
 
+pub mod contract;
+pub mod fixture;
