@@ -2,3 +2,142 @@
 //! SDK. Needs AWS_ENDPOINT_URL_DYNAMODB (scripts/test sets it); fails without it.
 
 keyroll_tests::contract_suite!(keyroll_tests::fixture::dynamodb);
+
+mod dynamodb_only {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use keyroll_core::audit::ChainProblem;
+    use keyroll_core::ids::{KeyName, OrganizationId};
+    use keyroll_core::service::{NewKey, RotationRequest};
+    use keyroll_tests::fixture::dynamodb;
+
+    fn new_key() -> NewKey {
+        NewKey {
+            organization_id: OrganizationId::parse("org_acme").unwrap(),
+            name: KeyName::parse("k").unwrap(),
+            scopes: vec![],
+            rate_limit: 10,
+            class: Default::default(),
+        }
+    }
+
+    /// An auditor's check reads the real table: an audit item deleted or edited behind
+    /// keyroll's back is reported with the first broken link.
+    #[tokio::test]
+    async fn tampering_with_the_table_is_detected() {
+        let f = dynamodb().await;
+        let dynamo = f.dynamo.clone().unwrap();
+        let issued = f.keyroll.issue_key(new_key(), &f.actor()).await.unwrap();
+        f.keyroll
+            .schedule_rotation(
+                &issued.key.id,
+                RotationRequest {
+                    immediate: true,
+                    ..Default::default()
+                },
+                &f.actor(),
+            )
+            .await
+            .unwrap();
+        assert!(
+            f.keyroll
+                .audit_trail(&issued.key.id)
+                .await
+                .unwrap()
+                .report
+                .valid
+        );
+
+        let pk = AttributeValue::S(format!("KEY#{}", issued.key.id));
+        let sk = |seq: u64| AttributeValue::S(format!("AUDIT#{seq:020}"));
+
+        // Edit event 2's reason in place.
+        let item = dynamo
+            .client()
+            .get_item()
+            .table_name(dynamo.table())
+            .key("pk", pk.clone())
+            .key("sk", sk(2))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        let original = item["event"].as_s().unwrap().clone();
+        let edited = original.replace("scheduled rotation", "nothing happened");
+        assert_ne!(edited, original);
+        dynamo
+            .client()
+            .update_item()
+            .table_name(dynamo.table())
+            .key("pk", pk.clone())
+            .key("sk", sk(2))
+            .update_expression("SET #e = :e")
+            .expression_attribute_names("#e", "event")
+            .expression_attribute_values(":e", AttributeValue::S(edited))
+            .send()
+            .await
+            .unwrap();
+        let report = f.keyroll.audit_trail(&issued.key.id).await.unwrap().report;
+        assert_eq!(
+            report.first_broken.unwrap().problem,
+            ChainProblem::HashMismatch
+        );
+
+        // Delete the last event: the key's head says it existed.
+        dynamo
+            .client()
+            .delete_item()
+            .table_name(dynamo.table())
+            .key("pk", pk)
+            .key("sk", sk(3))
+            .send()
+            .await
+            .unwrap();
+        let report = f.keyroll.audit_trail(&issued.key.id).await.unwrap().report;
+        assert!(!report.valid);
+    }
+
+    /// Verification is one DynamoDB request: a consistent GetItem by lookup hash.
+    /// A malformed secret costs none.
+    #[tokio::test]
+    async fn verification_costs_one_request_and_malformed_costs_none() {
+        let f = dynamodb().await;
+        let dynamo = f.dynamo.clone().unwrap();
+        let issued = f.keyroll.issue_key(new_key(), &f.actor()).await.unwrap();
+
+        let before = dynamo.request_count();
+        assert!(f
+            .keyroll
+            .verify(issued.secret.expose())
+            .await
+            .unwrap()
+            .is_valid());
+        assert_eq!(dynamo.request_count() - before, 1);
+
+        let before = dynamo.request_count();
+        assert_eq!(
+            f.keyroll.verify("sk_live_not-a-key").await.unwrap().code(),
+            "MALFORMED"
+        );
+        assert_eq!(dynamo.request_count(), before);
+
+        // A state change is one TransactWriteItems after its reads.
+        let before = dynamo.request_count();
+        f.keyroll
+            .schedule_rotation(
+                &issued.key.id,
+                RotationRequest {
+                    immediate: true,
+                    ..Default::default()
+                },
+                &f.actor(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            dynamo.request_count() - before,
+            2,
+            "one GetItem of the key, one transaction"
+        );
+    }
+}
