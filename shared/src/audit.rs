@@ -62,6 +62,7 @@ impl<'de> Deserialize<'de> for AuditHash {
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AuditAction {
     #[serde(rename = "key.created")]
     KeyCreated,
@@ -212,6 +213,7 @@ impl AuditEvent {
 /// What is wrong at the first broken link of a chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ChainProblem {
     /// The event's content does not match its hash: it was edited.
     HashMismatch,
@@ -229,6 +231,7 @@ pub enum ChainProblem {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BrokenLink {
     /// The sequence number where the chain first fails.
     pub seq: u64,
@@ -238,6 +241,7 @@ pub struct BrokenLink {
 /// The result of checking one key's audit chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChainReport {
     pub valid: bool,
     pub events: u64,

@@ -164,6 +164,11 @@ impl Actor {
         }
     }
 
+    /// A fixed, known-good actor name chosen by keyroll (never caller input).
+    pub fn system_named(name: &str) -> Self {
+        Self(name.to_owned())
+    }
+
     /// The processor and scanner act as themselves.
     pub fn system(job: &str) -> Self {
         Self(format!("keyroll:{job}"))

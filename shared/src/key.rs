@@ -14,6 +14,7 @@ use crate::time::Timestamp;
 /// Where a key lives, which decides its rotation policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum KeyClass {
     /// Used by customers' servers: can be swapped in hours.
     #[default]
@@ -24,6 +25,7 @@ pub enum KeyClass {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum KeyStatus {
     Active,
     Revoked,
@@ -32,6 +34,7 @@ pub enum KeyStatus {
 /// The stage of one secret version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SecretStage {
     /// The key's main secret.
     Current,
@@ -46,6 +49,7 @@ pub enum SecretStage {
 /// Where a secret version came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SecretOrigin {
     /// Minted by keyroll: has a checksum and a scrypt verifier.
     #[default]
@@ -57,6 +61,7 @@ pub enum SecretOrigin {
 /// The answer to "is this secret good right now?".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Validity {
     Valid,
     Expired,

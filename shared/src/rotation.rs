@@ -21,6 +21,7 @@ use crate::time::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RotationStatus {
     Scheduled,
     GracePeriod,
@@ -138,6 +139,7 @@ impl From<InvalidTransition> for Error {
 /// Why a rotation happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RotationTrigger {
     /// Asked for by a person or a system through the API.
     Manual,

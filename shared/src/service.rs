@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use crate::audit::{verify_chain, AuditAction, AuditEvent, ChainHead, ChainReport};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::idempotency::IdempotencyIntent;
 use crate::ids::{Actor, KeyId, KeyName, OrganizationId, Reason, RotationId, Scope};
 use crate::key::{
     Key, KeyClass, KeyStatus, SecretOrigin, SecretRecord, SecretStage, SecretVersion, Validity,
@@ -23,6 +24,62 @@ use crate::time::{Clock, Timestamp};
 /// How many times an operation re-reads and re-plans after losing a race.
 const CONFLICT_ATTEMPTS: usize = 5;
 pub const MAX_SCOPES: usize = 50;
+
+/// Who is asking, and the idempotency key of their request if they sent one.
+#[derive(Debug)]
+pub struct Caller {
+    pub actor: Actor,
+    pub idempotency: Option<IdempotencyIntent>,
+}
+
+impl Caller {
+    pub fn new(actor: Actor) -> Self {
+        Self {
+            actor,
+            idempotency: None,
+        }
+    }
+
+    pub fn with_idempotency(mut self, intent: IdempotencyIntent) -> Self {
+        self.idempotency = Some(intent);
+        self
+    }
+
+    /// Adds the record of this caller's idempotent request to `change`.
+    fn record_request(
+        &self,
+        change: &mut ChangeBuilder,
+        resource_id: &str,
+        status: u16,
+        secret: Option<&RawSecret>,
+        now: Timestamp,
+    ) -> Result<()> {
+        if let Some(intent) = &self.idempotency {
+            change.set_idempotency(intent.record(resource_id, status, secret, now)?);
+        }
+        Ok(())
+    }
+}
+
+impl From<&Actor> for Caller {
+    fn from(actor: &Actor) -> Self {
+        Caller::new(actor.clone())
+    }
+}
+
+impl From<Actor> for Caller {
+    fn from(actor: Actor) -> Self {
+        Caller::new(actor)
+    }
+}
+
+/// The first result of an idempotent request, to answer its retry with.
+#[derive(Debug)]
+pub struct Replay {
+    pub resource_id: String,
+    pub status: u16,
+    pub secret: Option<RawSecret>,
+}
 
 /// A request to issue a key.
 #[derive(Debug, Clone)]
@@ -307,7 +364,9 @@ impl Keyroll {
     }
 
     /// Issues a key with its first secret.
-    pub async fn issue_key(&self, request: NewKey, actor: &Actor) -> Result<IssuedKey> {
+    pub async fn issue_key(&self, request: NewKey, caller: impl Into<Caller>) -> Result<IssuedKey> {
+        let caller = caller.into();
+        let actor = &caller.actor;
         self.validate_new_key(&request)?;
         let (minted, verifier) = self.mint().await?;
         let now = self.now();
@@ -335,6 +394,7 @@ impl Keyroll {
             Value::Null,
             after,
         );
+        caller.record_request(&mut change, key.id.as_str(), 201, Some(&minted.secret), now)?;
         let change = change.finish();
         let key = change.key.clone();
         self.store.commit(change).await?;
@@ -346,7 +406,13 @@ impl Keyroll {
 
     /// Imports a key from the old system by its lookup hash. Its secret keeps working
     /// (verified by hash alone) until it is rotated away.
-    pub async fn import_legacy_key(&self, legacy: LegacyKey, actor: &Actor) -> Result<Key> {
+    pub async fn import_legacy_key(
+        &self,
+        legacy: LegacyKey,
+        caller: impl Into<Caller>,
+    ) -> Result<Key> {
+        let caller = caller.into();
+        let actor = &caller.actor;
         self.validate_new_key(&legacy.key)?;
         let visible = &legacy.visible_prefix;
         if visible.len() != crate::secret::DISPLAY_CHARS
@@ -388,6 +454,7 @@ impl Keyroll {
             Value::Null,
             after,
         );
+        caller.record_request(&mut change, key.id.as_str(), 201, None, now)?;
         let change = change.finish();
         let key = change.key.clone();
         match self.store.commit(change).await {
@@ -405,8 +472,10 @@ impl Keyroll {
         &self,
         key_id: &KeyId,
         request: RotationRequest,
-        actor: &Actor,
+        caller: impl Into<Caller>,
     ) -> Result<RotationIssued> {
+        let caller = &caller.into();
+        let actor = &caller.actor;
         let now = self.now();
         if request.immediate && request.scheduled_at.is_some() {
             return Err(Error::invalid(
@@ -537,6 +606,13 @@ impl Keyroll {
                         Some(&rotation.reason),
                     );
                 }
+                caller.record_request(
+                    &mut change,
+                    rotation.id.as_str(),
+                    201,
+                    Some(&minted.secret),
+                    now,
+                )?;
                 change.put_rotation(rotation.clone(), None);
                 Ok((Some(change.finish()), rotation))
             })
@@ -554,8 +630,10 @@ impl Keyroll {
         &self,
         key_id: &KeyId,
         request: EmergencyRequest,
-        actor: &Actor,
+        caller: impl Into<Caller>,
     ) -> Result<RotationIssued> {
+        let caller = &caller.into();
+        let actor = &caller.actor;
         let rules = self.config.policy.emergency;
         let grace = request.grace_seconds.unwrap_or(rules.default_grace_seconds);
         if grace > rules.max_grace_seconds {
@@ -690,6 +768,13 @@ impl Keyroll {
                         Some(&request.reason),
                     );
                 }
+                caller.record_request(
+                    &mut change,
+                    rotation.id.as_str(),
+                    201,
+                    Some(&minted.secret),
+                    now,
+                )?;
                 change.put_rotation(rotation.clone(), None);
                 Ok((Some(change.finish()), rotation))
             })
@@ -713,8 +798,10 @@ impl Keyroll {
         &self,
         id: &RotationId,
         reason: Option<Reason>,
-        actor: &Actor,
+        caller: impl Into<Caller>,
     ) -> Result<Rotation> {
+        let caller = &caller.into();
+        let actor = &caller.actor;
         let reason = &reason;
         self.commit_with_retry(|| async move {
             let now = self.now();
@@ -746,6 +833,7 @@ impl Keyroll {
                 AuditAction::RotationCancelled,
                 Some(&reason),
             );
+            caller.record_request(&mut change, rotation.id.as_str(), 200, None, now)?;
             change.put_rotation(rotation.clone(), Some(expected));
             Ok((Some(change.finish()), rotation))
         })
@@ -758,8 +846,10 @@ impl Keyroll {
         &self,
         id: &RotationId,
         reason: Option<Reason>,
-        actor: &Actor,
+        caller: impl Into<Caller>,
     ) -> Result<Rotation> {
+        let caller = &caller.into();
+        let actor = &caller.actor;
         let reason = &reason;
         self.commit_with_retry(|| async move {
             let now = self.now();
@@ -774,6 +864,7 @@ impl Keyroll {
                 self.start(&mut change, &mut rotation, now, actor, &reason)?;
             }
             self.complete(&mut change, &mut rotation, now, actor, &reason)?;
+            caller.record_request(&mut change, rotation.id.as_str(), 200, None, now)?;
             change.put_rotation(rotation.clone(), Some(expected));
             Ok((Some(change.finish()), rotation))
         })
@@ -786,8 +877,10 @@ impl Keyroll {
         id: &RotationId,
         add_seconds: u64,
         reason: Reason,
-        actor: &Actor,
+        caller: impl Into<Caller>,
     ) -> Result<Rotation> {
+        let caller = &caller.into();
+        let actor = &caller.actor;
         if add_seconds == 0 {
             return Err(Error::invalid("gracePeriodSeconds", "must be at least 1"));
         }
@@ -831,6 +924,7 @@ impl Keyroll {
                 AuditAction::RotationExtended,
                 Some(reason),
             );
+            caller.record_request(&mut change, rotation.id.as_str(), 200, None, now)?;
             change.put_rotation(rotation.clone(), Some(expected));
             Ok((Some(change.finish()), rotation))
         })
@@ -927,6 +1021,35 @@ impl Keyroll {
             Ok((Some(change.finish()), advance))
         })
         .await
+    }
+
+    /// The first result of an earlier request with the same idempotency key, if one
+    /// committed and is still within the replay window. The same key with a different
+    /// request is refused (422).
+    pub async fn replay(&self, intent: &IdempotencyIntent) -> Result<Option<Replay>> {
+        let Some(record) = self.store.idempotency(&intent.id).await? else {
+            return Ok(None);
+        };
+        if !record.is_live(self.now()) {
+            return Ok(None);
+        }
+        if record.fingerprint != intent.fingerprint {
+            return Err(Error::invalid(
+                "Idempotency-Key",
+                "was already used with a different request; use a new key for a new request",
+            ));
+        }
+        let secret = match &record.sealed_secret {
+            Some(sealed) => Some(intent.open(sealed).ok_or_else(|| {
+                Error::Internal("an idempotency record could not be opened".into())
+            })?),
+            None => None,
+        };
+        Ok(Some(Replay {
+            resource_id: record.resource_id,
+            status: record.status,
+            secret,
+        }))
     }
 
     /// Verifies a presented secret: format and checksum first (no I/O), then one

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::{KeyChange, RotationWrite, SecretWrite};
 use crate::audit::{AuditAction, AuditEvent, AuditHash};
+use crate::idempotency::IdempotencyRecord;
 use crate::ids::{Actor, Reason, RotationId};
 use crate::key::{Key, SecretRecord, SecretState};
 use crate::rotation::{Rotation, RotationStatus};
@@ -20,6 +21,7 @@ pub struct ChangeBuilder {
     rotations: Vec<RotationWrite>,
     new_secrets: Vec<SecretRecord>,
     events: Vec<AuditEvent>,
+    idempotency: Option<IdempotencyRecord>,
 }
 
 impl ChangeBuilder {
@@ -33,6 +35,7 @@ impl ChangeBuilder {
             rotations: Vec::new(),
             new_secrets: Vec::new(),
             events: Vec::new(),
+            idempotency: None,
         }
     }
 
@@ -44,6 +47,7 @@ impl ChangeBuilder {
             rotations: Vec::new(),
             new_secrets: Vec::new(),
             events: Vec::new(),
+            idempotency: None,
         }
     }
 
@@ -67,6 +71,11 @@ impl ChangeBuilder {
             rotation,
             expected_status,
         });
+    }
+
+    /// Stores the record of the idempotent request that made this change with it.
+    pub fn set_idempotency(&mut self, record: IdempotencyRecord) {
+        self.idempotency = Some(record);
     }
 
     /// Appends the audit event for one state change, chained to the previous one.
@@ -131,6 +140,7 @@ impl ChangeBuilder {
             rotations: self.rotations,
             secrets,
             events: self.events,
+            idempotency: self.idempotency,
         }
     }
 }

@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::table::{AGE_INDEX, AGE_PK, AGE_SK, DUE_INDEX, DUE_PK, DUE_SK, PK, SK};
 use super::{AgeRef, DueRef, KeyChange, RotationWrite, SecretWrite, Store, StoreError};
 use crate::audit::AuditEvent;
+use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, RotationId};
 use crate::key::{Key, SecretRecord};
 use crate::rotation::Rotation;
@@ -29,6 +30,7 @@ const ROTATION_SK_PREFIX: &str = "ROT#";
 const AUDIT_SK_PREFIX: &str = "AUDIT#";
 const POINTER_SK: &str = "ROT";
 const SECRET_SK: &str = "SECRET";
+const IDEMPOTENCY_SK: &str = "IDEM";
 
 fn key_pk(id: &KeyId) -> String {
     format!("KEY#{id}")
@@ -41,6 +43,9 @@ fn pointer_pk(id: &RotationId) -> String {
 }
 fn secret_pk(hash: &LookupHash) -> String {
     format!("SECRET#{}", hash.to_hex())
+}
+fn idempotency_pk(id: &str) -> String {
+    format!("IDEM#{id}")
 }
 fn audit_sk(seq: u64) -> String {
     format!("{AUDIT_SK_PREFIX}{seq:020}")
@@ -381,6 +386,19 @@ impl DynamoStore {
                 }
             }
         }
+        if let Some(record) = &change.idempotency {
+            let mut item = encode(record)?;
+            item.insert(PK.into(), s(idempotency_pk(&record.id)));
+            item.insert(SK.into(), s(IDEMPOTENCY_SK));
+            // An expired record may be replaced; a live one may not.
+            writes.push(put(
+                table,
+                item,
+                "attribute_not_exists(#pk) OR #expires <= :now",
+                &[("#pk", PK), ("#expires", "expiresAt")],
+                HashMap::from([(":now".into(), s(record.created_at.to_rfc3339()))]),
+            )?);
+        }
         for event in &change.events {
             writes.push(put(
                 table,
@@ -554,6 +572,13 @@ impl Store for DynamoStore {
                 })
             })
             .collect()
+    }
+
+    async fn idempotency(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.get(idempotency_pk(id), IDEMPOTENCY_SK)
+            .await?
+            .map(decode)
+            .transpose()
     }
 
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {

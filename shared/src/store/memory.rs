@@ -9,6 +9,7 @@ use async_trait::async_trait;
 
 use super::{AgeRef, DueRef, KeyChange, SecretWrite, Store, StoreError};
 use crate::audit::AuditEvent;
+use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, RotationId};
 use crate::key::{Key, SecretRecord};
 use crate::rotation::Rotation;
@@ -21,6 +22,7 @@ struct State {
     secrets: HashMap<LookupHash, SecretRecord>,
     rotations: HashMap<RotationId, Rotation>,
     audit: HashMap<KeyId, Vec<AuditEvent>>,
+    idempotency: HashMap<String, IdempotencyRecord>,
 }
 
 #[derive(Debug, Default)]
@@ -72,6 +74,13 @@ fn check(state: &State, change: &KeyChange) -> Result<(), StoreError> {
         };
         if !exists {
             return Err(StoreError::Conflict);
+        }
+    }
+    if let Some(record) = &change.idempotency {
+        if let Some(existing) = state.idempotency.get(&record.id) {
+            if existing.is_live(record.created_at) {
+                return Err(StoreError::Conflict);
+            }
         }
     }
     let stored_events = state.audit.get(&change.key.id).map_or(0, Vec::len) as u64;
@@ -153,6 +162,10 @@ impl Store for MemoryStore {
         Ok(aged)
     }
 
+    async fn idempotency(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        Ok(self.lock().idempotency.get(id).cloned())
+    }
+
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
         let mut state = self.lock();
         check(&state, &change)?;
@@ -161,8 +174,12 @@ impl Store for MemoryStore {
             rotations,
             secrets,
             events,
+            idempotency,
             ..
         } = change;
+        if let Some(record) = idempotency {
+            state.idempotency.insert(record.id.clone(), record);
+        }
         for write in rotations {
             state
                 .rotations

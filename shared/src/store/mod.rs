@@ -10,6 +10,7 @@
 use async_trait::async_trait;
 
 use crate::audit::AuditEvent;
+use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, RotationId};
 use crate::key::{Key, SecretRecord, SecretState};
 use crate::rotation::{Rotation, RotationStatus};
@@ -75,6 +76,9 @@ pub struct KeyChange {
     pub rotations: Vec<RotationWrite>,
     pub secrets: Vec<SecretWrite>,
     pub events: Vec<AuditEvent>,
+    /// The record of the idempotent request that made the change, if any. Refused
+    /// (conflict) while a live record with the same id exists.
+    pub idempotency: Option<IdempotencyRecord>,
 }
 
 /// An entry of the due index: a rotation with work for the processor.
@@ -165,6 +169,9 @@ pub trait Store: Send + Sync {
         after: Option<&AgeRef>,
         limit: usize,
     ) -> Result<Vec<AgeRef>, StoreError>;
+
+    /// The record of an idempotent request, by id (live or not).
+    async fn idempotency(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
 
     /// Applies the change atomically, or refuses it with [`StoreError::Conflict`].
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError>;

@@ -1,0 +1,326 @@
+//! The API's request and response bodies (camelCase, RFC 3339 UTC times). Responses
+//! are built from the domain types and leave out lookup hashes and verifiers; a secret
+//! appears only in the response of the request that minted it.
+
+use keyroll_core::audit::{AuditAction, AuditEvent, ChainReport};
+use keyroll_core::key::{Key, KeyClass, KeyStatus, SecretStage, SecretVersion};
+use keyroll_core::processor::ProcessReport;
+use keyroll_core::rotation::{Rotation, RotationStatus, RotationTrigger};
+use keyroll_core::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+// ---------- requests ----------
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateKeyRequest {
+    /// The owning organisation: 1-64 of `A-Za-z0-9_-.:`.
+    pub organization_id: String,
+    /// 1-100 printable characters.
+    pub name: String,
+    /// Up to 50 scopes of 1-64 of `A-Za-z0-9_-.:*/`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Requests per second allowed to the key, at least 1.
+    #[schema(minimum = 1, maximum = 4294967295u64)]
+    pub rate_limit: u32,
+    #[serde(default)]
+    pub class: KeyClass,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScheduleRotationRequest {
+    /// Why; recorded in the audit trail and sent to the customer. At most 500 characters.
+    pub reason: Option<String>,
+    /// Grace after the start during which the old secret still works; within the key
+    /// class's policy bounds. Default: the class's default grace.
+    #[schema(minimum = 0)]
+    pub grace_period_seconds: Option<u64>,
+    /// When the new secret becomes current (RFC 3339). Default: now + 24 h.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub scheduled_at: Option<Timestamp>,
+    /// Start now (cannot be combined with `scheduledAt`).
+    #[serde(default)]
+    pub immediate: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EmergencyRotationRequest {
+    /// Required: why the secret is presumed compromised.
+    pub reason: String,
+    /// 0 (the old secret dies now) up to the emergency maximum. Default 14400 (4 h).
+    #[schema(minimum = 0)]
+    pub grace_period_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReasonRequest {
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExtendRotationRequest {
+    /// Seconds added to the grace; the total stays within the class's maximum.
+    #[schema(minimum = 1)]
+    pub grace_period_seconds: u64,
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// The secret as presented to the company's API.
+    pub secret: String,
+}
+
+// ---------- responses ----------
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretVersionView {
+    pub version: u32,
+    /// The shareable start of the secret, e.g. `sk_live_3fA9kQ2z`.
+    pub prefix: String,
+    pub stage: SecretStage,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub revoked_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl From<&SecretVersion> for SecretVersionView {
+    fn from(v: &SecretVersion) -> Self {
+        Self {
+            version: v.version,
+            prefix: v.prefix.clone(),
+            stage: v.stage,
+            created_at: v.created_at,
+            expires_at: v.expires_at,
+            revoked_at: v.revoked_at,
+            last_used_at: v.last_used_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyView {
+    pub id: String,
+    pub organization_id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub rate_limit: u32,
+    pub class: KeyClass,
+    pub status: KeyStatus,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    pub created_by: String,
+    pub active_rotation_id: Option<String>,
+    pub versions: Vec<SecretVersionView>,
+}
+
+impl From<&Key> for KeyView {
+    fn from(key: &Key) -> Self {
+        Self {
+            id: key.id.to_string(),
+            organization_id: key.organization_id.to_string(),
+            name: key.name.to_string(),
+            scopes: key.scopes.iter().map(ToString::to_string).collect(),
+            rate_limit: key.rate_limit,
+            class: key.class,
+            status: key.status,
+            created_at: key.created_at,
+            created_by: key.created_by.to_string(),
+            active_rotation_id: key.active_rotation.as_ref().map(ToString::to_string),
+            versions: key.versions.iter().map(SecretVersionView::from).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RotationView {
+    pub id: String,
+    pub key_id: String,
+    pub status: RotationStatus,
+    pub trigger: RotationTrigger,
+    pub reason: String,
+    pub actor: String,
+    pub from_version: u32,
+    pub to_version: u32,
+    pub old_prefix: String,
+    pub new_prefix: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub scheduled_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub grace_ends_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub started_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub completed_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub cancelled_at: Option<Timestamp>,
+    pub superseded_by: Option<String>,
+    pub failure: Option<String>,
+}
+
+impl From<&Rotation> for RotationView {
+    fn from(r: &Rotation) -> Self {
+        Self {
+            id: r.id.to_string(),
+            key_id: r.key_id.to_string(),
+            status: r.status,
+            trigger: r.trigger,
+            reason: r.reason.to_string(),
+            actor: r.actor.to_string(),
+            from_version: r.from_version,
+            to_version: r.to_version,
+            old_prefix: r.old_prefix.clone(),
+            new_prefix: r.new_prefix.clone(),
+            created_at: r.created_at,
+            scheduled_at: r.scheduled_at,
+            grace_ends_at: r.grace_ends_at,
+            started_at: r.started_at,
+            completed_at: r.completed_at,
+            cancelled_at: r.cancelled_at,
+            superseded_by: r.superseded_by.as_ref().map(ToString::to_string),
+            failure: r.failure.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyResponse {
+    pub key: KeyView,
+}
+
+/// A new key and its first secret. The secret is shown here only: store it now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyWithSecretResponse {
+    pub key: KeyView,
+    pub secret: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RotationResponse {
+    pub rotation: RotationView,
+}
+
+/// A rotation and the new secret it minted. The secret is shown here only.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RotationWithSecretResponse {
+    pub rotation: RotationView,
+    pub secret: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RotationsResponse {
+    pub rotations: Vec<RotationView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEventView {
+    pub seq: u64,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    pub actor: String,
+    pub action: AuditAction,
+    pub reason: Option<String>,
+    pub rotation_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub before: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub after: serde_json::Value,
+    /// Hex SHA-256 of the previous event (zeros for the first).
+    pub prev_hash: String,
+    /// Hex SHA-256 of this event's canonical JSON.
+    pub hash: String,
+}
+
+impl From<&AuditEvent> for AuditEventView {
+    fn from(e: &AuditEvent) -> Self {
+        Self {
+            seq: e.seq,
+            at: e.at,
+            actor: e.actor.to_string(),
+            action: e.action,
+            reason: e.reason.as_ref().map(ToString::to_string),
+            rotation_id: e.rotation_id.as_ref().map(ToString::to_string),
+            before: e.before.clone(),
+            after: e.after.clone(),
+            prev_hash: e.prev_hash.to_hex(),
+            hash: e.hash.to_hex(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditResponse {
+    pub key_id: String,
+    pub events: Vec<AuditEventView>,
+    pub chain_valid: bool,
+    pub chain: ChainReport,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VerifyCode {
+    Valid,
+    Malformed,
+    NotFound,
+    Expired,
+    Revoked,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyResponse {
+    pub valid: bool,
+    pub code: VerifyCode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<SecretStage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessResponse {
+    pub started: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub remaining: u64,
+}
+
+impl From<ProcessReport> for ProcessResponse {
+    fn from(r: ProcessReport) -> Self {
+        Self {
+            started: r.started,
+            completed: r.completed,
+            failed: r.failed,
+            remaining: r.remaining,
+        }
+    }
+}

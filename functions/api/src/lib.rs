@@ -1,0 +1,91 @@
+//! keyroll's management API: one axum router built from its dependencies, served by
+//! `lambda_http` in Lambda (src/main.rs) and by `keyroll-local` on a developer's
+//! machine, and driven in-process by the tests.
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use keyroll_core::service::Keyroll;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub mod auth;
+pub mod dto;
+pub mod extract;
+pub mod problem;
+pub mod routes;
+
+pub use auth::Auth;
+
+use problem::ApiError;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub keyroll: Arc<Keyroll>,
+    pub auth: Auth,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "keyroll",
+        description = "Automated, zero-downtime API-key rotation. Every route but /openapi.json needs credentials: API Gateway IAM (SigV4) in AWS, `Authorization: Bearer <KEYROLL_ADMIN_TOKEN>` locally. Errors are RFC 9457 problem documents."
+    ),
+    components(schemas(problem::Problem)),
+    tags(
+        (name = "keys", description = "API keys and their secret versions"),
+        (name = "rotations", description = "Scheduled, emergency, cancelled, completed and extended rotations"),
+        (name = "audit", description = "The hash-chained audit trail"),
+        (name = "verify", description = "Secret verification for the company's gateway"),
+        (name = "admin", description = "Operations")
+    )
+)]
+struct ApiDoc;
+
+/// The API's routes and their OpenAPI description, from one definition.
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(routes::create_key))
+        .routes(routes!(routes::get_key))
+        .routes(routes!(routes::schedule_rotation, routes::list_rotations))
+        .routes(routes!(routes::emergency_rotation))
+        .routes(routes!(routes::get_rotation))
+        .routes(routes!(routes::cancel_rotation))
+        .routes(routes!(routes::complete_rotation))
+        .routes(routes!(routes::extend_rotation))
+        .routes(routes!(routes::audit))
+        .routes(routes!(routes::verify))
+        .routes(routes!(routes::process))
+        .split_for_parts()
+}
+
+/// The OpenAPI 3.1 document of the API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().1
+}
+
+/// The whole application: authenticated API routes, the public OpenAPI document, and
+/// problem documents for unknown routes, wrong methods and oversize bodies.
+pub fn app(state: AppState) -> Router {
+    let (routes, document) = api();
+    let document = Arc::new(document);
+    let protected = routes.route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth::authenticate,
+    ));
+    Router::new()
+        .merge(protected)
+        .route(
+            "/openapi.json",
+            get(move || async move { Json(document.as_ref().clone()) }),
+        )
+        .fallback(|| async { ApiError::RouteNotFound.into_response() })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .with_state(state)
+}

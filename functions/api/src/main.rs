@@ -1,0 +1,34 @@
+//! The API as a Lambda function behind API Gateway (IAM auth). Clients are built once
+//! per container; every request runs the same router as keyroll-local.
+
+use std::sync::Arc;
+
+use keyroll_api::{app, AppState, Auth};
+use keyroll_core::config::Config;
+use keyroll_core::service::Keyroll;
+use keyroll_core::store::dynamodb::DynamoStore;
+use keyroll_core::time::SystemClock;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_current_span(false)
+        .without_time()
+        .init();
+    let config = Config::from_env()?;
+    let sdk = keyroll_core::aws::load_config().await;
+    let store = DynamoStore::new(
+        keyroll_core::aws::dynamodb_client(&sdk),
+        config.table_name.clone(),
+    );
+    let keyroll = Keyroll::new(Arc::new(store), Arc::new(SystemClock), Arc::new(config));
+    let state = AppState {
+        keyroll: Arc::new(keyroll),
+        auth: Auth::ApiGatewayIam,
+    };
+    lambda_http::run(app(state)).await
+}

@@ -1,0 +1,489 @@
+//! The routes. Each parses and validates its input into domain types (422 on any
+//! invalid value, before anything changes), calls one keyroll operation, and maps the
+//! result to a response.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use keyroll_core::error::Error;
+use keyroll_core::idempotency::IdempotencyIntent;
+use keyroll_core::ids::{KeyId, KeyName, OrganizationId, Reason, RotationId, Scope};
+use keyroll_core::processor::{process_due, ProcessorOptions};
+use keyroll_core::secret::RawSecret;
+use keyroll_core::service::{Caller, EmergencyRequest, NewKey, RotationRequest, Verification};
+
+use crate::auth::Authenticated;
+use crate::dto::*;
+use crate::extract::JsonBody;
+use crate::problem::{ApiError, Problem};
+use crate::AppState;
+
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+fn key_id(raw: &str) -> Result<KeyId, ApiError> {
+    KeyId::parse(raw).map_err(|_| Error::not_found("key", "with that id").into())
+}
+
+fn rotation_id(raw: &str) -> Result<RotationId, ApiError> {
+    RotationId::parse(raw).map_err(|_| Error::not_found("rotation", "with that id").into())
+}
+
+fn optional_reason(text: Option<String>) -> Result<Option<Reason>, ApiError> {
+    Ok(text.map(|t| Reason::parse(&t)).transpose()?)
+}
+
+/// What a state-changing route produced: a key or a rotation, with the secret it
+/// minted if any.
+enum Outcome {
+    Key(keyroll_core::key::Key, Option<RawSecret>),
+    Rotation(keyroll_core::rotation::Rotation, Option<RawSecret>),
+}
+
+fn respond(status: StatusCode, outcome: Outcome) -> Response {
+    match outcome {
+        Outcome::Key(key, Some(secret)) => (
+            status,
+            Json(KeyWithSecretResponse {
+                key: (&key).into(),
+                secret: secret.expose().to_owned(),
+            }),
+        )
+            .into_response(),
+        Outcome::Key(key, None) => {
+            (status, Json(KeyResponse { key: (&key).into() })).into_response()
+        }
+        Outcome::Rotation(rotation, Some(secret)) => (
+            status,
+            Json(RotationWithSecretResponse {
+                rotation: (&rotation).into(),
+                secret: secret.expose().to_owned(),
+            }),
+        )
+            .into_response(),
+        Outcome::Rotation(rotation, None) => (
+            status,
+            Json(RotationResponse {
+                rotation: (&rotation).into(),
+            }),
+        )
+            .into_response(),
+    }
+}
+
+/// Runs a state-changing operation once per Idempotency-Key: a retry gets the first
+/// result (marked `Idempotent-Replayed: true`), the same key with another body gets
+/// 422, and a duplicate racing the first finds its record after losing the race.
+async fn idempotent<F, Fut>(
+    state: &AppState,
+    actor: keyroll_core::ids::Actor,
+    headers: &HeaderMap,
+    scope: String,
+    raw_body: &[u8],
+    status: StatusCode,
+    operation: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce(Caller) -> Fut,
+    Fut: std::future::Future<Output = Result<Outcome, Error>>,
+{
+    let intent = match headers.get(IDEMPOTENCY_HEADER) {
+        None => None,
+        Some(value) => {
+            let key = value
+                .to_str()
+                .map_err(|_| Error::invalid("Idempotency-Key", "must be visible ASCII"))?;
+            Some(IdempotencyIntent::new(&actor, &scope, key, raw_body)?)
+        }
+    };
+    if let Some(intent) = &intent {
+        if let Some(response) = replay(state, intent).await? {
+            return Ok(response);
+        }
+    }
+    let replay_intent = intent
+        .as_ref()
+        .map(|i| (i.id.clone(), i.fingerprint.clone()));
+    let mut caller = Caller::new(actor.clone());
+    if let Some(intent) = intent {
+        caller = caller.with_idempotency(intent);
+    }
+    match operation(caller).await {
+        Ok(outcome) => Ok(respond(status, outcome)),
+        Err(error) if error.http_status() == 409 && replay_intent.is_some() => {
+            // A duplicate of this request may have won the race: answer with its result.
+            let key = headers
+                .get(IDEMPOTENCY_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let intent = IdempotencyIntent::new(&actor, &scope, key, raw_body)?;
+            match replay(state, &intent).await? {
+                Some(response) => Ok(response),
+                None => Err(error.into()),
+            }
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+async fn replay(
+    state: &AppState,
+    intent: &IdempotencyIntent,
+) -> Result<Option<Response>, ApiError> {
+    let Some(replay) = state.keyroll.replay(intent).await? else {
+        return Ok(None);
+    };
+    let outcome = if let Ok(id) = KeyId::parse(&replay.resource_id) {
+        Outcome::Key(state.keyroll.key(&id).await?, replay.secret)
+    } else {
+        let id = RotationId::parse(&replay.resource_id)
+            .map_err(|_| Error::Internal("idempotency record names an unknown resource".into()))?;
+        Outcome::Rotation(state.keyroll.rotation(&id).await?, replay.secret)
+    };
+    let status = StatusCode::from_u16(replay.status).unwrap_or(StatusCode::OK);
+    let mut response = respond(status, outcome);
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    Ok(Some(response))
+}
+
+fn scope(method: &Method, path: &str) -> String {
+    format!("{method} {path}")
+}
+
+/// Issue a key. The secret is in this response only.
+#[utoipa::path(post, path = "/v1/keys", tag = "keys",
+    request_body = CreateKeyRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters, e.g. a random UUID")),
+    responses(
+        (status = 201, body = KeyWithSecretResponse),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_key(
+    State(state): State<AppState>,
+    Extension(Authenticated(actor)): Extension<Authenticated>,
+    headers: HeaderMap,
+    body: JsonBody<CreateKeyRequest>,
+) -> Result<Response, ApiError> {
+    let request = body.value;
+    if request.scopes.len() > keyroll_core::service::MAX_SCOPES {
+        return Err(Error::invalid("scopes", "at most 50 scopes").into());
+    }
+    let new_key = NewKey {
+        organization_id: OrganizationId::parse(&request.organization_id)?,
+        name: KeyName::parse(&request.name)?,
+        scopes: request
+            .scopes
+            .iter()
+            .map(|s| Scope::parse(s))
+            .collect::<Result<_, _>>()?,
+        rate_limit: request.rate_limit,
+        class: request.class,
+    };
+    let keyroll = state.keyroll.clone();
+    idempotent(
+        &state,
+        actor,
+        &headers,
+        scope(&Method::POST, "/v1/keys"),
+        &body.raw,
+        StatusCode::CREATED,
+        |caller| async move {
+            let issued = keyroll.issue_key(new_key, caller).await?;
+            Ok(Outcome::Key(issued.key, Some(issued.secret)))
+        },
+    )
+    .await
+}
+
+/// A key with its secret versions (never a hash or a secret).
+#[utoipa::path(get, path = "/v1/keys/{keyId}", tag = "keys",
+    params(("keyId" = String, Path, description = "key_…")),
+    responses(
+        (status = 200, body = KeyResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_key(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<KeyResponse>, ApiError> {
+    let key = state.keyroll.key(&key_id(&raw)?).await?;
+    Ok(Json(KeyResponse { key: (&key).into() }))
+}
+
+/// Schedule a rotation: the new secret is valid at once; the old one expires at
+/// start + grace.
+#[utoipa::path(post, path = "/v1/keys/{keyId}/rotations", tag = "rotations",
+    request_body(content = ScheduleRotationRequest, description = "May be empty for all defaults"),
+    params(("keyId" = String, Path, description = "key_…"),
+           ("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters")),
+    responses(
+        (status = 201, body = RotationWithSecretResponse),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn schedule_rotation(
+    State(state): State<AppState>,
+    Extension(Authenticated(actor)): Extension<Authenticated>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: JsonBody<ScheduleRotationRequest>,
+) -> Result<Response, ApiError> {
+    let id = key_id(&raw)?;
+    let request = RotationRequest {
+        reason: optional_reason(body.value.reason)?,
+        grace_seconds: body.value.grace_period_seconds,
+        scheduled_at: body.value.scheduled_at,
+        immediate: body.value.immediate,
+        policy_triggered: false,
+    };
+    let keyroll = state.keyroll.clone();
+    let path = format!("/v1/keys/{id}/rotations");
+    idempotent(
+        &state,
+        actor,
+        &headers,
+        scope(&Method::POST, &path),
+        &body.raw,
+        StatusCode::CREATED,
+        |caller| async move {
+            let issued = keyroll.schedule_rotation(&id, request, caller).await?;
+            Ok(Outcome::Rotation(issued.rotation, Some(issued.secret)))
+        },
+    )
+    .await
+}
+
+/// Emergency rotation: starts now; every other secret of the key expires within the
+/// grace (0 = now); a rotation in progress is superseded; no secret lives longer.
+#[utoipa::path(post, path = "/v1/keys/{keyId}/emergency-rotation", tag = "rotations",
+    request_body = EmergencyRotationRequest,
+    params(("keyId" = String, Path, description = "key_…"),
+           ("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters")),
+    responses(
+        (status = 201, body = RotationWithSecretResponse),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn emergency_rotation(
+    State(state): State<AppState>,
+    Extension(Authenticated(actor)): Extension<Authenticated>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: JsonBody<EmergencyRotationRequest>,
+) -> Result<Response, ApiError> {
+    let id = key_id(&raw)?;
+    let request = EmergencyRequest {
+        reason: Reason::parse(&body.value.reason)?,
+        grace_seconds: body.value.grace_period_seconds,
+        from_leak_report: false,
+    };
+    let keyroll = state.keyroll.clone();
+    let path = format!("/v1/keys/{id}/emergency-rotation");
+    idempotent(
+        &state,
+        actor,
+        &headers,
+        scope(&Method::POST, &path),
+        &body.raw,
+        StatusCode::CREATED,
+        |caller| async move {
+            let issued = keyroll.emergency_rotation(&id, request, caller).await?;
+            Ok(Outcome::Rotation(issued.rotation, Some(issued.secret)))
+        },
+    )
+    .await
+}
+
+/// A key's rotations, newest first.
+#[utoipa::path(get, path = "/v1/keys/{keyId}/rotations", tag = "rotations",
+    params(("keyId" = String, Path, description = "key_…")),
+    responses(
+        (status = 200, body = RotationsResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_rotations(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<RotationsResponse>, ApiError> {
+    let rotations = state.keyroll.rotations_of(&key_id(&raw)?).await?;
+    Ok(Json(RotationsResponse {
+        rotations: rotations.iter().map(RotationView::from).collect(),
+    }))
+}
+
+/// One rotation.
+#[utoipa::path(get, path = "/v1/rotations/{rotationId}", tag = "rotations",
+    params(("rotationId" = String, Path, description = "rot_…")),
+    responses(
+        (status = 200, body = RotationResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_rotation(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<RotationResponse>, ApiError> {
+    let rotation = state.keyroll.rotation(&rotation_id(&raw)?).await?;
+    Ok(Json(RotationResponse {
+        rotation: (&rotation).into(),
+    }))
+}
+
+macro_rules! rotation_action {
+    ($(#[$doc:meta])* $name:ident, $path:literal, $request:ty, |$keyroll:ident, $id:ident, $value:ident, $caller:ident| $call:expr) => {
+        $(#[$doc])*
+        #[utoipa::path(post, path = $path, tag = "rotations",
+            request_body = $request,
+            params(("rotationId" = String, Path, description = "rot_…"),
+                   ("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters")),
+            responses(
+                (status = 200, body = RotationResponse),
+                (status = 400, body = Problem, content_type = "application/problem+json"),
+                (status = 401, body = Problem, content_type = "application/problem+json"),
+                (status = 404, body = Problem, content_type = "application/problem+json"),
+                (status = 409, body = Problem, content_type = "application/problem+json"),
+                (status = 413, body = Problem, content_type = "application/problem+json"),
+                (status = 415, body = Problem, content_type = "application/problem+json"),
+                (status = 422, body = Problem, content_type = "application/problem+json"),
+            ))]
+        pub async fn $name(
+            State(state): State<AppState>,
+            Extension(Authenticated(actor)): Extension<Authenticated>,
+            Path(raw): Path<String>,
+            headers: HeaderMap,
+            body: JsonBody<$request>,
+        ) -> Result<Response, ApiError> {
+            let $id = rotation_id(&raw)?;
+            let $value = body.value;
+            let $keyroll = state.keyroll.clone();
+            let path = $path.replace("{rotationId}", $id.as_str());
+            idempotent(&state, actor, &headers, scope(&Method::POST, &path), &body.raw, StatusCode::OK, |$caller| async move {
+                let rotation = $call?;
+                Ok(Outcome::Rotation(rotation, None))
+            })
+            .await
+        }
+    };
+}
+
+rotation_action!(
+    /// Cancel a rotation that has not started: its new secret is revoked, the old one
+    /// keeps working.
+    cancel_rotation, "/v1/rotations/{rotationId}/cancel", ReasonRequest,
+    |keyroll, id, value, caller| {
+        let reason = optional_reason(value.reason).map_err(|e| match e { ApiError::Domain(d) => d, _ => Error::invalid("reason", "invalid") })?;
+        keyroll.cancel_rotation(&id, reason, caller).await
+    }
+);
+
+rotation_action!(
+    /// End the grace now: the old secret is revoked.
+    complete_rotation, "/v1/rotations/{rotationId}/complete", ReasonRequest,
+    |keyroll, id, value, caller| {
+        let reason = optional_reason(value.reason).map_err(|e| match e { ApiError::Domain(d) => d, _ => Error::invalid("reason", "invalid") })?;
+        keyroll.complete_rotation(&id, reason, caller).await
+    }
+);
+
+rotation_action!(
+    /// Add to a non-emergency rotation's grace, within the class's maximum.
+    extend_rotation, "/v1/rotations/{rotationId}/extend", ExtendRotationRequest,
+    |keyroll, id, value, caller| {
+        let reason = Reason::parse(&value.reason)?;
+        keyroll.extend_rotation(&id, value.grace_period_seconds, reason, caller).await
+    }
+);
+
+/// A key's audit trail and whether its hash chain is intact.
+#[utoipa::path(get, path = "/v1/keys/{keyId}/audit", tag = "audit",
+    params(("keyId" = String, Path, description = "key_…")),
+    responses(
+        (status = 200, body = AuditResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn audit(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<AuditResponse>, ApiError> {
+    let id = key_id(&raw)?;
+    let trail = state.keyroll.audit_trail(&id).await?;
+    Ok(Json(AuditResponse {
+        key_id: id.to_string(),
+        events: trail.events.iter().map(AuditEventView::from).collect(),
+        chain_valid: trail.report.valid,
+        chain: trail.report,
+    }))
+}
+
+/// Verify a secret: format and checksum, one lookup, the stored verifier, then the
+/// stage and expiry at this second.
+#[utoipa::path(post, path = "/v1/verify", tag = "verify",
+    request_body = VerifyRequest,
+    responses(
+        (status = 200, body = VerifyResponse),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn verify(
+    State(state): State<AppState>,
+    body: JsonBody<VerifyRequest>,
+) -> Result<Json<VerifyResponse>, ApiError> {
+    let verification = state.keyroll.verify(&body.value.secret).await?;
+    let (code, record) = match verification {
+        Verification::Malformed => (VerifyCode::Malformed, None),
+        Verification::NotFound => (VerifyCode::NotFound, None),
+        Verification::Valid(r) => (VerifyCode::Valid, Some(r)),
+        Verification::Expired(r) => (VerifyCode::Expired, Some(r)),
+        Verification::Revoked(r) => (VerifyCode::Revoked, Some(r)),
+    };
+    let valid = matches!(code, VerifyCode::Valid);
+    Ok(Json(VerifyResponse {
+        valid,
+        code,
+        key_id: record.as_ref().map(|r| r.key_id.to_string()),
+        organization_id: record
+            .as_ref()
+            .filter(|_| valid)
+            .map(|r| r.organization_id.to_string()),
+        scopes: record
+            .as_ref()
+            .filter(|_| valid)
+            .map(|r| r.scopes.iter().map(ToString::to_string).collect()),
+        rate_limit: record.as_ref().filter(|_| valid).map(|r| r.rate_limit),
+        stage: record.as_ref().map(|r| r.stage),
+        expires_at: record.as_ref().and_then(|r| r.expires_at),
+    }))
+}
+
+/// Run the processor once: start and complete every due rotation.
+#[utoipa::path(post, path = "/v1/admin/process", tag = "admin",
+    responses(
+        (status = 200, body = ProcessResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn process(State(state): State<AppState>) -> Result<Json<ProcessResponse>, ApiError> {
+    let report = process_due(&state.keyroll, ProcessorOptions::default()).await?;
+    Ok(Json(report.into()))
+}

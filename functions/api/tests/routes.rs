@@ -1,0 +1,755 @@
+//! In-process tests of every route and every error row, through the real router with
+//! `oneshot`, over the in-memory store and a manual clock.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use keyroll_api::{app, AppState, Auth};
+use keyroll_core::config::Config;
+use keyroll_core::service::Keyroll;
+use keyroll_core::store::memory::MemoryStore;
+use keyroll_core::time::{ManualClock, Timestamp};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const TOKEN: &str = "test-admin-token-0123456789";
+
+struct TestApp {
+    router: Router,
+    clock: ManualClock,
+}
+
+struct Reply {
+    status: StatusCode,
+    content_type: String,
+    replayed: bool,
+    body: Value,
+    text: String,
+}
+
+fn epoch() -> Timestamp {
+    Timestamp::parse("2026-01-01T00:00:00Z").unwrap()
+}
+
+fn spawn_app() -> TestApp {
+    let clock = ManualClock::new(epoch());
+    let config =
+        Config::from_lookup(|name| (name == "KEYROLL_MIN_GRACE_SECONDS").then(|| "1".to_owned()))
+            .unwrap();
+    let keyroll = Keyroll::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(clock.clone()),
+        Arc::new(config),
+    );
+    let router = app(AppState {
+        keyroll: Arc::new(keyroll),
+        auth: Auth::admin_token(TOKEN),
+    });
+    TestApp { router, clock }
+}
+
+impl TestApp {
+    async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let replayed = response.headers().get("idempotent-replayed").is_some();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            content_type,
+            replayed,
+            body,
+            text,
+        }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        self.raw(method, path, body.map(|b| b.to_string()), &[])
+            .await
+    }
+
+    async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut builder = Request::builder().method(method).uri(path);
+        let mut has_auth = false;
+        let mut has_type = false;
+        for (name, value) in headers {
+            has_auth |= name.eq_ignore_ascii_case("authorization");
+            has_type |= name.eq_ignore_ascii_case("content-type");
+            builder = builder.header(*name, *value);
+        }
+        if !has_auth {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
+        }
+        if body.is_some() && !has_type {
+            builder = builder.header(header::CONTENT_TYPE, "application/json");
+        }
+        let request = builder
+            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .unwrap();
+        self.send(request).await
+    }
+
+    async fn create_key(&self) -> (String, String) {
+        let reply = self
+            .call("POST", "/v1/keys", Some(json!({"organizationId": "org_acme", "name": "prod", "scopes": ["charges:read"], "rateLimit": 100})))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        (
+            reply.body["key"]["id"].as_str().unwrap().to_owned(),
+            reply.body["secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    async fn verify(&self, secret: &str) -> String {
+        let reply = self
+            .call("POST", "/v1/verify", Some(json!({"secret": secret})))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        reply.body["code"].as_str().unwrap().to_owned()
+    }
+
+    /// Everything observable about a key, to prove a refused request changed nothing.
+    async fn snapshot(&self, key_id: &str) -> (Value, Value, Value) {
+        let key = self
+            .call("GET", &format!("/v1/keys/{key_id}"), None)
+            .await
+            .body;
+        let rotations = self
+            .call("GET", &format!("/v1/keys/{key_id}/rotations"), None)
+            .await
+            .body;
+        let audit = self
+            .call("GET", &format!("/v1/keys/{key_id}/audit"), None)
+            .await
+            .body;
+        (key, rotations, audit)
+    }
+}
+
+fn assert_problem(reply: &Reply, status: u16) {
+    assert_eq!(reply.status.as_u16(), status, "{}", reply.text);
+    assert_eq!(
+        reply.content_type, "application/problem+json",
+        "{}",
+        reply.text
+    );
+    assert_eq!(reply.body["status"], status, "{}", reply.text);
+    assert!(
+        reply.body["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://keyroll.dev/problems/"),
+        "{}",
+        reply.text
+    );
+    assert!(
+        reply.body["title"].is_string() && reply.body["detail"].is_string(),
+        "{}",
+        reply.text
+    );
+}
+
+#[tokio::test]
+async fn issue_and_read_a_key_without_exposing_hashes() {
+    let app = spawn_app();
+    let reply = app
+        .call("POST", "/v1/keys", Some(json!({"organizationId": "org_acme", "name": "mobile", "scopes": ["a", "b"], "rateLimit": 5, "class": "embedded"})))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let secret = reply.body["secret"].as_str().unwrap();
+    assert!(secret.starts_with("sk_live_"));
+    let id = reply.body["key"]["id"].as_str().unwrap();
+    assert_eq!(reply.body["key"]["class"], "embedded");
+
+    let got = app.call("GET", &format!("/v1/keys/{id}"), None).await;
+    assert_eq!(got.status, StatusCode::OK);
+    let version = &got.body["key"]["versions"][0];
+    assert_eq!(version["version"], 1);
+    assert_eq!(version["stage"], "current");
+    assert_eq!(version["prefix"], &secret[..16]);
+    assert_eq!(version["createdAt"], "2026-01-01T00:00:00Z");
+    assert!(version.get("expiresAt").is_some() && version.get("lastUsedAt").is_some());
+    for forbidden in ["lookupHash", "verifier", "scrypt", &secret[16..]] {
+        assert!(!got.text.contains(forbidden), "{forbidden} in {}", got.text);
+    }
+}
+
+#[tokio::test]
+async fn scheduled_rotation_over_http() {
+    let app = spawn_app();
+    let (key, old) = app.create_key().await;
+    let reply = app
+        .call(
+            "POST",
+            &format!("/v1/keys/{key}/rotations"),
+            Some(json!({"reason": "quarterly", "gracePeriodSeconds": 3600})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let rotation = &reply.body["rotation"];
+    let new = reply.body["secret"].as_str().unwrap().to_owned();
+    assert_eq!(rotation["status"], "scheduled");
+    assert_eq!(rotation["trigger"], "manual");
+    assert_eq!(
+        rotation["scheduledAt"], "2026-01-02T00:00:00Z",
+        "default start is now + 24 h"
+    );
+    assert_eq!(rotation["graceEndsAt"], "2026-01-02T01:00:00Z");
+    for field in [
+        "id",
+        "keyId",
+        "reason",
+        "oldPrefix",
+        "newPrefix",
+        "createdAt",
+        "completedAt",
+    ] {
+        assert!(rotation.get(field).is_some(), "{field} missing");
+    }
+    assert_eq!(app.verify(&old).await, "VALID");
+    assert_eq!(app.verify(&new).await, "VALID");
+    let rotation_id = rotation["id"].as_str().unwrap().to_owned();
+
+    let got = app
+        .call("GET", &format!("/v1/rotations/{rotation_id}"), None)
+        .await;
+    assert_eq!(got.body["rotation"]["id"], rotation_id.as_str());
+
+    // The processor route starts it when due, then completes it.
+    app.clock
+        .set(Timestamp::parse("2026-01-02T00:00:00Z").unwrap());
+    let processed = app.call("POST", "/v1/admin/process", None).await;
+    assert_eq!(processed.status, StatusCode::OK, "{}", processed.text);
+    assert_eq!(
+        processed.body,
+        json!({"started": 1, "completed": 0, "failed": 0, "remaining": 0})
+    );
+    app.clock
+        .set(Timestamp::parse("2026-01-02T01:00:00Z").unwrap());
+    assert_eq!(
+        app.verify(&old).await,
+        "EXPIRED",
+        "expired to the second, before the processor runs"
+    );
+    let processed = app.call("POST", "/v1/admin/process", None).await;
+    assert_eq!(processed.body["completed"], 1);
+    assert_eq!(app.verify(&old).await, "REVOKED");
+    assert_eq!(app.verify(&new).await, "VALID");
+
+    let audit = app
+        .call("GET", &format!("/v1/keys/{key}/audit"), None)
+        .await;
+    assert_eq!(audit.body["chainValid"], true);
+    let actions: Vec<_> = audit.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "key.created",
+            "rotation.scheduled",
+            "rotation.started",
+            "rotation.completed"
+        ]
+    );
+    assert!(!audit.text.contains(&new[16..]) && !audit.text.contains(&old[16..]));
+}
+
+#[tokio::test]
+async fn rotation_actions_and_their_refusals() {
+    let app = spawn_app();
+    let (key, _) = app.create_key().await;
+    let first = app
+        .call("POST", &format!("/v1/keys/{key}/rotations"), None)
+        .await;
+    assert_eq!(
+        first.status,
+        StatusCode::CREATED,
+        "empty body means all defaults: {}",
+        first.text
+    );
+    let first_id = first.body["rotation"]["id"].as_str().unwrap().to_owned();
+
+    // A second schedule while one is in progress: 409 naming it.
+    let second = app
+        .call(
+            "POST",
+            &format!("/v1/keys/{key}/rotations"),
+            Some(json!({})),
+        )
+        .await;
+    assert_problem(&second, 409);
+    assert_eq!(second.body["rotationId"], first_id.as_str());
+
+    // Extend, then cancel while scheduled.
+    let extended = app
+        .call(
+            "POST",
+            &format!("/v1/rotations/{first_id}/extend"),
+            Some(json!({"gracePeriodSeconds": 600, "reason": "customer asked"})),
+        )
+        .await;
+    assert_eq!(extended.status, StatusCode::OK, "{}", extended.text);
+    assert_eq!(
+        extended.body["rotation"]["graceEndsAt"],
+        "2026-01-05T00:10:00Z"
+    );
+    let cancelled = app
+        .call(
+            "POST",
+            &format!("/v1/rotations/{first_id}/cancel"),
+            Some(json!({"reason": "not now"})),
+        )
+        .await;
+    assert_eq!(cancelled.body["rotation"]["status"], "cancelled");
+    assert_problem(
+        &app.call("POST", &format!("/v1/rotations/{first_id}/cancel"), None)
+            .await,
+        409,
+    );
+    assert_problem(
+        &app.call("POST", &format!("/v1/rotations/{first_id}/complete"), None)
+            .await,
+        409,
+    );
+
+    // Immediate rotation, then complete it early.
+    let immediate = app
+        .call(
+            "POST",
+            &format!("/v1/keys/{key}/rotations"),
+            Some(json!({"immediate": true})),
+        )
+        .await;
+    assert_eq!(immediate.body["rotation"]["status"], "grace_period");
+    let immediate_id = immediate.body["rotation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_problem(
+        &app.call(
+            "POST",
+            &format!("/v1/rotations/{immediate_id}/cancel"),
+            None,
+        )
+        .await,
+        409,
+    );
+    let completed = app
+        .call(
+            "POST",
+            &format!("/v1/rotations/{immediate_id}/complete"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(completed.body["rotation"]["status"], "completed");
+
+    // Emergency, with 0 grace; then its extension is refused.
+    let emergency = app
+        .call(
+            "POST",
+            &format!("/v1/keys/{key}/emergency-rotation"),
+            Some(json!({"reason": "leaked", "gracePeriodSeconds": 0})),
+        )
+        .await;
+    assert_eq!(emergency.status, StatusCode::CREATED, "{}", emergency.text);
+    assert_eq!(emergency.body["rotation"]["trigger"], "emergency");
+    let emergency_id = emergency.body["rotation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_problem(
+        &app.call(
+            "POST",
+            &format!("/v1/rotations/{emergency_id}/extend"),
+            Some(json!({"gracePeriodSeconds": 60, "reason": "x"})),
+        )
+        .await,
+        409,
+    );
+    let immediate_secret = immediate.body["secret"].as_str().unwrap();
+    assert_eq!(app.verify(immediate_secret).await, "REVOKED");
+
+    let listed = app
+        .call("GET", &format!("/v1/keys/{key}/rotations"), None)
+        .await;
+    let ids: Vec<_> = listed.body["rotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, [emergency_id, immediate_id, first_id], "newest first");
+    assert_eq!(
+        app.call("GET", &format!("/v1/keys/{key}/audit"), None)
+            .await
+            .body["chainValid"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn verify_answers_every_code() {
+    let app = spawn_app();
+    let (key, old) = app.create_key().await;
+    assert_eq!(app.verify("not a key").await, "MALFORMED");
+    let mut typo: Vec<char> = old.chars().collect();
+    typo[30] = if typo[30] == 'x' { 'y' } else { 'x' };
+    assert_eq!(
+        app.verify(&typo.into_iter().collect::<String>()).await,
+        "MALFORMED"
+    );
+    assert_eq!(
+        app.verify(&format!("sk_live_{}", "ab".repeat(32))).await,
+        "NOT_FOUND"
+    );
+    let valid = app
+        .call("POST", "/v1/verify", Some(json!({"secret": old})))
+        .await;
+    assert_eq!(valid.body["valid"], true);
+    assert_eq!(valid.body["keyId"], key.as_str());
+    assert_eq!(valid.body["organizationId"], "org_acme");
+    assert_eq!(valid.body["scopes"], json!(["charges:read"]));
+    assert_eq!(valid.body["rateLimit"], 100);
+    assert_eq!(valid.body["stage"], "current");
+
+    app.call(
+        "POST",
+        &format!("/v1/keys/{key}/rotations"),
+        Some(json!({"immediate": true, "gracePeriodSeconds": 10})),
+    )
+    .await;
+    app.clock.advance(10);
+    let expired = app
+        .call("POST", "/v1/verify", Some(json!({"secret": old})))
+        .await;
+    assert_eq!(expired.body["code"], "EXPIRED");
+    assert_eq!(expired.body["valid"], false);
+    assert!(
+        expired.body.get("scopes").is_none(),
+        "no grants for an invalid secret"
+    );
+    app.call("POST", "/v1/admin/process", None).await;
+    assert_eq!(app.verify(&old).await, "REVOKED");
+}
+
+#[tokio::test]
+async fn every_route_requires_auth_and_changes_nothing_without_it() {
+    let app = spawn_app();
+    let (key, secret) = app.create_key().await;
+    let before = app.snapshot(&key).await;
+    let rotation = "rot_01m89zdh2fkg7qrmj3n31f4rc2";
+    let routes = [
+        ("POST", "/v1/keys".to_owned()),
+        ("GET", format!("/v1/keys/{key}")),
+        ("POST", format!("/v1/keys/{key}/rotations")),
+        ("GET", format!("/v1/keys/{key}/rotations")),
+        ("POST", format!("/v1/keys/{key}/emergency-rotation")),
+        ("GET", format!("/v1/rotations/{rotation}")),
+        ("POST", format!("/v1/rotations/{rotation}/cancel")),
+        ("POST", format!("/v1/rotations/{rotation}/complete")),
+        ("POST", format!("/v1/rotations/{rotation}/extend")),
+        ("GET", format!("/v1/keys/{key}/audit")),
+        ("POST", "/v1/verify".to_owned()),
+        ("POST", "/v1/admin/process".to_owned()),
+    ];
+    let body = json!({"reason": "x", "secret": secret, "immediate": true}).to_string();
+    for (method, path) in &routes {
+        for auth in [
+            "",
+            "Bearer wrong-token",
+            "Basic dGVzdA==",
+            &format!("Bearer {TOKEN}x"),
+        ] {
+            // An empty Authorization header stands for "no credentials".
+            let reply = app
+                .raw(method, path, Some(body.clone()), &[("authorization", auth)])
+                .await;
+            assert_problem(&reply, 401);
+        }
+    }
+    assert_eq!(app.snapshot(&key).await, before);
+    // The OpenAPI document is public.
+    let document = app
+        .raw("GET", "/openapi.json", None, &[("authorization", "")])
+        .await;
+    assert_eq!(document.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn invalid_input_gets_the_documented_status_and_changes_nothing() {
+    let app = spawn_app();
+    let (key, _) = app.create_key().await;
+    let before = app.snapshot(&key).await;
+    let rotations = format!("/v1/keys/{key}/rotations");
+    let emergency = format!("/v1/keys/{key}/emergency-rotation");
+    // (method, path, body, extra headers, expected status)
+    type Case<'a> = (
+        &'a str,
+        String,
+        Option<String>,
+        Vec<(&'a str, &'a str)>,
+        u16,
+    );
+    let cases: Vec<Case> = vec![
+        // 404: unknown or malformed ids, unknown routes
+        ("GET", "/v1/keys/key_01m89zdh2fkg7qrmj3n31f4rc2".into(), None, vec![], 404),
+        ("GET", "/v1/keys/nonsense".into(), None, vec![], 404),
+        ("POST", "/v1/keys/key_01m89zdh2fkg7qrmj3n31f4rc2/rotations".into(), Some("{}".into()), vec![], 404),
+        ("GET", "/v1/rotations/rot_01m89zdh2fkg7qrmj3n31f4rc2".into(), None, vec![], 404),
+        ("POST", "/v1/rotations/rot_nope/complete".into(), None, vec![], 404),
+        ("GET", "/v1/nothing-here".into(), None, vec![], 404),
+        // 405
+        ("DELETE", format!("/v1/keys/{key}"), None, vec![], 405),
+        // 422: grace out of bounds, past start, long reason, unknown field, bad types
+        ("POST", rotations.clone(), Some(json!({"gracePeriodSeconds": 0}).to_string()), vec![], 422),
+        ("POST", rotations.clone(), Some(json!({"gracePeriodSeconds": 99_999_999}).to_string()), vec![], 422),
+        ("POST", rotations.clone(), Some(json!({"scheduledAt": "2025-12-31T23:59:59Z"}).to_string()), vec![], 422),
+        ("POST", rotations.clone(), Some(json!({"scheduledAt": "tomorrow"}).to_string()), vec![], 422),
+        ("POST", rotations.clone(), Some(json!({"immediate": true, "scheduledAt": "2026-02-01T00:00:00Z"}).to_string()), vec![], 422),
+        ("POST", rotations.clone(), Some(json!({"reason": "x".repeat(501)}).to_string()), vec![], 422),
+        ("POST", rotations.clone(), Some(json!({"reason": "ok", "color": "blue"}).to_string()), vec![], 422),
+        ("POST", rotations.clone(), Some(json!({"gracePeriodSeconds": -5}).to_string()), vec![], 422),
+        ("POST", rotations.clone(), Some(json!({"gracePeriodSeconds": "sk_live_lookslikeasecret"}).to_string()), vec![], 422),
+        ("POST", emergency.clone(), Some(json!({}).to_string()), vec![], 422),
+        ("POST", emergency.clone(), Some(json!({"reason": "   "}).to_string()), vec![], 422),
+        ("POST", emergency.clone(), Some(json!({"reason": "leak", "gracePeriodSeconds": 86_401}).to_string()), vec![], 422),
+        ("POST", "/v1/keys".into(), Some(json!({"organizationId": "bad org", "name": "n", "rateLimit": 1}).to_string()), vec![], 422),
+        ("POST", "/v1/keys".into(), Some(json!({"organizationId": "org", "name": "n", "rateLimit": 0}).to_string()), vec![], 422),
+        ("POST", "/v1/keys".into(), Some(json!({"organizationId": "org", "name": "n", "rateLimit": 1, "class": "root"}).to_string()), vec![], 422),
+        ("POST", "/v1/keys".into(), Some(json!({"organizationId": "org", "name": "n", "rateLimit": 1, "scopes": vec!["s"; 51]}).to_string()), vec![], 422),
+        ("POST", "/v1/verify".into(), Some(json!({}).to_string()), vec![], 422),
+        ("POST", rotations.clone(), Some("{}".into()), vec![("idempotency-key", "short")], 422),
+        // 400: malformed JSON
+        ("POST", rotations.clone(), Some("{\"reason\": ".into()), vec![], 400),
+        ("POST", emergency.clone(), Some("{\"reason\": \"x\",}".into()), vec![], 400),
+        ("POST", "/v1/verify".into(), Some("not json".into()), vec![], 400),
+        ("POST", rotations.clone(), Some(format!("{}{}", "[".repeat(200), "]".repeat(200))), vec![], 422),
+        ("POST", rotations.clone(), Some("{\"reason\": \"unterminated}".into()), vec![], 400),
+        // 413: over 64 KiB
+        ("POST", rotations.clone(), Some(json!({"reason": "x".repeat(70_000)}).to_string()), vec![], 413),
+        ("POST", "/v1/verify".into(), Some(json!({"secret": "x".repeat(65_537)}).to_string()), vec![], 413),
+        // 415: not JSON
+        ("POST", rotations.clone(), Some("reason=x".into()), vec![("content-type", "application/x-www-form-urlencoded")], 415),
+    ];
+    for (method, path, body, headers, status) in cases {
+        let reply = app.raw(method, &path, body.clone(), &headers).await;
+        assert_problem(&reply, status);
+        assert!(
+            !reply.text.contains("sk_live_lookslikeasecret"),
+            "input echoed: {}",
+            reply.text
+        );
+        assert_eq!(
+            app.snapshot(&key).await,
+            before,
+            "{method} {path} {body:?} changed state"
+        );
+    }
+    // A revoked-by-emergency key is still active; a 409 for wrong state is covered in
+    // rotation_actions_and_their_refusals.
+}
+
+#[tokio::test]
+async fn hostile_bodies_never_cause_a_5xx_or_a_change() {
+    let app = spawn_app();
+    let (key, _) = app.create_key().await;
+    let scheduled = app
+        .call(
+            "POST",
+            &format!("/v1/keys/{key}/rotations"),
+            Some(json!({})),
+        )
+        .await;
+    let rotation = scheduled.body["rotation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = app.snapshot(&key).await;
+    let posts = [
+        "/v1/keys".to_owned(),
+        format!("/v1/keys/{key}/rotations"),
+        format!("/v1/keys/{key}/emergency-rotation"),
+        format!("/v1/rotations/{rotation}/extend"),
+        "/v1/verify".to_owned(),
+    ];
+    let hostile = [
+        "null".to_owned(),
+        "true".to_owned(),
+        "\"string\"".to_owned(),
+        "12345678901234567890123456789".to_owned(),
+        "[]".to_owned(),
+        "{\"reason\": null, \"gracePeriodSeconds\": 1e400}".to_owned(),
+        "{\"reason\": \"\\u0000\\u001b[31m\"}".to_owned(),
+        "{\"reason\": \"\\ud800\"}".to_owned(),
+        "{\"secret\": 1}".to_owned(),
+        "{\"organizationId\": {\"$ne\": null}, \"name\": [], \"rateLimit\": 4294967296}".to_owned(),
+        "{\"reason\": \"x\", \"reason\": \"y\"}".to_owned(),
+        "\u{feff}{}".to_owned(),
+        "{\"gracePeriodSeconds\": 18446744073709551616, \"reason\": \"r\"}".to_owned(),
+        format!("{{\"reason\": \"{}\"}}", "\\\"".repeat(5000)),
+    ];
+    for path in &posts {
+        for body in &hostile {
+            let reply = app.raw("POST", path, Some(body.clone()), &[]).await;
+            assert!(
+                reply.status.is_client_error(),
+                "{path} {body}: {} {}",
+                reply.status,
+                reply.text
+            );
+            assert_eq!(
+                reply.content_type, "application/problem+json",
+                "{path} {body}"
+            );
+        }
+    }
+    assert_eq!(app.snapshot(&key).await, before);
+}
+
+#[tokio::test]
+async fn idempotency_key_replays_the_first_result_once() {
+    let app = spawn_app();
+    let (key, _) = app.create_key().await;
+    let path = format!("/v1/keys/{key}/rotations");
+    let idem = [("idempotency-key", "9b1f2c5e-0d1a-4f6b-8a3e-2c7d9e0f1a2b")];
+    let body = json!({"reason": "quarterly", "immediate": true}).to_string();
+    let first = app.raw("POST", &path, Some(body.clone()), &idem).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert!(!first.replayed);
+    let retry = app.raw("POST", &path, Some(body.clone()), &idem).await;
+    assert_eq!(retry.status, StatusCode::CREATED);
+    assert!(retry.replayed);
+    assert_eq!(retry.body["rotation"]["id"], first.body["rotation"]["id"]);
+    assert_eq!(
+        retry.body["secret"], first.body["secret"],
+        "the same secret, not a second one"
+    );
+    let versions = app.call("GET", &format!("/v1/keys/{key}"), None).await.body["key"]["versions"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(versions, 2, "minted once");
+
+    // Same key, different body: 422 and nothing changes.
+    let before = app.snapshot(&key).await;
+    let other = app
+        .raw(
+            "POST",
+            &path,
+            Some(json!({"reason": "other"}).to_string()),
+            &idem,
+        )
+        .await;
+    assert_problem(&other, 422);
+    assert_eq!(app.snapshot(&key).await, before);
+
+    // Key creation replays too.
+    let create = json!({"organizationId": "org", "name": "n", "rateLimit": 1}).to_string();
+    let idem2 = [("idempotency-key", "create-key-0123456789abcdef")];
+    let a = app
+        .raw("POST", "/v1/keys", Some(create.clone()), &idem2)
+        .await;
+    let b = app.raw("POST", "/v1/keys", Some(create), &idem2).await;
+    assert_eq!(a.body["key"]["id"], b.body["key"]["id"]);
+    assert_eq!(a.body["secret"], b.body["secret"]);
+    assert!(b.replayed);
+}
+
+#[tokio::test]
+async fn concurrent_duplicates_get_one_rotation() {
+    let app = Arc::new(spawn_app());
+    let (key, _) = app.create_key().await;
+    let path = format!("/v1/keys/{key}/rotations");
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let app = app.clone();
+        let path = path.clone();
+        tasks.push(tokio::spawn(async move {
+            app.raw(
+                "POST",
+                &path,
+                Some("{}".into()),
+                &[("idempotency-key", "dup-0123456789abcdef-000")],
+            )
+            .await
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        let reply = task.await.unwrap();
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        ids.push(reply.body["rotation"]["id"].as_str().unwrap().to_owned());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every duplicate got the one rotation");
+    let listed = app
+        .call("GET", &format!("/v1/keys/{key}/rotations"), None)
+        .await;
+    assert_eq!(listed.body["rotations"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn openapi_document_lists_every_route_with_schemas() {
+    let document = serde_json::to_value(keyroll_api::openapi()).unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
+    let routes = [
+        ("post", "/v1/keys", true, "201"),
+        ("get", "/v1/keys/{keyId}", false, "200"),
+        ("post", "/v1/keys/{keyId}/rotations", true, "201"),
+        ("post", "/v1/keys/{keyId}/emergency-rotation", true, "201"),
+        ("get", "/v1/keys/{keyId}/rotations", false, "200"),
+        ("get", "/v1/rotations/{rotationId}", false, "200"),
+        ("post", "/v1/rotations/{rotationId}/cancel", true, "200"),
+        ("post", "/v1/rotations/{rotationId}/complete", true, "200"),
+        ("post", "/v1/rotations/{rotationId}/extend", true, "200"),
+        ("get", "/v1/keys/{keyId}/audit", false, "200"),
+        ("post", "/v1/verify", true, "200"),
+        ("post", "/v1/admin/process", false, "200"),
+    ];
+    for (method, path, has_body, success) in routes {
+        let operation = &document["paths"][path][method];
+        assert!(operation.is_object(), "{method} {path} missing");
+        if has_body {
+            assert!(
+                operation["requestBody"]["content"]["application/json"]["schema"].is_object(),
+                "{method} {path} request schema"
+            );
+        }
+        assert!(
+            operation["responses"][success]["content"]["application/json"]["schema"].is_object(),
+            "{method} {path} response schema"
+        );
+        assert!(
+            operation["responses"]["401"]["content"]["application/problem+json"]["schema"]
+                .is_object(),
+            "{method} {path} 401"
+        );
+    }
+    let paths = document["paths"].as_object().unwrap();
+    assert_eq!(
+        paths.len(),
+        11,
+        "no undocumented extra paths: {:?}",
+        paths.keys().collect::<Vec<_>>()
+    );
+}
