@@ -1,172 +1,195 @@
-//! keyroll-local: keyroll on a developer's machine, on the embedded in-memory store.
+//! keyroll-local: the whole service on a developer's machine.
 //!
-//! Until the HTTP API exists (issue "HTTP API"), it runs a scripted rotation end to
-//! end — issue, schedule, verify both secrets through the grace, expire to the second,
-//! complete, emergency-rotate, check the audit chain — on a simulated clock, printing
-//! what happens. It exits non-zero if anything behaves otherwise than described.
+//! `keyroll-local [--create-tables]` serves the same router as the Lambda API on
+//! `KEYROLL_LISTEN` (default 127.0.0.1:3000) and runs the processor every
+//! `KEYROLL_PROCESS_INTERVAL_SECONDS` (default 60). The store is the embedded
+//! in-memory one unless `KEYROLL_BACKEND=aws`, which uses DynamoDB at the standard
+//! AWS endpoints (`AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local); `--create-tables`
+//! creates the table first. Callers authenticate with
+//! `Authorization: Bearer $KEYROLL_ADMIN_TOKEN`; when unset, a token is generated and
+//! printed.
+//!
+//! `keyroll-local demo` runs a scripted rotation end to end instead (see demo.rs).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{bail, Context, Result};
+use keyroll_api::{app, AppState, Auth};
 use keyroll_core::config::Config;
-use keyroll_core::ids::{Actor, KeyName, OrganizationId, Reason, Scope};
-use keyroll_core::key::KeyClass;
-use keyroll_core::service::{EmergencyRequest, Keyroll, NewKey, RotationRequest};
+use keyroll_core::processor::{process_due, ProcessorOptions};
+use keyroll_core::service::Keyroll;
+use keyroll_core::store::dynamodb::DynamoStore;
 use keyroll_core::store::memory::MemoryStore;
-use keyroll_core::time::{Clock, ManualClock, SystemClock};
+use keyroll_core::store::table::create_table;
+use keyroll_core::store::Store;
+use keyroll_core::time::SystemClock;
+
+mod demo;
+
+#[derive(Debug, PartialEq, Eq)]
+enum Command {
+    Serve { create_tables: bool },
+    Demo,
+}
+
+fn parse_args(args: &[String]) -> Result<Command> {
+    match args {
+        [] => Ok(Command::Serve {
+            create_tables: false,
+        }),
+        [flag] if flag == "--create-tables" => Ok(Command::Serve {
+            create_tables: true,
+        }),
+        [command] if command == "demo" => Ok(Command::Demo),
+        _ => bail!("usage: keyroll-local [--create-tables] | keyroll-local demo"),
+    }
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
 
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_writer(std::io::stderr)
         .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = parse_args(&args)?;
     let config = Config::from_env().context("invalid keyroll configuration")?;
-    let clock = ManualClock::new(SystemClock.now());
-    let keyroll = Keyroll::new(
-        Arc::new(MemoryStore::new()),
-        Arc::new(clock.clone()),
-        Arc::new(config),
-    );
-    run_demo(&keyroll, &clock).await
-}
-
-async fn check(keyroll: &Keyroll, label: &str, secret: &str, expected: &str) -> Result<()> {
-    let code = keyroll.verify(secret).await?.code();
-    println!("    verify {label:<12} -> {code}");
-    ensure!(code == expected, "{label}: expected {expected}, got {code}");
-    Ok(())
-}
-
-async fn run_demo(keyroll: &Keyroll, clock: &ManualClock) -> Result<()> {
-    let security = Actor::parse("sam@security.example")?;
-    println!("keyroll-local: scripted rotation on the in-memory store (simulated clock)\n");
-
-    let issued = keyroll
-        .issue_key(
-            NewKey {
-                organization_id: OrganizationId::parse("org_acme")?,
-                name: KeyName::parse("Acme production backend")?,
-                scopes: vec![
-                    Scope::parse("charges:write")?,
-                    Scope::parse("charges:read")?,
-                ],
-                rate_limit: 1000,
-                class: KeyClass::Server,
-            },
-            &security,
-        )
-        .await?;
-    let old = issued.secret;
-    println!(
-        "{}  issued {} for org_acme, secret {}…",
-        clock.now(),
-        issued.key.id,
-        issued.key.versions[0].prefix
-    );
-
-    let scheduled = keyroll
-        .schedule_rotation(
-            &issued.key.id,
-            RotationRequest {
-                reason: Some(Reason::parse("quarterly rotation")?),
-                ..Default::default()
-            },
-            &security,
-        )
-        .await?;
-    let rotation = scheduled.rotation;
-    let new = scheduled.secret;
-    println!(
-        "{}  scheduled {}: new secret {}… valid now; starts {}, old secret expires {}",
-        clock.now(),
-        rotation.id,
-        rotation.new_prefix,
-        rotation.scheduled_at,
-        rotation.grace_ends_at
-    );
-    check(keyroll, "old secret", old.expose(), "VALID").await?;
-    check(keyroll, "new secret", new.expose(), "VALID").await?;
-
-    clock.set(rotation.scheduled_at);
-    let advance = keyroll.advance_rotation(&rotation.id).await?;
-    println!(
-        "{}  processor: started={} (new secret is now current)",
-        clock.now(),
-        advance.started
-    );
-    ensure!(advance.started, "the rotation should have started");
-
-    clock.set(rotation.grace_ends_at.minus_seconds(1));
-    println!("{}  one second before the grace ends", clock.now());
-    check(keyroll, "old secret", old.expose(), "VALID").await?;
-    clock.set(rotation.grace_ends_at);
-    println!(
-        "{}  the grace ends (the processor has not run yet)",
-        clock.now()
-    );
-    check(keyroll, "old secret", old.expose(), "EXPIRED").await?;
-    check(keyroll, "new secret", new.expose(), "VALID").await?;
-    let advance = keyroll.advance_rotation(&rotation.id).await?;
-    println!(
-        "{}  processor: completed={} (old secret revoked)",
-        clock.now(),
-        advance.completed
-    );
-    check(keyroll, "old secret", old.expose(), "REVOKED").await?;
-
-    clock.advance(3600);
-    let emergency = keyroll
-        .emergency_rotation(
-            &issued.key.id,
-            EmergencyRequest {
-                reason: Reason::parse("secret pasted into a public issue")?,
-                grace_seconds: Some(0),
-                from_leak_report: false,
-            },
-            &security,
-        )
-        .await?;
-    println!(
-        "{}  emergency {} with no grace: {}… replaced by {}…",
-        clock.now(),
-        emergency.rotation.id,
-        emergency.rotation.old_prefix,
-        emergency.rotation.new_prefix
-    );
-    check(keyroll, "leaked", new.expose(), "REVOKED").await?;
-    check(keyroll, "replacement", emergency.secret.expose(), "VALID").await?;
-    let mut mistyped: Vec<char> = emergency.secret.expose().chars().collect();
-    mistyped[20] = if mistyped[20] == '0' { '1' } else { '0' };
-    check(
-        keyroll,
-        "mistyped",
-        &mistyped.into_iter().collect::<String>(),
-        "MALFORMED",
-    )
-    .await?;
-
-    let trail = keyroll.audit_trail(&issued.key.id).await?;
-    println!(
-        "\naudit trail of {} ({} events):",
-        issued.key.id,
-        trail.events.len()
-    );
-    for event in &trail.events {
-        println!(
-            "  #{} {} {:<20} by {:<24} {}",
-            event.seq,
-            event.at,
-            serde_json::to_value(event.action)?
-                .as_str()
-                .unwrap_or_default(),
-            event.actor,
-            event.reason.as_ref().map(|r| r.as_str()).unwrap_or("")
-        );
+    match command {
+        Command::Demo => demo::run(config).await,
+        Command::Serve { create_tables } => serve(config, create_tables).await,
     }
-    println!("chain valid: {}", trail.report.valid);
-    ensure!(trail.report.valid, "audit chain broken: {:?}", trail.report);
-    println!("\nkeyroll-local: every step behaved as expected");
+}
+
+async fn serve(config: Config, create_tables: bool) -> Result<()> {
+    let listen: SocketAddr = env_or("KEYROLL_LISTEN", "127.0.0.1:3000")
+        .parse()
+        .context("KEYROLL_LISTEN must be host:port, e.g. 127.0.0.1:3000")?;
+    let interval: u64 = env_or("KEYROLL_PROCESS_INTERVAL_SECONDS", "60")
+        .parse()
+        .ok()
+        .filter(|s| *s > 0)
+        .context(
+            "KEYROLL_PROCESS_INTERVAL_SECONDS must be a whole number of seconds, at least 1",
+        )?;
+    let backend = env_or("KEYROLL_BACKEND", "memory");
+    let store: Arc<dyn Store> = match backend.as_str() {
+        "memory" => Arc::new(MemoryStore::new()),
+        "aws" => {
+            let sdk = keyroll_core::aws::load_config().await;
+            let client = keyroll_core::aws::dynamodb_client(&sdk);
+            if create_tables {
+                create_table(&client, &config.table_name)
+                    .await
+                    .with_context(|| format!("creating table {}", config.table_name))?;
+            }
+            Arc::new(DynamoStore::new(client, config.table_name.clone()))
+        }
+        other => bail!("KEYROLL_BACKEND must be memory or aws (got {other:?})"),
+    };
+    let (token, generated) = match std::env::var("KEYROLL_ADMIN_TOKEN") {
+        Ok(token) if token.len() >= 16 => (token, false),
+        Ok(_) => bail!("KEYROLL_ADMIN_TOKEN must be at least 16 characters"),
+        Err(_) => {
+            let bytes: [u8; 24] = keyroll_core::random::bytes();
+            (format!("krl_admin_{}", hex_encode(&bytes)), true)
+        }
+    };
+    let keyroll = Arc::new(Keyroll::new(store, Arc::new(SystemClock), Arc::new(config)));
+    let router = app(AppState {
+        keyroll: keyroll.clone(),
+        auth: Auth::admin_token(&token),
+    });
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let address = listener.local_addr()?;
+
+    println!("keyroll-local listening on http://{address} (store: {backend})");
+    if generated {
+        println!("admin token (generated; set KEYROLL_ADMIN_TOKEN to choose one): {token}");
+    }
+    println!("authenticate with: Authorization: Bearer <admin token>");
+    println!("processor runs every {interval} s; OpenAPI at http://{address}/openapi.json");
+
+    let processor = tokio::spawn(run_processor(keyroll, Duration::from_secs(interval)));
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    processor.abort();
     Ok(())
+}
+
+/// Runs the processor on an interval, as EventBridge does in AWS.
+async fn run_processor(keyroll: Arc<Keyroll>, every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        match process_due(&keyroll, ProcessorOptions::default()).await {
+            Ok(report) => tracing::info!(
+                started = report.started,
+                completed = report.completed,
+                failed = report.failed,
+                remaining = report.remaining,
+                "processor run"
+            ),
+            Err(error) => tracing::warn!(%error, "processor run failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_are_parsed_strictly() {
+        let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            parse_args(&args(&[])).unwrap(),
+            Command::Serve {
+                create_tables: false
+            }
+        );
+        assert_eq!(
+            parse_args(&args(&["--create-tables"])).unwrap(),
+            Command::Serve {
+                create_tables: true
+            }
+        );
+        assert_eq!(parse_args(&args(&["demo"])).unwrap(), Command::Demo);
+        assert!(parse_args(&args(&["--delete-everything"])).is_err());
+    }
 }
