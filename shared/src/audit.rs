@@ -84,6 +84,10 @@ pub enum AuditAction {
     RotationFailed,
     #[serde(rename = "rotation.emergency")]
     RotationEmergency,
+    #[serde(rename = "rotation.reminded")]
+    RotationReminded,
+    #[serde(rename = "rotation.revealed")]
+    RotationRevealed,
 }
 
 /// One recorded state change. `before` and `after` describe the changed state (stages,

@@ -77,6 +77,16 @@ pub const SETTINGS: &[Setting] = &[
         meaning: "a rotation without scheduledAt starts this long after it is scheduled (24 h)",
     },
     Setting {
+        name: "KEYROLL_REMINDER_LEAD_SECONDS",
+        default: "86400",
+        meaning: "a rotation.reminder goes out this long before the grace ends (24 h), when the grace is longer",
+    },
+    Setting {
+        name: "KEYROLL_SECRET_NAME_PREFIX",
+        default: "keyroll/",
+        meaning: "Secrets Manager name prefix of secrets awaiting their one reveal",
+    },
+    Setting {
         name: "KEYROLL_KEY_PREFIX",
         default: "sk_live_",
         meaning: "prefix of every secret keyroll issues",
@@ -127,6 +137,7 @@ pub struct Policy {
     pub embedded: ClassPolicy,
     pub emergency: EmergencyPolicy,
     pub schedule_lead_seconds: u64,
+    pub reminder_lead_seconds: u64,
 }
 
 impl Policy {
@@ -154,6 +165,7 @@ pub struct Config {
     pub verifier: VerifierParams,
     pub table_name: String,
     pub queue_url: Option<String>,
+    pub secret_name_prefix: String,
 }
 
 impl Config {
@@ -190,6 +202,17 @@ impl Config {
             max_grace_seconds: reader.number("KEYROLL_EMERGENCY_MAX_GRACE_SECONDS", 0, 7 * DAY),
         };
         let schedule_lead_seconds = reader.number("KEYROLL_SCHEDULE_LEAD_SECONDS", 0, 365 * DAY);
+        let reminder_lead_seconds = reader.number("KEYROLL_REMINDER_LEAD_SECONDS", 0, 365 * DAY);
+        let secret_name_prefix = reader.text("KEYROLL_SECRET_NAME_PREFIX");
+        if !(1..=256).contains(&secret_name_prefix.len())
+            || !secret_name_prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b))
+        {
+            reader.problems.push(format!(
+                "KEYROLL_SECRET_NAME_PREFIX must be 1-256 characters of A-Z, a-z, 0-9 and /_+=.@- (got {secret_name_prefix:?})"
+            ));
+        }
 
         for (class, rules) in [("", &server), ("EMBEDDED_", &embedded)] {
             if !(rules.min_grace_seconds <= rules.default_grace_seconds
@@ -243,11 +266,13 @@ impl Config {
                     embedded,
                     emergency,
                     schedule_lead_seconds,
+                    reminder_lead_seconds,
                 },
                 secret_format,
                 verifier: VerifierParams::DEFAULT,
                 table_name,
                 queue_url,
+                secret_name_prefix,
             }),
             _ => Err(Error::Config(reader.problems.join("; "))),
         }
@@ -297,6 +322,14 @@ impl Config {
             (
                 "KEYROLL_SCHEDULE_LEAD_SECONDS",
                 p.schedule_lead_seconds.to_string(),
+            ),
+            (
+                "KEYROLL_REMINDER_LEAD_SECONDS",
+                p.reminder_lead_seconds.to_string(),
+            ),
+            (
+                "KEYROLL_SECRET_NAME_PREFIX",
+                self.secret_name_prefix.clone(),
             ),
             ("KEYROLL_KEY_PREFIX", self.secret_format.prefix().to_owned()),
             ("KEYROLL_TABLE_NAME", self.table_name.clone()),

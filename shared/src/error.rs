@@ -25,6 +25,11 @@ pub enum Error {
     #[error("{0}")]
     Conflict(String),
 
+    /// The resource existed but is gone for good, e.g. a secret already revealed
+    /// (HTTP 410).
+    #[error("{0}")]
+    Gone(String),
+
     /// Scheduling while another rotation of the key is in progress (HTTP 409).
     #[error("rotation {0} is already in progress for this key")]
     RotationInProgress(RotationId),
@@ -68,6 +73,7 @@ impl Error {
         match self {
             Error::Invalid { .. } => 422,
             Error::NotFound { .. } => 404,
+            Error::Gone(_) => 410,
             Error::Conflict(_) | Error::RotationInProgress(_) | Error::ConcurrentModification => {
                 409
             }
@@ -82,6 +88,7 @@ impl Error {
         match self {
             Error::Invalid { .. } => "https://keyroll.dev/problems/invalid-request",
             Error::NotFound { .. } => "https://keyroll.dev/problems/not-found",
+            Error::Gone(_) => "https://keyroll.dev/problems/gone",
             Error::Conflict(_) => "https://keyroll.dev/problems/wrong-state",
             Error::RotationInProgress(_) => "https://keyroll.dev/problems/rotation-in-progress",
             Error::ConcurrentModification | Error::Store(StoreError::Conflict) => {

@@ -14,12 +14,15 @@ pub mod error;
 pub mod idempotency;
 pub mod ids;
 pub mod key;
+pub mod notification;
 pub mod processor;
+pub mod queue;
 pub mod random;
 pub mod rotation;
 pub mod secret;
 pub mod service;
 pub mod store;
 pub mod time;
+pub mod vault;
 
 pub use error::{Error, Result};

@@ -1,27 +1,42 @@
-//! The processor: advances every rotation that is due, reading only the due index.
+//! The processor: advances every rotation that is due and delivers the outbox.
 //!
-//! Safe to run several at once and to re-run: each rotation is advanced by a guarded
-//! change that re-reads the rotation, so a rotation already advanced by another run is
-//! left alone. One failing rotation is counted and logged; the others proceed.
+//! - Reads only the due index (sharded, paged), advances rotations with bounded
+//!   concurrency, and stops starting work at `stop_at` (the Lambda deadline minus a
+//!   margin), leaving the rest for the next run.
+//! - Safe to run several at once and to re-run: each rotation is advanced by a guarded
+//!   change that re-reads it, so work another run did is not done twice.
+//! - Isolates failures: throttling and lost races are retried with backoff; a rotation
+//!   that still fails is counted and logged and the others proceed; one whose stored
+//!   state is inconsistent (it can never succeed) is marked `failed` and alerted.
+//! - Delivers the outbox: notifications to the queue (in order per key, deduplicated by
+//!   event id), vault secrets deleted. An entry is removed only once done, so a crash
+//!   or an outage at any point is finished by a later run.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use crate::error::Result;
-use crate::service::Keyroll;
-use crate::store::{DueRef, INDEX_SHARDS};
+use crate::error::{Error, Result};
+use crate::ids::RotationId;
+use crate::notification::{Notification, OutboxMessage};
+use crate::queue::NotificationQueue;
+use crate::service::{Advance, Keyroll};
+use crate::store::{DueRef, StoreError, INDEX_SHARDS};
 
 /// How a run reads and how long it may take.
 #[derive(Debug, Clone, Copy)]
 pub struct ProcessorOptions {
-    /// Due entries read per index query.
+    /// Entries read per index or outbox query.
     pub page_size: usize,
     /// Rotations advanced at once.
     pub concurrency: usize,
-    /// Stop starting new work after this instant (the Lambda deadline minus a margin).
+    /// Stop starting new work after this instant.
     pub stop_at: Option<Instant>,
+    /// Attempts per rotation within one run (throttling, lost races).
+    pub attempts: u32,
+    /// First backoff delay; doubles with each attempt.
+    pub backoff: Duration,
 }
 
 impl Default for ProcessorOptions {
@@ -30,6 +45,8 @@ impl Default for ProcessorOptions {
             page_size: 100,
             concurrency: 8,
             stop_at: None,
+            attempts: 4,
+            backoff: Duration::from_millis(50),
         }
     }
 }
@@ -39,14 +56,63 @@ impl Default for ProcessorOptions {
 #[serde(rename_all = "camelCase")]
 pub struct ProcessReport {
     pub started: u64,
+    pub reminded: u64,
     pub completed: u64,
+    /// Rotations that could not be advanced this run (retried next run), plus those
+    /// marked `failed`.
     pub failed: u64,
+    /// Of `failed`: rotations marked `failed` for good.
+    pub marked_failed: u64,
+    /// Notifications the queue accepted.
+    pub notified: u64,
     /// Due rotations seen but left for the next run because time ran out.
     pub remaining: u64,
 }
 
-/// Advances every rotation due now.
-pub async fn process_due(keyroll: &Keyroll, options: ProcessorOptions) -> Result<ProcessReport> {
+/// An error that retrying cannot fix: the stored state is inconsistent.
+fn is_permanent(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Store(StoreError::Corrupt(_)) | Error::Internal(_)
+    )
+}
+
+fn is_retryable(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Store(StoreError::Unavailable(_) | StoreError::Conflict)
+            | Error::ConcurrentModification
+    )
+}
+
+async fn advance_with_retry(
+    keyroll: &Keyroll,
+    id: &RotationId,
+    options: &ProcessorOptions,
+) -> Result<Advance> {
+    let mut delay = options.backoff;
+    let mut attempt = 1;
+    loop {
+        match keyroll.advance_rotation(id).await {
+            Err(error) if is_retryable(&error) && attempt < options.attempts => {
+                // Jitter spreads racing processors apart.
+                let jitter =
+                    u64::from(crate::random::bytes::<1>()[0]) % (delay.as_millis() as u64 + 1);
+                tokio::time::sleep(delay + Duration::from_millis(jitter)).await;
+                delay *= 2;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Advances every rotation due now, then delivers the outbox.
+pub async fn process_due(
+    keyroll: &Keyroll,
+    queue: Option<&dyn NotificationQueue>,
+    options: ProcessorOptions,
+) -> Result<ProcessReport> {
     let now = keyroll.now();
     let mut report = ProcessReport::default();
     let out_of_time = || {
@@ -69,7 +135,7 @@ pub async fn process_due(keyroll: &Keyroll, options: ProcessorOptions) -> Result
             after = page.last().cloned();
             let outcomes: Vec<_> = stream::iter(page)
                 .map(|due| async move {
-                    let outcome = keyroll.advance_rotation(&due.rotation_id).await;
+                    let outcome = advance_with_retry(keyroll, &due.rotation_id, &options).await;
                     (due, outcome)
                 })
                 .buffer_unordered(options.concurrency.max(1))
@@ -79,11 +145,27 @@ pub async fn process_due(keyroll: &Keyroll, options: ProcessorOptions) -> Result
                 match outcome {
                     Ok(advance) => {
                         report.started += u64::from(advance.started);
+                        report.reminded += u64::from(advance.reminded);
                         report.completed += u64::from(advance.completed);
+                    }
+                    Err(error) if is_permanent(&error) => {
+                        report.failed += 1;
+                        match keyroll
+                            .fail_rotation(&due.rotation_id, &error.to_string())
+                            .await
+                        {
+                            Ok(_) => {
+                                report.marked_failed += 1;
+                                tracing::error!(alert = "rotation_failed", rotation = %due.rotation_id, key = %due.key_id, %error, "rotation marked failed");
+                            }
+                            Err(mark_error) => {
+                                tracing::error!(alert = "rotation_failed", rotation = %due.rotation_id, key = %due.key_id, %error, %mark_error, "rotation cannot be advanced nor marked failed")
+                            }
+                        }
                     }
                     Err(error) => {
                         report.failed += 1;
-                        tracing::warn!(rotation = %due.rotation_id, key = %due.key_id, %error, "rotation could not be advanced");
+                        tracing::warn!(rotation = %due.rotation_id, key = %due.key_id, %error, "rotation not advanced; the next run retries");
                     }
                 }
             }
@@ -92,5 +174,92 @@ pub async fn process_due(keyroll: &Keyroll, options: ProcessorOptions) -> Result
             }
         }
     }
+    report.notified = deliver_outbox(keyroll, queue, &options).await?;
     Ok(report)
+}
+
+/// Carries out outbox entries: notifications to the queue, vault deletions. Returns
+/// how many notifications the queue accepted.
+pub async fn deliver_outbox(
+    keyroll: &Keyroll,
+    queue: Option<&dyn NotificationQueue>,
+    options: &ProcessorOptions,
+) -> Result<u64> {
+    let mut notified = 0;
+    for shard in 0..INDEX_SHARDS {
+        let mut after: Option<String> = None;
+        'pages: loop {
+            if options
+                .stop_at
+                .is_some_and(|deadline| Instant::now() >= deadline)
+            {
+                break;
+            }
+            let entries = keyroll
+                .store()
+                .outbox(shard, after.as_deref(), options.page_size)
+                .await?;
+            let full = entries.len() == options.page_size;
+            after = entries.last().map(|e| e.sort_key.clone());
+            let mut done: Vec<(u8, String)> = Vec::new();
+            let mut blocked = false;
+            // Consecutive notifications go out in batches of 10, in order; a failure
+            // stops this shard so no later message of a key overtakes an earlier one.
+            let mut batch: Vec<(&str, &Notification)> = Vec::new();
+            for (index, entry) in entries.iter().enumerate() {
+                if let OutboxMessage::Notify { notification } = &entry.message {
+                    batch.push((&entry.sort_key, notification));
+                }
+                let next_is_notify = entries
+                    .get(index + 1)
+                    .is_some_and(|e| matches!(e.message, OutboxMessage::Notify { .. }));
+                if !batch.is_empty() && (batch.len() == 10 || !next_is_notify) {
+                    let Some(queue) = queue else {
+                        blocked = true;
+                        break;
+                    };
+                    let messages: Vec<Notification> =
+                        batch.iter().map(|(_, n)| (*n).clone()).collect();
+                    match queue.publish(&messages).await {
+                        Ok(accepted) => {
+                            for (sort_key, notification) in &batch {
+                                if accepted.contains(&notification.event_id) {
+                                    done.push((shard, (*sort_key).to_owned()));
+                                    notified += 1;
+                                } else {
+                                    blocked = true;
+                                }
+                            }
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, "notifications not delivered; the next run retries");
+                            blocked = true;
+                        }
+                    }
+                    batch.clear();
+                    if blocked {
+                        break;
+                    }
+                }
+                if let OutboxMessage::DeleteVaultSecret { name } = &entry.message {
+                    match keyroll.vault() {
+                        Some(vault) => match vault.delete(name).await {
+                            Ok(()) => done.push((shard, entry.sort_key.clone())),
+                            Err(error) => {
+                                tracing::warn!(%error, secret = %name, "vault secret not deleted; the next run retries")
+                            }
+                        },
+                        None => {
+                            tracing::warn!(secret = %name, "no vault configured to delete a held secret")
+                        }
+                    }
+                }
+            }
+            keyroll.store().remove_outbox(&done).await?;
+            if blocked || !full {
+                break 'pages;
+            }
+        }
+    }
+    Ok(notified)
 }

@@ -186,6 +186,17 @@ pub struct Rotation {
     pub superseded_by: Option<RotationId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// When to remind the customer that the old secret is about to stop working.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminder_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminded_at: Option<Timestamp>,
+    /// The vault secret holding the new secret, for rotations nobody was handed it
+    /// (started by the compliance scanner) until it is revealed once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revealed_at: Option<Timestamp>,
 }
 
 impl Rotation {
@@ -194,7 +205,18 @@ impl Rotation {
     pub fn due_at(&self) -> Option<Timestamp> {
         match self.status {
             RotationStatus::Scheduled => Some(self.scheduled_at),
-            RotationStatus::GracePeriod => Some(self.grace_ends_at),
+            RotationStatus::GracePeriod => Some(match self.pending_reminder() {
+                Some(reminder) => reminder.min(self.grace_ends_at),
+                None => self.grace_ends_at,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The reminder still to send, if any: before the grace ends, once.
+    pub fn pending_reminder(&self) -> Option<Timestamp> {
+        match (self.reminder_at, self.reminded_at) {
+            (Some(at), None) if !self.status.is_final() && at < self.grace_ends_at => Some(at),
             _ => None,
         }
     }

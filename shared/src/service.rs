@@ -16,10 +16,12 @@ use crate::ids::{Actor, KeyId, KeyName, OrganizationId, Reason, RotationId, Scop
 use crate::key::{
     Key, KeyClass, KeyStatus, SecretOrigin, SecretRecord, SecretStage, SecretVersion, Validity,
 };
+use crate::notification::{Notification, NotificationType, OutboxMessage, SCHEMA_VERSION};
 use crate::rotation::{Rotation, RotationCommand, RotationStatus, RotationTrigger};
 use crate::secret::{LookupHash, MintedSecret, RawSecret, SecretShape, Verifier};
 use crate::store::{ChangeBuilder, KeyChange, Store, StoreError};
 use crate::time::{Clock, Timestamp};
+use crate::vault::SecretVault;
 
 /// How many times an operation re-reads and re-plans after losing a race.
 const CONFLICT_ATTEMPTS: usize = 5;
@@ -166,6 +168,7 @@ impl Verification {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Advance {
     pub started: bool,
+    pub reminded: bool,
     pub completed: bool,
 }
 
@@ -222,6 +225,67 @@ fn record(
 ) {
     let after = snapshot(change.key(), Some(rotation));
     change.record(at, actor, action, reason, Some(&rotation.id), before, after);
+    if let Some(kind) = notification_kind(action) {
+        let key = change.key();
+        let old_last_used = key
+            .version(rotation.from_version)
+            .and_then(|v| v.last_used_at);
+        let notification = Notification {
+            kind,
+            schema_version: SCHEMA_VERSION,
+            event_id: Notification::event_id(&key.id, key.revision),
+            occurred_at: at,
+            key_id: key.id.clone(),
+            organization_id: key.organization_id.clone(),
+            key_name: key.name.clone(),
+            rotation_id: Some(rotation.id.clone()),
+            old_prefix: Some(rotation.old_prefix.clone()),
+            new_prefix: Some(rotation.new_prefix.clone()),
+            deadline: (!rotation.status.is_final() || action == AuditAction::RotationCompleted)
+                .then_some(rotation.grace_ends_at),
+            reason: reason.cloned(),
+            trigger: Some(rotation.trigger),
+            old_secret_last_used_at: old_last_used,
+        };
+        change.enqueue(
+            at,
+            OutboxMessage::Notify {
+                notification: Box::new(notification),
+            },
+        );
+    }
+    // A secret held for its one reveal is deleted when its rotation ends.
+    if rotation.status.is_final() {
+        if let Some(name) = &rotation.vault_secret {
+            change.enqueue(at, OutboxMessage::DeleteVaultSecret { name: name.clone() });
+        }
+    }
+}
+
+/// Which state changes the customer hears about.
+fn notification_kind(action: AuditAction) -> Option<NotificationType> {
+    match action {
+        AuditAction::RotationScheduled => Some(NotificationType::RotationScheduled),
+        AuditAction::RotationStarted => Some(NotificationType::RotationStarted),
+        AuditAction::RotationReminded => Some(NotificationType::RotationReminder),
+        AuditAction::RotationCompleted => Some(NotificationType::RotationCompleted),
+        AuditAction::RotationCancelled | AuditAction::RotationSuperseded => {
+            Some(NotificationType::RotationCancelled)
+        }
+        AuditAction::RotationExtended => Some(NotificationType::RotationExtended),
+        AuditAction::RotationEmergency => Some(NotificationType::RotationEmergency),
+        AuditAction::KeyCreated
+        | AuditAction::KeyImported
+        | AuditAction::RotationFailed
+        | AuditAction::RotationRevealed => None,
+    }
+}
+
+/// The reminder time for a grace ending at `grace_ends_at`: `lead` before it, if that
+/// is after the rotation starts.
+fn reminder_for(scheduled_at: Timestamp, grace_ends_at: Timestamp, lead: u64) -> Option<Timestamp> {
+    let at = grace_ends_at.minus_seconds(lead);
+    (lead > 0 && at > scheduled_at).then_some(at)
 }
 
 /// The secret becomes current; every other current secret becomes previous.
@@ -250,6 +314,7 @@ pub struct Keyroll {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     config: Arc<Config>,
+    vault: Option<Arc<dyn SecretVault>>,
 }
 
 impl Keyroll {
@@ -258,7 +323,18 @@ impl Keyroll {
             store,
             clock,
             config,
+            vault: None,
         }
+    }
+
+    /// Adds the vault that holds secrets minted for rotations nobody asked for.
+    pub fn with_vault(mut self, vault: Arc<dyn SecretVault>) -> Self {
+        self.vault = Some(vault);
+        self
+    }
+
+    pub fn vault(&self) -> Option<&Arc<dyn SecretVault>> {
+        self.vault.as_ref()
     }
 
     pub fn config(&self) -> &Config {
@@ -489,10 +565,36 @@ impl Keyroll {
             }
         }
         let (minted, verifier) = self.mint().await?;
+        let rotation_id = RotationId::generate();
+        // Nobody is handed a policy rotation's secret: it waits in the vault for its
+        // one reveal. It is stored before the change commits and removed again if the
+        // change does not, so a committed rotation always has its secret.
+        let vault_secret = if request.policy_triggered {
+            let vault = self
+                .vault
+                .as_ref()
+                .ok_or_else(|| Error::Config("a policy rotation needs a secret vault".into()))?;
+            let name = format!("{}{}", self.config.secret_name_prefix, rotation_id);
+            vault
+                .put(
+                    &name,
+                    &minted.secret,
+                    &[
+                        ("keyroll:key", key_id.as_str()),
+                        ("keyroll:rotation", rotation_id.as_str()),
+                    ],
+                )
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            Some(name)
+        } else {
+            None
+        };
         let minted = &minted;
         let verifier = &verifier;
         let request = &request;
-        let rotation = self
+        let (rotation_id, vault_secret_ref) = (&rotation_id, &vault_secret);
+        let outcome = self
             .commit_with_retry(|| async move {
                 let now = self.now();
                 let key = self.load_key(key_id).await?;
@@ -543,7 +645,7 @@ impl Keyroll {
                     last_used_at: None,
                 };
                 let mut rotation = Rotation {
-                    id: RotationId::generate(),
+                    id: rotation_id.clone(),
                     key_id: key_id.clone(),
                     from_version: old.version,
                     to_version: new_version.version,
@@ -568,6 +670,14 @@ impl Keyroll {
                     cancelled_at: None,
                     superseded_by: None,
                     failure: None,
+                    reminder_at: reminder_for(
+                        start,
+                        grace_ends_at,
+                        self.config.policy.reminder_lead_seconds,
+                    ),
+                    reminded_at: None,
+                    vault_secret: vault_secret_ref.clone(),
+                    revealed_at: None,
                 };
                 {
                     let key = change.key_mut();
@@ -616,7 +726,18 @@ impl Keyroll {
                 change.put_rotation(rotation.clone(), None);
                 Ok((Some(change.finish()), rotation))
             })
-            .await?;
+            .await;
+        let rotation = match outcome {
+            Ok(rotation) => rotation,
+            Err(error) => {
+                if let (Some(vault), Some(name)) = (&self.vault, &vault_secret) {
+                    if let Err(cleanup) = vault.delete(name).await {
+                        tracing::warn!(%cleanup, secret = %name, "could not delete the vault secret of a rotation that was not created");
+                    }
+                }
+                return Err(error);
+            }
+        };
         Ok(RotationIssued {
             rotation,
             secret: RawSecret::from_string(minted.secret.expose().to_owned()),
@@ -737,6 +858,10 @@ impl Keyroll {
                     cancelled_at: None,
                     superseded_by: None,
                     failure: None,
+                    reminder_at: None,
+                    reminded_at: None,
+                    vault_secret: None,
+                    revealed_at: None,
                 };
                 change.key_mut().active_rotation = Some(rotation_id.clone());
                 change.add_secret(SecretRecord::new(
@@ -910,6 +1035,13 @@ impl Keyroll {
             let before = snapshot(&key, Some(&rotation));
             let mut change = ChangeBuilder::update(key);
             rotation.grace_ends_at = new_end;
+            // A new deadline deserves its own reminder.
+            rotation.reminder_at = reminder_for(
+                rotation.scheduled_at,
+                new_end,
+                self.config.policy.reminder_lead_seconds,
+            );
+            rotation.reminded_at = None;
             if let Some(v) = change.key_mut().version_mut(rotation.from_version) {
                 if v.stage != SecretStage::Revoked {
                     v.expires_at = Some(new_end);
@@ -1003,6 +1135,23 @@ impl Keyroll {
                 )?;
                 advance.started = true;
             }
+            if rotation.status == RotationStatus::GracePeriod
+                && rotation.grace_ends_at > now
+                && rotation.pending_reminder().is_some_and(|at| at <= now)
+            {
+                let before = snapshot(change.key(), Some(&rotation));
+                rotation.reminded_at = Some(now);
+                record(
+                    &mut change,
+                    before,
+                    &rotation,
+                    now,
+                    actor,
+                    AuditAction::RotationReminded,
+                    Some(&Reason::system("the grace period ends soon")),
+                );
+                advance.reminded = true;
+            }
             if rotation.status == RotationStatus::GracePeriod && rotation.grace_ends_at <= now {
                 self.complete(
                     &mut change,
@@ -1021,6 +1170,134 @@ impl Keyroll {
             Ok((Some(change.finish()), advance))
         })
         .await
+    }
+
+    /// Gives up on a rotation that cannot be advanced (its state is inconsistent), so
+    /// it stops failing every run. The key keeps every secret that was valid: a
+    /// rotation that had not started leaves the old secret without a deadline, as if
+    /// cancelled, while its new secret (possibly handed out already) stays valid.
+    pub async fn fail_rotation(&self, id: &RotationId, failure: &str) -> Result<Rotation> {
+        let actor = Actor::system("processor");
+        let actor = &actor;
+        let failure: String = failure.chars().take(500).collect();
+        let failure = &failure;
+        self.commit_with_retry(|| async move {
+            let now = self.now();
+            let (mut rotation, key) = self.load_rotation_and_key(id).await?;
+            let expected = rotation.status;
+            let before = snapshot(&key, Some(&rotation));
+            rotation.apply(RotationCommand::Fail)?;
+            rotation.failure = Some(failure.clone());
+            let mut change = ChangeBuilder::update(key);
+            {
+                let key = change.key_mut();
+                if expected == RotationStatus::Scheduled {
+                    if let Some(v) = key.version_mut(rotation.from_version) {
+                        if v.stage != SecretStage::Revoked {
+                            v.expires_at = None;
+                        }
+                    }
+                }
+                if key.active_rotation.as_ref() == Some(&rotation.id) {
+                    key.active_rotation = None;
+                }
+            }
+            record(
+                &mut change,
+                before,
+                &rotation,
+                now,
+                actor,
+                AuditAction::RotationFailed,
+                Some(&Reason::system(format!("failed: {failure}"))),
+            );
+            change.put_rotation(rotation.clone(), Some(expected));
+            Ok((Some(change.finish()), rotation))
+        })
+        .await
+    }
+
+    /// Hands out, once, the secret a policy rotation minted and kept in the vault. A
+    /// second reveal, or one after the rotation ended, is refused with 410.
+    pub async fn reveal_secret(
+        &self,
+        id: &RotationId,
+        caller: impl Into<Caller>,
+    ) -> Result<(Rotation, RawSecret)> {
+        let caller = &caller.into();
+        let actor = &caller.actor;
+        let vault = self
+            .vault
+            .as_ref()
+            .ok_or_else(|| Error::Config("no secret vault is configured".into()))?;
+        let rotation = self.rotation(id).await?;
+        let Some(name) = rotation.vault_secret.clone() else {
+            return Err(Error::Conflict(
+                "this rotation's secret was returned when it was created; keyroll keeps no copy"
+                    .into(),
+            ));
+        };
+        if rotation.revealed_at.is_some() {
+            return Err(Error::Gone(
+                "this rotation's secret has already been revealed".into(),
+            ));
+        }
+        if rotation.status.is_final() {
+            return Err(Error::Gone(format!(
+                "this rotation is {} and its secret has been deleted",
+                rotation.status
+            )));
+        }
+        let secret = vault
+            .get(&name)
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+            .ok_or_else(|| Error::Gone("this rotation's secret is no longer held".into()))?;
+        let (name, secret_ref) = (&name, &secret);
+        let revealed = self
+            .commit_with_retry(|| async move {
+                let now = self.now();
+                let (mut rotation, key) = self.load_rotation_and_key(id).await?;
+                if rotation.revealed_at.is_some() {
+                    return Err(Error::Gone(
+                        "this rotation's secret has already been revealed".into(),
+                    ));
+                }
+                if rotation.status.is_final() {
+                    return Err(Error::Gone(
+                        "this rotation has ended and its secret has been deleted".into(),
+                    ));
+                }
+                let expected = rotation.status;
+                let before = snapshot(&key, Some(&rotation));
+                rotation.revealed_at = Some(now);
+                let mut change = ChangeBuilder::update(key);
+                record(
+                    &mut change,
+                    before,
+                    &rotation,
+                    now,
+                    actor,
+                    AuditAction::RotationRevealed,
+                    None,
+                );
+                change.enqueue(now, OutboxMessage::DeleteVaultSecret { name: name.clone() });
+                caller.record_request(
+                    &mut change,
+                    rotation.id.as_str(),
+                    200,
+                    Some(secret_ref),
+                    now,
+                )?;
+                change.put_rotation(rotation.clone(), Some(expected));
+                Ok((Some(change.finish()), rotation))
+            })
+            .await?;
+        // The outbox deletes it too; deleting now keeps the copy's life short.
+        if let Err(error) = vault.delete(name).await {
+            tracing::warn!(%error, secret = %name, "vault secret not deleted at reveal; the processor will retry");
+        }
+        Ok((revealed, secret))
     }
 
     /// The first result of an earlier request with the same idempotency key, if one

@@ -173,6 +173,16 @@ pub struct RotationView {
     pub cancelled_at: Option<Timestamp>,
     pub superseded_by: Option<String>,
     pub failure: Option<String>,
+    /// When the customer is reminded that the old secret is about to stop working.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub reminder_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub reminded_at: Option<Timestamp>,
+    /// Whether the new secret waits in Secrets Manager for its one reveal
+    /// (rotations started by the compliance scanner).
+    pub secret_held: bool,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub revealed_at: Option<Timestamp>,
 }
 
 impl From<&Rotation> for RotationView {
@@ -196,6 +206,12 @@ impl From<&Rotation> for RotationView {
             cancelled_at: r.cancelled_at,
             superseded_by: r.superseded_by.as_ref().map(ToString::to_string),
             failure: r.failure.clone(),
+            reminder_at: r.reminder_at,
+            reminded_at: r.reminded_at,
+            secret_held: r.vault_secret.is_some()
+                && r.revealed_at.is_none()
+                && !r.status.is_final(),
+            revealed_at: r.revealed_at,
         }
     }
 }
@@ -309,8 +325,11 @@ pub struct VerifyResponse {
 #[serde(rename_all = "camelCase")]
 pub struct ProcessResponse {
     pub started: u64,
+    pub reminded: u64,
     pub completed: u64,
     pub failed: u64,
+    pub marked_failed: u64,
+    pub notified: u64,
     pub remaining: u64,
 }
 
@@ -318,8 +337,11 @@ impl From<ProcessReport> for ProcessResponse {
     fn from(r: ProcessReport) -> Self {
         Self {
             started: r.started,
+            reminded: r.reminded,
             completed: r.completed,
             failed: r.failed,
+            marked_failed: r.marked_failed,
+            notified: r.notified,
             remaining: r.remaining,
         }
     }

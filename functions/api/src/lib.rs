@@ -9,6 +9,7 @@ use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use keyroll_core::queue::NotificationQueue;
 use keyroll_core::service::Keyroll;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -28,6 +29,9 @@ use problem::ApiError;
 pub struct AppState {
     pub keyroll: Arc<Keyroll>,
     pub auth: Auth,
+    /// Where `POST /v1/admin/process` delivers notifications; without one they stay
+    /// in the outbox for the processor function.
+    pub queue: Option<Arc<dyn NotificationQueue>>,
 }
 
 #[derive(OpenApi)]
@@ -58,6 +62,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::cancel_rotation))
         .routes(routes!(routes::complete_rotation))
         .routes(routes!(routes::extend_rotation))
+        .routes(routes!(routes::reveal_secret))
         .routes(routes!(routes::audit))
         .routes(routes!(routes::verify))
         .routes(routes!(routes::process))

@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use keyroll_api::{app, AppState, Auth};
 use keyroll_core::config::Config;
+use keyroll_core::queue::{NotificationQueue, SqsQueue};
 use keyroll_core::service::Keyroll;
 use keyroll_core::store::dynamodb::DynamoStore;
 use keyroll_core::time::SystemClock;
+use keyroll_core::vault::SecretsManagerVault;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -26,9 +28,20 @@ async fn main() -> Result<(), lambda_http::Error> {
         config.table_name.clone(),
     );
     let keyroll = Keyroll::new(Arc::new(store), Arc::new(SystemClock), Arc::new(config));
+    let keyroll = keyroll.with_vault(Arc::new(SecretsManagerVault::new(
+        aws_sdk_secretsmanager::Client::new(&sdk),
+    )));
+    let queue: Option<Arc<dyn NotificationQueue>> = std::env::var("KEYROLL_QUEUE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .map(|url| {
+            Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), url))
+                as Arc<dyn NotificationQueue>
+        });
     let state = AppState {
         keyroll: Arc::new(keyroll),
         auth: Auth::ApiGatewayIam,
+        queue,
     };
     lambda_http::run(app(state)).await
 }

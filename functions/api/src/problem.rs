@@ -49,6 +49,7 @@ fn title_of(status: u16) -> &'static str {
         404 => "Not found",
         405 => "Method not allowed",
         409 => "Conflict with the current state",
+        410 => "Gone",
         413 => "Request body too large",
         415 => "Unsupported media type",
         422 => "Invalid request",

@@ -412,6 +412,42 @@ rotation_action!(
     }
 );
 
+/// Reveal, once, the new secret of a rotation the compliance scanner started (it waits
+/// in Secrets Manager and is deleted now). A second reveal is 410.
+#[utoipa::path(post, path = "/v1/rotations/{rotationId}/reveal", tag = "rotations",
+    params(("rotationId" = String, Path, description = "rot_…"),
+           ("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters")),
+    responses(
+        (status = 200, body = RotationWithSecretResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 410, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn reveal_secret(
+    State(state): State<AppState>,
+    Extension(Authenticated(actor)): Extension<Authenticated>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = rotation_id(&raw)?;
+    let keyroll = state.keyroll.clone();
+    let path = format!("/v1/rotations/{id}/reveal");
+    idempotent(
+        &state,
+        actor,
+        &headers,
+        scope(&Method::POST, &path),
+        b"",
+        StatusCode::OK,
+        |caller| async move {
+            let (rotation, secret) = keyroll.reveal_secret(&id, caller).await?;
+            Ok(Outcome::Rotation(rotation, Some(secret)))
+        },
+    )
+    .await
+}
+
 /// A key's audit trail and whether its hash chain is intact.
 #[utoipa::path(get, path = "/v1/keys/{keyId}/audit", tag = "audit",
     params(("keyId" = String, Path, description = "key_…")),
@@ -484,6 +520,11 @@ pub async fn verify(
         (status = 401, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn process(State(state): State<AppState>) -> Result<Json<ProcessResponse>, ApiError> {
-    let report = process_due(&state.keyroll, ProcessorOptions::default()).await?;
+    let report = process_due(
+        &state.keyroll,
+        state.queue.as_deref(),
+        ProcessorOptions::default(),
+    )
+    .await?;
     Ok(Json(report.into()))
 }

@@ -33,6 +33,7 @@ fn router() -> axum::Router {
     );
     app(AppState {
         keyroll: Arc::new(keyroll),
+        queue: None,
         auth: Auth::ApiGatewayIam,
     })
 }

@@ -46,6 +46,7 @@ fn spawn_app() -> TestApp {
     );
     let router = app(AppState {
         keyroll: Arc::new(keyroll),
+        queue: None,
         auth: Auth::admin_token(TOKEN),
     });
     TestApp { router, clock }
@@ -238,7 +239,7 @@ async fn scheduled_rotation_over_http() {
     assert_eq!(processed.status, StatusCode::OK, "{}", processed.text);
     assert_eq!(
         processed.body,
-        json!({"started": 1, "completed": 0, "failed": 0, "remaining": 0})
+        json!({"started": 1, "reminded": 0, "completed": 0, "failed": 0, "markedFailed": 0, "notified": 0, "remaining": 0})
     );
     app.clock
         .set(Timestamp::parse("2026-01-02T01:00:00Z").unwrap());
@@ -725,6 +726,7 @@ async fn openapi_document_lists_every_route_with_schemas() {
         ("get", "/v1/keys/{keyId}/audit", false, "200"),
         ("post", "/v1/verify", true, "200"),
         ("post", "/v1/admin/process", false, "200"),
+        ("post", "/v1/rotations/{rotationId}/reveal", false, "200"),
     ];
     for (method, path, has_body, success) in routes {
         let operation = &document["paths"][path][method];
@@ -748,7 +750,7 @@ async fn openapi_document_lists_every_route_with_schemas() {
     let paths = document["paths"].as_object().unwrap();
     assert_eq!(
         paths.len(),
-        11,
+        12,
         "no undocumented extra paths: {:?}",
         paths.keys().collect::<Vec<_>>()
     );

@@ -19,12 +19,14 @@ use anyhow::{bail, Context, Result};
 use keyroll_api::{app, AppState, Auth};
 use keyroll_core::config::Config;
 use keyroll_core::processor::{process_due, ProcessorOptions};
+use keyroll_core::queue::{MemoryQueue, NotificationQueue, SqsQueue};
 use keyroll_core::service::Keyroll;
 use keyroll_core::store::dynamodb::DynamoStore;
 use keyroll_core::store::memory::MemoryStore;
 use keyroll_core::store::table::create_table;
 use keyroll_core::store::Store;
 use keyroll_core::time::SystemClock;
+use keyroll_core::vault::{MemoryVault, SecretVault, SecretsManagerVault};
 
 mod demo;
 
@@ -80,8 +82,16 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
             "KEYROLL_PROCESS_INTERVAL_SECONDS must be a whole number of seconds, at least 1",
         )?;
     let backend = env_or("KEYROLL_BACKEND", "memory");
-    let store: Arc<dyn Store> = match backend.as_str() {
-        "memory" => Arc::new(MemoryStore::new()),
+    let (store, queue, vault): (
+        Arc<dyn Store>,
+        Arc<dyn NotificationQueue>,
+        Arc<dyn SecretVault>,
+    ) = match backend.as_str() {
+        "memory" => (
+            Arc::new(MemoryStore::new()),
+            Arc::new(MemoryQueue::new()),
+            Arc::new(MemoryVault::new()),
+        ),
         "aws" => {
             let sdk = keyroll_core::aws::load_config().await;
             let client = keyroll_core::aws::dynamodb_client(&sdk);
@@ -90,7 +100,20 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
                     .await
                     .with_context(|| format!("creating table {}", config.table_name))?;
             }
-            Arc::new(DynamoStore::new(client, config.table_name.clone()))
+            let sqs = aws_sdk_sqs::Client::new(&sdk);
+            let queue_url = match (&config.queue_url, create_tables) {
+                (Some(url), _) => url.clone(),
+                (None, true) => create_queue(&sqs).await?,
+                (None, false) => bail!("KEYROLL_BACKEND=aws needs KEYROLL_QUEUE_URL (or --create-tables to create a queue)"),
+            };
+            println!("notifications go to {queue_url}");
+            (
+                Arc::new(DynamoStore::new(client, config.table_name.clone())),
+                Arc::new(SqsQueue::new(sqs, queue_url)),
+                Arc::new(SecretsManagerVault::new(
+                    aws_sdk_secretsmanager::Client::new(&sdk),
+                )),
+            )
         }
         other => bail!("KEYROLL_BACKEND must be memory or aws (got {other:?})"),
     };
@@ -102,10 +125,12 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
             (format!("krl_admin_{}", hex_encode(&bytes)), true)
         }
     };
-    let keyroll = Arc::new(Keyroll::new(store, Arc::new(SystemClock), Arc::new(config)));
+    let keyroll =
+        Arc::new(Keyroll::new(store, Arc::new(SystemClock), Arc::new(config)).with_vault(vault));
     let router = app(AppState {
         keyroll: keyroll.clone(),
         auth: Auth::admin_token(&token),
+        queue: Some(queue.clone()),
     });
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -119,7 +144,7 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
     println!("authenticate with: Authorization: Bearer <admin token>");
     println!("processor runs every {interval} s; OpenAPI at http://{address}/openapi.json");
 
-    let processor = tokio::spawn(run_processor(keyroll, Duration::from_secs(interval)));
+    let processor = tokio::spawn(run_processor(keyroll, queue, Duration::from_secs(interval)));
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -129,15 +154,16 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
 }
 
 /// Runs the processor on an interval, as EventBridge does in AWS.
-async fn run_processor(keyroll: Arc<Keyroll>, every: Duration) {
+async fn run_processor(keyroll: Arc<Keyroll>, queue: Arc<dyn NotificationQueue>, every: Duration) {
     let mut ticker = tokio::time::interval(every);
     ticker.tick().await;
     loop {
         ticker.tick().await;
-        match process_due(&keyroll, ProcessorOptions::default()).await {
+        match process_due(&keyroll, Some(queue.as_ref()), ProcessorOptions::default()).await {
             Ok(report) => tracing::info!(
                 started = report.started,
                 completed = report.completed,
+                notified = report.notified,
                 failed = report.failed,
                 remaining = report.remaining,
                 "processor run"
@@ -145,6 +171,19 @@ async fn run_processor(keyroll: Arc<Keyroll>, every: Duration) {
             Err(error) => tracing::warn!(%error, "processor run failed"),
         }
     }
+}
+
+/// Creates (or finds) the local notification queue, FIFO like the deployed one.
+async fn create_queue(sqs: &aws_sdk_sqs::Client) -> Result<String> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let output = sqs
+        .create_queue()
+        .queue_name("keyroll-notifications.fifo")
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .context("creating the notification queue")?;
+    output.queue_url.context("the queue has no URL")
 }
 
 async fn shutdown_signal() {

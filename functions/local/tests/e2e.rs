@@ -46,9 +46,10 @@ fn start_server(table: &str) -> Server {
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let first = lines
-        .next()
-        .expect("keyroll-local printed nothing")
-        .expect("read stdout");
+        .by_ref()
+        .map(|line| line.expect("read stdout"))
+        .find(|line| line.contains("listening on"))
+        .expect("keyroll-local never said where it listens");
     let base = first
         .split_whitespace()
         .find(|word| word.starts_with("http://"))

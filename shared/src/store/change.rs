@@ -8,7 +8,9 @@ use crate::audit::{AuditAction, AuditEvent, AuditHash};
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{Actor, Reason, RotationId};
 use crate::key::{Key, SecretRecord, SecretState};
+use crate::notification::{OutboxEntry, OutboxMessage};
 use crate::rotation::{Rotation, RotationStatus};
+use crate::store::shard_of;
 use crate::time::Timestamp;
 
 /// Accumulates one change of one key. Secret records follow the key: after the key's
@@ -22,6 +24,7 @@ pub struct ChangeBuilder {
     new_secrets: Vec<SecretRecord>,
     events: Vec<AuditEvent>,
     idempotency: Option<IdempotencyRecord>,
+    outbox: Vec<OutboxEntry>,
 }
 
 impl ChangeBuilder {
@@ -36,6 +39,7 @@ impl ChangeBuilder {
             new_secrets: Vec::new(),
             events: Vec::new(),
             idempotency: None,
+            outbox: Vec::new(),
         }
     }
 
@@ -48,6 +52,7 @@ impl ChangeBuilder {
             new_secrets: Vec::new(),
             events: Vec::new(),
             idempotency: None,
+            outbox: Vec::new(),
         }
     }
 
@@ -76,6 +81,21 @@ impl ChangeBuilder {
     /// Stores the record of the idempotent request that made this change with it.
     pub fn set_idempotency(&mut self, record: IdempotencyRecord) {
         self.idempotency = Some(record);
+    }
+
+    /// Queues work for after the commit, ordered after the last recorded event.
+    pub fn enqueue(&mut self, at: Timestamp, message: OutboxMessage) {
+        let sort_key = format!(
+            "{at}#{}#{:010}#{:03}",
+            self.key.id,
+            self.key.revision,
+            self.outbox.len()
+        );
+        self.outbox.push(OutboxEntry {
+            shard: shard_of(self.key.id.as_str()),
+            sort_key,
+            message,
+        });
     }
 
     /// Appends the audit event for one state change, chained to the previous one.
@@ -141,6 +161,7 @@ impl ChangeBuilder {
             secrets,
             events: self.events,
             idempotency: self.idempotency,
+            outbox: self.outbox,
         }
     }
 }

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, Put, TransactWriteItem, Update, WriteRequest,
+};
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -19,6 +21,7 @@ use crate::audit::AuditEvent;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, RotationId};
 use crate::key::{Key, SecretRecord};
+use crate::notification::{OutboxEntry, OutboxMessage};
 use crate::rotation::Rotation;
 use crate::secret::LookupHash;
 use crate::time::Timestamp;
@@ -46,6 +49,9 @@ fn secret_pk(hash: &LookupHash) -> String {
 }
 fn idempotency_pk(id: &str) -> String {
     format!("IDEM#{id}")
+}
+fn outbox_pk(shard: u8) -> String {
+    format!("OUTBOX#{shard}")
 }
 fn audit_sk(seq: u64) -> String {
     format!("{AUDIT_SK_PREFIX}{seq:020}")
@@ -399,6 +405,22 @@ impl DynamoStore {
                 HashMap::from([(":now".into(), s(record.created_at.to_rfc3339()))]),
             )?);
         }
+        for entry in &change.outbox {
+            let message = serde_json::to_string(&entry.message)
+                .map_err(|e| StoreError::Corrupt(format!("encode outbox: {e}")))?;
+            let item = HashMap::from([
+                (PK.into(), s(outbox_pk(entry.shard))),
+                (SK.into(), s(entry.sort_key.clone())),
+                ("message".into(), s(message)),
+            ]);
+            writes.push(put(
+                table,
+                item,
+                "attribute_not_exists(#pk)",
+                &[("#pk", PK)],
+                Item::new(),
+            )?);
+        }
         for event in &change.events {
             writes.push(put(
                 table,
@@ -579,6 +601,86 @@ impl Store for DynamoStore {
             .await?
             .map(decode)
             .transpose()
+    }
+
+    async fn outbox(
+        &self,
+        shard: u8,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut entries = Vec::new();
+        let mut start: Option<Item> = after
+            .map(|a| HashMap::from([(PK.to_owned(), s(outbox_pk(shard))), (SK.to_owned(), s(a))]));
+        while entries.len() < limit {
+            self.count();
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":pk", s(outbox_pk(shard)))
+                .consistent_read(true)
+                .limit(i32::try_from(limit - entries.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable("Query", e))?;
+            for item in output.items.unwrap_or_default() {
+                let message: OutboxMessage =
+                    serde_json::from_str(text_attribute(&item, "message")?)
+                        .map_err(|e| StoreError::Corrupt(format!("outbox message: {e}")))?;
+                entries.push(OutboxEntry {
+                    shard,
+                    sort_key: text_attribute(&item, SK)?.to_owned(),
+                    message,
+                });
+            }
+            match output.last_evaluated_key {
+                Some(next) if !next.is_empty() => start = Some(next),
+                _ => break,
+            }
+        }
+        Ok(entries)
+    }
+
+    async fn remove_outbox(&self, entries: &[(u8, String)]) -> Result<(), StoreError> {
+        for chunk in entries.chunks(25) {
+            let mut requests: Vec<WriteRequest> = Vec::new();
+            for (shard, sort_key) in chunk {
+                let delete = DeleteRequest::builder()
+                    .key(PK, s(outbox_pk(*shard)))
+                    .key(SK, s(sort_key.clone()))
+                    .build()
+                    .map_err(|e| StoreError::Corrupt(format!("delete request: {e}")))?;
+                requests.push(WriteRequest::builder().delete_request(delete).build());
+            }
+            // BatchWriteItem may leave some items unprocessed under load: resend them.
+            for _ in 0..5 {
+                self.count();
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("BatchWriteItem", e))?;
+                requests = output
+                    .unprocessed_items
+                    .and_then(|mut items| items.remove(&self.table))
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+            }
+            if !requests.is_empty() {
+                return Err(StoreError::Unavailable(
+                    "outbox entries left unprocessed".into(),
+                ));
+            }
+        }
+        Ok(())
     }
 
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {

@@ -12,6 +12,7 @@ use crate::audit::AuditEvent;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, RotationId};
 use crate::key::{Key, SecretRecord};
+use crate::notification::{OutboxEntry, OutboxMessage};
 use crate::rotation::Rotation;
 use crate::secret::LookupHash;
 use crate::time::Timestamp;
@@ -23,6 +24,7 @@ struct State {
     rotations: HashMap<RotationId, Rotation>,
     audit: HashMap<KeyId, Vec<AuditEvent>>,
     idempotency: HashMap<String, IdempotencyRecord>,
+    outbox: std::collections::BTreeMap<(u8, String), OutboxMessage>,
 }
 
 #[derive(Debug, Default)]
@@ -166,6 +168,34 @@ impl Store for MemoryStore {
         Ok(self.lock().idempotency.get(id).cloned())
     }
 
+    async fn outbox(
+        &self,
+        shard: u8,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        Ok(self
+            .lock()
+            .outbox
+            .range((shard, after.unwrap_or("").to_owned())..)
+            .filter(|((s, key), _)| *s == shard && after.is_none_or(|a| key.as_str() > a))
+            .take(limit)
+            .map(|((shard, sort_key), message)| OutboxEntry {
+                shard: *shard,
+                sort_key: sort_key.clone(),
+                message: message.clone(),
+            })
+            .collect())
+    }
+
+    async fn remove_outbox(&self, entries: &[(u8, String)]) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        for entry in entries {
+            state.outbox.remove(entry);
+        }
+        Ok(())
+    }
+
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
         let mut state = self.lock();
         check(&state, &change)?;
@@ -175,8 +205,14 @@ impl Store for MemoryStore {
             secrets,
             events,
             idempotency,
+            outbox,
             ..
         } = change;
+        for entry in outbox {
+            state
+                .outbox
+                .insert((entry.shard, entry.sort_key), entry.message);
+        }
         if let Some(record) = idempotency {
             state.idempotency.insert(record.id.clone(), record);
         }

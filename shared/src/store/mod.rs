@@ -13,6 +13,7 @@ use crate::audit::AuditEvent;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, RotationId};
 use crate::key::{Key, SecretRecord, SecretState};
+use crate::notification::OutboxEntry;
 use crate::rotation::{Rotation, RotationStatus};
 use crate::secret::LookupHash;
 use crate::time::Timestamp;
@@ -79,6 +80,8 @@ pub struct KeyChange {
     /// The record of the idempotent request that made the change, if any. Refused
     /// (conflict) while a live record with the same id exists.
     pub idempotency: Option<IdempotencyRecord>,
+    /// Notifications and clean-ups to carry out once the change has committed.
+    pub outbox: Vec<OutboxEntry>,
 }
 
 /// An entry of the due index: a rotation with work for the processor.
@@ -172,6 +175,17 @@ pub trait Store: Send + Sync {
 
     /// The record of an idempotent request, by id (live or not).
     async fn idempotency(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    /// Up to `limit` outbox entries of `shard`, oldest first, after sort key `after`.
+    async fn outbox(
+        &self,
+        shard: u8,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// Removes carried-out outbox entries (removing one that is gone is not an error).
+    async fn remove_outbox(&self, entries: &[(u8, String)]) -> Result<(), StoreError>;
 
     /// Applies the change atomically, or refuses it with [`StoreError::Conflict`].
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError>;

@@ -1,0 +1,88 @@
+//! Customer notifications: versioned, flat JSON messages, one per state change the
+//! customer should hear about, never carrying a secret.
+//!
+//! Each is written to the **outbox** in the same DynamoDB transaction as the change it
+//! announces, and the processor moves outbox entries to the SQS FIFO queue (message
+//! group = key id, deduplication id = event id). So a committed change always leads to
+//! its message, even if SQS is down at that moment, and a change that did not commit
+//! never does. The schema is documented in docs/notifications.md.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{KeyId, KeyName, OrganizationId, Reason, RotationId};
+use crate::rotation::RotationTrigger;
+use crate::time::Timestamp;
+
+/// The version of the message schema; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NotificationType {
+    #[serde(rename = "rotation.scheduled")]
+    RotationScheduled,
+    #[serde(rename = "rotation.started")]
+    RotationStarted,
+    #[serde(rename = "rotation.reminder")]
+    RotationReminder,
+    #[serde(rename = "rotation.completed")]
+    RotationCompleted,
+    #[serde(rename = "rotation.cancelled")]
+    RotationCancelled,
+    #[serde(rename = "rotation.extended")]
+    RotationExtended,
+    #[serde(rename = "rotation.emergency")]
+    RotationEmergency,
+    #[serde(rename = "key.expiring")]
+    KeyExpiring,
+}
+
+/// One message to the customer. Every field is always present (null when it does not
+/// apply), so consumers can rely on the shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    #[serde(rename = "type")]
+    pub kind: NotificationType,
+    pub schema_version: u32,
+    /// Unique and stable: `evt_<key ulid>_<audit seq>`; consumers deduplicate on it.
+    pub event_id: String,
+    pub occurred_at: Timestamp,
+    pub key_id: KeyId,
+    pub organization_id: OrganizationId,
+    pub key_name: KeyName,
+    pub rotation_id: Option<RotationId>,
+    pub old_prefix: Option<String>,
+    pub new_prefix: Option<String>,
+    /// When the old secret stops working.
+    pub deadline: Option<Timestamp>,
+    pub reason: Option<Reason>,
+    pub trigger: Option<RotationTrigger>,
+    /// When the old secret was last used, if known.
+    pub old_secret_last_used_at: Option<Timestamp>,
+}
+
+impl Notification {
+    /// The event id of the notification caused by audit event `seq` of `key_id`.
+    pub fn event_id(key_id: &KeyId, seq: u64) -> String {
+        let ulid = key_id.as_str().trim_start_matches(KeyId::PREFIX);
+        format!("evt_{ulid}_{seq:010}")
+    }
+}
+
+/// Work that must happen after a change commits, written in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum OutboxMessage {
+    /// Send a notification to the queue.
+    Notify { notification: Box<Notification> },
+    /// Delete a secret held in the vault for a rotation that no longer needs it.
+    DeleteVaultSecret { name: String },
+}
+
+/// An outbox entry: where it sorts (by time, key and sequence) and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub shard: u8,
+    pub sort_key: String,
+    pub message: OutboxMessage,
+}
