@@ -23,6 +23,10 @@ use crate::notification::{Notification, OutboxMessage};
 use crate::queue::NotificationQueue;
 use crate::service::{Advance, Keyroll};
 use crate::store::{DueRef, StoreError, INDEX_SHARDS};
+use crate::time::{Clock, SystemClock};
+
+/// How long a run may hold an outbox shard before another run may take it over.
+pub const LEASE_SECONDS: u64 = 60;
 
 /// How a run reads and how long it may take.
 #[derive(Debug, Clone, Copy)]
@@ -186,8 +190,15 @@ pub async fn deliver_outbox(
     options: &ProcessorOptions,
 ) -> Result<u64> {
     let mut notified = 0;
+    // A lease per outbox shard keeps racing runs from sending the same messages (the
+    // queue would drop the copies anyway). Leases run on the wall clock: a run that
+    // dies holding one delays that shard by at most LEASE_SECONDS.
+    let owner = hex::encode(crate::random::bytes::<8>());
     for shard in 0..INDEX_SHARDS {
+        let lease = format!("outbox-{shard}");
+        let mut leased = false;
         let mut after: Option<String> = None;
+        let result: Result<()> = async {
         'pages: loop {
             if options
                 .stop_at
@@ -195,10 +206,17 @@ pub async fn deliver_outbox(
             {
                 break;
             }
-            let entries = keyroll
-                .store()
-                .outbox(shard, after.as_deref(), options.page_size)
-                .await?;
+                        let entries = keyroll.store().outbox(shard, after.as_deref(), options.page_size).await?;
+            if entries.is_empty() {
+                break;
+            }
+            if !leased {
+                let now = SystemClock.now();
+                leased = keyroll.store().try_lease(&lease, &owner, now.plus_seconds(LEASE_SECONDS), now).await?;
+                if !leased {
+                    break; // another run is delivering this shard
+                }
+            }
             let full = entries.len() == options.page_size;
             after = entries.last().map(|e| e.sort_key.clone());
             let mut done: Vec<(u8, String)> = Vec::new();
@@ -260,6 +278,15 @@ pub async fn deliver_outbox(
                 break 'pages;
             }
         }
+        Ok(())
+        }
+        .await;
+        if leased {
+            if let Err(error) = keyroll.store().release_lease(&lease, &owner).await {
+                tracing::warn!(%error, "outbox lease not released; it expires by itself");
+            }
+        }
+        result?;
     }
     Ok(notified)
 }

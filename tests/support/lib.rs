@@ -2,4 +2,6 @@
 //! every adapter must pass.
 
 pub mod contract;
+pub mod faults;
 pub mod fixture;
+pub mod processor;

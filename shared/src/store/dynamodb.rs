@@ -683,6 +683,71 @@ impl Store for DynamoStore {
         Ok(())
     }
 
+    async fn try_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.count();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(format!("LEASE#{name}")))
+            .item(SK, s("LEASE"))
+            .item("owner", s(owner))
+            .item("until", s(until.to_rfc3339()))
+            .condition_expression("attribute_not_exists(#pk) OR #owner = :owner OR #until <= :now")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) => {
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception())
+                {
+                    Ok(false)
+                } else {
+                    Err(unavailable("PutItem", error))
+                }
+            }
+        }
+    }
+
+    async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        self.count();
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(format!("LEASE#{name}")))
+            .key(SK, s("LEASE"))
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(unavailable("DeleteItem", error)),
+        }
+    }
+
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
         let writes = self.transaction(&change)?;
         self.count();

@@ -25,6 +25,7 @@ struct State {
     audit: HashMap<KeyId, Vec<AuditEvent>>,
     idempotency: HashMap<String, IdempotencyRecord>,
     outbox: std::collections::BTreeMap<(u8, String), OutboxMessage>,
+    leases: HashMap<String, (String, Timestamp)>,
 }
 
 #[derive(Debug, Default)]
@@ -192,6 +193,38 @@ impl Store for MemoryStore {
         let mut state = self.lock();
         for entry in entries {
             state.outbox.remove(entry);
+        }
+        Ok(())
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let free = match state.leases.get(name) {
+            None => true,
+            Some((holder, expires)) => holder == owner || *expires <= now,
+        };
+        if free {
+            state
+                .leases
+                .insert(name.to_owned(), (owner.to_owned(), until));
+        }
+        Ok(free)
+    }
+
+    async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        if state
+            .leases
+            .get(name)
+            .is_some_and(|(holder, _)| holder == owner)
+        {
+            state.leases.remove(name);
         }
         Ok(())
     }

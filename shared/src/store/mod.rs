@@ -187,6 +187,20 @@ pub trait Store: Send + Sync {
     /// Removes carried-out outbox entries (removing one that is gone is not an error).
     async fn remove_outbox(&self, entries: &[(u8, String)]) -> Result<(), StoreError>;
 
+    /// Takes (or renews) the named lease for `owner` until `until`, unless another
+    /// owner holds it past `now`. Leases only save duplicate work; correctness never
+    /// depends on them.
+    async fn try_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives the lease up if `owner` still holds it.
+    async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError>;
+
     /// Applies the change atomically, or refuses it with [`StoreError::Conflict`].
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError>;
 }

@@ -1,0 +1,139 @@
+//! The processor handler runs on the `events/processor-schedule.json` fixture.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use keyroll_core::config::Config;
+use keyroll_core::ids::{Actor, KeyName, OrganizationId};
+use keyroll_core::notification::NotificationType;
+use keyroll_core::queue::MemoryQueue;
+use keyroll_core::service::{Keyroll, NewKey, RotationRequest};
+use keyroll_core::store::memory::MemoryStore;
+use keyroll_core::time::{ManualClock, Timestamp};
+use keyroll_processor::{handle, Deps};
+use lambda_runtime::{Context, LambdaEvent};
+
+fn fixture() -> EventBridgeEvent<serde_json::Value> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/processor-schedule.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap())
+        .expect("the fixture is an EventBridge event")
+}
+
+fn context(seconds_left: u64) -> Context {
+    let mut context = Context::default();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    context.deadline = now_ms + seconds_left * 1000;
+    context
+}
+
+#[tokio::test]
+async fn the_scheduled_event_runs_one_processor_pass() {
+    let clock = ManualClock::new(Timestamp::parse("2026-11-25T18:00:00Z").unwrap());
+    let keyroll = Arc::new(Keyroll::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(clock.clone()),
+        Arc::new(Config::from_lookup(|_| None).unwrap()),
+    ));
+    let queue = Arc::new(MemoryQueue::new());
+    let deps = Deps {
+        keyroll: keyroll.clone(),
+        queue: queue.clone(),
+    };
+    let actor = Actor::parse("alice").unwrap();
+    let issued = keyroll
+        .issue_key(
+            NewKey {
+                organization_id: OrganizationId::parse("org_acme").unwrap(),
+                name: KeyName::parse("prod").unwrap(),
+                scopes: vec![],
+                rate_limit: 10,
+                class: Default::default(),
+            },
+            &actor,
+        )
+        .await
+        .unwrap();
+    keyroll
+        .schedule_rotation(&issued.key.id, RotationRequest::default(), &actor)
+        .await
+        .unwrap();
+
+    // Not due yet: nothing advances, the scheduling notice goes out.
+    let report = handle(&deps, LambdaEvent::new(fixture(), context(60)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.started, report.completed, report.notified),
+        (0, 0, 1)
+    );
+
+    clock.advance(86_400);
+    let report = handle(&deps, LambdaEvent::new(fixture(), context(60)))
+        .await
+        .unwrap();
+    assert_eq!((report.started, report.notified), (1, 1));
+    let kinds: Vec<_> = queue.delivered().iter().map(|n| n.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            NotificationType::RotationScheduled,
+            NotificationType::RotationStarted
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_run_without_time_left_starts_nothing() {
+    let clock = ManualClock::new(Timestamp::parse("2026-11-25T18:00:00Z").unwrap());
+    let keyroll = Arc::new(Keyroll::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(clock.clone()),
+        Arc::new(Config::from_lookup(|_| None).unwrap()),
+    ));
+    let actor = Actor::parse("alice").unwrap();
+    let issued = keyroll
+        .issue_key(
+            NewKey {
+                organization_id: OrganizationId::parse("org_acme").unwrap(),
+                name: KeyName::parse("prod").unwrap(),
+                scopes: vec![],
+                rate_limit: 10,
+                class: Default::default(),
+            },
+            &actor,
+        )
+        .await
+        .unwrap();
+    keyroll
+        .schedule_rotation(
+            &issued.key.id,
+            RotationRequest {
+                immediate: true,
+                grace_seconds: Some(60),
+                ..Default::default()
+            },
+            &actor,
+        )
+        .await
+        .unwrap();
+    clock.advance(60);
+    let deps = Deps {
+        keyroll,
+        queue: Arc::new(MemoryQueue::new()),
+    };
+    // Less time left than the safety margin: the due rotation is left for the next run.
+    let report = handle(&deps, LambdaEvent::new(fixture(), context(5)))
+        .await
+        .unwrap();
+    assert_eq!((report.completed, report.remaining), (0, 1));
+    let report = handle(&deps, LambdaEvent::new(fixture(), context(60)))
+        .await
+        .unwrap();
+    assert_eq!((report.completed, report.remaining), (1, 0));
+}

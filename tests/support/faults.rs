@@ -1,0 +1,116 @@
+//! A store that fails on purpose: it wraps a real adapter and injects throttling,
+//! lost races and "crashes" (a step that does not happen) at chosen points.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use keyroll_core::audit::AuditEvent;
+use keyroll_core::idempotency::IdempotencyRecord;
+use keyroll_core::ids::{KeyId, RotationId};
+use keyroll_core::key::{Key, SecretRecord};
+use keyroll_core::notification::OutboxEntry;
+use keyroll_core::rotation::Rotation;
+use keyroll_core::secret::LookupHash;
+use keyroll_core::store::{AgeRef, DueRef, KeyChange, Store, StoreError};
+use keyroll_core::time::Timestamp;
+
+#[derive(Default)]
+pub struct Faults {
+    /// The next N commits fail as if DynamoDB throttled them (nothing written).
+    pub throttle_commits: AtomicU32,
+    /// The next N commits fail as if another writer won (nothing written).
+    pub conflict_commits: AtomicU32,
+    /// The next N outbox removals fail, as if the process died after delivering.
+    pub fail_outbox_removals: AtomicU32,
+}
+
+fn take(counter: &AtomicU32) -> bool {
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+pub struct FaultyStore {
+    pub inner: Arc<dyn Store>,
+    pub faults: Arc<Faults>,
+}
+
+#[async_trait]
+impl Store for FaultyStore {
+    async fn key(&self, id: &KeyId) -> Result<Option<Key>, StoreError> {
+        self.inner.key(id).await
+    }
+    async fn secret(&self, hash: &LookupHash) -> Result<Option<SecretRecord>, StoreError> {
+        self.inner.secret(hash).await
+    }
+    async fn rotation(&self, id: &RotationId) -> Result<Option<Rotation>, StoreError> {
+        self.inner.rotation(id).await
+    }
+    async fn rotations_of(&self, key_id: &KeyId) -> Result<Vec<Rotation>, StoreError> {
+        self.inner.rotations_of(key_id).await
+    }
+    async fn audit_events(&self, key_id: &KeyId) -> Result<Vec<AuditEvent>, StoreError> {
+        self.inner.audit_events(key_id).await
+    }
+    async fn due_rotations(
+        &self,
+        shard: u8,
+        due_by: Timestamp,
+        after: Option<&DueRef>,
+        limit: usize,
+    ) -> Result<Vec<DueRef>, StoreError> {
+        self.inner.due_rotations(shard, due_by, after, limit).await
+    }
+    async fn aged_keys(
+        &self,
+        shard: u8,
+        before: Timestamp,
+        after: Option<&AgeRef>,
+        limit: usize,
+    ) -> Result<Vec<AgeRef>, StoreError> {
+        self.inner.aged_keys(shard, before, after, limit).await
+    }
+    async fn idempotency(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.inner.idempotency(id).await
+    }
+    async fn outbox(
+        &self,
+        shard: u8,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.inner.outbox(shard, after, limit).await
+    }
+    async fn remove_outbox(&self, entries: &[(u8, String)]) -> Result<(), StoreError> {
+        if take(&self.faults.fail_outbox_removals) {
+            return Err(StoreError::Unavailable(
+                "injected: crashed before removing the outbox entries".into(),
+            ));
+        }
+        self.inner.remove_outbox(entries).await
+    }
+    async fn try_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.inner.try_lease(name, owner, until, now).await
+    }
+    async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        self.inner.release_lease(name, owner).await
+    }
+    async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
+        if take(&self.faults.throttle_commits) {
+            return Err(StoreError::Unavailable(
+                "injected: ProvisionedThroughputExceeded".into(),
+            ));
+        }
+        if take(&self.faults.conflict_commits) {
+            return Err(StoreError::Conflict);
+        }
+        self.inner.commit(change).await
+    }
+}
