@@ -36,6 +36,19 @@ pub enum NotificationType {
     KeyExpiring,
 }
 
+impl NotificationType {
+    pub const ALL: [NotificationType; 8] = [
+        NotificationType::RotationScheduled,
+        NotificationType::RotationStarted,
+        NotificationType::RotationReminder,
+        NotificationType::RotationCompleted,
+        NotificationType::RotationCancelled,
+        NotificationType::RotationExtended,
+        NotificationType::RotationEmergency,
+        NotificationType::KeyExpiring,
+    ];
+}
+
 /// One message to the customer. Every field is always present (null when it does not
 /// apply), so consumers can rely on the shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,4 +98,27 @@ pub struct OutboxEntry {
     pub shard: u8,
     pub sort_key: String,
     pub message: OutboxMessage,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/notifications.md has a valid example of every type, in the current schema.
+    #[test]
+    fn every_type_has_a_documented_example_that_parses() {
+        let doc = include_str!("../../docs/notifications.md");
+        let mut documented = Vec::new();
+        for block in doc.split("```json").skip(1) {
+            let json = block.split("```").next().unwrap_or_default();
+            let notification: Notification = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+            assert_eq!(notification.schema_version, SCHEMA_VERSION);
+            let value: serde_json::Value = serde_json::from_str(json).unwrap();
+            assert_eq!(value, serde_json::to_value(&notification).unwrap(), "every field present, nothing extra");
+            documented.push(notification.kind);
+        }
+        for kind in NotificationType::ALL {
+            assert!(documented.contains(&kind), "{kind:?} has no example");
+        }
+    }
 }
