@@ -100,6 +100,28 @@ pub struct SecretVersion {
 }
 
 impl SecretVersion {
+    /// A version as it is created: no expiry, never revoked, never used.
+    pub fn new(
+        version: u32,
+        prefix: String,
+        lookup_hash: LookupHash,
+        stage: SecretStage,
+        origin: SecretOrigin,
+        created_at: Timestamp,
+    ) -> Self {
+        Self {
+            version,
+            prefix,
+            lookup_hash,
+            stage,
+            origin,
+            created_at,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+        }
+    }
+
     pub fn validity(&self, now: Timestamp) -> Validity {
         validity(self.stage, self.expires_at, now)
     }

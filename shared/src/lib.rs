@@ -14,6 +14,7 @@ pub mod error;
 pub mod idempotency;
 pub mod ids;
 pub mod key;
+pub mod logging;
 pub mod notification;
 pub mod processor;
 pub mod queue;

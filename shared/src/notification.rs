@@ -111,10 +111,15 @@ mod tests {
         let mut documented = Vec::new();
         for block in doc.split("```json").skip(1) {
             let json = block.split("```").next().unwrap_or_default();
-            let notification: Notification = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+            let notification: Notification =
+                serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
             assert_eq!(notification.schema_version, SCHEMA_VERSION);
             let value: serde_json::Value = serde_json::from_str(json).unwrap();
-            assert_eq!(value, serde_json::to_value(&notification).unwrap(), "every field present, nothing extra");
+            assert_eq!(
+                value,
+                serde_json::to_value(&notification).unwrap(),
+                "every field present, nothing extra"
+            );
             documented.push(notification.kind);
         }
         for kind in NotificationType::ALL {

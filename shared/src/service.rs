@@ -446,17 +446,14 @@ impl Keyroll {
         self.validate_new_key(&request)?;
         let (minted, verifier) = self.mint().await?;
         let now = self.now();
-        let first = SecretVersion {
-            version: 1,
-            prefix: minted.display_prefix.clone(),
-            lookup_hash: minted.lookup_hash,
-            stage: SecretStage::Current,
-            origin: SecretOrigin::Generated,
-            created_at: now,
-            expires_at: None,
-            revoked_at: None,
-            last_used_at: None,
-        };
+        let first = SecretVersion::new(
+            1,
+            minted.display_prefix.clone(),
+            minted.lookup_hash,
+            SecretStage::Current,
+            SecretOrigin::Generated,
+            now,
+        );
         let key = self.new_key(request, actor, now, first.clone());
         let mut change = ChangeBuilder::create(key.clone());
         change.add_secret(SecretRecord::new(&key, &first, Some(verifier)));
@@ -505,17 +502,14 @@ impl Keyroll {
         if legacy.created_at > now {
             return Err(Error::invalid("createdAt", "must not be in the future"));
         }
-        let first = SecretVersion {
-            version: 1,
-            prefix: self.config.secret_format.legacy_display_prefix(visible),
-            lookup_hash: legacy.lookup_hash,
-            stage: SecretStage::Current,
-            origin: SecretOrigin::Imported,
-            created_at: legacy.created_at,
-            expires_at: None,
-            revoked_at: None,
-            last_used_at: None,
-        };
+        let first = SecretVersion::new(
+            1,
+            self.config.secret_format.legacy_display_prefix(visible),
+            legacy.lookup_hash,
+            SecretStage::Current,
+            SecretOrigin::Imported,
+            legacy.created_at,
+        );
         let mut key = self.new_key(legacy.key, actor, now, first.clone());
         key.created_at = legacy.created_at;
         let mut change = ChangeBuilder::create(key.clone());
@@ -633,17 +627,14 @@ impl Keyroll {
                 let grace_ends_at = start.plus_seconds(grace);
                 let before = snapshot(&key, None);
                 let mut change = ChangeBuilder::update(key);
-                let new_version = SecretVersion {
-                    version: change.key().next_version_number(),
-                    prefix: minted.display_prefix.clone(),
-                    lookup_hash: minted.lookup_hash,
-                    stage: SecretStage::Pending,
-                    origin: SecretOrigin::Generated,
-                    created_at: now,
-                    expires_at: None,
-                    revoked_at: None,
-                    last_used_at: None,
-                };
+                let new_version = SecretVersion::new(
+                    change.key().next_version_number(),
+                    minted.display_prefix.clone(),
+                    minted.lookup_hash,
+                    SecretStage::Pending,
+                    SecretOrigin::Generated,
+                    now,
+                );
                 let mut rotation = Rotation {
                     id: rotation_id.clone(),
                     key_id: key_id.clone(),
@@ -702,19 +693,8 @@ impl Keyroll {
                     Some(&rotation.reason),
                 );
                 if request.immediate {
-                    let before = snapshot(change.key(), Some(&rotation));
-                    rotation.apply(RotationCommand::Start)?;
-                    rotation.started_at = Some(now);
-                    promote(change.key_mut(), rotation.to_version);
-                    record(
-                        &mut change,
-                        before,
-                        &rotation,
-                        now,
-                        actor,
-                        AuditAction::RotationStarted,
-                        Some(&rotation.reason),
-                    );
+                    let reason = rotation.reason.clone();
+                    self.start(&mut change, &mut rotation, now, actor, &reason)?;
                 }
                 caller.record_request(
                     &mut change,
@@ -808,17 +788,14 @@ impl Keyroll {
                 }
 
                 let before = snapshot(change.key(), None);
-                let new_version = SecretVersion {
-                    version: change.key().next_version_number(),
-                    prefix: minted.display_prefix.clone(),
-                    lookup_hash: minted.lookup_hash,
-                    stage: SecretStage::Current,
-                    origin: SecretOrigin::Generated,
-                    created_at: now,
-                    expires_at: None,
-                    revoked_at: None,
-                    last_used_at: None,
-                };
+                let new_version = SecretVersion::new(
+                    change.key().next_version_number(),
+                    minted.display_prefix.clone(),
+                    minted.lookup_hash,
+                    SecretStage::Current,
+                    SecretOrigin::Generated,
+                    now,
+                );
                 {
                     let key = change.key_mut();
                     for v in key

@@ -1106,19 +1106,41 @@ pub async fn failed_rotation_keeps_every_valid_secret(f: Fixture) {
     let issued = issue(&f).await;
     let rotated = f
         .keyroll
-        .schedule_rotation(&issued.key.id, RotationRequest { grace_seconds: Some(60), ..Default::default() }, &f.actor())
+        .schedule_rotation(
+            &issued.key.id,
+            RotationRequest {
+                grace_seconds: Some(60),
+                ..Default::default()
+            },
+            &f.actor(),
+        )
         .await
         .unwrap();
-    let failed = f.keyroll.fail_rotation(&rotated.rotation.id, "stored state is inconsistent").await.unwrap();
+    let failed = f
+        .keyroll
+        .fail_rotation(&rotated.rotation.id, "stored state is inconsistent")
+        .await
+        .unwrap();
     assert_eq!(failed.status, RotationStatus::Failed);
-    assert_eq!(failed.failure.as_deref(), Some("stored state is inconsistent"));
+    assert_eq!(
+        failed.failure.as_deref(),
+        Some("stored state is inconsistent")
+    );
     // Long after the planned grace, both secrets still work: nothing was cut off.
-    f.clock.set(Timestamp::parse("2027-01-01T00:00:00Z").unwrap());
+    f.clock
+        .set(Timestamp::parse("2027-01-01T00:00:00Z").unwrap());
     assert_eq!(code(&f, issued.secret.expose()).await, "VALID");
     assert_eq!(code(&f, rotated.secret.expose()).await, "VALID");
     let key = f.store.key(&issued.key.id).await.unwrap().unwrap();
     assert_eq!(key.active_rotation, None, "a new rotation can be scheduled");
-    assert_eq!(f.keyroll.fail_rotation(&rotated.rotation.id, "again").await.unwrap_err().http_status(), 409);
+    assert_eq!(
+        f.keyroll
+            .fail_rotation(&rotated.rotation.id, "again")
+            .await
+            .unwrap_err()
+            .http_status(),
+        409
+    );
     let actions = assert_chain_valid(&f, &issued.key.id).await;
     assert_eq!(actions.last(), Some(&AuditAction::RotationFailed));
 }

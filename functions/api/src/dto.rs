@@ -4,7 +4,6 @@
 
 use keyroll_core::audit::{AuditAction, AuditEvent, ChainReport};
 use keyroll_core::key::{Key, KeyClass, KeyStatus, SecretStage, SecretVersion};
-use keyroll_core::processor::ProcessReport;
 use keyroll_core::rotation::{Rotation, RotationStatus, RotationTrigger};
 use keyroll_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -319,30 +318,4 @@ pub struct VerifyResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<Timestamp>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ProcessResponse {
-    pub started: u64,
-    pub reminded: u64,
-    pub completed: u64,
-    pub failed: u64,
-    pub marked_failed: u64,
-    pub notified: u64,
-    pub remaining: u64,
-}
-
-impl From<ProcessReport> for ProcessResponse {
-    fn from(r: ProcessReport) -> Self {
-        Self {
-            started: r.started,
-            reminded: r.reminded,
-            completed: r.completed,
-            failed: r.failed,
-            marked_failed: r.marked_failed,
-            notified: r.notified,
-            remaining: r.remaining,
-        }
-    }
 }

@@ -13,14 +13,7 @@ use keyroll_core::vault::SecretsManagerVault;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_current_span(false)
-        .without_time()
-        .init();
+    keyroll_core::logging::init_lambda();
     let config = Config::from_env()?;
     let sdk = keyroll_core::aws::load_config().await;
     let store = DynamoStore::new(

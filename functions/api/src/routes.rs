@@ -9,7 +9,7 @@ use axum::{Extension, Json};
 use keyroll_core::error::Error;
 use keyroll_core::idempotency::IdempotencyIntent;
 use keyroll_core::ids::{KeyId, KeyName, OrganizationId, Reason, RotationId, Scope};
-use keyroll_core::processor::{process_due, ProcessorOptions};
+use keyroll_core::processor::{process_due, ProcessReport, ProcessorOptions};
 use keyroll_core::secret::RawSecret;
 use keyroll_core::service::{Caller, EmergencyRequest, NewKey, RotationRequest, Verification};
 
@@ -516,15 +516,15 @@ pub async fn verify(
 /// Run the processor once: start and complete every due rotation.
 #[utoipa::path(post, path = "/v1/admin/process", tag = "admin",
     responses(
-        (status = 200, body = ProcessResponse),
+        (status = 200, body = ProcessReport),
         (status = 401, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn process(State(state): State<AppState>) -> Result<Json<ProcessResponse>, ApiError> {
+pub async fn process(State(state): State<AppState>) -> Result<Json<ProcessReport>, ApiError> {
     let report = process_due(
         &state.keyroll,
         state.queue.as_deref(),
         ProcessorOptions::default(),
     )
     .await?;
-    Ok(Json(report.into()))
+    Ok(Json(report))
 }

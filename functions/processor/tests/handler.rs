@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use keyroll_core::config::Config;
-use keyroll_core::ids::{Actor, KeyName, OrganizationId};
+use keyroll_core::ids::{Actor, KeyId, KeyName, OrganizationId};
 use keyroll_core::notification::NotificationType;
 use keyroll_core::queue::MemoryQueue;
 use keyroll_core::service::{Keyroll, NewKey, RotationRequest};
@@ -32,35 +32,36 @@ fn context(seconds_left: u64) -> Context {
     context
 }
 
-#[tokio::test]
-async fn the_scheduled_event_runs_one_processor_pass() {
+/// A keyroll on the in-memory store at 2026-11-25T18:00Z with one key, and that key.
+async fn keyroll_with_a_key() -> (Arc<Keyroll>, ManualClock, KeyId, Actor) {
     let clock = ManualClock::new(Timestamp::parse("2026-11-25T18:00:00Z").unwrap());
     let keyroll = Arc::new(Keyroll::new(
         Arc::new(MemoryStore::new()),
         Arc::new(clock.clone()),
         Arc::new(Config::from_lookup(|_| None).unwrap()),
     ));
+    let actor = Actor::parse("alice").unwrap();
+    let new_key = NewKey {
+        organization_id: OrganizationId::parse("org_acme").unwrap(),
+        name: KeyName::parse("prod").unwrap(),
+        scopes: vec![],
+        rate_limit: 10,
+        class: Default::default(),
+    };
+    let issued = keyroll.issue_key(new_key, &actor).await.unwrap();
+    (keyroll, clock, issued.key.id, actor)
+}
+
+#[tokio::test]
+async fn the_scheduled_event_runs_one_processor_pass() {
+    let (keyroll, clock, key_id, actor) = keyroll_with_a_key().await;
     let queue = Arc::new(MemoryQueue::new());
     let deps = Deps {
         keyroll: keyroll.clone(),
         queue: queue.clone(),
     };
-    let actor = Actor::parse("alice").unwrap();
-    let issued = keyroll
-        .issue_key(
-            NewKey {
-                organization_id: OrganizationId::parse("org_acme").unwrap(),
-                name: KeyName::parse("prod").unwrap(),
-                scopes: vec![],
-                rate_limit: 10,
-                class: Default::default(),
-            },
-            &actor,
-        )
-        .await
-        .unwrap();
     keyroll
-        .schedule_rotation(&issued.key.id, RotationRequest::default(), &actor)
+        .schedule_rotation(&key_id, RotationRequest::default(), &actor)
         .await
         .unwrap();
 
@@ -90,36 +91,14 @@ async fn the_scheduled_event_runs_one_processor_pass() {
 
 #[tokio::test]
 async fn a_run_without_time_left_starts_nothing() {
-    let clock = ManualClock::new(Timestamp::parse("2026-11-25T18:00:00Z").unwrap());
-    let keyroll = Arc::new(Keyroll::new(
-        Arc::new(MemoryStore::new()),
-        Arc::new(clock.clone()),
-        Arc::new(Config::from_lookup(|_| None).unwrap()),
-    ));
-    let actor = Actor::parse("alice").unwrap();
-    let issued = keyroll
-        .issue_key(
-            NewKey {
-                organization_id: OrganizationId::parse("org_acme").unwrap(),
-                name: KeyName::parse("prod").unwrap(),
-                scopes: vec![],
-                rate_limit: 10,
-                class: Default::default(),
-            },
-            &actor,
-        )
-        .await
-        .unwrap();
+    let (keyroll, clock, key_id, actor) = keyroll_with_a_key().await;
+    let request = RotationRequest {
+        immediate: true,
+        grace_seconds: Some(60),
+        ..Default::default()
+    };
     keyroll
-        .schedule_rotation(
-            &issued.key.id,
-            RotationRequest {
-                immediate: true,
-                grace_seconds: Some(60),
-                ..Default::default()
-            },
-            &actor,
-        )
+        .schedule_rotation(&key_id, request, &actor)
         .await
         .unwrap();
     clock.advance(60);

@@ -82,6 +82,22 @@ fn text_attribute<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError>
         .ok_or_else(|| StoreError::Corrupt(format!("item has no string attribute {name}")))
 }
 
+fn corrupt(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(error.to_string())
+}
+
+/// An index sort key `<time>#<id>`, split into its parts.
+fn split_index_sort_key<'a>(
+    item: &'a Item,
+    attribute: &str,
+) -> Result<(Timestamp, &'a str), StoreError> {
+    let sort = text_attribute(item, attribute)?;
+    let (time, id) = sort
+        .split_once('#')
+        .ok_or_else(|| StoreError::Corrupt(format!("{attribute} {sort:?}")))?;
+    Ok((Timestamp::parse(time).map_err(corrupt)?, id))
+}
+
 fn unavailable<E, R>(operation: &str, error: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
@@ -171,7 +187,8 @@ fn put(
 pub struct DynamoStore {
     client: Client,
     table: String,
-    requests: AtomicU64,
+    reads: AtomicU64,
+    writes: AtomicU64,
 }
 
 impl std::fmt::Debug for DynamoStore {
@@ -187,7 +204,8 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
-            requests: AtomicU64::new(0),
+            reads: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
         }
     }
 
@@ -202,11 +220,25 @@ impl DynamoStore {
     /// DynamoDB requests sent so far (every page of a query counts). Lets tests and
     /// benchmarks assert costs with counts rather than clocks.
     pub fn request_count(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.read_count() + self.write_count()
+    }
+
+    /// GetItem and Query requests (every page counts).
+    pub fn read_count(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    /// TransactWriteItems, BatchWriteItem, PutItem and DeleteItem requests.
+    pub fn write_count(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
     }
 
     fn count(&self) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.reads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count_write(&self) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
     }
 
     async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
@@ -537,17 +569,12 @@ impl Store for DynamoStore {
         items
             .iter()
             .map(|item| {
-                let sort = text_attribute(item, DUE_SK)?;
-                let (due_at, rotation) = sort
-                    .split_once('#')
-                    .ok_or_else(|| StoreError::Corrupt(format!("due sort key {sort:?}")))?;
+                let (due_at, rotation) = split_index_sort_key(item, DUE_SK)?;
                 let key = text_attribute(item, PK)?.trim_start_matches("KEY#");
                 Ok(DueRef {
-                    due_at: Timestamp::parse(due_at)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    rotation_id: RotationId::parse(rotation)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    key_id: KeyId::parse(key).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    due_at,
+                    rotation_id: RotationId::parse(rotation).map_err(corrupt)?,
+                    key_id: KeyId::parse(key).map_err(corrupt)?,
                 })
             })
             .collect()
@@ -583,14 +610,10 @@ impl Store for DynamoStore {
         items
             .iter()
             .map(|item| {
-                let sort = text_attribute(item, AGE_SK)?;
-                let (created_at, key) = sort
-                    .split_once('#')
-                    .ok_or_else(|| StoreError::Corrupt(format!("age sort key {sort:?}")))?;
+                let (created_at, key) = split_index_sort_key(item, AGE_SK)?;
                 Ok(AgeRef {
-                    created_at: Timestamp::parse(created_at)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    key_id: KeyId::parse(key).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    created_at,
+                    key_id: KeyId::parse(key).map_err(corrupt)?,
                 })
             })
             .collect()
@@ -658,7 +681,7 @@ impl Store for DynamoStore {
             }
             // BatchWriteItem may leave some items unprocessed under load: resend them.
             for _ in 0..5 {
-                self.count();
+                self.count_write();
                 let output = self
                     .client
                     .batch_write_item()
@@ -690,7 +713,7 @@ impl Store for DynamoStore {
         until: Timestamp,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        self.count();
+        self.count_write();
         let result = self
             .client
             .put_item()
@@ -723,7 +746,7 @@ impl Store for DynamoStore {
     }
 
     async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
-        self.count();
+        self.count_write();
         let result = self
             .client
             .delete_item()
@@ -750,7 +773,7 @@ impl Store for DynamoStore {
 
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
         let writes = self.transaction(&change)?;
-        self.count();
+        self.count_write();
         self.client
             .transact_write_items()
             .set_transact_items(Some(writes))
