@@ -88,6 +88,8 @@ pub enum AuditAction {
     RotationReminded,
     #[serde(rename = "rotation.revealed")]
     RotationRevealed,
+    #[serde(rename = "key.expiry_warned")]
+    KeyExpiryWarned,
 }
 
 /// One recorded state change. `before` and `after` describe the changed state (stages,

@@ -87,6 +87,11 @@ pub const SETTINGS: &[Setting] = &[
         meaning: "Secrets Manager name prefix of secrets awaiting their one reveal",
     },
     Setting {
+        name: "KEYROLL_WARN_AHEAD_DAYS",
+        default: "14",
+        meaning: "the scanner sends key.expiring this many days before a secret reaches its maximum age",
+    },
+    Setting {
         name: "KEYROLL_KEY_PREFIX",
         default: "sk_live_",
         meaning: "prefix of every secret keyroll issues",
@@ -138,6 +143,7 @@ pub struct Policy {
     pub emergency: EmergencyPolicy,
     pub schedule_lead_seconds: u64,
     pub reminder_lead_seconds: u64,
+    pub warn_ahead_days: u32,
 }
 
 impl Policy {
@@ -203,6 +209,7 @@ impl Config {
         };
         let schedule_lead_seconds = reader.number("KEYROLL_SCHEDULE_LEAD_SECONDS", 0, 365 * DAY);
         let reminder_lead_seconds = reader.number("KEYROLL_REMINDER_LEAD_SECONDS", 0, 365 * DAY);
+        let warn_ahead_days = reader.number("KEYROLL_WARN_AHEAD_DAYS", 0, 3650) as u32;
         let secret_name_prefix = reader.text("KEYROLL_SECRET_NAME_PREFIX");
         if !(1..=256).contains(&secret_name_prefix.len())
             || !secret_name_prefix
@@ -267,6 +274,7 @@ impl Config {
                     emergency,
                     schedule_lead_seconds,
                     reminder_lead_seconds,
+                    warn_ahead_days,
                 },
                 secret_format,
                 verifier: VerifierParams::DEFAULT,
@@ -331,6 +339,7 @@ impl Config {
                 "KEYROLL_SECRET_NAME_PREFIX",
                 self.secret_name_prefix.clone(),
             ),
+            ("KEYROLL_WARN_AHEAD_DAYS", p.warn_ahead_days.to_string()),
             ("KEYROLL_KEY_PREFIX", self.secret_format.prefix().to_owned()),
             ("KEYROLL_TABLE_NAME", self.table_name.clone()),
             (

@@ -12,7 +12,9 @@ use crate::secret::{LookupHash, Verifier};
 use crate::time::Timestamp;
 
 /// Where a key lives, which decides its rotation policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum KeyClass {
@@ -163,6 +165,10 @@ pub struct Key {
     pub revision: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_head: Option<AuditHash>,
+    /// The secret version the customer was last warned about (`key.expiring`), so
+    /// each version is warned about once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_warned_version: Option<u32>,
 }
 
 impl Key {

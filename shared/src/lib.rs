@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod aws;
+pub mod compliance;
 pub mod config;
 pub mod error;
 pub mod idempotency;

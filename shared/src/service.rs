@@ -277,7 +277,8 @@ fn notification_kind(action: AuditAction) -> Option<NotificationType> {
         AuditAction::KeyCreated
         | AuditAction::KeyImported
         | AuditAction::RotationFailed
-        | AuditAction::RotationRevealed => None,
+        | AuditAction::RotationRevealed
+        | AuditAction::KeyExpiryWarned => None,
     }
 }
 
@@ -436,6 +437,7 @@ impl Keyroll {
             active_rotation: None,
             revision: 0,
             audit_head: None,
+            expiry_warned_version: None,
         }
     }
 
@@ -1145,6 +1147,70 @@ impl Keyroll {
             }
             change.put_rotation(rotation, Some(expected));
             Ok((Some(change.finish()), advance))
+        })
+        .await
+    }
+
+    /// Warns the customer, once per secret version, that the key's current secret
+    /// reaches its maximum age at `deadline` (a policy rotation follows then). Returns
+    /// whether a warning was recorded now.
+    pub async fn warn_expiring(
+        &self,
+        key_id: &KeyId,
+        deadline: Timestamp,
+        reason: Reason,
+    ) -> Result<bool> {
+        let actor = Actor::system("scanner");
+        let (actor, reason) = (&actor, &reason);
+        self.commit_with_retry(|| async move {
+            let now = self.now();
+            let key = self.load_key(key_id).await?;
+            let Some(current) = key.current().cloned() else {
+                return Ok((None, false));
+            };
+            if key.status != KeyStatus::Active
+                || key.active_rotation.is_some()
+                || key.expiry_warned_version == Some(current.version)
+            {
+                return Ok((None, false));
+            }
+            let before = snapshot(&key, None);
+            let mut change = ChangeBuilder::update(key);
+            change.key_mut().expiry_warned_version = Some(current.version);
+            let after = snapshot(change.key(), None);
+            change.record(
+                now,
+                actor,
+                AuditAction::KeyExpiryWarned,
+                Some(reason),
+                None,
+                before,
+                after,
+            );
+            let key = change.key();
+            let notification = Notification {
+                kind: NotificationType::KeyExpiring,
+                schema_version: SCHEMA_VERSION,
+                event_id: Notification::event_id(&key.id, key.revision),
+                occurred_at: now,
+                key_id: key.id.clone(),
+                organization_id: key.organization_id.clone(),
+                key_name: key.name.clone(),
+                rotation_id: None,
+                old_prefix: Some(current.prefix.clone()),
+                new_prefix: None,
+                deadline: Some(deadline),
+                reason: Some(reason.clone()),
+                trigger: None,
+                old_secret_last_used_at: current.last_used_at,
+            };
+            change.enqueue(
+                now,
+                OutboxMessage::Notify {
+                    notification: Box::new(notification),
+                },
+            );
+            Ok((Some(change.finish()), true))
         })
         .await
     }

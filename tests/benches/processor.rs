@@ -15,10 +15,11 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
 use keyroll_core::audit::AuditEvent;
+use keyroll_core::compliance::ComplianceSnapshot;
 use keyroll_core::config::Config;
 use keyroll_core::idempotency::IdempotencyRecord;
 use keyroll_core::ids::{Actor, KeyId, KeyName, OrganizationId, RotationId};
-use keyroll_core::key::{Key, SecretRecord};
+use keyroll_core::key::{Key, KeyClass, SecretRecord};
 use keyroll_core::notification::OutboxEntry;
 use keyroll_core::processor::{process_due, ProcessorOptions};
 use keyroll_core::queue::MemoryQueue;
@@ -75,13 +76,23 @@ impl Store for TimedStore {
     }
     async fn aged_keys(
         &self,
+        class: KeyClass,
         shard: u8,
         before: Timestamp,
         after: Option<&AgeRef>,
         limit: usize,
     ) -> Result<Vec<AgeRef>, StoreError> {
-        self.timed(self.inner.aged_keys(shard, before, after, limit))
+        self.timed(self.inner.aged_keys(class, shard, before, after, limit))
             .await
+    }
+    async fn put_snapshot(&self, snapshot: &ComplianceSnapshot) -> Result<(), StoreError> {
+        self.timed(self.inner.put_snapshot(snapshot)).await
+    }
+    async fn snapshots(&self, limit: usize) -> Result<Vec<ComplianceSnapshot>, StoreError> {
+        self.timed(self.inner.snapshots(limit)).await
+    }
+    async fn count_active(&self, class: KeyClass, shard: u8) -> Result<u64, StoreError> {
+        self.timed(self.inner.count_active(class, shard)).await
     }
     async fn idempotency(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.timed(self.inner.idempotency(id)).await

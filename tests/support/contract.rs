@@ -912,7 +912,12 @@ pub async fn age_index_returns_only_old_active_keys(f: Fixture) {
     let cutoff = f.clock_now().minus_seconds(90 * 86_400);
     let mut aged = Vec::new();
     for shard in 0..INDEX_SHARDS {
-        aged.extend(f.store.aged_keys(shard, cutoff, None, 100).await.unwrap());
+        aged.extend(
+            f.store
+                .aged_keys(KeyClass::Server, shard, cutoff, None, 100)
+                .await
+                .unwrap(),
+        );
     }
     let ids: Vec<_> = aged.iter().map(|a| a.key_id.clone()).collect();
     assert_eq!(ids, vec![old.key.id.clone()]);
@@ -935,7 +940,12 @@ pub async fn age_index_returns_only_old_active_keys(f: Fixture) {
     assert_eq!(rotated.rotation.status, RotationStatus::GracePeriod);
     let mut aged = Vec::new();
     for shard in 0..INDEX_SHARDS {
-        aged.extend(f.store.aged_keys(shard, cutoff, None, 100).await.unwrap());
+        aged.extend(
+            f.store
+                .aged_keys(KeyClass::Server, shard, cutoff, None, 100)
+                .await
+                .unwrap(),
+        );
     }
     assert!(aged.is_empty(), "{aged:?}");
 }

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use keyroll_core::audit::AuditEvent;
+use keyroll_core::compliance::ComplianceSnapshot;
 use keyroll_core::idempotency::IdempotencyRecord;
 use keyroll_core::ids::{KeyId, RotationId};
-use keyroll_core::key::{Key, SecretRecord};
+use keyroll_core::key::{Key, KeyClass, SecretRecord};
 use keyroll_core::notification::OutboxEntry;
 use keyroll_core::rotation::Rotation;
 use keyroll_core::secret::LookupHash;
@@ -64,12 +65,24 @@ impl Store for FaultyStore {
     }
     async fn aged_keys(
         &self,
+        class: KeyClass,
         shard: u8,
         before: Timestamp,
         after: Option<&AgeRef>,
         limit: usize,
     ) -> Result<Vec<AgeRef>, StoreError> {
-        self.inner.aged_keys(shard, before, after, limit).await
+        self.inner
+            .aged_keys(class, shard, before, after, limit)
+            .await
+    }
+    async fn put_snapshot(&self, snapshot: &ComplianceSnapshot) -> Result<(), StoreError> {
+        self.inner.put_snapshot(snapshot).await
+    }
+    async fn snapshots(&self, limit: usize) -> Result<Vec<ComplianceSnapshot>, StoreError> {
+        self.inner.snapshots(limit).await
+    }
+    async fn count_active(&self, class: KeyClass, shard: u8) -> Result<u64, StoreError> {
+        self.inner.count_active(class, shard).await
     }
     async fn idempotency(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.inner.idempotency(id).await

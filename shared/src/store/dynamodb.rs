@@ -18,9 +18,10 @@ use serde::Serialize;
 use super::table::{AGE_INDEX, AGE_PK, AGE_SK, DUE_INDEX, DUE_PK, DUE_SK, PK, SK};
 use super::{AgeRef, DueRef, KeyChange, RotationWrite, SecretWrite, Store, StoreError};
 use crate::audit::AuditEvent;
+use crate::compliance::ComplianceSnapshot;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, RotationId};
-use crate::key::{Key, SecretRecord};
+use crate::key::{Key, KeyClass, SecretRecord};
 use crate::notification::{OutboxEntry, OutboxMessage};
 use crate::rotation::Rotation;
 use crate::secret::LookupHash;
@@ -59,8 +60,12 @@ fn audit_sk(seq: u64) -> String {
 fn due_pk(shard: u8) -> String {
     format!("DUE#{shard}")
 }
-fn age_pk(shard: u8) -> String {
-    format!("AGE#{shard}")
+fn age_pk(class: KeyClass, shard: u8) -> String {
+    let class = match class {
+        KeyClass::Server => "server",
+        KeyClass::Embedded => "embedded",
+    };
+    format!("AGE#{class}#{shard}")
 }
 
 fn s(text: impl Into<String>) -> AttributeValue {
@@ -111,7 +116,7 @@ fn key_item(key: &Key) -> Result<Item, StoreError> {
     item.insert(PK.into(), s(key_pk(&key.id)));
     item.insert(SK.into(), s(KEY_SK));
     if let Some(age) = AgeRef::of(key) {
-        item.insert(AGE_PK.into(), s(age_pk(age.shard())));
+        item.insert(AGE_PK.into(), s(age_pk(age.class, age.shard())));
         item.insert(AGE_SK.into(), s(age.sort_key()));
     }
     Ok(item)
@@ -582,6 +587,7 @@ impl Store for DynamoStore {
 
     async fn aged_keys(
         &self,
+        class: KeyClass,
         shard: u8,
         created_before: Timestamp,
         after: Option<&AgeRef>,
@@ -591,7 +597,7 @@ impl Store for DynamoStore {
             HashMap::from([
                 (PK.to_owned(), s(key_pk(&a.key_id))),
                 (SK.to_owned(), s(KEY_SK)),
-                (AGE_PK.to_owned(), s(age_pk(shard))),
+                (AGE_PK.to_owned(), s(age_pk(class, shard))),
                 (AGE_SK.to_owned(), s(a.sort_key())),
             ])
         });
@@ -601,7 +607,7 @@ impl Store for DynamoStore {
             .query_index(
                 AGE_INDEX,
                 (AGE_PK, AGE_SK),
-                age_pk(shard),
+                age_pk(class, shard),
                 upper,
                 start,
                 limit,
@@ -612,11 +618,77 @@ impl Store for DynamoStore {
             .map(|item| {
                 let (created_at, key) = split_index_sort_key(item, AGE_SK)?;
                 Ok(AgeRef {
+                    class,
                     created_at,
                     key_id: KeyId::parse(key).map_err(corrupt)?,
                 })
             })
             .collect()
+    }
+
+    async fn put_snapshot(&self, snapshot: &ComplianceSnapshot) -> Result<(), StoreError> {
+        let mut item = encode(snapshot)?;
+        item.insert(PK.into(), s("COMPLIANCE"));
+        item.insert(SK.into(), s(format!("SNAPSHOT#{}", snapshot.date)));
+        self.count_write();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| unavailable("PutItem", e))
+    }
+
+    async fn snapshots(&self, limit: usize) -> Result<Vec<ComplianceSnapshot>, StoreError> {
+        self.count();
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s("COMPLIANCE"))
+            .expression_attribute_values(":prefix", s("SNAPSHOT#"))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| unavailable("Query", e))?;
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(decode)
+            .collect()
+    }
+
+    async fn count_active(&self, class: KeyClass, shard: u8) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        let mut start: Option<Item> = None;
+        loop {
+            self.count();
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(AGE_INDEX)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", AGE_PK)
+                .expression_attribute_values(":pk", s(age_pk(class, shard)))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable("Query", e))?;
+            total += u64::try_from(output.count).unwrap_or(0);
+            match output.last_evaluated_key {
+                Some(next) if !next.is_empty() => start = Some(next),
+                _ => return Ok(total),
+            }
+        }
     }
 
     async fn idempotency(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError> {

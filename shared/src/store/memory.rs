@@ -9,9 +9,10 @@ use async_trait::async_trait;
 
 use super::{AgeRef, DueRef, KeyChange, SecretWrite, Store, StoreError};
 use crate::audit::AuditEvent;
+use crate::compliance::ComplianceSnapshot;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, RotationId};
-use crate::key::{Key, SecretRecord};
+use crate::key::{Key, KeyClass, SecretRecord};
 use crate::notification::{OutboxEntry, OutboxMessage};
 use crate::rotation::Rotation;
 use crate::secret::LookupHash;
@@ -26,6 +27,7 @@ struct State {
     idempotency: HashMap<String, IdempotencyRecord>,
     outbox: std::collections::BTreeMap<(u8, String), OutboxMessage>,
     leases: HashMap<String, (String, Timestamp)>,
+    snapshots: std::collections::BTreeMap<String, ComplianceSnapshot>,
 }
 
 #[derive(Debug, Default)]
@@ -147,6 +149,7 @@ impl Store for MemoryStore {
 
     async fn aged_keys(
         &self,
+        class: KeyClass,
         shard: u8,
         created_before: Timestamp,
         after: Option<&AgeRef>,
@@ -157,12 +160,40 @@ impl Store for MemoryStore {
             .keys
             .values()
             .filter_map(AgeRef::of)
-            .filter(|a| a.shard() == shard && a.created_at < created_before)
+            .filter(|a| a.class == class && a.shard() == shard && a.created_at < created_before)
             .filter(|a| after.is_none_or(|start| a.sort_key() > start.sort_key()))
             .collect();
         aged.sort_by_key(AgeRef::sort_key);
         aged.truncate(limit);
         Ok(aged)
+    }
+
+    async fn put_snapshot(&self, snapshot: &ComplianceSnapshot) -> Result<(), StoreError> {
+        self.lock()
+            .snapshots
+            .insert(snapshot.date.clone(), snapshot.clone());
+        Ok(())
+    }
+
+    async fn snapshots(&self, limit: usize) -> Result<Vec<ComplianceSnapshot>, StoreError> {
+        Ok(self
+            .lock()
+            .snapshots
+            .values()
+            .rev()
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn count_active(&self, class: KeyClass, shard: u8) -> Result<u64, StoreError> {
+        Ok(self
+            .lock()
+            .keys
+            .values()
+            .filter_map(AgeRef::of)
+            .filter(|a| a.class == class && a.shard() == shard)
+            .count() as u64)
     }
 
     async fn idempotency(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError> {

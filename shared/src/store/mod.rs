@@ -10,9 +10,10 @@
 use async_trait::async_trait;
 
 use crate::audit::AuditEvent;
+use crate::compliance::ComplianceSnapshot;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, RotationId};
-use crate::key::{Key, SecretRecord, SecretState};
+use crate::key::{Key, KeyClass, SecretRecord, SecretState};
 use crate::notification::OutboxEntry;
 use crate::rotation::{Rotation, RotationStatus};
 use crate::secret::LookupHash;
@@ -112,8 +113,11 @@ impl DueRef {
 }
 
 /// An entry of the age index: an active key and when its current secret was created.
+/// The index is partitioned by key class (each class has its own maximum age) and
+/// shard.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct AgeRef {
+    pub class: KeyClass,
     pub created_at: Timestamp,
     pub key_id: KeyId,
 }
@@ -121,6 +125,7 @@ pub struct AgeRef {
 impl AgeRef {
     pub fn of(key: &Key) -> Option<Self> {
         key.current_secret_created_at().map(|created_at| AgeRef {
+            class: key.class,
             created_at,
             key_id: key.id.clone(),
         })
@@ -163,15 +168,26 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<DueRef>, StoreError>;
 
-    /// Up to `limit` active keys of index `shard` whose current secret was created
-    /// before `created_before`, oldest first, starting after `after`.
+    /// Up to `limit` active keys of `class` in index `shard` whose current secret was
+    /// created before `created_before`, oldest first, starting after `after`.
     async fn aged_keys(
         &self,
+        class: KeyClass,
         shard: u8,
         created_before: Timestamp,
         after: Option<&AgeRef>,
         limit: usize,
     ) -> Result<Vec<AgeRef>, StoreError>;
+
+    /// Stores the day's compliance figures (replacing that day's earlier ones).
+    async fn put_snapshot(&self, snapshot: &ComplianceSnapshot) -> Result<(), StoreError>;
+
+    /// The most recent `limit` daily snapshots, newest first.
+    async fn snapshots(&self, limit: usize) -> Result<Vec<ComplianceSnapshot>, StoreError>;
+
+    /// How many active keys of `class` index `shard` holds. A count, not a read of
+    /// the keys: DynamoDB answers it from the keys-only index, 1 MB per request.
+    async fn count_active(&self, class: KeyClass, shard: u8) -> Result<u64, StoreError>;
 
     /// The record of an idempotent request, by id (live or not).
     async fn idempotency(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
