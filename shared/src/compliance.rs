@@ -213,3 +213,105 @@ pub async fn scan(keyroll: &Keyroll, options: ScanOptions) -> Result<ScanReport>
         snapshot,
     })
 }
+
+/// Where one active key stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum KeyComplianceStatus {
+    Compliant,
+    RotationInProgress,
+    Overdue,
+}
+
+impl KeyComplianceStatus {
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "compliant" => Ok(Self::Compliant),
+            "rotation_in_progress" => Ok(Self::RotationInProgress),
+            "overdue" => Ok(Self::Overdue),
+            _ => Err(Error::invalid(
+                "status",
+                "must be compliant, rotation_in_progress or overdue",
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Compliant => "compliant",
+            Self::RotationInProgress => "rotation_in_progress",
+            Self::Overdue => "overdue",
+        }
+    }
+}
+
+/// One row of the compliance report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeyCompliance {
+    pub key_id: String,
+    pub organization_id: String,
+    pub class: KeyClass,
+    /// Display prefix of the current secret.
+    pub prefix: String,
+    pub age_days: u64,
+    pub status: KeyComplianceStatus,
+    pub rotation_id: Option<String>,
+}
+
+/// Every active key with its compliance status now, oldest secret first. Reads every
+/// active key (it is the report of all of them); the scan itself does not.
+pub async fn key_statuses(keyroll: &Keyroll) -> Result<Vec<KeyCompliance>> {
+    let now = keyroll.now();
+    let policy = keyroll.config().policy;
+    let mut rows = Vec::new();
+    for class in CLASSES {
+        let overdue_before = now.minus_seconds(policy.for_class(class).max_age_seconds());
+        for shard in 0..INDEX_SHARDS {
+            let mut after: Option<AgeRef> = None;
+            loop {
+                let page = keyroll
+                    .store()
+                    .aged_keys(class, shard, Timestamp::MAX, after.as_ref(), 500)
+                    .await?;
+                let full = page.len() == 500;
+                after = page.last().cloned();
+                for entry in page {
+                    let Some(key) = keyroll.store().key(&entry.key_id).await? else {
+                        continue;
+                    };
+                    let Some(current) = key.current() else {
+                        continue;
+                    };
+                    let status = if entry.created_at >= overdue_before {
+                        KeyComplianceStatus::Compliant
+                    } else if key.active_rotation.is_some() {
+                        KeyComplianceStatus::RotationInProgress
+                    } else {
+                        KeyComplianceStatus::Overdue
+                    };
+                    rows.push(KeyCompliance {
+                        key_id: key.id.to_string(),
+                        organization_id: key.organization_id.to_string(),
+                        class,
+                        prefix: current.prefix.clone(),
+                        age_days: age_days(entry.created_at, now),
+                        status,
+                        rotation_id: key.active_rotation.as_ref().map(ToString::to_string),
+                    });
+                }
+                if !full {
+                    break;
+                }
+            }
+        }
+    }
+    rows.sort_by(|a, b| {
+        b.age_days
+            .cmp(&a.age_days)
+            .then_with(|| a.key_id.cmp(&b.key_id))
+    });
+    Ok(rows)
+}

@@ -16,6 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub mod auth;
+pub mod compliance;
 pub mod dto;
 pub mod extract;
 pub mod problem;
@@ -46,6 +47,7 @@ pub struct AppState {
         (name = "rotations", description = "Scheduled, emergency, cancelled, completed and extended rotations"),
         (name = "audit", description = "The hash-chained audit trail"),
         (name = "verify", description = "Secret verification for the company's gateway"),
+        (name = "compliance", description = "The maximum-age rule: report, CSV and trend"),
         (name = "admin", description = "Operations")
     )
 )]
@@ -66,6 +68,9 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::audit))
         .routes(routes!(routes::verify))
         .routes(routes!(routes::process))
+        .routes(routes!(compliance::report))
+        .routes(routes!(compliance::report_csv))
+        .routes(routes!(compliance::run_scan))
         .split_for_parts()
 }
 

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use keyroll_api::{app, AppState, Auth};
+use keyroll_core::compliance::{scan, ScanOptions};
 use keyroll_core::config::Config;
 use keyroll_core::processor::{process_due, ProcessorOptions};
 use keyroll_core::queue::{MemoryQueue, NotificationQueue, SqsQueue};
@@ -144,13 +145,42 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
     println!("authenticate with: Authorization: Bearer <admin token>");
     println!("processor runs every {interval} s; OpenAPI at http://{address}/openapi.json");
 
+    let scan_interval: u64 = env_or("KEYROLL_SCAN_INTERVAL_SECONDS", "86400")
+        .parse()
+        .ok()
+        .filter(|s| *s > 0)
+        .context("KEYROLL_SCAN_INTERVAL_SECONDS must be a whole number of seconds, at least 1")?;
+    println!("compliance scan runs every {scan_interval} s; POST /v1/admin/scan runs it now");
+    let scanner = tokio::spawn(run_scanner(
+        keyroll.clone(),
+        Duration::from_secs(scan_interval),
+    ));
     let processor = tokio::spawn(run_processor(keyroll, queue, Duration::from_secs(interval)));
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;
     processor.abort();
+    scanner.abort();
     Ok(())
+}
+
+/// Runs the compliance scan on an interval, as the daily EventBridge rule does in AWS.
+async fn run_scanner(keyroll: Arc<Keyroll>, every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        match scan(&keyroll, ScanOptions::default()).await {
+            Ok(report) => tracing::info!(
+                scheduled = report.scheduled,
+                warned = report.warned,
+                coverage_percent = report.snapshot.coverage_percent,
+                "compliance scan"
+            ),
+            Err(error) => tracing::warn!(%error, "compliance scan failed"),
+        }
+    }
 }
 
 /// Runs the processor on an interval, as EventBridge does in AWS.
