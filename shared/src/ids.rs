@@ -110,10 +110,35 @@ macro_rules! prefixed_ulid {
     };
 }
 
-prefixed_ulid!(
-    /// A key's stable identity: survives every rotation of its secret.
-    KeyId, "key_", "keyId"
+string_newtype!(
+    /// A key's stable identity: survives every rotation of its secret. keyroll mints
+    /// `key_<ulid>`; keys imported from the old system keep their own id (1-64 of
+    /// letters, digits, '_' and '-').
+    KeyId
 );
+
+impl KeyId {
+    pub const PREFIX: &'static str = "key_";
+
+    pub fn generate() -> Self {
+        Self(format!("{}{}", Self::PREFIX, ulid()))
+    }
+
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let ok = (1..=64).contains(&text.len())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if ok {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(Error::invalid(
+                "keyId",
+                "must be 1-64 letters, digits, '_' or '-'",
+            ))
+        }
+    }
+}
 prefixed_ulid!(
     /// One rotation of one key.
     RotationId, "rot_", "rotationId"
@@ -260,12 +285,18 @@ mod tests {
 
     #[test]
     fn ids_reject_wrong_prefix_length_and_alphabet() {
-        let good = KeyId::generate();
-        assert!(KeyId::parse(&good.as_str().replace("key_", "rot_")).is_err());
-        assert!(KeyId::parse(&good.as_str()[..good.as_str().len() - 1]).is_err());
-        assert!(KeyId::parse(&format!("key_{}", "u".repeat(26))).is_err()); // 'u' is not Crockford
-        assert!(KeyId::parse(&format!("key_8{}", "0".repeat(25))).is_err()); // overflows 128 bits
+        let good = RotationId::generate();
+        assert!(RotationId::parse(&good.as_str().replace("rot_", "key_")).is_err());
+        assert!(RotationId::parse(&good.as_str()[..good.as_str().len() - 1]).is_err());
+        assert!(RotationId::parse(&format!("rot_{}", "u".repeat(26))).is_err()); // 'u' is not Crockford
+        assert!(RotationId::parse(&format!("rot_8{}", "0".repeat(25))).is_err()); // overflows 128 bits
+        assert!(RotationId::parse("").is_err());
+        // Key ids: keyroll's own, or an imported system's.
+        assert!(KeyId::parse("key-abc123def456").is_ok());
         assert!(KeyId::parse("").is_err());
+        assert!(KeyId::parse(&"k".repeat(65)).is_err());
+        assert!(KeyId::parse("KEY#1").is_err(), "no table-key separators");
+        assert!(KeyId::parse("key 1").is_err());
     }
 
     #[test]

@@ -97,6 +97,10 @@ pub struct NewKey {
 /// were shown as its prefix. The secret itself was never stored and is not needed.
 #[derive(Debug, Clone)]
 pub struct LegacyKey {
+    /// The old system's id, kept; a new `key_…` id when `None`.
+    pub id: Option<KeyId>,
+    /// Import an already revoked key (its secret never verifies).
+    pub revoked: bool,
     pub key: NewKey,
     pub lookup_hash: LookupHash,
     pub visible_prefix: String,
@@ -512,8 +516,18 @@ impl Keyroll {
             SecretOrigin::Imported,
             legacy.created_at,
         );
+        let mut first = first;
+        if legacy.revoked {
+            first.revoke(now);
+        }
         let mut key = self.new_key(legacy.key, actor, now, first.clone());
         key.created_at = legacy.created_at;
+        if let Some(id) = legacy.id {
+            key.id = id;
+        }
+        if legacy.revoked {
+            key.status = KeyStatus::Revoked;
+        }
         let mut change = ChangeBuilder::create(key.clone());
         change.add_secret(SecretRecord::new(&key, &first, None));
         let after = snapshot(change.key(), None);

@@ -733,6 +733,8 @@ pub async fn emergency_supersedes_rotation_in_progress_and_never_lengthens(f: Fi
 pub async fn legacy_key_verifies_by_hash(f: Fixture) {
     let old_secret = format!("sk_live_{}", "0123456789abcdef".repeat(4));
     let legacy = LegacyKey {
+        id: None,
+        revoked: false,
         key: new_key(KeyClass::Embedded),
         lookup_hash: LookupHash::of(&old_secret),
         visible_prefix: "01234567".into(),

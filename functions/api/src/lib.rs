@@ -19,6 +19,7 @@ pub mod auth;
 pub mod compliance;
 pub mod dto;
 pub mod extract;
+pub mod import;
 pub mod problem;
 pub mod routes;
 
@@ -57,6 +58,7 @@ struct ApiDoc;
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(routes::create_key))
+        .routes(routes!(import::import_keys))
         .routes(routes!(routes::get_key))
         .routes(routes!(routes::schedule_rotation, routes::list_rotations))
         .routes(routes!(routes::emergency_rotation))

@@ -133,12 +133,13 @@ async fn replay(
     let Some(replay) = state.keyroll.replay(intent).await? else {
         return Ok(None);
     };
-    let outcome = if let Ok(id) = KeyId::parse(&replay.resource_id) {
-        Outcome::Key(state.keyroll.key(&id).await?, replay.secret)
-    } else {
-        let id = RotationId::parse(&replay.resource_id)
-            .map_err(|_| Error::Internal("idempotency record names an unknown resource".into()))?;
+    // Rotation ids are strict (`rot_<ulid>`); anything else names a key.
+    let outcome = if let Ok(id) = RotationId::parse(&replay.resource_id) {
         Outcome::Rotation(state.keyroll.rotation(&id).await?, replay.secret)
+    } else {
+        let id = KeyId::parse(&replay.resource_id)
+            .map_err(|_| Error::Internal("idempotency record names an unknown resource".into()))?;
+        Outcome::Key(state.keyroll.key(&id).await?, replay.secret)
     };
     let status = StatusCode::from_u16(replay.status).unwrap_or(StatusCode::OK);
     let mut response = respond(status, outcome);

@@ -1,0 +1,314 @@
+//! `POST /v1/keys/import`: brings the old system's keys in with their real creation
+//! dates, as JSON (`{"keys": [...]}`) or CSV (`text/csv`, header row). Each row is
+//! checked and imported on its own: invalid rows are reported by number, valid ones
+//! imported, and a re-run imports nothing twice (same id or same secret: `duplicate`).
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::{Extension, Json};
+use keyroll_core::error::Error;
+use keyroll_core::ids::{KeyId, KeyName, OrganizationId, Scope};
+use keyroll_core::key::KeyClass;
+use keyroll_core::secret::LookupHash;
+use keyroll_core::service::{LegacyKey, NewKey};
+use keyroll_core::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::Authenticated;
+use crate::problem::{ApiError, Problem};
+use crate::AppState;
+
+pub const MAX_ROWS: usize = 1000;
+
+/// One key of the old system.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImportRow {
+    /// The old system's key id, kept (1-64 letters, digits, '_', '-'); a new one if absent.
+    id: Option<String>,
+    organization_id: String,
+    name: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+    rate_limit: u32,
+    #[serde(default)]
+    class: KeyClass,
+    /// The secret's shown prefix: 8 lower-case hex characters, with or without `sk_live_`.
+    prefix: String,
+    /// SHA-256 hex of the whole secret, as the old system stores it.
+    lookup_hash: String,
+    /// When the secret was created (RFC 3339): its age decides compliance.
+    #[schema(format = DateTime)]
+    created_at: String,
+    /// `active` (default) or `revoked`.
+    status: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportRequest {
+    #[schema(value_type = Vec<ImportRow>)]
+    keys: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RowOutcome {
+    Imported,
+    Duplicate,
+    Invalid,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RowResult {
+    /// 1-based row number (CSV: not counting the header).
+    row: usize,
+    outcome: RowOutcome,
+    key_id: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportResponse {
+    imported: usize,
+    duplicates: usize,
+    invalid: usize,
+    rows: Vec<RowResult>,
+}
+
+fn legacy_of(row: ImportRow, legacy_prefix: &str) -> Result<LegacyKey, Error> {
+    let visible = row
+        .prefix
+        .strip_prefix(legacy_prefix)
+        .unwrap_or(&row.prefix)
+        .to_owned();
+    let revoked = match row.status.as_deref() {
+        None | Some("active") => false,
+        Some("revoked") => true,
+        Some(_) => return Err(Error::invalid("status", "must be active or revoked")),
+    };
+    Ok(LegacyKey {
+        id: row.id.as_deref().map(KeyId::parse).transpose()?,
+        revoked,
+        key: NewKey {
+            organization_id: OrganizationId::parse(&row.organization_id)?,
+            name: KeyName::parse(&row.name)?,
+            scopes: row
+                .scopes
+                .iter()
+                .map(|s| Scope::parse(s))
+                .collect::<Result<_, _>>()?,
+            rate_limit: row.rate_limit,
+            class: row.class,
+        },
+        lookup_hash: LookupHash::parse_hex(&row.lookup_hash.to_ascii_lowercase())?,
+        visible_prefix: visible,
+        created_at: Timestamp::parse(&row.created_at)
+            .map_err(|e| Error::invalid("createdAt", e.to_string()))?,
+    })
+}
+
+/// Splits CSV text into records (RFC 4180 quoting: `"a, b"`, `""` for a quote).
+fn csv_records(text: &str) -> Result<Vec<Vec<String>>, Error> {
+    let mut records = Vec::new();
+    let mut record = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, ',') => record.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                record.push(std::mem::take(&mut field));
+                if record.iter().any(|f| !f.is_empty()) {
+                    records.push(std::mem::take(&mut record));
+                } else {
+                    record.clear();
+                }
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if quoted {
+        return Err(Error::invalid("body", "a quoted CSV field is not closed"));
+    }
+    record.push(field);
+    if record.iter().any(|f| !f.is_empty()) {
+        records.push(record);
+    }
+    Ok(records)
+}
+
+/// CSV rows as JSON objects, so both forms share one row parser.
+fn csv_rows(text: &str) -> Result<Vec<serde_json::Value>, Error> {
+    let mut records = csv_records(text)?.into_iter();
+    let header = records
+        .next()
+        .ok_or_else(|| Error::invalid("body", "the CSV has no header row"))?;
+    const COLUMNS: [&str; 10] = [
+        "id",
+        "organizationId",
+        "name",
+        "scopes",
+        "rateLimit",
+        "class",
+        "prefix",
+        "lookupHash",
+        "createdAt",
+        "status",
+    ];
+    for column in &header {
+        if !COLUMNS.contains(&column.trim()) {
+            return Err(Error::invalid(
+                "body",
+                format!(
+                    "unknown CSV column {:?}",
+                    column.chars().take(40).collect::<String>()
+                ),
+            ));
+        }
+    }
+    Ok(records
+        .map(|record| {
+            let mut object = serde_json::Map::new();
+            for (column, value) in header.iter().zip(record) {
+                let (column, value) = (column.trim(), value.trim().to_owned());
+                if value.is_empty() {
+                    continue;
+                }
+                let json = match column {
+                    "scopes" => {
+                        serde_json::Value::from(value.split_whitespace().collect::<Vec<_>>())
+                    }
+                    "rateLimit" => value
+                        .parse::<u64>()
+                        .map(serde_json::Value::from)
+                        .unwrap_or(serde_json::Value::String(value)),
+                    _ => serde_json::Value::String(value),
+                };
+                object.insert(column.to_owned(), json);
+            }
+            serde_json::Value::Object(object)
+        })
+        .collect())
+}
+
+/// Import keys from the old system (JSON or CSV).
+#[utoipa::path(post, path = "/v1/keys/import", tag = "keys",
+    request_body(content = ImportRequest, description = "Or text/csv with a header row: id,organizationId,name,scopes (space-separated),rateLimit,class,prefix,lookupHash,createdAt,status"),
+    responses(
+        (status = 200, body = ImportResponse),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn import_keys(
+    State(state): State<AppState>,
+    Extension(Authenticated(actor)): Extension<Authenticated>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<ImportResponse>), ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::MalformedJson("the request body could not be read".into())
+        }
+    })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let rows: Vec<serde_json::Value> = match content_type.as_str() {
+        "application/json" => {
+            let request: ImportRequest =
+                serde_json::from_slice(&body).map_err(|e| match e.classify() {
+                    serde_json::error::Category::Data => {
+                        ApiError::Domain(Error::invalid("body", "expected {\"keys\": [ ... ]}"))
+                    }
+                    _ => ApiError::MalformedJson("the body is not valid JSON".into()),
+                })?;
+            request.keys
+        }
+        "text/csv" => {
+            let text = std::str::from_utf8(&body)
+                .map_err(|_| Error::invalid("body", "CSV must be UTF-8"))?;
+            csv_rows(text)?
+        }
+        _ => return Err(ApiError::UnsupportedMediaType),
+    };
+    if rows.len() > MAX_ROWS {
+        return Err(Error::invalid("keys", format!("at most {MAX_ROWS} rows per request")).into());
+    }
+    let legacy_prefix = "sk_live_";
+    let mut response = ImportResponse {
+        imported: 0,
+        duplicates: 0,
+        invalid: 0,
+        rows: Vec::new(),
+    };
+    for (index, value) in rows.into_iter().enumerate() {
+        let row = index + 1;
+        let parsed = serde_json::from_value::<ImportRow>(value)
+            .map_err(|e| Error::invalid("row", e.to_string().chars().take(200).collect::<String>()))
+            .and_then(|r| legacy_of(r, legacy_prefix));
+        let outcome = match parsed {
+            Err(error) => Err(error),
+            Ok(legacy) => state.keyroll.import_legacy_key(legacy, &actor).await,
+        };
+        let result = match outcome {
+            Ok(key) => {
+                response.imported += 1;
+                RowResult {
+                    row,
+                    outcome: RowOutcome::Imported,
+                    key_id: Some(key.id.to_string()),
+                    error: None,
+                }
+            }
+            Err(error) if error.http_status() == 409 => {
+                response.duplicates += 1;
+                RowResult {
+                    row,
+                    outcome: RowOutcome::Duplicate,
+                    key_id: None,
+                    error: Some("already imported".into()),
+                }
+            }
+            Err(error) if error.is_public() => {
+                response.invalid += 1;
+                RowResult {
+                    row,
+                    outcome: RowOutcome::Invalid,
+                    key_id: None,
+                    error: Some(error.to_string()),
+                }
+            }
+            Err(error) => return Err(error.into()),
+        };
+        response.rows.push(result);
+    }
+    Ok((StatusCode::OK, Json(response)))
+}
