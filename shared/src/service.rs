@@ -385,6 +385,42 @@ impl Keyroll {
             .ok_or_else(|| Error::not_found("rotation", id))
     }
 
+    /// Every rotation in progress (scheduled or in grace), soonest due first, with
+    /// its key. Read from the due index, which holds exactly these.
+    pub async fn rotations_in_progress(&self) -> Result<Vec<(Rotation, Key)>> {
+        let mut due = Vec::new();
+        for shard in 0..crate::store::INDEX_SHARDS {
+            let mut after = None;
+            loop {
+                let page = self
+                    .store
+                    .due_rotations(shard, Timestamp::MAX, after.as_ref(), 500)
+                    .await?;
+                let full = page.len() == 500;
+                after = page.last().cloned();
+                due.extend(page);
+                if !full {
+                    break;
+                }
+            }
+        }
+        due.sort();
+        let mut out = Vec::new();
+        for entry in due {
+            // The index may lag: re-read, and skip what has ended meanwhile.
+            let (Some(rotation), Some(key)) = (
+                self.store.rotation(&entry.rotation_id).await?,
+                self.store.key(&entry.key_id).await?,
+            ) else {
+                continue;
+            };
+            if rotation.is_in_progress() {
+                out.push((rotation, key));
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn rotations_of(&self, key_id: &KeyId) -> Result<Vec<Rotation>> {
         self.load_key(key_id).await?;
         Ok(self.store.rotations_of(key_id).await?)

@@ -182,6 +182,10 @@ pub struct RotationView {
     pub secret_held: bool,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub revealed_at: Option<Timestamp>,
+    /// When the old secret was last used (in listings of rotations in progress).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub old_secret_last_used_at: Option<Timestamp>,
 }
 
 impl From<&Rotation> for RotationView {
@@ -211,6 +215,7 @@ impl From<&Rotation> for RotationView {
                 && r.revealed_at.is_none()
                 && !r.status.is_final(),
             revealed_at: r.revealed_at,
+            old_secret_last_used_at: None,
         }
     }
 }

@@ -63,6 +63,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::schedule_rotation, routes::list_rotations))
         .routes(routes!(routes::emergency_rotation))
         .routes(routes!(routes::get_rotation))
+        .routes(routes!(routes::rotations_in_progress))
         .routes(routes!(routes::cancel_rotation))
         .routes(routes!(routes::complete_rotation))
         .routes(routes!(routes::extend_rotation))
@@ -81,6 +82,25 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api().1
 }
 
+const DASHBOARD: &str = include_str!("dashboard.html");
+
+/// The compliance dashboard: one self-contained page (no CDN, no build step) that
+/// reads the JSON API with the token given after `#token=`. It holds no data itself,
+/// so it is served without credentials.
+async fn dashboard() -> impl IntoResponse {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'",
+            ),
+            (axum::http::header::X_FRAME_OPTIONS, "DENY"),
+        ],
+        DASHBOARD,
+    )
+}
+
 /// The whole application: authenticated API routes, the public OpenAPI document, and
 /// problem documents for unknown routes, wrong methods and oversize bodies.
 pub fn app(state: AppState) -> Router {
@@ -96,6 +116,7 @@ pub fn app(state: AppState) -> Router {
             "/openapi.json",
             get(move || async move { Json(document.as_ref().clone()) }),
         )
+        .route("/dashboard", get(dashboard))
         .fallback(|| async { ApiError::RouteNotFound.into_response() })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))

@@ -330,6 +330,31 @@ pub async fn list_rotations(
     }))
 }
 
+/// Every rotation in progress (scheduled or in grace), soonest due first.
+#[utoipa::path(get, path = "/v1/rotations", tag = "rotations",
+    responses(
+        (status = 200, body = RotationsResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn rotations_in_progress(
+    State(state): State<AppState>,
+) -> Result<Json<RotationsResponse>, ApiError> {
+    let rotations = state
+        .keyroll
+        .rotations_in_progress()
+        .await?
+        .iter()
+        .map(|(rotation, key)| {
+            let mut view = RotationView::from(rotation);
+            view.old_secret_last_used_at = key
+                .version(rotation.from_version)
+                .and_then(|v| v.last_used_at);
+            view
+        })
+        .collect();
+    Ok(Json(RotationsResponse { rotations }))
+}
+
 /// One rotation.
 #[utoipa::path(get, path = "/v1/rotations/{rotationId}", tag = "rotations",
     params(("rotationId" = String, Path, description = "rot_…")),

@@ -758,7 +758,7 @@ async fn openapi_document_lists_every_route_with_schemas() {
     let paths = document["paths"].as_object().unwrap();
     assert_eq!(
         paths.len(),
-        16,
+        17,
         "no undocumented extra paths: {:?}",
         paths.keys().collect::<Vec<_>>()
     );

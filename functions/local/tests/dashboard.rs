@@ -1,0 +1,214 @@
+//! The dashboard in a real headless browser (Debian's chromium, which scripts/test
+//! installs): loaded from a seeded keyroll-local, its figures must match the JSON API.
+//! The screenshot is kept in `.artifacts/dashboard.png`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+
+const TOKEN: &str = "dashboard-admin-token-0123456789";
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server() -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyroll-local"))
+        .env("KEYROLL_BACKEND", "memory")
+        .env("KEYROLL_LISTEN", "127.0.0.1:0")
+        .env("KEYROLL_ADMIN_TOKEN", TOKEN)
+        .env("KEYROLL_PROCESS_INTERVAL_SECONDS", "3600")
+        .env("KEYROLL_SCAN_INTERVAL_SECONDS", "86400")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start keyroll-local");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .find(|l| l.contains("listening on"))
+        .expect("keyroll-local never said where it listens");
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, base }
+}
+
+fn chromium() -> String {
+    let path = std::env::var("KEYROLL_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&path).exists(),
+        "{path} not found: this test needs Debian's chromium; scripts/test installs it (apt-get install chromium)"
+    );
+    path
+}
+
+/// Runs headless chromium on `url` with the flags a closed network needs.
+fn run_chromium(url: &str, extra: &[&str]) -> String {
+    let profile = std::env::temp_dir().join(format!("keyroll-chromium-{}", std::process::id()));
+    let output = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=15000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(url)
+        .output()
+        .expect("run chromium");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The text inside the element with `id` in a dumped DOM.
+fn element_text(dom: &str, id: &str) -> String {
+    let marker = format!("id=\"{id}\">");
+    let start = dom
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no #{id} in the page"))
+        + marker.len();
+    dom[start..start + dom[start..].find('<').unwrap()].to_owned()
+}
+
+async fn post(client: &reqwest::Client, server: &Server, path: &str, body: Value) -> Value {
+    let response = client
+        .post(format!("{}{path}", server.base))
+        .bearer_auth(TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    response.json().await.unwrap()
+}
+
+fn old_key(name: &str, hex_byte: &str) -> Value {
+    let secret = format!("sk_live_{}", hex_byte.repeat(32));
+    json!({"organizationId": "org_acme", "name": name, "rateLimit": 10, "prefix": &secret[8..16],
+           "lookupHash": keyroll_core::secret::LookupHash::of(&secret).to_hex(), "createdAt": "2025-01-01T00:00:00Z"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_what_the_api_says() {
+    let browser = chromium();
+    let server = start_server();
+    let client = reqwest::Client::new();
+
+    // Two old keys the scan will rotate, then one more old key left overdue, and an
+    // emergency rotation of a young key.
+    post(
+        &client,
+        &server,
+        "/v1/keys/import",
+        json!({"keys": [old_key("old one", "a1"), old_key("old two", "b2")]}),
+    )
+    .await;
+    let scan = post(&client, &server, "/v1/admin/scan", json!({})).await;
+    assert_eq!(scan["scheduled"], 2);
+    let late = post(
+        &client,
+        &server,
+        "/v1/keys/import",
+        json!({"keys": [old_key("old three", "c3")]}),
+    )
+    .await;
+    let overdue_key = late["rows"][0]["keyId"].as_str().unwrap().to_owned();
+    let young = post(
+        &client,
+        &server,
+        "/v1/keys",
+        json!({"organizationId": "org_beta", "name": "young", "rateLimit": 5}),
+    )
+    .await;
+    let young_id = young["key"]["id"].as_str().unwrap().to_owned();
+    let emergency = post(
+        &client,
+        &server,
+        &format!("/v1/keys/{young_id}/emergency-rotation"),
+        json!({"reason": "pasted in a public issue", "gracePeriodSeconds": 3600}),
+    )
+    .await;
+    let emergency_id = emergency["rotation"]["id"].as_str().unwrap().to_owned();
+
+    let report: Value = client
+        .get(format!("{}/v1/compliance?limit=1000", server.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            report["activeKeys"].as_u64(),
+            report["nonCompliant"].as_u64()
+        ),
+        (Some(4), Some(1))
+    );
+
+    let url = format!("{}/dashboard#token={TOKEN}", server.base);
+    let dom = run_chromium(&url, &["--dump-dom"]);
+    assert!(
+        dom.contains("data-loaded=\"true\""),
+        "the page did not finish loading:\n{dom}"
+    );
+    let shown: f64 = element_text(&dom, "coverage")
+        .trim_end_matches('%')
+        .parse()
+        .unwrap();
+    assert_eq!(shown, report["coveragePercent"].as_f64().unwrap());
+    for (id, field) in [
+        ("active-keys", "activeKeys"),
+        ("compliant", "compliant"),
+        ("in-progress", "inProgress"),
+        ("overdue", "nonCompliant"),
+    ] {
+        assert_eq!(element_text(&dom, id), report[field].to_string(), "#{id}");
+    }
+    assert_eq!(element_text(&dom, "max-age"), "90");
+    let overdue_table =
+        &dom[dom.find("id=\"overdue-keys\"").unwrap()..dom.find("id=\"rotations\"").unwrap()];
+    assert!(overdue_table.contains(&overdue_key));
+    let emergencies = &dom[dom.find("id=\"emergencies\"").unwrap()..];
+    assert!(emergencies.contains(&emergency_id));
+    assert!(element_text(&dom, "trend-note").starts_with("1 day(s)"));
+
+    let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("dashboard.png");
+    let _ = std::fs::remove_file(&shot);
+    run_chromium(
+        &url,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1280,1200",
+        ],
+    );
+    let png = std::fs::read(&shot).expect("chromium wrote the screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    let _ = browser;
+}
