@@ -12,3 +12,21 @@ pub async fn load_config() -> aws_config::SdkConfig {
 pub fn dynamodb_client(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(config)
 }
+
+/// keyroll as every Lambda function runs it: DynamoDB, Secrets Manager, the system
+/// clock. Built once per container, in `main`.
+pub fn keyroll(
+    config: crate::config::Config,
+    sdk: &aws_config::SdkConfig,
+) -> crate::service::Keyroll {
+    let store =
+        crate::store::dynamodb::DynamoStore::new(dynamodb_client(sdk), config.table_name.clone());
+    crate::service::Keyroll::new(
+        std::sync::Arc::new(store),
+        std::sync::Arc::new(crate::time::SystemClock),
+        std::sync::Arc::new(config),
+    )
+    .with_vault(std::sync::Arc::new(crate::vault::SecretsManagerVault::new(
+        aws_sdk_secretsmanager::Client::new(sdk),
+    )))
+}

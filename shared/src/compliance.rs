@@ -10,6 +10,8 @@
 
 use std::time::Instant;
 
+use futures::stream::{self, StreamExt};
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -66,6 +68,8 @@ pub fn coverage(active: u64, covered: u64) -> f64 {
 #[derive(Debug, Clone, Copy)]
 pub struct ScanOptions {
     pub page_size: usize,
+    /// Keys checked at once.
+    pub concurrency: usize,
     pub stop_at: Option<Instant>,
 }
 
@@ -73,6 +77,7 @@ impl Default for ScanOptions {
     fn default() -> Self {
         Self {
             page_size: 100,
+            concurrency: 8,
             stop_at: None,
         }
     }
@@ -106,6 +111,76 @@ pub fn age_days(created_at: Timestamp, now: Timestamp) -> u64 {
     u64::try_from(now.seconds_since(created_at)).unwrap_or(0) / DAY
 }
 
+/// What the scan did about one key of the age index.
+enum Outcome {
+    Scheduled,
+    InProgress,
+    Failed,
+    Warned,
+    Nothing,
+}
+
+/// Schedules a policy rotation for an overdue key, or warns about one nearing its
+/// maximum age.
+async fn check_key(
+    keyroll: &Keyroll,
+    entry: AgeRef,
+    class: KeyClass,
+    now: Timestamp,
+    scanner: &Actor,
+) -> Result<Outcome> {
+    let rules = keyroll.config().policy.for_class(class);
+    let max_age = rules.max_age_seconds();
+    let age = age_days(entry.created_at, now);
+    if entry.created_at < now.minus_seconds(max_age) {
+        let key = keyroll.key(&entry.key_id).await?;
+        if key.active_rotation.is_some() {
+            return Ok(Outcome::InProgress);
+        }
+        let reason = Reason::system(format!(
+            "compliance: the secret is {age} days old; the maximum for {} keys is {} days",
+            class_name(class),
+            rules.max_age_days
+        ));
+        let request = RotationRequest {
+            reason: Some(reason),
+            policy_triggered: true,
+            ..Default::default()
+        };
+        return Ok(
+            match keyroll
+                .schedule_rotation(&entry.key_id, request, scanner)
+                .await
+            {
+                Ok(_) => Outcome::Scheduled,
+                // Another writer started one meanwhile: covered all the same.
+                Err(Error::RotationInProgress(_)) => Outcome::InProgress,
+                Err(error) => {
+                    tracing::warn!(key = %entry.key_id, %error, "policy rotation not scheduled; the next scan retries");
+                    Outcome::Failed
+                }
+            },
+        );
+    }
+    let deadline = entry.created_at.plus_seconds(max_age);
+    let reason = Reason::system(format!(
+        "compliance: the secret is {age} days old and reaches the {}-day maximum for {} keys on {}",
+        rules.max_age_days,
+        class_name(class),
+        &deadline.to_rfc3339()[..10]
+    ));
+    Ok(
+        match keyroll.warn_expiring(&entry.key_id, deadline, reason).await {
+            Ok(true) => Outcome::Warned,
+            Ok(false) => Outcome::Nothing,
+            Err(error) => {
+                tracing::warn!(key = %entry.key_id, %error, "expiry warning not recorded");
+                Outcome::Nothing
+            }
+        },
+    )
+}
+
 pub async fn scan(keyroll: &Keyroll, options: ScanOptions) -> Result<ScanReport> {
     let now = keyroll.now();
     let policy = keyroll.config().policy;
@@ -120,9 +195,7 @@ pub async fn scan(keyroll: &Keyroll, options: ScanOptions) -> Result<ScanReport>
     let mut incomplete = false;
 
     for class in CLASSES {
-        let rules = policy.for_class(class);
-        let max_age = rules.max_age_seconds();
-        let overdue_before = now.minus_seconds(max_age);
+        let max_age = policy.for_class(class).max_age_seconds();
         let warn_before =
             now.minus_seconds(max_age.saturating_sub(u64::from(policy.warn_ahead_days) * DAY));
         for shard in 0..INDEX_SHARDS {
@@ -139,55 +212,24 @@ pub async fn scan(keyroll: &Keyroll, options: ScanOptions) -> Result<ScanReport>
                     .await?;
                 let full = page.len() == options.page_size;
                 after = page.last().cloned();
-                for entry in page {
-                    let age = age_days(entry.created_at, now);
-                    if entry.created_at < overdue_before {
-                        let key = keyroll.key(&entry.key_id).await?;
-                        if key.active_rotation.is_some() {
+                let outcomes: Vec<Result<Outcome>> = stream::iter(page)
+                    .map(|entry| check_key(keyroll, entry, class, now, &scanner))
+                    .buffer_unordered(options.concurrency.max(1))
+                    .collect()
+                    .await;
+                for outcome in outcomes {
+                    match outcome? {
+                        Outcome::Scheduled => {
+                            scheduled += 1;
                             in_progress += 1;
-                            continue;
                         }
-                        let reason = Reason::system(format!(
-                            "compliance: the secret is {age} days old; the maximum for {} keys is {} days",
-                            class_name(class),
-                            rules.max_age_days
-                        ));
-                        let request = RotationRequest {
-                            reason: Some(reason),
-                            policy_triggered: true,
-                            ..Default::default()
-                        };
-                        match keyroll
-                            .schedule_rotation(&entry.key_id, request, &scanner)
-                            .await
-                        {
-                            Ok(_) => {
-                                scheduled += 1;
-                                in_progress += 1;
-                            }
-                            // Another writer started one meanwhile: covered all the same.
-                            Err(Error::RotationInProgress(_)) => in_progress += 1,
-                            Err(error) => {
-                                failed += 1;
-                                non_compliant += 1;
-                                tracing::warn!(key = %entry.key_id, %error, "policy rotation not scheduled; the next scan retries");
-                            }
+                        Outcome::InProgress => in_progress += 1,
+                        Outcome::Failed => {
+                            failed += 1;
+                            non_compliant += 1;
                         }
-                    } else {
-                        let deadline = entry.created_at.plus_seconds(max_age);
-                        let reason = Reason::system(format!(
-                            "compliance: the secret is {age} days old and reaches the {}-day maximum for {} keys on {}",
-                            rules.max_age_days,
-                            class_name(class),
-                            &deadline.to_rfc3339()[..10]
-                        ));
-                        match keyroll.warn_expiring(&entry.key_id, deadline, reason).await {
-                            Ok(true) => warned += 1,
-                            Ok(false) => {}
-                            Err(error) => {
-                                tracing::warn!(key = %entry.key_id, %error, "expiry warning not recorded")
-                            }
-                        }
+                        Outcome::Warned => warned += 1,
+                        Outcome::Nothing => {}
                     }
                 }
                 if !full {

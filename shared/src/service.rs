@@ -93,6 +93,34 @@ pub struct NewKey {
     pub class: KeyClass,
 }
 
+impl NewKey {
+    /// Validates a key's attributes as they arrive from outside.
+    pub fn parse(
+        organization_id: &str,
+        name: &str,
+        scopes: &[String],
+        rate_limit: u32,
+        class: KeyClass,
+    ) -> Result<Self> {
+        if scopes.len() > MAX_SCOPES {
+            return Err(Error::invalid(
+                "scopes",
+                format!("at most {MAX_SCOPES} scopes"),
+            ));
+        }
+        Ok(Self {
+            organization_id: OrganizationId::parse(organization_id)?,
+            name: KeyName::parse(name)?,
+            scopes: scopes
+                .iter()
+                .map(|s| Scope::parse(s))
+                .collect::<Result<_>>()?,
+            rate_limit,
+            class,
+        })
+    }
+}
+
 /// A key from the old system: its SHA-256 lookup hash and the 8 hex characters that
 /// were shown as its prefix. The secret itself was never stored and is not needed.
 #[derive(Debug, Clone)]

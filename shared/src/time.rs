@@ -108,6 +108,17 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// When a Lambda invocation should stop starting new work: `margin` before its
+/// deadline (milliseconds since the epoch, from the invocation context).
+pub fn stop_before_deadline(deadline_ms: u64, margin: std::time::Duration) -> std::time::Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let left = std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    std::time::Instant::now() + left.saturating_sub(margin)
+}
+
 /// The source of "now". Injected everywhere so time-based behaviour is tested without
 /// sleeping.
 pub trait Clock: Send + Sync {

@@ -95,3 +95,42 @@ fn hex_suffix() -> String {
     let bytes: [u8; 8] = keyroll_core::random::bytes();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// An active server key with one imported secret created at `created_at`, and its
+/// secret record: for bulk-loading large tables quickly.
+pub fn bulk_key(
+    i: usize,
+    created_at: keyroll_core::time::Timestamp,
+) -> (keyroll_core::key::Key, keyroll_core::key::SecretRecord) {
+    use keyroll_core::ids::{Actor, KeyId, KeyName, OrganizationId};
+    use keyroll_core::key::{
+        Key, KeyClass, KeyStatus, SecretOrigin, SecretRecord, SecretStage, SecretVersion,
+    };
+    use keyroll_core::secret::LookupHash;
+    let version = SecretVersion::new(
+        1,
+        format!("sk_live_{i:08x}"),
+        LookupHash::of(&format!("bulk-secret-{i}-{}", hex_suffix())),
+        SecretStage::Current,
+        SecretOrigin::Imported,
+        created_at,
+    );
+    let key = Key {
+        id: KeyId::generate(),
+        organization_id: OrganizationId::parse("org_bulk").expect("valid"),
+        name: KeyName::parse(&format!("bulk key {i}")).expect("valid"),
+        scopes: vec![],
+        rate_limit: 10,
+        class: KeyClass::Server,
+        status: KeyStatus::Active,
+        created_at,
+        created_by: Actor::parse("loader").expect("valid"),
+        versions: vec![version.clone()],
+        active_rotation: None,
+        revision: 0,
+        audit_head: None,
+        expiry_warned_version: None,
+    };
+    let record = SecretRecord::new(&key, &version, None);
+    (key, record)
+}

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use keyroll_core::error::Error;
-use keyroll_core::ids::{KeyId, KeyName, OrganizationId, Scope};
+use keyroll_core::ids::KeyId;
 use keyroll_core::key::KeyClass;
 use keyroll_core::secret::LookupHash;
 use keyroll_core::service::{LegacyKey, NewKey};
@@ -95,17 +95,13 @@ fn legacy_of(row: ImportRow, legacy_prefix: &str) -> Result<LegacyKey, Error> {
     Ok(LegacyKey {
         id: row.id.as_deref().map(KeyId::parse).transpose()?,
         revoked,
-        key: NewKey {
-            organization_id: OrganizationId::parse(&row.organization_id)?,
-            name: KeyName::parse(&row.name)?,
-            scopes: row
-                .scopes
-                .iter()
-                .map(|s| Scope::parse(s))
-                .collect::<Result<_, _>>()?,
-            rate_limit: row.rate_limit,
-            class: row.class,
-        },
+        key: NewKey::parse(
+            &row.organization_id,
+            &row.name,
+            &row.scopes,
+            row.rate_limit,
+            row.class,
+        )?,
         lookup_hash: LookupHash::parse_hex(&row.lookup_hash.to_ascii_lowercase())?,
         visible_prefix: visible,
         created_at: Timestamp::parse(&row.created_at)

@@ -6,24 +6,13 @@ use std::sync::Arc;
 use keyroll_api::{app, AppState, Auth};
 use keyroll_core::config::Config;
 use keyroll_core::queue::{NotificationQueue, SqsQueue};
-use keyroll_core::service::Keyroll;
-use keyroll_core::store::dynamodb::DynamoStore;
-use keyroll_core::time::SystemClock;
-use keyroll_core::vault::SecretsManagerVault;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     keyroll_core::logging::init_lambda();
     let config = Config::from_env()?;
     let sdk = keyroll_core::aws::load_config().await;
-    let store = DynamoStore::new(
-        keyroll_core::aws::dynamodb_client(&sdk),
-        config.table_name.clone(),
-    );
-    let keyroll = Keyroll::new(Arc::new(store), Arc::new(SystemClock), Arc::new(config));
-    let keyroll = keyroll.with_vault(Arc::new(SecretsManagerVault::new(
-        aws_sdk_secretsmanager::Client::new(&sdk),
-    )));
+    let keyroll = keyroll_core::aws::keyroll(config, &sdk);
     let queue: Option<Arc<dyn NotificationQueue>> = std::env::var("KEYROLL_QUEUE_URL")
         .ok()
         .filter(|url| !url.is_empty())

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use keyroll_core::error::Error;
 use keyroll_core::idempotency::IdempotencyIntent;
-use keyroll_core::ids::{KeyId, KeyName, OrganizationId, Reason, RotationId, Scope};
+use keyroll_core::ids::{KeyId, Reason, RotationId};
 use keyroll_core::processor::{process_due, ProcessReport, ProcessorOptions};
 use keyroll_core::secret::RawSecret;
 use keyroll_core::service::{Caller, EmergencyRequest, NewKey, RotationRequest, Verification};
@@ -172,20 +172,13 @@ pub async fn create_key(
     body: JsonBody<CreateKeyRequest>,
 ) -> Result<Response, ApiError> {
     let request = body.value;
-    if request.scopes.len() > keyroll_core::service::MAX_SCOPES {
-        return Err(Error::invalid("scopes", "at most 50 scopes").into());
-    }
-    let new_key = NewKey {
-        organization_id: OrganizationId::parse(&request.organization_id)?,
-        name: KeyName::parse(&request.name)?,
-        scopes: request
-            .scopes
-            .iter()
-            .map(|s| Scope::parse(s))
-            .collect::<Result<_, _>>()?,
-        rate_limit: request.rate_limit,
-        class: request.class,
-    };
+    let new_key = NewKey::parse(
+        &request.organization_id,
+        &request.name,
+        &request.scopes,
+        request.rate_limit,
+        request.class,
+    )?;
     let keyroll = state.keyroll.clone();
     idempotent(
         &state,

@@ -2,49 +2,25 @@
 //! installs): loaded from a seeded keyroll-local, its figures must match the JSON API.
 //! The screenshot is kept in `.artifacts/dashboard.png`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::{json, Value};
 
 const TOKEN: &str = "dashboard-admin-token-0123456789";
 
-struct Server {
-    child: Child,
-    base: String,
-}
+mod common;
+use common::{start_server, Server};
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server() -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyroll-local"))
-        .env("KEYROLL_BACKEND", "memory")
-        .env("KEYROLL_LISTEN", "127.0.0.1:0")
-        .env("KEYROLL_ADMIN_TOKEN", TOKEN)
-        .env("KEYROLL_PROCESS_INTERVAL_SECONDS", "3600")
-        .env("KEYROLL_SCAN_INTERVAL_SECONDS", "86400")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start keyroll-local");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = lines
-        .by_ref()
-        .map(|l| l.unwrap())
-        .find(|l| l.contains("listening on"))
-        .expect("keyroll-local never said where it listens");
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, base }
+fn start() -> Server {
+    start_server(
+        &[],
+        &[
+            ("KEYROLL_BACKEND", "memory"),
+            ("KEYROLL_ADMIN_TOKEN", TOKEN),
+            ("KEYROLL_PROCESS_INTERVAL_SECONDS", "3600"),
+            ("KEYROLL_SCAN_INTERVAL_SECONDS", "86400"),
+        ],
+    )
 }
 
 fn chromium() -> String {
@@ -114,7 +90,7 @@ fn old_key(name: &str, hex_byte: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_shows_what_the_api_says() {
     let browser = chromium();
-    let server = start_server();
+    let server = start();
     let client = reqwest::Client::new();
 
     // Two old keys the scan will rotate, then one more old key left overdue, and an

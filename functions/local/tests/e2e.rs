@@ -2,25 +2,14 @@
 //! the AWS SDK), driven like a user would with an HTTP client. Needs the stand-ins of
 //! scripts/local-aws (scripts/test starts them); fails without them.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 const TOKEN: &str = "e2e-admin-token-0123456789abcdef";
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod common;
+use common::{start_server, Server};
 
 fn require(variable: &str) -> String {
     std::env::var(variable).unwrap_or_else(|_| {
@@ -28,36 +17,19 @@ fn require(variable: &str) -> String {
     })
 }
 
-fn start_server(table: &str) -> Server {
+fn start(table: &str) -> Server {
     require("AWS_ENDPOINT_URL_DYNAMODB");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyroll-local"))
-        .arg("--create-tables")
-        .env("KEYROLL_BACKEND", "aws")
-        .env("KEYROLL_TABLE_NAME", table)
-        .env("KEYROLL_LISTEN", "127.0.0.1:0")
-        .env("KEYROLL_ADMIN_TOKEN", TOKEN)
-        .env("KEYROLL_MIN_GRACE_SECONDS", "1")
-        // The processor must not run during the test: expiry has to hold on its own.
-        .env("KEYROLL_PROCESS_INTERVAL_SECONDS", "3600")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start keyroll-local");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let first = lines
-        .by_ref()
-        .map(|line| line.expect("read stdout"))
-        .find(|line| line.contains("listening on"))
-        .expect("keyroll-local never said where it listens");
-    let base = first
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {first:?}"))
-        .to_owned();
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, base }
+    start_server(
+        &["--create-tables"],
+        &[
+            ("KEYROLL_BACKEND", "aws"),
+            ("KEYROLL_TABLE_NAME", table),
+            ("KEYROLL_ADMIN_TOKEN", TOKEN),
+            ("KEYROLL_MIN_GRACE_SECONDS", "1"),
+            // The processor must not run during the test: expiry has to hold on its own.
+            ("KEYROLL_PROCESS_INTERVAL_SECONDS", "3600"),
+        ],
+    )
 }
 
 async fn call(
@@ -94,7 +66,7 @@ async fn verify(client: &reqwest::Client, server: &Server, secret: &str) -> Stri
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_rotation_over_http_on_dynamodb_local() {
     let table = format!("keyroll-e2e-{}", std::process::id());
-    let server = start_server(&table);
+    let server = start(&table);
     let client = reqwest::Client::new();
 
     // Unauthenticated: 401, problem document.

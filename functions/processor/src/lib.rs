@@ -2,12 +2,13 @@
 //! one [`process_due`] pass and returns (and logs, as one structured line) what it did.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use keyroll_core::processor::{process_due, ProcessReport, ProcessorOptions};
 use keyroll_core::queue::NotificationQueue;
 use keyroll_core::service::Keyroll;
+use keyroll_core::time::stop_before_deadline;
 use lambda_runtime::LambdaEvent;
 
 /// Stop starting new work this long before the Lambda deadline, so the run ends
@@ -20,23 +21,13 @@ pub struct Deps {
     pub queue: Arc<dyn NotificationQueue>,
 }
 
-/// How long this invocation may still run, from the context's deadline (ms since the
-/// epoch).
-fn time_left(deadline_ms: u64) -> Duration {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    Duration::from_millis(deadline_ms.saturating_sub(now_ms))
-}
-
 pub async fn handle(
     deps: &Deps,
     event: LambdaEvent<EventBridgeEvent<serde_json::Value>>,
 ) -> Result<ProcessReport, lambda_runtime::Error> {
-    let budget = time_left(event.context.deadline).saturating_sub(DEADLINE_MARGIN);
+    let stop_at = stop_before_deadline(event.context.deadline, DEADLINE_MARGIN);
     let options = ProcessorOptions {
-        stop_at: Some(Instant::now() + budget),
+        stop_at: Some(stop_at),
         ..ProcessorOptions::default()
     };
     let report = process_due(&deps.keyroll, Some(deps.queue.as_ref()), options).await?;

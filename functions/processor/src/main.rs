@@ -4,10 +4,6 @@ use std::sync::Arc;
 
 use keyroll_core::config::Config;
 use keyroll_core::queue::SqsQueue;
-use keyroll_core::service::Keyroll;
-use keyroll_core::store::dynamodb::DynamoStore;
-use keyroll_core::time::SystemClock;
-use keyroll_core::vault::SecretsManagerVault;
 use keyroll_processor::{handle, Deps};
 use lambda_runtime::{service_fn, LambdaEvent};
 
@@ -20,14 +16,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .clone()
         .ok_or("configuration: KEYROLL_QUEUE_URL is required by the processor")?;
     let sdk = keyroll_core::aws::load_config().await;
-    let store = DynamoStore::new(
-        keyroll_core::aws::dynamodb_client(&sdk),
-        config.table_name.clone(),
-    );
-    let keyroll = Keyroll::new(Arc::new(store), Arc::new(SystemClock), Arc::new(config))
-        .with_vault(Arc::new(SecretsManagerVault::new(
-            aws_sdk_secretsmanager::Client::new(&sdk),
-        )));
+    let keyroll = keyroll_core::aws::keyroll(config, &sdk);
     let deps = Deps {
         keyroll: Arc::new(keyroll),
         queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), queue_url)),

@@ -2,11 +2,12 @@
 //! one [`scan`] and returns (and logs, as one structured line) what it found and did.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use keyroll_core::compliance::{scan, ScanOptions, ScanReport};
 use keyroll_core::service::Keyroll;
+use keyroll_core::time::stop_before_deadline;
 use lambda_runtime::LambdaEvent;
 
 /// Stop starting new work this long before the Lambda deadline; the next run carries
@@ -17,21 +18,13 @@ pub struct Deps {
     pub keyroll: Arc<Keyroll>,
 }
 
-fn time_left(deadline_ms: u64) -> Duration {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    Duration::from_millis(deadline_ms.saturating_sub(now_ms))
-}
-
 pub async fn handle(
     deps: &Deps,
     event: LambdaEvent<EventBridgeEvent<serde_json::Value>>,
 ) -> Result<ScanReport, lambda_runtime::Error> {
-    let budget = time_left(event.context.deadline).saturating_sub(DEADLINE_MARGIN);
+    let stop_at = stop_before_deadline(event.context.deadline, DEADLINE_MARGIN);
     let options = ScanOptions {
-        stop_at: Some(Instant::now() + budget),
+        stop_at: Some(stop_at),
         ..ScanOptions::default()
     };
     let report = scan(&deps.keyroll, options).await?;

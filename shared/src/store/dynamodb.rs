@@ -336,6 +336,44 @@ impl DynamoStore {
         Ok(items)
     }
 
+    /// Loads keys with their secret records in bulk (BatchWriteItem, no guards, no
+    /// audit events). For seeding benchmarks and fixtures only: nothing in keyroll
+    /// calls it, because every real change must be a guarded, audited transaction.
+    #[doc(hidden)]
+    pub async fn bulk_load_for_benchmarks(
+        &self,
+        keys: &[(Key, SecretRecord)],
+    ) -> Result<(), StoreError> {
+        let mut requests = Vec::new();
+        for (key, record) in keys {
+            for item in [key_item(key)?, secret_item(record)?] {
+                let put = aws_sdk_dynamodb::types::PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(|e| StoreError::Corrupt(format!("put request: {e}")))?;
+                requests.push(WriteRequest::builder().put_request(put).build());
+            }
+        }
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
+            while !pending.is_empty() {
+                self.count_write();
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("BatchWriteItem", e))?;
+                pending = output
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&self.table))
+                    .unwrap_or_default();
+            }
+        }
+        Ok(())
+    }
+
     fn transaction(&self, change: &KeyChange) -> Result<Vec<TransactWriteItem>, StoreError> {
         let table = self.table.as_str();
         let mut writes = Vec::new();

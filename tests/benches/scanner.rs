@@ -1,0 +1,86 @@
+//! Compliance scan cost on DynamoDB Local: N active keys of which 1 % are past the
+//! 90-day maximum. Measures the first scan (schedules a rotation per overdue key) and a
+//! second one the same day (schedules nothing), with DynamoDB requests and items read.
+//!
+//!   scripts/bench scanner 100000
+//!
+//! Keys are bulk-loaded (BatchWriteItem, no audit) to keep seeding minutes short; the
+//! scans themselves run the real code on the real table.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::stream::{self, StreamExt};
+use keyroll_core::compliance::{scan, ScanOptions};
+use keyroll_core::config::Config;
+use keyroll_core::key::{Key, SecretRecord};
+use keyroll_core::service::Keyroll;
+use keyroll_core::store::dynamodb::DynamoStore;
+use keyroll_core::store::table::create_table;
+use keyroll_core::time::{ManualClock, Timestamp};
+use keyroll_core::vault::MemoryVault;
+
+#[tokio::main]
+async fn main() {
+    let n: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(100_000);
+    std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
+        .expect("AWS_ENDPOINT_URL_DYNAMODB: run scripts/bench");
+    let sdk = keyroll_core::aws::load_config().await;
+    let client = keyroll_core::aws::dynamodb_client(&sdk);
+    let table = format!("keyroll-scan-bench-{}", std::process::id());
+    create_table(&client, &table).await.expect("create table");
+    let dynamo = Arc::new(DynamoStore::new(client, table));
+    let now = Timestamp::parse("2026-06-01T00:00:00Z").unwrap();
+    let overdue = n / 100;
+
+    let seeding = Instant::now();
+    let chunks: Vec<Vec<(Key, SecretRecord)>> = (0..n)
+        .map(|i| {
+            // 1 % at 120 days, the rest spread over 0-60 days (none within the warning window).
+            let age_days = if i < overdue { 120 } else { (i % 60) as u64 };
+            keyroll_tests::fixture::bulk_key(i, now.minus_seconds(age_days * 86_400))
+        })
+        .collect::<Vec<_>>()
+        .chunks(500)
+        .map(|c| c.to_vec())
+        .collect();
+    stream::iter(chunks)
+        .for_each_concurrent(4, |chunk| {
+            let dynamo = dynamo.clone();
+            async move {
+                dynamo
+                    .bulk_load_for_benchmarks(&chunk)
+                    .await
+                    .expect("bulk load")
+            }
+        })
+        .await;
+    eprintln!("seeded {n} keys in {:.1?}", seeding.elapsed());
+
+    let keyroll = Keyroll::new(
+        dynamo.clone(),
+        Arc::new(ManualClock::new(now)),
+        Arc::new(Config::from_lookup(|_| None).unwrap()),
+    )
+    .with_vault(Arc::new(MemoryVault::new()));
+    println!("| N | overdue | scan | wall | DynamoDB reads | reads per overdue key | writes | coverage after |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for label in ["first (schedules)", "second, same day"] {
+        let (reads, writes) = (dynamo.read_count(), dynamo.write_count());
+        let began = Instant::now();
+        let report = scan(&keyroll, ScanOptions::default()).await.expect("scan");
+        let wall = began.elapsed();
+        let reads = dynamo.read_count() - reads;
+        println!(
+            "| {n} | {overdue} | {label} | {:.2} s | {reads} | {:.2} | {} | {}% |",
+            wall.as_secs_f64(),
+            reads as f64 / overdue.max(1) as f64,
+            dynamo.write_count() - writes,
+            report.snapshot.coverage_percent
+        );
+        assert_eq!(report.snapshot.active_keys, n as u64);
+    }
+}
