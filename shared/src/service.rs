@@ -449,6 +449,35 @@ impl Keyroll {
         Ok(out)
     }
 
+    /// Emergency and leak rotations started in the last `days` days, newest first.
+    pub async fn recent_emergencies(&self, days: u64) -> Result<Vec<Rotation>> {
+        let now = self.now();
+        let since = now.minus_seconds(days * 86_400);
+        let mut months = Vec::new();
+        let mut at = now;
+        loop {
+            let month = at.to_rfc3339()[..7].to_owned();
+            if !months.contains(&month) {
+                months.push(month);
+            }
+            if at <= since {
+                break;
+            }
+            at = at.minus_seconds(86_400).max(since);
+        }
+        let mut out = Vec::new();
+        for month in months {
+            for entry in self.store.emergencies(&month).await? {
+                if entry.at >= since {
+                    if let Some(rotation) = self.store.rotation(&entry.rotation_id).await? {
+                        out.push(rotation);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn rotations_of(&self, key_id: &KeyId) -> Result<Vec<Rotation>> {
         self.load_key(key_id).await?;
         Ok(self.store.rotations_of(key_id).await?)
@@ -921,6 +950,11 @@ impl Keyroll {
                     revealed_at: None,
                 };
                 change.key_mut().active_rotation = Some(rotation_id.clone());
+                change.log_emergency(crate::store::EmergencyLogEntry {
+                    at: now,
+                    rotation_id: rotation_id.clone(),
+                    key_id: key_id.clone(),
+                });
                 change.add_secret(SecretRecord::new(
                     change.key(),
                     &new_version,

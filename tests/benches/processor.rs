@@ -85,6 +85,12 @@ impl Store for TimedStore {
         self.timed(self.inner.aged_keys(class, shard, before, after, limit))
             .await
     }
+    async fn emergencies(
+        &self,
+        month: &str,
+    ) -> Result<Vec<keyroll_core::store::EmergencyLogEntry>, StoreError> {
+        self.timed(self.inner.emergencies(month)).await
+    }
     async fn put_snapshot(&self, snapshot: &ComplianceSnapshot) -> Result<(), StoreError> {
         self.timed(self.inner.put_snapshot(snapshot)).await
     }

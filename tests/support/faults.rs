@@ -75,6 +75,12 @@ impl Store for FaultyStore {
             .aged_keys(class, shard, before, after, limit)
             .await
     }
+    async fn emergencies(
+        &self,
+        month: &str,
+    ) -> Result<Vec<keyroll_core::store::EmergencyLogEntry>, StoreError> {
+        self.inner.emergencies(month).await
+    }
     async fn put_snapshot(&self, snapshot: &ComplianceSnapshot) -> Result<(), StoreError> {
         self.inner.put_snapshot(snapshot).await
     }

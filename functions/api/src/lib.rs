@@ -64,6 +64,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::emergency_rotation))
         .routes(routes!(routes::get_rotation))
         .routes(routes!(routes::rotations_in_progress))
+        .routes(routes!(routes::recent_emergencies))
         .routes(routes!(routes::cancel_rotation))
         .routes(routes!(routes::complete_rotation))
         .routes(routes!(routes::extend_rotation))

@@ -348,6 +348,39 @@ pub async fn rotations_in_progress(
     Ok(Json(RotationsResponse { rotations }))
 }
 
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EmergenciesQuery {
+    /// How far back, 1-366 days (default 30).
+    days: Option<u64>,
+}
+
+/// Emergency and leak rotations started in the last `days` days, newest first,
+/// whether still in grace or already completed.
+#[utoipa::path(get, path = "/v1/emergencies", tag = "rotations",
+    params(EmergenciesQuery),
+    responses(
+        (status = 200, body = RotationsResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn recent_emergencies(
+    State(state): State<AppState>,
+    query: Result<axum::extract::Query<EmergenciesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<RotationsResponse>, ApiError> {
+    let axum::extract::Query(query) =
+        query.map_err(|_| Error::invalid("query", "unknown or malformed query parameter"))?;
+    let days = query.days.unwrap_or(30);
+    if !(1..=366).contains(&days) {
+        return Err(Error::invalid("days", "must be from 1 to 366").into());
+    }
+    let rotations = state.keyroll.recent_emergencies(days).await?;
+    Ok(Json(RotationsResponse {
+        rotations: rotations.iter().map(RotationView::from).collect(),
+    }))
+}
+
 /// One rotation.
 #[utoipa::path(get, path = "/v1/rotations/{rotationId}", tag = "rotations",
     params(("rotationId" = String, Path, description = "rot_…")),

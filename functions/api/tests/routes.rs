@@ -391,6 +391,13 @@ async fn rotation_actions_and_their_refusals() {
     let immediate_secret = immediate.body["secret"].as_str().unwrap();
     assert_eq!(app.verify(immediate_secret).await, "REVOKED");
 
+    let recent = app.call("GET", "/v1/emergencies", None).await;
+    assert_eq!(
+        recent.body["rotations"][0]["id"],
+        emergency_id.as_str(),
+        "completed emergencies stay listed"
+    );
+    assert_problem(&app.call("GET", "/v1/emergencies?days=0", None).await, 422);
     let listed = app
         .call("GET", &format!("/v1/keys/{key}/rotations"), None)
         .await;
@@ -758,7 +765,7 @@ async fn openapi_document_lists_every_route_with_schemas() {
     let paths = document["paths"].as_object().unwrap();
     assert_eq!(
         paths.len(),
-        17,
+        18,
         "no undocumented extra paths: {:?}",
         paths.keys().collect::<Vec<_>>()
     );

@@ -128,6 +128,16 @@ async fn the_dashboard_shows_what_the_api_says() {
     )
     .await;
     let emergency_id = emergency["rotation"]["id"].as_str().unwrap().to_owned();
+    // A second emergency with no grace completes at once: it must still be listed.
+    let instant = post(
+        &client,
+        &server,
+        &format!("/v1/keys/{young_id}/emergency-rotation"),
+        json!({"reason": "still leaking", "gracePeriodSeconds": 0}),
+    )
+    .await;
+    assert_eq!(instant["rotation"]["status"], "completed");
+    let instant_id = instant["rotation"]["id"].as_str().unwrap().to_owned();
 
     let report: Value = client
         .get(format!("{}/v1/compliance?limit=1000", server.base))
@@ -170,7 +180,7 @@ async fn the_dashboard_shows_what_the_api_says() {
         &dom[dom.find("id=\"overdue-keys\"").unwrap()..dom.find("id=\"rotations\"").unwrap()];
     assert!(overdue_table.contains(&overdue_key));
     let emergencies = &dom[dom.find("id=\"emergencies\"").unwrap()..];
-    assert!(emergencies.contains(&emergency_id));
+    assert!(emergencies.contains(&emergency_id) && emergencies.contains(&instant_id));
     assert!(element_text(&dom, "trend-note").starts_with("1 day(s)"));
 
     let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.artifacts");

@@ -25,6 +25,7 @@ pub struct ChangeBuilder {
     events: Vec<AuditEvent>,
     idempotency: Option<IdempotencyRecord>,
     outbox: Vec<OutboxEntry>,
+    emergencies: Vec<super::EmergencyLogEntry>,
 }
 
 impl ChangeBuilder {
@@ -40,6 +41,7 @@ impl ChangeBuilder {
             events: Vec::new(),
             idempotency: None,
             outbox: Vec::new(),
+            emergencies: Vec::new(),
         }
     }
 
@@ -53,6 +55,7 @@ impl ChangeBuilder {
             events: Vec::new(),
             idempotency: None,
             outbox: Vec::new(),
+            emergencies: Vec::new(),
         }
     }
 
@@ -96,6 +99,11 @@ impl ChangeBuilder {
             sort_key,
             message,
         });
+    }
+
+    /// Logs an emergency rotation this change starts.
+    pub fn log_emergency(&mut self, entry: super::EmergencyLogEntry) {
+        self.emergencies.push(entry);
     }
 
     /// Appends the audit event for one state change, chained to the previous one.
@@ -162,6 +170,7 @@ impl ChangeBuilder {
             events: self.events,
             idempotency: self.idempotency,
             outbox: self.outbox,
+            emergencies: self.emergencies,
         }
     }
 }

@@ -496,6 +496,20 @@ impl DynamoStore {
                 Item::new(),
             )?);
         }
+        for entry in &change.emergencies {
+            let item = HashMap::from([
+                (PK.into(), s(format!("EMERGENCY#{}", entry.month()))),
+                (SK.into(), s(format!("{}#{}", entry.at, entry.rotation_id))),
+                ("keyId".into(), s(entry.key_id.as_str())),
+            ]);
+            writes.push(put(
+                table,
+                item,
+                "attribute_not_exists(#pk)",
+                &[("#pk", PK)],
+                Item::new(),
+            )?);
+        }
         for event in &change.events {
             writes.push(put(
                 table,
@@ -659,6 +673,21 @@ impl Store for DynamoStore {
                     class,
                     created_at,
                     key_id: KeyId::parse(key).map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn emergencies(&self, month: &str) -> Result<Vec<super::EmergencyLogEntry>, StoreError> {
+        self.query_partition(format!("EMERGENCY#{month}"), "", false)
+            .await?
+            .iter()
+            .map(|item| {
+                let (at, rotation) = split_index_sort_key(item, SK)?;
+                Ok(super::EmergencyLogEntry {
+                    at,
+                    rotation_id: RotationId::parse(rotation).map_err(corrupt)?,
+                    key_id: KeyId::parse(text_attribute(item, "keyId")?).map_err(corrupt)?,
                 })
             })
             .collect()

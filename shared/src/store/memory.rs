@@ -28,6 +28,7 @@ struct State {
     outbox: std::collections::BTreeMap<(u8, String), OutboxMessage>,
     leases: HashMap<String, (String, Timestamp)>,
     snapshots: std::collections::BTreeMap<String, ComplianceSnapshot>,
+    emergencies: Vec<super::EmergencyLogEntry>,
 }
 
 #[derive(Debug, Default)]
@@ -168,6 +169,18 @@ impl Store for MemoryStore {
         Ok(aged)
     }
 
+    async fn emergencies(&self, month: &str) -> Result<Vec<super::EmergencyLogEntry>, StoreError> {
+        let mut entries: Vec<_> = self
+            .lock()
+            .emergencies
+            .iter()
+            .filter(|e| e.month() == month)
+            .cloned()
+            .collect();
+        entries.sort_by(|a, b| (b.at, &b.rotation_id).cmp(&(a.at, &a.rotation_id)));
+        Ok(entries)
+    }
+
     async fn put_snapshot(&self, snapshot: &ComplianceSnapshot) -> Result<(), StoreError> {
         self.lock()
             .snapshots
@@ -270,8 +283,10 @@ impl Store for MemoryStore {
             events,
             idempotency,
             outbox,
+            emergencies,
             ..
         } = change;
+        state.emergencies.extend(emergencies);
         for entry in outbox {
             state
                 .outbox

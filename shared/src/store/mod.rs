@@ -83,6 +83,24 @@ pub struct KeyChange {
     pub idempotency: Option<IdempotencyRecord>,
     /// Notifications and clean-ups to carry out once the change has committed.
     pub outbox: Vec<OutboxEntry>,
+    /// Emergency rotations started by this change, logged by month so the recent ones
+    /// can be listed without reading every key.
+    pub emergencies: Vec<EmergencyLogEntry>,
+}
+
+/// One emergency rotation in the monthly log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmergencyLogEntry {
+    pub at: Timestamp,
+    pub rotation_id: RotationId,
+    pub key_id: KeyId,
+}
+
+impl EmergencyLogEntry {
+    /// The log partition: `YYYY-MM` of the rotation's start.
+    pub fn month(&self) -> String {
+        self.at.to_rfc3339()[..7].to_owned()
+    }
 }
 
 /// An entry of the due index: a rotation with work for the processor.
@@ -178,6 +196,9 @@ pub trait Store: Send + Sync {
         after: Option<&AgeRef>,
         limit: usize,
     ) -> Result<Vec<AgeRef>, StoreError>;
+
+    /// The emergency rotations logged in `month` (`YYYY-MM`), newest first.
+    async fn emergencies(&self, month: &str) -> Result<Vec<EmergencyLogEntry>, StoreError>;
 
     /// Stores the day's compliance figures (replacing that day's earlier ones).
     async fn put_snapshot(&self, snapshot: &ComplianceSnapshot) -> Result<(), StoreError>;
