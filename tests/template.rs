@@ -108,3 +108,124 @@ fn the_table_is_recoverable_and_encrypted() {
     );
     assert_eq!(table["DeletionPolicy"].as_str(), Some("Retain"));
 }
+
+fn functions(template: &Value) -> Vec<(String, &Value)> {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|(name, r)| (name.as_str().unwrap().to_owned(), r))
+        .collect()
+}
+
+fn env_names(variables: &Value) -> BTreeSet<String> {
+    variables
+        .as_mapping()
+        .map(|m| m.keys().map(|k| k.as_str().unwrap().to_owned()).collect())
+        .unwrap_or_default()
+}
+
+/// Every variable the template sets is one the code reads (a typo would silently fall
+/// back to a default), and each function gets what its code requires.
+#[test]
+fn function_environments_match_what_the_code_reads() {
+    let template = template();
+    let global = env_names(&template["Globals"]["Function"]["Environment"]["Variables"]);
+    let known: BTreeSet<&str> = keyroll_core::config::SETTINGS
+        .iter()
+        .map(|s| s.name)
+        .collect();
+    let all_functions = functions(&template);
+    assert_eq!(all_functions.len(), 3, "api, processor, scanner");
+    for (name, function) in &all_functions {
+        let mut names = global.clone();
+        names.extend(env_names(
+            &function["Properties"]["Environment"]["Variables"],
+        ));
+        for variable in names.iter().filter(|n| n.starts_with("KEYROLL_")) {
+            assert!(
+                known.contains(variable.as_str()),
+                "{name} sets {variable}, which no code reads"
+            );
+        }
+        assert!(
+            names.contains("KEYROLL_TABLE_NAME"),
+            "{name} needs its table"
+        );
+        if name == "ProcessorFunction" {
+            assert!(
+                names.contains("KEYROLL_QUEUE_URL"),
+                "the processor requires its queue"
+            );
+        }
+    }
+}
+
+/// Each function builds a binary that exists in the workspace.
+#[test]
+fn every_function_builds_a_workspace_binary() {
+    let template = template();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions");
+    let mut binaries = BTreeSet::new();
+    for entry in std::fs::read_dir(root).unwrap() {
+        let manifest = entry.unwrap().path().join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest).unwrap_or_default();
+        for block in text.split("[[bin]]").skip(1) {
+            if let Some(line) = block.lines().find(|l| l.trim_start().starts_with("name")) {
+                binaries.insert(line.split('"').nth(1).unwrap().to_owned());
+            }
+        }
+    }
+    for (name, function) in functions(&template) {
+        assert_eq!(
+            function["Metadata"]["BuildMethod"].as_str(),
+            Some("rust-cargolambda"),
+            "{name}"
+        );
+        let binary = function["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap();
+        assert!(
+            binaries.contains(binary),
+            "{name} builds {binary}, not a workspace binary: {binaries:?}"
+        );
+    }
+    let global = &template["Globals"]["Function"];
+    assert_eq!(global["Runtime"].as_str(), Some("provided.al2023"));
+    assert_eq!(global["Architectures"][0].as_str(), Some("arm64"));
+}
+
+/// Least privilege: no wildcard actions, and data-plane access scoped to keyroll's own
+/// table, queue and secret prefix.
+#[test]
+fn function_policies_are_least_privilege() {
+    let template = template();
+    for (name, function) in functions(&template) {
+        let policies = function["Properties"]["Policies"]
+            .as_sequence()
+            .expect("inline policies");
+        for policy in policies {
+            for statement in policy["Statement"].as_sequence().unwrap() {
+                let actions: Vec<&str> = match &statement["Action"] {
+                    Value::Sequence(list) => list.iter().map(|a| a.as_str().unwrap()).collect(),
+                    other => vec![other.as_str().unwrap()],
+                };
+                for action in &actions {
+                    assert!(!action.contains('*'), "{name}: wildcard action {action}");
+                }
+                let resource = serde_yaml::to_string(&statement["Resource"]).unwrap();
+                assert!(
+                    !resource.trim().trim_matches('\'').eq("*"),
+                    "{name}: wildcard resource"
+                );
+                if actions.iter().any(|a| a.starts_with("secretsmanager:")) {
+                    assert!(
+                        resource.contains("${SecretNamePrefix}"),
+                        "{name}: secrets scoped to the prefix"
+                    );
+                }
+            }
+        }
+    }
+}
