@@ -229,3 +229,37 @@ fn function_policies_are_least_privilege() {
         }
     }
 }
+
+/// Every payload in events/ is parsed and run by some test, so none can rot.
+#[test]
+fn every_event_fixture_is_used_by_a_test() {
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let mut sources = String::new();
+    let mut dirs = vec![root.join("tests")];
+    for entry in std::fs::read_dir(root.join("functions")).unwrap() {
+        dirs.push(entry.unwrap().path().join("tests"));
+    }
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("template.rs")
+            {
+                sources.push_str(&std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    for entry in std::fs::read_dir(root.join("events")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".json") {
+            assert!(
+                sources.contains(&name),
+                "events/{name} is not used by any test"
+            );
+        }
+    }
+}

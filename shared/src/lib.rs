@@ -16,6 +16,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod key;
 pub mod logging;
+pub mod metrics;
 pub mod notification;
 pub mod processor;
 pub mod queue;

@@ -101,6 +101,15 @@ async fn every_api_fixture_runs_through_the_lambda_router() {
         .iter()
         .all(|e| e["actor"] == CALLER));
 
+    let (status, compliance) = invoke(&router, &fixture("api-get-compliance.json")).await;
+    assert_eq!(status, 200, "{compliance}");
+    assert_eq!(compliance["activeKeys"], 1);
+    assert_eq!(
+        compliance["keys"].as_array().unwrap().len(),
+        0,
+        "filtered to overdue keys"
+    );
+
     // As shipped, the fixtures name a key that does not exist: a clean 404.
     let (status, problem) = invoke(&router, &fixture("api-schedule-rotation.json")).await;
     assert_eq!(status, 404, "{problem}");

@@ -43,5 +43,20 @@ pub async fn handle(
         remaining = report.remaining,
         "processor run"
     );
+    println!(
+        "{}",
+        keyroll_core::metrics::emf_line(
+            "processor",
+            keyroll_core::metrics::now_ms(),
+            &[
+                ("RotationsStarted", report.started as f64, "Count"),
+                ("RotationsCompleted", report.completed as f64, "Count"),
+                ("RotationsFailed", report.failed as f64, "Count"),
+                ("RemindersSent", report.reminded as f64, "Count"),
+                ("NotificationsSent", report.notified as f64, "Count"),
+                ("RotationsRemaining", report.remaining as f64, "Count"),
+            ],
+        )
+    );
     Ok(report)
 }

@@ -43,5 +43,19 @@ pub async fn handle(
         coverage_percent = s.coverage_percent,
         "compliance scan"
     );
+    println!(
+        "{}",
+        keyroll_core::metrics::emf_line(
+            "scanner",
+            keyroll_core::metrics::now_ms(),
+            &[
+                ("PolicyRotationsScheduled", report.scheduled as f64, "Count"),
+                ("ExpiryWarningsSent", report.warned as f64, "Count"),
+                ("ActiveKeys", s.active_keys as f64, "Count"),
+                ("NonCompliantKeys", s.non_compliant as f64, "Count"),
+                ("CoveragePercent", s.coverage_percent, "Percent"),
+            ],
+        )
+    );
     Ok(report)
 }

@@ -1,0 +1,66 @@
+//! CloudWatch Embedded Metric Format: one JSON line per processor or scanner run that
+//! CloudWatch turns into metrics on its own, so dashboards and alarms need no extra API
+//! calls from the functions.
+
+use serde_json::{json, Map, Value};
+
+/// The EMF namespace of every keyroll metric.
+pub const NAMESPACE: &str = "keyroll";
+
+/// One EMF document: `metrics` (name, value, unit) under the `Function` dimension.
+pub fn emf_line(function: &str, timestamp_ms: u64, metrics: &[(&str, f64, &str)]) -> String {
+    let mut document = Map::new();
+    document.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Function"]],
+                "Metrics": metrics.iter().map(|(name, _, unit)| json!({"Name": name, "Unit": unit})).collect::<Vec<_>>(),
+            }],
+        }),
+    );
+    document.insert("Function".into(), Value::from(function));
+    for (name, value, _) in metrics {
+        document.insert((*name).into(), Value::from(*value));
+    }
+    Value::Object(document).to_string()
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_emf_line_declares_each_metric_and_carries_its_value() {
+        let line = emf_line(
+            "processor",
+            1_700_000_000_000,
+            &[
+                ("RotationsStarted", 3.0, "Count"),
+                ("CoveragePercent", 99.5, "Percent"),
+            ],
+        );
+        let value: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            value["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "keyroll"
+        );
+        assert_eq!(
+            value["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Name"],
+            "CoveragePercent"
+        );
+        assert_eq!(value["_aws"]["Timestamp"], 1_700_000_000_000u64);
+        assert_eq!(value["Function"], "processor");
+        assert_eq!(value["RotationsStarted"], 3.0);
+        assert!(!line.contains('\n'), "one line");
+    }
+}
