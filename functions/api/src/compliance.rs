@@ -1,7 +1,7 @@
 //! The compliance report (`GET /v1/compliance`, `GET /v1/compliance.csv`) and the
 //! scan trigger (`POST /v1/admin/scan`).
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,6 +15,7 @@ use keyroll_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::extract::QueryParams;
 use crate::problem::{ApiError, Problem};
 use crate::AppState;
 
@@ -100,10 +101,8 @@ async fn filtered(state: &AppState, query: &ComplianceQuery) -> Result<Filtered,
     ))]
 pub async fn report(
     State(state): State<AppState>,
-    query: Result<Query<ComplianceQuery>, axum::extract::rejection::QueryRejection>,
+    QueryParams(query): QueryParams<ComplianceQuery>,
 ) -> Result<Json<ComplianceReport>, ApiError> {
-    let Query(query) =
-        query.map_err(|_| Error::invalid("query", "unknown or malformed query parameter"))?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(Error::invalid("limit", "must be from 1 to 1000").into());
@@ -161,10 +160,8 @@ pub async fn report(
     ))]
 pub async fn report_csv(
     State(state): State<AppState>,
-    query: Result<Query<ComplianceQuery>, axum::extract::rejection::QueryRejection>,
+    QueryParams(query): QueryParams<ComplianceQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(query) =
-        query.map_err(|_| Error::invalid("query", "unknown or malformed query parameter"))?;
     let Filtered { rows, .. } = filtered(&state, &query).await?;
     // Every field is an id, a prefix, a number or a fixed word: no quoting needed.
     let mut csv = String::from("keyId,organizationId,class,prefix,ageDays,status,rotationId\n");

@@ -92,3 +92,26 @@ fn strip_position(message: &str) -> String {
     }
     out.chars().take(300).collect()
 }
+
+/// Query parameters, with every rejection (unknown parameter, wrong type) a 422
+/// problem document.
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| QueryParams(value))
+            .map_err(|_| {
+                ApiError::Domain(keyroll_core::Error::invalid(
+                    "query",
+                    "unknown or malformed query parameter",
+                ))
+            })
+    }
+}

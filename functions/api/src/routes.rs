@@ -16,6 +16,7 @@ use keyroll_core::service::{Caller, EmergencyRequest, NewKey, RotationRequest, V
 use crate::auth::Authenticated;
 use crate::dto::*;
 use crate::extract::JsonBody;
+use crate::extract::QueryParams;
 use crate::problem::{ApiError, Problem};
 use crate::AppState;
 
@@ -367,10 +368,8 @@ pub struct EmergenciesQuery {
     ))]
 pub async fn recent_emergencies(
     State(state): State<AppState>,
-    query: Result<axum::extract::Query<EmergenciesQuery>, axum::extract::rejection::QueryRejection>,
+    QueryParams(query): QueryParams<EmergenciesQuery>,
 ) -> Result<Json<RotationsResponse>, ApiError> {
-    let axum::extract::Query(query) =
-        query.map_err(|_| Error::invalid("query", "unknown or malformed query parameter"))?;
     let days = query.days.unwrap_or(30);
     if !(1..=366).contains(&days) {
         return Err(Error::invalid("days", "must be from 1 to 366").into());
