@@ -30,8 +30,8 @@ fn rotation_id(raw: &str) -> Result<RotationId, ApiError> {
     RotationId::parse(raw).map_err(|_| Error::not_found("rotation", "with that id").into())
 }
 
-fn optional_reason(text: Option<String>) -> Result<Option<Reason>, ApiError> {
-    Ok(text.map(|t| Reason::parse(&t)).transpose()?)
+fn optional_reason(text: Option<String>) -> Result<Option<Reason>, Error> {
+    text.map(|t| Reason::parse(&t)).transpose()
 }
 
 /// What a state-changing route produced: a key or a rotation, with the secret it
@@ -88,41 +88,35 @@ where
     F: FnOnce(Caller) -> Fut,
     Fut: std::future::Future<Output = Result<Outcome, Error>>,
 {
-    let intent = match headers.get(IDEMPOTENCY_HEADER) {
-        None => None,
-        Some(value) => {
-            let key = value
+    let key = headers
+        .get(IDEMPOTENCY_HEADER)
+        .map(|value| {
+            value
                 .to_str()
-                .map_err(|_| Error::invalid("Idempotency-Key", "must be visible ASCII"))?;
-            Some(IdempotencyIntent::new(&actor, &scope, key, raw_body)?)
-        }
-    };
-    if let Some(intent) = &intent {
-        if let Some(response) = replay(state, intent).await? {
+                .map_err(|_| Error::invalid("Idempotency-Key", "must be visible ASCII"))
+        })
+        .transpose()?;
+    // The intent is derived from the key (and consumed by the operation), so a replay
+    // after a lost race derives it again from the same key.
+    let derive = |key: &str| IdempotencyIntent::new(&actor, &scope, key, raw_body);
+    let mut caller = Caller::new(actor.clone());
+    if let Some(key) = key {
+        let intent = derive(key)?;
+        if let Some(response) = replay(state, &intent).await? {
             return Ok(response);
         }
-    }
-    let replay_intent = intent
-        .as_ref()
-        .map(|i| (i.id.clone(), i.fingerprint.clone()));
-    let mut caller = Caller::new(actor.clone());
-    if let Some(intent) = intent {
         caller = caller.with_idempotency(intent);
     }
     match operation(caller).await {
         Ok(outcome) => Ok(respond(status, outcome)),
-        Err(error) if error.http_status() == 409 && replay_intent.is_some() => {
+        Err(error) if error.http_status() == 409 => match key {
             // A duplicate of this request may have won the race: answer with its result.
-            let key = headers
-                .get(IDEMPOTENCY_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            let intent = IdempotencyIntent::new(&actor, &scope, key, raw_body)?;
-            match replay(state, &intent).await? {
+            Some(key) => match replay(state, &derive(key)?).await? {
                 Some(response) => Ok(response),
                 None => Err(error.into()),
-            }
-        }
+            },
+            None => Err(error.into()),
+        },
         Err(error) => Err(error.into()),
     }
 }
@@ -440,7 +434,7 @@ rotation_action!(
     /// keeps working.
     cancel_rotation, "/v1/rotations/{rotationId}/cancel", ReasonRequest,
     |keyroll, id, value, caller| {
-        let reason = optional_reason(value.reason).map_err(|e| match e { ApiError::Domain(d) => d, _ => Error::invalid("reason", "invalid") })?;
+        let reason = optional_reason(value.reason)?;
         keyroll.cancel_rotation(&id, reason, caller).await
     }
 );
@@ -449,7 +443,7 @@ rotation_action!(
     /// End the grace now: the old secret is revoked.
     complete_rotation, "/v1/rotations/{rotationId}/complete", ReasonRequest,
     |keyroll, id, value, caller| {
-        let reason = optional_reason(value.reason).map_err(|e| match e { ApiError::Domain(d) => d, _ => Error::invalid("reason", "invalid") })?;
+        let reason = optional_reason(value.reason)?;
         keyroll.complete_rotation(&id, reason, caller).await
     }
 );
