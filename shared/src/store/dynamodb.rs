@@ -354,9 +354,18 @@ impl DynamoStore {
                 requests.push(WriteRequest::builder().put_request(put).build());
             }
         }
+        self.batch_write(requests).await
+    }
+
+    /// Sends `requests` in BatchWriteItem calls of 25, resending what DynamoDB leaves
+    /// unprocessed under load (up to 5 times per call).
+    async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         for chunk in requests.chunks(25) {
             let mut pending = chunk.to_vec();
-            while !pending.is_empty() {
+            for _ in 0..5 {
+                if pending.is_empty() {
+                    break;
+                }
                 self.count_write();
                 let output = self
                     .client
@@ -367,8 +376,13 @@ impl DynamoStore {
                     .map_err(|e| unavailable("BatchWriteItem", e))?;
                 pending = output
                     .unprocessed_items
-                    .and_then(|mut m| m.remove(&self.table))
+                    .and_then(|mut items| items.remove(&self.table))
                     .unwrap_or_default();
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Unavailable(
+                    "batch write items left unprocessed".into(),
+                ));
             }
         }
         Ok(())
@@ -808,41 +822,16 @@ impl Store for DynamoStore {
     }
 
     async fn remove_outbox(&self, entries: &[(u8, String)]) -> Result<(), StoreError> {
-        for chunk in entries.chunks(25) {
-            let mut requests: Vec<WriteRequest> = Vec::new();
-            for (shard, sort_key) in chunk {
-                let delete = DeleteRequest::builder()
-                    .key(PK, s(outbox_pk(*shard)))
-                    .key(SK, s(sort_key.clone()))
-                    .build()
-                    .map_err(|e| StoreError::Corrupt(format!("delete request: {e}")))?;
-                requests.push(WriteRequest::builder().delete_request(delete).build());
-            }
-            // BatchWriteItem may leave some items unprocessed under load: resend them.
-            for _ in 0..5 {
-                self.count_write();
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, requests)
-                    .send()
-                    .await
-                    .map_err(|e| unavailable("BatchWriteItem", e))?;
-                requests = output
-                    .unprocessed_items
-                    .and_then(|mut items| items.remove(&self.table))
-                    .unwrap_or_default();
-                if requests.is_empty() {
-                    break;
-                }
-            }
-            if !requests.is_empty() {
-                return Err(StoreError::Unavailable(
-                    "outbox entries left unprocessed".into(),
-                ));
-            }
+        let mut requests = Vec::new();
+        for (shard, sort_key) in entries {
+            let delete = DeleteRequest::builder()
+                .key(PK, s(outbox_pk(*shard)))
+                .key(SK, s(sort_key.clone()))
+                .build()
+                .map_err(|e| StoreError::Corrupt(format!("delete request: {e}")))?;
+            requests.push(WriteRequest::builder().delete_request(delete).build());
         }
-        Ok(())
+        self.batch_write(requests).await
     }
 
     async fn try_lease(
