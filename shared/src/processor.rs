@@ -265,11 +265,11 @@ pub async fn deliver_outbox(
                         Some(vault) => match vault.delete(name).await {
                             Ok(()) => done.push((shard, entry.sort_key.clone())),
                             Err(error) => {
-                                tracing::warn!(%error, secret = %name, "vault secret not deleted; the next run retries")
+                                tracing::warn!(%error, vault_secret_name = %name, "vault secret not deleted; the next run retries")
                             }
                         },
                         None => {
-                            tracing::warn!(secret = %name, "no vault configured to delete a held secret")
+                            tracing::warn!(vault_secret_name = %name, "no vault configured to delete a held secret")
                         }
                     }
                 }

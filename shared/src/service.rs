@@ -821,7 +821,7 @@ impl Keyroll {
             Err(error) => {
                 if let (Some(vault), Some(name)) = (&self.vault, &vault_secret) {
                     if let Err(cleanup) = vault.delete(name).await {
-                        tracing::warn!(%cleanup, secret = %name, "could not delete the vault secret of a rotation that was not created");
+                        tracing::warn!(%cleanup, vault_secret_name = %name, "could not delete the vault secret of a rotation that was not created");
                     }
                 }
                 return Err(error);
@@ -1450,7 +1450,7 @@ impl Keyroll {
             .await?;
         // The outbox deletes it too; deleting now keeps the copy's life short.
         if let Err(error) = vault.delete(name).await {
-            tracing::warn!(%error, secret = %name, "vault secret not deleted at reveal; the processor will retry");
+            tracing::warn!(%error, vault_secret_name = %name, "vault secret not deleted at reveal; the processor will retry");
         }
         Ok((revealed, secret))
     }
