@@ -7,8 +7,15 @@ use serde_json::{json, Map, Value};
 /// The EMF namespace of every keyroll metric.
 pub const NAMESPACE: &str = "keyroll";
 
-/// One EMF document: `metrics` (name, value, unit) under the `Function` dimension.
-pub fn emf_line(function: &str, timestamp_ms: u64, metrics: &[(&str, f64, &str)]) -> String {
+/// One EMF document: `metrics` (name, value, unit) under the `Function` dimension,
+/// with the invocation's request id as a plain property (searchable in Logs Insights,
+/// not a dimension, so it costs no metric cardinality).
+pub fn emf_line(
+    function: &str,
+    request_id: &str,
+    timestamp_ms: u64,
+    metrics: &[(&str, f64, &str)],
+) -> String {
     let mut document = Map::new();
     document.insert(
         "_aws".into(),
@@ -22,6 +29,7 @@ pub fn emf_line(function: &str, timestamp_ms: u64, metrics: &[(&str, f64, &str)]
         }),
     );
     document.insert("Function".into(), Value::from(function));
+    document.insert("requestId".into(), Value::from(request_id));
     for (name, value, _) in metrics {
         document.insert((*name).into(), Value::from(*value));
     }
@@ -43,6 +51,7 @@ mod tests {
     fn an_emf_line_declares_each_metric_and_carries_its_value() {
         let line = emf_line(
             "processor",
+            "8906f98f-d01b-4194-8df9-7d2bad5d3a88",
             1_700_000_000_000,
             &[
                 ("RotationsStarted", 3.0, "Count"),
@@ -60,6 +69,7 @@ mod tests {
         );
         assert_eq!(value["_aws"]["Timestamp"], 1_700_000_000_000u64);
         assert_eq!(value["Function"], "processor");
+        assert_eq!(value["requestId"], "8906f98f-d01b-4194-8df9-7d2bad5d3a88");
         assert_eq!(value["RotationsStarted"], 3.0);
         assert!(!line.contains('\n'), "one line");
     }

@@ -115,8 +115,22 @@ pub fn stop_before_deadline(deadline_ms: u64, margin: std::time::Duration) -> st
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    let left = std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-    std::time::Instant::now() + left.saturating_sub(margin)
+    std::time::Instant::now() + time_left(deadline_ms, now_ms).saturating_sub(margin)
+}
+
+/// Deadlines before this (2001-09-09) are not epoch times.
+const PLAUSIBLE_EPOCH_MS: u64 = 1_000_000_000_000;
+
+/// Time left until `deadline_ms`. Lambda sends an epoch time; cargo-lambda's local
+/// emulator sends the constant 600000, a duration, which read as an epoch time would
+/// stop every run before it starts. A value too small to be an epoch time is read as
+/// milliseconds from now.
+fn time_left(deadline_ms: u64, now_ms: u64) -> std::time::Duration {
+    if deadline_ms < PLAUSIBLE_EPOCH_MS {
+        std::time::Duration::from_millis(deadline_ms)
+    } else {
+        std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+    }
 }
 
 /// The source of "now". Injected everywhere so time-based behaviour is tested without
@@ -163,6 +177,19 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_left_reads_lambda_epoch_deadlines_and_the_emulators_durations() {
+        use std::time::Duration;
+        let now = 1_795_640_962_873;
+        assert_eq!(time_left(now + 30_000, now), Duration::from_secs(30));
+        assert_eq!(time_left(now - 5, now), Duration::ZERO, "a passed deadline");
+        assert_eq!(
+            time_left(600_000, now),
+            Duration::from_secs(600),
+            "cargo lambda watch"
+        );
+    }
 
     #[test]
     fn text_form_is_fixed_width_and_sorts_like_time() {

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
-use axum::middleware;
-use axum::response::IntoResponse;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use keyroll_core::queue::NotificationQueue;
@@ -121,5 +121,28 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { ApiError::RouteNotFound.into_response() })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// One structured line per request: method, route template (never the query string or
+/// body, which may carry a secret), status and duration. In Lambda the line also
+/// carries the invocation's request id (see keyroll_core::logging).
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let duration_ms = started.elapsed().as_millis() as u64;
+    if response.status().is_server_error() {
+        tracing::error!(event = "http_request", %method, route, status, duration_ms, "request");
+    } else {
+        tracing::info!(event = "http_request", %method, route, status, duration_ms, "request");
+    }
+    response
 }

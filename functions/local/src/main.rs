@@ -10,6 +10,11 @@
 //! printed.
 //!
 //! `keyroll-local demo` runs a scripted rotation end to end instead (see demo.rs).
+//!
+//! `keyroll-local setup` creates the table and the FIFO notification queue at the AWS
+//! endpoints (DynamoDB Local and moto, or a sandbox account), prints the environment
+//! the Lambda functions need (`KEYROLL_TABLE_NAME`, `KEYROLL_QUEUE_URL`) and exits;
+//! it is what `scripts/lambda-smoke` and `sam local invoke --env-vars` start from.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,6 +40,7 @@ mod demo;
 enum Command {
     Serve { create_tables: bool },
     Demo,
+    Setup,
 }
 
 fn parse_args(args: &[String]) -> Result<Command> {
@@ -46,7 +52,10 @@ fn parse_args(args: &[String]) -> Result<Command> {
             create_tables: true,
         }),
         [command] if command == "demo" => Ok(Command::Demo),
-        _ => bail!("usage: keyroll-local [--create-tables] | keyroll-local demo"),
+        [command] if command == "setup" => Ok(Command::Setup),
+        _ => bail!(
+            "usage: keyroll-local [--create-tables] | keyroll-local demo | keyroll-local setup"
+        ),
     }
 }
 
@@ -67,6 +76,7 @@ async fn main() -> Result<()> {
     let config = Config::from_env().context("invalid keyroll configuration")?;
     match command {
         Command::Demo => demo::run(config).await,
+        Command::Setup => setup(&config).await,
         Command::Serve { create_tables } => serve(config, create_tables).await,
     }
 }
@@ -165,6 +175,22 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
     Ok(())
 }
 
+/// Creates the table and queue the functions use (both calls succeed when they exist)
+/// and prints them as environment assignments.
+async fn setup(config: &Config) -> Result<()> {
+    let sdk = keyroll_core::aws::load_config().await;
+    create_table(
+        &keyroll_core::aws::dynamodb_client(&sdk),
+        &config.table_name,
+    )
+    .await
+    .with_context(|| format!("creating table {}", config.table_name))?;
+    let queue_url = create_queue(&aws_sdk_sqs::Client::new(&sdk)).await?;
+    println!("KEYROLL_TABLE_NAME={}", config.table_name);
+    println!("KEYROLL_QUEUE_URL={queue_url}");
+    Ok(())
+}
+
 /// Runs the compliance scan on an interval, as the daily EventBridge rule does in AWS.
 async fn run_scanner(keyroll: Arc<Keyroll>, every: Duration) {
     let mut ticker = tokio::time::interval(every);
@@ -259,6 +285,8 @@ mod tests {
             }
         );
         assert_eq!(parse_args(&args(&["demo"])).unwrap(), Command::Demo);
+        assert_eq!(parse_args(&args(&["setup"])).unwrap(), Command::Setup);
+        assert!(parse_args(&args(&["setup", "--force"])).is_err());
         assert!(parse_args(&args(&["--delete-everything"])).is_err());
     }
 }

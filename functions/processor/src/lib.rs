@@ -47,6 +47,7 @@ pub async fn handle(
         "{}",
         keyroll_core::metrics::emf_line(
             "processor",
+            &event.context.request_id,
             keyroll_core::metrics::now_ms(),
             &[
                 ("RotationsStarted", report.started as f64, "Count"),

@@ -47,6 +47,7 @@ pub async fn handle(
         "{}",
         keyroll_core::metrics::emf_line(
             "scanner",
+            &event.context.request_id,
             keyroll_core::metrics::now_ms(),
             &[
                 ("PolicyRotationsScheduled", report.scheduled as f64, "Count"),
