@@ -97,8 +97,9 @@ mod dynamodb_only {
         assert!(!report.valid);
     }
 
-    /// Verification is one DynamoDB request: a consistent GetItem by lookup hash.
-    /// A malformed secret costs none.
+    /// Verification is one DynamoDB request: a consistent GetItem by lookup hash. The
+    /// first use of a secret in a minute adds the one conditional UpdateItem recording
+    /// it. A malformed secret costs none.
     #[tokio::test]
     async fn verification_costs_one_request_and_malformed_costs_none() {
         let f = dynamodb().await;
@@ -112,7 +113,23 @@ mod dynamodb_only {
             .await
             .unwrap()
             .is_valid());
-        assert_eq!(dynamo.request_count() - before, 1);
+        assert_eq!(
+            dynamo.request_count() - before,
+            2,
+            "GetItem, and the minute's use write"
+        );
+        let before = dynamo.request_count();
+        assert!(f
+            .keyroll
+            .verify(issued.secret.expose())
+            .await
+            .unwrap()
+            .is_valid());
+        assert_eq!(
+            dynamo.request_count() - before,
+            1,
+            "the common case: one read"
+        );
 
         let before = dynamo.request_count();
         assert_eq!(

@@ -229,6 +229,15 @@ pub struct SecretRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verifier: Option<Verifier>,
     pub created_at: Timestamp,
+    /// When this secret last verified, to the minute: written at most once a minute
+    /// (see `usage`), so it may lag the newest use by up to a minute plus the uses a
+    /// container has counted but not written yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<Timestamp>,
+    /// Verifications per UTC day (`YYYY-MM-DD`), for the last days only; always
+    /// present (possibly empty) so a use can be added to one day in place.
+    #[serde(default)]
+    pub daily_uses: std::collections::BTreeMap<String, u64>,
 }
 
 impl SecretRecord {
@@ -246,6 +255,8 @@ impl SecretRecord {
             origin: version.origin,
             verifier,
             created_at: version.created_at,
+            last_used_at: version.last_used_at,
+            daily_uses: Default::default(),
         }
     }
 

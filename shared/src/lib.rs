@@ -26,6 +26,7 @@ pub mod secret;
 pub mod service;
 pub mod store;
 pub mod time;
+pub mod usage;
 pub mod vault;
 
 pub use error::{Error, Result};

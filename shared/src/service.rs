@@ -343,11 +343,23 @@ fn revoke_all_but_current(key: &mut Key, now: Timestamp) {
     }
 }
 
+/// How many of a key's newest secret versions [`Keyroll::key_with_usage`] reads.
+pub const USAGE_VERSIONS: usize = 4;
+
+/// What is known of a secret version's use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretUsage {
+    pub version: u32,
+    pub last_used_at: Option<Timestamp>,
+    pub daily_uses: std::collections::BTreeMap<String, u64>,
+}
+
 pub struct Keyroll {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     config: Arc<Config>,
     vault: Option<Arc<dyn SecretVault>>,
+    usage: crate::usage::UsageTracker,
 }
 
 impl Keyroll {
@@ -357,6 +369,7 @@ impl Keyroll {
             clock,
             config,
             vault: None,
+            usage: crate::usage::UsageTracker::new(),
         }
     }
 
@@ -404,6 +417,28 @@ impl Keyroll {
 
     pub async fn key(&self, id: &KeyId) -> Result<Key> {
         self.load_key(id).await
+    }
+
+    /// A key with the recorded use of its most recent secret versions
+    /// ([`USAGE_VERSIONS`] of them: the current, pending and previous ones and the last
+    /// retired), read from their secret records concurrently.
+    pub async fn key_with_usage(&self, id: &KeyId) -> Result<(Key, Vec<SecretUsage>)> {
+        let key = self.load_key(id).await?;
+        let recent = key.versions.iter().rev().take(USAGE_VERSIONS);
+        let reads = recent.map(|v| async move {
+            let record = self.store.secret(&v.lookup_hash).await?;
+            Ok::<_, Error>(record.map(|r| SecretUsage {
+                version: v.version,
+                last_used_at: r.last_used_at,
+                daily_uses: r.daily_uses,
+            }))
+        });
+        let usage = futures::future::try_join_all(reads)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        Ok((key, usage))
     }
 
     pub async fn rotation(&self, id: &RotationId) -> Result<Rotation> {
@@ -1512,10 +1547,31 @@ impl Keyroll {
             return Ok(Verification::NotFound);
         }
         Ok(match record.validity(self.now()) {
-            Validity::Valid => Verification::Valid(record),
+            Validity::Valid => {
+                self.record_use(&record.lookup_hash).await;
+                Verification::Valid(record)
+            }
             Validity::Expired => Verification::Expired(record),
             Validity::Revoked => Verification::Revoked(record),
         })
+    }
+
+    /// Counts a successful verification; at most once a minute per secret (per
+    /// container, and across containers by the write's condition) the counted uses are
+    /// written. A failed write is logged and retried with the next minute's: usage is
+    /// never a reason to refuse a valid secret.
+    pub async fn record_use(&self, lookup_hash: &LookupHash) {
+        let Some(record) = self.usage.count(*lookup_hash, self.now()) else {
+            return;
+        };
+        let written = match self.store.record_use(lookup_hash, &record).await {
+            Ok(written) => written,
+            Err(error) => {
+                tracing::warn!(%error, "recording a secret's last use failed; retried next minute");
+                false
+            }
+        };
+        self.usage.settle(lookup_hash, &record, written);
     }
 
     /// A key's audit events and whether their chain is intact up to the key's head.

@@ -76,6 +76,16 @@ impl Timestamp {
         Utc.timestamp_opt(self.0, 0).single().unwrap_or_default()
     }
 
+    /// The first second of this instant's minute.
+    pub fn start_of_minute(self) -> Self {
+        Self(self.0 - self.0.rem_euclid(60))
+    }
+
+    /// The UTC calendar day, `YYYY-MM-DD`.
+    pub fn day(self) -> String {
+        self.to_datetime().format("%Y-%m-%d").to_string()
+    }
+
     /// `YYYY-MM-DDTHH:MM:SSZ`: fixed width, sorts like the instant.
     pub fn to_rfc3339(self) -> String {
         self.to_datetime()
@@ -177,6 +187,16 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn minute_and_day_of_an_instant() {
+        let at = Timestamp::parse("2026-11-25T23:59:59Z").unwrap();
+        assert_eq!(at.start_of_minute().to_rfc3339(), "2026-11-25T23:59:00Z");
+        assert_eq!(at.day(), "2026-11-25");
+        assert_eq!(at.plus_seconds(1).day(), "2026-11-26");
+        let on_the_minute = Timestamp::parse("2026-11-25T10:00:00Z").unwrap();
+        assert_eq!(on_the_minute.start_of_minute(), on_the_minute);
+    }
 
     #[test]
     fn time_left_reads_lambda_epoch_deadlines_and_the_emulators_durations() {

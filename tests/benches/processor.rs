@@ -55,6 +55,13 @@ impl Store for TimedStore {
     async fn secret(&self, hash: &LookupHash) -> Result<Option<SecretRecord>, StoreError> {
         self.timed(self.inner.secret(hash)).await
     }
+    async fn record_use(
+        &self,
+        hash: &LookupHash,
+        record: &keyroll_core::usage::UseRecord,
+    ) -> Result<bool, StoreError> {
+        self.timed(self.inner.record_use(hash, record)).await
+    }
     async fn rotation(&self, id: &RotationId) -> Result<Option<Rotation>, StoreError> {
         self.timed(self.inner.rotation(id)).await
     }

@@ -47,6 +47,8 @@ macro_rules! contract_suite {
             racing_raw_commits_have_exactly_one_winner,
             racing_processors_advance_each_rotation_once,
             failed_rotation_keeps_every_valid_secret,
+            last_use_is_written_at_most_once_a_minute,
+            use_counts_from_several_containers_add_up,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
@@ -1162,4 +1164,71 @@ impl Fixture {
         use keyroll_core::time::Clock;
         self.clock.now()
     }
+}
+
+/// 1,000 verifications of one secret inside a minute cause one write; the uses counted
+/// meanwhile are added by the next minute's write, so the day's count is exact.
+pub async fn last_use_is_written_at_most_once_a_minute(f: Fixture) {
+    let issued = issue(&f).await;
+    let secret = issued.secret.expose().to_owned();
+    let hash = LookupHash::of(&secret);
+    let before = f.write_count();
+    for i in 0..1000u64 {
+        if i > 0 && i % 20 == 0 {
+            f.clock.advance(1); // 50 s of steady traffic, all in the first minute
+        }
+        assert!(f.keyroll.verify(&secret).await.unwrap().is_valid());
+    }
+    assert_eq!(f.write_count() - before, 1, "one write in the minute");
+    let record = f.store.secret(&hash).await.unwrap().unwrap();
+    assert_eq!(record.last_used_at, Some(epoch()));
+    assert_eq!(record.daily_uses.get("2026-01-01"), Some(&1));
+
+    f.clock.advance(30); // the next minute
+    assert!(f.keyroll.verify(&secret).await.unwrap().is_valid());
+    assert_eq!(f.write_count() - before, 2);
+    let record = f.store.secret(&hash).await.unwrap().unwrap();
+    assert_eq!(record.last_used_at, Some(epoch().plus_seconds(79)));
+    assert_eq!(record.daily_uses.get("2026-01-01"), Some(&1001));
+
+    // The key shows it; a secret never used shows nothing.
+    let (_, usage) = f.keyroll.key_with_usage(&issued.key.id).await.unwrap();
+    assert_eq!(usage.len(), 1);
+    assert_eq!(usage[0].last_used_at, Some(epoch().plus_seconds(79)));
+    let unused = issue(&f).await;
+    let (_, usage) = f.keyroll.key_with_usage(&unused.key.id).await.unwrap();
+    assert_eq!(usage[0].last_used_at, None);
+    assert!(usage[0].daily_uses.is_empty());
+}
+
+/// Two containers verifying the same secret in the same minute: one write succeeds,
+/// the other is refused by its condition and its uses are added a minute later.
+pub async fn use_counts_from_several_containers_add_up(f: Fixture) {
+    let issued = issue(&f).await;
+    let secret = issued.secret.expose().to_owned();
+    let hash = LookupHash::of(&secret);
+    let second = f.another_container();
+    for _ in 0..5 {
+        assert!(f.keyroll.verify(&secret).await.unwrap().is_valid());
+        assert!(second.verify(&secret).await.unwrap().is_valid());
+    }
+    let record = f.store.secret(&hash).await.unwrap().unwrap();
+    assert_eq!(
+        record.daily_uses.get("2026-01-01"),
+        Some(&1),
+        "one write won"
+    );
+
+    f.clock.advance(60);
+    assert!(f.keyroll.verify(&secret).await.unwrap().is_valid());
+    assert!(second.verify(&secret).await.unwrap().is_valid());
+    f.clock.advance(60);
+    assert!(second.verify(&secret).await.unwrap().is_valid());
+    let record = f.store.secret(&hash).await.unwrap().unwrap();
+    assert_eq!(
+        record.daily_uses.get("2026-01-01"),
+        Some(&13),
+        "every use counted once: 10 + 3"
+    );
+    assert_eq!(record.last_used_at, Some(epoch().plus_seconds(120)));
 }

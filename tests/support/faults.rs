@@ -24,6 +24,8 @@ pub struct Faults {
     pub conflict_commits: AtomicU32,
     /// The next N outbox removals fail, as if the process died after delivering.
     pub fail_outbox_removals: AtomicU32,
+    /// The next N use writes fail as if DynamoDB were unreachable.
+    pub fail_use_writes: AtomicU32,
 }
 
 fn take(counter: &AtomicU32) -> bool {
@@ -44,6 +46,16 @@ impl Store for FaultyStore {
     }
     async fn secret(&self, hash: &LookupHash) -> Result<Option<SecretRecord>, StoreError> {
         self.inner.secret(hash).await
+    }
+    async fn record_use(
+        &self,
+        hash: &LookupHash,
+        record: &keyroll_core::usage::UseRecord,
+    ) -> Result<bool, StoreError> {
+        if take(&self.faults.fail_use_writes) {
+            return Err(StoreError::Unavailable("injected: use write failed".into()));
+        }
+        self.inner.record_use(hash, record).await
     }
     async fn rotation(&self, id: &RotationId) -> Result<Option<Rotation>, StoreError> {
         self.inner.rotation(id).await

@@ -19,11 +19,32 @@ pub struct Fixture {
     pub clock: ManualClock,
     /// Set for DynamoDB fixtures, to count requests and reach the table directly.
     pub dynamo: Option<Arc<DynamoStore>>,
+    /// Set for in-memory fixtures, to count use writes.
+    pub memory: Option<Arc<MemoryStore>>,
 }
 
 impl Fixture {
     pub fn actor(&self) -> Actor {
         Actor::parse("alice@example.com").expect("valid actor")
+    }
+
+    /// Writes the store has been asked for: every DynamoDB write request, or every
+    /// in-memory use write (the in-memory store counts only those).
+    pub fn write_count(&self) -> u64 {
+        match (&self.dynamo, &self.memory) {
+            (Some(dynamo), _) => dynamo.write_count(),
+            (None, Some(memory)) => memory.use_writes(),
+            (None, None) => unreachable!("every fixture has a store"),
+        }
+    }
+
+    /// A second service over the same store and clock: another Lambda container.
+    pub fn another_container(&self) -> Keyroll {
+        Keyroll::new(
+            self.store.clone(),
+            Arc::new(self.clock.clone()),
+            Arc::new(test_config()),
+        )
     }
 }
 
@@ -39,7 +60,11 @@ pub fn test_config() -> Config {
         .expect("valid test config")
 }
 
-fn fixture(store: Arc<dyn Store>, dynamo: Option<Arc<DynamoStore>>) -> Fixture {
+fn fixture(
+    store: Arc<dyn Store>,
+    dynamo: Option<Arc<DynamoStore>>,
+    memory: Option<Arc<MemoryStore>>,
+) -> Fixture {
     let clock = ManualClock::new(epoch());
     let keyroll = Keyroll::new(
         store.clone(),
@@ -51,11 +76,13 @@ fn fixture(store: Arc<dyn Store>, dynamo: Option<Arc<DynamoStore>>) -> Fixture {
         keyroll,
         clock,
         dynamo,
+        memory,
     }
 }
 
 pub async fn memory() -> Fixture {
-    fixture(Arc::new(MemoryStore::new()), None)
+    let store = Arc::new(MemoryStore::new());
+    fixture(store.clone(), None, Some(store))
 }
 
 /// The DynamoDB Local endpoint. A test that needs it fails when it is not configured:
@@ -88,7 +115,7 @@ pub async fn dynamodb() -> Fixture {
         .await
         .expect("create table in DynamoDB Local");
     let store = Arc::new(DynamoStore::new(client, table));
-    fixture(store.clone(), Some(store))
+    fixture(store.clone(), Some(store), None)
 }
 
 fn hex_suffix() -> String {

@@ -92,8 +92,13 @@ pub struct SecretVersionView {
     pub expires_at: Option<Timestamp>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub revoked_at: Option<Timestamp>,
+    /// When the secret last verified, to the minute (recorded at most once a minute).
     #[schema(value_type = Option<String>, format = DateTime)]
     pub last_used_at: Option<Timestamp>,
+    /// Verifications per UTC day over the last 7 days (`{"2026-11-25": 1234}`); shown
+    /// for the newest versions only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub daily_uses: Option<std::collections::BTreeMap<String, u64>>,
 }
 
 impl From<&SecretVersion> for SecretVersionView {
@@ -106,6 +111,7 @@ impl From<&SecretVersion> for SecretVersionView {
             expires_at: v.expires_at,
             revoked_at: v.revoked_at,
             last_used_at: v.last_used_at,
+            daily_uses: None,
         }
     }
 }
@@ -125,6 +131,20 @@ pub struct KeyView {
     pub created_by: String,
     pub active_rotation_id: Option<String>,
     pub versions: Vec<SecretVersionView>,
+}
+
+impl KeyView {
+    /// The key with what is known of its secrets' use.
+    pub fn with_usage(key: &Key, usage: &[keyroll_core::service::SecretUsage]) -> Self {
+        let mut view = Self::from(key);
+        for version in &mut view.versions {
+            if let Some(used) = usage.iter().find(|u| u.version == version.version) {
+                version.last_used_at = used.last_used_at;
+                version.daily_uses = Some(used.daily_uses.clone());
+            }
+        }
+        view
+    }
 }
 
 impl From<&Key> for KeyView {

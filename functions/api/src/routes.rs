@@ -202,8 +202,10 @@ pub async fn get_key(
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Json<KeyResponse>, ApiError> {
-    let key = state.keyroll.key(&key_id(&raw)?).await?;
-    Ok(Json(KeyResponse { key: (&key).into() }))
+    let (key, usage) = state.keyroll.key_with_usage(&key_id(&raw)?).await?;
+    Ok(Json(KeyResponse {
+        key: KeyView::with_usage(&key, &usage),
+    }))
 }
 
 /// Schedule a rotation: the new secret is valid at once; the old one expires at

@@ -582,6 +582,52 @@ impl Store for DynamoStore {
             .transpose()
     }
 
+    async fn record_use(
+        &self,
+        lookup_hash: &LookupHash,
+        record: &crate::usage::UseRecord,
+    ) -> Result<bool, StoreError> {
+        self.count_write();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(secret_pk(lookup_hash)))
+            .key(SK, s(SECRET_SK))
+            .condition_expression(
+                "attribute_exists(#pk) AND attribute_exists(#daily) \
+                 AND (attribute_not_exists(#last) OR #last < :minute)",
+            )
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#last", "lastUsedAt")
+            .expression_attribute_names("#daily", "dailyUses")
+            .expression_attribute_names("#day", record.day())
+            .expression_attribute_values(":at", s(record.at.to_rfc3339()))
+            .expression_attribute_values(":minute", s(record.at.start_of_minute().to_rfc3339()))
+            .expression_attribute_values(":uses", AttributeValue::N(record.uses.to_string()))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()));
+        let mut expression =
+            "SET #last = :at, #daily.#day = if_not_exists(#daily.#day, :zero) + :uses".to_owned();
+        for (i, day) in record.forget_days.iter().enumerate() {
+            expression.push_str(if i == 0 { " REMOVE " } else { ", " });
+            expression.push_str(&format!("#daily.#forget{i}"));
+            update = update.expression_attribute_names(format!("#forget{i}"), day);
+        }
+        match update.update_expression(expression).send().await {
+            Ok(_) => Ok(true),
+            Err(error) => {
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception())
+                {
+                    Ok(false)
+                } else {
+                    Err(unavailable("UpdateItem", error))
+                }
+            }
+        }
+    }
+
     async fn rotation(&self, id: &RotationId) -> Result<Option<Rotation>, StoreError> {
         let Some(pointer) = self.get(pointer_pk(id), POINTER_SK).await? else {
             return Ok(None);

@@ -29,6 +29,8 @@ struct State {
     leases: HashMap<String, (String, Timestamp)>,
     snapshots: std::collections::BTreeMap<String, ComplianceSnapshot>,
     emergencies: Vec<super::EmergencyLogEntry>,
+    /// `record_use` calls, written or refused: what the once-a-minute bound counts.
+    use_writes: u64,
 }
 
 #[derive(Debug, Default)]
@@ -47,6 +49,11 @@ impl MemoryStore {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// How many use writes were attempted (each would be one UpdateItem in DynamoDB).
+    pub fn use_writes(&self) -> u64 {
+        self.lock().use_writes
     }
 
     /// Test hook: lets a test tamper with stored audit events to prove tampering is
@@ -106,6 +113,30 @@ impl Store for MemoryStore {
 
     async fn secret(&self, lookup_hash: &LookupHash) -> Result<Option<SecretRecord>, StoreError> {
         Ok(self.lock().secrets.get(lookup_hash).cloned())
+    }
+
+    async fn record_use(
+        &self,
+        lookup_hash: &LookupHash,
+        record: &crate::usage::UseRecord,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        state.use_writes += 1;
+        let Some(secret) = state.secrets.get_mut(lookup_hash) else {
+            return Ok(false);
+        };
+        if secret
+            .last_used_at
+            .is_some_and(|last| last >= record.at.start_of_minute())
+        {
+            return Ok(false);
+        }
+        secret.last_used_at = Some(record.at);
+        *secret.daily_uses.entry(record.day()).or_default() += record.uses;
+        for day in &record.forget_days {
+            secret.daily_uses.remove(day);
+        }
+        Ok(true)
     }
 
     async fn rotation(&self, id: &RotationId) -> Result<Option<Rotation>, StoreError> {

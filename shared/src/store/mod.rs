@@ -168,6 +168,16 @@ pub trait Store: Send + Sync {
     /// The verification record of a secret, by its lookup hash.
     async fn secret(&self, lookup_hash: &LookupHash) -> Result<Option<SecretRecord>, StoreError>;
 
+    /// Records counted uses of a secret: `lastUsedAt = use.at`, the uses added to the
+    /// day's count, aged-out days removed — unless `lastUsedAt` is already within
+    /// `use.at`'s minute or the record is gone, in which case nothing is written and the
+    /// answer is `false`. This is the one write verification ever causes.
+    async fn record_use(
+        &self,
+        lookup_hash: &LookupHash,
+        record: &crate::usage::UseRecord,
+    ) -> Result<bool, StoreError>;
+
     async fn rotation(&self, id: &RotationId) -> Result<Option<Rotation>, StoreError>;
 
     /// Every rotation of a key, newest first.
