@@ -105,10 +105,18 @@ async fn a_failed_use_write_never_fails_verification() {
     for _ in 0..3 {
         assert!(keyroll.verify(&secret).await.unwrap().is_valid());
     }
-    let record = memory.secret(&LookupHash::of(&secret)).await.unwrap().unwrap();
+    let record = memory
+        .secret(&LookupHash::of(&secret))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(record.last_used_at, None, "the write failed");
     clock.advance(60);
     assert!(keyroll.verify(&secret).await.unwrap().is_valid());
-    let record = memory.secret(&LookupHash::of(&secret)).await.unwrap().unwrap();
+    let record = memory
+        .secret(&LookupHash::of(&secret))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(record.daily_uses.get("2026-01-01"), Some(&4), "no use lost");
 }

@@ -137,7 +137,11 @@ fn function_environments_match_what_the_code_reads() {
         .map(|s| s.name)
         .collect();
     let all_functions = functions(&template);
-    assert_eq!(all_functions.len(), 3, "api, processor, scanner");
+    assert_eq!(
+        all_functions.len(),
+        4,
+        "api, authorizer, processor, scanner"
+    );
     for (name, function) in &all_functions {
         let mut names = global.clone();
         names.extend(env_names(

@@ -92,6 +92,26 @@ pub const SETTINGS: &[Setting] = &[
         meaning: "the scanner sends key.expiring this many days before a secret reaches its maximum age",
     },
     Setting {
+        name: "KEYROLL_LEAK_GRACE_SECONDS",
+        default: "0",
+        meaning: "grace of the emergency rotation a leak report starts; 0 revokes the leaked secret at once",
+    },
+    Setting {
+        name: "KEYROLL_EMBEDDED_EXTENSION_STEP_SECONDS",
+        default: "604800",
+        meaning: "embedded keys with auto-extension: how far the grace moves each time the old secret is still in use at its end (7 days)",
+    },
+    Setting {
+        name: "KEYROLL_VERIFY_CACHE_SECONDS",
+        default: "10",
+        meaning: "the authorizer caches a positive verification this long; it bounds how long a revoked secret can still pass (0-300)",
+    },
+    Setting {
+        name: "KEYROLL_GITHUB_PUBLIC_KEYS",
+        default: "",
+        meaning: "GitHub secret-scanning public keys, as the JSON of GET /meta/public_keys/secret_scanning; empty refuses every leak report",
+    },
+    Setting {
         name: "KEYROLL_KEY_PREFIX",
         default: "sk_live_",
         meaning: "prefix of every secret keyroll issues",
@@ -134,6 +154,8 @@ impl ClassPolicy {
 pub struct EmergencyPolicy {
     pub default_grace_seconds: u64,
     pub max_grace_seconds: u64,
+    /// Grace of a leak report's emergency rotation.
+    pub leak_grace_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +166,8 @@ pub struct Policy {
     pub schedule_lead_seconds: u64,
     pub reminder_lead_seconds: u64,
     pub warn_ahead_days: u32,
+    /// How far an embedded key's grace moves per auto-extension.
+    pub embedded_extension_step_seconds: u64,
 }
 
 impl Policy {
@@ -172,6 +196,10 @@ pub struct Config {
     pub table_name: String,
     pub queue_url: Option<String>,
     pub secret_name_prefix: String,
+    /// How long the authorizer may reuse a positive verification.
+    pub verify_cache_seconds: u64,
+    /// GitHub's secret-scanning public keys (JSON), validated by the leak module.
+    pub github_public_keys: String,
 }
 
 impl Config {
@@ -206,7 +234,12 @@ impl Config {
         let emergency = EmergencyPolicy {
             default_grace_seconds: reader.number("KEYROLL_EMERGENCY_GRACE_SECONDS", 0, 7 * DAY),
             max_grace_seconds: reader.number("KEYROLL_EMERGENCY_MAX_GRACE_SECONDS", 0, 7 * DAY),
+            leak_grace_seconds: reader.number("KEYROLL_LEAK_GRACE_SECONDS", 0, 7 * DAY),
         };
+        let embedded_extension_step_seconds =
+            reader.number("KEYROLL_EMBEDDED_EXTENSION_STEP_SECONDS", 60, 365 * DAY);
+        let verify_cache_seconds = reader.number("KEYROLL_VERIFY_CACHE_SECONDS", 0, 300);
+        let github_public_keys = reader.text("KEYROLL_GITHUB_PUBLIC_KEYS");
         let schedule_lead_seconds = reader.number("KEYROLL_SCHEDULE_LEAD_SECONDS", 0, 365 * DAY);
         let reminder_lead_seconds = reader.number("KEYROLL_REMINDER_LEAD_SECONDS", 0, 365 * DAY);
         let warn_ahead_days = reader.number("KEYROLL_WARN_AHEAD_DAYS", 0, 3650) as u32;
@@ -230,6 +263,12 @@ impl Config {
                     rules.min_grace_seconds, rules.default_grace_seconds, rules.max_grace_seconds
                 ));
             }
+        }
+        if emergency.leak_grace_seconds > emergency.max_grace_seconds {
+            reader.problems.push(format!(
+                "KEYROLL_LEAK_GRACE_SECONDS ({}) must not exceed KEYROLL_EMERGENCY_MAX_GRACE_SECONDS ({})",
+                emergency.leak_grace_seconds, emergency.max_grace_seconds
+            ));
         }
         if emergency.default_grace_seconds > emergency.max_grace_seconds {
             reader.problems.push(format!(
@@ -275,12 +314,15 @@ impl Config {
                     schedule_lead_seconds,
                     reminder_lead_seconds,
                     warn_ahead_days,
+                    embedded_extension_step_seconds,
                 },
                 secret_format,
                 verifier: VerifierParams::DEFAULT,
                 table_name,
                 queue_url,
                 secret_name_prefix,
+                verify_cache_seconds,
+                github_public_keys,
             }),
             _ => Err(Error::Config(reader.problems.join("; "))),
         }
@@ -340,6 +382,22 @@ impl Config {
                 self.secret_name_prefix.clone(),
             ),
             ("KEYROLL_WARN_AHEAD_DAYS", p.warn_ahead_days.to_string()),
+            (
+                "KEYROLL_LEAK_GRACE_SECONDS",
+                p.emergency.leak_grace_seconds.to_string(),
+            ),
+            (
+                "KEYROLL_EMBEDDED_EXTENSION_STEP_SECONDS",
+                p.embedded_extension_step_seconds.to_string(),
+            ),
+            (
+                "KEYROLL_VERIFY_CACHE_SECONDS",
+                self.verify_cache_seconds.to_string(),
+            ),
+            (
+                "KEYROLL_GITHUB_PUBLIC_KEYS",
+                format!("{} bytes", self.github_public_keys.len()),
+            ),
             ("KEYROLL_KEY_PREFIX", self.secret_format.prefix().to_owned()),
             ("KEYROLL_TABLE_NAME", self.table_name.clone()),
             (

@@ -48,6 +48,17 @@ pub enum SecretStage {
     Revoked,
 }
 
+impl SecretStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretStage::Current => "current",
+            SecretStage::Pending => "pending",
+            SecretStage::Previous => "previous",
+            SecretStage::Revoked => "revoked",
+        }
+    }
+}
+
 /// Where a secret version came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]

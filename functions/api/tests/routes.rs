@@ -442,7 +442,10 @@ async fn verify_answers_every_code() {
     assert_eq!(valid.body["stage"], "current");
     // The key shows when its secret was last used, and how often per day.
     let shown = app.call("GET", &format!("/v1/keys/{key}"), None).await;
-    assert_eq!(shown.body["key"]["versions"][0]["lastUsedAt"], epoch().to_rfc3339());
+    assert_eq!(
+        shown.body["key"]["versions"][0]["lastUsedAt"],
+        epoch().to_rfc3339()
+    );
     assert_eq!(
         shown.body["key"]["versions"][0]["dailyUses"],
         json!({ epoch().day(): 1 })
@@ -455,7 +458,11 @@ async fn verify_answers_every_code() {
     )
     .await;
     let shown = app.call("GET", &format!("/v1/keys/{key}"), None).await;
-    assert_eq!(shown.body["key"]["versions"][1]["lastUsedAt"], Value::Null, "new, unused");
+    assert_eq!(
+        shown.body["key"]["versions"][1]["lastUsedAt"],
+        Value::Null,
+        "new, unused"
+    );
     assert_eq!(shown.body["key"]["versions"][1]["dailyUses"], json!({}));
     app.clock.advance(10);
     let expired = app

@@ -1,0 +1,344 @@
+//! The authorizer on its `events/authorizer-*.json` fixtures, over the in-memory store
+//! with a manual clock: who is let through, what the backend learns, and how long a
+//! cached verification can outlive a revocation.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use keyroll_authorizer::{handle, Deps};
+use keyroll_core::config::Config;
+use keyroll_core::ids::{Actor, KeyId, KeyName, OrganizationId, Scope};
+use keyroll_core::key::KeyClass;
+use keyroll_core::service::{EmergencyRequest, Keyroll, NewKey, RotationRequest};
+use keyroll_core::store::memory::MemoryStore;
+use keyroll_core::time::{ManualClock, Timestamp};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{json, Value};
+
+const PLACEHOLDER: &str = "sk_live_REPLACE_WITH_A_SECRET";
+
+fn fixture(name: &str) -> String {
+    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(path).expect("fixture exists")
+}
+
+/// The HTTP API (payload 2.0) fixture presenting `secret`.
+fn http_api_event(secret: &str) -> Value {
+    serde_json::from_str(&fixture("authorizer-http-api.json").replace(PLACEHOLDER, secret))
+        .expect("fixture is JSON")
+}
+
+/// The REST API (REQUEST type) fixture presenting `secret` in `X-Api-Key`.
+fn rest_api_event(secret: &str) -> Value {
+    serde_json::from_str(&fixture("authorizer-rest-api.json").replace(PLACEHOLDER, secret))
+        .expect("fixture is JSON")
+}
+
+struct World {
+    keyroll: Arc<Keyroll>,
+    clock: ManualClock,
+    actor: Actor,
+}
+
+fn world(cache_seconds: u64) -> World {
+    let clock = ManualClock::new(Timestamp::parse("2026-11-25T18:00:00Z").unwrap());
+    let settings = HashMap::from([
+        ("KEYROLL_VERIFY_CACHE_SECONDS", cache_seconds.to_string()),
+        ("KEYROLL_MIN_GRACE_SECONDS", "1".to_owned()),
+    ]);
+    let config = Config::from_lookup(|name| settings.get(name).cloned()).unwrap();
+    World {
+        keyroll: Arc::new(Keyroll::new(
+            Arc::new(MemoryStore::new()),
+            Arc::new(clock.clone()),
+            Arc::new(config),
+        )),
+        clock,
+        actor: Actor::parse("alice").unwrap(),
+    }
+}
+
+impl World {
+    async fn issue(&self) -> (KeyId, String) {
+        let issued = self
+            .keyroll
+            .issue_key(
+                NewKey {
+                    organization_id: OrganizationId::parse("org_acme").unwrap(),
+                    name: KeyName::parse("acme backend").unwrap(),
+                    scopes: vec![
+                        Scope::parse("charges:read").unwrap(),
+                        Scope::parse("charges:write").unwrap(),
+                    ],
+                    rate_limit: 250,
+                    class: KeyClass::Server,
+                },
+                &self.actor,
+            )
+            .await
+            .unwrap();
+        (issued.key.id, issued.secret.expose().to_owned())
+    }
+}
+
+async fn invoke(deps: &Deps, event: Value) -> Value {
+    handle(deps, LambdaEvent::new(event, Context::default()))
+        .await
+        .expect("the authorizer answers")
+}
+
+async fn allowed_http(deps: &Deps, secret: &str) -> bool {
+    let answer = invoke(deps, http_api_event(secret)).await;
+    answer["isAuthorized"].as_bool().expect("simple response")
+}
+
+#[tokio::test]
+async fn http_api_allows_a_current_secret_and_passes_who_it_is() {
+    let w = world(10);
+    let deps = Deps::new(w.keyroll.clone());
+    let (key_id, secret) = w.issue().await;
+    let answer = invoke(&deps, http_api_event(&secret)).await;
+    assert_eq!(
+        answer,
+        json!({
+            "isAuthorized": true,
+            "context": {
+                "keyId": key_id.to_string(),
+                "organizationId": "org_acme",
+                "scopes": "charges:read charges:write",
+                "rateLimit": 250,
+                "stage": "current",
+            }
+        })
+    );
+}
+
+#[tokio::test]
+async fn rest_api_gets_an_allow_or_deny_policy_for_the_method() {
+    let w = world(10);
+    let deps = Deps::new(w.keyroll.clone());
+    let (key_id, secret) = w.issue().await;
+    let method = "arn:aws:execute-api:us-east-1:123456789012:f6g7h8i9j0/prod/POST/v1/charges";
+
+    let answer = invoke(&deps, rest_api_event(&secret)).await;
+    assert_eq!(answer["principalId"], key_id.to_string());
+    assert_eq!(
+        answer["policyDocument"]["Statement"][0],
+        json!({"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": method})
+    );
+    assert_eq!(answer["context"]["keyId"], key_id.to_string());
+    assert_eq!(answer["context"]["rateLimit"], 250);
+
+    let denied = invoke(&deps, rest_api_event("sk_live_nonsense")).await;
+    assert_eq!(denied["principalId"], "anonymous");
+    assert_eq!(denied["policyDocument"]["Statement"][0]["Effect"], "Deny");
+    assert_eq!(denied["context"], json!({}), "nothing for a denied caller");
+
+    // TOKEN authorizers carry the header's value in authorizationToken.
+    let token = json!({"type": "TOKEN", "authorizationToken": format!("Bearer {secret}"), "methodArn": method});
+    let answer = invoke(&deps, token).await;
+    assert_eq!(answer["policyDocument"]["Statement"][0]["Effect"], "Allow");
+}
+
+#[tokio::test]
+async fn pending_and_in_grace_previous_secrets_pass_with_their_stage() {
+    let w = world(0);
+    let deps = Deps::new(w.keyroll.clone());
+    let (key_id, old) = w.issue().await;
+    let scheduled = w
+        .keyroll
+        .schedule_rotation(
+            &key_id,
+            RotationRequest {
+                scheduled_at: Some(w.keyroll.now().plus_seconds(60)),
+                grace_seconds: Some(120),
+                ..Default::default()
+            },
+            &w.actor,
+        )
+        .await
+        .unwrap();
+    let new = scheduled.secret.expose().to_owned();
+    let stage = |answer: &Value| answer["context"]["stage"].as_str().map(str::to_owned);
+
+    let answer = invoke(&deps, http_api_event(&new)).await;
+    assert_eq!(stage(&answer).as_deref(), Some("pending"));
+    let answer = invoke(&deps, http_api_event(&old)).await;
+    assert_eq!(stage(&answer).as_deref(), Some("current"));
+
+    w.clock.advance(60);
+    w.keyroll
+        .advance_rotation(&scheduled.rotation.id)
+        .await
+        .unwrap(); // the processor starts it
+    let answer = invoke(&deps, http_api_event(&old)).await;
+    assert_eq!(stage(&answer).as_deref(), Some("previous"));
+    let answer = invoke(&deps, http_api_event(&new)).await;
+    assert_eq!(stage(&answer).as_deref(), Some("current"));
+
+    // The grace ends: the old secret is refused to the second, processor or not.
+    w.clock.advance(120);
+    assert!(!allowed_http(&deps, &old).await, "expired");
+    assert!(allowed_http(&deps, &new).await);
+}
+
+#[tokio::test]
+async fn missing_malformed_unknown_expired_and_revoked_secrets_get_the_same_denial() {
+    let w = world(0);
+    let deps = Deps::new(w.keyroll.clone());
+    let (key_id, secret) = w.issue().await;
+    let (_, other) = w.issue().await;
+    // A well-formed secret (right prefix, length and checksum) that was never issued:
+    // the other key's secret with one body character changed is not it, so mint a
+    // fresh one through a throw-away service.
+    let unknown = {
+        let elsewhere = world(0);
+        elsewhere.issue().await.1
+    };
+    let mut typo: Vec<char> = other.chars().collect();
+    typo[20] = if typo[20] == 'a' { 'b' } else { 'a' };
+    let typo: String = typo.into_iter().collect();
+
+    let mut no_header = http_api_event(&secret);
+    no_header["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorization");
+    let mut answers = vec![
+        invoke(&deps, no_header).await,
+        invoke(&deps, http_api_event("")).await,
+        invoke(&deps, http_api_event("sk_live_short")).await,
+        invoke(&deps, http_api_event(&typo)).await,
+        invoke(&deps, http_api_event(&unknown)).await,
+    ];
+    // Revoked: an emergency rotation with no grace.
+    w.keyroll
+        .emergency_rotation(
+            &key_id,
+            EmergencyRequest {
+                reason: keyroll_core::ids::Reason::parse("leaked").unwrap(),
+                grace_seconds: Some(0),
+                from_leak_report: false,
+            },
+            &w.actor,
+        )
+        .await
+        .unwrap();
+    answers.push(invoke(&deps, http_api_event(&secret)).await);
+    for answer in answers {
+        assert_eq!(
+            answer,
+            json!({"isAuthorized": false}),
+            "no detail in a denial"
+        );
+    }
+    assert!(
+        allowed_http(&deps, &other).await,
+        "other keys are unaffected"
+    );
+}
+
+#[tokio::test]
+async fn x_api_key_header_and_bearer_scheme_in_any_case_are_read() {
+    let w = world(0);
+    let deps = Deps::new(w.keyroll.clone());
+    let (_, secret) = w.issue().await;
+    let mut event = http_api_event(&secret);
+    let headers = event["headers"].as_object_mut().unwrap();
+    headers.remove("authorization");
+    headers.insert("x-api-key".into(), json!(secret));
+    assert_eq!(invoke(&deps, event).await["isAuthorized"], true);
+
+    let mut event = http_api_event(&secret);
+    event["headers"]["authorization"] = json!(format!("bearer {secret}"));
+    assert_eq!(invoke(&deps, event).await["isAuthorized"], true);
+
+    let mut event = http_api_event(&secret);
+    event["headers"]["authorization"] = json!(format!("Basic {secret}"));
+    assert_eq!(invoke(&deps, event).await["isAuthorized"], false);
+}
+
+/// The cache bound: a secret revoked after it was verified passes for less than
+/// KEYROLL_VERIFY_CACHE_SECONDS, then never again; without a cache it fails at once.
+#[tokio::test]
+async fn a_revoked_secret_passes_at_most_for_the_cache_time() {
+    for cache_seconds in [0u64, 10] {
+        let w = world(cache_seconds);
+        let deps = Deps::new(w.keyroll.clone());
+        let (key_id, secret) = w.issue().await;
+        assert!(allowed_http(&deps, &secret).await, "cached now");
+        let revoked_at = w.keyroll.now();
+        w.keyroll
+            .emergency_rotation(
+                &key_id,
+                EmergencyRequest {
+                    reason: keyroll_core::ids::Reason::parse("leaked").unwrap(),
+                    grace_seconds: Some(0),
+                    from_leak_report: false,
+                },
+                &w.actor,
+            )
+            .await
+            .unwrap();
+        let mut last_allowed = None;
+        for _ in 0..=cache_seconds + 2 {
+            if allowed_http(&deps, &secret).await {
+                last_allowed = Some(w.keyroll.now().seconds_since(revoked_at));
+            }
+            w.clock.advance(1);
+        }
+        match cache_seconds {
+            0 => assert_eq!(last_allowed, None, "no cache: refused at once"),
+            n => assert_eq!(
+                last_allowed,
+                Some(n as i64 - 1),
+                "passes for less than {n} s after the read it reuses"
+            ),
+        }
+    }
+}
+
+/// Expiry is checked on every request, cached or not: the end of a grace is exact
+/// even when the secret was verified a second earlier.
+#[tokio::test]
+async fn a_cached_secret_still_expires_to_the_second() {
+    let w = world(300);
+    let deps = Deps::new(w.keyroll.clone());
+    let (key_id, old) = w.issue().await;
+    w.keyroll
+        .schedule_rotation(
+            &key_id,
+            RotationRequest {
+                immediate: true,
+                grace_seconds: Some(5),
+                ..Default::default()
+            },
+            &w.actor,
+        )
+        .await
+        .unwrap();
+    w.clock.advance(4);
+    assert!(allowed_http(&deps, &old).await, "in grace, now cached");
+    w.clock.advance(1);
+    assert!(!allowed_http(&deps, &old).await, "the grace ended");
+}
+
+#[tokio::test]
+async fn an_event_that_is_not_an_authorizer_request_is_an_error() {
+    let w = world(0);
+    let deps = Deps::new(w.keyroll.clone());
+    let scheduled = fixture("processor-schedule.json");
+    let result = handle(
+        &deps,
+        LambdaEvent::new(
+            serde_json::from_str(&scheduled).unwrap(),
+            Context::default(),
+        ),
+    )
+    .await;
+    let error = result.expect_err("refused").to_string();
+    assert!(
+        error.contains("not an API Gateway authorizer request"),
+        "{error}"
+    );
+}
