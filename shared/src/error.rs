@@ -30,6 +30,15 @@ pub enum Error {
     #[error("{0}")]
     Gone(String),
 
+    /// The caller proved who they are but may not do this (HTTP 403).
+    #[error("{0}")]
+    Forbidden(String),
+
+    /// The presented credential is missing or not valid (HTTP 401). Never says which
+    /// of those it was.
+    #[error("a valid credential is required")]
+    Unauthenticated,
+
     /// Scheduling while another rotation of the key is in progress (HTTP 409).
     #[error("rotation {0} is already in progress for this key")]
     RotationInProgress(RotationId),
@@ -74,6 +83,8 @@ impl Error {
             Error::Invalid { .. } => 422,
             Error::NotFound { .. } => 404,
             Error::Gone(_) => 410,
+            Error::Forbidden(_) => 403,
+            Error::Unauthenticated => 401,
             Error::Conflict(_) | Error::RotationInProgress(_) | Error::ConcurrentModification => {
                 409
             }
@@ -89,6 +100,8 @@ impl Error {
             Error::Invalid { .. } => "https://keyroll.dev/problems/invalid-request",
             Error::NotFound { .. } => "https://keyroll.dev/problems/not-found",
             Error::Gone(_) => "https://keyroll.dev/problems/gone",
+            Error::Forbidden(_) => "https://keyroll.dev/problems/forbidden",
+            Error::Unauthenticated => "https://keyroll.dev/problems/unauthorized",
             Error::Conflict(_) => "https://keyroll.dev/problems/wrong-state",
             Error::RotationInProgress(_) => "https://keyroll.dev/problems/rotation-in-progress",
             Error::ConcurrentModification | Error::Store(StoreError::Conflict) => {
@@ -121,6 +134,8 @@ mod tests {
             (Error::Conflict("key is revoked".into()), 409),
             (Error::RotationInProgress(RotationId::generate()), 409),
             (Error::ConcurrentModification, 409),
+            (Error::Forbidden("emergency".into()), 403),
+            (Error::Unauthenticated, 401),
         ];
         for (error, status) in cases {
             assert_eq!(error.http_status(), status, "{error}");

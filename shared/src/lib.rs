@@ -21,6 +21,7 @@ pub mod notification;
 pub mod processor;
 pub mod queue;
 pub mod random;
+pub mod rollover;
 pub mod rotation;
 pub mod secret;
 pub mod service;

@@ -72,6 +72,14 @@ pub struct Notification {
     pub trigger: Option<RotationTrigger>,
     /// When the old secret was last used, if known.
     pub old_secret_last_used_at: Option<Timestamp>,
+    /// Whether the old secret was used in the 24 hours before `occurred_at`.
+    #[serde(rename = "oldSecretUsedInLast24h")]
+    pub old_secret_used_in_last_24h: bool,
+}
+
+/// Whether a secret last used at `last_used` was used in the 24 hours before `at`.
+pub fn used_in_last_24h(last_used: Option<Timestamp>, at: Timestamp) -> bool {
+    last_used.is_some_and(|used| at.seconds_since(used) < 86_400)
 }
 
 impl Notification {

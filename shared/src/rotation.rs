@@ -197,6 +197,16 @@ pub struct Rotation {
     pub vault_secret: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revealed_at: Option<Timestamp>,
+    /// Complete early once the old secret has gone unused this long while the new one
+    /// is in use (see `rollover`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete_when_unused_seconds: Option<u64>,
+    /// Embedded keys: extend the grace in steps while the old secret is still in use.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_extend: bool,
+    /// When the processor next looks at the secrets' use, for the two options above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_check_at: Option<Timestamp>,
 }
 
 impl Rotation {
@@ -205,10 +215,12 @@ impl Rotation {
     pub fn due_at(&self) -> Option<Timestamp> {
         match self.status {
             RotationStatus::Scheduled => Some(self.scheduled_at),
-            RotationStatus::GracePeriod => Some(match self.pending_reminder() {
-                Some(reminder) => reminder.min(self.grace_ends_at),
-                None => self.grace_ends_at,
-            }),
+            RotationStatus::GracePeriod => Some(
+                [self.pending_reminder(), self.usage_check_at]
+                    .into_iter()
+                    .flatten()
+                    .fold(self.grace_ends_at, Timestamp::min),
+            ),
             _ => None,
         }
     }

@@ -331,9 +331,49 @@ fn display_prefix(prefix: &str, secret: &str) -> String {
     secret[..end].to_owned()
 }
 
+/// The secret a client presented: the `Authorization` header's `Bearer <secret>` (or a
+/// bare value, as some clients send it), else the `x-api-key` header. Another scheme
+/// (`Basic …`) is not a keyroll secret and falls through to `x-api-key`.
+pub fn presented_secret<'a>(
+    authorization: Option<&'a str>,
+    api_key: Option<&'a str>,
+) -> Option<&'a str> {
+    let from_authorization =
+        authorization
+            .map(str::trim)
+            .and_then(|value| match value.split_once(' ') {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                    Some(token.trim())
+                }
+                Some(_) => None,
+                None if value.eq_ignore_ascii_case("bearer") => None,
+                None => Some(value),
+            });
+    from_authorization
+        .filter(|s| !s.is_empty())
+        .or_else(|| api_key.map(str::trim).filter(|s| !s.is_empty()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn presented_secret_reads_bearer_bare_or_x_api_key() {
+        assert_eq!(
+            presented_secret(Some("Bearer sk_a"), Some("sk_b")),
+            Some("sk_a")
+        );
+        assert_eq!(presented_secret(Some("bearer  sk_a "), None), Some("sk_a"));
+        assert_eq!(presented_secret(Some("sk_a"), Some("sk_b")), Some("sk_a"));
+        assert_eq!(
+            presented_secret(Some("Basic abc"), Some("sk_b")),
+            Some("sk_b")
+        );
+        assert_eq!(presented_secret(Some(""), Some(" sk_b ")), Some("sk_b"));
+        assert_eq!(presented_secret(Some("Bearer "), None), None);
+        assert_eq!(presented_secret(None, None), None);
+    }
 
     fn format() -> SecretFormat {
         SecretFormat::new("sk_live_", "sk_live_").unwrap()

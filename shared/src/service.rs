@@ -144,6 +144,13 @@ pub struct RotationRequest {
     pub immediate: bool,
     /// `Manual` from the API, `Policy` from the compliance scanner.
     pub policy_triggered: bool,
+    /// Keep the new secret in the vault for the customer to fetch once
+    /// (`GET /v1/self/successor`) instead of returning it to the caller.
+    pub hold_for_customer: bool,
+    /// Complete early once the old secret is unused this long and the new one is used.
+    pub complete_when_unused_seconds: Option<u64>,
+    /// Embedded keys: extend the grace while the old secret is still in use.
+    pub auto_extend: bool,
 }
 
 /// A request to rotate a key at once because its secret may be compromised.
@@ -202,6 +209,10 @@ pub struct Advance {
     pub started: bool,
     pub reminded: bool,
     pub completed: bool,
+    /// The grace moved because the old secret is still in use (embedded keys).
+    pub extended: bool,
+    /// A usage check found nothing to do yet and set the next one.
+    pub checked: bool,
 }
 
 /// A key's audit trail and the verdict on its chain.
@@ -278,6 +289,7 @@ fn record(
             reason: reason.cloned(),
             trigger: Some(rotation.trigger),
             old_secret_last_used_at: old_last_used,
+            old_secret_used_in_last_24h: crate::notification::used_in_last_24h(old_last_used, at),
         };
         change.enqueue(
             at,
@@ -707,7 +719,15 @@ impl Keyroll {
         // Nobody is handed a policy rotation's secret: it waits in the vault for its
         // one reveal. It is stored before the change commits and removed again if the
         // change does not, so a committed rotation always has its secret.
-        let vault_secret = if request.policy_triggered {
+        if let Some(n) = request.complete_when_unused_seconds {
+            if !(60..=365 * 86_400).contains(&n) {
+                return Err(Error::invalid(
+                    "completeWhenUnusedSeconds",
+                    "must be between 60 and 31536000",
+                ));
+            }
+        }
+        let vault_secret = if request.policy_triggered || request.hold_for_customer {
             let vault = self
                 .vault
                 .as_ref()
@@ -750,6 +770,12 @@ impl Keyroll {
                                 .and_then(|v| v.as_str().map(str::to_owned))
                                 .unwrap_or_default()
                         ),
+                    ));
+                }
+                if request.auto_extend && key.class != KeyClass::Embedded {
+                    return Err(Error::invalid(
+                        "autoExtend",
+                        "only embedded keys extend their grace automatically",
                     ));
                 }
                 if key.status == KeyStatus::Revoked {
@@ -813,6 +839,9 @@ impl Keyroll {
                     reminded_at: None,
                     vault_secret: vault_secret_ref.clone(),
                     revealed_at: None,
+                    complete_when_unused_seconds: request.complete_when_unused_seconds,
+                    auto_extend: request.auto_extend,
+                    usage_check_at: None,
                 };
                 {
                     let key = change.key_mut();
@@ -840,13 +869,9 @@ impl Keyroll {
                     let reason = rotation.reason.clone();
                     self.start(&mut change, &mut rotation, now, actor, &reason)?;
                 }
-                caller.record_request(
-                    &mut change,
-                    rotation.id.as_str(),
-                    201,
-                    Some(&minted.secret),
-                    now,
-                )?;
+                // A held secret is not replayed to the caller either.
+                let replayable = vault_secret_ref.is_none().then_some(&minted.secret);
+                caller.record_request(&mut change, rotation.id.as_str(), 201, replayable, now)?;
                 change.put_rotation(rotation.clone(), None);
                 Ok((Some(change.finish()), rotation))
             })
@@ -983,6 +1008,9 @@ impl Keyroll {
                     reminded_at: None,
                     vault_secret: None,
                     revealed_at: None,
+                    complete_when_unused_seconds: None,
+                    auto_extend: false,
+                    usage_check_at: None,
                 };
                 change.key_mut().active_rotation = Some(rotation_id.clone());
                 change.log_emergency(crate::store::EmergencyLogEntry {
@@ -1160,18 +1188,9 @@ impl Keyroll {
             }
             let before = snapshot(&key, Some(&rotation));
             let mut change = ChangeBuilder::update(key);
-            rotation.grace_ends_at = new_end;
-            // A new deadline deserves its own reminder.
-            rotation.reminder_at = reminder_for(
-                rotation.scheduled_at,
-                new_end,
-                self.config.policy.reminder_lead_seconds,
-            );
-            rotation.reminded_at = None;
-            if let Some(v) = change.key_mut().version_mut(rotation.from_version) {
-                if v.stage != SecretStage::Revoked {
-                    v.expires_at = Some(new_end);
-                }
+            self.move_grace_end(&mut change, &mut rotation, new_end);
+            if rotation.status == RotationStatus::GracePeriod {
+                rotation.usage_check_at = crate::rollover::first_check(&rotation);
             }
             record(
                 &mut change,
@@ -1189,6 +1208,49 @@ impl Keyroll {
         .await
     }
 
+    /// Moves a rotation's grace end (extensions, by hand or automatic): the old
+    /// secret's expiry follows, and the new deadline gets its own reminder.
+    fn move_grace_end(
+        &self,
+        change: &mut ChangeBuilder,
+        rotation: &mut Rotation,
+        new_end: Timestamp,
+    ) {
+        rotation.grace_ends_at = new_end;
+        rotation.reminder_at = reminder_for(
+            rotation.scheduled_at,
+            new_end,
+            self.config.policy.reminder_lead_seconds,
+        );
+        rotation.reminded_at = None;
+        if let Some(v) = change.key_mut().version_mut(rotation.from_version) {
+            if v.stage != SecretStage::Revoked {
+                v.expires_at = Some(new_end);
+            }
+        }
+    }
+
+    /// When the rotation's old and new secrets were last used, from their records.
+    async fn usage_of(&self, key: &Key, rotation: &Rotation) -> Result<crate::rollover::Usage> {
+        let last_used = |version: u32| {
+            let hash = key.version(version).map(|v| v.lookup_hash);
+            async move {
+                Ok::<_, Error>(match hash {
+                    Some(hash) => self.store.secret(&hash).await?.and_then(|r| r.last_used_at),
+                    None => None,
+                })
+            }
+        };
+        let (old_last_used, new_last_used) = futures::try_join!(
+            last_used(rotation.from_version),
+            last_used(rotation.to_version)
+        )?;
+        Ok(crate::rollover::Usage {
+            old_last_used,
+            new_last_used,
+        })
+    }
+
     fn start(
         &self,
         change: &mut ChangeBuilder,
@@ -1200,6 +1262,7 @@ impl Keyroll {
         let before = snapshot(change.key(), Some(rotation));
         rotation.apply(RotationCommand::Start)?;
         rotation.started_at = Some(now);
+        rotation.usage_check_at = crate::rollover::first_check(rotation);
         promote(change.key_mut(), rotation.to_version);
         record(
             change,
@@ -1260,6 +1323,79 @@ impl Keyroll {
                     &Reason::system("scheduled time reached"),
                 )?;
                 advance.started = true;
+            }
+            let in_grace = rotation.status == RotationStatus::GracePeriod;
+            let check_due = rotation.usage_check_at.is_some_and(|at| at <= now);
+            let remind_due = rotation.pending_reminder().is_some_and(|at| at <= now);
+            if in_grace && (check_due || remind_due || rotation.grace_ends_at <= now) {
+                // What the customer's clients are doing, for the decisions below and
+                // for the notifications this step sends.
+                let usage = self.usage_of(change.key(), &rotation).await?;
+                let key = change.key_mut();
+                for (version, used) in [
+                    (rotation.from_version, usage.old_last_used),
+                    (rotation.to_version, usage.new_last_used),
+                ] {
+                    if let Some(v) = key.version_mut(version) {
+                        v.last_used_at = used;
+                    }
+                }
+                if check_due && rotation.grace_ends_at > now {
+                    let rules = self.config.policy.for_class(change.key().class);
+                    let step = if change.key().class == KeyClass::Embedded {
+                        crate::rollover::decide(
+                            &rotation,
+                            &usage,
+                            now,
+                            rules.max_grace_seconds,
+                            self.config.policy.embedded_extension_step_seconds,
+                        )
+                    } else {
+                        let mut server = rotation.clone();
+                        server.auto_extend = false;
+                        crate::rollover::decide(&server, &usage, now, rules.max_grace_seconds, 0)
+                    };
+                    match step {
+                        crate::rollover::Step::CompleteEarly { unused_for } => {
+                            self.complete(
+                                &mut change,
+                                &mut rotation,
+                                now,
+                                actor,
+                                &Reason::system(format!(
+                                    "completed early: the new secret is in use and the old one has not been used for {unused_for} s"
+                                )),
+                            )?;
+                            advance.completed = true;
+                        }
+                        crate::rollover::Step::Extend { to } => {
+                            let before = snapshot(change.key(), Some(&rotation));
+                            rotation.apply(RotationCommand::Extend)?;
+                            self.move_grace_end(&mut change, &mut rotation, to);
+                            rotation.usage_check_at = crate::rollover::first_check(&rotation);
+                            let last = usage
+                                .old_last_used
+                                .map(|t| t.to_rfc3339())
+                                .unwrap_or_default();
+                            record(
+                                &mut change,
+                                before,
+                                &rotation,
+                                now,
+                                actor,
+                                AuditAction::RotationExtended,
+                                Some(&Reason::system(format!(
+                                    "extended automatically: the old secret is still in use (last used {last})"
+                                ))),
+                            );
+                            advance.extended = true;
+                        }
+                        crate::rollover::Step::CheckAgainAt(next) => {
+                            rotation.usage_check_at = next;
+                            advance.checked = true;
+                        }
+                    }
+                }
             }
             if rotation.status == RotationStatus::GracePeriod
                 && rotation.grace_ends_at > now
@@ -1350,6 +1486,10 @@ impl Keyroll {
                 reason: Some(reason.clone()),
                 trigger: None,
                 old_secret_last_used_at: current.last_used_at,
+                old_secret_used_in_last_24h: crate::notification::used_in_last_24h(
+                    current.last_used_at,
+                    now,
+                ),
             };
             change.enqueue(
                 now,
@@ -1405,6 +1545,36 @@ impl Keyroll {
             Ok((Some(change.finish()), rotation))
         })
         .await
+    }
+
+    /// Customer self-service: the new secret of the rotation replacing `presented`,
+    /// handed out once, to whoever proves they hold the old secret during a
+    /// non-emergency rotation whose new secret is held for the customer. Refused for
+    /// emergency and leak rotations: their old secret may be in an attacker's hands.
+    pub async fn successor(&self, presented: &str) -> Result<(Rotation, RawSecret)> {
+        let record = match self.verify(presented).await? {
+            Verification::Valid(record) => record,
+            _ => return Err(Error::Unauthenticated),
+        };
+        let key = self.load_key(&record.key_id).await?;
+        let no_successor = || Error::not_found("successor for secret of key", &record.key_id);
+        let Some(rotation_id) = key.active_rotation.clone() else {
+            return Err(no_successor());
+        };
+        let rotation = self.rotation(&rotation_id).await?;
+        if rotation.from_version != record.version {
+            return Err(no_successor());
+        }
+        if rotation.trigger.is_emergency() {
+            return Err(Error::Forbidden(
+                "the old secret of an emergency or leak rotation is presumed compromised and cannot fetch its successor; the key's owner gets the new secret".into(),
+            ));
+        }
+        if rotation.vault_secret.is_none() {
+            return Err(no_successor());
+        }
+        let actor = Actor::system_named(&format!("customer:{}", record.key_id));
+        self.reveal_secret(&rotation_id, actor).await
     }
 
     /// Hands out, once, the secret a policy rotation minted and kept in the vault. A

@@ -43,6 +43,20 @@ pub struct ScheduleRotationRequest {
     /// Start now (cannot be combined with `scheduledAt`).
     #[serde(default)]
     pub immediate: bool,
+    /// Customer self-service: the new secret is not in this response; it waits in
+    /// Secrets Manager for the customer's client to fetch once with its old secret
+    /// (`GET /v1/self/successor`), or for an operator's reveal.
+    #[serde(default)]
+    pub self_service: bool,
+    /// Complete the rotation early once the new secret is in use and the old one has
+    /// not been used for this long (60 s to 365 days).
+    #[schema(minimum = 60)]
+    pub complete_when_unused_seconds: Option<u64>,
+    /// Embedded keys: while the old secret is still in use an hour before the grace
+    /// ends, extend the grace by `KEYROLL_EMBEDDED_EXTENSION_STEP_SECONDS`, up to the
+    /// class's hard maximum.
+    #[serde(default)]
+    pub auto_extend: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -202,6 +216,12 @@ pub struct RotationView {
     pub secret_held: bool,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub revealed_at: Option<Timestamp>,
+    /// Completes early once the old secret is unused this long (see the request).
+    pub complete_when_unused_seconds: Option<u64>,
+    pub auto_extend: bool,
+    /// When the processor next looks at the secrets' use.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub usage_check_at: Option<Timestamp>,
     /// When the old secret was last used (in listings of rotations in progress).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -235,6 +255,9 @@ impl From<&Rotation> for RotationView {
                 && r.revealed_at.is_none()
                 && !r.status.is_final(),
             revealed_at: r.revealed_at,
+            complete_when_unused_seconds: r.complete_when_unused_seconds,
+            auto_extend: r.auto_extend,
+            usage_check_at: r.usage_check_at,
             old_secret_last_used_at: None,
         }
     }

@@ -17,6 +17,7 @@ use utoipa_axum::routes;
 
 pub mod auth;
 pub mod compliance;
+pub mod customer;
 pub mod dto;
 pub mod extract;
 pub mod import;
@@ -49,14 +50,20 @@ pub struct AppState {
         (name = "audit", description = "The hash-chained audit trail"),
         (name = "verify", description = "Secret verification for the company's gateway"),
         (name = "compliance", description = "The maximum-age rule: report, CSV and trend"),
-        (name = "admin", description = "Operations")
+        (name = "admin", description = "Operations"),
+        (name = "self-service", description = "Called by customers with their own API key")
     )
 )]
 struct ApiDoc;
 
 /// The API's routes and their OpenAPI description, from one definition.
-fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// Returns the routes behind operator credentials, the routes that authenticate
+/// callers themselves, and the one document describing both.
+fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+    let (public, public_doc) = OpenApiRouter::new()
+        .routes(routes!(customer::successor))
+        .split_for_parts();
+    let (protected, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(routes::create_key))
         .routes(routes!(import::import_keys))
         .routes(routes!(routes::get_key))
@@ -75,12 +82,14 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(compliance::report))
         .routes(routes!(compliance::report_csv))
         .routes(routes!(compliance::run_scan))
-        .split_for_parts()
+        .split_for_parts();
+    document.merge(public_doc);
+    (protected, public, document)
 }
 
 /// The OpenAPI 3.1 document of the API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().1
+    api().2
 }
 
 const DASHBOARD: &str = include_str!("dashboard.html");
@@ -105,7 +114,7 @@ async fn dashboard() -> impl IntoResponse {
 /// The whole application: authenticated API routes, the public OpenAPI document, and
 /// problem documents for unknown routes, wrong methods and oversize bodies.
 pub fn app(state: AppState) -> Router {
-    let (routes, document) = api();
+    let (routes, public, document) = api();
     let document = Arc::new(document);
     let protected = routes.route_layer(middleware::from_fn_with_state(
         state.clone(),
@@ -113,6 +122,7 @@ pub fn app(state: AppState) -> Router {
     ));
     Router::new()
         .merge(protected)
+        .merge(public)
         .route(
             "/openapi.json",
             get(move || async move { Json(document.as_ref().clone()) }),

@@ -46,6 +46,7 @@ fn title_of(status: u16) -> &'static str {
     match status {
         400 => "Malformed request",
         401 => "Authentication required",
+        403 => "Forbidden",
         404 => "Not found",
         405 => "Method not allowed",
         409 => "Conflict with the current state",

@@ -238,7 +238,11 @@ pub async fn schedule_rotation(
         scheduled_at: body.value.scheduled_at,
         immediate: body.value.immediate,
         policy_triggered: false,
+        hold_for_customer: body.value.self_service,
+        complete_when_unused_seconds: body.value.complete_when_unused_seconds,
+        auto_extend: body.value.auto_extend,
     };
+    let held = request.hold_for_customer;
     let keyroll = state.keyroll.clone();
     let path = format!("/v1/keys/{id}/rotations");
     idempotent(
@@ -250,7 +254,9 @@ pub async fn schedule_rotation(
         StatusCode::CREATED,
         |caller| async move {
             let issued = keyroll.schedule_rotation(&id, request, caller).await?;
-            Ok(Outcome::Rotation(issued.rotation, Some(issued.secret)))
+            // A self-service secret is for the customer alone: not in this response.
+            let secret = (!held).then_some(issued.secret);
+            Ok(Outcome::Rotation(issued.rotation, secret))
         },
     )
     .await

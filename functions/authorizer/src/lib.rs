@@ -195,22 +195,12 @@ fn header<'a>(event: &'a Value, name: &str) -> Option<&'a str> {
         .as_str()
 }
 
-/// The secret from `Bearer <secret>` (scheme case-insensitive) or a bare value.
-fn from_authorization(value: &str) -> Option<String> {
-    let value = value.trim();
-    match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-            Some(token.trim().to_owned())
-        }
-        Some(_) => None,
-        None => Some(value.to_owned()),
-    }
-}
-
 fn presented_in_headers(event: &Value) -> Option<String> {
-    header(event, "authorization")
-        .and_then(from_authorization)
-        .or_else(|| header(event, "x-api-key").map(|v| v.trim().to_owned()))
+    keyroll_core::secret::presented_secret(
+        header(event, "authorization"),
+        header(event, "x-api-key"),
+    )
+    .map(str::to_owned)
 }
 
 impl AuthorizerRequest {
@@ -230,10 +220,11 @@ impl AuthorizerRequest {
                 method_arn: arn.to_owned(),
             }),
             (_, Some("TOKEN"), Some(arn)) => Ok(AuthorizerRequest::RestApi {
-                presented: event
-                    .get("authorizationToken")
-                    .and_then(Value::as_str)
-                    .and_then(from_authorization),
+                presented: keyroll_core::secret::presented_secret(
+                    event.get("authorizationToken").and_then(Value::as_str),
+                    None,
+                )
+                .map(str::to_owned),
                 method_arn: arn.to_owned(),
             }),
             (Some(_), _, _) => Err(NotAnAuthorizerRequest(

@@ -1,0 +1,66 @@
+//! Routes a customer calls with their own API key rather than an operator's
+//! credentials. In AWS the key authorizer has already checked the key; the handler
+//! verifies it again itself, so the route is safe wherever it is served.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::Json;
+use keyroll_core::error::Error;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::problem::ApiError;
+use crate::AppState;
+
+/// The customer's secret from `Authorization: Bearer …` or `x-api-key`.
+pub fn presented_secret(headers: &HeaderMap) -> Option<&str> {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+    };
+    keyroll_core::secret::presented_secret(text(header::AUTHORIZATION.as_str()), text("x-api-key"))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SuccessorResponse {
+    pub key_id: String,
+    pub rotation_id: String,
+    /// The new secret. Shown once: a second request answers 410.
+    pub secret: String,
+    /// Its shareable start.
+    pub prefix: String,
+    /// The new secret works from now on (pending secrets already verify).
+    /// The old secret stops working at this instant.
+    #[schema(value_type = String, format = DateTime)]
+    pub old_secret_expires_at: keyroll_core::time::Timestamp,
+}
+
+/// Fetch the successor of your API key, once, authenticated with the key's current
+/// (old) secret while a self-service rotation is scheduled or in its grace period. A
+/// client library can roll itself over with no human step. Refused (403) for
+/// emergency and leak rotations.
+#[utoipa::path(get, path = "/v1/self/successor", tag = "self-service",
+    params(("Authorization" = Option<String>, Header, description = "Bearer <your current API key> (or send it as x-api-key)")),
+    responses(
+        (status = 200, body = SuccessorResponse),
+        (status = 401, body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 410, body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn successor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<SuccessorResponse>, ApiError> {
+    let presented = presented_secret(&headers).ok_or(Error::Unauthenticated)?;
+    let (rotation, secret) = state.keyroll.successor(presented).await?;
+    Ok(Json(SuccessorResponse {
+        key_id: rotation.key_id.to_string(),
+        rotation_id: rotation.id.to_string(),
+        secret: secret.expose().to_owned(),
+        prefix: rotation.new_prefix.clone(),
+        old_secret_expires_at: rotation.grace_ends_at,
+    }))
+}
