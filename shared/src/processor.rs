@@ -63,6 +63,8 @@ pub struct ProcessReport {
     pub started: u64,
     pub reminded: u64,
     pub completed: u64,
+    /// Graces extended because the old secret was still in use (embedded keys).
+    pub extended: u64,
     /// Rotations that could not be advanced this run (retried next run), plus those
     /// marked `failed`.
     pub failed: u64,
@@ -152,6 +154,7 @@ pub async fn process_due(
                         report.started += u64::from(advance.started);
                         report.reminded += u64::from(advance.reminded);
                         report.completed += u64::from(advance.completed);
+                        report.extended += u64::from(advance.extended);
                     }
                     Err(error) if is_permanent(&error) => {
                         report.failed += 1;

@@ -1176,3 +1176,46 @@ async fn self_service_successor_is_handed_out_once() {
         .await;
     assert_problem(&forbidden, 403);
 }
+
+/// The rollover options are checked: auto-extension is for embedded keys only, and
+/// early completion needs at least a minute of quiet. A refusal changes nothing.
+#[tokio::test]
+async fn rollover_options_are_validated() {
+    let app = spawn_app();
+    let (key, _) = app.create_key().await;
+    let before = app.snapshot(&key).await;
+    for body in [
+        json!({"immediate": true, "autoExtend": true}),
+        json!({"immediate": true, "completeWhenUnusedSeconds": 59}),
+        json!({"immediate": true, "completeWhenUnusedSeconds": -1}),
+        json!({"immediate": true, "selfService": "yes"}),
+    ] {
+        let reply = app
+            .call(
+                "POST",
+                &format!("/v1/keys/{key}/rotations"),
+                Some(body.clone()),
+            )
+            .await;
+        assert!(
+            [400, 422].contains(&reply.status.as_u16()),
+            "{body}: {}",
+            reply.text
+        );
+        assert_eq!(reply.content_type, "application/problem+json");
+    }
+    assert_eq!(app.snapshot(&key).await, before);
+    let accepted = app
+        .call(
+            "POST",
+            &format!("/v1/keys/{key}/rotations"),
+            Some(json!({"immediate": true, "gracePeriodSeconds": 7200, "completeWhenUnusedSeconds": 600})),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::CREATED, "{}", accepted.text);
+    assert_eq!(accepted.body["rotation"]["completeWhenUnusedSeconds"], 600);
+    assert_eq!(
+        accepted.body["rotation"]["usageCheckAt"],
+        epoch().plus_seconds(600).to_rfc3339()
+    );
+}

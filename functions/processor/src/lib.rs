@@ -37,6 +37,7 @@ pub async fn handle(
         started = report.started,
         reminded = report.reminded,
         completed = report.completed,
+        extended = report.extended,
         failed = report.failed,
         marked_failed = report.marked_failed,
         notified = report.notified,
@@ -52,6 +53,7 @@ pub async fn handle(
             &[
                 ("RotationsStarted", report.started as f64, "Count"),
                 ("RotationsCompleted", report.completed as f64, "Count"),
+                ("GracesExtended", report.extended as f64, "Count"),
                 ("RotationsFailed", report.failed as f64, "Count"),
                 ("RemindersSent", report.reminded as f64, "Count"),
                 ("NotificationsSent", report.notified as f64, "Count"),
