@@ -198,8 +198,8 @@ pub struct Config {
     pub secret_name_prefix: String,
     /// How long the authorizer may reuse a positive verification.
     pub verify_cache_seconds: u64,
-    /// GitHub's secret-scanning public keys (JSON), validated by the leak module.
-    pub github_public_keys: String,
+    /// GitHub's secret-scanning public keys, for leak reports.
+    pub github_keys: crate::leak::GitHubKeys,
 }
 
 impl Config {
@@ -239,7 +239,19 @@ impl Config {
         let embedded_extension_step_seconds =
             reader.number("KEYROLL_EMBEDDED_EXTENSION_STEP_SECONDS", 60, 365 * DAY);
         let verify_cache_seconds = reader.number("KEYROLL_VERIFY_CACHE_SECONDS", 0, 300);
-        let github_public_keys = reader.text("KEYROLL_GITHUB_PUBLIC_KEYS");
+        let github_keys =
+            match crate::leak::GitHubKeys::parse(&reader.text("KEYROLL_GITHUB_PUBLIC_KEYS")) {
+                Ok(keys) => keys,
+                Err(error) => {
+                    reader.problems.push(
+                        error
+                            .to_string()
+                            .trim_start_matches("configuration: ")
+                            .to_owned(),
+                    );
+                    crate::leak::GitHubKeys::none()
+                }
+            };
         let schedule_lead_seconds = reader.number("KEYROLL_SCHEDULE_LEAD_SECONDS", 0, 365 * DAY);
         let reminder_lead_seconds = reader.number("KEYROLL_REMINDER_LEAD_SECONDS", 0, 365 * DAY);
         let warn_ahead_days = reader.number("KEYROLL_WARN_AHEAD_DAYS", 0, 3650) as u32;
@@ -322,7 +334,7 @@ impl Config {
                 queue_url,
                 secret_name_prefix,
                 verify_cache_seconds,
-                github_public_keys,
+                github_keys,
             }),
             _ => Err(Error::Config(reader.problems.join("; "))),
         }
@@ -396,7 +408,7 @@ impl Config {
             ),
             (
                 "KEYROLL_GITHUB_PUBLIC_KEYS",
-                format!("{} bytes", self.github_public_keys.len()),
+                format!("{:?}", self.github_keys),
             ),
             ("KEYROLL_KEY_PREFIX", self.secret_format.prefix().to_owned()),
             ("KEYROLL_TABLE_NAME", self.table_name.clone()),

@@ -15,6 +15,7 @@ pub mod error;
 pub mod idempotency;
 pub mod ids;
 pub mod key;
+pub mod leak;
 pub mod logging;
 pub mod metrics;
 pub mod notification;

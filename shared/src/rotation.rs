@@ -233,6 +233,17 @@ impl Rotation {
         }
     }
 
+    /// Whether the vault still holds this rotation's new secret for its one reveal:
+    /// until it is revealed or the rotation ends — except a completed leak rotation,
+    /// whose secret nobody has seen yet and is kept for the key's owner.
+    pub fn holds_secret(&self) -> bool {
+        self.vault_secret.is_some()
+            && self.revealed_at.is_none()
+            && (!self.status.is_final()
+                || (self.trigger == RotationTrigger::Leak
+                    && self.status == RotationStatus::Completed))
+    }
+
     pub fn is_in_progress(&self) -> bool {
         !self.status.is_final()
     }

@@ -160,6 +160,10 @@ pub struct EmergencyRequest {
     pub grace_seconds: Option<u64>,
     /// `true` when a leak report triggered it rather than a person.
     pub from_leak_report: bool,
+    /// For leak reports: the leaked secret's version. If a leak rotation of that very
+    /// version is already under way, nothing new happens (a report is idempotent per
+    /// token, even when two arrive at once).
+    pub leaked_version: Option<u32>,
 }
 
 /// A new secret and the rotation that minted it. The secret is returned here only.
@@ -298,8 +302,9 @@ fn record(
             },
         );
     }
-    // A secret held for its one reveal is deleted when its rotation ends.
-    if rotation.status.is_final() {
+    // A secret held for its one reveal is deleted when its rotation ends (a leak
+    // rotation's is kept until revealed: see Rotation::holds_secret).
+    if rotation.status.is_final() && rotation.revealed_at.is_none() && !rotation.holds_secret() {
         if let Some(name) = &rotation.vault_secret {
             change.enqueue(at, OutboxMessage::DeleteVaultSecret { name: name.clone() });
         }
@@ -353,6 +358,19 @@ fn revoke_all_but_current(key: &mut Key, now: Timestamp) {
     {
         v.revoke(now);
     }
+}
+
+/// What a leak report found about one token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeakVerdict {
+    /// A keyroll secret; `rotation` is the emergency rotation this report started
+    /// (`None` when the secret was already dead or already being rotated for a leak).
+    TruePositive {
+        key_id: KeyId,
+        rotation: Option<RotationId>,
+    },
+    /// Not a keyroll secret.
+    FalsePositive,
 }
 
 /// How many of a key's newest secret versions [`Keyroll::key_with_usage`] reads.
@@ -728,23 +746,10 @@ impl Keyroll {
             }
         }
         let vault_secret = if request.policy_triggered || request.hold_for_customer {
-            let vault = self
-                .vault
-                .as_ref()
-                .ok_or_else(|| Error::Config("a policy rotation needs a secret vault".into()))?;
-            let name = format!("{}{}", self.config.secret_name_prefix, rotation_id);
-            vault
-                .put(
-                    &name,
-                    &minted.secret,
-                    &[
-                        ("keyroll:key", key_id.as_str()),
-                        ("keyroll:rotation", rotation_id.as_str()),
-                    ],
-                )
-                .await
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            Some(name)
+            Some(
+                self.hold_in_vault(key_id, &rotation_id, &minted.secret)
+                    .await?,
+            )
         } else {
             None
         };
@@ -879,11 +884,7 @@ impl Keyroll {
         let rotation = match outcome {
             Ok(rotation) => rotation,
             Err(error) => {
-                if let (Some(vault), Some(name)) = (&self.vault, &vault_secret) {
-                    if let Err(cleanup) = vault.delete(name).await {
-                        tracing::warn!(%cleanup, vault_secret_name = %name, "could not delete the vault secret of a rotation that was not created");
-                    }
-                }
+                self.release_vault(vault_secret.as_deref()).await;
                 return Err(error);
             }
         };
@@ -916,8 +917,20 @@ impl Keyroll {
             ));
         }
         let (minted, verifier) = self.mint().await?;
+        let rotation_id = RotationId::generate();
+        // Nobody is handed a leak rotation's secret (no person asked for it): it waits
+        // in the vault for the key owner's reveal.
+        let vault_secret = if request.from_leak_report {
+            Some(
+                self.hold_in_vault(key_id, &rotation_id, &minted.secret)
+                    .await?,
+            )
+        } else {
+            None
+        };
         let (minted, verifier, request) = (&minted, &verifier, &request);
-        let rotation = self
+        let (rotation_id_ref, vault_secret_ref) = (&rotation_id, &vault_secret);
+        let outcome = self
             .commit_with_retry(|| async move {
                 let now = self.now();
                 let key = self.load_key(key_id).await?;
@@ -933,8 +946,25 @@ impl Keyroll {
                     })?),
                     None => None,
                 };
+                if let Some(version) = request.leaked_version {
+                    let live = key
+                        .version(version)
+                        .is_some_and(|v| v.validity(now) == Validity::Valid);
+                    if !live {
+                        return Err(Error::Conflict(
+                            "the reported secret no longer works".into(),
+                        ));
+                    }
+                }
+                if let (Some(version), Some(active)) = (request.leaked_version, &superseded) {
+                    if active.trigger == RotationTrigger::Leak && active.from_version == version {
+                        return Err(Error::Conflict(
+                            "a leak rotation of this secret is already under way".into(),
+                        ));
+                    }
+                }
                 let deadline = now.plus_seconds(grace);
-                let rotation_id = RotationId::generate();
+                let rotation_id = rotation_id_ref.clone();
                 let mut change = ChangeBuilder::update(key);
 
                 if let Some(mut previous) = superseded {
@@ -1006,7 +1036,7 @@ impl Keyroll {
                     failure: None,
                     reminder_at: None,
                     reminded_at: None,
-                    vault_secret: None,
+                    vault_secret: vault_secret_ref.clone(),
                     revealed_at: None,
                     complete_when_unused_seconds: None,
                     auto_extend: false,
@@ -1047,17 +1077,19 @@ impl Keyroll {
                         Some(&request.reason),
                     );
                 }
-                caller.record_request(
-                    &mut change,
-                    rotation.id.as_str(),
-                    201,
-                    Some(&minted.secret),
-                    now,
-                )?;
+                let replayable = vault_secret_ref.is_none().then_some(&minted.secret);
+                caller.record_request(&mut change, rotation.id.as_str(), 201, replayable, now)?;
                 change.put_rotation(rotation.clone(), None);
                 Ok((Some(change.finish()), rotation))
             })
-            .await?;
+            .await;
+        let rotation = match outcome {
+            Ok(rotation) => rotation,
+            Err(error) => {
+                self.release_vault(vault_secret.as_deref()).await;
+                return Err(error);
+            }
+        };
         Ok(RotationIssued {
             rotation,
             secret: RawSecret::from_string(minted.secret.expose().to_owned()),
@@ -1547,6 +1579,89 @@ impl Keyroll {
         .await
     }
 
+    /// Acts on one token of a GitHub secret-scanning report: a live keyroll secret gets
+    /// an emergency rotation (trigger `leak`, grace `KEYROLL_LEAK_GRACE_SECONDS`, the
+    /// new secret held for the owner's reveal); a secret already dead, or already being
+    /// rotated for a leak, is a true positive with nothing more to do; anything else is
+    /// not ours.
+    pub async fn report_leak(&self, token: &str, url: &str, source: &str) -> Result<LeakVerdict> {
+        let record = match self.check_secret(token).await? {
+            Verification::Malformed | Verification::NotFound => {
+                return Ok(LeakVerdict::FalsePositive)
+            }
+            Verification::Expired(record) | Verification::Revoked(record) => {
+                return Ok(LeakVerdict::TruePositive {
+                    key_id: record.key_id,
+                    rotation: None,
+                })
+            }
+            Verification::Valid(record) => record,
+        };
+        let reason = Reason::system(format!(
+            "leaked: reported by GitHub secret scanning at {} (source: {})",
+            crate::leak::sanitized(url, 300),
+            crate::leak::sanitized(source, 40)
+        ));
+        let request = EmergencyRequest {
+            reason,
+            grace_seconds: Some(self.config.policy.emergency.leak_grace_seconds),
+            from_leak_report: true,
+            leaked_version: Some(record.version),
+        };
+        let actor = Actor::system("github-secret-scanning");
+        match self
+            .emergency_rotation(&record.key_id, request, actor)
+            .await
+        {
+            Ok(issued) => Ok(LeakVerdict::TruePositive {
+                key_id: record.key_id,
+                rotation: Some(issued.rotation.id),
+            }),
+            // Already rotated away by a concurrent report, or the key is revoked.
+            Err(Error::Conflict(_)) => Ok(LeakVerdict::TruePositive {
+                key_id: record.key_id,
+                rotation: None,
+            }),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Stores a new secret that nobody is handed for its one reveal, before the change
+    /// that creates its rotation commits (so a committed rotation always has it).
+    async fn hold_in_vault(
+        &self,
+        key_id: &KeyId,
+        rotation_id: &RotationId,
+        secret: &RawSecret,
+    ) -> Result<String> {
+        let vault = self
+            .vault
+            .as_ref()
+            .ok_or_else(|| Error::Config("holding a secret needs a secret vault".into()))?;
+        let name = format!("{}{}", self.config.secret_name_prefix, rotation_id);
+        vault
+            .put(
+                &name,
+                secret,
+                &[
+                    ("keyroll:key", key_id.as_str()),
+                    ("keyroll:rotation", rotation_id.as_str()),
+                ],
+            )
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(name)
+    }
+
+    /// Deletes a held secret whose rotation was not created after all.
+    async fn release_vault(&self, name: Option<&str>) {
+        if let (Some(vault), Some(name)) = (&self.vault, name) {
+            if let Err(cleanup) = vault.delete(name).await {
+                tracing::warn!(%cleanup, vault_secret_name = %name, "could not delete the vault secret of a rotation that was not created");
+            }
+        }
+    }
+
     /// Customer self-service: the new secret of the rotation replacing `presented`,
     /// handed out once, to whoever proves they hold the old secret during a
     /// non-emergency rotation whose new secret is held for the customer. Refused for
@@ -1602,7 +1717,7 @@ impl Keyroll {
                 "this rotation's secret has already been revealed".into(),
             ));
         }
-        if rotation.status.is_final() {
+        if !rotation.holds_secret() {
             return Err(Error::Gone(format!(
                 "this rotation is {} and its secret has been deleted",
                 rotation.status
@@ -1623,7 +1738,7 @@ impl Keyroll {
                         "this rotation's secret has already been revealed".into(),
                     ));
                 }
-                if rotation.status.is_final() {
+                if !rotation.holds_secret() {
                     return Err(Error::Gone(
                         "this rotation has ended and its secret has been deleted".into(),
                     ));
@@ -1692,6 +1807,16 @@ impl Keyroll {
     /// Verifies a presented secret: format and checksum first (no I/O), then one
     /// strongly consistent read by lookup hash, then the stored verifier.
     pub async fn verify(&self, presented: &str) -> Result<Verification> {
+        let verification = self.check_secret(presented).await?;
+        if let Verification::Valid(record) = &verification {
+            self.record_use(&record.lookup_hash).await;
+        }
+        Ok(verification)
+    }
+
+    /// [`Keyroll::verify`] without counting a use: for leak reports, which present a
+    /// secret that nobody is using to call the API.
+    pub async fn check_secret(&self, presented: &str) -> Result<Verification> {
         let shape = match self.config.secret_format.classify(presented) {
             Ok(shape) => shape,
             Err(_) => return Ok(Verification::Malformed),
@@ -1717,10 +1842,7 @@ impl Keyroll {
             return Ok(Verification::NotFound);
         }
         Ok(match record.validity(self.now()) {
-            Validity::Valid => {
-                self.record_use(&record.lookup_hash).await;
-                Verification::Valid(record)
-            }
+            Validity::Valid => Verification::Valid(record),
             Validity::Expired => Verification::Expired(record),
             Validity::Revoked => Verification::Revoked(record),
         })
@@ -1816,6 +1938,7 @@ mod tests {
                     reason: Reason::parse("leak").unwrap(),
                     grace_seconds: Some(0),
                     from_leak_report: false,
+                    leaked_version: None,
                 },
                 &actor,
             )

@@ -49,6 +49,7 @@ macro_rules! contract_suite {
             failed_rotation_keeps_every_valid_secret,
             last_use_is_written_at_most_once_a_minute,
             use_counts_from_several_containers_add_up,
+            racing_leak_reports_rotate_once,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
@@ -614,6 +615,7 @@ pub async fn emergency_with_zero_grace_kills_old_secret_now(f: Fixture) {
                 reason: Reason::parse("key posted in a public gist").unwrap(),
                 grace_seconds: Some(0),
                 from_leak_report: false,
+                leaked_version: None,
             },
             &f.actor(),
         )
@@ -670,6 +672,7 @@ pub async fn emergency_supersedes_rotation_in_progress_and_never_lengthens(f: Fi
                 reason: Reason::parse("leaked in CI logs").unwrap(),
                 grace_seconds: None,
                 from_leak_report: true,
+                leaked_version: None,
             },
             &f.actor(),
         )
@@ -1231,4 +1234,40 @@ pub async fn use_counts_from_several_containers_add_up(f: Fixture) {
         "every use counted once: 10 + 3"
     );
     assert_eq!(record.last_used_at, Some(epoch().plus_seconds(120)));
+}
+
+/// The same token reported six times at once (GitHub retries, two scanners): one leak
+/// rotation, every answer a true positive, the chain intact.
+pub async fn racing_leak_reports_rotate_once(f: Fixture) {
+    let issued = issue(&f).await;
+    let token = issued.secret.expose().to_owned();
+    let verdicts = join_all((0..6).map(|_| {
+        f.keyroll
+            .report_leak(&token, "https://github.com/acme/app/blob/main/.env", "content")
+    }))
+    .await;
+    let mut started = 0;
+    for verdict in verdicts {
+        match verdict.unwrap() {
+            keyroll_core::service::LeakVerdict::TruePositive { key_id, rotation } => {
+                assert_eq!(key_id, issued.key.id);
+                started += usize::from(rotation.is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(started, 1, "one rotation");
+    let rotations = f.store.rotations_of(&issued.key.id).await.unwrap();
+    assert_eq!(rotations.len(), 1);
+    assert_eq!(rotations[0].trigger, RotationTrigger::Leak);
+    assert!(rotations[0].holds_secret(), "the new secret waits for its owner");
+    assert_eq!(f.keyroll.verify(&token).await.unwrap().code(), "REVOKED");
+    assert!(f.keyroll.audit_trail(&issued.key.id).await.unwrap().report.valid);
+    assert_eq!(
+        f.keyroll
+            .report_leak("sk_live_nothing_like_ours", "https://x", "content")
+            .await
+            .unwrap(),
+        keyroll_core::service::LeakVerdict::FalsePositive
+    );
 }

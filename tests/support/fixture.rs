@@ -70,7 +70,8 @@ fn fixture(
         store.clone(),
         Arc::new(clock.clone()),
         Arc::new(test_config()),
-    );
+    )
+    .with_vault(Arc::new(keyroll_core::vault::MemoryVault::new()));
     Fixture {
         store,
         keyroll,

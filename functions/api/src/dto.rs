@@ -251,9 +251,7 @@ impl From<&Rotation> for RotationView {
             failure: r.failure.clone(),
             reminder_at: r.reminder_at,
             reminded_at: r.reminded_at,
-            secret_held: r.vault_secret.is_some()
-                && r.revealed_at.is_none()
-                && !r.status.is_final(),
+            secret_held: r.holds_secret(),
             revealed_at: r.revealed_at,
             complete_when_unused_seconds: r.complete_when_unused_seconds,
             auto_extend: r.auto_extend,

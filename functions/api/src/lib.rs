@@ -21,6 +21,7 @@ pub mod customer;
 pub mod dto;
 pub mod extract;
 pub mod import;
+pub mod leaks;
 pub mod problem;
 pub mod routes;
 
@@ -51,7 +52,8 @@ pub struct AppState {
         (name = "verify", description = "Secret verification for the company's gateway"),
         (name = "compliance", description = "The maximum-age rule: report, CSV and trend"),
         (name = "admin", description = "Operations"),
-        (name = "self-service", description = "Called by customers with their own API key")
+        (name = "self-service", description = "Called by customers with their own API key"),
+        (name = "leaks", description = "GitHub secret-scanning reports (signed by GitHub)")
     )
 )]
 struct ApiDoc;
@@ -62,6 +64,7 @@ struct ApiDoc;
 fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
     let (public, public_doc) = OpenApiRouter::new()
         .routes(routes!(customer::successor))
+        .routes(routes!(leaks::report))
         .split_for_parts();
     let (protected, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(routes::create_key))

@@ -290,6 +290,7 @@ pub async fn emergency_rotation(
         reason: Reason::parse(&body.value.reason)?,
         grace_seconds: body.value.grace_period_seconds,
         from_leak_report: false,
+        leaked_version: None,
     };
     let keyroll = state.keyroll.clone();
     let path = format!("/v1/keys/{id}/emergency-rotation");

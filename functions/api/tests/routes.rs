@@ -35,10 +35,15 @@ fn epoch() -> Timestamp {
 }
 
 fn spawn_app() -> TestApp {
+    spawn_app_with(&[])
+}
+
+/// The app with settings beyond the test defaults.
+fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
     let clock = ManualClock::new(epoch());
-    let config =
-        Config::from_lookup(|name| (name == "KEYROLL_MIN_GRACE_SECONDS").then(|| "1".to_owned()))
-            .unwrap();
+    let mut all = std::collections::HashMap::from([("KEYROLL_MIN_GRACE_SECONDS", "1")]);
+    all.extend(settings.iter().copied());
+    let config = Config::from_lookup(|name| all.get(name).map(|v| v.to_string())).unwrap();
     let keyroll = Keyroll::new(
         Arc::new(MemoryStore::new()),
         Arc::new(clock.clone()),
@@ -240,7 +245,7 @@ async fn scheduled_rotation_over_http() {
     assert_eq!(processed.status, StatusCode::OK, "{}", processed.text);
     assert_eq!(
         processed.body,
-        json!({"started": 1, "reminded": 0, "completed": 0, "failed": 0, "markedFailed": 0, "notified": 0, "remaining": 0})
+        json!({"started": 1, "reminded": 0, "completed": 0, "extended": 0, "failed": 0, "markedFailed": 0, "notified": 0, "remaining": 0})
     );
     app.clock
         .set(Timestamp::parse("2026-01-02T01:00:00Z").unwrap());
@@ -760,6 +765,7 @@ async fn openapi_document_lists_every_route_with_schemas() {
         ("get", "/v1/compliance", false, "200"),
         ("post", "/v1/admin/scan", false, "200"),
         ("get", "/v1/self/successor", false, "200"),
+        ("post", "/v1/leaks", true, "200"),
     ];
     for (method, path, has_body, success) in routes {
         let operation = &document["paths"][path][method];
@@ -783,7 +789,7 @@ async fn openapi_document_lists_every_route_with_schemas() {
     let paths = document["paths"].as_object().unwrap();
     assert_eq!(
         paths.len(),
-        19,
+        20,
         "no undocumented extra paths: {:?}",
         paths.keys().collect::<Vec<_>>()
     );
@@ -1218,4 +1224,153 @@ async fn rollover_options_are_validated() {
         accepted.body["rotation"]["usageCheckAt"],
         epoch().plus_seconds(600).to_rfc3339()
     );
+}
+
+mod leak_reports {
+    use super::*;
+    use base64::Engine;
+    use p256::ecdsa::signature::Signer;
+    use p256::ecdsa::{DerSignature, SigningKey};
+    use p256::pkcs8::{EncodePublicKey, LineEnding};
+
+    /// GitHub's key pair for the test: the public half is configured, the private half
+    /// signs the payloads.
+    fn github() -> (SigningKey, String) {
+        let signing = SigningKey::from_bytes(&[42u8; 32].into()).unwrap();
+        let pem = signing
+            .verifying_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
+        let published = json!({"public_keys": [
+            {"key_identifier": "github-test-key", "key": pem, "is_current": true}
+        ]});
+        (signing, published.to_string())
+    }
+
+    fn signed(key: &SigningKey, body: &str) -> Vec<(&'static str, String)> {
+        let signature: DerSignature = key.sign(body.as_bytes());
+        vec![
+            ("github-public-key-identifier", "github-test-key".to_owned()),
+            (
+                "github-public-key-signature",
+                base64::engine::general_purpose::STANDARD.encode(signature.as_bytes()),
+            ),
+        ]
+    }
+
+    async fn post(app: &TestApp, body: &str, headers: &[(&'static str, String)]) -> Reply {
+        let mut all: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        all.push(("authorization", "")); // GitHub sends no operator credentials
+        app.raw("POST", "/v1/leaks", Some(body.to_owned()), &all)
+            .await
+    }
+
+    fn report(token: &str) -> String {
+        json!([{"token": token, "type": "keyroll_live_key", "url": "https://github.com/acme/app/blob/main/.env", "source": "content"}]).to_string()
+    }
+
+    #[tokio::test]
+    async fn a_signed_report_of_a_live_key_rotates_it_once() {
+        let (github, keys) = github();
+        let app = spawn_app_with(&[("KEYROLL_GITHUB_PUBLIC_KEYS", &keys)]);
+        let (key, secret) = app.create_key().await;
+        let (other_key, _) = app.create_key().await;
+        let body = json!([
+            {"token": secret, "type": "keyroll_live_key", "url": "https://github.com/acme/app/blob/main/.env", "source": "content"},
+            {"token": "sk_live_not_ours_at_all", "type": "keyroll_live_key", "url": "https://github.com/x/y", "source": "commit"},
+        ])
+        .to_string();
+
+        let reply = post(&app, &body, &signed(&github, &body)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        assert_eq!(reply.body[0]["label"], "true_positive");
+        assert_eq!(reply.body[0]["token_type"], "keyroll_live_key");
+        assert_eq!(reply.body[0]["token_hash"], sha256_hex(&secret));
+        assert_eq!(reply.body[1]["label"], "false_positive");
+        assert!(!reply.text.contains(&secret), "the token is never echoed");
+
+        // The leaked secret died at once (leak grace 0); the rotation is a leak one,
+        // and its new secret waits for the owner's reveal.
+        assert_eq!(app.verify(&secret).await, "REVOKED");
+        let rotations = app
+            .call("GET", &format!("/v1/keys/{key}/rotations"), None)
+            .await;
+        let list = rotations.body["rotations"].as_array().unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0]["trigger"], "leak");
+        assert_eq!(list[0]["secretHeld"], true);
+        assert!(list[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("https://github.com/acme/app/blob/main/.env"));
+        let rotation = list[0]["id"].as_str().unwrap();
+        let revealed = app
+            .call("POST", &format!("/v1/rotations/{rotation}/reveal"), None)
+            .await;
+        assert_eq!(revealed.status, StatusCode::OK, "{}", revealed.text);
+        let new = revealed.body["secret"].as_str().unwrap().to_owned();
+        assert_eq!(app.verify(&new).await, "VALID");
+
+        // GitHub retries the same report: still a true positive, no second rotation.
+        let again = post(&app, &body, &signed(&github, &body)).await;
+        assert_eq!(again.status, StatusCode::OK);
+        assert_eq!(again.body[0]["label"], "true_positive");
+        let rotations = app
+            .call("GET", &format!("/v1/keys/{key}/rotations"), None)
+            .await;
+        assert_eq!(rotations.body["rotations"].as_array().unwrap().len(), 1);
+        assert_eq!(app.verify(&new).await, "VALID");
+        // Other keys are untouched.
+        let untouched = app
+            .call("GET", &format!("/v1/keys/{other_key}/rotations"), None)
+            .await;
+        assert_eq!(untouched.body["rotations"], json!([]));
+    }
+
+    #[tokio::test]
+    async fn unsigned_tampered_or_unknown_signer_reports_are_401_and_change_nothing() {
+        let (github, keys) = github();
+        let app = spawn_app_with(&[("KEYROLL_GITHUB_PUBLIC_KEYS", &keys)]);
+        let (key, secret) = app.create_key().await;
+        let before = app.snapshot(&key).await;
+        let body = report(&secret);
+        let good = signed(&github, &body);
+
+        let tampered = body.replace("main", "mainx");
+        assert_problem(&post(&app, &tampered, &good).await, 401);
+        assert_problem(&post(&app, &body, &[]).await, 401);
+        let mut unknown = good.clone();
+        unknown[0].1 = "another-key".into();
+        assert_problem(&post(&app, &body, &unknown).await, 401);
+        let impostor = SigningKey::from_bytes(&[7u8; 32].into()).unwrap();
+        assert_problem(&post(&app, &body, &signed(&impostor, &body)).await, 401);
+        let mut garbage = good.clone();
+        garbage[1].1 = "!!!".into();
+        assert_problem(&post(&app, &body, &garbage).await, 401);
+
+        assert_eq!(app.snapshot(&key).await, before, "nothing changed");
+
+        // Signed but not a report: 422, nothing changed.
+        let nonsense = json!({"token": secret}).to_string();
+        assert_problem(
+            &post(&app, &nonsense, &signed(&github, &nonsense)).await,
+            422,
+        );
+        assert_eq!(app.snapshot(&key).await, before);
+        assert_eq!(app.verify(&secret).await, "VALID");
+    }
+
+    #[tokio::test]
+    async fn without_configured_keys_every_report_is_refused() {
+        let (github, _) = github();
+        let app = spawn_app();
+        let (key, secret) = app.create_key().await;
+        let body = report(&secret);
+        assert_problem(&post(&app, &body, &signed(&github, &body)).await, 401);
+        assert_eq!(app.verify(&secret).await, "VALID");
+        let rotations = app
+            .call("GET", &format!("/v1/keys/{key}/rotations"), None)
+            .await;
+        assert_eq!(rotations.body["rotations"], json!([]));
+    }
 }

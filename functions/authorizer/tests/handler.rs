@@ -219,6 +219,7 @@ async fn missing_malformed_unknown_expired_and_revoked_secrets_get_the_same_deni
                 reason: keyroll_core::ids::Reason::parse("leaked").unwrap(),
                 grace_seconds: Some(0),
                 from_leak_report: false,
+                leaked_version: None,
             },
             &w.actor,
         )
@@ -275,6 +276,7 @@ async fn a_revoked_secret_passes_at_most_for_the_cache_time() {
                     reason: keyroll_core::ids::Reason::parse("leaked").unwrap(),
                     grace_seconds: Some(0),
                     from_leak_report: false,
+                    leaked_version: None,
                 },
                 &w.actor,
             )

@@ -115,6 +115,7 @@ async fn run_demo(keyroll: &Keyroll, clock: &ManualClock) -> Result<()> {
                 reason: Reason::parse("secret pasted into a public issue")?,
                 grace_seconds: Some(0),
                 from_leak_report: false,
+                leaked_version: None,
             },
             &security,
         )
