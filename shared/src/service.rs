@@ -501,13 +501,24 @@ impl Keyroll {
         let mut out = Vec::new();
         for entry in due {
             // The index may lag: re-read, and skip what has ended meanwhile.
-            let (Some(rotation), Some(key)) = (
+            let (Some(rotation), Some(mut key)) = (
                 self.store.rotation(&entry.rotation_id).await?,
                 self.store.key(&entry.key_id).await?,
             ) else {
                 continue;
             };
             if rotation.is_in_progress() {
+                // The secrets' records hold their latest use; the key's copy is only
+                // refreshed when the processor acts.
+                let usage = self.usage_of(&key, &rotation).await?;
+                for (version, used) in [
+                    (rotation.from_version, usage.old_last_used),
+                    (rotation.to_version, usage.new_last_used),
+                ] {
+                    if let Some(v) = key.version_mut(version) {
+                        v.last_used_at = used;
+                    }
+                }
                 out.push((rotation, key));
             }
         }

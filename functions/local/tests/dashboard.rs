@@ -104,6 +104,15 @@ async fn the_dashboard_shows_what_the_api_says() {
     .await;
     let scan = post(&client, &server, "/v1/admin/scan", json!({})).await;
     assert_eq!(scan["scheduled"], 2);
+    // The customer of "old one" still calls with its old secret.
+    let used = post(
+        &client,
+        &server,
+        "/v1/verify",
+        json!({"secret": format!("sk_live_{}", "a1".repeat(32))}),
+    )
+    .await;
+    assert_eq!(used["code"], "VALID");
     let late = post(
         &client,
         &server,
@@ -182,6 +191,16 @@ async fn the_dashboard_shows_what_the_api_says() {
     let emergencies = &dom[dom.find("id=\"emergencies\"").unwrap()..];
     assert!(emergencies.contains(&emergency_id) && emergencies.contains(&instant_id));
     assert!(element_text(&dom, "trend-note").starts_with("1 day(s)"));
+    // The rotations table shows when each old secret was last used.
+    let rotations_table =
+        &dom[dom.find("id=\"rotations\"").unwrap()..dom.find("id=\"emergencies\"").unwrap()];
+    assert_eq!(
+        rotations_table.matches("not seen").count(),
+        1,
+        "old two: never used (the young key's rotations have ended)"
+    );
+    let today = chrono_free_today();
+    assert!(rotations_table.contains(&today), "old one: used today");
 
     let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
@@ -197,4 +216,13 @@ async fn the_dashboard_shows_what_the_api_says() {
     let png = std::fs::read(&shot).expect("chromium wrote the screenshot");
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     let _ = browser;
+}
+
+/// Today's UTC date, `YYYY-MM-DD` (what a last-use timestamp of today starts with).
+fn chrono_free_today() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    keyroll_core::time::Timestamp::from_unix(now).unwrap().day()
 }
