@@ -203,6 +203,7 @@ async fn main() {
     println!("|---|---|---|---|---|---|---|");
     for (function, fixture) in [
         ("api", "events/api-get-compliance.json"),
+        ("authorizer", "events/authorizer-http-api.json"),
         ("processor", "events/processor-schedule.json"),
         ("scanner", "events/scanner-schedule.json"),
     ] {

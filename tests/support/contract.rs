@@ -1242,8 +1242,11 @@ pub async fn racing_leak_reports_rotate_once(f: Fixture) {
     let issued = issue(&f).await;
     let token = issued.secret.expose().to_owned();
     let verdicts = join_all((0..6).map(|_| {
-        f.keyroll
-            .report_leak(&token, "https://github.com/acme/app/blob/main/.env", "content")
+        f.keyroll.report_leak(
+            &token,
+            "https://github.com/acme/app/blob/main/.env",
+            "content",
+        )
     }))
     .await;
     let mut started = 0;
@@ -1260,9 +1263,19 @@ pub async fn racing_leak_reports_rotate_once(f: Fixture) {
     let rotations = f.store.rotations_of(&issued.key.id).await.unwrap();
     assert_eq!(rotations.len(), 1);
     assert_eq!(rotations[0].trigger, RotationTrigger::Leak);
-    assert!(rotations[0].holds_secret(), "the new secret waits for its owner");
+    assert!(
+        rotations[0].holds_secret(),
+        "the new secret waits for its owner"
+    );
     assert_eq!(f.keyroll.verify(&token).await.unwrap().code(), "REVOKED");
-    assert!(f.keyroll.audit_trail(&issued.key.id).await.unwrap().report.valid);
+    assert!(
+        f.keyroll
+            .audit_trail(&issued.key.id)
+            .await
+            .unwrap()
+            .report
+            .valid
+    );
     assert_eq!(
         f.keyroll
             .report_leak("sk_live_nothing_like_ours", "https://x", "content")
