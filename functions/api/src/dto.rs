@@ -300,9 +300,10 @@ pub struct AuditEventView {
     pub action: AuditAction,
     pub reason: Option<String>,
     pub rotation_id: Option<String>,
-    #[schema(value_type = Object)]
+    /// The state before the change (null for the first event of a key).
+    #[schema(value_type = Option<Object>)]
     pub before: serde_json::Value,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub after: serde_json::Value,
     /// Hex SHA-256 of the previous event (zeros for the first).
     pub prev_hash: String,

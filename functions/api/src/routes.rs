@@ -72,9 +72,10 @@ fn respond(status: StatusCode, outcome: Outcome) -> Response {
     }
 }
 
-/// Runs a state-changing operation once per Idempotency-Key: a retry gets the first
-/// result (marked `Idempotent-Replayed: true`), the same key with another body gets
-/// 422, and a duplicate racing the first finds its record after losing the race.
+/// Runs a state-changing operation once per Idempotency-Key (remembered 24 h): a retry
+/// gets the first result — the same status, the same resource shown as it is now, the
+/// same one-time secret — marked `Idempotent-Replayed: true`; the same key with another
+/// body gets 422; a duplicate racing the first finds its record after losing the race.
 async fn idempotent<F, Fut>(
     state: &AppState,
     actor: keyroll_core::ids::Actor,
@@ -477,6 +478,7 @@ rotation_action!(
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 410, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reveal_secret(
     State(state): State<AppState>,
