@@ -18,7 +18,8 @@ fn keys() -> &'static GitHubKeys {
             .verifying_key()
             .to_public_key_pem(LineEnding::LF)
             .expect("pem");
-        let published = serde_json::json!({"public_keys": [{"key_identifier": "fuzz-key", "key": pem}]});
+        let published =
+            serde_json::json!({"public_keys": [{"key_identifier": "fuzz-key", "key": pem}]});
         GitHubKeys::parse(&published.to_string()).expect("the fuzz key parses")
     })
 }

@@ -24,10 +24,26 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/v1/keys/import", "application/json"),
     ("POST", "/v1/keys/import", "text/csv"),
     ("POST", "/v1/keys/{key}/rotations", "application/json"),
-    ("POST", "/v1/keys/{key}/emergency-rotation", "application/json"),
-    ("POST", "/v1/rotations/{rotation}/cancel", "application/json"),
-    ("POST", "/v1/rotations/{rotation}/complete", "application/json"),
-    ("POST", "/v1/rotations/{rotation}/extend", "application/json"),
+    (
+        "POST",
+        "/v1/keys/{key}/emergency-rotation",
+        "application/json",
+    ),
+    (
+        "POST",
+        "/v1/rotations/{rotation}/cancel",
+        "application/json",
+    ),
+    (
+        "POST",
+        "/v1/rotations/{rotation}/complete",
+        "application/json",
+    ),
+    (
+        "POST",
+        "/v1/rotations/{rotation}/extend",
+        "application/json",
+    ),
     ("POST", "/v1/verify", "application/json"),
     ("POST", "/v1/leaks", "application/json"),
     ("GET", "/v1/self/successor", "application/json"),
@@ -48,8 +64,12 @@ fn router() -> &'static axum::Router {
     static ROUTER: OnceLock<axum::Router> = OnceLock::new();
     ROUTER.get_or_init(|| {
         let config = Config::from_lookup(|_| None).expect("defaults");
-        let keyroll = Keyroll::new(Arc::new(MemoryStore::new()), Arc::new(SystemClock), Arc::new(config))
-            .with_vault(Arc::new(keyroll_core::vault::MemoryVault::new()));
+        let keyroll = Keyroll::new(
+            Arc::new(MemoryStore::new()),
+            Arc::new(SystemClock),
+            Arc::new(config),
+        )
+        .with_vault(Arc::new(keyroll_core::vault::MemoryVault::new()));
         app(AppState {
             keyroll: Arc::new(keyroll),
             auth: Auth::admin_token(TOKEN),
@@ -80,7 +100,9 @@ fuzz_target!(|data: &[u8]| {
     else {
         return;
     };
-    let response = runtime().block_on(router().clone().oneshot(request)).expect("infallible");
+    let response = runtime()
+        .block_on(router().clone().oneshot(request))
+        .expect("infallible");
     assert!(
         !response.status().is_server_error(),
         "{method} {path}: {}",

@@ -21,6 +21,13 @@ use serde_json::{json, Value};
 
 const TOKEN: &str = "load-bench-admin-token-0123456789";
 
+/// One request of a mixed phase, started when its turn comes.
+type Request = Box<
+    dyn FnOnce() -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<(Duration, Value), String>>>,
+    >,
+>;
+
 struct Server {
     base: String,
     child: std::process::Child,
@@ -251,13 +258,7 @@ async fn main() {
 
     // Mixed: verifications of the (now previous, in-grace) original secrets while a
     // second emergency round rotates every key again.
-    let mut mixed_requests: Vec<
-        Box<
-            dyn FnOnce() -> std::pin::Pin<
-                Box<dyn std::future::Future<Output = Result<(Duration, Value), String>>>,
-            >,
-        >,
-    > = Vec::new();
+    let mut mixed_requests: Vec<Request> = Vec::new();
     for i in 0..ids.len() {
         let e = emergency(i);
         mixed_requests.push(Box::new(move || Box::pin(e())));
