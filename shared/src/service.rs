@@ -1131,6 +1131,13 @@ impl Keyroll {
             let expected = rotation.status;
             let before = snapshot(&key, Some(&rotation));
             rotation.apply(RotationCommand::Cancel)?;
+            // The processor may be late: once the grace has ended the old secret is
+            // dead, and nothing may bring it back.
+            if rotation.grace_ends_at <= now {
+                return Err(Error::Conflict(
+                    "the grace has ended and the old secret no longer works; complete the rotation instead".into(),
+                ));
+            }
             rotation.cancelled_at = Some(now);
             let mut change = ChangeBuilder::update(key);
             {
@@ -1217,6 +1224,12 @@ impl Keyroll {
             }
             let expected = rotation.status;
             rotation.apply(RotationCommand::Extend)?;
+            if rotation.grace_ends_at <= now {
+                return Err(Error::Conflict(
+                    "the grace has ended and the old secret no longer works: it cannot be extended"
+                        .into(),
+                ));
+            }
             let rules = self.config.policy.for_class(key.class);
             let new_end = rotation.grace_ends_at.plus_seconds(add_seconds);
             let total = new_end.seconds_since(rotation.scheduled_at);
@@ -1566,7 +1579,9 @@ impl Keyroll {
                 let key = change.key_mut();
                 if expected == RotationStatus::Scheduled {
                     if let Some(v) = key.version_mut(rotation.from_version) {
-                        if v.stage != SecretStage::Revoked {
+                        // Still valid: it keeps working with no deadline. Already
+                        // expired: it stays dead.
+                        if v.validity(now) == Validity::Valid {
                             v.expires_at = None;
                         }
                     }

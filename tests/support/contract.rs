@@ -50,6 +50,7 @@ macro_rules! contract_suite {
             last_use_is_written_at_most_once_a_minute,
             use_counts_from_several_containers_add_up,
             racing_leak_reports_rotate_once,
+            a_late_extend_or_cancel_never_revives_an_expired_secret,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {
@@ -576,7 +577,10 @@ pub async fn extend_moves_the_deadline_within_policy(f: Fixture) {
     f.clock.set(epoch().plus_seconds(5400));
     assert_eq!(code(&f, issued.secret.expose()).await, "EXPIRED");
 
-    // Beyond the class maximum (30 days): 422, nothing changes.
+    // Beyond the class maximum (30 days): 422, nothing changes (asked during the
+    // grace; after it, an extension is refused as a conflict: see
+    // a_late_extend_or_cancel_never_revives_an_expired_secret).
+    f.clock.set(epoch().plus_seconds(1000));
     let before = f
         .store
         .rotation(&rotated.rotation.id)
@@ -1282,5 +1286,61 @@ pub async fn racing_leak_reports_rotate_once(f: Fixture) {
             .await
             .unwrap(),
         keyroll_core::service::LeakVerdict::FalsePositive
+    );
+}
+
+/// Found by the property test (schedule with a 60 s grace starting now, wait 60 s with
+/// no processor run, extend by 1 s): the old secret had expired, and the extension
+/// made it verify again. Neither an extension nor a cancellation nor a failure may
+/// revive a secret whose grace has ended.
+pub async fn a_late_extend_or_cancel_never_revives_an_expired_secret(f: Fixture) {
+    let issued = issue(&f).await;
+    let old = issued.secret.expose().to_owned();
+    let scheduled = f
+        .keyroll
+        .schedule_rotation(
+            &issued.key.id,
+            RotationRequest {
+                scheduled_at: Some(epoch()),
+                grace_seconds: Some(60),
+                ..Default::default()
+            },
+            &f.actor(),
+        )
+        .await
+        .unwrap();
+    let rotation = scheduled.rotation.id;
+    f.clock.advance(60); // the processor has not run: still "scheduled"
+    assert_eq!(f.keyroll.verify(&old).await.unwrap().code(), "EXPIRED");
+    let extend = f
+        .keyroll
+        .extend_rotation(&rotation, 1, Reason::parse("late").unwrap(), &f.actor())
+        .await;
+    assert!(matches!(extend, Err(Error::Conflict(_))), "{extend:?}");
+    let cancel = f.keyroll.cancel_rotation(&rotation, None, &f.actor()).await;
+    assert!(matches!(cancel, Err(Error::Conflict(_))), "{cancel:?}");
+    assert_eq!(f.keyroll.verify(&old).await.unwrap().code(), "EXPIRED");
+    f.keyroll
+        .fail_rotation(&rotation, "injected")
+        .await
+        .unwrap();
+    assert_eq!(
+        f.keyroll.verify(&old).await.unwrap().code(),
+        "EXPIRED",
+        "a failure keeps it dead"
+    );
+    assert!(f
+        .keyroll
+        .verify(scheduled.secret.expose())
+        .await
+        .unwrap()
+        .is_valid());
+    assert!(
+        f.keyroll
+            .audit_trail(&issued.key.id)
+            .await
+            .unwrap()
+            .report
+            .valid
     );
 }
