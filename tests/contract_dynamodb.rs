@@ -158,3 +158,55 @@ mod dynamodb_only {
         );
     }
 }
+
+/// A secret record written before use tracking (no `dailyUses` map) still records its
+/// first use, and then counts as usual.
+#[tokio::test]
+async fn records_from_before_use_tracking_record_their_use() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let f = keyroll_tests::fixture::dynamodb().await;
+    let dynamo = f.dynamo.clone().unwrap();
+    let issued = f
+        .keyroll
+        .issue_key(
+            keyroll_core::service::NewKey {
+                organization_id: keyroll_core::ids::OrganizationId::parse("org").unwrap(),
+                name: keyroll_core::ids::KeyName::parse("old record").unwrap(),
+                scopes: vec![],
+                rate_limit: 1,
+                class: Default::default(),
+            },
+            &f.actor(),
+        )
+        .await
+        .unwrap();
+    let hash = keyroll_core::secret::LookupHash::of(issued.secret.expose());
+    keyroll_tests::fixture::dynamodb_client()
+        .await
+        .update_item()
+        .table_name(dynamo.table_name())
+        .key("pk", AttributeValue::S(format!("SECRET#{}", hash.to_hex())))
+        .key("sk", AttributeValue::S("SECRET".into()))
+        .update_expression("REMOVE dailyUses")
+        .send()
+        .await
+        .unwrap();
+    assert!(f
+        .keyroll
+        .verify(issued.secret.expose())
+        .await
+        .unwrap()
+        .is_valid());
+    let record = f.store.secret(&hash).await.unwrap().unwrap();
+    assert_eq!(record.last_used_at, Some(keyroll_tests::fixture::epoch()));
+    assert_eq!(record.daily_uses.get("2026-01-01"), Some(&1));
+    f.clock.advance(60);
+    assert!(f
+        .keyroll
+        .verify(issued.secret.expose())
+        .await
+        .unwrap()
+        .is_valid());
+    let record = f.store.secret(&hash).await.unwrap().unwrap();
+    assert_eq!(record.daily_uses.get("2026-01-01"), Some(&2));
+}

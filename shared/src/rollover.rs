@@ -156,6 +156,7 @@ mod tests {
             complete_when_unused_seconds: None,
             auto_extend: false,
             usage_check_at: None,
+            self_service: false,
         }
     }
 

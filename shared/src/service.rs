@@ -373,6 +373,9 @@ pub enum LeakVerdict {
     FalsePositive,
 }
 
+/// The longest a verification waits for its (once a minute) use write.
+pub const USE_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// How many of a key's newest secret versions [`Keyroll::key_with_usage`] reads.
 pub const USAGE_VERSIONS: usize = 4;
 
@@ -858,6 +861,7 @@ impl Keyroll {
                     complete_when_unused_seconds: request.complete_when_unused_seconds,
                     auto_extend: request.auto_extend,
                     usage_check_at: None,
+                    self_service: request.hold_for_customer,
                 };
                 {
                     let key = change.key_mut();
@@ -968,7 +972,9 @@ impl Keyroll {
                     }
                 }
                 if let (Some(version), Some(active)) = (request.leaked_version, &superseded) {
-                    if active.trigger == RotationTrigger::Leak && active.from_version == version {
+                    // A leak rotation started after this version existed already replaced
+                    // it (whether it was the current, a pending or a previous secret).
+                    if active.trigger == RotationTrigger::Leak && active.to_version > version {
                         return Err(Error::Conflict(
                             "a leak rotation of this secret is already under way".into(),
                         ));
@@ -1052,6 +1058,7 @@ impl Keyroll {
                     complete_when_unused_seconds: None,
                     auto_extend: false,
                     usage_check_at: None,
+                    self_service: false,
                 };
                 change.key_mut().active_rotation = Some(rotation_id.clone());
                 change.log_emergency(crate::store::EmergencyLogEntry {
@@ -1711,7 +1718,7 @@ impl Keyroll {
                 "the old secret of an emergency or leak rotation is presumed compromised and cannot fetch its successor; the key's owner gets the new secret".into(),
             ));
         }
-        if rotation.vault_secret.is_none() {
+        if !rotation.self_service || rotation.vault_secret.is_none() {
             return Err(no_successor());
         }
         let actor = Actor::system_named(&format!("customer:{}", record.key_id));
@@ -1882,10 +1889,16 @@ impl Keyroll {
         let Some(record) = self.usage.count(*lookup_hash, self.now()) else {
             return;
         };
-        let written = match self.store.record_use(lookup_hash, &record).await {
-            Ok(written) => written,
-            Err(error) => {
+        // Bounded: a slow table must not hold up the answer to the caller.
+        let write = self.store.record_use(lookup_hash, &record);
+        let written = match tokio::time::timeout(USE_WRITE_TIMEOUT, write).await {
+            Ok(Ok(written)) => written,
+            Ok(Err(error)) => {
                 tracing::warn!(%error, "recording a secret's last use failed; retried next minute");
+                false
+            }
+            Err(_) => {
+                tracing::warn!("recording a secret's last use timed out; retried next minute");
                 false
             }
         };

@@ -53,14 +53,19 @@ pub struct SuccessorResponse {
 pub async fn successor(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<SuccessorResponse>, ApiError> {
+) -> Result<impl axum::response::IntoResponse, ApiError> {
     let presented = presented_secret(&headers).ok_or(Error::Unauthenticated)?;
     let (rotation, secret) = state.keyroll.successor(presented).await?;
-    Ok(Json(SuccessorResponse {
-        key_id: rotation.key_id.to_string(),
-        rotation_id: rotation.id.to_string(),
-        secret: secret.expose().to_owned(),
-        prefix: rotation.new_prefix.clone(),
-        old_secret_expires_at: rotation.grace_ends_at,
-    }))
+    // A one-time secret: no cache on the way may keep it.
+    let no_store = [(header::CACHE_CONTROL, "no-store")];
+    Ok((
+        no_store,
+        Json(SuccessorResponse {
+            key_id: rotation.key_id.to_string(),
+            rotation_id: rotation.id.to_string(),
+            secret: secret.expose().to_owned(),
+            prefix: rotation.new_prefix.clone(),
+            old_secret_expires_at: rotation.grace_ends_at,
+        }),
+    ))
 }

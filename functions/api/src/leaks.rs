@@ -39,6 +39,9 @@ pub struct LeakFeedback {
     pub label: String,
 }
 
+/// Body limit of a leak report (the other routes take 64 KiB).
+pub const MAX_REPORT_BYTES: usize = 1024 * 1024;
+
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }

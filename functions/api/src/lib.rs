@@ -65,6 +65,8 @@ fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
     let (public, public_doc) = OpenApiRouter::new()
         .routes(routes!(customer::successor))
         .routes(routes!(leaks::report))
+        // A GitHub report may carry up to 1,000 tokens with their URLs.
+        .layer(DefaultBodyLimit::max(leaks::MAX_REPORT_BYTES))
         .split_for_parts();
     let (protected, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(routes::create_key))

@@ -1038,6 +1038,17 @@ async fn import_brings_old_keys_in_and_the_scan_rotates_them() {
     );
     assert_eq!(report.body["keys"][0]["ageDays"], 1096);
     let scanned = app.call("POST", "/v1/admin/scan", None).await;
+    // A policy rotation's secret waits for an operator: the customer's old secret
+    // cannot fetch it (only "selfService" rotations allow that).
+    let customer = app
+        .raw(
+            "GET",
+            "/v1/self/successor",
+            None,
+            &[("authorization", &format!("Bearer {old_secret}"))],
+        )
+        .await;
+    assert_problem(&customer, 404);
     assert!(scanned.body["scheduled"].as_u64().unwrap() >= 1);
     let rotations = app
         .call("GET", "/v1/keys/key-abc123def456/rotations", None)

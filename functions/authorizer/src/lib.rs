@@ -266,13 +266,25 @@ impl AuthorizerRequest {
                         "Statement": [{
                             "Action": "execute-api:Invoke",
                             "Effect": effect,
-                            "Resource": method_arn,
+                            "Resource": api_wide(method_arn),
                         }],
                     },
                     "context": context,
                 })
             }
         }
+    }
+}
+
+/// `arn:…:api-id/stage/METHOD/path` → `arn:…:api-id/stage/*/*`: a key's grants do not
+/// depend on the method, and if the REST API caches authorizer results (turn that off,
+/// or its TTL adds to KEYROLL_VERIFY_CACHE_SECONDS) a cached Allow must cover every
+/// method, not only the first one called.
+fn api_wide(method_arn: &str) -> String {
+    let mut parts = method_arn.splitn(3, '/');
+    match (parts.next(), parts.next()) {
+        (Some(api), Some(stage)) => format!("{api}/{stage}/*/*"),
+        _ => method_arn.to_owned(),
     }
 }
 

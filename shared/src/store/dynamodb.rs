@@ -205,6 +205,53 @@ impl std::fmt::Debug for DynamoStore {
 }
 
 impl DynamoStore {
+    /// A secret record written before use tracking has no `dailyUses` map, so the
+    /// nested update is refused; its first use creates the map instead (same minute
+    /// condition). Records with the map, or already used this minute, are left alone.
+    async fn record_first_use(
+        &self,
+        lookup_hash: &LookupHash,
+        record: &crate::usage::UseRecord,
+    ) -> Result<bool, StoreError> {
+        self.count_write();
+        let daily = AttributeValue::M(HashMap::from([(
+            record.day(),
+            AttributeValue::N(record.uses.to_string()),
+        )]));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(secret_pk(lookup_hash)))
+            .key(SK, s(SECRET_SK))
+            .condition_expression(
+                "attribute_exists(#pk) AND attribute_not_exists(#daily) \
+                 AND (attribute_not_exists(#last) OR #last < :minute)",
+            )
+            .update_expression("SET #last = :at, #daily = :daily")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#last", "lastUsedAt")
+            .expression_attribute_names("#daily", "dailyUses")
+            .expression_attribute_values(":at", s(record.at.to_rfc3339()))
+            .expression_attribute_values(":minute", s(record.at.start_of_minute().to_rfc3339()))
+            .expression_attribute_values(":daily", daily)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) => {
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception())
+                {
+                    Ok(false)
+                } else {
+                    Err(unavailable("UpdateItem", error))
+                }
+            }
+        }
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -234,6 +281,11 @@ impl DynamoStore {
     }
 
     /// TransactWriteItems, BatchWriteItem, PutItem and DeleteItem requests.
+    /// The table this store reads and writes.
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+
     pub fn write_count(&self) -> u64 {
         self.writes.load(Ordering::Relaxed)
     }
@@ -620,7 +672,7 @@ impl Store for DynamoStore {
                     .as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception())
                 {
-                    Ok(false)
+                    self.record_first_use(lookup_hash, record).await
                 } else {
                     Err(unavailable("UpdateItem", error))
                 }
