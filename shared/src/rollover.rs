@@ -34,6 +34,19 @@ pub struct Usage {
 
 impl Usage {
     /// Whether the old secret was used within [`IN_USE_WINDOW_SECONDS`] before `now`.
+    /// Copies the two secrets' last use into the key's versions (the key item keeps a
+    /// copy, which notifications and listings read).
+    pub fn copy_into(&self, key: &mut crate::key::Key, rotation: &Rotation) {
+        for (version, used) in [
+            (rotation.from_version, self.old_last_used),
+            (rotation.to_version, self.new_last_used),
+        ] {
+            if let Some(v) = key.version_mut(version) {
+                v.last_used_at = used;
+            }
+        }
+    }
+
     pub fn old_in_use(&self, now: Timestamp) -> bool {
         self.old_last_used
             .is_some_and(|at| now.seconds_since(at) < IN_USE_WINDOW_SECONDS as i64)

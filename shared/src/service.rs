@@ -513,15 +513,9 @@ impl Keyroll {
             if rotation.is_in_progress() {
                 // The secrets' records hold their latest use; the key's copy is only
                 // refreshed when the processor acts.
-                let usage = self.usage_of(&key, &rotation).await?;
-                for (version, used) in [
-                    (rotation.from_version, usage.old_last_used),
-                    (rotation.to_version, usage.new_last_used),
-                ] {
-                    if let Some(v) = key.version_mut(version) {
-                        v.last_used_at = used;
-                    }
-                }
+                self.usage_of(&key, &rotation)
+                    .await?
+                    .copy_into(&mut key, &rotation);
                 out.push((rotation, key));
             }
         }
@@ -1394,15 +1388,7 @@ impl Keyroll {
                 // What the customer's clients are doing, for the decisions below and
                 // for the notifications this step sends.
                 let usage = self.usage_of(change.key(), &rotation).await?;
-                let key = change.key_mut();
-                for (version, used) in [
-                    (rotation.from_version, usage.old_last_used),
-                    (rotation.to_version, usage.new_last_used),
-                ] {
-                    if let Some(v) = key.version_mut(version) {
-                        v.last_used_at = used;
-                    }
-                }
+                usage.copy_into(change.key_mut(), &rotation);
                 if check_due && rotation.grace_ends_at > now {
                     let rules = self.config.policy.for_class(change.key().class);
                     let step = if change.key().class == KeyClass::Embedded {

@@ -111,6 +111,30 @@ where
     StoreError::Unavailable(format!("{operation}: {}", DisplayErrorContext(&error)))
 }
 
+/// A conditional write's outcome: `true` written, `false` refused by its condition;
+/// any other failure is the store being unavailable.
+fn conditional_outcome<O, E, R>(
+    operation: &str,
+    result: Result<O, SdkError<E, R>>,
+) -> Result<bool, StoreError>
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(error)
+            if error
+                .as_service_error()
+                .and_then(ProvideErrorMetadata::code)
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(unavailable(operation, error)),
+    }
+}
+
 fn key_item(key: &Key) -> Result<Item, StoreError> {
     let mut item = encode(key)?;
     item.insert(PK.into(), s(key_pk(&key.id)));
@@ -237,19 +261,7 @@ impl DynamoStore {
             .expression_attribute_values(":daily", daily)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error) => {
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception())
-                {
-                    Ok(false)
-                } else {
-                    Err(unavailable("UpdateItem", error))
-                }
-            }
-        }
+        conditional_outcome("UpdateItem", result)
     }
 
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -665,18 +677,13 @@ impl Store for DynamoStore {
             expression.push_str(&format!("#daily.#forget{i}"));
             update = update.expression_attribute_names(format!("#forget{i}"), day);
         }
-        match update.update_expression(expression).send().await {
-            Ok(_) => Ok(true),
-            Err(error) => {
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception())
-                {
-                    self.record_first_use(lookup_hash, record).await
-                } else {
-                    Err(unavailable("UpdateItem", error))
-                }
-            }
+        if conditional_outcome(
+            "UpdateItem",
+            update.update_expression(expression).send().await,
+        )? {
+            Ok(true)
+        } else {
+            self.record_first_use(lookup_hash, record).await
         }
     }
 
@@ -956,19 +963,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":now", s(now.to_rfc3339()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error) => {
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception())
-                {
-                    Ok(false)
-                } else {
-                    Err(unavailable("PutItem", error))
-                }
-            }
-        }
+        conditional_outcome("PutItem", result)
     }
 
     async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
@@ -984,17 +979,8 @@ impl Store for DynamoStore {
             .expression_attribute_values(":owner", s(owner))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(unavailable("DeleteItem", error)),
-        }
+        // Someone else holding the lease (ours expired) is fine too.
+        conditional_outcome("DeleteItem", result).map(|_| ())
     }
 
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
