@@ -1,10 +1,10 @@
 //! The compliance scan over the in-memory adapters and over DynamoDB Local + moto.
 
-use keyroll_core::compliance::{scan, ScanOptions};
 use keyroll_core::ids::{KeyId, KeyName, OrganizationId};
 use keyroll_core::key::KeyClass;
 use keyroll_core::notification::NotificationType;
 use keyroll_core::rotation::RotationTrigger;
+use keyroll_core::scan::{scan, ScanOptions};
 use keyroll_core::service::NewKey;
 use keyroll_core::time::Timestamp;
 use keyroll_tests::processor::World;
@@ -109,7 +109,7 @@ async fn scan_schedules_exactly_the_overdue_keys_once(w: World) {
     assert_eq!((again.scheduled, again.warned), (0, 0));
     assert_eq!(again.snapshot, report.snapshot);
     assert_eq!(
-        w.keyroll.store().snapshots(10).await.unwrap(),
+        w.keyroll.compliance_history(10).await.unwrap(),
         vec![report.snapshot.clone()]
     );
 

@@ -7,6 +7,7 @@ mod dynamodb_only {
     use aws_sdk_dynamodb::types::AttributeValue;
     use keyroll_core::audit::ChainProblem;
     use keyroll_core::ids::{KeyName, OrganizationId};
+    use keyroll_core::service::Start;
     use keyroll_core::service::{NewKey, RotationRequest};
     use keyroll_tests::fixture::dynamodb;
 
@@ -31,7 +32,7 @@ mod dynamodb_only {
             .schedule_rotation(
                 &issued.key.id,
                 RotationRequest {
-                    immediate: true,
+                    start: Start::Now,
                     ..Default::default()
                 },
                 &f.actor(),
@@ -144,7 +145,7 @@ mod dynamodb_only {
             .schedule_rotation(
                 &issued.key.id,
                 RotationRequest {
-                    immediate: true,
+                    start: Start::Now,
                     ..Default::default()
                 },
                 &f.actor(),
@@ -184,7 +185,7 @@ async fn records_from_before_use_tracking_record_their_use() {
     keyroll_tests::fixture::dynamodb_client()
         .await
         .update_item()
-        .table_name(dynamo.table_name())
+        .table_name(dynamo.table())
         .key("pk", AttributeValue::S(format!("SECRET#{}", hash.to_hex())))
         .key("sk", AttributeValue::S("SECRET".into()))
         .update_expression("REMOVE dailyUses")

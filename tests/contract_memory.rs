@@ -6,6 +6,7 @@ keyroll_tests::contract_suite!(keyroll_tests::fixture::memory);
 #[tokio::test]
 async fn tampered_audit_trail_is_reported() {
     use keyroll_core::audit::ChainProblem;
+    use keyroll_core::service::Start;
     use keyroll_core::store::memory::MemoryStore;
     use keyroll_core::time::ManualClock;
     use std::sync::Arc;
@@ -34,7 +35,7 @@ async fn tampered_audit_trail_is_reported() {
         .schedule_rotation(
             &issued.key.id,
             keyroll_core::service::RotationRequest {
-                immediate: true,
+                start: Start::Now,
                 ..Default::default()
             },
             &actor,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use keyroll_core::store::table::TABLE;
+use keyroll_core::store::dynamodb::schema::TABLE;
 use serde_yaml::Value;
 
 fn template() -> Value {

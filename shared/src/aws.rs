@@ -1,4 +1,5 @@
-//! AWS SDK configuration, loaded once per process (in `main`, never per request).
+//! AWS SDK configuration and the Lambda functions' wiring, loaded once per process (in
+//! `main`, never per request). Only with an AWS adapter feature.
 //!
 //! The standard chain applies: credentials and region from the environment or the
 //! Lambda role, and endpoint overrides from `AWS_ENDPOINT_URL_DYNAMODB`,
@@ -9,13 +10,15 @@ pub async fn load_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
+#[cfg(feature = "dynamodb")]
 pub fn dynamodb_client(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(config)
 }
 
-/// keyroll as every Lambda function runs it: DynamoDB, Secrets Manager, the system
-/// clock. Built once per container, in `main`.
-pub fn keyroll(
+/// keyroll over DynamoDB and the system clock, without a vault: what a function that
+/// never holds a secret (the key authorizer) runs.
+#[cfg(feature = "dynamodb")]
+pub fn keyroll_on_dynamodb(
     config: crate::config::Config,
     sdk: &aws_config::SdkConfig,
 ) -> crate::service::Keyroll {
@@ -26,7 +29,16 @@ pub fn keyroll(
         std::sync::Arc::new(crate::time::SystemClock),
         std::sync::Arc::new(config),
     )
-    .with_vault(std::sync::Arc::new(crate::vault::SecretsManagerVault::new(
-        aws_sdk_secretsmanager::Client::new(sdk),
-    )))
+}
+
+/// keyroll as the functions that change state run it: DynamoDB, Secrets Manager, the
+/// system clock. Built once per container, in `main`.
+#[cfg(all(feature = "dynamodb", feature = "secrets-manager"))]
+pub fn keyroll(
+    config: crate::config::Config,
+    sdk: &aws_config::SdkConfig,
+) -> crate::service::Keyroll {
+    keyroll_on_dynamodb(config, sdk).with_vault(std::sync::Arc::new(
+        crate::vault::SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(sdk)),
+    ))
 }

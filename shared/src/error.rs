@@ -1,66 +1,132 @@
-//! keyroll's one error type. Every failure a caller can see is one of these variants;
-//! [`Error::http_status`] and [`Error::problem_type`] are the single place that maps
-//! them to HTTP, so the API, the authorizer and the jobs agree.
+//! keyroll's one error type. The core says *what* went wrong ([`ErrorKind`], and for
+//! conflicts a typed [`Conflict`] reason); the API alone decides which HTTP status and
+//! problem URI that is (functions/api/src/problem.rs), so no rule here knows HTTP.
 //!
 //! No variant ever carries secret material: messages are built from validated ids,
 //! field names and fixed texts only.
 
-use crate::ids::RotationId;
-use crate::store::StoreError;
+/// What a caller's request ran into, in the terms the transport maps from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// A value from outside failed validation.
+    Invalid,
+    /// A key or rotation that does not exist (or is not the caller's).
+    NotFound,
+    /// The request is valid but the resource's state forbids it.
+    Conflict,
+    /// The resource existed but is gone for good (a secret already revealed).
+    Gone,
+    /// The caller proved who they are but may not do this.
+    Forbidden,
+    /// The presented credential is missing or not valid.
+    Unauthenticated,
+    /// A backend could not be reached; retrying later may work.
+    Unavailable,
+    /// A broken invariant or unusable configuration inside keyroll.
+    Internal,
+}
+
+/// Why a valid request conflicts with the current state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    /// Scheduling while another rotation of the key is in progress.
+    #[error("rotation {rotation_id} is already in progress for this key")]
+    RotationInProgress { rotation_id: String },
+    /// The rotation's status does not allow the command.
+    #[error("{0}")]
+    WrongState(String),
+    #[error("the key is revoked")]
+    KeyRevoked,
+    /// The imported key's id or secret is already stored.
+    #[error("this secret has already been imported")]
+    AlreadyImported,
+    /// The grace has ended, so the old secret is dead and must stay dead.
+    #[error("the grace has ended and the old secret no longer works; {remedy}")]
+    GraceEnded { remedy: &'static str },
+    #[error("an emergency rotation's grace cannot be extended")]
+    EmergencyGraceIsFixed,
+    /// A leak report named a secret that no longer verifies.
+    #[error("the reported secret no longer works")]
+    LeakedSecretIsDead,
+    #[error("a leak rotation of this secret is already under way")]
+    LeakAlreadyRotating,
+    /// Reveal of a rotation whose secret was handed to its caller at creation.
+    #[error("this rotation's secret was returned when it was created; keyroll keeps no copy")]
+    SecretWasReturned,
+    /// Another writer changed the same key first and retries ran out.
+    #[error("the key was changed concurrently; retry the request")]
+    ConcurrentModification,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A value from outside failed validation (HTTP 422).
     #[error("invalid {field}: {message}")]
     Invalid {
         field: &'static str,
         message: String,
     },
 
-    /// A key or rotation that does not exist (HTTP 404).
     #[error("{kind} {id} not found")]
     NotFound { kind: &'static str, id: String },
 
-    /// The request is valid but the resource's state forbids it (HTTP 409).
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Conflict),
 
-    /// The resource existed but is gone for good, e.g. a secret already revealed
-    /// (HTTP 410).
     #[error("{0}")]
     Gone(String),
 
-    /// The caller proved who they are but may not do this (HTTP 403).
     #[error("{0}")]
     Forbidden(String),
 
-    /// The presented credential is missing or not valid (HTTP 401). Never says which
-    /// of those it was.
+    /// Never says whether the credential was missing, malformed or wrong.
     #[error("a valid credential is required")]
     Unauthenticated,
-
-    /// Scheduling while another rotation of the key is in progress (HTTP 409).
-    #[error("rotation {0} is already in progress for this key")]
-    RotationInProgress(RotationId),
-
-    /// Another writer changed the same key first and retries ran out (HTTP 409).
-    #[error("the key was changed concurrently; retry the request")]
-    ConcurrentModification,
 
     /// The service configuration is unusable; reported at start-up.
     #[error("configuration: {0}")]
     Config(String),
 
-    /// The storage backend failed (HTTP 503); detail is logged, never shown.
+    /// A backend failed; the detail is for logs, never for callers.
     #[error("storage unavailable")]
-    Store(#[from] StoreError),
+    Store(StoreError),
 
-    /// A broken invariant inside keyroll (HTTP 500); detail is logged, never shown.
+    /// A broken invariant inside keyroll; the detail is for logs, never for callers.
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a storage adapter reports. Defined here, below every module, because the
+/// domain's one error type carries it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A guard failed: the state changed since it was read. Re-read and re-plan.
+    #[error("conditional write failed: the state changed since it was read")]
+    Conflict,
+    /// The backend could not be reached or refused the request (throttling included).
+    #[error("storage backend unavailable: {0}")]
+    Unavailable(String),
+    /// A stored item could not be decoded.
+    #[error("stored item is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        match error {
+            // A guard that failed outside the retry loop: someone else won.
+            StoreError::Conflict => Error::Conflict(Conflict::ConcurrentModification),
+            other => Error::Store(other),
+        }
+    }
+}
+
+impl From<Conflict> for Error {
+    fn from(conflict: Conflict) -> Self {
+        Error::Conflict(conflict)
+    }
+}
 
 impl Error {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
@@ -77,47 +143,48 @@ impl Error {
         }
     }
 
-    /// The HTTP status this error answers with.
-    pub fn http_status(&self) -> u16 {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Invalid { .. } => 422,
-            Error::NotFound { .. } => 404,
-            Error::Gone(_) => 410,
-            Error::Forbidden(_) => 403,
-            Error::Unauthenticated => 401,
-            Error::Conflict(_) | Error::RotationInProgress(_) | Error::ConcurrentModification => {
-                409
-            }
-            Error::Store(StoreError::Conflict) => 409,
-            Error::Store(_) => 503,
-            Error::Config(_) | Error::Internal(_) => 500,
+            Error::Invalid { .. } => ErrorKind::Invalid,
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::Conflict(_) => ErrorKind::Conflict,
+            Error::Gone(_) => ErrorKind::Gone,
+            Error::Forbidden(_) => ErrorKind::Forbidden,
+            Error::Unauthenticated => ErrorKind::Unauthenticated,
+            Error::Store(_) => ErrorKind::Unavailable,
+            Error::Config(_) | Error::Internal(_) => ErrorKind::Internal,
         }
     }
 
-    /// A stable RFC 9457 `type` URI for the problem body.
-    pub fn problem_type(&self) -> &'static str {
+    /// The conflict's reason, for conflicts.
+    pub fn conflict(&self) -> Option<&Conflict> {
         match self {
-            Error::Invalid { .. } => "https://keyroll.dev/problems/invalid-request",
-            Error::NotFound { .. } => "https://keyroll.dev/problems/not-found",
-            Error::Gone(_) => "https://keyroll.dev/problems/gone",
-            Error::Forbidden(_) => "https://keyroll.dev/problems/forbidden",
-            Error::Unauthenticated => "https://keyroll.dev/problems/unauthorized",
-            Error::Conflict(_) => "https://keyroll.dev/problems/wrong-state",
-            Error::RotationInProgress(_) => "https://keyroll.dev/problems/rotation-in-progress",
-            Error::ConcurrentModification | Error::Store(StoreError::Conflict) => {
-                "https://keyroll.dev/problems/concurrent-modification"
-            }
-            Error::Store(_) => "https://keyroll.dev/problems/unavailable",
-            Error::Config(_) | Error::Internal(_) => "https://keyroll.dev/problems/internal",
+            Error::Conflict(conflict) => Some(conflict),
+            _ => None,
         }
     }
 
     /// Whether the message may be shown to a caller. Storage and internal errors keep
     /// their detail in the logs.
     pub fn is_public(&self) -> bool {
-        !matches!(
+        !matches!(self.kind(), ErrorKind::Unavailable | ErrorKind::Internal)
+    }
+
+    /// The same kind of failure may pass if tried again: throttling, an outage, a lost
+    /// race.
+    pub fn is_transient(&self) -> bool {
+        matches!(
             self,
-            Error::Store(_) | Error::Config(_) | Error::Internal(_)
+            Error::Store(StoreError::Unavailable(_))
+                | Error::Conflict(Conflict::ConcurrentModification)
+        )
+    }
+
+    /// Retrying can never fix it: the stored state is inconsistent.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            Error::Store(StoreError::Corrupt(_)) | Error::Internal(_)
         )
     }
 }
@@ -127,25 +194,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_client_error_is_4xx_and_hides_nothing_it_should_not() {
+    fn every_client_error_has_its_kind_and_hides_nothing_it_should_not() {
         let cases = [
-            (Error::invalid("reason", "too long"), 422),
-            (Error::not_found("key", "key_x"), 404),
-            (Error::Conflict("key is revoked".into()), 409),
-            (Error::RotationInProgress(RotationId::generate()), 409),
-            (Error::ConcurrentModification, 409),
-            (Error::Forbidden("emergency".into()), 403),
-            (Error::Unauthenticated, 401),
+            (Error::invalid("reason", "too long"), ErrorKind::Invalid),
+            (Error::not_found("key", "key_x"), ErrorKind::NotFound),
+            (Conflict::KeyRevoked.into(), ErrorKind::Conflict),
+            (
+                Conflict::RotationInProgress {
+                    rotation_id: "rot_x".into(),
+                }
+                .into(),
+                ErrorKind::Conflict,
+            ),
+            (StoreError::Conflict.into(), ErrorKind::Conflict),
+            (Error::Forbidden("emergency".into()), ErrorKind::Forbidden),
+            (Error::Unauthenticated, ErrorKind::Unauthenticated),
         ];
-        for (error, status) in cases {
-            assert_eq!(error.http_status(), status, "{error}");
+        for (error, kind) in cases {
+            assert_eq!(error.kind(), kind, "{error}");
             assert!(error.is_public());
         }
-        let store = Error::Store(StoreError::Unavailable(
+        let store = Error::from(StoreError::Unavailable(
             "connect refused to 10.0.0.1".into(),
         ));
-        assert_eq!(store.http_status(), 503);
+        assert_eq!(store.kind(), ErrorKind::Unavailable);
         assert!(!store.is_public());
         assert!(!store.to_string().contains("10.0.0.1"));
+    }
+
+    #[test]
+    fn transient_and_permanent_failures_are_told_apart() {
+        assert!(Error::from(StoreError::Conflict).is_transient());
+        assert!(Error::from(StoreError::Unavailable("throttled".into())).is_transient());
+        assert!(Error::from(StoreError::Corrupt("bad item".into())).is_permanent());
+        assert!(!Error::from(Conflict::KeyRevoked).is_transient());
+        assert!(!Error::from(Conflict::KeyRevoked).is_permanent());
     }
 }

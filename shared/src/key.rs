@@ -25,6 +25,24 @@ pub enum KeyClass {
     Embedded,
 }
 
+impl KeyClass {
+    pub const ALL: [KeyClass; 2] = [KeyClass::Server, KeyClass::Embedded];
+
+    /// The name used in the API, the table's index keys, CSV and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyClass::Server => "server",
+            KeyClass::Embedded => "embedded",
+        }
+    }
+}
+
+impl std::fmt::Display for KeyClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -215,6 +233,89 @@ impl Key {
         self.versions
             .iter()
             .filter(move |v| v.validity(now) == Validity::Valid)
+    }
+
+    // The transitions of a key's secret versions. Each rotation rule is one of these,
+    // so the stage rules live in one place.
+
+    /// A scheduled rotation mints `successor` (already valid, `pending`) and gives the
+    /// `old` version its deadline, never a later one than it had.
+    pub fn add_successor(&mut self, successor: SecretVersion, old: u32, deadline: Timestamp) {
+        self.versions.push(successor);
+        if let Some(v) = self.version_mut(old) {
+            v.expire_by(deadline);
+        }
+    }
+
+    /// The version becomes current; every other current one becomes previous.
+    pub fn promote(&mut self, version: u32) {
+        for v in self.versions.iter_mut() {
+            if v.version == version {
+                v.stage = SecretStage::Current;
+            } else if v.stage == SecretStage::Current {
+                v.stage = SecretStage::Previous;
+            }
+        }
+    }
+
+    /// Ends a grace: every secret but the current one is revoked.
+    pub fn revoke_all_but_current(&mut self, now: Timestamp) {
+        for v in self
+            .versions
+            .iter_mut()
+            .filter(|v| v.stage != SecretStage::Current)
+        {
+            v.revoke(now);
+        }
+    }
+
+    /// An emergency: every live secret becomes previous and dies at `deadline` at the
+    /// latest (at once when `deadline` is `now`); no secret's life is ever lengthened.
+    /// The emergency's own new secret is added after this, as current.
+    pub fn retire_every_secret_by(&mut self, deadline: Timestamp, now: Timestamp) {
+        for v in self
+            .versions
+            .iter_mut()
+            .filter(|v| v.stage != SecretStage::Revoked)
+        {
+            if deadline <= now {
+                v.revoke(now);
+            } else {
+                v.stage = SecretStage::Previous;
+                v.expire_by(deadline);
+            }
+        }
+    }
+
+    /// Calls off a rotation that has not started: its new secret is revoked and the old
+    /// one keeps working with no deadline.
+    pub fn undo_successor(&mut self, old: u32, new: u32, now: Timestamp) {
+        if let Some(v) = self.version_mut(new) {
+            v.revoke(now);
+        }
+        if let Some(v) = self.version_mut(old) {
+            v.expires_at = None;
+        }
+    }
+
+    /// Moves a grace end (an extension): the old secret's expiry follows unless it is
+    /// already revoked. Callers check that the grace has not ended yet.
+    pub fn move_deadline(&mut self, old: u32, deadline: Timestamp) {
+        if let Some(v) = self.version_mut(old) {
+            if v.stage != SecretStage::Revoked {
+                v.expires_at = Some(deadline);
+            }
+        }
+    }
+
+    /// A failed rotation that had not started: the old secret keeps working with no
+    /// deadline if it still works now; an already expired one stays dead.
+    pub fn lift_deadline_if_valid(&mut self, old: u32, now: Timestamp) {
+        if let Some(v) = self.version_mut(old) {
+            if v.validity(now) == Validity::Valid {
+                v.expires_at = None;
+            }
+        }
     }
 }
 

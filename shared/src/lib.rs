@@ -1,29 +1,40 @@
-//! keyroll-core: the domain, the rules and the adapters shared by every keyroll
-//! function. Nothing here depends on Lambda.
+//! keyroll-core: the domain, the rules and the ports shared by every keyroll function,
+//! with the adapters behind features. Nothing here depends on Lambda, and without its
+//! default features nothing here depends on AWS.
 //!
-//! - [`key`], [`rotation`], [`audit`]: the model and its rules;
-//! - [`secret`]: generation, format, checksum, lookup hash and verifier;
-//! - [`config`]: the policy and settings, from environment variables;
-//! - [`store`]: the storage port with DynamoDB and in-memory adapters;
-//! - [`service`]: the operations, each one guarded, audited, atomic change.
+//! Imports flow one way:
+//!
+//! - **domain**: [`ids`], [`time`], [`secret`], [`key`], [`rotation`], [`audit`],
+//!   [`notification`], [`idempotency`], [`change`] (the one way state changes),
+//!   [`index`], [`rollover`], [`usage`], [`compliance`], [`config`], [`leak`], and
+//!   [`plan`]: every rule as a pure function from loaded state to a change;
+//! - **ports**: [`store`], [`queue`], [`vault`], each with an in-memory adapter and an
+//!   AWS one (features `dynamodb`, `sqs`, `secrets-manager`);
+//! - **service**: [`service::Keyroll`], the operations: load, plan, commit, retry;
+//! - **jobs**: [`processor`] and [`scan`].
 
 pub mod audit;
+#[cfg(any(feature = "dynamodb", feature = "sqs", feature = "secrets-manager"))]
 pub mod aws;
+pub mod change;
 pub mod compliance;
 pub mod config;
 pub mod error;
 pub mod idempotency;
 pub mod ids;
+pub mod index;
 pub mod key;
 pub mod leak;
 pub mod logging;
 pub mod metrics;
 pub mod notification;
+pub mod plan;
 pub mod processor;
 pub mod queue;
 pub mod random;
 pub mod rollover;
 pub mod rotation;
+pub mod scan;
 pub mod secret;
 pub mod service;
 pub mod store;
@@ -31,4 +42,4 @@ pub mod time;
 pub mod usage;
 pub mod vault;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};

@@ -10,7 +10,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{KeyId, KeyName, OrganizationId, Reason, RotationId};
-use crate::rotation::RotationTrigger;
+use crate::key::{Key, SecretVersion};
+use crate::rotation::{Rotation, RotationTrigger};
 use crate::time::Timestamp;
 
 /// The version of the message schema; bumped on any incompatible change.
@@ -83,6 +84,72 @@ pub fn used_in_last_24h(last_used: Option<Timestamp>, at: Timestamp) -> bool {
 }
 
 impl Notification {
+    /// A notification about `key` at `at`, caused by its latest audit event; the
+    /// rotation fields are empty.
+    fn about(kind: NotificationType, key: &Key, at: Timestamp, reason: Option<&Reason>) -> Self {
+        Self {
+            kind,
+            schema_version: SCHEMA_VERSION,
+            event_id: Notification::event_id(&key.id, key.revision),
+            occurred_at: at,
+            key_id: key.id.clone(),
+            organization_id: key.organization_id.clone(),
+            key_name: key.name.clone(),
+            rotation_id: None,
+            old_prefix: None,
+            new_prefix: None,
+            deadline: None,
+            reason: reason.cloned(),
+            trigger: None,
+            old_secret_last_used_at: None,
+            old_secret_used_in_last_24h: false,
+        }
+    }
+
+    /// What the customer hears about a change of `rotation`. `deadline_applies`: the
+    /// old secret's deadline is still news (the rotation is in progress, or has just
+    /// completed at it).
+    pub fn of_rotation(
+        kind: NotificationType,
+        key: &Key,
+        rotation: &Rotation,
+        at: Timestamp,
+        reason: Option<&Reason>,
+        deadline_applies: bool,
+    ) -> Self {
+        let old_last_used = key
+            .version(rotation.from_version)
+            .and_then(|v| v.last_used_at);
+        Self {
+            rotation_id: Some(rotation.id.clone()),
+            old_prefix: Some(rotation.old_prefix.clone()),
+            new_prefix: Some(rotation.new_prefix.clone()),
+            deadline: deadline_applies.then_some(rotation.grace_ends_at),
+            trigger: Some(rotation.trigger),
+            old_secret_last_used_at: old_last_used,
+            old_secret_used_in_last_24h: used_in_last_24h(old_last_used, at),
+            ..Self::about(kind, key, at, reason)
+        }
+    }
+
+    /// The warning that `current`, the key's secret, reaches its maximum age at
+    /// `deadline`.
+    pub fn key_expiring(
+        key: &Key,
+        current: &SecretVersion,
+        deadline: Timestamp,
+        at: Timestamp,
+        reason: &Reason,
+    ) -> Self {
+        Self {
+            old_prefix: Some(current.prefix.clone()),
+            deadline: Some(deadline),
+            old_secret_last_used_at: current.last_used_at,
+            old_secret_used_in_last_24h: used_in_last_24h(current.last_used_at, at),
+            ..Self::about(NotificationType::KeyExpiring, key, at, Some(reason))
+        }
+    }
+
     /// The event id of the notification caused by audit event `seq` of `key_id`.
     pub fn event_id(key_id: &KeyId, seq: u64) -> String {
         let ulid = key_id.as_str().trim_start_matches(KeyId::PREFIX);

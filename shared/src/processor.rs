@@ -17,12 +17,12 @@ use std::time::{Duration, Instant};
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ids::RotationId;
+use crate::index::{DueRef, INDEX_SHARDS};
 use crate::notification::{Notification, OutboxMessage};
 use crate::queue::NotificationQueue;
 use crate::service::{Advance, Keyroll};
-use crate::store::{DueRef, StoreError, INDEX_SHARDS};
 use crate::time::{Clock, SystemClock};
 
 /// How long a run may hold an outbox shard before another run may take it over.
@@ -76,22 +76,6 @@ pub struct ProcessReport {
     pub remaining: u64,
 }
 
-/// An error that retrying cannot fix: the stored state is inconsistent.
-fn is_permanent(error: &Error) -> bool {
-    matches!(
-        error,
-        Error::Store(StoreError::Corrupt(_)) | Error::Internal(_)
-    )
-}
-
-fn is_retryable(error: &Error) -> bool {
-    matches!(
-        error,
-        Error::Store(StoreError::Unavailable(_) | StoreError::Conflict)
-            | Error::ConcurrentModification
-    )
-}
-
 async fn advance_with_retry(
     keyroll: &Keyroll,
     id: &RotationId,
@@ -101,7 +85,7 @@ async fn advance_with_retry(
     let mut attempt = 1;
     loop {
         match keyroll.advance_rotation(id).await {
-            Err(error) if is_retryable(&error) && attempt < options.attempts => {
+            Err(error) if error.is_transient() && attempt < options.attempts => {
                 // Jitter spreads racing processors apart.
                 let jitter =
                     u64::from(crate::random::bytes::<1>()[0]) % (delay.as_millis() as u64 + 1);
@@ -156,7 +140,7 @@ pub async fn process_due(
                         report.completed += u64::from(advance.completed);
                         report.extended += u64::from(advance.extended);
                     }
-                    Err(error) if is_permanent(&error) => {
+                    Err(error) if error.is_permanent() => {
                         report.failed += 1;
                         match keyroll
                             .fail_rotation(&due.rotation_id, &error.to_string())

@@ -15,8 +15,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::error::{Conflict, Error};
 use crate::ids::{Actor, KeyId, Reason, RotationId};
+use crate::key::SecretVersion;
 use crate::time::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -132,7 +133,7 @@ pub struct InvalidTransition {
 
 impl From<InvalidTransition> for Error {
     fn from(value: InvalidTransition) -> Self {
-        Error::Conflict(value.to_string())
+        Error::Conflict(Conflict::WrongState(value.to_string()))
     }
 }
 
@@ -214,7 +215,54 @@ pub struct Rotation {
     pub self_service: bool,
 }
 
+/// What a new rotation is made of; every other field starts empty.
+#[derive(Debug, Clone)]
+pub struct NewRotation<'a> {
+    pub id: RotationId,
+    pub key_id: KeyId,
+    pub from: &'a SecretVersion,
+    pub to: &'a SecretVersion,
+    pub trigger: RotationTrigger,
+    pub reason: Reason,
+    pub actor: Actor,
+    pub created_at: Timestamp,
+    pub scheduled_at: Timestamp,
+    pub grace_ends_at: Timestamp,
+}
+
 impl Rotation {
+    /// A rotation from `spec.from` to `spec.to`, scheduled and not yet started.
+    pub fn new(spec: NewRotation<'_>) -> Self {
+        Self {
+            id: spec.id,
+            key_id: spec.key_id,
+            from_version: spec.from.version,
+            to_version: spec.to.version,
+            old_prefix: spec.from.prefix.clone(),
+            new_prefix: spec.to.prefix.clone(),
+            status: RotationStatus::Scheduled,
+            trigger: spec.trigger,
+            reason: spec.reason,
+            actor: spec.actor,
+            created_at: spec.created_at,
+            scheduled_at: spec.scheduled_at,
+            grace_ends_at: spec.grace_ends_at,
+            started_at: None,
+            completed_at: None,
+            cancelled_at: None,
+            superseded_by: None,
+            failure: None,
+            reminder_at: None,
+            reminded_at: None,
+            vault_secret: None,
+            revealed_at: None,
+            complete_when_unused_seconds: None,
+            auto_extend: false,
+            usage_check_at: None,
+            self_service: false,
+        }
+    }
+
     /// When the processor next has work on this rotation: its start while scheduled,
     /// its grace end while in grace, never once final.
     pub fn due_at(&self) -> Option<Timestamp> {
@@ -291,7 +339,10 @@ mod tests {
                     (Ok(to), Some(want)) => assert_eq!(to, want, "{from} --{command:?}"),
                     (Err(refused), None) => {
                         assert_eq!(refused, InvalidTransition { from, command });
-                        assert_eq!(Error::from(refused).http_status(), 409);
+                        assert_eq!(
+                            Error::from(refused).kind(),
+                            crate::error::ErrorKind::Conflict
+                        );
                     }
                     (got, want) => panic!("{from} --{command:?}: got {got:?}, want {want:?}"),
                 }

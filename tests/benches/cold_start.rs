@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use keyroll_core::store::table::create_table;
+use keyroll_core::store::dynamodb::create_table;
 use tokio::sync::{mpsc, Mutex};
 
 #[derive(Debug)]

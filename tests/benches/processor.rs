@@ -8,6 +8,7 @@
 //!
 //! Needs the stand-ins (scripts/bench starts them). Prints a Markdown table.
 
+use keyroll_core::service::Start;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +20,7 @@ use keyroll_core::compliance::ComplianceSnapshot;
 use keyroll_core::config::Config;
 use keyroll_core::idempotency::IdempotencyRecord;
 use keyroll_core::ids::{Actor, KeyId, KeyName, OrganizationId, RotationId};
+use keyroll_core::index::{AgeRef, DueRef};
 use keyroll_core::key::{Key, KeyClass, SecretRecord};
 use keyroll_core::notification::OutboxEntry;
 use keyroll_core::processor::{process_due, ProcessorOptions};
@@ -26,9 +28,9 @@ use keyroll_core::queue::MemoryQueue;
 use keyroll_core::rotation::Rotation;
 use keyroll_core::secret::{LookupHash, VerifierParams};
 use keyroll_core::service::{Keyroll, NewKey, RotationRequest};
+use keyroll_core::store::dynamodb::create_table;
 use keyroll_core::store::dynamodb::DynamoStore;
-use keyroll_core::store::table::create_table;
-use keyroll_core::store::{AgeRef, DueRef, KeyChange, Store, StoreError};
+use keyroll_core::store::{KeyChange, Store, StoreError};
 use keyroll_core::time::{ManualClock, Timestamp};
 
 /// Adds up the time callers spend waiting on the store (across concurrent calls).
@@ -95,7 +97,7 @@ impl Store for TimedStore {
     async fn emergencies(
         &self,
         month: &str,
-    ) -> Result<Vec<keyroll_core::store::EmergencyLogEntry>, StoreError> {
+    ) -> Result<Vec<keyroll_core::change::EmergencyLogEntry>, StoreError> {
         self.timed(self.inner.emergencies(month)).await
     }
     async fn put_snapshot(&self, snapshot: &ComplianceSnapshot) -> Result<(), StoreError> {
@@ -205,7 +207,7 @@ async fn run(n: usize, dynamodb_pid: &str) -> Vec<Phase> {
                     .schedule_rotation(
                         &issued.key.id,
                         RotationRequest {
-                            scheduled_at: Some(start),
+                            start: Start::At(start),
                             grace_seconds: Some(60),
                             ..Default::default()
                         },

@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
-use keyroll_core::compliance::{scan, ScanOptions};
 use keyroll_core::config::Config;
 use keyroll_core::key::{Key, SecretRecord};
+use keyroll_core::scan::{scan, ScanOptions};
 use keyroll_core::service::Keyroll;
+use keyroll_core::store::dynamodb::create_table;
 use keyroll_core::store::dynamodb::DynamoStore;
-use keyroll_core::store::table::create_table;
 use keyroll_core::time::{ManualClock, Timestamp};
 use keyroll_core::vault::MemoryVault;
 

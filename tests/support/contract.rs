@@ -5,15 +5,19 @@ use std::sync::Arc;
 
 use futures::future::join_all;
 use keyroll_core::audit::AuditAction;
-use keyroll_core::error::Error;
+use keyroll_core::error::{Conflict, Error};
 use keyroll_core::ids::{KeyName, OrganizationId, Reason, Scope};
+use keyroll_core::index::DueRef;
 use keyroll_core::key::{KeyClass, SecretStage};
 use keyroll_core::rotation::{RotationStatus, RotationTrigger};
 use keyroll_core::secret::LookupHash;
 use keyroll_core::service::{
-    EmergencyRequest, IssuedKey, LegacyKey, NewKey, RotationRequest, Verification,
+    EmergencyRequest, EmergencySource, IssuedKey, LegacyKey, NewKey, RotationRequest, Start,
+    Verification,
 };
-use keyroll_core::store::{ChangeBuilder, DueRef, StoreError, INDEX_SHARDS};
+use keyroll_core::store::{ChangeBuilder, StoreError, INDEX_SHARDS};
+
+use crate::ReturnedSecret;
 use keyroll_core::time::Timestamp;
 
 use crate::fixture::{epoch, Fixture};
@@ -143,7 +147,7 @@ pub async fn stale_revision_is_refused_and_changes_nothing(f: Fixture) {
         .schedule_rotation(
             &key.id,
             RotationRequest {
-                immediate: true,
+                start: Start::Now,
                 ..Default::default()
             },
             &f.actor(),
@@ -277,22 +281,22 @@ pub async fn scheduled_rotation_full_lifecycle(f: Fixture) {
             RotationRequest {
                 reason: reason("quarterly"),
                 grace_seconds: Some(600),
-                scheduled_at: Some(start),
+                start: Start::At(start),
                 ..Default::default()
             },
             &f.actor(),
         )
         .await
         .unwrap();
-    let rotation = rotated.rotation;
+    let rotation = rotated.rotation.clone();
     assert_eq!(rotation.status, RotationStatus::Scheduled);
     assert_eq!(rotation.trigger, RotationTrigger::Manual);
     assert_eq!(rotation.scheduled_at, start);
     assert_eq!(rotation.grace_ends_at, start.plus_seconds(600));
-    assert_ne!(rotated.secret.expose(), issued.secret.expose());
+    assert_ne!(rotated.returned_secret().expose(), issued.secret.expose());
     // The new secret is valid at once; the old one too.
     assert_eq!(code(&f, issued.secret.expose()).await, "VALID");
-    assert_eq!(code(&f, rotated.secret.expose()).await, "VALID");
+    assert_eq!(code(&f, rotated.returned_secret().expose()).await, "VALID");
 
     // Not due yet: the processor changes nothing.
     f.clock.set(start.minus_seconds(1));
@@ -340,7 +344,7 @@ pub async fn scheduled_rotation_full_lifecycle(f: Fixture) {
     assert_eq!(done.status, RotationStatus::Completed);
     assert_eq!(done.completed_at, Some(rotation.grace_ends_at));
     assert_eq!(code(&f, issued.secret.expose()).await, "REVOKED");
-    assert_eq!(code(&f, rotated.secret.expose()).await, "VALID");
+    assert_eq!(code(&f, rotated.returned_secret().expose()).await, "VALID");
     let key = f.store.key(&issued.key.id).await.unwrap().unwrap();
     assert_eq!(key.active_rotation, None);
     assert_eq!(key.scopes, issued.key.scopes, "scopes survive rotation");
@@ -369,7 +373,7 @@ pub async fn expiry_holds_without_the_processor(f: Fixture) {
         .schedule_rotation(
             &issued.key.id,
             RotationRequest {
-                immediate: true,
+                start: Start::Now,
                 grace_seconds: Some(5),
                 ..Default::default()
             },
@@ -389,7 +393,7 @@ pub async fn expiry_holds_without_the_processor(f: Fixture) {
         "EXPIRED",
         "at the deadline, no processor run"
     );
-    assert_eq!(code(&f, rotated.secret.expose()).await, "VALID");
+    assert_eq!(code(&f, rotated.returned_secret().expose()).await, "VALID");
 }
 
 pub async fn immediate_rotation_starts_at_once(f: Fixture) {
@@ -399,7 +403,7 @@ pub async fn immediate_rotation_starts_at_once(f: Fixture) {
         .schedule_rotation(
             &issued.key.id,
             RotationRequest {
-                immediate: true,
+                start: Start::Now,
                 ..Default::default()
             },
             &f.actor(),
@@ -436,7 +440,9 @@ pub async fn second_rotation_while_one_is_in_progress_is_refused(f: Fixture) {
         .schedule_rotation(&issued.key.id, RotationRequest::default(), &f.actor())
         .await
     {
-        Err(Error::RotationInProgress(id)) => assert_eq!(id, first.rotation.id),
+        Err(Error::Conflict(Conflict::RotationInProgress { rotation_id })) => {
+            assert_eq!(rotation_id, first.rotation.id.to_string())
+        }
         other => panic!("expected RotationInProgress, got {other:?}"),
     }
     assert_eq!(f.store.key(&issued.key.id).await.unwrap().unwrap(), before);
@@ -463,7 +469,10 @@ pub async fn cancel_restores_the_old_secret(f: Fixture) {
         .await
         .unwrap();
     assert_eq!(cancelled.status, RotationStatus::Cancelled);
-    assert_eq!(code(&f, rotated.secret.expose()).await, "REVOKED");
+    assert_eq!(
+        code(&f, rotated.returned_secret().expose()).await,
+        "REVOKED"
+    );
     f.clock
         .set(Timestamp::parse("2030-01-01T00:00:00Z").unwrap());
     assert_eq!(
@@ -486,13 +495,13 @@ pub async fn cancel_restores_the_old_secret(f: Fixture) {
         .cancel_rotation(&rotated.rotation.id, None, &f.actor())
         .await
         .unwrap_err();
-    assert_eq!(error.http_status(), 409);
+    assert_eq!(error.kind(), keyroll_core::ErrorKind::Conflict);
     let immediate = f
         .keyroll
         .schedule_rotation(
             &issued.key.id,
             RotationRequest {
-                immediate: true,
+                start: Start::Now,
                 ..Default::default()
             },
             &f.actor(),
@@ -504,7 +513,7 @@ pub async fn cancel_restores_the_old_secret(f: Fixture) {
         .cancel_rotation(&immediate.rotation.id, None, &f.actor())
         .await
         .unwrap_err();
-    assert_eq!(error.http_status(), 409);
+    assert_eq!(error.kind(), keyroll_core::ErrorKind::Conflict);
     assert_chain_valid(&f, &issued.key.id).await;
 }
 
@@ -526,7 +535,7 @@ pub async fn complete_ends_the_grace_now(f: Fixture) {
         .unwrap();
     assert_eq!(done.status, RotationStatus::Completed);
     assert_eq!(code(&f, issued.secret.expose()).await, "REVOKED");
-    assert_eq!(code(&f, rotated.secret.expose()).await, "VALID");
+    assert_eq!(code(&f, rotated.returned_secret().expose()).await, "VALID");
     assert_eq!(
         assert_chain_valid(&f, &issued.key.id).await,
         vec![
@@ -541,8 +550,8 @@ pub async fn complete_ends_the_grace_now(f: Fixture) {
             .complete_rotation(&rotated.rotation.id, None, &f.actor())
             .await
             .unwrap_err()
-            .http_status(),
-        409
+            .kind(),
+        keyroll_core::ErrorKind::Conflict
     );
 }
 
@@ -553,7 +562,7 @@ pub async fn extend_moves_the_deadline_within_policy(f: Fixture) {
         .schedule_rotation(
             &issued.key.id,
             RotationRequest {
-                immediate: true,
+                start: Start::Now,
                 grace_seconds: Some(3600),
                 ..Default::default()
             },
@@ -597,7 +606,7 @@ pub async fn extend_moves_the_deadline_within_policy(f: Fixture) {
         )
         .await
         .unwrap_err();
-    assert_eq!(error.http_status(), 422);
+    assert_eq!(error.kind(), keyroll_core::ErrorKind::Invalid);
     assert_eq!(
         f.store
             .rotation(&rotated.rotation.id)
@@ -618,8 +627,7 @@ pub async fn emergency_with_zero_grace_kills_old_secret_now(f: Fixture) {
             EmergencyRequest {
                 reason: Reason::parse("key posted in a public gist").unwrap(),
                 grace_seconds: Some(0),
-                from_leak_report: false,
-                leaked_version: None,
+                source: EmergencySource::Operator,
             },
             &f.actor(),
         )
@@ -628,7 +636,7 @@ pub async fn emergency_with_zero_grace_kills_old_secret_now(f: Fixture) {
     assert_eq!(rotated.rotation.trigger, RotationTrigger::Emergency);
     assert_eq!(rotated.rotation.status, RotationStatus::Completed);
     assert_eq!(code(&f, issued.secret.expose()).await, "REVOKED");
-    assert_eq!(code(&f, rotated.secret.expose()).await, "VALID");
+    assert_eq!(code(&f, rotated.returned_secret().expose()).await, "VALID");
     // Emergency rotations cannot be extended.
     let error = f
         .keyroll
@@ -640,7 +648,7 @@ pub async fn emergency_with_zero_grace_kills_old_secret_now(f: Fixture) {
         )
         .await
         .unwrap_err();
-    assert_eq!(error.http_status(), 409);
+    assert_eq!(error.kind(), keyroll_core::ErrorKind::Conflict);
     assert_eq!(
         assert_chain_valid(&f, &issued.key.id).await,
         vec![
@@ -659,7 +667,7 @@ pub async fn emergency_supersedes_rotation_in_progress_and_never_lengthens(f: Fi
         .schedule_rotation(
             &issued.key.id,
             RotationRequest {
-                immediate: true,
+                start: Start::Now,
                 grace_seconds: Some(600),
                 ..Default::default()
             },
@@ -675,8 +683,7 @@ pub async fn emergency_supersedes_rotation_in_progress_and_never_lengthens(f: Fi
             EmergencyRequest {
                 reason: Reason::parse("leaked in CI logs").unwrap(),
                 grace_seconds: None,
-                from_leak_report: true,
-                leaked_version: None,
+                source: EmergencySource::Leak { version: 2 },
             },
             &f.actor(),
         )
@@ -714,18 +721,17 @@ pub async fn emergency_supersedes_rotation_in_progress_and_never_lengthens(f: Fi
 
     f.clock.set(epoch().plus_seconds(600));
     assert_eq!(code(&f, issued.secret.expose()).await, "EXPIRED");
-    assert_eq!(code(&f, normal.secret.expose()).await, "VALID");
+    assert_eq!(code(&f, normal.returned_secret().expose()).await, "VALID");
     f.clock.set(epoch().plus_seconds(4 * 3600));
-    assert_eq!(code(&f, normal.secret.expose()).await, "EXPIRED");
+    assert_eq!(code(&f, normal.returned_secret().expose()).await, "EXPIRED");
     let advance = f
         .keyroll
         .advance_rotation(&emergency.rotation.id)
         .await
         .unwrap();
     assert!(advance.completed);
-    assert_eq!(code(&f, normal.secret.expose()).await, "REVOKED");
+    assert_eq!(code(&f, normal.returned_secret().expose()).await, "REVOKED");
     assert_eq!(code(&f, issued.secret.expose()).await, "REVOKED");
-    assert_eq!(code(&f, emergency.secret.expose()).await, "VALID");
     assert_eq!(
         assert_chain_valid(&f, &issued.key.id).await,
         vec![
@@ -737,6 +743,13 @@ pub async fn emergency_supersedes_rotation_in_progress_and_never_lengthens(f: Fi
             AuditAction::RotationCompleted,
         ]
     );
+    // A leak rotation's secret is held for the owner, never returned: revealed here.
+    let (_, new_secret) = f
+        .keyroll
+        .reveal_secret(&emergency.rotation.id, &f.actor())
+        .await
+        .unwrap();
+    assert_eq!(code(&f, new_secret.expose()).await, "VALID");
 }
 
 pub async fn legacy_key_verifies_by_hash(f: Fixture) {
@@ -763,8 +776,8 @@ pub async fn legacy_key_verifies_by_hash(f: Fixture) {
             .import_legacy_key(legacy, &f.actor())
             .await
             .unwrap_err()
-            .http_status(),
-        409
+            .kind(),
+        keyroll_core::ErrorKind::Conflict
     );
     // A legacy key rotates like any other: the replacement is a checksummed secret.
     let rotated = f
@@ -772,7 +785,7 @@ pub async fn legacy_key_verifies_by_hash(f: Fixture) {
         .schedule_rotation(
             &key.id,
             RotationRequest {
-                immediate: true,
+                start: Start::Now,
                 grace_seconds: Some(86_400),
                 ..Default::default()
             },
@@ -780,7 +793,7 @@ pub async fn legacy_key_verifies_by_hash(f: Fixture) {
         )
         .await
         .unwrap();
-    assert_eq!(code(&f, rotated.secret.expose()).await, "VALID");
+    assert_eq!(code(&f, rotated.returned_secret().expose()).await, "VALID");
     assert_eq!(code(&f, &old_secret).await, "VALID");
     f.keyroll
         .complete_rotation(&rotated.rotation.id, None, &f.actor())
@@ -813,7 +826,7 @@ pub async fn rotations_are_listed_newest_first(f: Fixture) {
             .schedule_rotation(
                 &issued.key.id,
                 RotationRequest {
-                    immediate: true,
+                    start: Start::Now,
                     grace_seconds: Some(60),
                     ..Default::default()
                 },
@@ -856,7 +869,7 @@ pub async fn due_index_returns_only_due_rotations_in_pages(f: Fixture) {
             .schedule_rotation(
                 &issued.key.id,
                 RotationRequest {
-                    scheduled_at: Some(epoch().plus_seconds(100 + i)),
+                    start: Start::At(epoch().plus_seconds(100 + i)),
                     grace_seconds: Some(60),
                     ..Default::default()
                 },
@@ -941,7 +954,7 @@ pub async fn age_index_returns_only_old_active_keys(f: Fixture) {
         .schedule_rotation(
             &old.key.id,
             RotationRequest {
-                immediate: true,
+                start: Start::Now,
                 ..Default::default()
             },
             &f.actor(),
@@ -982,7 +995,7 @@ pub async fn racing_completions_have_exactly_one_winner(f: Fixture) {
     let winners = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(winners, 1, "{results:?}");
     for loser in results.iter().filter_map(|r| r.as_ref().err()) {
-        assert_eq!(loser.http_status(), 409, "{loser}");
+        assert_eq!(loser.kind(), keyroll_core::ErrorKind::Conflict, "{loser}");
     }
     let actions = assert_chain_valid(&f, &issued.key.id).await;
     assert_eq!(
@@ -1059,7 +1072,7 @@ pub async fn racing_processors_advance_each_rotation_once(f: Fixture) {
             .schedule_rotation(
                 &issued.key.id,
                 RotationRequest {
-                    scheduled_at: Some(epoch().plus_seconds(10)),
+                    start: Start::At(epoch().plus_seconds(10)),
                     grace_seconds: Some(10),
                     ..Default::default()
                 },
@@ -1094,7 +1107,7 @@ pub async fn racing_processors_advance_each_rotation_once(f: Fixture) {
                 started += usize::from(advance.started);
                 completed += usize::from(advance.completed);
             }
-            Err(error) => assert_eq!(error.http_status(), 409, "{error}"),
+            Err(error) => assert_eq!(error.kind(), keyroll_core::ErrorKind::Conflict, "{error}"),
         }
     }
     assert_eq!(
@@ -1151,7 +1164,7 @@ pub async fn failed_rotation_keeps_every_valid_secret(f: Fixture) {
     f.clock
         .set(Timestamp::parse("2027-01-01T00:00:00Z").unwrap());
     assert_eq!(code(&f, issued.secret.expose()).await, "VALID");
-    assert_eq!(code(&f, rotated.secret.expose()).await, "VALID");
+    assert_eq!(code(&f, rotated.returned_secret().expose()).await, "VALID");
     let key = f.store.key(&issued.key.id).await.unwrap().unwrap();
     assert_eq!(key.active_rotation, None, "a new rotation can be scheduled");
     assert_eq!(
@@ -1159,8 +1172,8 @@ pub async fn failed_rotation_keeps_every_valid_secret(f: Fixture) {
             .fail_rotation(&rotated.rotation.id, "again")
             .await
             .unwrap_err()
-            .http_status(),
-        409
+            .kind(),
+        keyroll_core::ErrorKind::Conflict
     );
     let actions = assert_chain_valid(&f, &issued.key.id).await;
     assert_eq!(actions.last(), Some(&AuditAction::RotationFailed));
@@ -1301,7 +1314,7 @@ pub async fn a_late_extend_or_cancel_never_revives_an_expired_secret(f: Fixture)
         .schedule_rotation(
             &issued.key.id,
             RotationRequest {
-                scheduled_at: Some(epoch()),
+                start: Start::At(epoch()),
                 grace_seconds: Some(60),
                 ..Default::default()
             },
@@ -1309,7 +1322,7 @@ pub async fn a_late_extend_or_cancel_never_revives_an_expired_secret(f: Fixture)
         )
         .await
         .unwrap();
-    let rotation = scheduled.rotation.id;
+    let rotation = scheduled.rotation.id.clone();
     f.clock.advance(60); // the processor has not run: still "scheduled"
     assert_eq!(f.keyroll.verify(&old).await.unwrap().code(), "EXPIRED");
     let extend = f
@@ -1331,7 +1344,7 @@ pub async fn a_late_extend_or_cancel_never_revives_an_expired_secret(f: Fixture)
     );
     assert!(f
         .keyroll
-        .verify(scheduled.secret.expose())
+        .verify(scheduled.returned_secret().expose())
         .await
         .unwrap()
         .is_valid());

@@ -9,11 +9,12 @@ use keyroll_core::audit::AuditEvent;
 use keyroll_core::compliance::ComplianceSnapshot;
 use keyroll_core::idempotency::IdempotencyRecord;
 use keyroll_core::ids::{KeyId, RotationId};
+use keyroll_core::index::{AgeRef, DueRef};
 use keyroll_core::key::{Key, KeyClass, SecretRecord};
 use keyroll_core::notification::OutboxEntry;
 use keyroll_core::rotation::Rotation;
 use keyroll_core::secret::LookupHash;
-use keyroll_core::store::{AgeRef, DueRef, KeyChange, Store, StoreError};
+use keyroll_core::store::{KeyChange, Store, StoreError};
 use keyroll_core::time::Timestamp;
 
 #[derive(Default)]
@@ -90,7 +91,7 @@ impl Store for FaultyStore {
     async fn emergencies(
         &self,
         month: &str,
-    ) -> Result<Vec<keyroll_core::store::EmergencyLogEntry>, StoreError> {
+    ) -> Result<Vec<keyroll_core::change::EmergencyLogEntry>, StoreError> {
         self.inner.emergencies(month).await
     }
     async fn put_snapshot(&self, snapshot: &ComplianceSnapshot) -> Result<(), StoreError> {

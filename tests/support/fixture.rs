@@ -6,9 +6,9 @@ use std::sync::Arc;
 use keyroll_core::config::Config;
 use keyroll_core::ids::Actor;
 use keyroll_core::service::Keyroll;
+use keyroll_core::store::dynamodb::create_table;
 use keyroll_core::store::dynamodb::DynamoStore;
 use keyroll_core::store::memory::MemoryStore;
-use keyroll_core::store::table::create_table;
 use keyroll_core::store::Store;
 use keyroll_core::time::{ManualClock, Timestamp};
 

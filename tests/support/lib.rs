@@ -5,3 +5,17 @@ pub mod contract;
 pub mod faults;
 pub mod fixture;
 pub mod processor;
+
+/// The secret a rotation returned to its caller (tests only ask it of rotations whose
+/// secret is returned; a held one panics here, as it should).
+pub trait ReturnedSecret {
+    fn returned_secret(&self) -> &keyroll_core::secret::RawSecret;
+}
+
+impl ReturnedSecret for keyroll_core::service::RotationIssued {
+    fn returned_secret(&self) -> &keyroll_core::secret::RawSecret {
+        self.delivery
+            .returned()
+            .expect("this rotation's secret was returned to its caller")
+    }
+}

@@ -11,10 +11,12 @@ use keyroll_core::notification::{Notification, NotificationType};
 use keyroll_core::processor::{process_due, ProcessReport, ProcessorOptions};
 use keyroll_core::queue::{MemoryQueue, NotificationQueue, SqsQueue};
 use keyroll_core::rotation::RotationStatus;
-use keyroll_core::service::{Keyroll, NewKey, RotationRequest};
+use keyroll_core::service::{Keyroll, NewKey, RotationRequest, ScheduleTrigger, Start};
+
+use crate::ReturnedSecret;
+use keyroll_core::store::dynamodb::create_table;
 use keyroll_core::store::dynamodb::DynamoStore;
 use keyroll_core::store::memory::MemoryStore;
-use keyroll_core::store::table::create_table;
 use keyroll_core::store::Store;
 use keyroll_core::time::{ManualClock, Timestamp};
 use keyroll_core::vault::{MemoryVault, SecretVault, SecretsManagerVault};
@@ -104,6 +106,8 @@ pub struct World {
     pub broken_queue: Arc<dyn NotificationQueue>,
     pub inbox: Inbox,
     pub vault: Arc<dyn SecretVault>,
+    /// The store under the fault injection, to inspect what was written.
+    pub store: Arc<dyn Store>,
     pub dynamo: Option<Arc<DynamoStore>>,
 }
 
@@ -124,7 +128,8 @@ fn build(
 
 pub async fn memory_world() -> World {
     let vault: Arc<dyn SecretVault> = Arc::new(MemoryVault::new());
-    let (keyroll, clock, faults) = build(Arc::new(MemoryStore::new()), vault.clone());
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let (keyroll, clock, faults) = build(store.clone(), vault.clone());
     let queue = Arc::new(MemoryQueue::new());
     let broken = Arc::new(MemoryQueue::new());
     broken.set_down(true);
@@ -136,6 +141,7 @@ pub async fn memory_world() -> World {
         broken_queue: broken,
         inbox: Inbox::Memory(queue),
         vault,
+        store,
         dynamo: None,
     }
 }
@@ -192,6 +198,7 @@ pub async fn aws_world() -> World {
         broken_queue: broken,
         inbox: Inbox::Sqs { client: sqs, url },
         vault,
+        store: dynamo.clone(),
         dynamo: Some(dynamo),
     }
 }
@@ -233,7 +240,7 @@ impl World {
                     .schedule_rotation(
                         &issued.key.id,
                         RotationRequest {
-                            scheduled_at: Some(start),
+                            start: Start::At(start),
                             grace_seconds: Some(grace),
                             ..Default::default()
                         },
@@ -390,13 +397,7 @@ pub async fn racing_processors_advance_every_rotation_exactly_once(w: World, cou
     eprintln!("processed in {:?}", phase.elapsed());
     // Nothing is left undelivered...
     for shard in 0..keyroll_core::store::INDEX_SHARDS {
-        assert!(w
-            .keyroll
-            .store()
-            .outbox(shard, None, 1)
-            .await
-            .unwrap()
-            .is_empty());
+        assert!(w.store.outbox(shard, None, 1).await.unwrap().is_empty());
     }
     // ...and the queue holds exactly one message per event: the 3 x count events have
     // distinct ids, and a copy of one would make the count larger (SQS FIFO and moto
@@ -529,7 +530,7 @@ async fn policy_rotation(w: &World) -> (KeyId, keyroll_core::rotation::Rotation)
         .schedule_rotation(
             &issued.key.id,
             RotationRequest {
-                policy_triggered: true,
+                trigger: ScheduleTrigger::Policy,
                 ..Default::default()
             },
             &Actor::system("scanner"),
@@ -561,7 +562,7 @@ pub async fn policy_secret_is_revealed_once_then_gone(w: World) {
         .reveal_secret(&rotation.id, &w.actor())
         .await
         .unwrap_err();
-    assert_eq!(again.http_status(), 410);
+    assert_eq!(again.kind(), keyroll_core::ErrorKind::Gone);
     w.run().await; // the outbox's delete finds nothing left: still fine
     assert!(w.vault.get(&name).await.unwrap().is_none());
 }
@@ -584,8 +585,8 @@ pub async fn held_secret_is_deleted_when_the_rotation_ends(w: World) {
             .reveal_secret(&rotation.id, &w.actor())
             .await
             .unwrap_err()
-            .http_status(),
-        410
+            .kind(),
+        keyroll_core::ErrorKind::Gone
     );
 }
 
@@ -623,7 +624,7 @@ pub async fn rotation_completes_early_once_clients_have_moved(w: World) {
         .schedule_rotation(
             &key,
             RotationRequest {
-                immediate: true,
+                start: Start::Now,
                 grace_seconds: Some(3 * 86_400),
                 complete_when_unused_seconds: Some(3600),
                 ..Default::default()
@@ -632,7 +633,7 @@ pub async fn rotation_completes_early_once_clients_have_moved(w: World) {
         )
         .await
         .expect("schedule");
-    let new = scheduled.secret.expose().to_owned();
+    let new = scheduled.returned_secret().expose().to_owned();
     let rotation = scheduled.rotation.id;
     let start = w.keyroll.now();
 
@@ -689,7 +690,7 @@ pub async fn embedded_grace_extends_while_the_old_secret_is_in_use(w: World) {
         .schedule_rotation(
             &key,
             RotationRequest {
-                immediate: true,
+                start: Start::Now,
                 grace_seconds: Some(2 * 86_400),
                 auto_extend: true,
                 ..Default::default()

@@ -5,12 +5,10 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use keyroll_core::compliance::{
-    coverage, key_statuses, scan, ComplianceSnapshot, KeyCompliance, KeyComplianceStatus,
-    ScanOptions, ScanReport,
-};
+use keyroll_core::compliance::{coverage, ComplianceSnapshot, KeyCompliance, KeyComplianceStatus};
 use keyroll_core::error::Error;
 use keyroll_core::ids::OrganizationId;
+use keyroll_core::scan::{scan, ScanOptions, ScanReport};
 use keyroll_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -74,7 +72,7 @@ async fn filtered(state: &AppState, query: &ComplianceQuery) -> Result<Filtered,
         .as_deref()
         .map(KeyComplianceStatus::parse)
         .transpose()?;
-    let mut rows = key_statuses(&state.keyroll).await?;
+    let mut rows = state.keyroll.key_statuses().await?;
     if let Some(organization) = &organization {
         rows.retain(|r| r.organization_id == organization.as_str());
     }
@@ -141,12 +139,7 @@ pub async fn report(
         coverage_percent: coverage(active, compliant + in_progress),
         keys: page,
         next_cursor,
-        history: state
-            .keyroll
-            .store()
-            .snapshots(HISTORY_DAYS)
-            .await
-            .map_err(Error::from)?,
+        history: state.keyroll.compliance_history(HISTORY_DAYS).await?,
     }))
 }
 
@@ -166,15 +159,11 @@ pub async fn report_csv(
     // Every field is an id, a prefix, a number or a fixed word: no quoting needed.
     let mut csv = String::from("keyId,organizationId,class,prefix,ageDays,status,rotationId\n");
     for r in rows {
-        let class = match r.class {
-            keyroll_core::key::KeyClass::Server => "server",
-            keyroll_core::key::KeyClass::Embedded => "embedded",
-        };
         csv.push_str(&format!(
             "{},{},{},{},{},{},{}\n",
             r.key_id,
             r.organization_id,
-            class,
+            r.class,
             r.prefix,
             r.age_days,
             r.status.as_str(),

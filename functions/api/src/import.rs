@@ -8,7 +8,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::{Extension, Json};
-use keyroll_core::error::Error;
+use keyroll_core::error::{Conflict, Error};
 use keyroll_core::ids::KeyId;
 use keyroll_core::key::KeyClass;
 use keyroll_core::secret::LookupHash;
@@ -284,7 +284,7 @@ pub async fn import_keys(
                     error: None,
                 }
             }
-            Err(error) if error.http_status() == 409 => {
+            Err(Error::Conflict(Conflict::AlreadyImported)) => {
                 response.duplicates += 1;
                 RowResult {
                     row,

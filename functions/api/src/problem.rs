@@ -1,10 +1,11 @@
 //! One error type for every HTTP failure, answered as RFC 9457
-//! `application/problem+json` with a stable `type`. Internal detail (storage errors,
-//! broken invariants) is logged and never sent.
+//! `application/problem+json` with a stable `type`. [`status_and_type`] is the one
+//! table from the core's error kinds to HTTP. Internal detail (storage errors, broken
+//! invariants) is logged and never sent.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use keyroll_core::error::Error;
+use keyroll_core::error::{Conflict, Error, ErrorKind};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -42,6 +43,29 @@ impl From<Error> for ApiError {
 
 const BASE: &str = "https://keyroll.dev/problems/";
 
+/// The HTTP status and problem `type` of a domain error: the only place that maps the
+/// core's errors to HTTP.
+pub fn status_and_type(error: &Error) -> (u16, &'static str) {
+    match error.kind() {
+        ErrorKind::Invalid => (422, "https://keyroll.dev/problems/invalid-request"),
+        ErrorKind::NotFound => (404, "https://keyroll.dev/problems/not-found"),
+        ErrorKind::Conflict => match error.conflict() {
+            Some(Conflict::RotationInProgress { .. }) => {
+                (409, "https://keyroll.dev/problems/rotation-in-progress")
+            }
+            Some(Conflict::ConcurrentModification) => {
+                (409, "https://keyroll.dev/problems/concurrent-modification")
+            }
+            _ => (409, "https://keyroll.dev/problems/wrong-state"),
+        },
+        ErrorKind::Gone => (410, "https://keyroll.dev/problems/gone"),
+        ErrorKind::Forbidden => (403, "https://keyroll.dev/problems/forbidden"),
+        ErrorKind::Unauthenticated => (401, "https://keyroll.dev/problems/unauthorized"),
+        ErrorKind::Unavailable => (503, "https://keyroll.dev/problems/unavailable"),
+        ErrorKind::Internal => (500, "https://keyroll.dev/problems/internal"),
+    }
+}
+
 fn title_of(status: u16) -> &'static str {
     match status {
         400 => "Malformed request",
@@ -63,7 +87,7 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let (status, problem_type, detail, rotation_id) = match self {
             ApiError::Domain(error) => {
-                let status = error.http_status();
+                let (status, problem_type) = status_and_type(error);
                 let detail = if error.is_public() {
                     error.to_string()
                 } else {
@@ -73,11 +97,11 @@ impl ApiError {
                         _ => "an internal error occurred".to_owned(),
                     }
                 };
-                let rotation_id = match error {
-                    Error::RotationInProgress(id) => Some(id.to_string()),
+                let rotation_id = match error.conflict() {
+                    Some(Conflict::RotationInProgress { rotation_id }) => Some(rotation_id.clone()),
                     _ => None,
                 };
-                (status, error.problem_type(), detail, rotation_id)
+                (status, problem_type, detail, rotation_id)
             }
             ApiError::Unauthorized => (
                 401,
@@ -144,5 +168,42 @@ impl IntoResponse for ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyroll_core::error::StoreError;
+
+    #[test]
+    fn every_kind_of_error_has_its_status() {
+        let cases = [
+            (Error::invalid("reason", "too long"), 422),
+            (Error::not_found("key", "key_x"), 404),
+            (Conflict::KeyRevoked.into(), 409),
+            (
+                Conflict::RotationInProgress {
+                    rotation_id: "rot_x".into(),
+                }
+                .into(),
+                409,
+            ),
+            (Conflict::ConcurrentModification.into(), 409),
+            (Error::Gone("revealed".into()), 410),
+            (Error::Forbidden("emergency".into()), 403),
+            (Error::Unauthenticated, 401),
+            (StoreError::Unavailable("down".into()).into(), 503),
+            (Error::Internal("bug".into()), 500),
+        ];
+        for (error, status) in cases {
+            let (got, problem_type) = status_and_type(&error);
+            assert_eq!(got, status, "{error}");
+            assert!(problem_type.starts_with(BASE));
+        }
+        let detail = ApiError::Domain(StoreError::Unavailable("10.0.0.1 refused".into()).into())
+            .problem()
+            .detail;
+        assert!(!detail.contains("10.0.0.1"));
     }
 }

@@ -6,12 +6,14 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use keyroll_core::error::Error;
+use keyroll_core::error::{Error, ErrorKind};
 use keyroll_core::idempotency::IdempotencyIntent;
 use keyroll_core::ids::{KeyId, Reason, RotationId};
 use keyroll_core::processor::{process_due, ProcessReport, ProcessorOptions};
 use keyroll_core::secret::RawSecret;
-use keyroll_core::service::{Caller, EmergencyRequest, NewKey, RotationRequest, Verification};
+use keyroll_core::service::{
+    Caller, EmergencyRequest, EmergencySource, NewKey, ScheduleTrigger, Start, Verification,
+};
 
 use crate::auth::Authenticated;
 use crate::dto::*;
@@ -110,7 +112,7 @@ where
     }
     match operation(caller).await {
         Ok(outcome) => Ok(respond(status, outcome)),
-        Err(error) if error.http_status() == 409 => match key {
+        Err(error) if error.kind() == ErrorKind::Conflict => match key {
             // A duplicate of this request may have won the race: answer with its result.
             Some(key) => match replay(state, &derive(key)?).await? {
                 Some(response) => Ok(response),
@@ -233,17 +235,27 @@ pub async fn schedule_rotation(
     body: JsonBody<ScheduleRotationRequest>,
 ) -> Result<Response, ApiError> {
     let id = key_id(&raw)?;
-    let request = RotationRequest {
-        reason: optional_reason(body.value.reason)?,
-        grace_seconds: body.value.grace_period_seconds,
-        scheduled_at: body.value.scheduled_at,
-        immediate: body.value.immediate,
-        policy_triggered: false,
-        hold_for_customer: body.value.self_service,
-        complete_when_unused_seconds: body.value.complete_when_unused_seconds,
-        auto_extend: body.value.auto_extend,
+    let value = body.value;
+    let start = match (value.immediate, value.scheduled_at) {
+        (true, Some(_)) => {
+            return Err(Error::invalid("scheduledAt", "cannot be combined with immediate").into())
+        }
+        (true, None) => Start::Now,
+        (false, Some(at)) => Start::At(at),
+        (false, None) => Start::Default,
     };
-    let held = request.hold_for_customer;
+    let request = keyroll_core::service::RotationRequest {
+        reason: optional_reason(value.reason)?,
+        grace_seconds: value.grace_period_seconds,
+        start,
+        trigger: if value.self_service {
+            ScheduleTrigger::SelfService
+        } else {
+            ScheduleTrigger::Manual
+        },
+        complete_when_unused_seconds: value.complete_when_unused_seconds,
+        auto_extend: value.auto_extend,
+    };
     let keyroll = state.keyroll.clone();
     let path = format!("/v1/keys/{id}/rotations");
     idempotent(
@@ -255,9 +267,11 @@ pub async fn schedule_rotation(
         StatusCode::CREATED,
         |caller| async move {
             let issued = keyroll.schedule_rotation(&id, request, caller).await?;
-            // A self-service secret is for the customer alone: not in this response.
-            let secret = (!held).then_some(issued.secret);
-            Ok(Outcome::Rotation(issued.rotation, secret))
+            // A held (self-service) secret is not in the result at all.
+            Ok(Outcome::Rotation(
+                issued.rotation,
+                issued.delivery.into_returned(),
+            ))
         },
     )
     .await
@@ -290,8 +304,7 @@ pub async fn emergency_rotation(
     let request = EmergencyRequest {
         reason: Reason::parse(&body.value.reason)?,
         grace_seconds: body.value.grace_period_seconds,
-        from_leak_report: false,
-        leaked_version: None,
+        source: EmergencySource::Operator,
     };
     let keyroll = state.keyroll.clone();
     let path = format!("/v1/keys/{id}/emergency-rotation");
@@ -304,7 +317,10 @@ pub async fn emergency_rotation(
         StatusCode::CREATED,
         |caller| async move {
             let issued = keyroll.emergency_rotation(&id, request, caller).await?;
-            Ok(Outcome::Rotation(issued.rotation, Some(issued.secret)))
+            Ok(Outcome::Rotation(
+                issued.rotation,
+                issued.delivery.into_returned(),
+            ))
         },
     )
     .await

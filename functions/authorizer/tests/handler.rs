@@ -2,6 +2,7 @@
 //! with a manual clock: who is let through, what the backend learns, and how long a
 //! cached verification can outlive a revocation.
 
+use keyroll_core::service::{EmergencySource, Start};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -150,7 +151,7 @@ async fn pending_and_in_grace_previous_secrets_pass_with_their_stage() {
         .schedule_rotation(
             &key_id,
             RotationRequest {
-                scheduled_at: Some(w.keyroll.now().plus_seconds(60)),
+                start: Start::At(w.keyroll.now().plus_seconds(60)),
                 grace_seconds: Some(120),
                 ..Default::default()
             },
@@ -158,7 +159,7 @@ async fn pending_and_in_grace_previous_secrets_pass_with_their_stage() {
         )
         .await
         .unwrap();
-    let new = scheduled.secret.expose().to_owned();
+    let new = scheduled.delivery.returned().unwrap().expose().to_owned();
     let stage = |answer: &Value| answer["context"]["stage"].as_str().map(str::to_owned);
 
     let answer = invoke(&deps, http_api_event(&new)).await;
@@ -218,8 +219,7 @@ async fn missing_malformed_unknown_expired_and_revoked_secrets_get_the_same_deni
             EmergencyRequest {
                 reason: keyroll_core::ids::Reason::parse("leaked").unwrap(),
                 grace_seconds: Some(0),
-                from_leak_report: false,
-                leaked_version: None,
+                source: EmergencySource::Operator,
             },
             &w.actor,
         )
@@ -275,8 +275,7 @@ async fn a_revoked_secret_passes_at_most_for_the_cache_time() {
                 EmergencyRequest {
                     reason: keyroll_core::ids::Reason::parse("leaked").unwrap(),
                     grace_seconds: Some(0),
-                    from_leak_report: false,
-                    leaked_version: None,
+                    source: EmergencySource::Operator,
                 },
                 &w.actor,
             )
@@ -311,7 +310,7 @@ async fn a_cached_secret_still_expires_to_the_second() {
         .schedule_rotation(
             &key_id,
             RotationRequest {
-                immediate: true,
+                start: Start::Now,
                 grace_seconds: Some(5),
                 ..Default::default()
             },

@@ -3,6 +3,7 @@
 //! the audit chain — on the in-memory store and a simulated clock, printing what
 //! happens. It fails if anything behaves otherwise than described.
 
+use keyroll_core::service::EmergencySource;
 use std::sync::Arc;
 
 use anyhow::{ensure, Result};
@@ -68,7 +69,7 @@ async fn run_demo(keyroll: &Keyroll, clock: &ManualClock) -> Result<()> {
         )
         .await?;
     let rotation = scheduled.rotation;
-    let new = scheduled.secret;
+    let new = scheduled.delivery.returned().unwrap();
     println!(
         "{}  scheduled {}: new secret {}… valid now; starts {}, old secret expires {}",
         clock.now(),
@@ -114,8 +115,7 @@ async fn run_demo(keyroll: &Keyroll, clock: &ManualClock) -> Result<()> {
             EmergencyRequest {
                 reason: Reason::parse("secret pasted into a public issue")?,
                 grace_seconds: Some(0),
-                from_leak_report: false,
-                leaked_version: None,
+                source: EmergencySource::Operator,
             },
             &security,
         )
@@ -128,8 +128,20 @@ async fn run_demo(keyroll: &Keyroll, clock: &ManualClock) -> Result<()> {
         emergency.rotation.new_prefix
     );
     check(keyroll, "leaked", new.expose(), "REVOKED").await?;
-    check(keyroll, "replacement", emergency.secret.expose(), "VALID").await?;
-    let mut mistyped: Vec<char> = emergency.secret.expose().chars().collect();
+    check(
+        keyroll,
+        "replacement",
+        emergency.delivery.returned().unwrap().expose(),
+        "VALID",
+    )
+    .await?;
+    let mut mistyped: Vec<char> = emergency
+        .delivery
+        .returned()
+        .unwrap()
+        .expose()
+        .chars()
+        .collect();
     mistyped[20] = if mistyped[20] == '0' { '1' } else { '0' };
     check(
         keyroll,

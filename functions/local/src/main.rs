@@ -22,14 +22,14 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use keyroll_api::{app, AppState, Auth};
-use keyroll_core::compliance::{scan, ScanOptions};
 use keyroll_core::config::Config;
 use keyroll_core::processor::{process_due, ProcessorOptions};
 use keyroll_core::queue::{MemoryQueue, NotificationQueue, SqsQueue};
+use keyroll_core::scan::{scan, ScanOptions};
 use keyroll_core::service::Keyroll;
+use keyroll_core::store::dynamodb::create_table;
 use keyroll_core::store::dynamodb::DynamoStore;
 use keyroll_core::store::memory::MemoryStore;
-use keyroll_core::store::table::create_table;
 use keyroll_core::store::Store;
 use keyroll_core::time::SystemClock;
 use keyroll_core::vault::{MemoryVault, SecretVault, SecretsManagerVault};

@@ -1,5 +1,6 @@
 //! The processor handler runs on the `events/processor-schedule.json` fixture.
 
+use keyroll_core::service::Start;
 use std::sync::Arc;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
@@ -93,7 +94,7 @@ async fn the_scheduled_event_runs_one_processor_pass() {
 async fn a_run_without_time_left_starts_nothing() {
     let (keyroll, clock, key_id, actor) = keyroll_with_a_key().await;
     let request = RotationRequest {
-        immediate: true,
+        start: Start::Now,
         grace_seconds: Some(60),
         ..Default::default()
     };

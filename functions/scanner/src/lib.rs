@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use keyroll_core::compliance::{scan, ScanOptions, ScanReport};
+use keyroll_core::scan::{scan, ScanOptions, ScanReport};
 use keyroll_core::service::Keyroll;
 use keyroll_core::time::stop_before_deadline;
 use lambda_runtime::LambdaEvent;

@@ -1,162 +1,32 @@
-//! The storage port: what keyroll needs from a database, and the one way it changes
-//! state.
+//! The storage port: what keyroll needs from a database. Every state change arrives
+//! as one [`KeyChange`] (see [`crate::change`]) that an adapter applies entirely or not
+//! at all, refusing it with [`StoreError::Conflict`] when any guard fails.
 //!
-//! Every state change is a [`KeyChange`]: the key's new state, guarded by the revision
-//! it was planned on, together with the rotations, secret records and audit events it
-//! touches. An adapter applies a change entirely or not at all, and refuses it with
-//! [`StoreError::Conflict`] when any guard fails, so two writers racing on one key can
-//! never both win and no change is stored without its audit event.
+//! Adapters: [`memory::MemoryStore`] (the local default and the fast test double) and,
+//! with the `dynamodb` feature, `dynamodb::DynamoStore`. One contract suite
+//! (tests/contract) runs against both.
 
 use async_trait::async_trait;
 
 use crate::audit::AuditEvent;
+use crate::change::EmergencyLogEntry;
 use crate::compliance::ComplianceSnapshot;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, RotationId};
-use crate::key::{Key, KeyClass, SecretRecord, SecretState};
+use crate::index::{AgeRef, DueRef};
+use crate::key::{Key, KeyClass, SecretRecord};
 use crate::notification::OutboxEntry;
-use crate::rotation::{Rotation, RotationStatus};
+use crate::rotation::Rotation;
 use crate::secret::LookupHash;
 use crate::time::Timestamp;
 
-mod change;
+#[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod memory;
-pub mod table;
 
-pub use change::ChangeBuilder;
-
-/// The due and age indexes are spread over this many partitions so that a busy day
-/// cannot make one index partition hot; readers query every shard.
-pub const INDEX_SHARDS: u8 = 4;
-
-/// The index shard an id belongs to (stable: CRC32 of the id).
-pub fn shard_of(id: &str) -> u8 {
-    (crc32fast::hash(id.as_bytes()) % u32::from(INDEX_SHARDS)) as u8
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StoreError {
-    /// A guard failed: the state changed since it was read. Re-read and re-plan.
-    #[error("conditional write failed: the state changed since it was read")]
-    Conflict,
-    /// The backend could not be reached or refused the request (throttling included).
-    #[error("storage backend unavailable: {0}")]
-    Unavailable(String),
-    /// A stored item could not be decoded.
-    #[error("stored item is corrupt: {0}")]
-    Corrupt(String),
-}
-
-/// How a change writes a rotation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RotationWrite {
-    pub rotation: Rotation,
-    /// `None`: the rotation must not exist yet. `Some(s)`: it must be in status `s`.
-    pub expected_status: Option<RotationStatus>,
-}
-
-/// How a change writes a secret's verification record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretWrite {
-    /// A new record; must not exist.
-    Create(SecretRecord),
-    /// A new stage or expiry for an existing record.
-    SetState {
-        lookup_hash: LookupHash,
-        state: SecretState,
-    },
-}
-
-/// One atomic, guarded state change of one key. Built by [`ChangeBuilder`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct KeyChange {
-    /// The key's state after the change; `key.revision` is the last event's `seq`.
-    pub key: Key,
-    /// `None`: the key must not exist. `Some(r)`: it must still be at revision `r`.
-    pub expected_revision: Option<u64>,
-    pub rotations: Vec<RotationWrite>,
-    pub secrets: Vec<SecretWrite>,
-    pub events: Vec<AuditEvent>,
-    /// The record of the idempotent request that made the change, if any. Refused
-    /// (conflict) while a live record with the same id exists.
-    pub idempotency: Option<IdempotencyRecord>,
-    /// Notifications and clean-ups to carry out once the change has committed.
-    pub outbox: Vec<OutboxEntry>,
-    /// Emergency rotations started by this change, logged by month so the recent ones
-    /// can be listed without reading every key.
-    pub emergencies: Vec<EmergencyLogEntry>,
-}
-
-/// One emergency rotation in the monthly log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EmergencyLogEntry {
-    pub at: Timestamp,
-    pub rotation_id: RotationId,
-    pub key_id: KeyId,
-}
-
-impl EmergencyLogEntry {
-    /// The log partition: `YYYY-MM` of the rotation's start.
-    pub fn month(&self) -> String {
-        self.at.to_rfc3339()[..7].to_owned()
-    }
-}
-
-/// An entry of the due index: a rotation with work for the processor.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct DueRef {
-    pub due_at: Timestamp,
-    pub rotation_id: RotationId,
-    pub key_id: KeyId,
-}
-
-impl DueRef {
-    pub fn of(rotation: &Rotation) -> Option<Self> {
-        rotation.due_at().map(|due_at| DueRef {
-            due_at,
-            rotation_id: rotation.id.clone(),
-            key_id: rotation.key_id.clone(),
-        })
-    }
-
-    pub fn shard(&self) -> u8 {
-        shard_of(self.rotation_id.as_str())
-    }
-
-    /// The index sort key: sorts by due time, then id.
-    pub fn sort_key(&self) -> String {
-        format!("{}#{}", self.due_at, self.rotation_id)
-    }
-}
-
-/// An entry of the age index: an active key and when its current secret was created.
-/// The index is partitioned by key class (each class has its own maximum age) and
-/// shard.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct AgeRef {
-    pub class: KeyClass,
-    pub created_at: Timestamp,
-    pub key_id: KeyId,
-}
-
-impl AgeRef {
-    pub fn of(key: &Key) -> Option<Self> {
-        key.current_secret_created_at().map(|created_at| AgeRef {
-            class: key.class,
-            created_at,
-            key_id: key.id.clone(),
-        })
-    }
-
-    pub fn shard(&self) -> u8 {
-        shard_of(self.key_id.as_str())
-    }
-
-    pub fn sort_key(&self) -> String {
-        format!("{}#{}", self.created_at, self.key_id)
-    }
-}
+pub use crate::change::{ChangeBuilder, KeyChange, RotationWrite, SecretWrite};
+pub use crate::error::StoreError;
+pub use crate::index::{shard_of, INDEX_SHARDS};
 
 /// The storage port. Reads of single items are strongly consistent; index queries
 /// (`due_rotations`, `aged_keys`) may lag a moment behind, so callers re-read what

@@ -1,4 +1,4 @@
-//! The DynamoDB table, defined once in code. `template.yaml` declares the same table
+//! The DynamoDB table and the keys of its items, defined once in code. `template.yaml` declares the same table
 //! for deployment; a test in `tests/` fails if the two drift apart.
 //!
 //! Items (all in one table; see docs/data-model.md):
@@ -17,7 +17,10 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use super::StoreError;
+use crate::error::StoreError;
+use crate::ids::{KeyId, RotationId};
+use crate::key::KeyClass;
+use crate::secret::LookupHash;
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -27,6 +30,68 @@ pub const DUE_SK: &str = "due_sk";
 pub const AGE_INDEX: &str = "age";
 pub const AGE_PK: &str = "age_pk";
 pub const AGE_SK: &str = "age_sk";
+
+// Sort keys of the fixed-name items, and prefixes of the others.
+pub const KEY_SK: &str = "KEY";
+pub const ROTATION_SK_PREFIX: &str = "ROT#";
+pub const AUDIT_SK_PREFIX: &str = "AUDIT#";
+pub const POINTER_SK: &str = "ROT";
+pub const SECRET_SK: &str = "SECRET";
+pub const IDEMPOTENCY_SK: &str = "IDEM";
+pub const LEASE_SK: &str = "LEASE";
+pub const COMPLIANCE_PK: &str = "COMPLIANCE";
+pub const SNAPSHOT_SK_PREFIX: &str = "SNAPSHOT#";
+
+/// Attribute names that expressions name directly. Each is the serde name of a field
+/// (or one the adapter writes itself); `items::tests` pins every item's attribute
+/// names, so a rename on one side fails there rather than in a live table.
+pub mod attr {
+    pub const REVISION: &str = "revision";
+    pub const STATUS: &str = "status";
+    pub const STAGE: &str = "stage";
+    pub const EXPIRES_AT: &str = "expiresAt";
+    pub const LAST_USED_AT: &str = "lastUsedAt";
+    pub const DAILY_USES: &str = "dailyUses";
+    pub const KEY_ID: &str = "keyId";
+    pub const MESSAGE: &str = "message";
+    pub const EVENT: &str = "event";
+    pub const OWNER: &str = "owner";
+    pub const UNTIL: &str = "until";
+}
+
+pub fn key_pk(id: &KeyId) -> String {
+    format!("KEY#{id}")
+}
+pub fn rotation_sk(id: &RotationId) -> String {
+    format!("{ROTATION_SK_PREFIX}{id}")
+}
+pub fn pointer_pk(id: &RotationId) -> String {
+    format!("ROT#{id}")
+}
+pub fn secret_pk(hash: &LookupHash) -> String {
+    format!("SECRET#{}", hash.to_hex())
+}
+pub fn idempotency_pk(id: &str) -> String {
+    format!("IDEM#{id}")
+}
+pub fn outbox_pk(shard: u8) -> String {
+    format!("OUTBOX#{shard}")
+}
+pub fn audit_sk(seq: u64) -> String {
+    format!("{AUDIT_SK_PREFIX}{seq:020}")
+}
+pub fn due_pk(shard: u8) -> String {
+    format!("DUE#{shard}")
+}
+pub fn age_pk(class: KeyClass, shard: u8) -> String {
+    format!("AGE#{class}#{shard}")
+}
+pub fn emergency_pk(month: &str) -> String {
+    format!("EMERGENCY#{month}")
+}
+pub fn lease_pk(name: &str) -> String {
+    format!("LEASE#{name}")
+}
 
 /// A global secondary index: partition key, sort key and projection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

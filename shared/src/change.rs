@@ -1,17 +1,75 @@
-//! Building a [`KeyChange`]: the key's new state, the audit events that describe it,
-//! and the secret-record writes derived from it.
+//! The one way state changes: a [`KeyChange`] is the key's new state, guarded by the
+//! revision it was planned on, together with the rotations, secret records and audit
+//! events it touches. A store applies a change entirely or not at all, and refuses it
+//! when any guard fails, so two writers racing on one key can never both win and no
+//! change is stored without its audit event. [`ChangeBuilder`] builds one.
 
 use serde_json::Value;
 
-use super::{KeyChange, RotationWrite, SecretWrite};
 use crate::audit::{AuditAction, AuditEvent, AuditHash};
 use crate::idempotency::IdempotencyRecord;
-use crate::ids::{Actor, Reason, RotationId};
+use crate::ids::{Actor, KeyId, Reason, RotationId};
+use crate::index::shard_of;
 use crate::key::{Key, SecretRecord, SecretState};
 use crate::notification::{OutboxEntry, OutboxMessage};
 use crate::rotation::{Rotation, RotationStatus};
-use crate::store::shard_of;
+use crate::secret::LookupHash;
 use crate::time::Timestamp;
+
+/// How a change writes a rotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationWrite {
+    pub rotation: Rotation,
+    /// `None`: the rotation must not exist yet. `Some(s)`: it must be in status `s`.
+    pub expected_status: Option<RotationStatus>,
+}
+
+/// How a change writes a secret's verification record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretWrite {
+    /// A new record; must not exist.
+    Create(SecretRecord),
+    /// A new stage or expiry for an existing record.
+    SetState {
+        lookup_hash: LookupHash,
+        state: SecretState,
+    },
+}
+
+/// One atomic, guarded state change of one key. Built by [`ChangeBuilder`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyChange {
+    /// The key's state after the change; `key.revision` is the last event's `seq`.
+    pub key: Key,
+    /// `None`: the key must not exist. `Some(r)`: it must still be at revision `r`.
+    pub expected_revision: Option<u64>,
+    pub rotations: Vec<RotationWrite>,
+    pub secrets: Vec<SecretWrite>,
+    pub events: Vec<AuditEvent>,
+    /// The record of the idempotent request that made the change, if any. Refused
+    /// (conflict) while a live record with the same id exists.
+    pub idempotency: Option<IdempotencyRecord>,
+    /// Notifications and clean-ups to carry out once the change has committed.
+    pub outbox: Vec<OutboxEntry>,
+    /// Emergency rotations started by this change, logged by month so the recent ones
+    /// can be listed without reading every key.
+    pub emergencies: Vec<EmergencyLogEntry>,
+}
+
+/// One emergency rotation in the monthly log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmergencyLogEntry {
+    pub at: Timestamp,
+    pub rotation_id: RotationId,
+    pub key_id: KeyId,
+}
+
+impl EmergencyLogEntry {
+    /// The log partition: `YYYY-MM` of the rotation's start.
+    pub fn month(&self) -> String {
+        self.at.to_rfc3339()[..7].to_owned()
+    }
+}
 
 /// Accumulates one change of one key. Secret records follow the key: after the key's
 /// versions are edited, [`ChangeBuilder::finish`] writes the new stage and expiry of
@@ -25,7 +83,7 @@ pub struct ChangeBuilder {
     events: Vec<AuditEvent>,
     idempotency: Option<IdempotencyRecord>,
     outbox: Vec<OutboxEntry>,
-    emergencies: Vec<super::EmergencyLogEntry>,
+    emergencies: Vec<EmergencyLogEntry>,
 }
 
 impl ChangeBuilder {
@@ -102,7 +160,7 @@ impl ChangeBuilder {
     }
 
     /// Logs an emergency rotation this change starts.
-    pub fn log_emergency(&mut self, entry: super::EmergencyLogEntry) {
+    pub fn log_emergency(&mut self, entry: EmergencyLogEntry) {
         self.emergencies.push(entry);
     }
 

@@ -1,0 +1,296 @@
+//! The processor's step for one rotation, and giving up on one that cannot advance.
+//!
+//! The step starts a rotation whose time has come, acts on a usage check (early
+//! completion, an embedded key's extension: [`crate::rollover::decide`]), reminds the
+//! customer before the grace ends, and completes the rotation when it has. Nothing due
+//! means no change, so a late or repeated run is harmless.
+
+use super::{complete, move_grace_end, record, snapshot, start, Act};
+use crate::audit::AuditAction;
+use crate::change::{ChangeBuilder, KeyChange};
+use crate::config::Policy;
+use crate::error::{Error, Result};
+use crate::ids::Reason;
+use crate::key::{Key, KeyClass};
+use crate::rollover::{decide, first_check, Step, Usage};
+use crate::rotation::{Rotation, RotationCommand, RotationStatus};
+use crate::time::Timestamp;
+
+/// What one processor step did to one rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Advance {
+    pub started: bool,
+    pub reminded: bool,
+    pub completed: bool,
+    /// The grace moved because the old secret is still in use (embedded keys).
+    pub extended: bool,
+    /// A usage check found nothing to do yet and set the next one.
+    pub checked: bool,
+}
+
+/// Whether the step at `now` needs to know how the rotation's secrets are used: the
+/// rotation is (or starts now and so will be) in grace, and a usage check, a reminder
+/// or its end is due. A superset of what [`plan_advance`] reads.
+pub fn advance_needs_usage(rotation: &Rotation, now: Timestamp) -> bool {
+    let remind_due = rotation.pending_reminder().is_some_and(|at| at <= now);
+    let ends = rotation.grace_ends_at <= now;
+    match rotation.status {
+        // A late start may make its first usage check due at once.
+        RotationStatus::Scheduled if rotation.scheduled_at <= now => {
+            rotation.auto_extend
+                || rotation.complete_when_unused_seconds.is_some()
+                || remind_due
+                || ends
+        }
+        RotationStatus::GracePeriod => {
+            rotation.usage_check_at.is_some_and(|at| at <= now) || remind_due || ends
+        }
+        _ => false,
+    }
+}
+
+/// The processor's step at `act.now`. `usage` is the secrets' use, read when
+/// [`advance_needs_usage`] said so. `None` when nothing is due.
+pub fn plan_advance(
+    key: Key,
+    mut rotation: Rotation,
+    usage: Option<&Usage>,
+    policy: &Policy,
+    act: Act<'_>,
+) -> Result<Option<(KeyChange, Advance)>> {
+    let now = act.now;
+    let expected = rotation.status;
+    let mut change = ChangeBuilder::update(key);
+    let mut advance = Advance::default();
+    if rotation.status == RotationStatus::Scheduled && rotation.scheduled_at <= now {
+        start(
+            &mut change,
+            &mut rotation,
+            act,
+            &Reason::system("scheduled time reached"),
+        )?;
+        advance.started = true;
+    }
+    let in_grace = rotation.status == RotationStatus::GracePeriod;
+    let check_due = rotation.usage_check_at.is_some_and(|at| at <= now);
+    let remind_due = rotation.pending_reminder().is_some_and(|at| at <= now);
+    if in_grace && (check_due || remind_due || rotation.grace_ends_at <= now) {
+        // What the customer's clients are doing, for the decisions below and for the
+        // notifications this step sends.
+        let Some(usage) = usage else {
+            return Err(Error::Internal(
+                "the processor's step needs the secrets' use: read it when advance_needs_usage says so"
+                    .into(),
+            ));
+        };
+        usage.copy_into(change.key_mut(), &rotation);
+        if check_due && rotation.grace_ends_at > now {
+            let rules = policy.for_class(change.key().class);
+            let step = if change.key().class == KeyClass::Embedded {
+                decide(
+                    &rotation,
+                    usage,
+                    now,
+                    rules.max_grace_seconds,
+                    policy.embedded_extension_step_seconds,
+                )
+            } else {
+                let mut server = rotation.clone();
+                server.auto_extend = false;
+                decide(&server, usage, now, rules.max_grace_seconds, 0)
+            };
+            match step {
+                Step::CompleteEarly { unused_for } => {
+                    let reason = Reason::system(format!(
+                        "completed early: the new secret is in use and the old one has not been used for {unused_for} s"
+                    ));
+                    complete(&mut change, &mut rotation, act, &reason)?;
+                    advance.completed = true;
+                }
+                Step::Extend { to } => {
+                    let before = snapshot(change.key(), Some(&rotation));
+                    rotation.apply(RotationCommand::Extend)?;
+                    move_grace_end(&mut change, &mut rotation, to, policy);
+                    rotation.usage_check_at = first_check(&rotation);
+                    let last = usage
+                        .old_last_used
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_default();
+                    let reason = Reason::system(format!(
+                        "extended automatically: the old secret is still in use (last used {last})"
+                    ));
+                    record(
+                        &mut change,
+                        before,
+                        &rotation,
+                        act,
+                        AuditAction::RotationExtended,
+                        Some(&reason),
+                    );
+                    advance.extended = true;
+                }
+                Step::CheckAgainAt(next) => {
+                    rotation.usage_check_at = next;
+                    advance.checked = true;
+                }
+            }
+        }
+    }
+    if rotation.status == RotationStatus::GracePeriod
+        && rotation.grace_ends_at > now
+        && rotation.pending_reminder().is_some_and(|at| at <= now)
+    {
+        let before = snapshot(change.key(), Some(&rotation));
+        rotation.reminded_at = Some(now);
+        let reason = Reason::system("the grace period ends soon");
+        record(
+            &mut change,
+            before,
+            &rotation,
+            act,
+            AuditAction::RotationReminded,
+            Some(&reason),
+        );
+        advance.reminded = true;
+    }
+    if rotation.status == RotationStatus::GracePeriod && rotation.grace_ends_at <= now {
+        complete(
+            &mut change,
+            &mut rotation,
+            act,
+            &Reason::system("grace period ended"),
+        )?;
+        advance.completed = true;
+    }
+    if advance == Advance::default() {
+        // Not due (or already advanced by another run): write nothing.
+        return Ok(None);
+    }
+    change.put_rotation(rotation, Some(expected));
+    Ok(Some((change.finish(), advance)))
+}
+
+/// Gives up on a rotation that cannot be advanced (its state is inconsistent), so it
+/// stops failing every run. The key keeps every secret that was valid: a rotation that
+/// had not started leaves the old secret without a deadline, as if cancelled, while its
+/// new secret (possibly handed out already) stays valid.
+pub fn plan_fail(
+    key: Key,
+    mut rotation: Rotation,
+    failure: &str,
+    act: Act<'_>,
+) -> Result<(KeyChange, Rotation)> {
+    let failure: String = failure.chars().take(500).collect();
+    let expected = rotation.status;
+    let before = snapshot(&key, Some(&rotation));
+    rotation.apply(RotationCommand::Fail)?;
+    rotation.failure = Some(failure.clone());
+    let mut change = ChangeBuilder::update(key);
+    if expected == RotationStatus::Scheduled {
+        change
+            .key_mut()
+            .lift_deadline_if_valid(rotation.from_version, act.now);
+    }
+    if change.key().active_rotation.as_ref() == Some(&rotation.id) {
+        change.key_mut().active_rotation = None;
+    }
+    let reason = Reason::system(format!("failed: {failure}"));
+    record(
+        &mut change,
+        before,
+        &rotation,
+        act,
+        AuditAction::RotationFailed,
+        Some(&reason),
+    );
+    change.put_rotation(rotation.clone(), Some(expected));
+    Ok((change.finish(), rotation))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::{SecretStage, Validity};
+    use crate::plan::fixtures::{act, actor, key, now, policy, successor};
+    use crate::plan::{plan_schedule, RotationRequest};
+
+    fn scheduled(class: KeyClass, request: RotationRequest) -> (Key, Rotation) {
+        let actor = actor();
+        let (change, rotation) = plan_schedule(
+            key(class),
+            &request,
+            &policy(),
+            &successor(2, false),
+            act(&actor, now()),
+        )
+        .unwrap();
+        (change.key, rotation)
+    }
+
+    /// One step at `at`, with nobody having used either secret.
+    fn step(key: Key, rotation: Rotation, at: Timestamp) -> Option<(KeyChange, Advance)> {
+        let actor = actor();
+        let unused = Usage::default();
+        plan_advance(key, rotation, Some(&unused), &policy(), act(&actor, at)).unwrap()
+    }
+
+    #[test]
+    fn nothing_due_writes_nothing() {
+        let (key, rotation) = scheduled(KeyClass::Server, RotationRequest::default());
+        assert!(!advance_needs_usage(&rotation, now()));
+        assert!(step(key, rotation, now()).is_none());
+    }
+
+    #[test]
+    fn on_time_a_rotation_starts_is_reminded_and_completes() {
+        let (key, rotation) = scheduled(KeyClass::Server, RotationRequest::default());
+        let (change, did) = step(key, rotation.clone(), rotation.scheduled_at).unwrap();
+        assert!(did.started && !did.completed);
+        let started = change.rotations[0].rotation.clone();
+        let remind_at = started.pending_reminder().expect("a reminder is set");
+        assert!(advance_needs_usage(&started, remind_at));
+        let (change, did) = step(change.key, started, remind_at).unwrap();
+        assert!(did.reminded);
+        let reminded = change.rotations[0].rotation.clone();
+        let end = reminded.grace_ends_at;
+        let (change, did) = step(change.key, reminded, end).unwrap();
+        assert!(did.completed);
+        assert_eq!(change.key.version(1).unwrap().stage, SecretStage::Revoked);
+        assert_eq!(
+            change.key.version(2).unwrap().validity(end),
+            Validity::Valid
+        );
+    }
+
+    #[test]
+    fn a_late_run_starts_and_completes_in_one_change() {
+        let (key, rotation) = scheduled(KeyClass::Server, RotationRequest::default());
+        let long_after = rotation.grace_ends_at.plus_seconds(86_400);
+        assert!(advance_needs_usage(&rotation, long_after));
+        let (change, did) = step(key, rotation, long_after).unwrap();
+        assert!(did.started && did.completed);
+        assert_eq!(change.key.valid_versions(long_after).count(), 1);
+    }
+
+    #[test]
+    fn a_step_that_needs_the_secrets_use_refuses_to_guess_it() {
+        let actor = actor();
+        let (key, rotation) = scheduled(KeyClass::Server, RotationRequest::default());
+        let end = rotation.grace_ends_at;
+        assert!(plan_advance(key, rotation, None, &policy(), act(&actor, end)).is_err());
+    }
+
+    #[test]
+    fn a_failed_scheduled_rotation_leaves_the_old_secret_working() {
+        let actor = actor();
+        let (key, rotation) = scheduled(KeyClass::Server, RotationRequest::default());
+        let (change, failed) = plan_fail(key, rotation, "corrupt", act(&actor, now())).unwrap();
+        assert_eq!(failed.status, RotationStatus::Failed);
+        assert_eq!(change.key.version(1).unwrap().expires_at, None);
+        assert_eq!(
+            change.key.version(2).unwrap().validity(now()),
+            Validity::Valid
+        );
+        assert_eq!(change.key.active_rotation, None);
+    }
+}

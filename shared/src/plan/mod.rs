@@ -1,0 +1,345 @@
+//! The rotation rules as pure code: each planner takes the state the service loaded
+//! and returns the whole change to commit, or why it is refused. No planner reads or
+//! writes anything, so every rule is unit-tested without a store (see each file's
+//! tests), and the service only loads, plans, commits and retries.
+//!
+//! | rule | file |
+//! |---|---|
+//! | issuing a key, importing an old one | [`issue`] |
+//! | scheduling a rotation (grace bounds, start, who gets the secret) | [`schedule`] |
+//! | an emergency: never lengthens a life, supersedes what is in progress | [`emergency`] |
+//! | cancel, complete, extend | [`cancel`], [`complete`], [`extend`] |
+//! | the processor's step: start, remind, usage checks, complete; giving up | [`advance`] |
+//! | handing out a held secret once | [`reveal`] |
+//! | the expiry warning ahead of the maximum age | [`warn`] |
+
+use serde_json::{json, Value};
+
+use crate::audit::AuditAction;
+use crate::change::ChangeBuilder;
+use crate::config::Policy;
+use crate::error::Result;
+use crate::ids::{Actor, Reason, RotationId};
+use crate::key::Key;
+use crate::notification::{Notification, NotificationType, OutboxMessage};
+use crate::rotation::{Rotation, RotationCommand};
+use crate::secret::{LookupHash, Verifier};
+use crate::time::Timestamp;
+
+pub mod advance;
+pub mod cancel;
+pub mod complete;
+pub mod emergency;
+pub mod extend;
+pub mod issue;
+pub mod requests;
+pub mod reveal;
+pub mod schedule;
+pub mod warn;
+
+pub use advance::{advance_needs_usage, plan_advance, plan_fail, Advance};
+pub use cancel::plan_cancel;
+pub use complete::plan_complete;
+pub use emergency::plan_emergency;
+pub use extend::plan_extend;
+pub use issue::{plan_import, plan_issue};
+pub use requests::{
+    EmergencyRequest, EmergencySource, LegacyKey, NewKey, RotationRequest, ScheduleTrigger, Start,
+    MAX_SCOPES,
+};
+pub use reveal::plan_reveal;
+pub use schedule::plan_schedule;
+pub use warn::plan_warn_expiring;
+
+/// The public half of a freshly minted secret: what a plan writes. The secret itself
+/// stays with the service, which returns it to the caller or holds it in the vault.
+#[derive(Debug, Clone)]
+pub struct NewSecret {
+    pub display_prefix: String,
+    pub lookup_hash: LookupHash,
+    pub verifier: Verifier,
+}
+
+/// The new secret of a rotation, and where it is held when nobody is handed it.
+#[derive(Debug, Clone)]
+pub struct Successor {
+    pub rotation_id: RotationId,
+    pub secret: NewSecret,
+    /// The vault secret holding it; `None` when it is returned to the caller.
+    pub held_as: Option<String>,
+}
+
+/// Who acts, and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Act<'a> {
+    pub actor: &'a Actor,
+    pub now: Timestamp,
+}
+
+fn key_snapshot(key: &Key) -> Value {
+    json!({
+        "status": key.status,
+        "activeRotation": key.active_rotation,
+        "versions": key.versions.iter().map(|v| json!({
+            "version": v.version,
+            "prefix": v.prefix,
+            "stage": v.stage,
+            "expiresAt": v.expires_at,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn rotation_snapshot(rotation: Option<&Rotation>) -> Value {
+    match rotation {
+        None => Value::Null,
+        Some(r) => json!({
+            "status": r.status,
+            "trigger": r.trigger,
+            "fromVersion": r.from_version,
+            "toVersion": r.to_version,
+            "scheduledAt": r.scheduled_at,
+            "graceEndsAt": r.grace_ends_at,
+            "completedAt": r.completed_at,
+            "supersededBy": r.superseded_by,
+        }),
+    }
+}
+
+/// What an audit event records as `before` or `after`.
+pub(crate) fn snapshot(key: &Key, rotation: Option<&Rotation>) -> Value {
+    json!({ "key": key_snapshot(key), "rotation": rotation_snapshot(rotation) })
+}
+
+/// Records one state change of `rotation`: the audit event (`before` is the state the
+/// builder and the rotation held, `after` what they hold now), the customer's
+/// notification, and the deletion of a held secret nobody needs any more.
+pub(crate) fn record(
+    change: &mut ChangeBuilder,
+    before: Value,
+    rotation: &Rotation,
+    act: Act<'_>,
+    action: AuditAction,
+    reason: Option<&Reason>,
+) {
+    let after = snapshot(change.key(), Some(rotation));
+    change.record(
+        act.now,
+        act.actor,
+        action,
+        reason,
+        Some(&rotation.id),
+        before,
+        after,
+    );
+    if let Some(kind) = notification_kind(action) {
+        let deadline_applies =
+            !rotation.status.is_final() || action == AuditAction::RotationCompleted;
+        let notification = Notification::of_rotation(
+            kind,
+            change.key(),
+            rotation,
+            act.now,
+            reason,
+            deadline_applies,
+        );
+        change.enqueue(
+            act.now,
+            OutboxMessage::Notify {
+                notification: Box::new(notification),
+            },
+        );
+    }
+    // A secret held for its one reveal is deleted when its rotation ends (a leak
+    // rotation's is kept until revealed: see Rotation::holds_secret).
+    if rotation.status.is_final() && rotation.revealed_at.is_none() && !rotation.holds_secret() {
+        if let Some(name) = &rotation.vault_secret {
+            change.enqueue(
+                act.now,
+                OutboxMessage::DeleteVaultSecret { name: name.clone() },
+            );
+        }
+    }
+}
+
+/// Starts `rotation`: its new secret becomes current, the old one previous.
+pub(crate) fn start(
+    change: &mut ChangeBuilder,
+    rotation: &mut Rotation,
+    act: Act<'_>,
+    reason: &Reason,
+) -> Result<()> {
+    let before = snapshot(change.key(), Some(rotation));
+    rotation.apply(RotationCommand::Start)?;
+    rotation.started_at = Some(act.now);
+    rotation.usage_check_at = crate::rollover::first_check(rotation);
+    change.key_mut().promote(rotation.to_version);
+    record(
+        change,
+        before,
+        rotation,
+        act,
+        AuditAction::RotationStarted,
+        Some(reason),
+    );
+    Ok(())
+}
+
+/// Completes `rotation`: every secret of the key but the current one is revoked.
+pub(crate) fn complete(
+    change: &mut ChangeBuilder,
+    rotation: &mut Rotation,
+    act: Act<'_>,
+    reason: &Reason,
+) -> Result<()> {
+    let before = snapshot(change.key(), Some(rotation));
+    rotation.apply(RotationCommand::Complete)?;
+    rotation.completed_at = Some(act.now);
+    let key = change.key_mut();
+    key.revoke_all_but_current(act.now);
+    key.active_rotation = None;
+    record(
+        change,
+        before,
+        rotation,
+        act,
+        AuditAction::RotationCompleted,
+        Some(reason),
+    );
+    Ok(())
+}
+
+/// Moves a rotation's grace end (extensions, by hand or automatic): the old secret's
+/// expiry follows, and the new deadline gets its own reminder.
+pub(crate) fn move_grace_end(
+    change: &mut ChangeBuilder,
+    rotation: &mut Rotation,
+    new_end: Timestamp,
+    policy: &Policy,
+) {
+    rotation.grace_ends_at = new_end;
+    rotation.reminder_at =
+        reminder_for(rotation.scheduled_at, new_end, policy.reminder_lead_seconds);
+    rotation.reminded_at = None;
+    change
+        .key_mut()
+        .move_deadline(rotation.from_version, new_end);
+}
+
+/// Which state changes the customer hears about.
+fn notification_kind(action: AuditAction) -> Option<NotificationType> {
+    match action {
+        AuditAction::RotationScheduled => Some(NotificationType::RotationScheduled),
+        AuditAction::RotationStarted => Some(NotificationType::RotationStarted),
+        AuditAction::RotationReminded => Some(NotificationType::RotationReminder),
+        AuditAction::RotationCompleted => Some(NotificationType::RotationCompleted),
+        AuditAction::RotationCancelled | AuditAction::RotationSuperseded => {
+            Some(NotificationType::RotationCancelled)
+        }
+        AuditAction::RotationExtended => Some(NotificationType::RotationExtended),
+        AuditAction::RotationEmergency => Some(NotificationType::RotationEmergency),
+        AuditAction::KeyCreated
+        | AuditAction::KeyImported
+        | AuditAction::RotationFailed
+        | AuditAction::RotationRevealed
+        | AuditAction::KeyExpiryWarned => None,
+    }
+}
+
+/// The reminder time for a grace ending at `grace_ends_at`: `lead` before it, if that
+/// is after the rotation starts.
+pub(crate) fn reminder_for(
+    scheduled_at: Timestamp,
+    grace_ends_at: Timestamp,
+    lead: u64,
+) -> Option<Timestamp> {
+    let at = grace_ends_at.minus_seconds(lead);
+    (lead > 0 && at > scheduled_at).then_some(at)
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    //! Keys and rotations in known states, for the planners' unit tests.
+
+    use super::*;
+    use crate::config::Policy;
+    use crate::ids::{KeyId, KeyName, OrganizationId};
+    use crate::key::{KeyClass, KeyStatus, SecretOrigin, SecretStage, SecretVersion};
+
+    pub fn at(text: &str) -> Timestamp {
+        Timestamp::parse(text).unwrap()
+    }
+
+    pub fn now() -> Timestamp {
+        at("2026-01-01T00:00:00Z")
+    }
+
+    pub fn policy() -> Policy {
+        Policy::default()
+    }
+
+    pub fn actor() -> Actor {
+        Actor::parse("alice@example.com").unwrap()
+    }
+
+    pub fn act(actor: &Actor, now: Timestamp) -> Act<'_> {
+        Act { actor, now }
+    }
+
+    /// One real verifier, derived once: planners only carry it.
+    fn verifier() -> Verifier {
+        static VERIFIER: std::sync::OnceLock<Verifier> = std::sync::OnceLock::new();
+        VERIFIER
+            .get_or_init(|| {
+                let secret = crate::secret::RawSecret::from_string("sk_test_fixture".into());
+                Verifier::derive(&secret, crate::secret::VerifierParams::DEFAULT).unwrap()
+            })
+            .clone()
+    }
+
+    fn secret(n: u8) -> NewSecret {
+        NewSecret {
+            display_prefix: format!("sk_live_{n:08}"),
+            lookup_hash: LookupHash::of(&format!("secret-{n}")),
+            verifier: verifier(),
+        }
+    }
+
+    /// The successor of a rotation, returned to the caller (`held` false) or held.
+    pub fn successor(n: u8, held: bool) -> Successor {
+        let rotation_id = RotationId::generate();
+        Successor {
+            held_as: held.then(|| format!("keyroll/{rotation_id}")),
+            rotation_id,
+            secret: secret(n),
+        }
+    }
+
+    /// An active key of `class` with one current secret, created at `now()`, stored
+    /// (revision 1).
+    pub fn key(class: KeyClass) -> Key {
+        let first = SecretVersion::new(
+            1,
+            "sk_live_00000001".into(),
+            LookupHash::of("secret-1"),
+            SecretStage::Current,
+            SecretOrigin::Generated,
+            now(),
+        );
+        Key {
+            id: KeyId::generate(),
+            organization_id: OrganizationId::parse("org_acme").unwrap(),
+            name: KeyName::parse("backend").unwrap(),
+            scopes: vec![],
+            rate_limit: 10,
+            class,
+            status: KeyStatus::Active,
+            created_at: now(),
+            created_by: actor(),
+            versions: vec![first],
+            active_rotation: None,
+            revision: 1,
+            audit_head: None,
+            expiry_warned_version: None,
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Handing out a held secret once: the rotation records when, and the vault copy is
+//! deleted after the change commits. A second reveal, or one after the rotation ended
+//! (but a completed leak rotation, whose secret nobody has seen yet), is gone.
+
+use super::{record, snapshot, Act};
+use crate::audit::AuditAction;
+use crate::change::{ChangeBuilder, KeyChange};
+use crate::error::{Conflict, Error, Result};
+use crate::key::Key;
+use crate::notification::OutboxMessage;
+use crate::rotation::Rotation;
+
+/// Whether `rotation`'s held secret may still be handed out; the reason when not.
+pub fn check_revealable(rotation: &Rotation) -> Result<&str> {
+    let Some(name) = rotation.vault_secret.as_deref() else {
+        return Err(Conflict::SecretWasReturned.into());
+    };
+    if rotation.revealed_at.is_some() {
+        return Err(Error::Gone(
+            "this rotation's secret has already been revealed".into(),
+        ));
+    }
+    if !rotation.holds_secret() {
+        return Err(Error::Gone(format!(
+            "this rotation is {} and its secret has been deleted",
+            rotation.status
+        )));
+    }
+    Ok(name)
+}
+
+pub fn plan_reveal(
+    key: Key,
+    mut rotation: Rotation,
+    act: Act<'_>,
+) -> Result<(KeyChange, Rotation)> {
+    let name = check_revealable(&rotation)?.to_owned();
+    let expected = rotation.status;
+    let before = snapshot(&key, Some(&rotation));
+    rotation.revealed_at = Some(act.now);
+    let mut change = ChangeBuilder::update(key);
+    record(
+        &mut change,
+        before,
+        &rotation,
+        act,
+        AuditAction::RotationRevealed,
+        None,
+    );
+    change.enqueue(act.now, OutboxMessage::DeleteVaultSecret { name });
+    change.put_rotation(rotation.clone(), Some(expected));
+    Ok((change.finish(), rotation))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::KeyClass;
+    use crate::plan::fixtures::{act, actor, key, now, policy, successor};
+    use crate::plan::{plan_schedule, RotationRequest, ScheduleTrigger};
+
+    #[test]
+    fn a_held_secret_is_revealed_once_and_a_returned_one_never() {
+        let actor = actor();
+        let request = RotationRequest {
+            trigger: ScheduleTrigger::Policy,
+            ..Default::default()
+        };
+        let (change, rotation) = plan_schedule(
+            key(KeyClass::Server),
+            &request,
+            &policy(),
+            &successor(2, true),
+            act(&actor, now()),
+        )
+        .unwrap();
+        let (change, revealed) = plan_reveal(change.key, rotation, act(&actor, now())).unwrap();
+        assert_eq!(revealed.revealed_at, Some(now()));
+        assert!(change
+            .outbox
+            .iter()
+            .any(|e| matches!(e.message, OutboxMessage::DeleteVaultSecret { .. })));
+        assert!(matches!(
+            plan_reveal(change.key, revealed, act(&actor, now())),
+            Err(Error::Gone(_))
+        ));
+        let (change, returned) = plan_schedule(
+            key(KeyClass::Server),
+            &RotationRequest::default(),
+            &policy(),
+            &successor(3, false),
+            act(&actor, now()),
+        )
+        .unwrap();
+        assert!(matches!(
+            plan_reveal(change.key, returned, act(&actor, now())),
+            Err(Error::Conflict(Conflict::SecretWasReturned))
+        ));
+    }
+}

@@ -1,0 +1,295 @@
+//! Scheduling a rotation: the new secret is valid at once (stage `pending`), the old
+//! one expires at start + grace, and the grace stays within the class's bounds.
+
+use super::{
+    record, reminder_for, snapshot, start, Act, RotationRequest, ScheduleTrigger, Start, Successor,
+};
+use crate::audit::AuditAction;
+use crate::change::{ChangeBuilder, KeyChange};
+use crate::config::Policy;
+use crate::error::{Conflict, Error, Result};
+use crate::ids::Reason;
+use crate::key::{
+    Key, KeyClass, KeyStatus, SecretOrigin, SecretRecord, SecretStage, SecretVersion,
+};
+use crate::rotation::{NewRotation, Rotation};
+
+/// The grace a rotation of `key` gets: the class's default or the one asked for, within
+/// the class's bounds.
+fn grace_for(key: &Key, requested: Option<u64>, policy: &Policy) -> Result<u64> {
+    let rules = policy.for_class(key.class);
+    let grace = requested.unwrap_or(rules.default_grace_seconds);
+    if !(rules.min_grace_seconds..=rules.max_grace_seconds).contains(&grace) {
+        return Err(Error::invalid(
+            "gracePeriodSeconds",
+            format!(
+                "must be between {} and {} for {} keys",
+                rules.min_grace_seconds, rules.max_grace_seconds, key.class
+            ),
+        ));
+    }
+    Ok(grace)
+}
+
+/// Schedules `successor` to replace `key`'s current secret.
+pub fn plan_schedule(
+    key: Key,
+    request: &RotationRequest,
+    policy: &Policy,
+    successor: &Successor,
+    act: Act<'_>,
+) -> Result<(KeyChange, Rotation)> {
+    request.validate(act.now)?;
+    debug_assert_eq!(
+        successor.held_as.is_some(),
+        request.trigger.holds_secret(),
+        "a held secret is held exactly when the trigger says so"
+    );
+    let grace = grace_for(&key, request.grace_seconds, policy)?;
+    if request.auto_extend && key.class != KeyClass::Embedded {
+        return Err(Error::invalid(
+            "autoExtend",
+            "only embedded keys extend their grace automatically",
+        ));
+    }
+    if key.status == KeyStatus::Revoked {
+        return Err(Conflict::KeyRevoked.into());
+    }
+    if let Some(active) = &key.active_rotation {
+        return Err(Conflict::RotationInProgress {
+            rotation_id: active.to_string(),
+        }
+        .into());
+    }
+    let old = key
+        .current()
+        .cloned()
+        .ok_or_else(|| Error::Internal(format!("key {} has no current secret", key.id)))?;
+    let scheduled_at = request.start.at(act.now, policy);
+    let grace_ends_at = scheduled_at.plus_seconds(grace);
+    let new_version = SecretVersion::new(
+        key.next_version_number(),
+        successor.secret.display_prefix.clone(),
+        successor.secret.lookup_hash,
+        SecretStage::Pending,
+        SecretOrigin::Generated,
+        act.now,
+    );
+    let mut rotation = Rotation::new(NewRotation {
+        id: successor.rotation_id.clone(),
+        key_id: key.id.clone(),
+        from: &old,
+        to: &new_version,
+        trigger: request.trigger.rotation_trigger(),
+        reason: request
+            .reason
+            .clone()
+            .unwrap_or_else(|| Reason::system("scheduled rotation")),
+        actor: act.actor.clone(),
+        created_at: act.now,
+        scheduled_at,
+        grace_ends_at,
+    });
+    rotation.reminder_at = reminder_for(scheduled_at, grace_ends_at, policy.reminder_lead_seconds);
+    rotation.vault_secret = successor.held_as.clone();
+    rotation.complete_when_unused_seconds = request.complete_when_unused_seconds;
+    rotation.auto_extend = request.auto_extend;
+    rotation.self_service = request.trigger == ScheduleTrigger::SelfService;
+
+    let before = snapshot(&key, None);
+    let mut change = ChangeBuilder::update(key);
+    change
+        .key_mut()
+        .add_successor(new_version.clone(), old.version, grace_ends_at);
+    change.key_mut().active_rotation = Some(rotation.id.clone());
+    change.add_secret(SecretRecord::new(
+        change.key(),
+        &new_version,
+        Some(successor.secret.verifier.clone()),
+    ));
+    let reason = rotation.reason.clone();
+    record(
+        &mut change,
+        before,
+        &rotation,
+        act,
+        AuditAction::RotationScheduled,
+        Some(&reason),
+    );
+    if request.start == Start::Now {
+        start(&mut change, &mut rotation, act, &reason)?;
+    }
+    change.put_rotation(rotation.clone(), None);
+    Ok((change.finish(), rotation))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::SecretWrite;
+    use crate::key::Validity;
+    use crate::plan::fixtures::{act, actor, key, now, policy, successor};
+    use crate::rotation::{RotationStatus, RotationTrigger};
+
+    #[test]
+    fn the_new_secret_is_valid_at_once_and_the_old_one_gets_its_deadline() {
+        let actor = actor();
+        let request = RotationRequest::default();
+        let (change, rotation) = plan_schedule(
+            key(KeyClass::Server),
+            &request,
+            &policy(),
+            &successor(2, false),
+            act(&actor, now()),
+        )
+        .unwrap();
+        let p = policy();
+        assert_eq!(rotation.status, RotationStatus::Scheduled);
+        assert_eq!(
+            rotation.scheduled_at,
+            now().plus_seconds(p.schedule_lead_seconds)
+        );
+        assert_eq!(
+            rotation.grace_ends_at,
+            rotation
+                .scheduled_at
+                .plus_seconds(p.server.default_grace_seconds)
+        );
+        let new = change.key.version(2).unwrap();
+        assert_eq!(new.stage, SecretStage::Pending);
+        assert_eq!(new.validity(now()), Validity::Valid);
+        assert_eq!(
+            change.key.version(1).unwrap().expires_at,
+            Some(rotation.grace_ends_at)
+        );
+        assert_eq!(change.key.active_rotation, Some(rotation.id.clone()));
+        assert_eq!(
+            change.expected_revision,
+            Some(1),
+            "guarded by the revision read"
+        );
+        assert!(change
+            .secrets
+            .iter()
+            .any(|w| matches!(w, SecretWrite::Create(r) if r.version == 2)));
+        assert_eq!(change.events.len(), 1);
+        assert_eq!(change.outbox.len(), 1, "the customer is told");
+    }
+
+    #[test]
+    fn starting_now_promotes_in_the_same_change() {
+        let actor = actor();
+        let request = RotationRequest {
+            start: Start::Now,
+            ..Default::default()
+        };
+        let (change, rotation) = plan_schedule(
+            key(KeyClass::Server),
+            &request,
+            &policy(),
+            &successor(2, false),
+            act(&actor, now()),
+        )
+        .unwrap();
+        assert_eq!(rotation.status, RotationStatus::GracePeriod);
+        assert_eq!(change.key.current().unwrap().version, 2);
+        assert_eq!(change.key.version(1).unwrap().stage, SecretStage::Previous);
+        assert_eq!(change.events.len(), 2, "scheduled, then started");
+    }
+
+    #[test]
+    fn the_trigger_decides_who_gets_the_secret() {
+        let actor = actor();
+        for (trigger, held, self_service, rotation_trigger) in [
+            (
+                ScheduleTrigger::Manual,
+                false,
+                false,
+                RotationTrigger::Manual,
+            ),
+            (
+                ScheduleTrigger::SelfService,
+                true,
+                true,
+                RotationTrigger::Manual,
+            ),
+            (
+                ScheduleTrigger::Policy,
+                true,
+                false,
+                RotationTrigger::Policy,
+            ),
+        ] {
+            let request = RotationRequest {
+                trigger,
+                ..Default::default()
+            };
+            let (_, rotation) = plan_schedule(
+                key(KeyClass::Server),
+                &request,
+                &policy(),
+                &successor(2, held),
+                act(&actor, now()),
+            )
+            .unwrap();
+            assert_eq!(rotation.vault_secret.is_some(), held, "{trigger:?}");
+            assert_eq!(rotation.self_service, self_service, "{trigger:?}");
+            assert_eq!(rotation.trigger, rotation_trigger, "{trigger:?}");
+        }
+    }
+
+    #[test]
+    fn refusals_name_their_reason() {
+        let actor = actor();
+        let p = policy();
+        let plan = |key: Key, request: RotationRequest| {
+            plan_schedule(key, &request, &p, &successor(2, false), act(&actor, now()))
+        };
+        let too_long = RotationRequest {
+            grace_seconds: Some(p.server.max_grace_seconds + 1),
+            ..Default::default()
+        };
+        assert!(matches!(
+            plan(key(KeyClass::Server), too_long),
+            Err(Error::Invalid {
+                field: "gracePeriodSeconds",
+                ..
+            })
+        ));
+        let past = RotationRequest {
+            start: Start::At(now().minus_seconds(1)),
+            ..Default::default()
+        };
+        assert!(matches!(
+            plan(key(KeyClass::Server), past),
+            Err(Error::Invalid {
+                field: "scheduledAt",
+                ..
+            })
+        ));
+        let extend = RotationRequest {
+            auto_extend: true,
+            ..Default::default()
+        };
+        assert!(matches!(
+            plan(key(KeyClass::Server), extend.clone()),
+            Err(Error::Invalid {
+                field: "autoExtend",
+                ..
+            })
+        ));
+        assert!(plan(key(KeyClass::Embedded), extend).is_ok());
+        let mut busy = key(KeyClass::Server);
+        busy.active_rotation = Some(crate::ids::RotationId::generate());
+        assert!(matches!(
+            plan(busy, RotationRequest::default()),
+            Err(Error::Conflict(Conflict::RotationInProgress { .. }))
+        ));
+        let mut revoked = key(KeyClass::Server);
+        revoked.status = KeyStatus::Revoked;
+        assert!(matches!(
+            plan(revoked, RotationRequest::default()),
+            Err(Error::Conflict(Conflict::KeyRevoked))
+        ));
+    }
+}

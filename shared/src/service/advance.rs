@@ -1,0 +1,97 @@
+//! What the jobs ask of a rotation or key: the processor's step, giving up on a
+//! rotation that cannot advance, and the scanner's expiry warning.
+
+use super::Keyroll;
+use crate::error::{Error, Result};
+use crate::ids::{Actor, KeyId, Reason, RotationId};
+use crate::key::Key;
+use crate::plan::{advance_needs_usage, plan_advance, plan_fail, plan_warn_expiring, Act, Advance};
+use crate::rollover::Usage;
+use crate::rotation::Rotation;
+use crate::time::Timestamp;
+
+impl Keyroll {
+    /// The processor's step for one rotation: starts it if its time has come and
+    /// completes it if its grace is over. Does nothing (and writes nothing) if neither
+    /// is due, so a late or repeated run is harmless.
+    pub async fn advance_rotation(&self, id: &RotationId) -> Result<Advance> {
+        let actor = Actor::system("processor");
+        let actor = &actor;
+        self.commit_with_retry(|| async move {
+            let now = self.now();
+            let (rotation, key) = self.load_rotation_and_key(id).await?;
+            let usage = if advance_needs_usage(&rotation, now) {
+                Some(self.usage_of(&key, &rotation).await?)
+            } else {
+                None
+            };
+            let act = Act { actor, now };
+            Ok(
+                match plan_advance(key, rotation, usage.as_ref(), &self.config.policy, act)? {
+                    Some((change, advance)) => (Some(change), advance),
+                    None => (None, Advance::default()),
+                },
+            )
+        })
+        .await
+    }
+
+    /// Gives up on a rotation that cannot be advanced (its state is inconsistent), so
+    /// it stops failing every run; the key keeps every secret that was valid.
+    pub async fn fail_rotation(&self, id: &RotationId, failure: &str) -> Result<Rotation> {
+        let actor = Actor::system("processor");
+        let actor = &actor;
+        self.commit_with_retry(|| async move {
+            let now = self.now();
+            let (rotation, key) = self.load_rotation_and_key(id).await?;
+            let (change, rotation) = plan_fail(key, rotation, failure, Act { actor, now })?;
+            Ok((Some(change), rotation))
+        })
+        .await
+    }
+
+    /// Warns the customer, once per secret version, that the key's current secret
+    /// reaches its maximum age at `deadline` (a policy rotation follows then). Returns
+    /// whether a warning was recorded now.
+    pub async fn warn_expiring(
+        &self,
+        key_id: &KeyId,
+        deadline: Timestamp,
+        reason: Reason,
+    ) -> Result<bool> {
+        let actor = Actor::system("scanner");
+        let (actor, reason) = (&actor, &reason);
+        self.commit_with_retry(|| async move {
+            let now = self.now();
+            let key = self.load_key(key_id).await?;
+            Ok(
+                match plan_warn_expiring(key, deadline, reason, actor, now) {
+                    Some(change) => (Some(change), true),
+                    None => (None, false),
+                },
+            )
+        })
+        .await
+    }
+
+    /// When the rotation's old and new secrets were last used, from their records.
+    pub(crate) async fn usage_of(&self, key: &Key, rotation: &Rotation) -> Result<Usage> {
+        let last_used = |version: u32| {
+            let hash = key.version(version).map(|v| v.lookup_hash);
+            async move {
+                Ok::<_, Error>(match hash {
+                    Some(hash) => self.store.secret(&hash).await?.and_then(|r| r.last_used_at),
+                    None => None,
+                })
+            }
+        };
+        let (old_last_used, new_last_used) = futures::try_join!(
+            last_used(rotation.from_version),
+            last_used(rotation.to_version)
+        )?;
+        Ok(Usage {
+            old_last_used,
+            new_last_used,
+        })
+    }
+}

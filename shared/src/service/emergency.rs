@@ -1,0 +1,146 @@
+//! Emergency rotations, by an operator or from a GitHub leak report.
+
+use super::{Caller, Delivery, Keyroll, RotationIssued, Verification};
+use crate::error::{Conflict, Error, Result};
+use crate::ids::{Actor, KeyId, Reason, RotationId};
+use crate::plan::{plan_emergency, Act, EmergencyRequest, EmergencySource, Successor};
+
+/// What a leak report found about one token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeakVerdict {
+    /// A keyroll secret; `rotation` is the emergency rotation this report started
+    /// (`None` when the secret was already dead or already being rotated for a leak).
+    TruePositive {
+        key_id: KeyId,
+        rotation: Option<RotationId>,
+    },
+    /// Not a keyroll secret.
+    FalsePositive,
+}
+
+impl Keyroll {
+    /// Rotates now because the secret may be compromised. Every other secret of the
+    /// key expires within the grace (0: revoked at once); a rotation in progress is
+    /// closed as superseded; no secret's life is ever lengthened.
+    pub async fn emergency_rotation(
+        &self,
+        key_id: &KeyId,
+        request: EmergencyRequest,
+        caller: impl Into<Caller>,
+    ) -> Result<RotationIssued> {
+        let caller = &caller.into();
+        request.grace(&self.config.policy.emergency)?;
+        let (minted, secret) = self.mint().await?;
+        let rotation_id = RotationId::generate();
+        // Nobody is handed a leak rotation's secret (no person asked for it): it waits
+        // in the vault for the key owner's reveal.
+        let held_as = match request.source {
+            EmergencySource::Leak { .. } => Some(
+                self.hold_in_vault(key_id, &rotation_id, &minted.secret)
+                    .await?,
+            ),
+            EmergencySource::Operator => None,
+        };
+        let successor = Successor {
+            rotation_id,
+            secret,
+            held_as,
+        };
+        let (request, successor_ref, minted_ref) = (&request, &successor, &minted);
+        let outcome = self
+            .commit_with_retry(|| async move {
+                let now = self.now();
+                let key = self.load_key(key_id).await?;
+                let active = match &key.active_rotation {
+                    Some(id) => Some(self.store.rotation(id).await?.ok_or_else(|| {
+                        Error::Internal(format!("key {key_id} points at missing rotation {id}"))
+                    })?),
+                    None => None,
+                };
+                let act = Act {
+                    actor: &caller.actor,
+                    now,
+                };
+                let (mut change, rotation) = plan_emergency(
+                    key,
+                    active,
+                    request,
+                    &self.config.policy.emergency,
+                    successor_ref,
+                    act,
+                )?;
+                let replayable = successor_ref
+                    .held_as
+                    .is_none()
+                    .then_some(&minted_ref.secret);
+                caller.record_request(&mut change, rotation.id.as_str(), 201, replayable, now)?;
+                Ok((Some(change), rotation))
+            })
+            .await;
+        let rotation = match outcome {
+            Ok(rotation) => rotation,
+            Err(error) => {
+                self.release_vault(successor.held_as.as_deref()).await;
+                return Err(error);
+            }
+        };
+        let delivery = match successor.held_as {
+            Some(vault_secret) => Delivery::Held { vault_secret },
+            None => Delivery::Returned(minted.secret),
+        };
+        Ok(RotationIssued { rotation, delivery })
+    }
+
+    /// Acts on one token of a GitHub secret-scanning report: a live keyroll secret gets
+    /// an emergency rotation (trigger `leak`, grace `KEYROLL_LEAK_GRACE_SECONDS`, the
+    /// new secret held for the owner's reveal); a secret already dead, or already being
+    /// rotated for a leak, is a true positive with nothing more to do; anything else is
+    /// not ours.
+    pub async fn report_leak(&self, token: &str, url: &str, source: &str) -> Result<LeakVerdict> {
+        let record = match self.check_secret(token).await? {
+            Verification::Malformed | Verification::NotFound => {
+                return Ok(LeakVerdict::FalsePositive)
+            }
+            Verification::Expired(record) | Verification::Revoked(record) => {
+                return Ok(LeakVerdict::TruePositive {
+                    key_id: record.key_id,
+                    rotation: None,
+                })
+            }
+            Verification::Valid(record) => record,
+        };
+        let reason = Reason::system(format!(
+            "leaked: reported by GitHub secret scanning at {} (source: {})",
+            crate::leak::sanitized(url, 300),
+            crate::leak::sanitized(source, 40)
+        ));
+        let request = EmergencyRequest {
+            reason,
+            grace_seconds: Some(self.config.policy.emergency.leak_grace_seconds),
+            source: EmergencySource::Leak {
+                version: record.version,
+            },
+        };
+        let actor = Actor::system("github-secret-scanning");
+        match self
+            .emergency_rotation(&record.key_id, request, actor)
+            .await
+        {
+            Ok(issued) => Ok(LeakVerdict::TruePositive {
+                key_id: record.key_id,
+                rotation: Some(issued.rotation.id),
+            }),
+            // Already rotated away by a concurrent report, or the key is revoked.
+            Err(Error::Conflict(
+                Conflict::LeakAlreadyRotating
+                | Conflict::LeakedSecretIsDead
+                | Conflict::KeyRevoked
+                | Conflict::WrongState(_),
+            )) => Ok(LeakVerdict::TruePositive {
+                key_id: record.key_id,
+                rotation: None,
+            }),
+            Err(error) => Err(error),
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Secrets nobody was handed at creation (policy, self-service and leak rotations):
+//! held in the vault before their rotation commits, handed out once.
+
+use super::{Caller, Keyroll, Verification};
+use crate::error::{Error, Result};
+use crate::ids::{Actor, KeyId, RotationId};
+use crate::plan::{plan_reveal, reveal::check_revealable, Act};
+use crate::rotation::Rotation;
+use crate::secret::RawSecret;
+
+impl Keyroll {
+    /// Stores a new secret that nobody is handed for its one reveal, before the change
+    /// that creates its rotation commits (so a committed rotation always has it).
+    pub(super) async fn hold_in_vault(
+        &self,
+        key_id: &KeyId,
+        rotation_id: &RotationId,
+        secret: &RawSecret,
+    ) -> Result<String> {
+        let vault = self
+            .vault
+            .as_ref()
+            .ok_or_else(|| Error::Config("holding a secret needs a secret vault".into()))?;
+        let name = format!("{}{}", self.config.secret_name_prefix, rotation_id);
+        vault
+            .put(
+                &name,
+                secret,
+                &[
+                    ("keyroll:key", key_id.as_str()),
+                    ("keyroll:rotation", rotation_id.as_str()),
+                ],
+            )
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(name)
+    }
+
+    /// Deletes a held secret whose rotation was not created after all.
+    pub(super) async fn release_vault(&self, name: Option<&str>) {
+        if let (Some(vault), Some(name)) = (&self.vault, name) {
+            if let Err(cleanup) = vault.delete(name).await {
+                tracing::warn!(%cleanup, vault_secret_name = %name, "could not delete the vault secret of a rotation that was not created");
+            }
+        }
+    }
+
+    /// Customer self-service: the new secret of the rotation replacing `presented`,
+    /// handed out once, to whoever proves they hold the old secret during a
+    /// non-emergency rotation whose new secret is held for the customer. Refused for
+    /// emergency and leak rotations: their old secret may be in an attacker's hands.
+    pub async fn successor(&self, presented: &str) -> Result<(Rotation, RawSecret)> {
+        let record = match self.verify(presented).await? {
+            Verification::Valid(record) => record,
+            _ => return Err(Error::Unauthenticated),
+        };
+        let key = self.load_key(&record.key_id).await?;
+        let no_successor = || Error::not_found("successor for secret of key", &record.key_id);
+        let Some(rotation_id) = key.active_rotation.clone() else {
+            return Err(no_successor());
+        };
+        let rotation = self.rotation(&rotation_id).await?;
+        if rotation.from_version != record.version {
+            return Err(no_successor());
+        }
+        if rotation.trigger.is_emergency() {
+            return Err(Error::Forbidden(
+                "the old secret of an emergency or leak rotation is presumed compromised and cannot fetch its successor; the key's owner gets the new secret".into(),
+            ));
+        }
+        if !rotation.self_service || rotation.vault_secret.is_none() {
+            return Err(no_successor());
+        }
+        let actor = Actor::system_named(&format!("customer:{}", record.key_id));
+        self.reveal_secret(&rotation_id, actor).await
+    }
+
+    /// Hands out, once, the secret a rotation minted and kept in the vault. A second
+    /// reveal, or one after the rotation ended, is refused with 410.
+    pub async fn reveal_secret(
+        &self,
+        id: &RotationId,
+        caller: impl Into<Caller>,
+    ) -> Result<(Rotation, RawSecret)> {
+        let caller = &caller.into();
+        let vault = self
+            .vault
+            .as_ref()
+            .ok_or_else(|| Error::Config("no secret vault is configured".into()))?;
+        let rotation = self.rotation(id).await?;
+        let name = check_revealable(&rotation)?.to_owned();
+        let secret = vault
+            .get(&name)
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+            .ok_or_else(|| Error::Gone("this rotation's secret is no longer held".into()))?;
+        let secret_ref = &secret;
+        let revealed = self
+            .commit_with_retry(|| async move {
+                let now = self.now();
+                let (rotation, key) = self.load_rotation_and_key(id).await?;
+                let act = Act {
+                    actor: &caller.actor,
+                    now,
+                };
+                let (mut change, rotation) = plan_reveal(key, rotation, act)?;
+                caller.record_request(
+                    &mut change,
+                    rotation.id.as_str(),
+                    200,
+                    Some(secret_ref),
+                    now,
+                )?;
+                Ok((Some(change), rotation))
+            })
+            .await?;
+        // The outbox deletes it too; deleting now keeps the copy's life short.
+        if let Err(error) = vault.delete(&name).await {
+            tracing::warn!(%error, vault_secret_name = %name, "vault secret not deleted at reveal; the processor will retry");
+        }
+        Ok((revealed, secret))
+    }
+}

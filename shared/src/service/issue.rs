@@ -1,0 +1,60 @@
+//! Issuing keys, and importing the old system's.
+
+use super::{Caller, Keyroll};
+use crate::error::{Conflict, Error, Result, StoreError};
+use crate::key::Key;
+use crate::plan::{plan_import, plan_issue, Act, LegacyKey, NewKey};
+use crate::secret::RawSecret;
+
+/// A new key and its first secret. The secret is returned here only.
+#[derive(Debug)]
+pub struct IssuedKey {
+    pub key: Key,
+    pub secret: RawSecret,
+}
+
+impl Keyroll {
+    /// Issues a key with its first secret.
+    pub async fn issue_key(&self, request: NewKey, caller: impl Into<Caller>) -> Result<IssuedKey> {
+        let caller = caller.into();
+        request.validate()?;
+        let (minted, secret) = self.mint().await?;
+        let now = self.now();
+        let act = Act {
+            actor: &caller.actor,
+            now,
+        };
+        let mut change = plan_issue(request, &secret, act)?;
+        let key = change.key.clone();
+        caller.record_request(&mut change, key.id.as_str(), 201, Some(&minted.secret), now)?;
+        self.store.commit(change).await?;
+        Ok(IssuedKey {
+            key,
+            secret: minted.secret,
+        })
+    }
+
+    /// Imports a key from the old system by its lookup hash. Its secret keeps working
+    /// (verified by hash alone) until it is rotated away.
+    pub async fn import_legacy_key(
+        &self,
+        legacy: LegacyKey,
+        caller: impl Into<Caller>,
+    ) -> Result<Key> {
+        let caller = caller.into();
+        let now = self.now();
+        let act = Act {
+            actor: &caller.actor,
+            now,
+        };
+        let mut change = plan_import(legacy, &self.config.secret_format, act)?;
+        let key = change.key.clone();
+        caller.record_request(&mut change, key.id.as_str(), 201, None, now)?;
+        match self.store.commit(change).await {
+            Ok(()) => Ok(key),
+            // The key id or the secret record exists already.
+            Err(StoreError::Conflict) => Err(Conflict::AlreadyImported.into()),
+            Err(other) => Err(Error::from(other)),
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! A scheduled rotation's life: schedule, cancel, complete, extend.
+
+use super::{Caller, Delivery, Keyroll, RotationIssued};
+use crate::error::Result;
+use crate::ids::{KeyId, Reason, RotationId};
+use crate::plan::{
+    plan_cancel, plan_complete, plan_extend, plan_schedule, Act, RotationRequest, Successor,
+};
+use crate::rotation::Rotation;
+
+impl Keyroll {
+    /// Schedules a rotation: the new secret is valid at once, the old one expires at
+    /// start + grace, and the processor promotes and revokes on time.
+    pub async fn schedule_rotation(
+        &self,
+        key_id: &KeyId,
+        request: RotationRequest,
+        caller: impl Into<Caller>,
+    ) -> Result<RotationIssued> {
+        let caller = &caller.into();
+        request.validate(self.now())?;
+        let (minted, secret) = self.mint().await?;
+        let rotation_id = RotationId::generate();
+        // Nobody is handed a policy or self-service rotation's secret: it waits in the
+        // vault. It is stored before the change commits and removed again if the change
+        // does not, so a committed rotation always has its secret.
+        let held_as = if request.trigger.holds_secret() {
+            Some(
+                self.hold_in_vault(key_id, &rotation_id, &minted.secret)
+                    .await?,
+            )
+        } else {
+            None
+        };
+        let successor = Successor {
+            rotation_id,
+            secret,
+            held_as,
+        };
+        let (request, successor_ref, minted_ref) = (&request, &successor, &minted);
+        let outcome = self
+            .commit_with_retry(|| async move {
+                let now = self.now();
+                let key = self.load_key(key_id).await?;
+                let act = Act {
+                    actor: &caller.actor,
+                    now,
+                };
+                let (mut change, rotation) =
+                    plan_schedule(key, request, &self.config.policy, successor_ref, act)?;
+                // A held secret is not replayed to the caller either.
+                let replayable = successor_ref
+                    .held_as
+                    .is_none()
+                    .then_some(&minted_ref.secret);
+                caller.record_request(&mut change, rotation.id.as_str(), 201, replayable, now)?;
+                Ok((Some(change), rotation))
+            })
+            .await;
+        let rotation = match outcome {
+            Ok(rotation) => rotation,
+            Err(error) => {
+                self.release_vault(successor.held_as.as_deref()).await;
+                return Err(error);
+            }
+        };
+        let delivery = match successor.held_as {
+            Some(vault_secret) => Delivery::Held { vault_secret },
+            None => Delivery::Returned(minted.secret),
+        };
+        Ok(RotationIssued { rotation, delivery })
+    }
+
+    /// Calls off a rotation that has not started: its new secret is revoked and the old
+    /// one keeps working with no deadline.
+    pub async fn cancel_rotation(
+        &self,
+        id: &RotationId,
+        reason: Option<Reason>,
+        caller: impl Into<Caller>,
+    ) -> Result<Rotation> {
+        let caller = &caller.into();
+        let reason = reason.as_ref();
+        self.commit_with_retry(|| async move {
+            let now = self.now();
+            let (rotation, key) = self.load_rotation_and_key(id).await?;
+            let act = Act {
+                actor: &caller.actor,
+                now,
+            };
+            let (mut change, rotation) = plan_cancel(key, rotation, reason, act)?;
+            caller.record_request(&mut change, rotation.id.as_str(), 200, None, now)?;
+            Ok((Some(change), rotation))
+        })
+        .await
+    }
+
+    /// Ends the grace now: the old secret is revoked (a scheduled rotation is started
+    /// and completed in the same change).
+    pub async fn complete_rotation(
+        &self,
+        id: &RotationId,
+        reason: Option<Reason>,
+        caller: impl Into<Caller>,
+    ) -> Result<Rotation> {
+        let caller = &caller.into();
+        let reason = reason.as_ref();
+        self.commit_with_retry(|| async move {
+            let now = self.now();
+            let (rotation, key) = self.load_rotation_and_key(id).await?;
+            let act = Act {
+                actor: &caller.actor,
+                now,
+            };
+            let (mut change, rotation) = plan_complete(key, rotation, reason, act)?;
+            caller.record_request(&mut change, rotation.id.as_str(), 200, None, now)?;
+            Ok((Some(change), rotation))
+        })
+        .await
+    }
+
+    /// Gives a non-emergency rotation more grace, within the class's maximum.
+    pub async fn extend_rotation(
+        &self,
+        id: &RotationId,
+        add_seconds: u64,
+        reason: Reason,
+        caller: impl Into<Caller>,
+    ) -> Result<Rotation> {
+        let caller = &caller.into();
+        if add_seconds == 0 {
+            return Err(crate::error::Error::invalid(
+                "gracePeriodSeconds",
+                "must be at least 1",
+            ));
+        }
+        let reason = &reason;
+        self.commit_with_retry(|| async move {
+            let now = self.now();
+            let (rotation, key) = self.load_rotation_and_key(id).await?;
+            let act = Act {
+                actor: &caller.actor,
+                now,
+            };
+            let (mut change, rotation) =
+                plan_extend(key, rotation, add_seconds, reason, &self.config.policy, act)?;
+            caller.record_request(&mut change, rotation.id.as_str(), 200, None, now)?;
+            Ok((Some(change), rotation))
+        })
+        .await
+    }
+}

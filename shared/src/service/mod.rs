@@ -1,0 +1,235 @@
+//! keyroll's operations. Each one loads what it needs, asks a planner of
+//! [`crate::plan`] for the whole change (the rules live there, as pure code), and
+//! commits it as one guarded [`KeyChange`]; when another writer got there first it
+//! re-reads and re-plans, so a retried or racing call can never apply twice.
+//!
+//! | capability | file |
+//! |---|---|
+//! | issue a key, import the old system's | `issue.rs` |
+//! | schedule, cancel, complete, extend | `lifecycle.rs` |
+//! | emergency rotations and leak reports | `emergency.rs` |
+//! | the processor's step, giving up, expiry warnings | `advance.rs` |
+//! | verification and last use | `verification.rs` |
+//! | held secrets: the vault, reveal, the self-service successor | `held.rs` |
+//! | reads: keys, rotations, emergencies, audit trail, compliance rows | `queries.rs` |
+//! | idempotent replay | `replay.rs` |
+
+use std::sync::Arc;
+
+use crate::change::KeyChange;
+use crate::config::Config;
+use crate::error::{Conflict, Error, Result, StoreError};
+use crate::idempotency::IdempotencyIntent;
+use crate::ids::{Actor, KeyId, RotationId};
+use crate::key::Key;
+use crate::plan::NewSecret;
+use crate::rotation::Rotation;
+use crate::secret::{MintedSecret, RawSecret};
+use crate::store::Store;
+use crate::time::{Clock, Timestamp};
+use crate::usage::UsageTracker;
+use crate::vault::SecretVault;
+
+mod advance;
+mod emergency;
+mod held;
+mod issue;
+mod lifecycle;
+mod queries;
+mod replay;
+mod verification;
+
+pub use crate::plan::{
+    Advance, EmergencyRequest, EmergencySource, LegacyKey, NewKey, RotationRequest,
+    ScheduleTrigger, Start, MAX_SCOPES,
+};
+pub use emergency::LeakVerdict;
+pub use issue::IssuedKey;
+pub use queries::{AuditTrail, SecretUsage, USAGE_VERSIONS};
+pub use replay::Replay;
+pub use verification::{Verification, USE_WRITE_TIMEOUT};
+
+/// How many times an operation re-reads and re-plans after losing a race.
+const CONFLICT_ATTEMPTS: usize = 5;
+
+/// Who is asking, and the idempotency key of their request if they sent one.
+#[derive(Debug)]
+pub struct Caller {
+    pub actor: Actor,
+    pub idempotency: Option<IdempotencyIntent>,
+}
+
+impl Caller {
+    pub fn new(actor: Actor) -> Self {
+        Self {
+            actor,
+            idempotency: None,
+        }
+    }
+
+    pub fn with_idempotency(mut self, intent: IdempotencyIntent) -> Self {
+        self.idempotency = Some(intent);
+        self
+    }
+
+    /// Adds the record of this caller's idempotent request to `change`, so the request
+    /// and its result commit together.
+    fn record_request(
+        &self,
+        change: &mut KeyChange,
+        resource_id: &str,
+        status: u16,
+        secret: Option<&RawSecret>,
+        now: Timestamp,
+    ) -> Result<()> {
+        if let Some(intent) = &self.idempotency {
+            change.idempotency = Some(intent.record(resource_id, status, secret, now)?);
+        }
+        Ok(())
+    }
+}
+
+impl From<&Actor> for Caller {
+    fn from(actor: &Actor) -> Self {
+        Caller::new(actor.clone())
+    }
+}
+
+impl From<Actor> for Caller {
+    fn from(actor: Actor) -> Self {
+        Caller::new(actor)
+    }
+}
+
+/// Who got a rotation's new secret. A held secret is not in the result at all, so it
+/// cannot be returned by mistake.
+#[derive(Debug)]
+pub enum Delivery {
+    /// Handed to the caller, in this result only.
+    Returned(RawSecret),
+    /// Kept in the vault under this name, for its one reveal.
+    Held { vault_secret: String },
+}
+
+impl Delivery {
+    /// The secret, when it is the caller's.
+    pub fn returned(&self) -> Option<&RawSecret> {
+        match self {
+            Delivery::Returned(secret) => Some(secret),
+            Delivery::Held { .. } => None,
+        }
+    }
+
+    pub fn into_returned(self) -> Option<RawSecret> {
+        match self {
+            Delivery::Returned(secret) => Some(secret),
+            Delivery::Held { .. } => None,
+        }
+    }
+}
+
+/// A new rotation and who got its new secret.
+#[derive(Debug)]
+pub struct RotationIssued {
+    pub rotation: Rotation,
+    pub delivery: Delivery,
+}
+
+pub struct Keyroll {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: Arc<Config>,
+    vault: Option<Arc<dyn SecretVault>>,
+    usage: UsageTracker,
+}
+
+impl Keyroll {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: Arc<Config>) -> Self {
+        Self {
+            store,
+            clock,
+            config,
+            vault: None,
+            usage: UsageTracker::new(),
+        }
+    }
+
+    /// Adds the vault that holds secrets minted for rotations nobody asked for.
+    pub fn with_vault(mut self, vault: Arc<dyn SecretVault>) -> Self {
+        self.vault = Some(vault);
+        self
+    }
+
+    pub fn vault(&self) -> Option<&Arc<dyn SecretVault>> {
+        self.vault.as_ref()
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// For the jobs of this crate (processor, scan); everything outside goes through
+    /// the operations and queries.
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Mints a secret and its verifier; scrypt runs on a blocking thread.
+    async fn mint(&self) -> Result<(MintedSecret, NewSecret)> {
+        let format = self.config.secret_format.clone();
+        let params = self.config.verifier;
+        tokio::task::spawn_blocking(move || {
+            let minted = format.generate();
+            let verifier = crate::secret::Verifier::derive(&minted.secret, params)?;
+            let public = NewSecret {
+                display_prefix: minted.display_prefix.clone(),
+                lookup_hash: minted.lookup_hash,
+                verifier,
+            };
+            Ok((minted, public))
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("minting task: {e}")))?
+    }
+
+    async fn load_key(&self, id: &KeyId) -> Result<Key> {
+        self.store
+            .key(id)
+            .await?
+            .ok_or_else(|| Error::not_found("key", id))
+    }
+
+    /// Loads a rotation with its key, for the operations that change one.
+    async fn load_rotation_and_key(&self, id: &RotationId) -> Result<(Rotation, Key)> {
+        let rotation = self.rotation(id).await?;
+        let key = self.load_key(&rotation.key_id).await?;
+        Ok((rotation, key))
+    }
+
+    /// Commits `plan`'s change, re-planning from fresh reads when another writer won.
+    async fn commit_with_retry<T, F, Fut>(&self, mut plan: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<(Option<KeyChange>, T)>>,
+    {
+        for _ in 0..CONFLICT_ATTEMPTS {
+            let (change, outcome) = plan().await?;
+            let Some(change) = change else {
+                return Ok(outcome);
+            };
+            match self.store.commit(change).await {
+                Ok(()) => return Ok(outcome),
+                Err(StoreError::Conflict) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(Conflict::ConcurrentModification.into())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,106 @@
+//! Verifying a presented secret, and counting its use.
+
+use super::Keyroll;
+use crate::error::{Error, Result};
+use crate::key::{SecretOrigin, SecretRecord, Validity};
+use crate::secret::{LookupHash, RawSecret, SecretShape};
+
+/// The longest a verification waits for its (once a minute) use write.
+pub const USE_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The answer to a verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// Not a keyroll secret at all (prefix, length, alphabet or checksum); no lookup.
+    Malformed,
+    NotFound,
+    Valid(SecretRecord),
+    Expired(SecretRecord),
+    Revoked(SecretRecord),
+}
+
+impl Verification {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Verification::Malformed => "MALFORMED",
+            Verification::NotFound => "NOT_FOUND",
+            Verification::Valid(_) => "VALID",
+            Verification::Expired(_) => "EXPIRED",
+            Verification::Revoked(_) => "REVOKED",
+        }
+    }
+
+    pub fn is_valid(&self) -> bool {
+        matches!(self, Verification::Valid(_))
+    }
+}
+
+impl Keyroll {
+    /// Verifies a presented secret: format and checksum first (no I/O), then one
+    /// strongly consistent read by lookup hash, then the stored verifier.
+    pub async fn verify(&self, presented: &str) -> Result<Verification> {
+        let verification = self.check_secret(presented).await?;
+        if let Verification::Valid(record) = &verification {
+            self.record_use(&record.lookup_hash).await;
+        }
+        Ok(verification)
+    }
+
+    /// [`Keyroll::verify`] without counting a use: for leak reports, which present a
+    /// secret that nobody is using to call the API.
+    pub async fn check_secret(&self, presented: &str) -> Result<Verification> {
+        let shape = match self.config.secret_format.classify(presented) {
+            Ok(shape) => shape,
+            Err(_) => return Ok(Verification::Malformed),
+        };
+        let lookup_hash = LookupHash::of(presented);
+        let Some(record) = self.store.secret(&lookup_hash).await? else {
+            return Ok(Verification::NotFound);
+        };
+        let authentic = match (shape, record.origin, &record.verifier) {
+            (SecretShape::Generated, SecretOrigin::Generated, Some(verifier)) => {
+                let verifier = verifier.clone();
+                let candidate = RawSecret::from_string(presented.to_owned());
+                tokio::task::spawn_blocking(move || verifier.matches(candidate.expose()))
+                    .await
+                    .map_err(|e| Error::Internal(format!("verification task: {e}")))?
+            }
+            (SecretShape::Legacy, SecretOrigin::Imported, None) => {
+                record.lookup_hash.ct_eq(&lookup_hash)
+            }
+            _ => false,
+        };
+        if !authentic {
+            return Ok(Verification::NotFound);
+        }
+        Ok(match record.validity(self.now()) {
+            Validity::Valid => Verification::Valid(record),
+            Validity::Expired => Verification::Expired(record),
+            Validity::Revoked => Verification::Revoked(record),
+        })
+    }
+
+    /// Counts a successful verification; at most once a minute per secret (per
+    /// container, and across containers by the write's condition) the counted uses are
+    /// written. A failed write is logged and retried with the next minute's: usage is
+    /// never a reason to refuse a valid secret.
+    pub async fn record_use(&self, lookup_hash: &LookupHash) {
+        let Some(record) = self.usage.count(*lookup_hash, self.now()) else {
+            return;
+        };
+        // Bounded: a slow table must not hold up the answer to the caller.
+        let write = self.store.record_use(lookup_hash, &record);
+        let written = match tokio::time::timeout(USE_WRITE_TIMEOUT, write).await {
+            Ok(Ok(written)) => written,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "recording a secret's last use failed; retried next minute");
+                false
+            }
+            Err(_) => {
+                tracing::warn!("recording a secret's last use timed out; retried next minute");
+                false
+            }
+        };
+        self.usage.settle(lookup_hash, &record, written);
+    }
+}

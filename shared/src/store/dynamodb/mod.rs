@@ -1,0 +1,434 @@
+//! The DynamoDB adapter. Every change is one `TransactWriteItems` whose condition
+//! expressions are the guards of [`KeyChange`]; reads of single items are strongly
+//! consistent; the processor and the scanner read the sparse `due` and `age` indexes.
+//!
+//! - [`schema`]: the table, its indexes, the keys of every item;
+//! - `items`: each item type's attributes (pinned by a golden test);
+//! - `transaction`: a change as one guarded transaction;
+//! - `queries`: partition and index queries.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::Client;
+
+use self::items::{decode, key_item, s, secret_item, snapshot_item, Item};
+use self::schema::{
+    attr, idempotency_pk, key_pk, lease_pk, outbox_pk, secret_pk, IDEMPOTENCY_SK, KEY_SK, LEASE_SK,
+    PK, SECRET_SK, SK,
+};
+use super::{KeyChange, Store, StoreError};
+use crate::audit::AuditEvent;
+use crate::change::EmergencyLogEntry;
+use crate::compliance::ComplianceSnapshot;
+use crate::idempotency::IdempotencyRecord;
+use crate::ids::{KeyId, RotationId};
+use crate::index::{AgeRef, DueRef};
+use crate::key::{Key, KeyClass, SecretRecord};
+use crate::notification::OutboxEntry;
+use crate::rotation::Rotation;
+use crate::secret::LookupHash;
+use crate::time::Timestamp;
+use crate::usage::UseRecord;
+
+mod items;
+mod queries;
+pub mod schema;
+mod transaction;
+
+pub use schema::create_table;
+
+fn unavailable<E, R>(operation: &str, error: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    StoreError::Unavailable(format!("{operation}: {}", DisplayErrorContext(&error)))
+}
+
+/// A conditional write's outcome: `true` written, `false` refused by its condition;
+/// any other failure is the store being unavailable.
+fn conditional_outcome<O, E, R>(
+    operation: &str,
+    result: Result<O, SdkError<E, R>>,
+) -> Result<bool, StoreError>
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(error)
+            if error
+                .as_service_error()
+                .and_then(ProvideErrorMetadata::code)
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(unavailable(operation, error)),
+    }
+}
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    reads: AtomicU64,
+    writes: AtomicU64,
+}
+
+impl std::fmt::Debug for DynamoStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamoStore")
+            .field("table", &self.table)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            reads: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+        }
+    }
+
+    /// The table this store reads and writes.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// DynamoDB requests sent so far (every page of a query counts). Lets tests and
+    /// benchmarks assert costs with counts rather than clocks.
+    pub fn request_count(&self) -> u64 {
+        self.read_count() + self.write_count()
+    }
+
+    /// GetItem and Query requests (every page counts).
+    pub fn read_count(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    /// TransactWriteItems, BatchWriteItem, PutItem, UpdateItem and DeleteItem requests.
+    pub fn write_count(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
+    }
+
+    fn count_read(&self) {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count_write(&self) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        self.count_read();
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem", e))?;
+        Ok(output.item)
+    }
+
+    /// Loads keys with their secret records in bulk (BatchWriteItem, no guards, no
+    /// audit events). For seeding benchmarks and fixtures only: nothing in keyroll
+    /// calls it, because every real change must be a guarded, audited transaction.
+    #[doc(hidden)]
+    pub async fn bulk_load_for_benchmarks(
+        &self,
+        keys: &[(Key, SecretRecord)],
+    ) -> Result<(), StoreError> {
+        let mut requests = Vec::new();
+        for (key, record) in keys {
+            for item in [key_item(key)?, secret_item(record)?] {
+                let put = PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(|e| StoreError::Corrupt(format!("put request: {e}")))?;
+                requests.push(WriteRequest::builder().put_request(put).build());
+            }
+        }
+        self.batch_write(requests).await
+    }
+
+    /// Sends `requests` in BatchWriteItem calls of 25, resending what DynamoDB leaves
+    /// unprocessed under load (up to 5 times per call).
+    async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
+            for _ in 0..5 {
+                if pending.is_empty() {
+                    break;
+                }
+                self.count_write();
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("BatchWriteItem", e))?;
+                pending = output
+                    .unprocessed_items
+                    .and_then(|mut items| items.remove(&self.table))
+                    .unwrap_or_default();
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Unavailable(
+                    "batch write items left unprocessed".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A secret record written before use tracking has no `dailyUses` map, so the
+    /// nested update is refused; its first use creates the map instead (same minute
+    /// condition). Records with the map, or already used this minute, are left alone.
+    async fn record_first_use(
+        &self,
+        lookup_hash: &LookupHash,
+        record: &UseRecord,
+    ) -> Result<bool, StoreError> {
+        self.count_write();
+        let daily = AttributeValue::M(HashMap::from([(
+            record.day(),
+            AttributeValue::N(record.uses.to_string()),
+        )]));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(secret_pk(lookup_hash)))
+            .key(SK, s(SECRET_SK))
+            .condition_expression(
+                "attribute_exists(#pk) AND attribute_not_exists(#daily) \
+                 AND (attribute_not_exists(#last) OR #last < :minute)",
+            )
+            .update_expression("SET #last = :at, #daily = :daily")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#last", attr::LAST_USED_AT)
+            .expression_attribute_names("#daily", attr::DAILY_USES)
+            .expression_attribute_values(":at", s(record.at.to_rfc3339()))
+            .expression_attribute_values(":minute", s(record.at.start_of_minute().to_rfc3339()))
+            .expression_attribute_values(":daily", daily)
+            .send()
+            .await;
+        conditional_outcome("UpdateItem", result)
+    }
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn key(&self, id: &KeyId) -> Result<Option<Key>, StoreError> {
+        self.get(key_pk(id), KEY_SK).await?.map(decode).transpose()
+    }
+
+    async fn secret(&self, lookup_hash: &LookupHash) -> Result<Option<SecretRecord>, StoreError> {
+        self.get(secret_pk(lookup_hash), SECRET_SK)
+            .await?
+            .map(decode)
+            .transpose()
+    }
+
+    async fn record_use(
+        &self,
+        lookup_hash: &LookupHash,
+        record: &UseRecord,
+    ) -> Result<bool, StoreError> {
+        self.count_write();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(secret_pk(lookup_hash)))
+            .key(SK, s(SECRET_SK))
+            .condition_expression(
+                "attribute_exists(#pk) AND attribute_exists(#daily) \
+                 AND (attribute_not_exists(#last) OR #last < :minute)",
+            )
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#last", attr::LAST_USED_AT)
+            .expression_attribute_names("#daily", attr::DAILY_USES)
+            .expression_attribute_names("#day", record.day())
+            .expression_attribute_values(":at", s(record.at.to_rfc3339()))
+            .expression_attribute_values(":minute", s(record.at.start_of_minute().to_rfc3339()))
+            .expression_attribute_values(":uses", AttributeValue::N(record.uses.to_string()))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()));
+        let mut expression =
+            "SET #last = :at, #daily.#day = if_not_exists(#daily.#day, :zero) + :uses".to_owned();
+        for (i, day) in record.forget_days.iter().enumerate() {
+            expression.push_str(if i == 0 { " REMOVE " } else { ", " });
+            expression.push_str(&format!("#daily.#forget{i}"));
+            update = update.expression_attribute_names(format!("#forget{i}"), day);
+        }
+        if conditional_outcome(
+            "UpdateItem",
+            update.update_expression(expression).send().await,
+        )? {
+            Ok(true)
+        } else {
+            self.record_first_use(lookup_hash, record).await
+        }
+    }
+
+    async fn rotation(&self, id: &RotationId) -> Result<Option<Rotation>, StoreError> {
+        self.rotation_by_id(id).await
+    }
+
+    async fn rotations_of(&self, key_id: &KeyId) -> Result<Vec<Rotation>, StoreError> {
+        self.rotations_of_key(key_id).await
+    }
+
+    async fn audit_events(&self, key_id: &KeyId) -> Result<Vec<AuditEvent>, StoreError> {
+        self.audit_events_of(key_id).await
+    }
+
+    async fn due_rotations(
+        &self,
+        shard: u8,
+        due_by: Timestamp,
+        after: Option<&DueRef>,
+        limit: usize,
+    ) -> Result<Vec<DueRef>, StoreError> {
+        self.query_due(shard, due_by, after, limit).await
+    }
+
+    async fn aged_keys(
+        &self,
+        class: KeyClass,
+        shard: u8,
+        created_before: Timestamp,
+        after: Option<&AgeRef>,
+        limit: usize,
+    ) -> Result<Vec<AgeRef>, StoreError> {
+        self.query_aged(class, shard, created_before, after, limit)
+            .await
+    }
+
+    async fn emergencies(&self, month: &str) -> Result<Vec<EmergencyLogEntry>, StoreError> {
+        self.query_emergencies(month).await
+    }
+
+    async fn put_snapshot(&self, snapshot: &ComplianceSnapshot) -> Result<(), StoreError> {
+        let item = snapshot_item(snapshot)?;
+        self.count_write();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| unavailable("PutItem", e))
+    }
+
+    async fn snapshots(&self, limit: usize) -> Result<Vec<ComplianceSnapshot>, StoreError> {
+        self.query_snapshots(limit).await
+    }
+
+    async fn count_active(&self, class: KeyClass, shard: u8) -> Result<u64, StoreError> {
+        self.count_age_index(class, shard).await
+    }
+
+    async fn idempotency(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.get(idempotency_pk(id), IDEMPOTENCY_SK)
+            .await?
+            .map(decode)
+            .transpose()
+    }
+
+    async fn outbox(
+        &self,
+        shard: u8,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.query_outbox(shard, after, limit).await
+    }
+
+    async fn remove_outbox(&self, entries: &[(u8, String)]) -> Result<(), StoreError> {
+        let mut requests = Vec::new();
+        for (shard, sort_key) in entries {
+            let delete = DeleteRequest::builder()
+                .key(PK, s(outbox_pk(*shard)))
+                .key(SK, s(sort_key.clone()))
+                .build()
+                .map_err(|e| StoreError::Corrupt(format!("delete request: {e}")))?;
+            requests.push(WriteRequest::builder().delete_request(delete).build());
+        }
+        self.batch_write(requests).await
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.count_write();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(lease_pk(name)))
+            .item(SK, s(LEASE_SK))
+            .item(attr::OWNER, s(owner))
+            .item(attr::UNTIL, s(until.to_rfc3339()))
+            .condition_expression("attribute_not_exists(#pk) OR #owner = :owner OR #until <= :now")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#owner", attr::OWNER)
+            .expression_attribute_names("#until", attr::UNTIL)
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .send()
+            .await;
+        conditional_outcome("PutItem", result)
+    }
+
+    async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        self.count_write();
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(lease_pk(name)))
+            .key(SK, s(LEASE_SK))
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", attr::OWNER)
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        // Someone else holding the lease (ours expired) is fine too.
+        conditional_outcome("DeleteItem", result).map(|_| ())
+    }
+
+    async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
+        let writes = transaction::transaction(&self.table, &change)?;
+        self.count_write();
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(transaction::classify_transaction_error)
+    }
+}

@@ -1,0 +1,363 @@
+//! Reads beyond single items: a key's partition (rotations, audit), the sparse `due`
+//! and `age` indexes, the emergency log, snapshots and the outbox. Every page is one
+//! counted request.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::Select;
+
+use super::items::{
+    audit_from_item, corrupt, decode, s, split_index_sort_key, text_attribute, Item,
+};
+use super::schema::{
+    age_pk, attr, due_pk, emergency_pk, key_pk, outbox_pk, pointer_pk, rotation_sk, AGE_INDEX,
+    AGE_PK, AGE_SK, AUDIT_SK_PREFIX, COMPLIANCE_PK, DUE_INDEX, DUE_PK, DUE_SK, KEY_SK, PK,
+    POINTER_SK, ROTATION_SK_PREFIX, SK, SNAPSHOT_SK_PREFIX,
+};
+use super::{unavailable, DynamoStore};
+use crate::audit::AuditEvent;
+use crate::change::EmergencyLogEntry;
+use crate::compliance::ComplianceSnapshot;
+use crate::error::StoreError;
+use crate::ids::{KeyId, RotationId};
+use crate::index::{AgeRef, DueRef};
+use crate::key::KeyClass;
+use crate::notification::{OutboxEntry, OutboxMessage};
+use crate::rotation::Rotation;
+use crate::time::Timestamp;
+
+/// Which items of a partition a query reads.
+enum SortKeys<'a> {
+    All,
+    StartingWith(&'a str),
+}
+
+impl DynamoStore {
+    /// Every item of partition `pk` (whose sort key starts with a prefix, if given),
+    /// consistently, in sort order or reversed.
+    async fn query_partition(
+        &self,
+        pk: String,
+        sort_keys: SortKeys<'_>,
+        forward: bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            self.count_read();
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .consistent_read(true)
+                .scan_index_forward(forward)
+                .set_exclusive_start_key(start);
+            // DynamoDB refuses begins_with on an empty prefix: "all" has no sort-key
+            // condition at all.
+            query = match sort_keys {
+                SortKeys::All => query.key_condition_expression("#pk = :pk"),
+                SortKeys::StartingWith(prefix) => query
+                    .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                    .expression_attribute_names("#sk", SK)
+                    .expression_attribute_values(":prefix", s(prefix)),
+            };
+            let output = query.send().await.map_err(|e| unavailable("Query", e))?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(next) if !next.is_empty() => start = Some(next),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// Up to `limit` items of a sharded sparse index with sort key `<= upper`, after
+    /// `after` (whose full index key is rebuilt from the item it names).
+    async fn query_index(
+        &self,
+        index: &str,
+        (pk_name, sk_name): (&str, &str),
+        pk_value: String,
+        upper: String,
+        after: Option<Item>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = after;
+        while items.len() < limit {
+            self.count_read();
+            let page = i32::try_from(limit - items.len()).unwrap_or(i32::MAX);
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression("#pk = :pk AND #sk <= :upper")
+                .expression_attribute_names("#pk", pk_name)
+                .expression_attribute_names("#sk", sk_name)
+                .expression_attribute_values(":pk", s(pk_value.clone()))
+                .expression_attribute_values(":upper", s(upper.clone()))
+                .limit(page)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable("Query", e))?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(next) if !next.is_empty() => start = Some(next),
+                _ => break,
+            }
+        }
+        items.truncate(limit);
+        Ok(items)
+    }
+
+    pub(super) async fn rotation_by_id(
+        &self,
+        id: &RotationId,
+    ) -> Result<Option<Rotation>, StoreError> {
+        let Some(pointer) = self.get(pointer_pk(id), POINTER_SK).await? else {
+            return Ok(None);
+        };
+        let key_id = KeyId::parse(text_attribute(&pointer, attr::KEY_ID)?)
+            .map_err(|e| StoreError::Corrupt(format!("rotation pointer: {e}")))?;
+        self.get(key_pk(&key_id), &rotation_sk(id))
+            .await?
+            .map(decode)
+            .transpose()
+    }
+
+    pub(super) async fn rotations_of_key(
+        &self,
+        key_id: &KeyId,
+    ) -> Result<Vec<Rotation>, StoreError> {
+        self.query_partition(
+            key_pk(key_id),
+            SortKeys::StartingWith(ROTATION_SK_PREFIX),
+            false,
+        )
+        .await?
+        .into_iter()
+        .map(decode)
+        .collect()
+    }
+
+    pub(super) async fn audit_events_of(
+        &self,
+        key_id: &KeyId,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.query_partition(
+            key_pk(key_id),
+            SortKeys::StartingWith(AUDIT_SK_PREFIX),
+            true,
+        )
+        .await?
+        .iter()
+        .map(audit_from_item)
+        .collect()
+    }
+
+    pub(super) async fn query_due(
+        &self,
+        shard: u8,
+        due_by: Timestamp,
+        after: Option<&DueRef>,
+        limit: usize,
+    ) -> Result<Vec<DueRef>, StoreError> {
+        let start = after.map(|a| {
+            HashMap::from([
+                (PK.to_owned(), s(key_pk(&a.key_id))),
+                (SK.to_owned(), s(rotation_sk(&a.rotation_id))),
+                (DUE_PK.to_owned(), s(due_pk(shard))),
+                (DUE_SK.to_owned(), s(a.sort_key())),
+            ])
+        });
+        // '~' sorts after every id character, so "<due_by>#~" includes all due at due_by.
+        let upper = format!("{due_by}#~");
+        let items = self
+            .query_index(
+                DUE_INDEX,
+                (DUE_PK, DUE_SK),
+                due_pk(shard),
+                upper,
+                start,
+                limit,
+            )
+            .await?;
+        items
+            .iter()
+            .map(|item| {
+                let (due_at, rotation) = split_index_sort_key(item, DUE_SK)?;
+                let key = text_attribute(item, PK)?
+                    .strip_prefix("KEY#")
+                    .ok_or_else(|| StoreError::Corrupt("a due entry's pk is not a key's".into()))?;
+                Ok(DueRef {
+                    due_at,
+                    rotation_id: RotationId::parse(rotation).map_err(corrupt)?,
+                    key_id: KeyId::parse(key).map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn query_aged(
+        &self,
+        class: KeyClass,
+        shard: u8,
+        created_before: Timestamp,
+        after: Option<&AgeRef>,
+        limit: usize,
+    ) -> Result<Vec<AgeRef>, StoreError> {
+        let start = after.map(|a| {
+            HashMap::from([
+                (PK.to_owned(), s(key_pk(&a.key_id))),
+                (SK.to_owned(), s(KEY_SK)),
+                (AGE_PK.to_owned(), s(age_pk(class, shard))),
+                (AGE_SK.to_owned(), s(a.sort_key())),
+            ])
+        });
+        // Strictly before: "<created_before>#" sorts before every key created then.
+        let upper = format!("{created_before}#");
+        let items = self
+            .query_index(
+                AGE_INDEX,
+                (AGE_PK, AGE_SK),
+                age_pk(class, shard),
+                upper,
+                start,
+                limit,
+            )
+            .await?;
+        items
+            .iter()
+            .map(|item| {
+                let (created_at, key) = split_index_sort_key(item, AGE_SK)?;
+                Ok(AgeRef {
+                    class,
+                    created_at,
+                    key_id: KeyId::parse(key).map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn query_emergencies(
+        &self,
+        month: &str,
+    ) -> Result<Vec<EmergencyLogEntry>, StoreError> {
+        self.query_partition(emergency_pk(month), SortKeys::All, false)
+            .await?
+            .iter()
+            .map(|item| {
+                let (at, rotation) = split_index_sort_key(item, SK)?;
+                Ok(EmergencyLogEntry {
+                    at,
+                    rotation_id: RotationId::parse(rotation).map_err(corrupt)?,
+                    key_id: KeyId::parse(text_attribute(item, attr::KEY_ID)?).map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn query_snapshots(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<ComplianceSnapshot>, StoreError> {
+        self.count_read();
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(COMPLIANCE_PK))
+            .expression_attribute_values(":prefix", s(SNAPSHOT_SK_PREFIX))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| unavailable("Query", e))?;
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(decode)
+            .collect()
+    }
+
+    /// How many entries an age-index partition holds: a count, 1 MB of index entries
+    /// per request, no items returned.
+    pub(super) async fn count_age_index(
+        &self,
+        class: KeyClass,
+        shard: u8,
+    ) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        let mut start: Option<Item> = None;
+        loop {
+            self.count_read();
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(AGE_INDEX)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", AGE_PK)
+                .expression_attribute_values(":pk", s(age_pk(class, shard)))
+                .select(Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable("Query", e))?;
+            total += u64::try_from(output.count).unwrap_or(0);
+            match output.last_evaluated_key {
+                Some(next) if !next.is_empty() => start = Some(next),
+                _ => return Ok(total),
+            }
+        }
+    }
+
+    pub(super) async fn query_outbox(
+        &self,
+        shard: u8,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut entries = Vec::new();
+        let mut start: Option<Item> = after
+            .map(|a| HashMap::from([(PK.to_owned(), s(outbox_pk(shard))), (SK.to_owned(), s(a))]));
+        while entries.len() < limit {
+            self.count_read();
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":pk", s(outbox_pk(shard)))
+                .consistent_read(true)
+                .limit(i32::try_from(limit - entries.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable("Query", e))?;
+            for item in output.items.unwrap_or_default() {
+                let message: OutboxMessage =
+                    serde_json::from_str(text_attribute(&item, attr::MESSAGE)?)
+                        .map_err(|e| StoreError::Corrupt(format!("outbox message: {e}")))?;
+                entries.push(OutboxEntry {
+                    shard,
+                    sort_key: text_attribute(&item, SK)?.to_owned(),
+                    message,
+                });
+            }
+            match output.last_evaluated_key {
+                Some(next) if !next.is_empty() => start = Some(next),
+                _ => break,
+            }
+        }
+        Ok(entries)
+    }
+}

@@ -1,0 +1,176 @@
+//! A [`KeyChange`] as one `TransactWriteItems`: every item a put or update whose
+//! condition expression is the change's guard for it, so the transaction applies
+//! entirely or not at all.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+
+use super::items::{
+    audit_item, emergency_item, idempotency_item, key_item, outbox_item, pointer_item,
+    rotation_item, s, secret_item, Item,
+};
+use super::schema::{attr, secret_pk, PK, SECRET_SK, SK};
+use crate::change::{KeyChange, RotationWrite, SecretWrite};
+use crate::error::StoreError;
+
+/// A put guarded by `condition`, whose `#name`s and `:value`s are given.
+fn put_if(
+    table: &str,
+    item: Item,
+    condition: &str,
+    names: &[(&str, &str)],
+    values: Item,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut builder = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(condition);
+    for (placeholder, name) in names {
+        builder = builder.expression_attribute_names(*placeholder, *name);
+    }
+    if !values.is_empty() {
+        builder = builder.set_expression_attribute_values(Some(values));
+    }
+    let put = builder
+        .build()
+        .map_err(|e| StoreError::Corrupt(format!("put: {e}")))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// A put of an item that must not exist yet: every append (events, outbox entries,
+/// log entries) and every creation.
+fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+    put_if(
+        table,
+        item,
+        "attribute_not_exists(#pk)",
+        &[("#pk", PK)],
+        Item::new(),
+    )
+}
+
+/// A secret record's new stage and expiry; the record must exist.
+fn set_secret_state(
+    table: &str,
+    write: &SecretWrite,
+) -> Result<Option<TransactWriteItem>, StoreError> {
+    let SecretWrite::SetState { lookup_hash, state } = write else {
+        return Ok(None);
+    };
+    let mut update = Update::builder()
+        .table_name(table)
+        .key(PK, s(secret_pk(lookup_hash)))
+        .key(SK, s(SECRET_SK))
+        .condition_expression("attribute_exists(#pk)")
+        .expression_attribute_names("#pk", PK)
+        .expression_attribute_names("#stage", attr::STAGE)
+        .expression_attribute_names("#expires", attr::EXPIRES_AT)
+        .expression_attribute_values(":stage", s(state.stage.as_str()));
+    update = match state.expires_at {
+        Some(expiry) => update
+            .update_expression("SET #stage = :stage, #expires = :expires")
+            .expression_attribute_values(":expires", s(expiry.to_rfc3339())),
+        None => update.update_expression("SET #stage = :stage REMOVE #expires"),
+    };
+    let update = update
+        .build()
+        .map_err(|e| StoreError::Corrupt(format!("update: {e}")))?;
+    Ok(Some(TransactWriteItem::builder().update(update).build()))
+}
+
+/// The writes of `change`, each with its guard.
+pub fn transaction(table: &str, change: &KeyChange) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let mut writes = Vec::new();
+    let key = key_item(&change.key)?;
+    writes.push(match change.expected_revision {
+        None => put_new(table, key)?,
+        Some(revision) => put_if(
+            table,
+            key,
+            "#revision = :revision",
+            &[("#revision", attr::REVISION)],
+            HashMap::from([(":revision".into(), AttributeValue::N(revision.to_string()))]),
+        )?,
+    });
+    for RotationWrite {
+        rotation,
+        expected_status,
+    } in &change.rotations
+    {
+        let item = rotation_item(rotation)?;
+        match expected_status {
+            None => {
+                writes.push(put_new(table, item)?);
+                writes.push(put_new(table, pointer_item(rotation))?);
+            }
+            Some(status) => writes.push(put_if(
+                table,
+                item,
+                "#status = :status",
+                &[("#status", attr::STATUS)],
+                HashMap::from([(":status".into(), s(status.as_str()))]),
+            )?),
+        }
+    }
+    for write in &change.secrets {
+        match write {
+            SecretWrite::Create(record) => writes.push(put_new(table, secret_item(record)?)?),
+            SecretWrite::SetState { .. } => writes.extend(set_secret_state(table, write)?),
+        }
+    }
+    if let Some(record) = &change.idempotency {
+        // An expired record may be replaced; a live one may not.
+        writes.push(put_if(
+            table,
+            idempotency_item(record)?,
+            "attribute_not_exists(#pk) OR #expires <= :now",
+            &[("#pk", PK), ("#expires", attr::EXPIRES_AT)],
+            HashMap::from([(":now".into(), s(record.created_at.to_rfc3339()))]),
+        )?);
+    }
+    for entry in &change.outbox {
+        writes.push(put_new(table, outbox_item(entry)?)?);
+    }
+    for entry in &change.emergencies {
+        writes.push(put_new(table, emergency_item(entry))?);
+    }
+    for event in &change.events {
+        writes.push(put_new(table, audit_item(event)?)?);
+    }
+    Ok(writes)
+}
+
+/// Condition failures and transaction conflicts mean "someone else changed it first";
+/// everything else is an availability problem.
+pub fn classify_transaction_error<R>(error: SdkError<TransactWriteItemsError, R>) -> StoreError
+where
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    if let SdkError::ServiceError(service) = &error {
+        if let TransactWriteItemsError::TransactionCanceledException(cancelled) = service.err() {
+            let codes: Vec<&str> = cancelled
+                .cancellation_reasons()
+                .iter()
+                .filter_map(|reason| reason.code())
+                .filter(|code| *code != "None")
+                .collect();
+            if codes
+                .iter()
+                .all(|c| matches!(*c, "ConditionalCheckFailed" | "TransactionConflict"))
+            {
+                return StoreError::Conflict;
+            }
+            return StoreError::Unavailable(format!("transaction cancelled: {}", codes.join(", ")));
+        }
+        if service.err().code() == Some("TransactionConflictException") {
+            return StoreError::Conflict;
+        }
+    }
+    StoreError::Unavailable(format!(
+        "TransactWriteItems: {}",
+        DisplayErrorContext(&error)
+    ))
+}
