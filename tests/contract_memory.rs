@@ -1,22 +1,19 @@
 //! The store contract against the embedded in-memory store.
 
-keyroll_tests::contract_suite!(keyroll_tests::fixture::memory);
+use keyroll_tests::fixture::memory as fixture;
+
+#[path = "contract/mod.rs"]
+mod contract;
 
 /// In-memory only: tampering with the stored trail is reported by the audit check.
 #[tokio::test]
 async fn tampered_audit_trail_is_reported() {
     use keyroll_core::audit::ChainProblem;
     use keyroll_core::service::Start;
-    use keyroll_core::store::memory::MemoryStore;
-    use keyroll_core::time::ManualClock;
-    use std::sync::Arc;
+    use keyroll_core::testing::TestKeyroll;
 
-    let store = Arc::new(MemoryStore::new());
-    let keyroll = keyroll_core::service::Keyroll::new(
-        store.clone(),
-        Arc::new(ManualClock::new(keyroll_tests::fixture::epoch())),
-        Arc::new(keyroll_tests::fixture::test_config()),
-    );
+    let wired = TestKeyroll::new().build();
+    let (keyroll, store) = (wired.keyroll, wired.memory.unwrap());
     let actor = keyroll_core::ids::Actor::parse("alice").unwrap();
     let issued = keyroll
         .issue_key(
@@ -71,7 +68,6 @@ async fn a_failed_use_write_never_fails_verification() {
     use keyroll_core::secret::LookupHash;
     use keyroll_core::store::memory::MemoryStore;
     use keyroll_core::store::Store;
-    use keyroll_core::time::ManualClock;
     use keyroll_tests::faults::{Faults, FaultyStore};
     use std::sync::atomic::Ordering;
     use std::sync::Arc;
@@ -82,12 +78,10 @@ async fn a_failed_use_write_never_fails_verification() {
         inner: memory.clone(),
         faults: faults.clone(),
     });
-    let clock = ManualClock::new(keyroll_tests::fixture::epoch());
-    let keyroll = keyroll_core::service::Keyroll::new(
-        store,
-        Arc::new(clock.clone()),
-        Arc::new(keyroll_tests::fixture::test_config()),
-    );
+    let wired = keyroll_core::testing::TestKeyroll::new()
+        .store(store)
+        .build();
+    let (keyroll, clock) = (wired.keyroll, wired.clock);
     let issued = keyroll
         .issue_key(
             keyroll_core::service::NewKey {
@@ -120,4 +114,96 @@ async fn a_failed_use_write_never_fails_verification() {
         .unwrap()
         .unwrap();
     assert_eq!(record.daily_uses.get("2026-01-01"), Some(&4), "no use lost");
+}
+
+/// No `Debug` output of any domain value that travels near a secret shows the
+/// secret, its body, or its verifier.
+#[tokio::test]
+async fn debug_output_of_domain_types_never_shows_a_secret() {
+    use keyroll_core::ids::{Actor, KeyName, OrganizationId, Reason, Scope};
+    use keyroll_core::key::{KeyClass, SecretRecord};
+    use keyroll_core::secret::LookupHash;
+    use keyroll_core::service::{
+        EmergencyRequest, EmergencySource, NewKey, RotationRequest, Start,
+    };
+
+    let wired = keyroll_core::testing::TestKeyroll::with_defaults().build();
+    let (keyroll, store) = (wired.keyroll, wired.store);
+    let actor = Actor::parse("alice").unwrap();
+    let issued = keyroll
+        .issue_key(
+            NewKey {
+                organization_id: OrganizationId::parse("org").unwrap(),
+                name: KeyName::parse("k").unwrap(),
+                scopes: vec![Scope::parse("read").unwrap()],
+                rate_limit: 5,
+                class: KeyClass::Server,
+            },
+            &actor,
+        )
+        .await
+        .unwrap();
+    let rotated = keyroll
+        .schedule_rotation(
+            &issued.key.id,
+            RotationRequest {
+                start: Start::Now,
+                ..Default::default()
+            },
+            &actor,
+        )
+        .await
+        .unwrap();
+    let emergency = keyroll
+        .emergency_rotation(
+            &issued.key.id,
+            EmergencyRequest {
+                reason: Reason::parse("leak").unwrap(),
+                grace_seconds: Some(0),
+                source: EmergencySource::Operator,
+            },
+            &actor,
+        )
+        .await
+        .unwrap();
+    let secrets = [
+        issued.secret.expose(),
+        rotated.delivery.returned().unwrap().expose(),
+        emergency.delivery.returned().unwrap().expose(),
+    ];
+    let records: Vec<SecretRecord> = {
+        let mut out = Vec::new();
+        for s in secrets {
+            out.push(store.secret(&LookupHash::of(s)).await.unwrap().unwrap());
+        }
+        out
+    };
+    let key = store.key(&issued.key.id).await.unwrap().unwrap();
+    let events = store.audit_events(&issued.key.id).await.unwrap();
+    let verification = keyroll
+        .verify(emergency.delivery.returned().unwrap().expose())
+        .await
+        .unwrap();
+    let printed = [
+        format!("{issued:?}"),
+        format!("{rotated:?}"),
+        format!("{emergency:?}"),
+        format!("{key:?}"),
+        format!("{records:?}"),
+        format!("{events:?}"),
+        format!("{:?}", serde_json::to_string(&events).unwrap()),
+        format!("{verification:?}"),
+    ];
+    for text in &printed {
+        for secret in secrets {
+            // The body after the display prefix is what must never appear.
+            let body = &secret[16..];
+            assert!(!text.contains(body), "secret body in: {text}");
+        }
+        for record in &records {
+            if let Some(verifier) = &record.verifier {
+                assert!(!text.contains(verifier.as_phc()), "verifier in: {text}");
+            }
+        }
+    }
 }

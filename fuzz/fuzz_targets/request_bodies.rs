@@ -8,10 +8,7 @@ use std::sync::{Arc, OnceLock};
 use axum::body::Body;
 use axum::http::{header, Request};
 use keyroll_api::{app, AppState, Auth};
-use keyroll_core::config::Config;
-use keyroll_core::service::Keyroll;
-use keyroll_core::store::memory::MemoryStore;
-use keyroll_core::time::SystemClock;
+use keyroll_core::testing::TestKeyroll;
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt;
 
@@ -63,13 +60,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 fn router() -> &'static axum::Router {
     static ROUTER: OnceLock<axum::Router> = OnceLock::new();
     ROUTER.get_or_init(|| {
-        let config = Config::from_lookup(|_| None).expect("defaults");
-        let keyroll = Keyroll::new(
-            Arc::new(MemoryStore::new()),
-            Arc::new(SystemClock),
-            Arc::new(config),
-        )
-        .with_vault(Arc::new(keyroll_core::vault::MemoryVault::new()));
+        let keyroll = TestKeyroll::with_defaults().build().keyroll;
         app(AppState {
             keyroll: Arc::new(keyroll),
             auth: Auth::admin_token(TOKEN),

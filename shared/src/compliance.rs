@@ -1,6 +1,6 @@
 //! Compliance: the rule that every active key's secret is younger than its class's
 //! maximum age, and the figures and rows that show where each key stands. The daily
-//! scan that enforces it is [`crate::scan`].
+//! scan that enforces it is the job in `scan.rs`.
 
 use serde::{Deserialize, Serialize};
 

@@ -11,7 +11,8 @@
 //! - **ports**: [`store`], [`queue`], [`vault`], each with an in-memory adapter and an
 //!   AWS one (features `dynamodb`, `sqs`, `secrets-manager`);
 //! - **service**: [`service::Keyroll`], the operations: load, plan, commit, retry;
-//! - **jobs**: [`processor`] and [`scan`].
+//! - **jobs**: [`processor`] and [`scan`];
+//! - and, for tests only (feature `testing`), `testing::TestKeyroll`.
 
 pub mod audit;
 #[cfg(any(feature = "dynamodb", feature = "sqs", feature = "secrets-manager"))]
@@ -38,6 +39,8 @@ pub mod scan;
 pub mod secret;
 pub mod service;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod time;
 pub mod usage;
 pub mod vault;

@@ -17,7 +17,6 @@ use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
 use keyroll_core::audit::AuditEvent;
 use keyroll_core::compliance::ComplianceSnapshot;
-use keyroll_core::config::Config;
 use keyroll_core::idempotency::IdempotencyRecord;
 use keyroll_core::ids::{Actor, KeyId, KeyName, OrganizationId, RotationId};
 use keyroll_core::index::{AgeRef, DueRef};
@@ -27,11 +26,12 @@ use keyroll_core::processor::{process_due, ProcessorOptions};
 use keyroll_core::queue::MemoryQueue;
 use keyroll_core::rotation::Rotation;
 use keyroll_core::secret::{LookupHash, VerifierParams};
-use keyroll_core::service::{Keyroll, NewKey, RotationRequest};
+use keyroll_core::service::{NewKey, RotationRequest};
 use keyroll_core::store::dynamodb::create_table;
 use keyroll_core::store::dynamodb::DynamoStore;
 use keyroll_core::store::{KeyChange, Store, StoreError};
-use keyroll_core::time::{ManualClock, Timestamp};
+use keyroll_core::testing::TestKeyroll;
+use keyroll_core::time::Timestamp;
 
 /// Adds up the time callers spend waiting on the store (across concurrent calls).
 struct TimedStore {
@@ -172,15 +172,17 @@ async fn run(n: usize, dynamodb_pid: &str) -> Vec<Phase> {
         inner: dynamo.clone(),
         waited_ns: AtomicU64::new(0),
     });
-    let clock = ManualClock::new(Timestamp::parse("2026-01-01T00:00:00Z").unwrap());
-    let mut config = Config::from_lookup(|_| None).unwrap();
     // Seeding mints N secrets; their verifier cost is not what is measured here.
-    config.verifier = VerifierParams {
-        log_n: 4,
-        r: 8,
-        p: 1,
-    };
-    let keyroll = Keyroll::new(timed.clone(), Arc::new(clock.clone()), Arc::new(config));
+    let wired = TestKeyroll::with_defaults()
+        .store(timed.clone())
+        .without_vault()
+        .verifier(VerifierParams {
+            log_n: 4,
+            r: 8,
+            p: 1,
+        })
+        .build();
+    let (keyroll, clock) = (wired.keyroll, wired.clock);
     let queue = MemoryQueue::new();
     let start = Timestamp::parse("2026-01-01T01:00:00Z").unwrap();
     let actor = Actor::parse("bench").unwrap();

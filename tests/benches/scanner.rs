@@ -11,14 +11,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
-use keyroll_core::config::Config;
 use keyroll_core::key::{Key, SecretRecord};
 use keyroll_core::scan::{scan, ScanOptions};
-use keyroll_core::service::Keyroll;
 use keyroll_core::store::dynamodb::create_table;
 use keyroll_core::store::dynamodb::DynamoStore;
-use keyroll_core::time::{ManualClock, Timestamp};
-use keyroll_core::vault::MemoryVault;
+use keyroll_core::testing::TestKeyroll;
+use keyroll_core::time::Timestamp;
 
 #[tokio::main]
 async fn main() {
@@ -60,12 +58,11 @@ async fn main() {
         .await;
     eprintln!("seeded {n} keys in {:.1?}", seeding.elapsed());
 
-    let keyroll = Keyroll::new(
-        dynamo.clone(),
-        Arc::new(ManualClock::new(now)),
-        Arc::new(Config::from_lookup(|_| None).unwrap()),
-    )
-    .with_vault(Arc::new(MemoryVault::new()));
+    let keyroll = TestKeyroll::with_defaults()
+        .starting_at(now)
+        .store(dynamo.clone())
+        .build()
+        .keyroll;
     println!("| N | overdue | scan | wall | DynamoDB reads | reads per overdue key | writes | coverage after |");
     println!("|---|---|---|---|---|---|---|---|");
     for label in ["first (schedules)", "second, same day"] {

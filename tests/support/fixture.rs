@@ -1,6 +1,5 @@
 //! Fixtures: a keyroll service over a fresh store, with a manual clock.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use keyroll_core::config::Config;
@@ -10,6 +9,7 @@ use keyroll_core::store::dynamodb::create_table;
 use keyroll_core::store::dynamodb::DynamoStore;
 use keyroll_core::store::memory::MemoryStore;
 use keyroll_core::store::Store;
+use keyroll_core::testing::TestKeyroll;
 use keyroll_core::time::{ManualClock, Timestamp};
 
 /// A service over one store, with the clock the service reads.
@@ -38,6 +38,12 @@ impl Fixture {
         }
     }
 
+    /// The fixture's clock reading.
+    pub fn clock_now(&self) -> Timestamp {
+        use keyroll_core::time::Clock;
+        self.clock.now()
+    }
+
     /// A second service over the same store and clock: another Lambda container.
     pub fn another_container(&self) -> Keyroll {
         Keyroll::new(
@@ -50,14 +56,12 @@ impl Fixture {
 
 /// The start of every fixture's clock: 2026-01-01T00:00:00Z.
 pub fn epoch() -> Timestamp {
-    Timestamp::parse("2026-01-01T00:00:00Z").expect("valid timestamp")
+    keyroll_core::testing::epoch()
 }
 
 /// Default settings, except a one-second minimum grace so tests can use short ones.
 pub fn test_config() -> Config {
-    let overrides = HashMap::from([("KEYROLL_MIN_GRACE_SECONDS", "1")]);
-    Config::from_lookup(|name| overrides.get(name).map(|v| v.to_string()))
-        .expect("valid test config")
+    TestKeyroll::new().config()
 }
 
 fn fixture(
@@ -65,17 +69,11 @@ fn fixture(
     dynamo: Option<Arc<DynamoStore>>,
     memory: Option<Arc<MemoryStore>>,
 ) -> Fixture {
-    let clock = ManualClock::new(epoch());
-    let keyroll = Keyroll::new(
-        store.clone(),
-        Arc::new(clock.clone()),
-        Arc::new(test_config()),
-    )
-    .with_vault(Arc::new(keyroll_core::vault::MemoryVault::new()));
+    let wired = TestKeyroll::new().store(store).build();
     Fixture {
-        store,
-        keyroll,
-        clock,
+        store: wired.store,
+        keyroll: wired.keyroll,
+        clock: wired.clock,
         dynamo,
         memory,
     }

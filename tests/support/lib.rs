@@ -1,7 +1,6 @@
-//! Shared test support: fixtures over each store adapter and the contract suite that
-//! every adapter must pass.
+//! Shared test support: fixtures over each store adapter, fault injection and the
+//! processor's worlds. The suites themselves live in tests/contract and tests/processor.
 
-pub mod contract;
 pub mod faults;
 pub mod fixture;
 pub mod processor;

@@ -11,18 +11,17 @@ use keyroll_core::notification::{Notification, NotificationType};
 use keyroll_core::processor::{process_due, ProcessReport, ProcessorOptions};
 use keyroll_core::queue::{MemoryQueue, NotificationQueue, SqsQueue};
 use keyroll_core::rotation::RotationStatus;
-use keyroll_core::service::{Keyroll, NewKey, RotationRequest, ScheduleTrigger, Start};
-
-use crate::ReturnedSecret;
+use keyroll_core::service::{Keyroll, NewKey, RotationRequest, Start};
 use keyroll_core::store::dynamodb::create_table;
 use keyroll_core::store::dynamodb::DynamoStore;
 use keyroll_core::store::memory::MemoryStore;
 use keyroll_core::store::Store;
+use keyroll_core::testing::TestKeyroll;
 use keyroll_core::time::{ManualClock, Timestamp};
 use keyroll_core::vault::{MemoryVault, SecretVault, SecretsManagerVault};
 
 use crate::faults::{Faults, FaultyStore};
-use crate::fixture::{dynamodb_client, epoch, test_config};
+use crate::fixture::{dynamodb_client, epoch};
 
 /// Where delivered notifications can be read back.
 pub enum Inbox {
@@ -120,10 +119,8 @@ fn build(
         inner: store,
         faults: faults.clone(),
     });
-    let clock = ManualClock::new(epoch());
-    let keyroll =
-        Keyroll::new(faulty, Arc::new(clock.clone()), Arc::new(test_config())).with_vault(vault);
-    (Arc::new(keyroll), clock, faults)
+    let wired = TestKeyroll::new().store(faulty).vault(vault).build();
+    (Arc::new(wired.keyroll), wired.clock, faults)
 }
 
 pub async fn memory_world() -> World {
@@ -256,118 +253,6 @@ impl World {
     }
 }
 
-fn by_key(messages: &[Notification]) -> BTreeMap<KeyId, Vec<NotificationType>> {
-    let mut map: BTreeMap<KeyId, Vec<(String, NotificationType)>> = BTreeMap::new();
-    for m in messages {
-        map.entry(m.key_id.clone())
-            .or_default()
-            .push((m.event_id.clone(), m.kind));
-    }
-    map.into_iter()
-        .map(|(k, mut v)| {
-            v.sort_by(|a, b| a.0.cmp(&b.0));
-            (k, v.into_iter().map(|(_, kind)| kind).collect())
-        })
-        .collect()
-}
-
-fn assert_unique(messages: &[Notification]) {
-    let mut seen = HashSet::new();
-    for m in messages {
-        assert!(
-            seen.insert(m.event_id.clone()),
-            "duplicate delivery of {}",
-            m.event_id
-        );
-        let text = serde_json::to_string(m).unwrap();
-        assert!(!text.contains("secret\""), "no secret field: {text}");
-    }
-}
-
-#[macro_export]
-macro_rules! processor_suite {
-    ($make:path, $race_size:expr) => {
-        $crate::processor_suite!(@each $make;
-            rotations_advance_on_time_and_notify_once,
-            queue_outage_delays_but_never_loses_a_message,
-            throttling_and_lost_races_are_retried,
-            crash_between_delivery_and_removal_delivers_once,
-            crash_after_commit_before_delivery_is_finished_later,
-            policy_secret_is_revealed_once_then_gone,
-            held_secret_is_deleted_when_the_rotation_ends,
-            rotation_completes_early_once_clients_have_moved,
-            embedded_grace_extends_while_the_old_secret_is_in_use,
-        );
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn racing_processors_advance_every_rotation_exactly_once() {
-            $crate::processor::racing_processors_advance_every_rotation_exactly_once($make().await, $race_size).await;
-        }
-    };
-    (@each $make:path; $($name:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $name() {
-                $crate::processor::$name($make().await).await;
-            }
-        )*
-    };
-}
-
-pub async fn rotations_advance_on_time_and_notify_once(w: World) {
-    let start = epoch().plus_seconds(3600);
-    let keys = w.seed(3, start, 3 * 86_400).await;
-    let report = w.run().await;
-    assert_eq!(
-        (report.started, report.notified),
-        (0, 3),
-        "only the scheduling notices"
-    );
-
-    w.clock.set(start.minus_seconds(1));
-    assert_eq!(w.run().await.started, 0, "not yet due");
-    w.clock.set(start);
-    assert_eq!(w.run().await.started, 3);
-    // The reminder goes out 24 h before the grace ends.
-    w.clock.set(start.plus_seconds(2 * 86_400 - 1));
-    assert_eq!(w.run().await.reminded, 0);
-    w.clock.set(start.plus_seconds(2 * 86_400));
-    assert_eq!(w.run().await.reminded, 3);
-    w.clock.set(start.plus_seconds(3 * 86_400));
-    let report = w.run().await;
-    assert_eq!((report.completed, report.notified), (3, 3));
-    assert_eq!(
-        w.run().await,
-        ProcessReport::default(),
-        "a re-run does nothing"
-    );
-
-    let messages = w.inbox.take().await;
-    assert_unique(&messages);
-    let grouped = by_key(&messages);
-    assert_eq!(grouped.len(), 3);
-    for key in &keys {
-        assert_eq!(
-            grouped[key],
-            [
-                NotificationType::RotationScheduled,
-                NotificationType::RotationStarted,
-                NotificationType::RotationReminder,
-                NotificationType::RotationCompleted
-            ]
-        );
-    }
-    let reminder = messages
-        .iter()
-        .find(|m| m.kind == NotificationType::RotationReminder)
-        .unwrap();
-    assert_eq!(reminder.deadline, Some(start.plus_seconds(3 * 86_400)));
-    assert!(
-        reminder.old_prefix.is_some()
-            && reminder.new_prefix.is_some()
-            && reminder.rotation_id.is_some()
-    );
-}
-
 pub async fn racing_processors_advance_every_rotation_exactly_once(w: World, count: usize) {
     let start = epoch().plus_seconds(60);
     let phase = std::time::Instant::now();
@@ -424,325 +309,30 @@ pub async fn racing_processors_advance_every_rotation_exactly_once(w: World, cou
     }
 }
 
-pub async fn queue_outage_delays_but_never_loses_a_message(w: World) {
-    let start = epoch().plus_seconds(10);
-    w.seed(4, start, 600).await;
-    w.clock.set(start);
-    let report = process_due(
-        &w.keyroll,
-        Some(w.broken_queue.as_ref()),
-        ProcessorOptions::default(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        (report.started, report.notified),
-        (4, 0),
-        "state changes commit while the queue is down"
-    );
-    assert!(w.inbox.take().await.is_empty());
-    let report = w.run().await;
-    assert_eq!(
-        report.notified, 8,
-        "4 scheduled + 4 started, delivered once the queue is back"
-    );
-    assert_eq!(w.run().await.notified, 0);
-    let messages = w.inbox.take().await;
-    assert_unique(&messages);
-    assert_eq!(messages.len(), 8);
-}
-
-pub async fn throttling_and_lost_races_are_retried(w: World) {
-    let start = epoch().plus_seconds(10);
-    w.seed(3, start, 600).await;
-    w.clock.set(start);
-    w.faults
-        .throttle_commits
-        .store(2, std::sync::atomic::Ordering::SeqCst);
-    w.faults
-        .conflict_commits
-        .store(2, std::sync::atomic::Ordering::SeqCst);
-    let report = w.run().await;
-    assert_eq!((report.started, report.failed), (3, 0), "{report:?}");
-}
-
-pub async fn crash_between_delivery_and_removal_delivers_once(w: World) {
-    let start = epoch().plus_seconds(10);
-    w.seed(2, start, 600).await;
-    w.faults
-        .fail_outbox_removals
-        .store(1, std::sync::atomic::Ordering::SeqCst);
-    // The run delivers, then "dies" before it can remove the outbox entries.
-    assert!(process_due(
-        &w.keyroll,
-        Some(w.queue.as_ref()),
-        ProcessorOptions::default()
-    )
-    .await
-    .is_err());
-    // The next run delivers them again; the queue's deduplication drops the copies.
-    w.run().await;
-    assert_eq!(w.run().await.notified, 0, "the outbox is empty now");
-    let messages = w.inbox.take().await;
-    assert_unique(&messages);
-    assert_eq!(messages.len(), 2);
-}
-
-pub async fn crash_after_commit_before_delivery_is_finished_later(w: World) {
-    let start = epoch().plus_seconds(10);
-    let keys = w.seed(2, start, 600).await;
-    w.clock.set(start);
-    // The change commits; the process "dies" before its outbox is delivered.
-    for key in &keys {
-        let rotation = w.keyroll.rotations_of(key).await.unwrap().remove(0);
-        assert!(
-            w.keyroll
-                .advance_rotation(&rotation.id)
-                .await
-                .unwrap()
-                .started
-        );
+pub fn by_key(messages: &[Notification]) -> BTreeMap<KeyId, Vec<NotificationType>> {
+    let mut map: BTreeMap<KeyId, Vec<(String, NotificationType)>> = BTreeMap::new();
+    for m in messages {
+        map.entry(m.key_id.clone())
+            .or_default()
+            .push((m.event_id.clone(), m.kind));
     }
-    let report = w.run().await;
-    assert_eq!((report.started, report.notified), (0, 4));
-    let messages = w.inbox.take().await;
-    assert_unique(&messages);
-    assert_eq!(messages.len(), 4);
+    map.into_iter()
+        .map(|(k, mut v)| {
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            (k, v.into_iter().map(|(_, kind)| kind).collect())
+        })
+        .collect()
 }
 
-async fn policy_rotation(w: &World) -> (KeyId, keyroll_core::rotation::Rotation) {
-    let issued = w
-        .keyroll
-        .issue_key(
-            NewKey {
-                organization_id: OrganizationId::parse("org_acme").unwrap(),
-                name: KeyName::parse("old key").unwrap(),
-                scopes: vec![],
-                rate_limit: 10,
-                class: Default::default(),
-            },
-            &w.actor(),
-        )
-        .await
-        .unwrap();
-    let issued_rotation = w
-        .keyroll
-        .schedule_rotation(
-            &issued.key.id,
-            RotationRequest {
-                trigger: ScheduleTrigger::Policy,
-                ..Default::default()
-            },
-            &Actor::system("scanner"),
-        )
-        .await
-        .unwrap();
-    (issued.key.id, issued_rotation.rotation)
-}
-
-pub async fn policy_secret_is_revealed_once_then_gone(w: World) {
-    let (_, rotation) = policy_rotation(&w).await;
-    let name = rotation.vault_secret.clone().expect("held in the vault");
-    assert!(w.vault.get(&name).await.unwrap().is_some());
-
-    let (revealed, secret) = w
-        .keyroll
-        .reveal_secret(&rotation.id, &w.actor())
-        .await
-        .unwrap();
-    assert!(revealed.revealed_at.is_some());
-    assert!(w.keyroll.verify(secret.expose()).await.unwrap().is_valid());
-    assert!(
-        w.vault.get(&name).await.unwrap().is_none(),
-        "deleted at reveal"
-    );
-
-    let again = w
-        .keyroll
-        .reveal_secret(&rotation.id, &w.actor())
-        .await
-        .unwrap_err();
-    assert_eq!(again.kind(), keyroll_core::ErrorKind::Gone);
-    w.run().await; // the outbox's delete finds nothing left: still fine
-    assert!(w.vault.get(&name).await.unwrap().is_none());
-}
-
-pub async fn held_secret_is_deleted_when_the_rotation_ends(w: World) {
-    let (_, rotation) = policy_rotation(&w).await;
-    let name = rotation.vault_secret.clone().unwrap();
-    w.keyroll
-        .cancel_rotation(&rotation.id, None, &w.actor())
-        .await
-        .unwrap();
-    assert!(
-        w.vault.get(&name).await.unwrap().is_some(),
-        "deleted by the processor, after the commit"
-    );
-    w.run().await;
-    assert!(w.vault.get(&name).await.unwrap().is_none());
-    assert_eq!(
-        w.keyroll
-            .reveal_secret(&rotation.id, &w.actor())
-            .await
-            .unwrap_err()
-            .kind(),
-        keyroll_core::ErrorKind::Gone
-    );
-}
-
-async fn issue(w: &World, class: keyroll_core::key::KeyClass) -> (KeyId, String) {
-    let issued = w
-        .keyroll
-        .issue_key(
-            NewKey {
-                organization_id: OrganizationId::parse("org_acme").unwrap(),
-                name: KeyName::parse("mobile app").unwrap(),
-                scopes: vec![],
-                rate_limit: 10,
-                class,
-            },
-            &w.actor(),
-        )
-        .await
-        .expect("issue");
-    (issued.key.id, issued.secret.expose().to_owned())
-}
-
-fn find(messages: &[Notification], kind: NotificationType) -> &Notification {
-    messages
-        .iter()
-        .find(|m| m.kind == kind)
-        .unwrap_or_else(|| panic!("no {kind:?} in {messages:?}"))
-}
-
-/// completeWhenUnusedSeconds on a simulated clock: the rotation completes once the new
-/// secret is in use and the old one has been quiet for an hour — not before.
-pub async fn rotation_completes_early_once_clients_have_moved(w: World) {
-    let (key, old) = issue(&w, Default::default()).await;
-    let scheduled = w
-        .keyroll
-        .schedule_rotation(
-            &key,
-            RotationRequest {
-                start: Start::Now,
-                grace_seconds: Some(3 * 86_400),
-                complete_when_unused_seconds: Some(3600),
-                ..Default::default()
-            },
-            &w.actor(),
-        )
-        .await
-        .expect("schedule");
-    let new = scheduled.returned_secret().expose().to_owned();
-    let rotation = scheduled.rotation.id;
-    let start = w.keyroll.now();
-
-    // Clients still use the old secret ten minutes in; nobody uses the new one yet.
-    w.clock.set(start.plus_seconds(600));
-    assert!(w.keyroll.verify(&old).await.unwrap().is_valid());
-    w.clock.set(start.plus_seconds(3600));
-    assert_eq!(w.run().await.completed, 0, "the new secret is unused");
-    // The clients move.
-    w.clock.set(start.plus_seconds(3660));
-    assert!(w.keyroll.verify(&new).await.unwrap().is_valid());
-    // Next check: a quarter of the hour after the last one.
-    w.clock.set(start.plus_seconds(3600 + 899));
-    assert_eq!(w.run().await.completed, 0, "not due yet");
-    w.clock.set(start.plus_seconds(3600 + 900));
-    assert_eq!(
-        w.run().await.completed,
-        1,
-        "old quiet since +10 min, new in use"
-    );
-    let done = w.keyroll.rotation(&rotation).await.unwrap();
-    assert_eq!(done.status, RotationStatus::Completed);
-    assert!(done.completed_at.unwrap() < done.grace_ends_at, "early");
-    assert_eq!(w.keyroll.verify(&old).await.unwrap().code(), "REVOKED");
-    assert!(w.keyroll.verify(&new).await.unwrap().is_valid());
-
-    let messages = w.inbox.take().await;
-    let completed = find(&messages, NotificationType::RotationCompleted);
-    assert!(
-        completed
-            .reason
-            .as_ref()
-            .unwrap()
-            .to_string()
-            .starts_with("completed early"),
-        "{completed:?}"
-    );
-    assert_eq!(
-        completed.old_secret_last_used_at,
-        Some(start.plus_seconds(600))
-    );
-    assert!(completed.old_secret_used_in_last_24h, "used 65 min before");
-    let trail = w.keyroll.audit_trail(&key).await.unwrap();
-    assert!(trail.report.valid);
-}
-
-/// autoExtend on an embedded key: an hour before the grace ends, the old secret is still
-/// in use, so the grace moves by the step (7 days); with no more use it then ends on
-/// time. The customer hears of the extension and of the reminder's usage.
-pub async fn embedded_grace_extends_while_the_old_secret_is_in_use(w: World) {
-    let (key, old) = issue(&w, keyroll_core::key::KeyClass::Embedded).await;
-    let scheduled = w
-        .keyroll
-        .schedule_rotation(
-            &key,
-            RotationRequest {
-                start: Start::Now,
-                grace_seconds: Some(2 * 86_400),
-                auto_extend: true,
-                ..Default::default()
-            },
-            &w.actor(),
-        )
-        .await
-        .expect("schedule");
-    let rotation = scheduled.rotation.id;
-    let first_end = scheduled.rotation.grace_ends_at;
-
-    // The app still ships the old secret: used two hours before the end.
-    w.clock.set(first_end.minus_seconds(2 * 3600));
-    assert!(w.keyroll.verify(&old).await.unwrap().is_valid());
-    w.clock.set(first_end.minus_seconds(3600));
-    let report = w.run().await;
-    assert_eq!((report.extended, report.completed), (1, 0));
-    let extended = w.keyroll.rotation(&rotation).await.unwrap();
-    let second_end = first_end.plus_seconds(7 * 86_400);
-    assert_eq!(extended.grace_ends_at, second_end);
-    w.clock.set(first_end.plus_seconds(60));
-    assert!(
-        w.keyroll.verify(&old).await.unwrap().is_valid(),
-        "past the first end"
-    );
-
-    // The reminder of the new deadline tells whether the old secret is still used.
-    w.clock.set(second_end.minus_seconds(86_400));
-    assert_eq!(w.run().await.reminded, 1);
-    // No more use: no second extension; the grace ends on time.
-    w.clock.set(second_end.minus_seconds(3600));
-    let report = w.run().await;
-    assert_eq!((report.extended, report.completed), (0, 0));
-    w.clock.set(second_end);
-    assert_eq!(w.run().await.completed, 1);
-    assert_eq!(w.keyroll.verify(&old).await.unwrap().code(), "REVOKED");
-
-    let messages = w.inbox.take().await;
-    let notice = find(&messages, NotificationType::RotationExtended);
-    assert_eq!(notice.deadline, Some(second_end));
-    assert!(notice.old_secret_used_in_last_24h);
-    let reminder = find(&messages, NotificationType::RotationReminder);
-    assert!(
-        !reminder.old_secret_used_in_last_24h,
-        "last used 6 days before the reminder"
-    );
-    let trail = w.keyroll.audit_trail(&key).await.unwrap();
-    assert!(trail.report.valid);
-    let automatic = trail
-        .events
-        .iter()
-        .find(|e| e.action == keyroll_core::audit::AuditAction::RotationExtended)
-        .expect("audited");
-    assert_eq!(automatic.actor.to_string(), "keyroll:processor");
+pub fn assert_unique(messages: &[Notification]) {
+    let mut seen = HashSet::new();
+    for m in messages {
+        assert!(
+            seen.insert(m.event_id.clone()),
+            "duplicate delivery of {}",
+            m.event_id
+        );
+        let text = serde_json::to_string(m).unwrap();
+        assert!(!text.contains("secret\""), "no secret field: {text}");
+    }
 }

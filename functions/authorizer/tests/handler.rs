@@ -3,15 +3,13 @@
 //! cached verification can outlive a revocation.
 
 use keyroll_core::service::{EmergencySource, Start};
-use std::collections::HashMap;
+use keyroll_core::testing::TestKeyroll;
 use std::sync::Arc;
 
 use keyroll_authorizer::{handle, Deps};
-use keyroll_core::config::Config;
 use keyroll_core::ids::{Actor, KeyId, KeyName, OrganizationId, Scope};
 use keyroll_core::key::KeyClass;
 use keyroll_core::service::{EmergencyRequest, Keyroll, NewKey, RotationRequest};
-use keyroll_core::store::memory::MemoryStore;
 use keyroll_core::time::{ManualClock, Timestamp};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
@@ -42,19 +40,14 @@ struct World {
 }
 
 fn world(cache_seconds: u64) -> World {
-    let clock = ManualClock::new(Timestamp::parse("2026-11-25T18:00:00Z").unwrap());
-    let settings = HashMap::from([
-        ("KEYROLL_VERIFY_CACHE_SECONDS", cache_seconds.to_string()),
-        ("KEYROLL_MIN_GRACE_SECONDS", "1".to_owned()),
-    ]);
-    let config = Config::from_lookup(|name| settings.get(name).cloned()).unwrap();
+    let wired = TestKeyroll::new()
+        .setting("KEYROLL_VERIFY_CACHE_SECONDS", &cache_seconds.to_string())
+        .starting_at(Timestamp::parse("2026-11-25T18:00:00Z").unwrap())
+        .without_vault()
+        .build();
     World {
-        keyroll: Arc::new(Keyroll::new(
-            Arc::new(MemoryStore::new()),
-            Arc::new(clock.clone()),
-            Arc::new(config),
-        )),
-        clock,
+        keyroll: Arc::new(wired.keyroll),
+        clock: wired.clock,
         actor: Actor::parse("alice").unwrap(),
     }
 }

@@ -1,15 +1,14 @@
 //! The processor handler runs on the `events/processor-schedule.json` fixture.
 
 use keyroll_core::service::Start;
+use keyroll_core::testing::TestKeyroll;
 use std::sync::Arc;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use keyroll_core::config::Config;
 use keyroll_core::ids::{Actor, KeyId, KeyName, OrganizationId};
 use keyroll_core::notification::NotificationType;
 use keyroll_core::queue::MemoryQueue;
 use keyroll_core::service::{Keyroll, NewKey, RotationRequest};
-use keyroll_core::store::memory::MemoryStore;
 use keyroll_core::time::{ManualClock, Timestamp};
 use keyroll_processor::{handle, Deps};
 use lambda_runtime::{Context, LambdaEvent};
@@ -35,12 +34,11 @@ fn context(seconds_left: u64) -> Context {
 
 /// A keyroll on the in-memory store at 2026-11-25T18:00Z with one key, and that key.
 async fn keyroll_with_a_key() -> (Arc<Keyroll>, ManualClock, KeyId, Actor) {
-    let clock = ManualClock::new(Timestamp::parse("2026-11-25T18:00:00Z").unwrap());
-    let keyroll = Arc::new(Keyroll::new(
-        Arc::new(MemoryStore::new()),
-        Arc::new(clock.clone()),
-        Arc::new(Config::from_lookup(|_| None).unwrap()),
-    ));
+    let wired = TestKeyroll::with_defaults()
+        .starting_at(Timestamp::parse("2026-11-25T18:00:00Z").unwrap())
+        .without_vault()
+        .build();
+    let (keyroll, clock) = (Arc::new(wired.keyroll), wired.clock);
     let actor = Actor::parse("alice").unwrap();
     let new_key = NewKey {
         organization_id: OrganizationId::parse("org_acme").unwrap(),

@@ -1,14 +1,11 @@
 //! The scanner handler runs on the `events/scanner-schedule.json` fixture.
 
+use keyroll_core::testing::TestKeyroll;
 use std::sync::Arc;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use keyroll_core::config::Config;
 use keyroll_core::ids::{Actor, KeyName, OrganizationId};
-use keyroll_core::service::{Keyroll, NewKey};
-use keyroll_core::store::memory::MemoryStore;
-use keyroll_core::time::{ManualClock, Timestamp};
-use keyroll_core::vault::MemoryVault;
+use keyroll_core::service::NewKey;
 use keyroll_scanner::{handle, Deps};
 use lambda_runtime::{Context, LambdaEvent};
 
@@ -33,15 +30,8 @@ fn context(seconds_left: u64) -> Context {
 
 #[tokio::test]
 async fn the_daily_event_runs_one_scan() {
-    let clock = ManualClock::new(Timestamp::parse("2026-01-01T00:00:00Z").unwrap());
-    let keyroll = Arc::new(
-        Keyroll::new(
-            Arc::new(MemoryStore::new()),
-            Arc::new(clock.clone()),
-            Arc::new(Config::from_lookup(|_| None).unwrap()),
-        )
-        .with_vault(Arc::new(MemoryVault::new())),
-    );
+    let wired = TestKeyroll::with_defaults().build();
+    let (keyroll, clock) = (Arc::new(wired.keyroll), wired.clock);
     let new_key = NewKey {
         organization_id: OrganizationId::parse("org_acme").unwrap(),
         name: KeyName::parse("old").unwrap(),

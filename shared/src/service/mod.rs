@@ -230,6 +230,3 @@ impl Keyroll {
         Err(Conflict::ConcurrentModification.into())
     }
 }
-
-#[cfg(test)]
-mod tests;

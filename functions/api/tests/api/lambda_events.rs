@@ -7,10 +7,8 @@ use std::sync::Arc;
 use axum::body::Body;
 use http_body_util::BodyExt;
 use keyroll_api::{app, AppState, Auth};
-use keyroll_core::config::Config;
-use keyroll_core::service::Keyroll;
-use keyroll_core::store::memory::MemoryStore;
-use keyroll_core::time::{ManualClock, Timestamp};
+use keyroll_core::testing::TestKeyroll;
+use keyroll_core::time::Timestamp;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -24,15 +22,12 @@ fn fixture(name: &str) -> String {
 }
 
 fn router() -> axum::Router {
-    let clock = ManualClock::new(Timestamp::parse("2026-11-25T18:00:00Z").unwrap());
-    let config = Config::from_lookup(|_| None).unwrap();
-    let keyroll = Keyroll::new(
-        Arc::new(MemoryStore::new()),
-        Arc::new(clock),
-        Arc::new(config),
-    );
+    let wired = TestKeyroll::with_defaults()
+        .starting_at(Timestamp::parse("2026-11-25T18:00:00Z").unwrap())
+        .without_vault()
+        .build();
     app(AppState {
-        keyroll: Arc::new(keyroll),
+        keyroll: Arc::new(wired.keyroll),
         queue: None,
         auth: Auth::ApiGatewayIam,
     })

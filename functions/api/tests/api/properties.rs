@@ -11,9 +11,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
 use keyroll_api::{app, AppState, Auth};
-use keyroll_core::config::Config;
-use keyroll_core::service::Keyroll;
-use keyroll_core::store::memory::MemoryStore;
+use keyroll_core::testing::TestKeyroll;
 use keyroll_core::time::{Clock, ManualClock, Timestamp};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -417,18 +415,12 @@ fn emergency_never_lengthens_a_life(before: &Value, after: &Value, deadline: Tim
 }
 
 async fn world() -> World {
-    let clock = ManualClock::new(Timestamp::parse("2026-01-01T00:00:00Z").unwrap());
-    let config =
-        Config::from_lookup(|name| (name == "KEYROLL_MIN_GRACE_SECONDS").then(|| "60".to_owned()))
-            .unwrap();
-    let keyroll = Keyroll::new(
-        Arc::new(MemoryStore::new()),
-        Arc::new(clock.clone()),
-        Arc::new(config),
-    )
-    .with_vault(Arc::new(keyroll_core::vault::MemoryVault::new()));
+    let wired = TestKeyroll::with_defaults()
+        .setting("KEYROLL_MIN_GRACE_SECONDS", "60")
+        .build();
+    let clock = wired.clock;
     let router = app(AppState {
-        keyroll: Arc::new(keyroll),
+        keyroll: Arc::new(wired.keyroll),
         auth: Auth::admin_token(TOKEN),
         queue: None,
     });

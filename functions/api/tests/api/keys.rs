@@ -1,0 +1,190 @@
+//! Keys: issue, read, import.
+
+use crate::support::*;
+
+#[tokio::test]
+async fn issue_and_read_a_key_without_exposing_hashes() {
+    let app = spawn_app();
+    let reply = app
+        .call("POST", "/v1/keys", Some(json!({"organizationId": "org_acme", "name": "mobile", "scopes": ["a", "b"], "rateLimit": 5, "class": "embedded"})))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let secret = reply.body["secret"].as_str().unwrap();
+    assert!(secret.starts_with("sk_live_"));
+    let id = reply.body["key"]["id"].as_str().unwrap();
+    assert_eq!(reply.body["key"]["class"], "embedded");
+
+    let got = app.call("GET", &format!("/v1/keys/{id}"), None).await;
+    assert_eq!(got.status, StatusCode::OK);
+    let version = &got.body["key"]["versions"][0];
+    assert_eq!(version["version"], 1);
+    assert_eq!(version["stage"], "current");
+    assert_eq!(version["prefix"], &secret[..16]);
+    assert_eq!(version["createdAt"], "2026-01-01T00:00:00Z");
+    assert!(version.get("expiresAt").is_some() && version.get("lastUsedAt").is_some());
+    for forbidden in ["lookupHash", "verifier", "scrypt", &secret[16..]] {
+        assert!(!got.text.contains(forbidden), "{forbidden} in {}", got.text);
+    }
+}
+
+#[tokio::test]
+async fn import_brings_old_keys_in_and_the_scan_rotates_them() {
+    let app = spawn_app();
+    app.clock
+        .set(Timestamp::parse("2026-01-01T00:00:00Z").unwrap());
+    let old_secret = format!(
+        "sk_live_{}",
+        "3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b"
+    );
+    let young_secret = format!("sk_live_{}", "aa".repeat(32));
+    let body = json!({"keys": [
+        {"id": "key-abc123def456", "organizationId": "org_acme", "name": "Acme 2023", "scopes": ["charges:read"],
+         "rateLimit": 100, "prefix": &old_secret[..16], "lookupHash": sha256_hex(&old_secret), "createdAt": "2023-01-01T00:00:00Z"},
+        {"organizationId": "org_acme", "name": "recent", "rateLimit": 5, "prefix": "aaaaaaaa",
+         "lookupHash": sha256_hex(&young_secret), "createdAt": "2025-12-01T00:00:00Z", "class": "embedded"},
+        {"organizationId": "org acme", "name": "bad org", "rateLimit": 5, "prefix": "aaaaaaaa", "lookupHash": "00", "createdAt": "2025-12-01T00:00:00Z"},
+        {"organizationId": "org_acme", "name": "future", "rateLimit": 5, "prefix": "bbbbbbbb",
+         "lookupHash": sha256_hex("x"), "createdAt": "2030-01-01T00:00:00Z"},
+        {"organizationId": "org_acme", "name": "unknown field", "rateLimit": 5, "prefix": "bbbbbbbb",
+         "lookupHash": sha256_hex("y"), "createdAt": "2025-01-01T00:00:00Z", "color": "red"},
+        "not an object"
+    ]})
+    .to_string();
+    let reply = app
+        .raw("POST", "/v1/keys/import", Some(body.clone()), &[])
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(
+        (
+            reply.body["imported"].as_u64(),
+            reply.body["duplicates"].as_u64(),
+            reply.body["invalid"].as_u64()
+        ),
+        (Some(2), Some(0), Some(4))
+    );
+    let outcomes: Vec<_> = reply.body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["imported", "imported", "invalid", "invalid", "invalid", "invalid"]
+    );
+    assert_eq!(
+        reply.body["rows"][0]["keyId"], "key-abc123def456",
+        "the old id is kept"
+    );
+
+    // A re-run imports nothing twice.
+    let again = app.raw("POST", "/v1/keys/import", Some(body), &[]).await;
+    assert_eq!(
+        (
+            again.body["imported"].as_u64(),
+            again.body["duplicates"].as_u64()
+        ),
+        (Some(0), Some(2))
+    );
+
+    // The CSV form; a row repeating an imported secret is a duplicate.
+    let csv = format!(
+        "id,organizationId,name,scopes,rateLimit,class,prefix,lookupHash,createdAt,status\n\
+         ,org_beta,\"Beta, old\",read write,10,server,cccccccc,{},2024-02-01T00:00:00Z,\n\
+         ,org_beta,dup,,10,,dddddddd,{},2024-02-01T00:00:00Z,active\n\
+         ,org_beta,gone,,10,,eeeeeeee,{},2024-02-01T00:00:00Z,revoked\n",
+        sha256_hex("sk_live_beta"),
+        sha256_hex(&old_secret),
+        sha256_hex("sk_live_gone")
+    );
+    let reply = app
+        .raw(
+            "POST",
+            "/v1/keys/import",
+            Some(csv),
+            &[("content-type", "text/csv")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(
+        (
+            reply.body["imported"].as_u64(),
+            reply.body["duplicates"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+    assert_problem(
+        &app.raw(
+            "POST",
+            "/v1/keys/import",
+            Some("a,b\n1,2".into()),
+            &[("content-type", "text/csv")],
+        )
+        .await,
+        422,
+    );
+    assert_problem(
+        &app.raw(
+            "POST",
+            "/v1/keys/import",
+            Some("x".into()),
+            &[("content-type", "text/plain")],
+        )
+        .await,
+        415,
+    );
+
+    // The 3-year-old key verifies, shows as overdue, and the scan rotates it.
+    assert_eq!(app.verify(&old_secret).await, "VALID");
+    let report = app.call("GET", "/v1/compliance?status=overdue", None).await;
+    let overdue: Vec<_> = report.body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["keyId"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        overdue.contains(&"key-abc123def456".to_owned()),
+        "{overdue:?}"
+    );
+    assert_eq!(report.body["keys"][0]["ageDays"], 1096);
+    let scanned = app.call("POST", "/v1/admin/scan", None).await;
+    // A policy rotation's secret waits for an operator: the customer's old secret
+    // cannot fetch it (only "selfService" rotations allow that).
+    let customer = app
+        .raw(
+            "GET",
+            "/v1/self/successor",
+            None,
+            &[("authorization", &format!("Bearer {old_secret}"))],
+        )
+        .await;
+    assert_problem(&customer, 404);
+    assert!(scanned.body["scheduled"].as_u64().unwrap() >= 1);
+    let rotations = app
+        .call("GET", "/v1/keys/key-abc123def456/rotations", None)
+        .await;
+    let rotation = &rotations.body["rotations"][0];
+    assert_eq!(rotation["trigger"], "policy");
+    assert_eq!(rotation["secretHeld"], true);
+    let id = rotation["id"].as_str().unwrap();
+    let revealed = app
+        .call("POST", &format!("/v1/rotations/{id}/reveal"), None)
+        .await;
+    assert_eq!(revealed.status, StatusCode::OK, "{}", revealed.text);
+    let new_secret = revealed.body["secret"].as_str().unwrap().to_owned();
+    assert_problem(
+        &app.call("POST", &format!("/v1/rotations/{id}/reveal"), None)
+            .await,
+        410,
+    );
+    // The rotation runs its course: old secret valid through the grace, then gone.
+    app.clock.advance(86_400);
+    app.call("POST", "/v1/admin/process", None).await;
+    assert_eq!(app.verify(&old_secret).await, "VALID");
+    app.clock.advance(72 * 3600);
+    app.call("POST", "/v1/admin/process", None).await;
+    assert_eq!(app.verify(&old_secret).await, "REVOKED");
+    assert_eq!(app.verify(&new_secret).await, "VALID");
+    assert_eq!(app.verify("sk_live_gone").await, "MALFORMED");
+}

@@ -1,0 +1,15 @@
+//! The API's tests, one binary: in-process through the real router (`support`), one
+//! module per area, the Lambda event fixtures, and the property test of the rotation
+//! state machine.
+
+mod compliance;
+mod idempotency;
+mod keys;
+mod lambda_events;
+mod openapi;
+mod properties;
+mod refusals;
+mod rotations;
+mod self_service;
+mod support;
+mod verify;

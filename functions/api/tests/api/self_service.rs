@@ -1,0 +1,119 @@
+//! Customer self-service with the old secret.
+
+use crate::support::*;
+
+/// Customer self-service: the old secret fetches its successor once during a
+/// self-service rotation; 404 without one; 403 for an emergency; 401 for a bad secret.
+#[tokio::test]
+async fn self_service_successor_is_handed_out_once() {
+    let app = spawn_app();
+    let (key, old) = app.create_key().await;
+    let customer = |secret: &str| format!("Bearer {secret}");
+
+    // No rotation: nothing to hand over.
+    let none = app
+        .raw(
+            "GET",
+            "/v1/self/successor",
+            None,
+            &[("authorization", &customer(&old))],
+        )
+        .await;
+    assert_problem(&none, 404);
+    // Not a valid secret, or none at all: 401, same answer either way.
+    for headers in [
+        vec![("authorization", "Bearer sk_live_nope")],
+        vec![("authorization", "")],
+    ] {
+        let refused = app.raw("GET", "/v1/self/successor", None, &headers).await;
+        assert_problem(&refused, 401);
+    }
+
+    // The operator schedules a self-service rotation: the secret is not in the reply.
+    let scheduled = app
+        .call(
+            "POST",
+            &format!("/v1/keys/{key}/rotations"),
+            Some(json!({"immediate": true, "gracePeriodSeconds": 3600, "selfService": true})),
+        )
+        .await;
+    assert_eq!(scheduled.status, StatusCode::CREATED, "{}", scheduled.text);
+    assert!(
+        scheduled.body.get("secret").is_none(),
+        "held for the customer"
+    );
+    assert_eq!(scheduled.body["rotation"]["secretHeld"], true);
+
+    // The customer's client, with its old secret (here as x-api-key), gets it once.
+    let fetched = app
+        .raw(
+            "GET",
+            "/v1/self/successor",
+            None,
+            &[("authorization", "x"), ("x-api-key", &old)],
+        )
+        .await;
+    assert_problem(&fetched, 401); // a malformed Authorization header is not skipped
+    let fetched = app
+        .raw(
+            "GET",
+            "/v1/self/successor",
+            None,
+            &[("authorization", &customer(&old))],
+        )
+        .await;
+    assert_eq!(fetched.status, StatusCode::OK, "{}", fetched.text);
+    let new = fetched.body["secret"].as_str().unwrap().to_owned();
+    assert_eq!(fetched.body["keyId"], key.as_str());
+    assert_eq!(app.verify(&new).await, "VALID");
+    let again = app
+        .raw(
+            "GET",
+            "/v1/self/successor",
+            None,
+            &[("authorization", &customer(&old))],
+        )
+        .await;
+    assert_problem(&again, 410);
+    // The new secret has no successor; the reveal is in the audit trail.
+    let own = app
+        .raw(
+            "GET",
+            "/v1/self/successor",
+            None,
+            &[("authorization", &customer(&new))],
+        )
+        .await;
+    assert_problem(&own, 404);
+    let audit = app
+        .call("GET", &format!("/v1/keys/{key}/audit"), None)
+        .await;
+    let revealed = audit.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "rotation.revealed")
+        .expect("audited");
+    assert_eq!(revealed["actor"], format!("customer:{key}"));
+
+    // An emergency rotation's old secret may be the attacker's: 403.
+    app.clock.advance(3600);
+    app.call("POST", "/v1/admin/process", None).await;
+    let emergency = app
+        .call(
+            "POST",
+            &format!("/v1/keys/{key}/emergency-rotation"),
+            Some(json!({"reason": "pasted in a ticket", "gracePeriodSeconds": 600})),
+        )
+        .await;
+    assert_eq!(emergency.status, StatusCode::CREATED, "{}", emergency.text);
+    let forbidden = app
+        .raw(
+            "GET",
+            "/v1/self/successor",
+            None,
+            &[("authorization", &customer(&new))],
+        )
+        .await;
+    assert_problem(&forbidden, 403);
+}

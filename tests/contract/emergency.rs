@@ -1,0 +1,192 @@
+//! Emergency rotations and leak reports.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn emergency_with_zero_grace_kills_old_secret_now() {
+    let f = fixture().await;
+    let issued = issue(&f).await;
+    let rotated = f
+        .keyroll
+        .emergency_rotation(
+            &issued.key.id,
+            EmergencyRequest {
+                reason: Reason::parse("key posted in a public gist").unwrap(),
+                grace_seconds: Some(0),
+                source: EmergencySource::Operator,
+            },
+            &f.actor(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rotated.rotation.trigger, RotationTrigger::Emergency);
+    assert_eq!(rotated.rotation.status, RotationStatus::Completed);
+    assert_eq!(code(&f, issued.secret.expose()).await, "REVOKED");
+    assert_eq!(code(&f, rotated.returned_secret().expose()).await, "VALID");
+    // Emergency rotations cannot be extended.
+    let error = f
+        .keyroll
+        .extend_rotation(
+            &rotated.rotation.id,
+            60,
+            Reason::parse("please").unwrap(),
+            &f.actor(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), keyroll_core::ErrorKind::Conflict);
+    assert_eq!(
+        assert_chain_valid(&f, &issued.key.id).await,
+        vec![
+            AuditAction::KeyCreated,
+            AuditAction::RotationEmergency,
+            AuditAction::RotationCompleted
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn emergency_supersedes_rotation_in_progress_and_never_lengthens() {
+    let f = fixture().await;
+    let issued = issue(&f).await;
+    // A normal rotation in grace: the old secret expires in 10 minutes.
+    let normal = f
+        .keyroll
+        .schedule_rotation(
+            &issued.key.id,
+            RotationRequest {
+                start: Start::Now,
+                grace_seconds: Some(600),
+                ..Default::default()
+            },
+            &f.actor(),
+        )
+        .await
+        .unwrap();
+    // An emergency with a 4-hour grace must not give the oldest secret 4 hours.
+    let emergency = f
+        .keyroll
+        .emergency_rotation(
+            &issued.key.id,
+            EmergencyRequest {
+                reason: Reason::parse("leaked in CI logs").unwrap(),
+                grace_seconds: None,
+                source: EmergencySource::Leak { version: 2 },
+            },
+            &f.actor(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(emergency.rotation.trigger, RotationTrigger::Leak);
+    assert_eq!(
+        emergency.rotation.grace_ends_at,
+        epoch().plus_seconds(4 * 3600)
+    );
+    let superseded = f
+        .store
+        .rotation(&normal.rotation.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(superseded.status, RotationStatus::Cancelled);
+    assert_eq!(
+        superseded.superseded_by.as_ref(),
+        Some(&emergency.rotation.id)
+    );
+
+    let key = f.store.key(&issued.key.id).await.unwrap().unwrap();
+    assert_eq!(
+        key.version(1).unwrap().expires_at,
+        Some(epoch().plus_seconds(600)),
+        "never lengthened"
+    );
+    assert_eq!(
+        key.version(2).unwrap().expires_at,
+        Some(epoch().plus_seconds(4 * 3600))
+    );
+    assert_eq!(key.current().unwrap().version, 3);
+    assert_eq!(key.active_rotation.as_ref(), Some(&emergency.rotation.id));
+
+    f.clock.set(epoch().plus_seconds(600));
+    assert_eq!(code(&f, issued.secret.expose()).await, "EXPIRED");
+    assert_eq!(code(&f, normal.returned_secret().expose()).await, "VALID");
+    f.clock.set(epoch().plus_seconds(4 * 3600));
+    assert_eq!(code(&f, normal.returned_secret().expose()).await, "EXPIRED");
+    let advance = f
+        .keyroll
+        .advance_rotation(&emergency.rotation.id)
+        .await
+        .unwrap();
+    assert!(advance.completed);
+    assert_eq!(code(&f, normal.returned_secret().expose()).await, "REVOKED");
+    assert_eq!(code(&f, issued.secret.expose()).await, "REVOKED");
+    assert_eq!(
+        assert_chain_valid(&f, &issued.key.id).await,
+        vec![
+            AuditAction::KeyCreated,
+            AuditAction::RotationScheduled,
+            AuditAction::RotationStarted,
+            AuditAction::RotationSuperseded,
+            AuditAction::RotationEmergency,
+            AuditAction::RotationCompleted,
+        ]
+    );
+    // A leak rotation's secret is held for the owner, never returned: revealed here.
+    let (_, new_secret) = f
+        .keyroll
+        .reveal_secret(&emergency.rotation.id, &f.actor())
+        .await
+        .unwrap();
+    assert_eq!(code(&f, new_secret.expose()).await, "VALID");
+}
+
+/// The same token reported six times at once (GitHub retries, two scanners): one leak
+/// rotation, every answer a true positive, the chain intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_leak_reports_rotate_once() {
+    let f = fixture().await;
+    let issued = issue(&f).await;
+    let token = issued.secret.expose().to_owned();
+    let verdicts = join_all((0..6).map(|_| {
+        f.keyroll.report_leak(
+            &token,
+            "https://github.com/acme/app/blob/main/.env",
+            "content",
+        )
+    }))
+    .await;
+    let mut started = 0;
+    for verdict in verdicts {
+        match verdict.unwrap() {
+            keyroll_core::service::LeakVerdict::TruePositive { key_id, rotation } => {
+                assert_eq!(key_id, issued.key.id);
+                started += usize::from(rotation.is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(started, 1, "one rotation");
+    let rotations = f.store.rotations_of(&issued.key.id).await.unwrap();
+    assert_eq!(rotations.len(), 1);
+    assert_eq!(rotations[0].trigger, RotationTrigger::Leak);
+    assert!(
+        rotations[0].holds_secret(),
+        "the new secret waits for its owner"
+    );
+    assert_eq!(f.keyroll.verify(&token).await.unwrap().code(), "REVOKED");
+    assert!(
+        f.keyroll
+            .audit_trail(&issued.key.id)
+            .await
+            .unwrap()
+            .report
+            .valid
+    );
+    assert_eq!(
+        f.keyroll
+            .report_leak("sk_live_nothing_like_ours", "https://x", "content")
+            .await
+            .unwrap(),
+        keyroll_core::service::LeakVerdict::FalsePositive
+    );
+}

@@ -1,0 +1,196 @@
+//! The due and age indexes the processor and the scan read.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn due_index_returns_only_due_rotations_in_pages() {
+    let f = fixture().await;
+    let mut expected = Vec::new();
+    for i in 0..12u64 {
+        let issued = issue(&f).await;
+        let rotated = f
+            .keyroll
+            .schedule_rotation(
+                &issued.key.id,
+                RotationRequest {
+                    start: Start::At(epoch().plus_seconds(100 + i)),
+                    grace_seconds: Some(60),
+                    ..Default::default()
+                },
+                &f.actor(),
+            )
+            .await
+            .unwrap();
+        if i < 8 {
+            expected.push(rotated.rotation.id);
+        }
+    }
+    // Due by 107: the first eight. Read every shard in pages of 2.
+    let due_by = epoch().plus_seconds(107);
+    let mut seen = Vec::new();
+    for shard in 0..INDEX_SHARDS {
+        let mut after: Option<DueRef> = None;
+        loop {
+            let page = f
+                .store
+                .due_rotations(shard, due_by, after.as_ref(), 2)
+                .await
+                .unwrap();
+            assert!(page.len() <= 2);
+            assert!(
+                page.windows(2).all(|w| w[0].sort_key() < w[1].sort_key()),
+                "in due order"
+            );
+            seen.extend(page.iter().map(|d| d.rotation_id.clone()));
+            if page.len() < 2 {
+                break;
+            }
+            after = page.last().cloned();
+        }
+    }
+    seen.sort();
+    expected.sort();
+    assert_eq!(
+        seen, expected,
+        "every due rotation exactly once, none that is not due"
+    );
+
+    // A final rotation leaves the index.
+    let first = f.store.rotation(&expected[0]).await.unwrap().unwrap();
+    f.keyroll
+        .cancel_rotation(&first.id, None, &f.actor())
+        .await
+        .unwrap();
+    let mut remaining = 0;
+    for shard in 0..INDEX_SHARDS {
+        remaining += f
+            .store
+            .due_rotations(shard, due_by, None, 100)
+            .await
+            .unwrap()
+            .len();
+    }
+    assert_eq!(remaining, 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn age_index_returns_only_old_active_keys() {
+    let f = fixture().await;
+    let old = issue(&f).await;
+    f.clock.advance(100 * 86_400);
+    let young = issue(&f).await;
+    let cutoff = f.clock_now().minus_seconds(90 * 86_400);
+    let mut aged = Vec::new();
+    for shard in 0..INDEX_SHARDS {
+        aged.extend(
+            f.store
+                .aged_keys(KeyClass::Server, shard, cutoff, None, 100)
+                .await
+                .unwrap(),
+        );
+    }
+    let ids: Vec<_> = aged.iter().map(|a| a.key_id.clone()).collect();
+    assert_eq!(ids, vec![old.key.id.clone()]);
+    assert_eq!(aged[0].created_at, epoch());
+    assert!(!ids.contains(&young.key.id));
+
+    // Rotating the old key moves it out of the aged set.
+    let rotated = f
+        .keyroll
+        .schedule_rotation(
+            &old.key.id,
+            RotationRequest {
+                start: Start::Now,
+                ..Default::default()
+            },
+            &f.actor(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rotated.rotation.status, RotationStatus::GracePeriod);
+    let mut aged = Vec::new();
+    for shard in 0..INDEX_SHARDS {
+        aged.extend(
+            f.store
+                .aged_keys(KeyClass::Server, shard, cutoff, None, 100)
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(aged.is_empty(), "{aged:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_processors_advance_each_rotation_once() {
+    let f = fixture().await;
+    let mut rotations = Vec::new();
+    for _ in 0..5 {
+        let issued = issue(&f).await;
+        let rotated = f
+            .keyroll
+            .schedule_rotation(
+                &issued.key.id,
+                RotationRequest {
+                    start: Start::At(epoch().plus_seconds(10)),
+                    grace_seconds: Some(10),
+                    ..Default::default()
+                },
+                &f.actor(),
+            )
+            .await
+            .unwrap();
+        rotations.push(rotated.rotation);
+    }
+    f.clock.set(epoch().plus_seconds(30));
+    let f = Arc::new(f);
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        for rotation in &rotations {
+            let f = f.clone();
+            let id = rotation.id.clone();
+            tasks.push(tokio::spawn(async move {
+                f.keyroll.advance_rotation(&id).await
+            }));
+        }
+    }
+    let results: Vec<_> = join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.expect("task"))
+        .collect();
+    let mut started = 0;
+    let mut completed = 0;
+    for result in &results {
+        match result {
+            Ok(advance) => {
+                started += usize::from(advance.started);
+                completed += usize::from(advance.completed);
+            }
+            Err(error) => assert_eq!(error.kind(), keyroll_core::ErrorKind::Conflict, "{error}"),
+        }
+    }
+    assert_eq!(
+        (started, completed),
+        (5, 5),
+        "each rotation started and completed exactly once"
+    );
+    for rotation in &rotations {
+        let actions = assert_chain_valid(&f, &rotation.key_id).await;
+        assert_eq!(
+            actions
+                .iter()
+                .filter(|a| **a == AuditAction::RotationCompleted)
+                .count(),
+            1
+        );
+        assert_eq!(
+            f.store
+                .rotation(&rotation.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .status,
+            RotationStatus::Completed
+        );
+    }
+}

@@ -1,0 +1,65 @@
+//! The store contract: every adapter must pass every test here, unchanged. Each
+//! contract binary (contract_memory.rs, contract_dynamodb.rs) includes this directory
+//! with its own `fixture()`, so a test written here runs on every adapter and cannot
+//! be left out of one.
+
+use std::sync::Arc;
+
+use futures::future::join_all;
+use keyroll_core::audit::AuditAction;
+use keyroll_core::error::{Conflict, Error};
+use keyroll_core::ids::{KeyName, OrganizationId, Reason, Scope};
+use keyroll_core::index::DueRef;
+use keyroll_core::key::{KeyClass, SecretStage};
+use keyroll_core::rotation::{RotationStatus, RotationTrigger};
+use keyroll_core::secret::LookupHash;
+use keyroll_core::service::{
+    EmergencyRequest, EmergencySource, IssuedKey, LegacyKey, NewKey, RotationRequest, Start,
+    Verification,
+};
+use keyroll_core::store::{ChangeBuilder, StoreError, INDEX_SHARDS};
+use keyroll_core::time::Timestamp;
+use keyroll_tests::fixture::{epoch, Fixture};
+use keyroll_tests::ReturnedSecret;
+
+pub(crate) use super::fixture;
+
+mod emergency;
+mod indexes;
+mod lifecycle;
+mod storage;
+mod verification;
+
+fn new_key(class: KeyClass) -> NewKey {
+    NewKey {
+        organization_id: OrganizationId::parse("org_acme").unwrap(),
+        name: KeyName::parse("production backend").unwrap(),
+        scopes: vec![
+            Scope::parse("charges:write").unwrap(),
+            Scope::parse("charges:read").unwrap(),
+        ],
+        rate_limit: 1000,
+        class,
+    }
+}
+
+async fn issue(f: &Fixture) -> IssuedKey {
+    f.keyroll
+        .issue_key(new_key(KeyClass::Server), &f.actor())
+        .await
+        .expect("issue key")
+}
+
+fn reason(text: &str) -> Option<Reason> {
+    Some(Reason::parse(text).unwrap())
+}
+
+async fn code(f: &Fixture, secret: &str) -> &'static str {
+    f.keyroll.verify(secret).await.expect("verify").code()
+}
+
+async fn assert_chain_valid(f: &Fixture, key: &keyroll_core::ids::KeyId) -> Vec<AuditAction> {
+    let trail = f.keyroll.audit_trail(key).await.expect("audit trail");
+    assert!(trail.report.valid, "audit chain broken: {:?}", trail.report);
+    trail.events.iter().map(|e| e.action).collect()
+}
