@@ -165,31 +165,46 @@ fn canonical_string(value: &Value) -> String {
     }
 }
 
+/// What an audit event says happened: everything but its place in the chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Happened {
+    pub at: Timestamp,
+    pub actor: Actor,
+    pub action: AuditAction,
+    pub reason: Option<Reason>,
+    pub rotation_id: Option<RotationId>,
+    pub before: Value,
+    pub after: Value,
+}
+
+impl Happened {
+    /// `action` by `actor` at `at`, with no reason, no rotation and no state shown.
+    pub fn new(at: Timestamp, actor: &Actor, action: AuditAction) -> Self {
+        Self {
+            at,
+            actor: actor.clone(),
+            action,
+            reason: None,
+            rotation_id: None,
+            before: Value::Null,
+            after: Value::Null,
+        }
+    }
+}
+
 impl AuditEvent {
     /// Builds the event that follows `prev_hash` at `seq`, computing its hash.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        key_id: KeyId,
-        seq: u64,
-        at: Timestamp,
-        actor: Actor,
-        action: AuditAction,
-        reason: Option<Reason>,
-        rotation_id: Option<RotationId>,
-        before: Value,
-        after: Value,
-        prev_hash: AuditHash,
-    ) -> Self {
+    pub fn new(key_id: KeyId, seq: u64, happened: Happened, prev_hash: AuditHash) -> Self {
         let mut event = AuditEvent {
             key_id,
             seq,
-            at,
-            actor,
-            action,
-            reason,
-            rotation_id,
-            before: canonical(&before),
-            after: canonical(&after),
+            at: happened.at,
+            actor: happened.actor,
+            action: happened.action,
+            reason: happened.reason,
+            rotation_id: happened.rotation_id,
+            before: canonical(&happened.before),
+            after: canonical(&happened.after),
             prev_hash,
             hash: AuditHash::GENESIS,
         };
@@ -324,18 +339,17 @@ mod tests {
         let mut events = Vec::new();
         let mut prev = AuditHash::GENESIS;
         for seq in 1..=length {
-            let event = AuditEvent::new(
-                key.clone(),
-                seq,
-                Timestamp::from_unix(1_000 + seq as i64).unwrap(),
-                Actor::parse("alice@example.com").unwrap(),
-                AuditAction::RotationScheduled,
-                Some(Reason::parse("quarterly").unwrap()),
-                None,
-                json!({"status": "before", "n": seq}),
-                json!({"status": "after", "z": 1, "a": [1, 2]}),
-                prev,
-            );
+            let happened = Happened {
+                reason: Some(Reason::parse("quarterly").unwrap()),
+                before: json!({"status": "before", "n": seq}),
+                after: json!({"status": "after", "z": 1, "a": [1, 2]}),
+                ..Happened::new(
+                    Timestamp::from_unix(1_000 + seq as i64).unwrap(),
+                    &Actor::parse("alice@example.com").unwrap(),
+                    AuditAction::RotationScheduled,
+                )
+            };
+            let event = AuditEvent::new(key.clone(), seq, happened, prev);
             prev = event.hash;
             events.push(event);
         }

@@ -4,11 +4,9 @@
 //! when any guard fails, so two writers racing on one key can never both win and no
 //! change is stored without its audit event. [`ChangeBuilder`] builds one.
 
-use serde_json::Value;
-
-use crate::audit::{AuditAction, AuditEvent, AuditHash};
+use crate::audit::{AuditEvent, AuditHash, Happened};
 use crate::idempotency::IdempotencyRecord;
-use crate::ids::{Actor, KeyId, Reason, RotationId};
+use crate::ids::{KeyId, RotationId};
 use crate::index::shard_of;
 use crate::key::{Key, SecretRecord, SecretState};
 use crate::notification::{OutboxEntry, OutboxMessage};
@@ -165,31 +163,10 @@ impl ChangeBuilder {
     }
 
     /// Appends the audit event for one state change, chained to the previous one.
-    #[allow(clippy::too_many_arguments)]
-    pub fn record(
-        &mut self,
-        at: Timestamp,
-        actor: &Actor,
-        action: AuditAction,
-        reason: Option<&Reason>,
-        rotation_id: Option<&RotationId>,
-        before: Value,
-        after: Value,
-    ) {
+    pub fn record(&mut self, happened: Happened) {
         let seq = self.key.revision + 1;
         let prev = self.key.audit_head.unwrap_or(AuditHash::GENESIS);
-        let event = AuditEvent::new(
-            self.key.id.clone(),
-            seq,
-            at,
-            actor.clone(),
-            action,
-            reason.cloned(),
-            rotation_id.cloned(),
-            before,
-            after,
-            prev,
-        );
+        let event = AuditEvent::new(self.key.id.clone(), seq, happened, prev);
         self.key.revision = seq;
         self.key.audit_head = Some(event.hash);
         self.events.push(event);

@@ -33,7 +33,6 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// Whether the old secret was used within [`IN_USE_WINDOW_SECONDS`] before `now`.
     /// Copies the two secrets' last use into the key's versions (the key item keeps a
     /// copy, which notifications and listings read).
     pub fn copy_into(&self, key: &mut crate::key::Key, rotation: &Rotation) {
@@ -47,6 +46,7 @@ impl Usage {
         }
     }
 
+    /// Whether the old secret was used within [`IN_USE_WINDOW_SECONDS`] before `now`.
     pub fn old_in_use(&self, now: Timestamp) -> bool {
         self.old_last_used
             .is_some_and(|at| now.seconds_since(at) < IN_USE_WINDOW_SECONDS as i64)

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use futures::future::join_all;
-use keyroll_core::audit::AuditAction;
+use keyroll_core::audit::{AuditAction, Happened};
 use keyroll_core::error::{Conflict, Error};
 use keyroll_core::ids::{KeyName, OrganizationId, Reason, Scope};
 use keyroll_core::index::DueRef;

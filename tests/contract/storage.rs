@@ -65,15 +65,11 @@ async fn stale_revision_is_refused_and_changes_nothing() {
     // A change planned on the old revision must be refused as a whole.
     let mut stale = ChangeBuilder::update(key.clone());
     stale.key_mut().versions[0].stage = SecretStage::Revoked;
-    stale.record(
+    stale.record(Happened::new(
         epoch(),
         &f.actor(),
         AuditAction::RotationCompleted,
-        None,
-        None,
-        serde_json::Value::Null,
-        serde_json::Value::Null,
-    );
+    ));
     assert_eq!(
         f.store.commit(stale.finish()).await,
         Err(StoreError::Conflict)
@@ -93,15 +89,7 @@ async fn creating_an_existing_key_is_refused() {
     let f = fixture().await;
     let issued = issue(&f).await;
     let mut again = ChangeBuilder::create(issued.key.clone());
-    again.record(
-        epoch(),
-        &f.actor(),
-        AuditAction::KeyCreated,
-        None,
-        None,
-        serde_json::Value::Null,
-        serde_json::Value::Null,
-    );
+    again.record(Happened::new(epoch(), &f.actor(), AuditAction::KeyCreated));
     assert_eq!(
         f.store.commit(again.finish()).await,
         Err(StoreError::Conflict)
@@ -128,15 +116,11 @@ async fn rotation_status_guard_is_enforced() {
     let mut edited = rotation.clone();
     edited.status = RotationStatus::Completed;
     change.put_rotation(edited, Some(RotationStatus::GracePeriod));
-    change.record(
+    change.record(Happened::new(
         epoch(),
         &f.actor(),
         AuditAction::RotationCompleted,
-        None,
-        None,
-        serde_json::Value::Null,
-        serde_json::Value::Null,
-    );
+    ));
     assert_eq!(
         f.store.commit(change.finish()).await,
         Err(StoreError::Conflict)
@@ -166,15 +150,11 @@ async fn duplicate_secret_record_is_refused() {
     let key = f.store.key(&issued.key.id).await.unwrap().unwrap();
     let mut change = ChangeBuilder::update(key.clone());
     change.add_secret(record);
-    change.record(
+    change.record(Happened::new(
         epoch(),
         &f.actor(),
         AuditAction::RotationScheduled,
-        None,
-        None,
-        serde_json::Value::Null,
-        serde_json::Value::Null,
-    );
+    ));
     assert_eq!(
         f.store.commit(change.finish()).await,
         Err(StoreError::Conflict)
@@ -190,15 +170,10 @@ async fn racing_raw_commits_have_exactly_one_winner() {
     let changes = (0..8).map(|i| {
         let mut change = ChangeBuilder::update(key.clone());
         change.key_mut().rate_limit = 2000 + i;
-        change.record(
-            epoch(),
-            &f.actor(),
-            AuditAction::RotationExtended,
-            None,
-            None,
-            serde_json::json!({"i": i}),
-            serde_json::Value::Null,
-        );
+        change.record(Happened {
+            before: serde_json::json!({"i": i}),
+            ..Happened::new(epoch(), &f.actor(), AuditAction::RotationExtended)
+        });
         change.finish()
     });
     let store = f.store.clone();

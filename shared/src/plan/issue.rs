@@ -1,9 +1,7 @@
 //! Issuing a key with its first secret, and importing a key from the old system.
 
-use serde_json::Value;
-
 use super::{snapshot, Act, LegacyKey, NewKey, NewSecret};
-use crate::audit::AuditAction;
+use crate::audit::{AuditAction, Happened};
 use crate::change::{ChangeBuilder, KeyChange};
 use crate::error::{Error, Result};
 use crate::ids::KeyId;
@@ -36,7 +34,10 @@ fn created(key: Key, record: SecretRecord, action: AuditAction, act: Act<'_>) ->
     let mut change = ChangeBuilder::create(key);
     change.add_secret(record);
     let after = snapshot(change.key(), None);
-    change.record(act.now, act.actor, action, None, None, Value::Null, after);
+    change.record(Happened {
+        after,
+        ..Happened::new(act.now, act.actor, action)
+    });
     change.finish()
 }
 

@@ -15,7 +15,7 @@
 
 use serde_json::{json, Value};
 
-use crate::audit::AuditAction;
+use crate::audit::{AuditAction, Happened};
 use crate::change::ChangeBuilder;
 use crate::config::Policy;
 use crate::error::Result;
@@ -122,15 +122,13 @@ pub(crate) fn record(
     reason: Option<&Reason>,
 ) {
     let after = snapshot(change.key(), Some(rotation));
-    change.record(
-        act.now,
-        act.actor,
-        action,
-        reason,
-        Some(&rotation.id),
+    change.record(Happened {
+        reason: reason.cloned(),
+        rotation_id: Some(rotation.id.clone()),
         before,
         after,
-    );
+        ..Happened::new(act.now, act.actor, action)
+    });
     if let Some(kind) = notification_kind(action) {
         let deadline_applies =
             !rotation.status.is_final() || action == AuditAction::RotationCompleted;
@@ -341,5 +339,166 @@ pub(crate) mod fixtures {
             audit_head: None,
             expiry_warned_version: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod invariants {
+    //! The property test's invariants (functions/api/tests/api/properties.rs), checked
+    //! here on the planners alone: every sequence of up to four steps from a fresh
+    //! key, each step at a later time.
+
+    use super::fixtures::{act, actor, key, now, policy, successor};
+    use super::*;
+    use crate::key::{KeyClass, Validity};
+    use crate::rollover::Usage;
+
+    #[derive(Debug, Clone, Copy)]
+    enum Step {
+        Schedule,
+        ScheduleNow,
+        Emergency(u64),
+        Cancel,
+        Complete,
+        Extend,
+        Advance,
+    }
+
+    const STEPS: [Step; 8] = [
+        Step::Schedule,
+        Step::ScheduleNow,
+        Step::Emergency(0),
+        Step::Emergency(3600),
+        Step::Cancel,
+        Step::Complete,
+        Step::Extend,
+        Step::Advance,
+    ];
+
+    /// The key and its rotation in progress after `step` at `at`, or `None` when the
+    /// step is refused (a refusal changes nothing).
+    fn apply(
+        step: Step,
+        key: &Key,
+        active: Option<&Rotation>,
+        n: u8,
+        at: Timestamp,
+    ) -> Option<(Key, Option<Rotation>)> {
+        let actor = actor();
+        let act = act(&actor, at);
+        let p = policy();
+        let reason = Reason::system("test");
+        let (change, rotation) = match step {
+            Step::Schedule | Step::ScheduleNow => {
+                let request = RotationRequest {
+                    start: match step {
+                        Step::ScheduleNow => Start::Now,
+                        _ => Start::Default,
+                    },
+                    ..Default::default()
+                };
+                plan_schedule(key.clone(), &request, &p, &successor(n, false), act).ok()?
+            }
+            Step::Emergency(grace) => {
+                let request = EmergencyRequest {
+                    reason,
+                    grace_seconds: Some(grace),
+                    source: EmergencySource::Operator,
+                };
+                plan_emergency(
+                    key.clone(),
+                    active.cloned(),
+                    &request,
+                    &p.emergency,
+                    &successor(n, false),
+                    act,
+                )
+                .ok()?
+            }
+            Step::Cancel => plan_cancel(key.clone(), active?.clone(), None, act).ok()?,
+            Step::Complete => plan_complete(key.clone(), active?.clone(), None, act).ok()?,
+            Step::Extend => {
+                plan_extend(key.clone(), active?.clone(), 3600, &reason, &p, act).ok()?
+            }
+            Step::Advance => {
+                let (change, _) = plan_advance(
+                    key.clone(),
+                    active?.clone(),
+                    Some(&Usage::default()),
+                    &p,
+                    act,
+                )
+                .ok()??;
+                let rotation = change.rotations.last()?.rotation.clone();
+                (change, rotation)
+            }
+        };
+        let in_progress = change.key.active_rotation.as_ref().map(|id| {
+            if *id == rotation.id {
+                rotation.clone()
+            } else {
+                panic!("the active rotation is the one just planned")
+            }
+        });
+        Some((change.key, in_progress))
+    }
+
+    fn check(before: &Key, after: &Key, then: Timestamp, at: Timestamp, path: &[Step]) {
+        assert!(
+            after.valid_versions(at).next().is_some(),
+            "a_key_always_has_a_valid_secret, after {path:?}"
+        );
+        for old in &before.versions {
+            let dead_then = old.validity(then) != Validity::Valid;
+            let new = after
+                .version(old.version)
+                .expect("versions are never dropped");
+            if dead_then {
+                assert_ne!(
+                    new.validity(at),
+                    Validity::Valid,
+                    "a_dead_secret_never_comes_back: v{} after {path:?}",
+                    old.version
+                );
+            }
+            if let (Some(was), Some(now)) = (old.expires_at, new.expires_at) {
+                if !matches!(path.last(), Some(Step::Extend | Step::Advance)) {
+                    assert!(
+                        now <= was,
+                        "no_secret_outlives_its_deadline: v{} after {path:?}",
+                        old.version
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_short_sequence_keeps_the_invariants() {
+        let mut frontier = vec![(key(KeyClass::Server), None::<Rotation>, Vec::<Step>::new())];
+        let mut checked = 0;
+        for depth in 0..4u8 {
+            let mut next = Vec::new();
+            for (key, active, path) in &frontier {
+                // Each step lands a day and an hour later than the one before, so
+                // scheduled starts, reminders and grace ends all come due.
+                let then = now().plus_seconds(u64::from(depth) * 90_000);
+                let at = then.plus_seconds(90_000);
+                for (i, step) in STEPS.iter().enumerate() {
+                    let n = 10 * (depth + 1) + i as u8;
+                    let Some((after, in_progress)) = apply(*step, key, active.as_ref(), n, at)
+                    else {
+                        continue;
+                    };
+                    let mut path = path.clone();
+                    path.push(*step);
+                    check(key, &after, then, at, &path);
+                    checked += 1;
+                    next.push((after, in_progress, path));
+                }
+            }
+            frontier = next;
+        }
+        assert!(checked > 300, "only {checked} sequences were possible");
     }
 }

@@ -2,7 +2,7 @@
 //! current secret reaches its maximum age at a deadline (a policy rotation follows).
 
 use super::snapshot;
-use crate::audit::AuditAction;
+use crate::audit::{AuditAction, Happened};
 use crate::change::{ChangeBuilder, KeyChange};
 use crate::ids::{Actor, Reason};
 use crate::key::{Key, KeyStatus};
@@ -29,15 +29,12 @@ pub fn plan_warn_expiring(
     let mut change = ChangeBuilder::update(key);
     change.key_mut().expiry_warned_version = Some(current.version);
     let after = snapshot(change.key(), None);
-    change.record(
-        now,
-        actor,
-        AuditAction::KeyExpiryWarned,
-        Some(reason),
-        None,
+    change.record(Happened {
+        reason: Some(reason.clone()),
         before,
         after,
-    );
+        ..Happened::new(now, actor, AuditAction::KeyExpiryWarned)
+    });
     let notification = Notification::key_expiring(change.key(), &current, deadline, now, reason);
     change.enqueue(
         now,
