@@ -139,8 +139,8 @@ fn function_environments_match_what_the_code_reads() {
     let all_functions = functions(&template);
     assert_eq!(
         all_functions.len(),
-        4,
-        "api, authorizer, processor, scanner"
+        5,
+        "api, authorizer, processor, scanner, notifier"
     );
     for (name, function) in &all_functions {
         let mut names = global.clone();

@@ -90,6 +90,10 @@ pub enum AuditAction {
     RotationRevealed,
     #[serde(rename = "key.expiry_warned")]
     KeyExpiryWarned,
+    /// The grace was held open (extended, or kept past its end) because the rotation's
+    /// held new secret has not been delivered.
+    #[serde(rename = "rotation.undelivered")]
+    RotationUndelivered,
 }
 
 /// One recorded state change. `before` and `after` describe the changed state (stages,

@@ -22,13 +22,16 @@ pub fn keyroll_on_dynamodb(
     config: crate::config::Config,
     sdk: &aws_config::SdkConfig,
 ) -> crate::service::Keyroll {
-    let store =
-        crate::store::dynamodb::DynamoStore::new(dynamodb_client(sdk), config.table_name.clone());
+    let store = std::sync::Arc::new(crate::store::dynamodb::DynamoStore::new(
+        dynamodb_client(sdk),
+        config.table_name.clone(),
+    ));
     crate::service::Keyroll::new(
-        std::sync::Arc::new(store),
+        store.clone(),
         std::sync::Arc::new(crate::time::SystemClock),
         std::sync::Arc::new(config),
     )
+    .with_deliveries(store)
 }
 
 /// keyroll as the functions that change state run it: DynamoDB, Secrets Manager, the

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::key::{Key, KeyClass};
+use crate::rotation::Rotation;
 use crate::time::Timestamp;
 
 pub const DAY: u64 = 86_400;
@@ -62,6 +63,9 @@ pub fn age_days(created_at: Timestamp, now: Timestamp) -> u64 {
 pub enum KeyComplianceStatus {
     Compliant,
     RotationInProgress,
+    /// A rotation is in progress but cannot end: its new secret has not been
+    /// delivered to anyone ("rotation blocked: new secret not delivered").
+    RotationBlocked,
     Overdue,
 }
 
@@ -70,10 +74,11 @@ impl KeyComplianceStatus {
         match text {
             "compliant" => Ok(Self::Compliant),
             "rotation_in_progress" => Ok(Self::RotationInProgress),
+            "rotation_blocked" => Ok(Self::RotationBlocked),
             "overdue" => Ok(Self::Overdue),
             _ => Err(Error::invalid(
                 "status",
-                "must be compliant, rotation_in_progress or overdue",
+                "must be compliant, rotation_in_progress, rotation_blocked or overdue",
             )),
         }
     }
@@ -82,6 +87,7 @@ impl KeyComplianceStatus {
         match self {
             Self::Compliant => "compliant",
             Self::RotationInProgress => "rotation_in_progress",
+            Self::RotationBlocked => "rotation_blocked",
             Self::Overdue => "overdue",
         }
     }
@@ -103,11 +109,19 @@ pub struct KeyCompliance {
 }
 
 impl KeyCompliance {
-    /// Where `key` stands at `now`, given the oldest a secret of its class may be.
-    pub fn of(key: &Key, overdue_before: Timestamp, now: Timestamp) -> Option<Self> {
+    /// Where `key` stands at `now`, given the oldest a secret of its class may be and
+    /// its rotation in progress, if any.
+    pub fn of(
+        key: &Key,
+        active: Option<&Rotation>,
+        overdue_before: Timestamp,
+        now: Timestamp,
+    ) -> Option<Self> {
         let current = key.current()?;
         let created_at = key.current_secret_created_at()?;
-        let status = if created_at >= overdue_before {
+        let status = if active.is_some_and(Rotation::is_blocked) {
+            KeyComplianceStatus::RotationBlocked
+        } else if created_at >= overdue_before {
             KeyComplianceStatus::Compliant
         } else if key.active_rotation.is_some() {
             KeyComplianceStatus::RotationInProgress

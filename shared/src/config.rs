@@ -102,6 +102,26 @@ pub const SETTINGS: &[Setting] = &[
         meaning: "embedded keys with auto-extension: how far the grace moves each time the old secret is still in use at its end (7 days)",
     },
     Setting {
+        name: "KEYROLL_UNDELIVERED_EXTENSION_SECONDS",
+        default: "86400",
+        meaning: "a policy or self-service rotation whose held new secret nobody has received an hour before its grace ends gets this much more grace, step by step up to the class's maximum grace, and the contacts are reminded (1 day)",
+    },
+    Setting {
+        name: "KEYROLL_EMAIL_FROM",
+        default: "",
+        meaning: "the sender of customer emails (an SES-verified identity in AWS); email is off when empty",
+    },
+    Setting {
+        name: "KEYROLL_WEBHOOK_RETRY_SECONDS",
+        default: "5,300,1800,7200,18000,36000,36000",
+        meaning: "delays between webhook attempts (comma-separated seconds; the default tries for 27.6 hours); an endpoint failing all of them is disabled",
+    },
+    Setting {
+        name: "KEYROLL_ALLOW_LOOPBACK_WEBHOOKS",
+        default: "false",
+        meaning: "true allows webhook endpoints on http://127.0.0.0/8, [::1] and localhost (for keyroll-local and tests); never in AWS",
+    },
+    Setting {
         name: "KEYROLL_VERIFY_CACHE_SECONDS",
         default: "10",
         meaning: "the authorizer caches a positive verification this long; it bounds how long a revoked secret can still pass (0-300)",
@@ -168,6 +188,8 @@ pub struct Policy {
     pub warn_ahead_days: u32,
     /// How far an embedded key's grace moves per auto-extension.
     pub embedded_extension_step_seconds: u64,
+    /// How far a grace moves while the rotation's held new secret is undelivered.
+    pub undelivered_extension_seconds: u64,
 }
 
 impl Policy {
@@ -200,6 +222,12 @@ pub struct Config {
     pub verify_cache_seconds: u64,
     /// GitHub's secret-scanning public keys, for leak reports.
     pub github_keys: crate::leak::GitHubKeys,
+    /// Which webhook destinations may be called.
+    pub destinations: crate::contact::DestinationPolicy,
+    /// The sender of customer emails; email is off without one.
+    pub email_from: Option<String>,
+    /// Delays between webhook attempts.
+    pub webhook_retry_seconds: Vec<u64>,
 }
 
 impl Config {
@@ -238,6 +266,43 @@ impl Config {
         };
         let embedded_extension_step_seconds =
             reader.number("KEYROLL_EMBEDDED_EXTENSION_STEP_SECONDS", 60, 365 * DAY);
+        let allow_loopback = match reader.text("KEYROLL_ALLOW_LOOPBACK_WEBHOOKS").as_str() {
+            "true" => true,
+            "false" => false,
+            other => {
+                reader.problems.push(format!(
+                    "KEYROLL_ALLOW_LOOPBACK_WEBHOOKS must be true or false (got {other:?})"
+                ));
+                false
+            }
+        };
+        let email_from = Some(reader.text("KEYROLL_EMAIL_FROM"))
+            .map(|from| from.trim().to_owned())
+            .filter(|from| !from.is_empty());
+        if let Some(from) = &email_from {
+            if crate::contact::EmailAddress::parse(from).is_err() {
+                reader.problems.push(format!(
+                    "KEYROLL_EMAIL_FROM must be an email address (got {from:?})"
+                ));
+            }
+        }
+        let retry_text = reader.text("KEYROLL_WEBHOOK_RETRY_SECONDS");
+        let webhook_retry_seconds: Vec<u64> = retry_text
+            .split(',')
+            .map(|part| part.trim().parse::<u64>())
+            .collect::<std::result::Result<_, _>>()
+            .ok()
+            .filter(|delays: &Vec<u64>| {
+                !delays.is_empty() && delays.len() <= 20 && delays.iter().all(|d| (1..=86_400).contains(d))
+            })
+            .unwrap_or_else(|| {
+                reader.problems.push(format!(
+                    "KEYROLL_WEBHOOK_RETRY_SECONDS must be 1-20 comma-separated delays of 1-86400 seconds (got {retry_text:?})"
+                ));
+                Vec::new()
+            });
+        let undelivered_extension_seconds =
+            reader.number("KEYROLL_UNDELIVERED_EXTENSION_SECONDS", 3600, 30 * DAY);
         let verify_cache_seconds = reader.number("KEYROLL_VERIFY_CACHE_SECONDS", 0, 300);
         let github_keys =
             match crate::leak::GitHubKeys::parse(&reader.text("KEYROLL_GITHUB_PUBLIC_KEYS")) {
@@ -327,6 +392,7 @@ impl Config {
                     reminder_lead_seconds,
                     warn_ahead_days,
                     embedded_extension_step_seconds,
+                    undelivered_extension_seconds,
                 },
                 secret_format,
                 verifier: VerifierParams::DEFAULT,
@@ -335,6 +401,9 @@ impl Config {
                 secret_name_prefix,
                 verify_cache_seconds,
                 github_keys,
+                destinations: crate::contact::DestinationPolicy { allow_loopback },
+                email_from,
+                webhook_retry_seconds,
             }),
             _ => Err(Error::Config(reader.problems.join("; "))),
         }
@@ -401,6 +470,26 @@ impl Config {
             (
                 "KEYROLL_EMBEDDED_EXTENSION_STEP_SECONDS",
                 p.embedded_extension_step_seconds.to_string(),
+            ),
+            (
+                "KEYROLL_UNDELIVERED_EXTENSION_SECONDS",
+                p.undelivered_extension_seconds.to_string(),
+            ),
+            (
+                "KEYROLL_EMAIL_FROM",
+                self.email_from.clone().unwrap_or_default(),
+            ),
+            (
+                "KEYROLL_WEBHOOK_RETRY_SECONDS",
+                self.webhook_retry_seconds
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            (
+                "KEYROLL_ALLOW_LOOPBACK_WEBHOOKS",
+                self.destinations.allow_loopback.to_string(),
             ),
             (
                 "KEYROLL_VERIFY_CACHE_SECONDS",

@@ -53,6 +53,10 @@ pub enum Conflict {
     /// Reveal of a rotation whose secret was handed to its caller at creation.
     #[error("this rotation's secret was returned when it was created; keyroll keeps no copy")]
     SecretWasReturned,
+    /// Completing would revoke the old secret while its successor, held in the vault,
+    /// has reached nobody.
+    #[error("the new secret has not been delivered to anyone yet: reveal it first, or complete with force and a reason")]
+    SecretNotDelivered,
     /// Another writer changed the same key first and retries ran out.
     #[error("the key was changed concurrently; retry the request")]
     ConcurrentModification,

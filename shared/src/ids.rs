@@ -144,6 +144,16 @@ prefixed_ulid!(
     RotationId, "rot_", "rotationId"
 );
 
+prefixed_ulid!(
+    /// An organisation's email contact for notifications.
+    ContactId, "ctc_", "contactId"
+);
+
+prefixed_ulid!(
+    /// An organisation's webhook endpoint for notifications.
+    WebhookId, "whk_", "webhookId"
+);
+
 /// Rejects control characters, which have no business in ids or audit text and can
 /// forge log lines.
 fn printable(text: &str) -> bool {

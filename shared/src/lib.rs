@@ -6,20 +6,30 @@
 //!
 //! - **domain**: [`ids`], [`time`], [`secret`], [`key`], [`rotation`], [`audit`],
 //!   [`notification`], [`idempotency`], [`change`] (the one way state changes),
-//!   [`index`], [`rollover`], [`usage`], [`compliance`], [`config`], [`leak`], and
+//!   [`index`], [`rollover`], [`usage`], [`compliance`], [`config`], [`leak`],
+//!   [`contact`], [`delivery`], [`email`], [`webhook`] (reaching the customer), and
 //!   [`plan`]: every rule as a pure function from loaded state to a change;
 //! - **ports**: [`store`], [`queue`], [`vault`], each with an in-memory adapter and an
-//!   AWS one (features `dynamodb`, `sqs`, `secrets-manager`);
+//!   AWS one (features `dynamodb`, `sqs`, `secrets-manager`), and the notifier's
+//!   mail and webhook ports (`notify::mailer`; features `ses`, `webhooks`);
 //! - **service**: [`service::Keyroll`], the operations: load, plan, commit, retry;
-//! - **jobs**: [`processor`] and [`scan`];
+//! - **jobs**: [`processor`], [`scan`] and [`notify`] (the notifier);
 //! - and, for tests only (feature `testing`), `testing::TestKeyroll`.
 
 pub mod audit;
-#[cfg(any(feature = "dynamodb", feature = "sqs", feature = "secrets-manager"))]
+#[cfg(any(
+    feature = "dynamodb",
+    feature = "sqs",
+    feature = "secrets-manager",
+    feature = "ses"
+))]
 pub mod aws;
 pub mod change;
 pub mod compliance;
 pub mod config;
+pub mod contact;
+pub mod delivery;
+pub mod email;
 pub mod error;
 pub mod idempotency;
 pub mod ids;
@@ -29,6 +39,7 @@ pub mod leak;
 pub mod logging;
 pub mod metrics;
 pub mod notification;
+pub mod notify;
 pub mod plan;
 pub mod processor;
 pub mod queue;
@@ -44,5 +55,6 @@ pub mod testing;
 pub mod time;
 pub mod usage;
 pub mod vault;
+pub mod webhook;
 
 pub use error::{Error, ErrorKind, Result};

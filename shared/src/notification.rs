@@ -18,6 +18,7 @@ use crate::time::Timestamp;
 pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum NotificationType {
     #[serde(rename = "rotation.scheduled")]
     RotationScheduled,
@@ -35,10 +36,29 @@ pub enum NotificationType {
     RotationEmergency,
     #[serde(rename = "key.expiring")]
     KeyExpiring,
+    /// Nobody has received the rotation's new secret: the grace was extended (or, at
+    /// its maximum, the rotation waits) until someone reveals it.
+    #[serde(rename = "rotation.undelivered")]
+    RotationUndelivered,
 }
 
 impl NotificationType {
-    pub const ALL: [NotificationType; 8] = [
+    /// The type's wire name (`rotation.started`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationType::RotationScheduled => "rotation.scheduled",
+            NotificationType::RotationStarted => "rotation.started",
+            NotificationType::RotationReminder => "rotation.reminder",
+            NotificationType::RotationCompleted => "rotation.completed",
+            NotificationType::RotationCancelled => "rotation.cancelled",
+            NotificationType::RotationExtended => "rotation.extended",
+            NotificationType::RotationEmergency => "rotation.emergency",
+            NotificationType::KeyExpiring => "key.expiring",
+            NotificationType::RotationUndelivered => "rotation.undelivered",
+        }
+    }
+
+    pub const ALL: [NotificationType; 9] = [
         NotificationType::RotationScheduled,
         NotificationType::RotationStarted,
         NotificationType::RotationReminder,
@@ -47,6 +67,7 @@ impl NotificationType {
         NotificationType::RotationExtended,
         NotificationType::RotationEmergency,
         NotificationType::KeyExpiring,
+        NotificationType::RotationUndelivered,
     ];
 }
 
@@ -148,6 +169,11 @@ impl Notification {
             old_secret_used_in_last_24h: used_in_last_24h(current.last_used_at, at),
             ..Self::about(NotificationType::KeyExpiring, key, at, Some(reason))
         }
+    }
+
+    /// The type's wire name.
+    pub fn kind_name(&self) -> &'static str {
+        self.kind.as_str()
     }
 
     /// The event id of the notification caused by audit event `seq` of `key_id`.

@@ -65,6 +65,9 @@ pub struct ProcessReport {
     pub completed: u64,
     /// Graces extended because the old secret was still in use (embedded keys).
     pub extended: u64,
+    /// Rotations held open because nobody has received their new secret (each also
+    /// logged with `alert = "secret_undelivered"`).
+    pub undelivered: u64,
     /// Rotations that could not be advanced this run (retried next run), plus those
     /// marked `failed`.
     pub failed: u64,
@@ -139,6 +142,10 @@ pub async fn process_due(
                         report.reminded += u64::from(advance.reminded);
                         report.completed += u64::from(advance.completed);
                         report.extended += u64::from(advance.extended);
+                        report.undelivered += u64::from(advance.undelivered);
+                        if advance.undelivered {
+                            tracing::error!(alert = "secret_undelivered", rotation = %due.rotation_id, key = %due.key_id, "the rotation's new secret has not been delivered to anyone: its grace is held open; reveal it, or complete the rotation with force");
+                        }
                     }
                     Err(error) if error.is_permanent() => {
                         report.failed += 1;

@@ -143,34 +143,33 @@ mod tests {
     }
 
     fn rotation(trigger: RotationTrigger) -> Rotation {
-        Rotation {
+        use crate::key::{SecretOrigin, SecretStage, SecretVersion};
+        use crate::rotation::NewRotation;
+        let version = |n: u32, prefix: &str| {
+            SecretVersion::new(
+                n,
+                prefix.into(),
+                crate::secret::LookupHash::of(prefix),
+                SecretStage::Current,
+                SecretOrigin::Generated,
+                at("2026-01-01T00:00:00Z"),
+            )
+        };
+        let mut rotation = Rotation::new(NewRotation {
             id: RotationId::generate(),
             key_id: KeyId::generate(),
-            from_version: 1,
-            to_version: 2,
-            old_prefix: "sk_live_old".into(),
-            new_prefix: "sk_live_new".into(),
-            status: RotationStatus::GracePeriod,
+            from: &version(1, "sk_live_old"),
+            to: &version(2, "sk_live_new"),
             trigger,
             reason: Reason::system("test"),
             actor: Actor::system("test"),
             created_at: at("2026-01-01T00:00:00Z"),
             scheduled_at: at("2026-01-01T00:00:00Z"),
             grace_ends_at: at("2026-01-08T00:00:00Z"),
-            started_at: Some(at("2026-01-01T00:00:00Z")),
-            completed_at: None,
-            cancelled_at: None,
-            superseded_by: None,
-            failure: None,
-            reminder_at: None,
-            reminded_at: None,
-            vault_secret: None,
-            revealed_at: None,
-            complete_when_unused_seconds: None,
-            auto_extend: false,
-            usage_check_at: None,
-            self_service: false,
-        }
+        });
+        rotation.status = RotationStatus::GracePeriod;
+        rotation.started_at = Some(at("2026-01-01T00:00:00Z"));
+        rotation
     }
 
     const WEEK: u64 = 7 * 86_400;

@@ -213,6 +213,14 @@ pub struct Rotation {
     /// an operator's reveal only.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub self_service: bool,
+    /// When the processor next decides about a held secret nobody has received yet:
+    /// an hour before the grace ends (extend it?), then daily once it cannot be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_check_at: Option<Timestamp>,
+    /// When the grace first had to be held open because the new secret was not
+    /// delivered ("rotation blocked" in the compliance report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_since: Option<Timestamp>,
 }
 
 /// What a new rotation is made of; every other field starts empty.
@@ -260,22 +268,47 @@ impl Rotation {
             auto_extend: false,
             usage_check_at: None,
             self_service: false,
+            delivery_check_at: None,
+            blocked_since: None,
         }
     }
 
-    /// When the processor next has work on this rotation: its start while scheduled,
-    /// its grace end while in grace, never once final.
+    /// When the processor next has work on this rotation: its start while scheduled;
+    /// in grace, the first of its reminder, its checks and its grace end — but a
+    /// rotation whose new secret awaits delivery never ends by its grace, only its
+    /// delivery check decides; never once final.
     pub fn due_at(&self) -> Option<Timestamp> {
         match self.status {
             RotationStatus::Scheduled => Some(self.scheduled_at),
-            RotationStatus::GracePeriod => Some(
-                [self.pending_reminder(), self.usage_check_at]
-                    .into_iter()
-                    .flatten()
-                    .fold(self.grace_ends_at, Timestamp::min),
-            ),
+            RotationStatus::GracePeriod => {
+                let end = (!self.awaits_delivery()).then_some(self.grace_ends_at);
+                [
+                    self.pending_reminder(),
+                    self.usage_check_at,
+                    self.delivery_check_at,
+                    end,
+                ]
+                .into_iter()
+                .flatten()
+                .min()
+                // A rotation awaiting delivery always has its check; should one ever be
+                // missing, the grace end brings it back to the processor.
+                .or(Some(self.grace_ends_at))
+            }
             _ => None,
         }
+    }
+
+    /// Whether the rotation's new secret is held and nobody entitled to it has received
+    /// it yet (policy and self-service rotations; emergency and leak rotations end on
+    /// time whatever happens, because their old secret is presumed compromised).
+    pub fn awaits_delivery(&self) -> bool {
+        self.vault_secret.is_some() && self.revealed_at.is_none() && !self.trigger.is_emergency()
+    }
+
+    /// Whether its grace had to be held open because the new secret was not delivered.
+    pub fn is_blocked(&self) -> bool {
+        self.blocked_since.is_some() && self.awaits_delivery()
     }
 
     /// The reminder still to send, if any: before the grace ends, once.
@@ -286,15 +319,14 @@ impl Rotation {
         }
     }
 
-    /// Whether the vault still holds this rotation's new secret for its one reveal:
-    /// until it is revealed or the rotation ends — except a completed leak rotation,
-    /// whose secret nobody has seen yet and is kept for the key's owner.
+    /// Whether the vault still holds this rotation's new secret for its one reveal: a
+    /// held secret is deleted only once it was delivered, or when its rotation was
+    /// cancelled (its new secret then never works). A rotation that completed or failed
+    /// without delivering keeps it: the secret works, and it is the only copy.
     pub fn holds_secret(&self) -> bool {
         self.vault_secret.is_some()
             && self.revealed_at.is_none()
-            && (!self.status.is_final()
-                || (self.trigger == RotationTrigger::Leak
-                    && self.status == RotationStatus::Completed))
+            && self.status != RotationStatus::Cancelled
     }
 
     pub fn is_in_progress(&self) -> bool {

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::secret::VerifierParams;
 use crate::service::Keyroll;
 use crate::store::memory::MemoryStore;
-use crate::store::Store;
+use crate::store::{DeliveryStore, Store};
 use crate::time::{ManualClock, Timestamp};
 use crate::vault::{MemoryVault, SecretVault};
 
@@ -24,6 +24,7 @@ pub struct TestKeyroll {
     settings: HashMap<String, String>,
     start: Timestamp,
     store: Option<Arc<dyn Store>>,
+    deliveries: Option<Arc<dyn DeliveryStore>>,
     vault: Option<Arc<dyn SecretVault>>,
     with_vault: bool,
     verifier: Option<VerifierParams>,
@@ -58,6 +59,7 @@ impl TestKeyroll {
             settings: HashMap::new(),
             start: epoch(),
             store: None,
+            deliveries: None,
             vault: None,
             with_vault: true,
             verifier: None,
@@ -78,6 +80,13 @@ impl TestKeyroll {
     /// Over this store instead of a fresh in-memory one.
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// With this delivery store (contacts, webhooks, feed); the in-memory store's own
+    /// when the test brings no store.
+    pub fn deliveries(mut self, deliveries: Arc<dyn DeliveryStore>) -> Self {
+        self.deliveries = Some(deliveries);
         self
     }
 
@@ -113,13 +122,18 @@ impl TestKeyroll {
     pub fn build(self) -> TestService {
         let config = self.config();
         let clock = ManualClock::new(self.start);
-        let (store, memory) = match self.store {
-            Some(store) => (store, None),
+        let (store, memory, own_deliveries) = match self.store {
+            Some(store) => (store, None, None),
             None => {
                 let memory = Arc::new(MemoryStore::new());
-                (memory.clone() as Arc<dyn Store>, Some(memory))
+                (
+                    memory.clone() as Arc<dyn Store>,
+                    Some(memory.clone()),
+                    Some(memory as Arc<dyn DeliveryStore>),
+                )
             }
         };
+        let deliveries = self.deliveries.or(own_deliveries);
         let vault = self.with_vault.then(|| {
             self.vault
                 .unwrap_or_else(|| Arc::new(MemoryVault::new()) as Arc<dyn SecretVault>)
@@ -131,6 +145,9 @@ impl TestKeyroll {
         );
         if let Some(vault) = &vault {
             keyroll = keyroll.with_vault(vault.clone());
+        }
+        if let Some(deliveries) = &deliveries {
+            keyroll = keyroll.with_deliveries(deliveries.clone());
         }
         TestService {
             keyroll,

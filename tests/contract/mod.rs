@@ -8,7 +8,7 @@ use std::sync::Arc;
 use futures::future::join_all;
 use keyroll_core::audit::{AuditAction, Happened};
 use keyroll_core::error::{Conflict, Error};
-use keyroll_core::ids::{KeyName, OrganizationId, Reason, Scope};
+use keyroll_core::ids::{KeyName, OrganizationId, Reason, RotationId, Scope};
 use keyroll_core::index::DueRef;
 use keyroll_core::key::{KeyClass, SecretStage};
 use keyroll_core::rotation::{RotationStatus, RotationTrigger};
@@ -24,6 +24,8 @@ use keyroll_tests::ReturnedSecret;
 
 pub(crate) use super::fixture;
 
+mod deliveries;
+mod delivery;
 mod emergency;
 mod indexes;
 mod lifecycle;

@@ -8,13 +8,15 @@ use keyroll_core::service::Keyroll;
 use keyroll_core::store::dynamodb::create_table;
 use keyroll_core::store::dynamodb::DynamoStore;
 use keyroll_core::store::memory::MemoryStore;
-use keyroll_core::store::Store;
+use keyroll_core::store::{DeliveryStore, Store};
 use keyroll_core::testing::TestKeyroll;
 use keyroll_core::time::{ManualClock, Timestamp};
 
 /// A service over one store, with the clock the service reads.
 pub struct Fixture {
     pub store: Arc<dyn Store>,
+    /// The same store, as the delivery port.
+    pub deliveries: Arc<dyn DeliveryStore>,
     pub keyroll: Keyroll,
     pub clock: ManualClock,
     /// Set for DynamoDB fixtures, to count requests and reach the table directly.
@@ -66,12 +68,17 @@ pub fn test_config() -> Config {
 
 fn fixture(
     store: Arc<dyn Store>,
+    deliveries: Arc<dyn DeliveryStore>,
     dynamo: Option<Arc<DynamoStore>>,
     memory: Option<Arc<MemoryStore>>,
 ) -> Fixture {
-    let wired = TestKeyroll::new().store(store).build();
+    let wired = TestKeyroll::new()
+        .store(store)
+        .deliveries(deliveries.clone())
+        .build();
     Fixture {
         store: wired.store,
+        deliveries,
         keyroll: wired.keyroll,
         clock: wired.clock,
         dynamo,
@@ -81,7 +88,7 @@ fn fixture(
 
 pub async fn memory() -> Fixture {
     let store = Arc::new(MemoryStore::new());
-    fixture(store.clone(), None, Some(store))
+    fixture(store.clone(), store.clone(), None, Some(store))
 }
 
 /// The DynamoDB Local endpoint. A test that needs it fails when it is not configured:
@@ -114,7 +121,7 @@ pub async fn dynamodb() -> Fixture {
         .await
         .expect("create table in DynamoDB Local");
     let store = Arc::new(DynamoStore::new(client, table));
-    fixture(store.clone(), Some(store), None)
+    fixture(store.clone(), store.clone(), Some(store), None)
 }
 
 fn hex_suffix() -> String {

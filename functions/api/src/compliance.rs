@@ -27,7 +27,7 @@ const HISTORY_DAYS: usize = 90;
 pub struct ComplianceQuery {
     /// Only this organisation's keys.
     organization_id: Option<String>,
-    /// `compliant`, `rotation_in_progress` or `overdue`.
+    /// `compliant`, `rotation_in_progress`, `rotation_blocked` or `overdue`.
     status: Option<String>,
     /// Keys per page, 1-1000 (default 100).
     limit: Option<usize>,
@@ -47,7 +47,11 @@ pub struct ComplianceReport {
     /// Figures over every active key matching `organizationId` (not only this page).
     active_keys: u64,
     compliant: u64,
+    /// Keys with a rotation in progress, blocked ones included.
     in_progress: u64,
+    /// Of `inProgress`: rotations that cannot end because nobody has received their
+    /// new secret ("rotation blocked: new secret not delivered").
+    blocked: u64,
     non_compliant: u64,
     coverage_percent: f64,
     keys: Vec<KeyCompliance>,
@@ -56,9 +60,18 @@ pub struct ComplianceReport {
     history: Vec<ComplianceSnapshot>,
 }
 
+/// Figures over every row that matched the organisation filter.
+struct Figures {
+    active: u64,
+    compliant: u64,
+    in_progress: u64,
+    blocked: u64,
+    overdue: u64,
+}
+
 struct Filtered {
     rows: Vec<KeyCompliance>,
-    figures: (u64, u64, u64, u64),
+    figures: Figures,
 }
 
 async fn filtered(state: &AppState, query: &ComplianceQuery) -> Result<Filtered, ApiError> {
@@ -77,12 +90,14 @@ async fn filtered(state: &AppState, query: &ComplianceQuery) -> Result<Filtered,
         rows.retain(|r| r.organization_id == organization.as_str());
     }
     let count = |s: KeyComplianceStatus| rows.iter().filter(|r| r.status == s).count() as u64;
-    let figures = (
-        rows.len() as u64,
-        count(KeyComplianceStatus::Compliant),
-        count(KeyComplianceStatus::RotationInProgress),
-        count(KeyComplianceStatus::Overdue),
-    );
+    let blocked = count(KeyComplianceStatus::RotationBlocked);
+    let figures = Figures {
+        active: rows.len() as u64,
+        compliant: count(KeyComplianceStatus::Compliant),
+        in_progress: count(KeyComplianceStatus::RotationInProgress) + blocked,
+        blocked,
+        overdue: count(KeyComplianceStatus::Overdue),
+    };
     if let Some(status) = status {
         rows.retain(|r| r.status == status);
     }
@@ -105,10 +120,7 @@ pub async fn report(
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(Error::invalid("limit", "must be from 1 to 1000").into());
     }
-    let Filtered {
-        rows,
-        figures: (active, compliant, in_progress, non_compliant),
-    } = filtered(&state, &query).await?;
+    let Filtered { rows, figures } = filtered(&state, &query).await?;
     let start = match &query.cursor {
         None => 0,
         Some(cursor) => {
@@ -132,11 +144,12 @@ pub async fn report(
         generated_at: state.keyroll.now(),
         max_age_days: policy.server.max_age_days,
         embedded_max_age_days: policy.embedded.max_age_days,
-        active_keys: active,
-        compliant,
-        in_progress,
-        non_compliant,
-        coverage_percent: coverage(active, compliant + in_progress),
+        active_keys: figures.active,
+        compliant: figures.compliant,
+        in_progress: figures.in_progress,
+        blocked: figures.blocked,
+        non_compliant: figures.overdue,
+        coverage_percent: coverage(figures.active, figures.compliant + figures.in_progress),
         keys: page,
         next_cursor,
         history: state.keyroll.compliance_history(HISTORY_DAYS).await?,

@@ -75,6 +75,18 @@ pub struct ReasonRequest {
     pub reason: Option<String>,
 }
 
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CompleteRotationRequest {
+    /// Why; recorded in the audit trail. Required with `force`.
+    pub reason: Option<String>,
+    /// End the grace even though the rotation's held new secret has not been delivered
+    /// to anyone (revealed, or fetched by the customer): an operator's decision, audited
+    /// with the reason. Without it such a completion is refused (409).
+    #[serde(default)]
+    pub force: bool,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExtendRotationRequest {
@@ -211,8 +223,8 @@ pub struct RotationView {
     pub reminder_at: Option<Timestamp>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub reminded_at: Option<Timestamp>,
-    /// Whether the new secret waits in Secrets Manager for its one reveal
-    /// (rotations started by the compliance scanner).
+    /// Whether the new secret waits in Secrets Manager for its one reveal (policy,
+    /// self-service and leak rotations, until it is delivered).
     pub secret_held: bool,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub revealed_at: Option<Timestamp>,
@@ -222,6 +234,12 @@ pub struct RotationView {
     /// When the processor next looks at the secrets' use.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub usage_check_at: Option<Timestamp>,
+    /// The new secret is held and nobody entitled to it has received it: the rotation
+    /// does not end until someone does (or an operator forces it).
+    pub awaiting_delivery: bool,
+    /// When the grace first had to be held open for that reason ("rotation blocked").
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub blocked_since: Option<Timestamp>,
     /// When the old secret was last used (in listings of rotations in progress).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -256,6 +274,8 @@ impl From<&Rotation> for RotationView {
             complete_when_unused_seconds: r.complete_when_unused_seconds,
             auto_extend: r.auto_extend,
             usage_check_at: r.usage_check_at,
+            awaiting_delivery: r.awaits_delivery() && r.is_in_progress(),
+            blocked_since: r.blocked_since,
             old_secret_last_used_at: None,
         }
     }

@@ -22,6 +22,7 @@ pub mod dto;
 pub mod extract;
 pub mod import;
 pub mod leaks;
+pub mod organizations;
 pub mod problem;
 pub mod routes;
 
@@ -52,6 +53,7 @@ pub struct AppState {
         (name = "verify", description = "Secret verification for the company's gateway"),
         (name = "compliance", description = "The maximum-age rule: report, CSV and trend"),
         (name = "admin", description = "Operations"),
+        (name = "notifications", description = "An organisation's email contacts, webhook endpoints, in-app feed and delivery log"),
         (name = "self-service", description = "Called by customers with their own API key"),
         (name = "leaks", description = "GitHub secret-scanning reports (signed by GitHub)")
     )
@@ -87,6 +89,20 @@ fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(compliance::report))
         .routes(routes!(compliance::report_csv))
         .routes(routes!(compliance::run_scan))
+        .routes(routes!(
+            organizations::add_contact,
+            organizations::list_contacts
+        ))
+        .routes(routes!(organizations::remove_contact))
+        .routes(routes!(
+            organizations::add_webhook,
+            organizations::list_webhooks
+        ))
+        .routes(routes!(organizations::remove_webhook))
+        .routes(routes!(organizations::rotate_webhook_secret))
+        .routes(routes!(organizations::notifications))
+        .routes(routes!(organizations::mark_read))
+        .routes(routes!(organizations::deliveries))
         .split_for_parts();
     document.merge(public_doc);
     (protected, public, document)

@@ -466,11 +466,16 @@ rotation_action!(
 );
 
 rotation_action!(
-    /// End the grace now: the old secret is revoked.
-    complete_rotation, "/v1/rotations/{rotationId}/complete", ReasonRequest,
+    /// End the grace now: the old secret is revoked. Refused (409) while the
+    /// rotation's held new secret has reached nobody, unless `force` (with a reason).
+    complete_rotation, "/v1/rotations/{rotationId}/complete", CompleteRotationRequest,
     |keyroll, id, value, caller| {
         let reason = optional_reason(value.reason)?;
-        keyroll.complete_rotation(&id, reason, caller).await
+        match (value.force, reason) {
+            (true, Some(reason)) => keyroll.force_complete_rotation(&id, reason, caller).await,
+            (true, None) => Err(Error::invalid("reason", "is required to force a completion")),
+            (false, reason) => keyroll.complete_rotation(&id, reason, caller).await,
+        }
     }
 );
 

@@ -23,6 +23,10 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use keyroll_api::{app, AppState, Auth};
 use keyroll_core::config::Config;
+use keyroll_core::notify::http::HttpWebhookSender;
+use keyroll_core::notify::mailer::FolderMailer;
+use keyroll_core::notify::ses::SesMailer;
+use keyroll_core::notify::{Mailer, Notifier, NotifierSettings};
 use keyroll_core::processor::{process_due, ProcessorOptions};
 use keyroll_core::queue::{MemoryQueue, NotificationQueue, SqsQueue};
 use keyroll_core::scan::{scan, ScanOptions};
@@ -30,11 +34,13 @@ use keyroll_core::service::Keyroll;
 use keyroll_core::store::dynamodb::create_table;
 use keyroll_core::store::dynamodb::DynamoStore;
 use keyroll_core::store::memory::MemoryStore;
+use keyroll_core::store::DeliveryStore;
 use keyroll_core::store::Store;
 use keyroll_core::time::SystemClock;
 use keyroll_core::vault::{MemoryVault, SecretVault, SecretsManagerVault};
 
 mod demo;
+mod notifier;
 
 #[derive(Debug, PartialEq, Eq)]
 enum Command {
@@ -81,6 +87,16 @@ async fn main() -> Result<()> {
     }
 }
 
+/// What keyroll-local runs on: the in-memory adapters, or the AWS ones.
+struct Backend {
+    store: Arc<dyn Store>,
+    deliveries: Arc<dyn DeliveryStore>,
+    queue: Arc<dyn NotificationQueue>,
+    vault: Arc<dyn SecretVault>,
+    mailer: Arc<dyn Mailer>,
+    source: notifier::Source,
+}
+
 async fn serve(config: Config, create_tables: bool) -> Result<()> {
     let listen: SocketAddr = env_or("KEYROLL_LISTEN", "127.0.0.1:3000")
         .parse()
@@ -93,16 +109,38 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
             "KEYROLL_PROCESS_INTERVAL_SECONDS must be a whole number of seconds, at least 1",
         )?;
     let backend = env_or("KEYROLL_BACKEND", "memory");
-    let (store, queue, vault): (
-        Arc<dyn Store>,
-        Arc<dyn NotificationQueue>,
-        Arc<dyn SecretVault>,
-    ) = match backend.as_str() {
-        "memory" => (
-            Arc::new(MemoryStore::new()),
-            Arc::new(MemoryQueue::new()),
-            Arc::new(MemoryVault::new()),
-        ),
+    let email_from = config
+        .email_from
+        .clone()
+        .unwrap_or_else(|| LOCAL_EMAIL_FROM.to_owned());
+    let Backend {
+        store,
+        deliveries,
+        queue,
+        vault,
+        mailer,
+        source,
+    } = match backend.as_str() {
+        "memory" => {
+            let memory = Arc::new(MemoryStore::new());
+            let queue = Arc::new(MemoryQueue::new());
+            let folder = std::env::var("KEYROLL_EMAIL_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|_| {
+                    std::env::temp_dir().join(format!("keyroll-local-mail-{}", std::process::id()))
+                });
+            let mailer = FolderMailer::new(&folder, email_from.clone())
+                .with_context(|| format!("creating the mail folder {}", folder.display()))?;
+            println!("emails are written to {}", folder.display());
+            Backend {
+                store: memory.clone(),
+                deliveries: memory,
+                queue: queue.clone(),
+                vault: Arc::new(MemoryVault::new()),
+                mailer: Arc::new(mailer),
+                source: notifier::Source::Memory(queue),
+            }
+        }
         "aws" => {
             let sdk = keyroll_core::aws::load_config().await;
             let client = keyroll_core::aws::dynamodb_client(&sdk);
@@ -117,14 +155,25 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
                 (None, true) => create_queue(&sqs).await?,
                 (None, false) => bail!("KEYROLL_BACKEND=aws needs KEYROLL_QUEUE_URL (or --create-tables to create a queue)"),
             };
-            println!("notifications go to {queue_url}");
-            (
-                Arc::new(DynamoStore::new(client, config.table_name.clone())),
-                Arc::new(SqsQueue::new(sqs, queue_url)),
-                Arc::new(SecretsManagerVault::new(
+            println!("notifications go to {queue_url}; emails from {email_from} through SES");
+            let ses = aws_sdk_sesv2::Client::new(&sdk);
+            if create_tables {
+                verify_sender(&ses, &email_from).await?;
+            }
+            let dynamo = Arc::new(DynamoStore::new(client, config.table_name.clone()));
+            Backend {
+                store: dynamo.clone(),
+                deliveries: dynamo,
+                queue: Arc::new(SqsQueue::new(sqs.clone(), queue_url.clone())),
+                vault: Arc::new(SecretsManagerVault::new(
                     aws_sdk_secretsmanager::Client::new(&sdk),
                 )),
-            )
+                mailer: Arc::new(SesMailer::new(ses, email_from.clone())),
+                source: notifier::Source::Sqs {
+                    client: sqs,
+                    url: queue_url,
+                },
+            }
         }
         other => bail!("KEYROLL_BACKEND must be memory or aws (got {other:?})"),
     };
@@ -136,8 +185,22 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
             (format!("krl_admin_{}", hex_encode(&bytes)), true)
         }
     };
-    let keyroll =
-        Arc::new(Keyroll::new(store, Arc::new(SystemClock), Arc::new(config)).with_vault(vault));
+    let notifier = Arc::new(Notifier::new(
+        deliveries.clone(),
+        Some(mailer),
+        Arc::new(HttpWebhookSender::new(config.destinations)),
+        vault.clone(),
+        Arc::new(SystemClock),
+        NotifierSettings {
+            retry_seconds: config.webhook_retry_seconds.clone(),
+            ..NotifierSettings::default()
+        },
+    ));
+    let keyroll = Arc::new(
+        Keyroll::new(store, Arc::new(SystemClock), Arc::new(config))
+            .with_vault(vault)
+            .with_deliveries(deliveries),
+    );
     let router = app(AppState {
         keyroll: keyroll.clone(),
         auth: Auth::admin_token(&token),
@@ -166,12 +229,24 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
         Duration::from_secs(scan_interval),
     ));
     let processor = tokio::spawn(run_processor(keyroll, queue, Duration::from_secs(interval)));
+    let notify_interval: u64 = env_or("KEYROLL_NOTIFY_INTERVAL_SECONDS", "1")
+        .parse()
+        .ok()
+        .filter(|s| *s > 0)
+        .context("KEYROLL_NOTIFY_INTERVAL_SECONDS must be a whole number of seconds, at least 1")?;
+    println!("the notifier delivers queued notifications every {notify_interval} s");
+    let notifying = tokio::spawn(notifier::run(
+        notifier,
+        source,
+        Duration::from_secs(notify_interval),
+    ));
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;
     processor.abort();
     scanner.abort();
+    notifying.abort();
     Ok(())
 }
 
@@ -226,6 +301,32 @@ async fn run_processor(keyroll: Arc<Keyroll>, queue: Arc<dyn NotificationQueue>,
             ),
             Err(error) => tracing::warn!(%error, "processor run failed"),
         }
+    }
+}
+
+/// The sender keyroll-local uses when `KEYROLL_EMAIL_FROM` is not set.
+const LOCAL_EMAIL_FROM: &str = "keyroll@keyroll.local";
+
+/// Makes `from` a verified SES identity (moto refuses mail from unverified senders).
+async fn verify_sender(ses: &aws_sdk_sesv2::Client, from: &str) -> Result<()> {
+    match ses
+        .create_email_identity()
+        .email_identity(from)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_already_exists_exception()) =>
+        {
+            Ok(())
+        }
+        Err(error) => Err(anyhow::anyhow!(
+            "verifying the sender {from} in SES: {}",
+            aws_sdk_sesv2::error::DisplayErrorContext(&error)
+        )),
     }
 }
 

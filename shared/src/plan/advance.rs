@@ -1,9 +1,11 @@
 //! The processor's step for one rotation, and giving up on one that cannot advance.
 //!
 //! The step starts a rotation whose time has come, acts on a usage check (early
-//! completion, an embedded key's extension: [`crate::rollover::decide`]), reminds the
-//! customer before the grace ends, and completes the rotation when it has. Nothing due
-//! means no change, so a late or repeated run is harmless.
+//! completion, an embedded key's extension: [`crate::rollover::decide`]), holds the
+//! grace open while the rotation's new secret has reached nobody (the delivery check),
+//! reminds the customer before the grace ends, and completes the rotation when it has
+//! — never while its new secret is undelivered. Nothing due means no change, so a late
+//! or repeated run is harmless.
 
 use super::{complete, move_grace_end, record, snapshot, start, Act};
 use crate::audit::AuditAction;
@@ -12,7 +14,7 @@ use crate::config::Policy;
 use crate::error::{Error, Result};
 use crate::ids::Reason;
 use crate::key::{Key, KeyClass};
-use crate::rollover::{decide, first_check, Step, Usage};
+use crate::rollover::{decide, first_check, Step, Usage, MIN_CHECK_INTERVAL_SECONDS};
 use crate::rotation::{Rotation, RotationCommand, RotationStatus};
 use crate::time::Timestamp;
 
@@ -26,6 +28,9 @@ pub struct Advance {
     pub extended: bool,
     /// A usage check found nothing to do yet and set the next one.
     pub checked: bool,
+    /// The grace was held open (extended, or kept past its end) because nobody has
+    /// received the new secret.
+    pub undelivered: bool,
 }
 
 /// Whether the step at `now` needs to know how the rotation's secrets are used: the
@@ -43,7 +48,10 @@ pub fn advance_needs_usage(rotation: &Rotation, now: Timestamp) -> bool {
                 || ends
         }
         RotationStatus::GracePeriod => {
-            rotation.usage_check_at.is_some_and(|at| at <= now) || remind_due || ends
+            rotation.usage_check_at.is_some_and(|at| at <= now)
+                || rotation.delivery_check_at.is_some_and(|at| at <= now)
+                || remind_due
+                || ends
         }
         _ => false,
     }
@@ -73,8 +81,9 @@ pub fn plan_advance(
     }
     let in_grace = rotation.status == RotationStatus::GracePeriod;
     let check_due = rotation.usage_check_at.is_some_and(|at| at <= now);
+    let delivery_due = rotation.delivery_check_at.is_some_and(|at| at <= now);
     let remind_due = rotation.pending_reminder().is_some_and(|at| at <= now);
-    if in_grace && (check_due || remind_due || rotation.grace_ends_at <= now) {
+    if in_grace && (check_due || delivery_due || remind_due || rotation.grace_ends_at <= now) {
         // What the customer's clients are doing, for the decisions below and for the
         // notifications this step sends.
         let Some(usage) = usage else {
@@ -100,6 +109,12 @@ pub fn plan_advance(
                 decide(&server, usage, now, rules.max_grace_seconds, 0)
             };
             match step {
+                // In use without having been delivered cannot happen; if it ever seems
+                // to, the delivery rule wins and the usage is looked at again later.
+                Step::CompleteEarly { .. } if rotation.awaits_delivery() => {
+                    rotation.usage_check_at = Some(now.plus_seconds(MIN_CHECK_INTERVAL_SECONDS));
+                    advance.checked = true;
+                }
                 Step::CompleteEarly { unused_for } => {
                     let reason = Reason::system(format!(
                         "completed early: the new secret is in use and the old one has not been used for {unused_for} s"
@@ -137,6 +152,13 @@ pub fn plan_advance(
         }
     }
     if rotation.status == RotationStatus::GracePeriod
+        && rotation.awaits_delivery()
+        && rotation.delivery_check_at.is_some_and(|at| at <= now)
+    {
+        hold_for_delivery(&mut change, &mut rotation, policy, act)?;
+        advance.undelivered = true;
+    }
+    if rotation.status == RotationStatus::GracePeriod
         && rotation.grace_ends_at > now
         && rotation.pending_reminder().is_some_and(|at| at <= now)
     {
@@ -153,7 +175,10 @@ pub fn plan_advance(
         );
         advance.reminded = true;
     }
-    if rotation.status == RotationStatus::GracePeriod && rotation.grace_ends_at <= now {
+    if rotation.status == RotationStatus::GracePeriod
+        && rotation.grace_ends_at <= now
+        && !rotation.awaits_delivery()
+    {
         complete(
             &mut change,
             &mut rotation,
@@ -168,6 +193,50 @@ pub fn plan_advance(
     }
     change.put_rotation(rotation, Some(expected));
     Ok(Some((change.finish(), advance)))
+}
+
+/// The delivery check of a rotation whose held new secret nobody has received: before
+/// the grace ends, extend it by a step (never past the class's maximum, never once it
+/// has ended, so the old secret never dies and comes back); at the maximum, wait; after
+/// the end, keep the rotation open and look again a step later. Each time the
+/// organisation is told, and the rotation counts as blocked.
+fn hold_for_delivery(
+    change: &mut ChangeBuilder,
+    rotation: &mut Rotation,
+    policy: &Policy,
+    act: Act<'_>,
+) -> Result<()> {
+    let now = act.now;
+    let step = policy.undelivered_extension_seconds;
+    let before = snapshot(change.key(), Some(rotation));
+    let end = rotation.grace_ends_at;
+    let limit = rotation
+        .scheduled_at
+        .plus_seconds(policy.for_class(change.key().class).max_grace_seconds);
+    let reason = if now < end && end.plus_seconds(step).min(limit) > end {
+        let to = end.plus_seconds(step).min(limit);
+        rotation.apply(RotationCommand::Extend)?;
+        move_grace_end(change, rotation, to, policy);
+        format!("the new secret has not been delivered: the grace now ends at {to}")
+    } else if now < end {
+        rotation.delivery_check_at = Some(end);
+        format!(
+            "the new secret has not been delivered and the grace is at its maximum: the old secret stops at {end}; the rotation stays open until the new secret is revealed"
+        )
+    } else {
+        rotation.delivery_check_at = Some(now.plus_seconds(step));
+        "the grace has ended and the new secret was never delivered: the rotation stays open until someone entitled to it reveals it, or an operator completes it with force".to_owned()
+    };
+    rotation.blocked_since.get_or_insert(now);
+    record(
+        change,
+        before,
+        rotation,
+        act,
+        AuditAction::RotationUndelivered,
+        Some(&Reason::system(reason)),
+    );
+    Ok(())
 }
 
 /// Gives up on a rotation that cannot be advanced (its state is inconsistent), so it
@@ -270,6 +339,64 @@ mod tests {
         let (change, did) = step(key, rotation, long_after).unwrap();
         assert!(did.started && did.completed);
         assert_eq!(change.key.valid_versions(long_after).count(), 1);
+    }
+
+    /// The lockout the issue describes, on the planners: a policy rotation whose held
+    /// secret nobody reveals never completes; its grace grows step by step up to the
+    /// class's maximum and the old secret keeps working until then.
+    #[test]
+    fn an_undelivered_rotation_is_held_open_and_never_completes() {
+        let p = policy();
+        let request = RotationRequest {
+            trigger: crate::plan::ScheduleTrigger::Policy,
+            ..Default::default()
+        };
+        let actor = actor();
+        let (change, rotation) = plan_schedule(
+            key(KeyClass::Server),
+            &request,
+            &p,
+            &successor(2, true),
+            act(&actor, now()),
+        )
+        .unwrap();
+        let (mut key, mut rotation) = (change.key, rotation);
+        let limit = rotation
+            .scheduled_at
+            .plus_seconds(p.server.max_grace_seconds);
+        let mut at = rotation.scheduled_at;
+        let mut held_open = 0;
+        // Run the processor every hour until well past the class's maximum grace.
+        while at < limit.plus_seconds(3 * 86_400) {
+            if let Some((change, did)) = step(key.clone(), rotation.clone(), at) {
+                assert!(!did.completed, "completed undelivered at {at}");
+                held_open += u64::from(did.undelivered);
+                key = change.key;
+                rotation = change.rotations[0].rotation.clone();
+            }
+            let old = key.version(1).unwrap();
+            if at < limit {
+                assert_eq!(
+                    old.validity(at),
+                    Validity::Valid,
+                    "the old secret died at {at}"
+                );
+            }
+            assert!(rotation.grace_ends_at <= limit, "past the class's maximum");
+            at = at.plus_seconds(3600);
+        }
+        assert!(held_open > 1, "extended in steps, then reminded");
+        assert!(rotation.is_blocked());
+        assert_eq!(rotation.status, RotationStatus::GracePeriod);
+        assert!(
+            rotation.holds_secret(),
+            "the new secret can still be revealed"
+        );
+        // Revealed: the next step completes it.
+        let (change, revealed) = crate::plan::plan_reveal(key, rotation, act(&actor, at)).unwrap();
+        let (change, did) = step(change.key, revealed, at).expect("due once delivered");
+        assert!(did.completed);
+        assert_eq!(change.key.version(2).unwrap().validity(at), Validity::Valid);
     }
 
     #[test]

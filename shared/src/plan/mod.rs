@@ -8,8 +8,8 @@
 //! | issuing a key, importing an old one | [`issue`] |
 //! | scheduling a rotation (grace bounds, start, who gets the secret) | [`schedule`] |
 //! | an emergency: never lengthens a life, supersedes what is in progress | [`emergency`] |
-//! | cancel, complete, extend | [`cancel`], [`complete`], [`extend`] |
-//! | the processor's step: start, remind, usage checks, complete; giving up | [`advance`] |
+//! | cancel, complete (never undelivered, unless forced), extend | [`cancel`], [`complete`], [`extend`] |
+//! | the processor's step: start, remind, usage and delivery checks, complete; giving up | [`advance`] |
 //! | handing out a held secret once | [`reveal`] |
 //! | the expiry warning ahead of the maximum age | [`warn`] |
 
@@ -22,7 +22,7 @@ use crate::error::Result;
 use crate::ids::{Actor, Reason, RotationId};
 use crate::key::Key;
 use crate::notification::{Notification, NotificationType, OutboxMessage};
-use crate::rotation::{Rotation, RotationCommand};
+use crate::rotation::{Rotation, RotationCommand, RotationStatus};
 use crate::secret::{LookupHash, Verifier};
 use crate::time::Timestamp;
 
@@ -44,8 +44,8 @@ pub use emergency::plan_emergency;
 pub use extend::plan_extend;
 pub use issue::{plan_import, plan_issue};
 pub use requests::{
-    EmergencyRequest, EmergencySource, LegacyKey, NewKey, RotationRequest, ScheduleTrigger, Start,
-    MAX_SCOPES,
+    Completion, EmergencyRequest, EmergencySource, LegacyKey, NewKey, RotationRequest,
+    ScheduleTrigger, Start, MAX_SCOPES,
 };
 pub use reveal::plan_reveal;
 pub use schedule::plan_schedule;
@@ -170,6 +170,9 @@ pub(crate) fn start(
     rotation.apply(RotationCommand::Start)?;
     rotation.started_at = Some(act.now);
     rotation.usage_check_at = crate::rollover::first_check(rotation);
+    rotation.delivery_check_at = rotation
+        .awaits_delivery()
+        .then(|| delivery_decision_at(rotation));
     change.key_mut().promote(rotation.to_version);
     record(
         change,
@@ -218,9 +221,27 @@ pub(crate) fn move_grace_end(
     rotation.reminder_at =
         reminder_for(rotation.scheduled_at, new_end, policy.reminder_lead_seconds);
     rotation.reminded_at = None;
+    if rotation.status == RotationStatus::GracePeriod && rotation.awaits_delivery() {
+        rotation.delivery_check_at = Some(delivery_decision_at(rotation));
+    }
     change
         .key_mut()
         .move_deadline(rotation.from_version, new_end);
+}
+
+/// How long before a grace ends the processor decides about a held secret nobody has
+/// received: early enough that the old secret never stops, even for a moment, while
+/// the grace is extended.
+pub const DELIVERY_DECISION_LEAD_SECONDS: u64 = 3600;
+
+/// When the processor decides whether a rotation's undelivered new secret needs more
+/// grace: an hour before the grace ends, or halfway through a grace shorter than two.
+pub(crate) fn delivery_decision_at(rotation: &Rotation) -> Timestamp {
+    let started = rotation.started_at.unwrap_or(rotation.scheduled_at);
+    let grace = u64::try_from(rotation.grace_ends_at.seconds_since(started)).unwrap_or(0);
+    rotation
+        .grace_ends_at
+        .minus_seconds(DELIVERY_DECISION_LEAD_SECONDS.min(grace / 2))
 }
 
 /// Which state changes the customer hears about.
@@ -235,6 +256,7 @@ fn notification_kind(action: AuditAction) -> Option<NotificationType> {
         }
         AuditAction::RotationExtended => Some(NotificationType::RotationExtended),
         AuditAction::RotationEmergency => Some(NotificationType::RotationEmergency),
+        AuditAction::RotationUndelivered => Some(NotificationType::RotationUndelivered),
         AuditAction::KeyCreated
         | AuditAction::KeyImported
         | AuditAction::RotationFailed
@@ -416,7 +438,13 @@ mod invariants {
                 .ok()?
             }
             Step::Cancel => plan_cancel(key.clone(), active?.clone(), None, act).ok()?,
-            Step::Complete => plan_complete(key.clone(), active?.clone(), None, act).ok()?,
+            Step::Complete => plan_complete(
+                key.clone(),
+                active?.clone(),
+                &Completion::Moved { reason: None },
+                act,
+            )
+            .ok()?,
             Step::Extend => {
                 plan_extend(key.clone(), active?.clone(), 3600, &reason, &p, act).ok()?
             }

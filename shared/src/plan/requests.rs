@@ -162,6 +162,17 @@ impl RotationRequest {
     }
 }
 
+/// An operator ending a rotation's grace now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    /// The customer has moved. Refused while the rotation's held new secret has not
+    /// been delivered to anyone: completing would lock the customer out.
+    Moved { reason: Option<Reason> },
+    /// The operator's decision to end it even though nobody received the new secret;
+    /// the reason is required and audited.
+    Forced { reason: Reason },
+}
+
 /// Who started an emergency rotation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmergencySource {

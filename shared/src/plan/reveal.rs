@@ -38,6 +38,8 @@ pub fn plan_reveal(
     let expected = rotation.status;
     let before = snapshot(&key, Some(&rotation));
     rotation.revealed_at = Some(act.now);
+    // Delivered: the grace ends as it stands (at once if it has already passed).
+    rotation.delivery_check_at = None;
     let mut change = ChangeBuilder::update(key);
     record(
         &mut change,

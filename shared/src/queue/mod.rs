@@ -34,6 +34,8 @@ pub struct MemoryQueue {
     delivered: Mutex<Vec<Notification>>,
     seen: Mutex<HashSet<String>>,
     down: AtomicBool,
+    /// How many of `delivered` a consumer has taken (keyroll-local's notifier).
+    taken: Mutex<usize>,
 }
 
 impl MemoryQueue {
@@ -44,6 +46,16 @@ impl MemoryQueue {
     /// Simulates the queue being unreachable (`true`) or back (`false`).
     pub fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// The notifications delivered since the last call, in order: what a consumer
+    /// receives (keyroll-local's notifier reads the queue this way).
+    pub fn take_new(&self) -> Vec<Notification> {
+        let delivered = self.delivered.lock().unwrap_or_else(|p| p.into_inner());
+        let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+        let new = delivered[*taken..].to_vec();
+        *taken = delivered.len();
+        new
     }
 
     /// Every notification delivered so far, in delivery order.

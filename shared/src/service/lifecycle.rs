@@ -4,7 +4,8 @@ use super::{Caller, Delivery, Keyroll, RotationIssued};
 use crate::error::Result;
 use crate::ids::{KeyId, Reason, RotationId};
 use crate::plan::{
-    plan_cancel, plan_complete, plan_extend, plan_schedule, Act, RotationRequest, Successor,
+    plan_cancel, plan_complete, plan_extend, plan_schedule, Act, Completion, RotationRequest,
+    Successor,
 };
 use crate::rotation::Rotation;
 
@@ -96,15 +97,37 @@ impl Keyroll {
     }
 
     /// Ends the grace now: the old secret is revoked (a scheduled rotation is started
-    /// and completed in the same change).
+    /// and completed in the same change). Refused while the rotation's held new secret
+    /// has reached nobody.
     pub async fn complete_rotation(
         &self,
         id: &RotationId,
         reason: Option<Reason>,
         caller: impl Into<Caller>,
     ) -> Result<Rotation> {
-        let caller = &caller.into();
-        let reason = reason.as_ref();
+        self.end_grace(id, Completion::Moved { reason }, caller.into())
+            .await
+    }
+
+    /// Ends the grace now even though nobody received the new secret: an operator's
+    /// decision, audited with its reason. The held secret stays revealable.
+    pub async fn force_complete_rotation(
+        &self,
+        id: &RotationId,
+        reason: Reason,
+        caller: impl Into<Caller>,
+    ) -> Result<Rotation> {
+        self.end_grace(id, Completion::Forced { reason }, caller.into())
+            .await
+    }
+
+    async fn end_grace(
+        &self,
+        id: &RotationId,
+        completion: Completion,
+        caller: Caller,
+    ) -> Result<Rotation> {
+        let (caller, completion) = (&caller, &completion);
         self.commit_with_retry(|| async move {
             let now = self.now();
             let (rotation, key) = self.load_rotation_and_key(id).await?;
@@ -112,7 +135,7 @@ impl Keyroll {
                 actor: &caller.actor,
                 now,
             };
-            let (mut change, rotation) = plan_complete(key, rotation, reason, act)?;
+            let (mut change, rotation) = plan_complete(key, rotation, completion, act)?;
             caller.record_request(&mut change, rotation.id.as_str(), 200, None, now)?;
             Ok((Some(change), rotation))
         })

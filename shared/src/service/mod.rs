@@ -13,6 +13,7 @@
 //! | held secrets: the vault, reveal, the self-service successor | `held.rs` |
 //! | reads: keys, rotations, emergencies, audit trail, compliance rows | `queries.rs` |
 //! | idempotent replay | `replay.rs` |
+//! | contacts, webhook endpoints, the feed, the delivery log | `contacts.rs` |
 
 use std::sync::Arc;
 
@@ -25,12 +26,13 @@ use crate::key::Key;
 use crate::plan::NewSecret;
 use crate::rotation::Rotation;
 use crate::secret::{MintedSecret, RawSecret};
-use crate::store::Store;
+use crate::store::{DeliveryStore, Store};
 use crate::time::{Clock, Timestamp};
 use crate::usage::UsageTracker;
 use crate::vault::SecretVault;
 
 mod advance;
+mod contacts;
 mod emergency;
 mod held;
 mod issue;
@@ -40,9 +42,10 @@ mod replay;
 mod verification;
 
 pub use crate::plan::{
-    Advance, EmergencyRequest, EmergencySource, LegacyKey, NewKey, RotationRequest,
+    Advance, Completion, EmergencyRequest, EmergencySource, LegacyKey, NewKey, RotationRequest,
     ScheduleTrigger, Start, MAX_SCOPES,
 };
+pub use contacts::{MAX_DESTINATIONS, SECRET_OVERLAP_SECONDS};
 pub use emergency::LeakVerdict;
 pub use issue::IssuedKey;
 pub use queries::{AuditTrail, SecretUsage, USAGE_VERSIONS};
@@ -140,6 +143,7 @@ pub struct Keyroll {
     clock: Arc<dyn Clock>,
     config: Arc<Config>,
     vault: Option<Arc<dyn SecretVault>>,
+    deliveries: Option<Arc<dyn DeliveryStore>>,
     usage: UsageTracker,
 }
 
@@ -150,8 +154,15 @@ impl Keyroll {
             clock,
             config,
             vault: None,
+            deliveries: None,
             usage: UsageTracker::new(),
         }
+    }
+
+    /// Adds the store of contacts, webhook endpoints, the feed and deliveries.
+    pub fn with_deliveries(mut self, deliveries: Arc<dyn DeliveryStore>) -> Self {
+        self.deliveries = Some(deliveries);
+        self
     }
 
     /// Adds the vault that holds secrets minted for rotations nobody asked for.

@@ -179,7 +179,16 @@ impl Keyroll {
                         let Some(key) = self.store.key(&entry.key_id).await? else {
                             continue;
                         };
-                        rows.extend(KeyCompliance::of(&key, overdue_before, now));
+                        let active = match &key.active_rotation {
+                            Some(id) => self.store.rotation(id).await?,
+                            None => None,
+                        };
+                        rows.extend(KeyCompliance::of(
+                            &key,
+                            active.as_ref(),
+                            overdue_before,
+                            now,
+                        ));
                     }
                     if !full {
                         break;

@@ -20,9 +20,12 @@ use crate::rotation::Rotation;
 use crate::secret::LookupHash;
 use crate::time::Timestamp;
 
+pub mod deliveries;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod memory;
+
+pub use deliveries::DeliveryStore;
 
 pub use crate::change::{ChangeBuilder, KeyChange, RotationWrite, SecretWrite};
 pub use crate::error::StoreError;

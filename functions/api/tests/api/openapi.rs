@@ -22,6 +22,48 @@ async fn openapi_document_lists_every_route_with_schemas() {
         ("post", "/v1/admin/scan", false, "200"),
         ("get", "/v1/self/successor", false, "200"),
         ("post", "/v1/leaks", true, "200"),
+        (
+            "post",
+            "/v1/organizations/{organizationId}/contacts",
+            true,
+            "201",
+        ),
+        (
+            "get",
+            "/v1/organizations/{organizationId}/contacts",
+            false,
+            "200",
+        ),
+        (
+            "post",
+            "/v1/organizations/{organizationId}/webhooks",
+            true,
+            "201",
+        ),
+        (
+            "get",
+            "/v1/organizations/{organizationId}/webhooks",
+            false,
+            "200",
+        ),
+        (
+            "post",
+            "/v1/organizations/{organizationId}/webhooks/{webhookId}/rotate-secret",
+            false,
+            "200",
+        ),
+        (
+            "get",
+            "/v1/organizations/{organizationId}/notifications",
+            false,
+            "200",
+        ),
+        (
+            "get",
+            "/v1/organizations/{organizationId}/deliveries",
+            false,
+            "200",
+        ),
     ];
     for (method, path, has_body, success) in routes {
         let operation = &document["paths"][path][method];
@@ -45,7 +87,7 @@ async fn openapi_document_lists_every_route_with_schemas() {
     let paths = document["paths"].as_object().unwrap();
     assert_eq!(
         paths.len(),
-        20,
+        28,
         "no undocumented extra paths: {:?}",
         paths.keys().collect::<Vec<_>>()
     );

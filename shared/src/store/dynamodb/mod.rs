@@ -34,6 +34,7 @@ use crate::secret::LookupHash;
 use crate::time::Timestamp;
 use crate::usage::UseRecord;
 
+mod deliveries;
 mod items;
 mod queries;
 pub mod schema;

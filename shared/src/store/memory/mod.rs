@@ -7,11 +7,15 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{AgeRef, DueRef, KeyChange, SecretWrite, Store, StoreError};
+mod deliveries;
+
+use super::{KeyChange, SecretWrite, Store, StoreError};
 use crate::audit::AuditEvent;
+use crate::change::EmergencyLogEntry;
 use crate::compliance::ComplianceSnapshot;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, RotationId};
+use crate::index::{AgeRef, DueRef};
 use crate::key::{Key, KeyClass, SecretRecord};
 use crate::notification::{OutboxEntry, OutboxMessage};
 use crate::rotation::Rotation;
@@ -28,9 +32,10 @@ struct State {
     outbox: std::collections::BTreeMap<(u8, String), OutboxMessage>,
     leases: HashMap<String, (String, Timestamp)>,
     snapshots: std::collections::BTreeMap<String, ComplianceSnapshot>,
-    emergencies: Vec<super::EmergencyLogEntry>,
+    emergencies: Vec<EmergencyLogEntry>,
     /// `record_use` calls, written or refused: what the once-a-minute bound counts.
     use_writes: u64,
+    deliveries: deliveries::Deliveries,
 }
 
 #[derive(Debug, Default)]
@@ -200,7 +205,7 @@ impl Store for MemoryStore {
         Ok(aged)
     }
 
-    async fn emergencies(&self, month: &str) -> Result<Vec<super::EmergencyLogEntry>, StoreError> {
+    async fn emergencies(&self, month: &str) -> Result<Vec<EmergencyLogEntry>, StoreError> {
         let mut entries: Vec<_> = self
             .lock()
             .emergencies

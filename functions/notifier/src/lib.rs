@@ -1,0 +1,111 @@
+//! The notifier function. Two triggers: the SQS FIFO notification queue (a batch of
+//! messages; each accepted once durably recorded, the others reported back as batch
+//! item failures, so only they are redelivered and, after the queue's receive limit,
+//! dead-lettered), and an EventBridge schedule that retries the deliveries that are
+//! due. See [`keyroll_core::notify`].
+
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use keyroll_core::notification::Notification;
+use keyroll_core::notify::{Notifier, NotifyReport};
+use keyroll_core::time::stop_before_deadline;
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+
+/// Stop starting retries this long before the Lambda deadline.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
+
+/// Everything an invocation needs, built once per container.
+pub struct Deps {
+    pub notifier: Notifier,
+}
+
+/// One SQS batch: what could not be recorded comes back as a batch item failure.
+pub async fn handle_batch(deps: &Deps, event: SqsEvent) -> (SqsBatchResponse, NotifyReport) {
+    let mut response = SqsBatchResponse::default();
+    let mut report = NotifyReport::default();
+    for record in event.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let failed = || {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id.clone();
+            failure
+        };
+        let Some(body) = record.body.as_deref() else {
+            tracing::error!(message_id = %id, "a notification message without a body");
+            response.batch_item_failures.push(failed());
+            continue;
+        };
+        let notification: Notification = match serde_json::from_str(body) {
+            Ok(notification) => notification,
+            Err(error) => {
+                // Never parseable: after the queue's receive limit it lands in the DLQ.
+                tracing::error!(message_id = %id, %error, "a message that is not a notification");
+                response.batch_item_failures.push(failed());
+                continue;
+            }
+        };
+        match deps.notifier.accept(&notification).await {
+            Ok(done) => {
+                tracing::info!(event_id = %notification.event_id, kind = notification.kind_name(), delivered = done.delivered, retrying = done.retrying, failed = done.failed, skipped = done.skipped, "notification accepted");
+                report.delivered += done.delivered;
+                report.retrying += done.retrying;
+                report.failed += done.failed;
+                report.skipped += done.skipped;
+            }
+            Err(error) => {
+                tracing::warn!(event_id = %notification.event_id, %error, "notification not recorded; the queue redelivers it");
+                response.batch_item_failures.push(failed());
+            }
+        }
+    }
+    (response, report)
+}
+
+/// An SQS batch, or the retry schedule's event.
+pub async fn handle(
+    deps: &Deps,
+    event: LambdaEvent<Value>,
+) -> Result<Value, lambda_runtime::Error> {
+    let (payload, context) = (event.payload, event.context);
+    if payload.get("Records").is_some() {
+        let batch: SqsEvent = serde_json::from_value(payload)?;
+        let (response, report) = handle_batch(deps, batch).await;
+        emf(
+            &context.request_id,
+            &report,
+            response.batch_item_failures.len(),
+        );
+        return Ok(serde_json::to_value(response)?);
+    }
+    let stop_at = stop_before_deadline(context.deadline, DEADLINE_MARGIN);
+    let report = deps.notifier.retry_due(Some(stop_at)).await?;
+    tracing::info!(
+        event = "notifier_retries",
+        delivered = report.delivered,
+        retrying = report.retrying,
+        failed = report.failed,
+        skipped = report.skipped,
+        "notifier retry run"
+    );
+    emf(&context.request_id, &report, 0);
+    Ok(serde_json::to_value(report)?)
+}
+
+fn emf(request_id: &str, report: &NotifyReport, unrecorded: usize) {
+    println!(
+        "{}",
+        keyroll_core::metrics::emf_line(
+            "notifier",
+            request_id,
+            keyroll_core::metrics::now_ms(),
+            &[
+                ("DeliveriesSucceeded", report.delivered as f64, "Count"),
+                ("DeliveriesRetrying", report.retrying as f64, "Count"),
+                ("DeliveriesFailed", report.failed as f64, "Count"),
+                ("NotificationsUnrecorded", unrecorded as f64, "Count"),
+            ],
+        )
+    );
+}

@@ -1,0 +1,241 @@
+//! The email a customer receives for each notification: a subject and a body, as text
+//! and as HTML, that say which key, what changes, by when, and what to do. Built only
+//! from the notification's fields, which never hold a secret.
+
+use crate::notification::{Notification, NotificationType};
+use crate::rotation::RotationTrigger;
+use crate::time::Timestamp;
+
+/// One rendered email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailMessage {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// "in 3 days", "in 5 hours", "in 12 minutes", "now", or "2 days ago".
+pub fn relative(deadline: Timestamp, now: Timestamp) -> String {
+    let seconds = deadline.seconds_since(now);
+    let (amount, past) = (seconds.unsigned_abs(), seconds < 0);
+    let (n, unit) = match amount {
+        0..=59 => return "now".to_owned(),
+        60..=3599 => (amount / 60, "minute"),
+        3600..=86_399 => (amount / 3600, "hour"),
+        _ => (amount / 86_400, "day"),
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    if past {
+        format!("{n} {unit}{plural} ago")
+    } else {
+        format!("in {n} {unit}{plural}")
+    }
+}
+
+fn deadline_phrase(notification: &Notification, now: Timestamp) -> Option<String> {
+    notification.deadline.map(|at| {
+        format!(
+            "{} UTC ({})",
+            at.to_rfc3339().replace('T', " ").trim_end_matches('Z'),
+            relative(at, now)
+        )
+    })
+}
+
+/// Escapes text for an HTML body.
+fn escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// What happened and what to do, as paragraphs.
+fn paragraphs(n: &Notification, now: Timestamp) -> (String, Vec<String>) {
+    let key = format!("\"{}\" ({})", n.key_name, n.key_id);
+    let old = n.old_prefix.as_deref().unwrap_or("the old secret");
+    let new = n.new_prefix.as_deref().unwrap_or("the new secret");
+    let deadline = deadline_phrase(n, now).unwrap_or_else(|| "its deadline".to_owned());
+    let fetch = "Fetch the new secret where your API provider hands it out (their dashboard, or your client's self-service call), then deploy it.";
+    let usage = if n.old_secret_used_in_last_24h {
+        format!("The old secret ({old}…) was still used in the last 24 hours: some of your integrations have not switched yet.")
+    } else if n.old_secret_last_used_at.is_some() {
+        format!("The old secret ({old}…) has not been used in the last 24 hours: your integrations seem to have switched.")
+    } else {
+        String::new()
+    };
+    let emergency = matches!(
+        n.trigger,
+        Some(RotationTrigger::Emergency | RotationTrigger::Leak)
+    );
+    let (subject, mut body) = match n.kind {
+        NotificationType::RotationScheduled => (
+            format!("Your API key {} will be rotated", n.key_name),
+            vec![
+                format!("The secret of your API key {key} is being replaced. The new secret starts with {new}…; the old one ({old}…) keeps working until {deadline}."),
+                format!("What to do: switch every integration to the new secret before then. {fetch}"),
+            ],
+        ),
+        NotificationType::RotationStarted => (
+            format!("Your API key {} has a new secret", n.key_name),
+            vec![
+                format!("The new secret of {key} ({new}…) is now the key's main secret. The old one ({old}…) stops working at {deadline}."),
+                format!("What to do: make sure every integration uses the new secret before then. {fetch}"),
+            ],
+        ),
+        NotificationType::RotationReminder => (
+            format!("Reminder: the old secret of {} stops working {}", n.key_name, n.deadline.map(|d| relative(d, now)).unwrap_or_default()),
+            vec![
+                format!("The old secret of {key} ({old}…) stops working at {deadline}. The new secret starts with {new}…."),
+                "What to do: switch any integration still using the old secret now.".to_owned(),
+            ],
+        ),
+        NotificationType::RotationCompleted => (
+            format!("The old secret of {} no longer works", n.key_name),
+            vec![
+                format!("The rotation of {key} is complete: the old secret ({old}…) no longer works; the new one ({new}…) does."),
+                "What to do: nothing, if your integrations use the new secret. Requests with the old one are now refused.".to_owned(),
+            ],
+        ),
+        NotificationType::RotationCancelled => (
+            format!("The rotation of {} was called off", n.key_name),
+            vec![
+                format!("The rotation of {key} was cancelled. The old secret ({old}…) keeps working; the new one ({new}…) will not be used."),
+                "What to do: nothing; keep using the secret you have.".to_owned(),
+            ],
+        ),
+        NotificationType::RotationExtended => (
+            format!("More time to switch the secret of {}", n.key_name),
+            vec![
+                format!("The old secret of {key} ({old}…) now keeps working until {deadline}."),
+                format!("What to do: switch to the new secret ({new}…) before then. {fetch}"),
+            ],
+        ),
+        NotificationType::RotationEmergency => (
+            format!("Urgent: the secret of {} was rotated for your security", n.key_name),
+            vec![
+                format!("The secret of {key} may have been exposed, so it was replaced at once. The old secret ({old}…) stops working at {deadline}; the new one starts with {new}…."),
+                format!("What to do: deploy the new secret immediately. {fetch}"),
+            ],
+        ),
+        NotificationType::KeyExpiring => (
+            format!("The secret of {} reaches its maximum age soon", n.key_name),
+            vec![
+                format!("The secret of {key} ({old}…) reaches the maximum age your API provider allows at {deadline}. A rotation will start then."),
+                "What to do: nothing yet; you will be told when the new secret is ready.".to_owned(),
+            ],
+        ),
+        NotificationType::RotationUndelivered => (
+            format!("Action needed: the new secret of {} has not been collected", n.key_name),
+            vec![
+                format!("The new secret of {key} ({new}…) is waiting, and nobody has collected it yet. So that nothing breaks, the old secret ({old}…) keeps working until {deadline}."),
+                format!("What to do: collect the new secret and deploy it. {fetch}"),
+            ],
+        ),
+    };
+    if !usage.is_empty() && !emergency {
+        body.push(usage);
+    }
+    if let Some(reason) = &n.reason {
+        body.push(format!("Reason given: {reason}."));
+    }
+    body.push(format!("Reference: {} ({}).", n.event_id, n.kind_name()));
+    (subject, body)
+}
+
+/// The email for `notification`, sent at `now`.
+pub fn render(notification: &Notification, now: Timestamp) -> EmailMessage {
+    let (subject, body) = paragraphs(notification, now);
+    let text = body.join("\n\n") + "\n";
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\"><h2>{}</h2>{}</body></html>",
+        escape(&subject),
+        body.iter()
+            .map(|p| format!("<p>{}</p>", escape(p)))
+            .collect::<String>()
+    );
+    EmailMessage {
+        subject,
+        text,
+        html,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{KeyId, KeyName, OrganizationId, RotationId};
+
+    fn notification(kind: NotificationType) -> Notification {
+        Notification {
+            kind,
+            schema_version: crate::notification::SCHEMA_VERSION,
+            event_id: "evt_01jd4x8m2q7r5t9v3w6y0z1a2b_0000000002".into(),
+            occurred_at: Timestamp::parse("2026-11-25T18:00:00Z").unwrap(),
+            key_id: KeyId::parse("key_01jd4x8m2q7r5t9v3w6y0z1a2b").unwrap(),
+            organization_id: OrganizationId::parse("org_acme").unwrap(),
+            key_name: KeyName::parse("Acme <backend>").unwrap(),
+            rotation_id: Some(RotationId::generate()),
+            old_prefix: Some("sk_live_3fA9kQ2z".into()),
+            new_prefix: Some("sk_live_Ns3Xz4Wh".into()),
+            deadline: Some(Timestamp::parse("2026-11-28T18:00:00Z").unwrap()),
+            reason: None,
+            trigger: Some(RotationTrigger::Manual),
+            old_secret_last_used_at: Some(Timestamp::parse("2026-11-25T17:59:00Z").unwrap()),
+            old_secret_used_in_last_24h: true,
+        }
+    }
+
+    #[test]
+    fn relative_times_read_like_a_person_would_say_them() {
+        let now = Timestamp::parse("2026-11-25T18:00:00Z").unwrap();
+        assert_eq!(relative(now.plus_seconds(3 * 86_400), now), "in 3 days");
+        assert_eq!(relative(now.plus_seconds(86_400), now), "in 1 day");
+        assert_eq!(relative(now.plus_seconds(5 * 3600 + 10), now), "in 5 hours");
+        assert_eq!(relative(now.plus_seconds(12 * 60), now), "in 12 minutes");
+        assert_eq!(relative(now, now), "now");
+        assert_eq!(relative(now.minus_seconds(2 * 86_400), now), "2 days ago");
+    }
+
+    #[test]
+    fn every_type_says_which_key_what_by_when_and_what_to_do() {
+        let now = Timestamp::parse("2026-11-25T18:00:00Z").unwrap();
+        for kind in NotificationType::ALL {
+            let email = render(&notification(kind), now);
+            assert!(
+                email.subject.contains("Acme <backend>"),
+                "{kind:?}: {}",
+                email.subject
+            );
+            assert!(
+                email.text.contains("key_01jd4x8m2q7r5t9v3w6y0z1a2b"),
+                "{kind:?}"
+            );
+            assert!(email.text.contains("sk_live_3fA9kQ2z"), "{kind:?}");
+            // A completed or cancelled rotation has no deadline left to tell.
+            let ended = matches!(
+                kind,
+                NotificationType::RotationCompleted | NotificationType::RotationCancelled
+            );
+            assert!(
+                ended || email.text.contains("2026-11-28 18:00:00 UTC (in 3 days)"),
+                "{kind:?}: {}",
+                email.text
+            );
+            assert!(email.text.contains("What to do"), "{kind:?}");
+            assert!(
+                email.html.contains("Acme &lt;backend&gt;"),
+                "escaped: {kind:?}"
+            );
+            assert!(!email.html.contains("<backend>"), "{kind:?}");
+        }
+        let reminder = render(&notification(NotificationType::RotationReminder), now);
+        assert!(reminder.text.contains("still used in the last 24 hours"));
+    }
+}

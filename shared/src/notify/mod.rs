@@ -1,0 +1,561 @@
+//! The notifier: what happens to a notification once it leaves the queue. It lands in
+//! its organisation's in-app feed, and one delivery per interested destination (email
+//! contacts, webhook endpoints) is created — once per event id, so a redelivered queue
+//! message sends nothing twice — and attempted. A failed webhook stays pending on a
+//! durable schedule (`KEYROLL_WEBHOOK_RETRY_SECONDS`) that [`Notifier::retry_due`]
+//! works through; an endpoint that answers 410, or fails for the whole schedule, is
+//! disabled and the organisation's email contacts are told. Every attempt is recorded.
+//!
+//! Sending is at least once: a sender claims a delivery before it sends, so two
+//! consumers never both send, but a crash after the send and before its outcome is
+//! written sends again once the claim lapses (a webhook then carries the same
+//! `webhook-id`, on which receivers deduplicate).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+
+use crate::contact::{Contact, WebhookEndpoint};
+use crate::delivery::{
+    next_attempt, webhook_verdict, AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus,
+    FeedEntry, Target, WebhookVerdict,
+};
+use crate::email::{render, EmailMessage};
+use crate::error::{Error, Result, StoreError};
+use crate::index::INDEX_SHARDS;
+use crate::notification::Notification;
+use crate::store::DeliveryStore;
+use crate::time::{Clock, Timestamp};
+use crate::vault::SecretVault;
+use crate::webhook::{signature_header, SigningSecret};
+
+#[cfg(feature = "webhooks")]
+pub mod http;
+pub mod mailer;
+#[cfg(feature = "ses")]
+pub mod ses;
+
+pub use mailer::{MailError, Mailer};
+
+/// One signed webhook request.
+#[derive(Debug, Clone)]
+pub struct WebhookRequest {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// What a receiver answered: its status, or why there was none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookResponse {
+    pub status: Option<u16>,
+    pub latency_ms: u64,
+    pub error: Option<String>,
+}
+
+/// The webhook port: one POST, never an error, the outcome in the response.
+#[async_trait]
+pub trait WebhookSender: Send + Sync {
+    async fn post(&self, request: &WebhookRequest) -> WebhookResponse;
+}
+
+/// How the notifier behaves.
+#[derive(Debug, Clone)]
+pub struct NotifierSettings {
+    /// Delays between webhook attempts.
+    pub retry_seconds: Vec<u64>,
+    /// How long a sender holds a delivery it is attempting.
+    pub claim_seconds: u64,
+    /// Deliveries attempted at once.
+    pub concurrency: usize,
+}
+
+impl Default for NotifierSettings {
+    fn default() -> Self {
+        Self {
+            retry_seconds: crate::delivery::DEFAULT_RETRY_SECONDS.to_vec(),
+            claim_seconds: 60,
+            concurrency: 8,
+        }
+    }
+}
+
+/// What one call did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NotifyReport {
+    pub delivered: u64,
+    pub retrying: u64,
+    pub failed: u64,
+    /// Deliveries another sender held, or already done: nothing sent.
+    pub skipped: u64,
+}
+
+impl NotifyReport {
+    fn add(&mut self, outcome: Option<AttemptOutcome>) {
+        match outcome {
+            Some(AttemptOutcome::Delivered) => self.delivered += 1,
+            Some(AttemptOutcome::Retrying) => self.retrying += 1,
+            Some(AttemptOutcome::Failed) => self.failed += 1,
+            None => self.skipped += 1,
+        }
+    }
+
+    fn merge(&mut self, other: NotifyReport) {
+        self.delivered += other.delivered;
+        self.retrying += other.retrying;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+    }
+}
+
+pub struct Notifier {
+    store: Arc<dyn DeliveryStore>,
+    mailer: Option<Arc<dyn Mailer>>,
+    webhooks: Arc<dyn WebhookSender>,
+    vault: Arc<dyn SecretVault>,
+    clock: Arc<dyn Clock>,
+    settings: NotifierSettings,
+}
+
+impl Notifier {
+    /// `mailer` is `None` when email is off (no `KEYROLL_EMAIL_FROM`): contacts then get
+    /// nothing, webhooks and the feed still do.
+    pub fn new(
+        store: Arc<dyn DeliveryStore>,
+        mailer: Option<Arc<dyn Mailer>>,
+        webhooks: Arc<dyn WebhookSender>,
+        vault: Arc<dyn SecretVault>,
+        clock: Arc<dyn Clock>,
+        settings: NotifierSettings,
+    ) -> Self {
+        Self {
+            store,
+            mailer,
+            webhooks,
+            vault,
+            clock,
+            settings,
+        }
+    }
+
+    /// Takes one notification from the queue: feed entry, deliveries, first attempts.
+    /// `Ok` once all of it is durably recorded (a failed webhook then waits for its
+    /// retry); `Err` when the store could not record it, and the message should come
+    /// back.
+    pub async fn accept(&self, notification: &Notification) -> Result<NotifyReport> {
+        let now = self.clock.now();
+        self.store
+            .add_to_feed(&FeedEntry {
+                notification: notification.clone(),
+                read_at: None,
+            })
+            .await?;
+        let organization = &notification.organization_id;
+        let mut targets = Vec::new();
+        if self.mailer.is_some() {
+            targets.extend(
+                self.store
+                    .contacts(organization)
+                    .await?
+                    .into_iter()
+                    .filter(|c| c.wants(notification.kind))
+                    .map(|c| Target::Email { contact_id: c.id }),
+            );
+        }
+        targets.extend(
+            self.store
+                .webhooks(organization)
+                .await?
+                .into_iter()
+                .filter(|w| w.wants(notification.kind))
+                .map(|w| Target::Webhook { webhook_id: w.id }),
+        );
+        let mut report = NotifyReport::default();
+        let mut pending = Vec::new();
+        for target in targets {
+            let delivery = Delivery::new(notification.clone(), target.clone(), now);
+            if self.store.create_delivery(&delivery).await? {
+                pending.push(delivery);
+            } else {
+                // Seen before (a redelivered message): only what is still due.
+                match self
+                    .store
+                    .delivery(&notification.event_id, target.id())
+                    .await?
+                {
+                    Some(existing) if existing.claimable(now) => pending.push(existing),
+                    _ => report.skipped += 1,
+                }
+            }
+        }
+        report.merge(self.attempt_all(pending).await?);
+        Ok(report)
+    }
+
+    /// Attempts every delivery whose retry is due, until `stop_at`.
+    pub async fn retry_due(&self, stop_at: Option<Instant>) -> Result<NotifyReport> {
+        let now = self.clock.now();
+        let mut report = NotifyReport::default();
+        for shard in 0..INDEX_SHARDS {
+            loop {
+                if stop_at.is_some_and(|at| Instant::now() >= at) {
+                    return Ok(report);
+                }
+                let due = self.store.due_deliveries(shard, now, 50).await?;
+                let full = due.len() == 50;
+                let mut pending = Vec::new();
+                for entry in due {
+                    match self
+                        .store
+                        .delivery(&entry.event_id, &entry.target_id)
+                        .await?
+                    {
+                        Some(delivery) if delivery.claimable(now) => pending.push(delivery),
+                        _ => report.skipped += 1,
+                    }
+                }
+                let claimed = pending.len();
+                report.merge(self.attempt_all(pending).await?);
+                // A full page all held by other senders would be read again: stop.
+                if !full || claimed == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn attempt_all(&self, deliveries: Vec<Delivery>) -> Result<NotifyReport> {
+        let outcomes: Vec<Result<Option<AttemptOutcome>>> = stream::iter(deliveries)
+            .map(|delivery| self.attempt(delivery))
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
+        let mut report = NotifyReport::default();
+        for outcome in outcomes {
+            report.add(outcome?);
+        }
+        Ok(report)
+    }
+
+    /// Claims, sends, records. `None`: another sender had it.
+    async fn attempt(&self, mut delivery: Delivery) -> Result<Option<AttemptOutcome>> {
+        let now = self.clock.now();
+        let read_version = delivery.version;
+        delivery.claimed_until = Some(now.plus_seconds(self.settings.claim_seconds));
+        delivery.version += 1;
+        match self.store.update_delivery(&delivery, read_version).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => return Ok(None),
+            Err(other) => return Err(other.into()),
+        }
+        let attempt_number = delivery.attempts + 1;
+        let sent = match delivery.target.clone() {
+            Target::Email { contact_id } => {
+                let contact = self
+                    .store
+                    .contacts(delivery.organization_id())
+                    .await?
+                    .into_iter()
+                    .find(|c| c.id == contact_id);
+                self.send_email(&delivery.notification, contact.as_ref(), now)
+                    .await
+            }
+            Target::Webhook { webhook_id } => {
+                let endpoint = self
+                    .store
+                    .webhook(delivery.organization_id(), &webhook_id)
+                    .await?;
+                self.send_webhook(&delivery.notification, endpoint.as_ref(), now)
+                    .await
+            }
+        };
+        let jitter = f64::from(crate::random::bytes::<1>()[0]) / 255.0;
+        let retry_at = next_attempt(&self.settings.retry_seconds, attempt_number, now, jitter);
+        let outcome = match (sent.verdict, retry_at) {
+            (Verdict::Delivered, _) => AttemptOutcome::Delivered,
+            (Verdict::Retry, Some(_)) => AttemptOutcome::Retrying,
+            (Verdict::Retry, None) | (Verdict::Refused | Verdict::Disable, _) => {
+                AttemptOutcome::Failed
+            }
+        };
+        self.store
+            .record_attempt(&DeliveryAttempt {
+                organization_id: delivery.organization_id().clone(),
+                event_id: delivery.event_id().to_owned(),
+                target: delivery.target.clone(),
+                destination: sent.destination.clone(),
+                attempt: attempt_number,
+                at: now,
+                status: sent.status,
+                latency_ms: sent.latency_ms,
+                outcome,
+                error: sent.error.clone(),
+            })
+            .await?;
+        let claimed_version = delivery.version;
+        delivery.attempts = attempt_number;
+        delivery.claimed_until = None;
+        delivery.last_error = sent.error.clone();
+        delivery.version += 1;
+        match outcome {
+            AttemptOutcome::Delivered => {
+                delivery.status = DeliveryStatus::Delivered;
+                delivery.delivered_at = Some(now);
+                delivery.next_attempt_at = None;
+            }
+            AttemptOutcome::Retrying => delivery.next_attempt_at = retry_at,
+            AttemptOutcome::Failed => {
+                delivery.status = DeliveryStatus::Failed;
+                delivery.next_attempt_at = None;
+            }
+        }
+        self.store
+            .update_delivery(&delivery, claimed_version)
+            .await?;
+        if let Target::Webhook { webhook_id } = &delivery.target {
+            let disable = match (sent.verdict, outcome) {
+                (Verdict::Disable, _) => Some("the endpoint answered 410 Gone".to_owned()),
+                (Verdict::Retry, AttemptOutcome::Failed) => Some(format!(
+                    "the endpoint failed every attempt for {} s",
+                    self.settings.retry_seconds.iter().sum::<u64>()
+                )),
+                _ => None,
+            };
+            if let Some(reason) = disable {
+                self.disable_endpoint(&delivery, webhook_id, &reason, now)
+                    .await?;
+            }
+        }
+        Ok(Some(outcome))
+    }
+
+    async fn send_email(
+        &self,
+        notification: &Notification,
+        contact: Option<&Contact>,
+        now: Timestamp,
+    ) -> Sent {
+        let (Some(mailer), Some(contact)) = (&self.mailer, contact) else {
+            return Sent::refused("", "the contact was removed or email is off");
+        };
+        if !contact.wants(notification.kind) {
+            return Sent::refused(
+                contact.email.as_str(),
+                "the contact no longer wants this type",
+            );
+        }
+        let started = Instant::now();
+        let message = render(notification, now);
+        let result = mailer.send(&contact.email, &message).await;
+        let latency_ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(()) => Sent {
+                verdict: Verdict::Delivered,
+                destination: contact.email.as_str().to_owned(),
+                status: None,
+                latency_ms,
+                error: None,
+            },
+            Err(error) => Sent {
+                verdict: Verdict::Retry,
+                destination: contact.email.as_str().to_owned(),
+                status: None,
+                latency_ms,
+                error: Some(error.to_string()),
+            },
+        }
+    }
+
+    async fn send_webhook(
+        &self,
+        notification: &Notification,
+        endpoint: Option<&WebhookEndpoint>,
+        now: Timestamp,
+    ) -> Sent {
+        let Some(endpoint) = endpoint else {
+            return Sent::refused("", "the endpoint was removed");
+        };
+        if endpoint.disabled_at.is_some() {
+            return Sent::refused(&endpoint.url, "the endpoint is disabled");
+        }
+        let mut secrets = Vec::new();
+        for reference in endpoint.live_secrets(now) {
+            match self.vault.get(&reference.vault_secret).await {
+                Ok(Some(text)) => match SigningSecret::parse(text.expose()) {
+                    Ok(secret) => secrets.push(secret),
+                    Err(_) => {
+                        tracing::error!(webhook = %endpoint.id, "a stored signing secret is malformed")
+                    }
+                },
+                Ok(None) => {
+                    tracing::error!(webhook = %endpoint.id, "a signing secret is missing from the vault")
+                }
+                Err(error) => {
+                    return Sent::retry(
+                        &endpoint.url,
+                        format!("signing secret unavailable: {error}"),
+                    )
+                }
+            }
+        }
+        if secrets.is_empty() {
+            return Sent::retry(&endpoint.url, "no signing secret could be read".to_owned());
+        }
+        let body = match serde_json::to_vec(notification) {
+            Ok(body) => body,
+            Err(error) => return Sent::refused(&endpoint.url, &format!("encoding: {error}")),
+        };
+        let timestamp = now.unix();
+        let request = WebhookRequest {
+            url: endpoint.url.clone(),
+            headers: vec![
+                ("webhook-id".into(), notification.event_id.clone()),
+                ("webhook-timestamp".into(), timestamp.to_string()),
+                (
+                    "webhook-signature".into(),
+                    signature_header(&secrets, &notification.event_id, timestamp, &body),
+                ),
+            ],
+            body,
+        };
+        let response = self.webhooks.post(&request).await;
+        let verdict = match webhook_verdict(response.status) {
+            WebhookVerdict::Delivered => Verdict::Delivered,
+            WebhookVerdict::Retry => Verdict::Retry,
+            WebhookVerdict::DisableEndpoint => Verdict::Disable,
+            WebhookVerdict::Refused => Verdict::Refused,
+        };
+        Sent {
+            verdict,
+            destination: endpoint.url.clone(),
+            status: response.status,
+            latency_ms: response.latency_ms,
+            error: response.error,
+        }
+    }
+
+    /// Stops sending to an endpoint, and tells the organisation's email contacts.
+    async fn disable_endpoint(
+        &self,
+        delivery: &Delivery,
+        webhook_id: &crate::ids::WebhookId,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        let organization = delivery.organization_id();
+        for _ in 0..3 {
+            let Some(mut endpoint) = self.store.webhook(organization, webhook_id).await? else {
+                return Ok(());
+            };
+            if endpoint.disabled_at.is_some() {
+                return Ok(());
+            }
+            let read = endpoint.revision;
+            endpoint.disabled_at = Some(now);
+            endpoint.disabled_reason = Some(reason.to_owned());
+            endpoint.revision += 1;
+            match self.store.put_webhook(&endpoint, Some(read)).await {
+                Ok(()) => {
+                    tracing::warn!(webhook = %endpoint.id, organization = %organization, reason, "webhook endpoint disabled");
+                    self.tell_contacts(&endpoint, reason, now).await?;
+                    return Ok(());
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(Error::from(StoreError::Conflict))
+    }
+
+    async fn tell_contacts(
+        &self,
+        endpoint: &WebhookEndpoint,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        let Some(mailer) = &self.mailer else {
+            return Ok(());
+        };
+        let message = endpoint_disabled_email(endpoint, reason, now);
+        for contact in self.store.contacts(&endpoint.organization_id).await? {
+            if let Err(error) = mailer.send(&contact.email, &message).await {
+                tracing::warn!(%error, contact = %contact.id, "could not tell a contact that a webhook endpoint was disabled");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The email telling an organisation that keyroll stopped calling one of its webhook
+/// endpoints.
+pub fn endpoint_disabled_email(
+    endpoint: &WebhookEndpoint,
+    reason: &str,
+    now: Timestamp,
+) -> EmailMessage {
+    let subject = "Your key-rotation webhook endpoint was disabled".to_owned();
+    let text = format!(
+        "Notifications about your API keys are no longer sent to the webhook endpoint {} ({}) since {} UTC: {reason}.\n\nWhat to do: fix the endpoint, then register it again. Notifications keep arriving by email and in your dashboard's feed.\n",
+        endpoint.url,
+        endpoint.id,
+        now.to_rfc3339().replace('T', " ").trim_end_matches('Z'),
+    );
+    let html = format!(
+        "<!doctype html><html><body><p>{}</p></body></html>",
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace("\n\n", "</p><p>")
+    );
+    EmailMessage {
+        subject,
+        text,
+        html,
+    }
+}
+
+/// What one send came to, before its outcome is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Delivered,
+    Retry,
+    Refused,
+    /// 410 Gone: disable the endpoint.
+    Disable,
+}
+
+struct Sent {
+    verdict: Verdict,
+    destination: String,
+    status: Option<u16>,
+    latency_ms: u64,
+    error: Option<String>,
+}
+
+impl Sent {
+    fn refused(destination: &str, why: &str) -> Self {
+        Self {
+            verdict: Verdict::Refused,
+            destination: destination.to_owned(),
+            status: None,
+            latency_ms: 0,
+            error: Some(why.to_owned()),
+        }
+    }
+
+    fn retry(destination: &str, why: String) -> Self {
+        Self {
+            verdict: Verdict::Retry,
+            destination: destination.to_owned(),
+            status: None,
+            latency_ms: 0,
+            error: Some(why),
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! An organisation's delivery settings and what was delivered: email contacts, webhook
+//! endpoints (with their signing secrets, held in the vault), the in-app feed and the
+//! delivery log.
+
+use super::{Caller, Keyroll};
+use crate::contact::{wanted_types, Contact, EmailAddress, SigningSecretRef, WebhookEndpoint};
+use crate::delivery::{DeliveryAttempt, FeedEntry};
+use crate::error::{Error, Result, StoreError};
+use crate::ids::{ContactId, OrganizationId, WebhookId};
+use crate::notification::NotificationType;
+use crate::secret::RawSecret;
+use crate::store::DeliveryStore;
+use crate::webhook::SigningSecret;
+
+/// How long the old signing secret keeps signing after `rotate-secret` (a day).
+pub const SECRET_OVERLAP_SECONDS: u64 = 86_400;
+
+/// At most this many contacts and endpoints per organisation (each costs a send).
+pub const MAX_DESTINATIONS: usize = 25;
+
+impl Keyroll {
+    fn deliveries(&self) -> Result<&dyn DeliveryStore> {
+        self.deliveries
+            .as_deref()
+            .ok_or_else(|| Error::Config("no delivery store is configured".into()))
+    }
+
+    pub async fn add_contact(
+        &self,
+        organization: OrganizationId,
+        email: &str,
+        types: Option<&[NotificationType]>,
+        caller: impl Into<Caller>,
+    ) -> Result<Contact> {
+        let caller = caller.into();
+        let contact = Contact {
+            id: ContactId::generate(),
+            email: EmailAddress::parse(email)?,
+            types: wanted_types(types)?,
+            created_at: self.now(),
+            created_by: caller.actor,
+            organization_id: organization,
+        };
+        let store = self.deliveries()?;
+        if store.contacts(&contact.organization_id).await?.len() >= MAX_DESTINATIONS {
+            return Err(Error::invalid(
+                "email",
+                format!("an organisation has at most {MAX_DESTINATIONS} contacts"),
+            ));
+        }
+        store.add_contact(&contact).await?;
+        Ok(contact)
+    }
+
+    pub async fn contacts(&self, organization: &OrganizationId) -> Result<Vec<Contact>> {
+        Ok(self.deliveries()?.contacts(organization).await?)
+    }
+
+    pub async fn remove_contact(
+        &self,
+        organization: &OrganizationId,
+        id: &ContactId,
+    ) -> Result<()> {
+        if self.deliveries()?.remove_contact(organization, id).await? {
+            Ok(())
+        } else {
+            Err(Error::not_found("contact", id))
+        }
+    }
+
+    /// Registers an endpoint and its first signing secret, returned here only.
+    pub async fn add_webhook(
+        &self,
+        organization: OrganizationId,
+        url: &str,
+        types: Option<&[NotificationType]>,
+        caller: impl Into<Caller>,
+    ) -> Result<(WebhookEndpoint, RawSecret)> {
+        let caller = caller.into();
+        let destination = self.config.destinations.parse_url(url)?;
+        // A name must not resolve inside the network either (checked again at send).
+        if destination.host.parse::<std::net::IpAddr>().is_err() {
+            let addresses = tokio::net::lookup_host((destination.host.as_str(), destination.port))
+                .await
+                .map_err(|_| Error::invalid("url", "the host does not resolve"))?;
+            for address in addresses {
+                self.config.destinations.check_address(address.ip())?;
+            }
+        }
+        let types = wanted_types(types)?;
+        let store = self.deliveries()?;
+        if store.webhooks(&organization).await?.len() >= MAX_DESTINATIONS {
+            return Err(Error::invalid(
+                "url",
+                format!("an organisation has at most {MAX_DESTINATIONS} webhook endpoints"),
+            ));
+        }
+        let id = WebhookId::generate();
+        let now = self.now();
+        let (secret_ref, secret) = self.new_signing_secret(&id, 1).await?;
+        let endpoint = WebhookEndpoint {
+            id,
+            organization_id: organization,
+            url: destination.url.to_string(),
+            types,
+            created_at: now,
+            created_by: caller.actor,
+            secrets: vec![secret_ref],
+            disabled_at: None,
+            disabled_reason: None,
+            revision: 0,
+        };
+        if let Err(error) = store.put_webhook(&endpoint, None).await {
+            self.release_vault(Some(&endpoint.secrets[0].vault_secret))
+                .await;
+            return Err(error.into());
+        }
+        Ok((endpoint, secret))
+    }
+
+    /// A new signing secret in the vault for version `version` of `id`'s secrets.
+    async fn new_signing_secret(
+        &self,
+        id: &WebhookId,
+        version: u32,
+    ) -> Result<(SigningSecretRef, RawSecret)> {
+        let vault = self
+            .vault
+            .as_ref()
+            .ok_or_else(|| Error::Config("webhook signing secrets need a secret vault".into()))?;
+        let (_, text) = SigningSecret::generate();
+        let name = format!("{}webhook/{id}/{version}", self.config.secret_name_prefix);
+        vault
+            .put(&name, &text, &[("keyroll:webhook", id.as_str())])
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        Ok((
+            SigningSecretRef {
+                version,
+                vault_secret: name,
+                created_at: self.now(),
+                retires_at: None,
+            },
+            text,
+        ))
+    }
+
+    pub async fn webhooks(&self, organization: &OrganizationId) -> Result<Vec<WebhookEndpoint>> {
+        Ok(self.deliveries()?.webhooks(organization).await?)
+    }
+
+    pub async fn webhook(
+        &self,
+        organization: &OrganizationId,
+        id: &WebhookId,
+    ) -> Result<WebhookEndpoint> {
+        self.deliveries()?
+            .webhook(organization, id)
+            .await?
+            .ok_or_else(|| Error::not_found("webhook", id))
+    }
+
+    /// Removes an endpoint and deletes its signing secrets.
+    pub async fn remove_webhook(
+        &self,
+        organization: &OrganizationId,
+        id: &WebhookId,
+    ) -> Result<()> {
+        let endpoint = self.webhook(organization, id).await?;
+        if !self.deliveries()?.remove_webhook(organization, id).await? {
+            return Err(Error::not_found("webhook", id));
+        }
+        for secret in &endpoint.secrets {
+            self.release_vault(Some(&secret.vault_secret)).await;
+        }
+        Ok(())
+    }
+
+    /// Adds a signing secret (returned here only); the current ones keep signing for
+    /// [`SECRET_OVERLAP_SECONDS`] more, so receivers can switch without missing one.
+    pub async fn rotate_webhook_secret(
+        &self,
+        organization: &OrganizationId,
+        id: &WebhookId,
+    ) -> Result<(WebhookEndpoint, RawSecret)> {
+        for _ in 0..3 {
+            let mut endpoint = self.webhook(organization, id).await?;
+            let now = self.now();
+            let version = endpoint
+                .secrets
+                .iter()
+                .map(|s| s.version)
+                .max()
+                .unwrap_or(0)
+                + 1;
+            let (secret_ref, secret) = self.new_signing_secret(id, version).await?;
+            let retire_at = now.plus_seconds(SECRET_OVERLAP_SECONDS);
+            let mut retired = Vec::new();
+            endpoint.secrets.retain(|s| {
+                let live = s.retires_at.is_none_or(|at| now < at);
+                if !live {
+                    retired.push(s.vault_secret.clone());
+                }
+                live
+            });
+            for old in endpoint.secrets.iter_mut() {
+                old.retires_at = Some(old.retires_at.map_or(retire_at, |at| at.min(retire_at)));
+            }
+            endpoint.secrets.push(secret_ref);
+            let read = endpoint.revision;
+            endpoint.revision += 1;
+            match self.deliveries()?.put_webhook(&endpoint, Some(read)).await {
+                Ok(()) => {
+                    for name in retired {
+                        self.release_vault(Some(&name)).await;
+                    }
+                    return Ok((endpoint, secret));
+                }
+                Err(StoreError::Conflict) => {
+                    let name = &endpoint.secrets.last().expect("just pushed").vault_secret;
+                    self.release_vault(Some(name)).await;
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(crate::error::Conflict::ConcurrentModification.into())
+    }
+
+    /// The organisation's feed, newest first; `cursor` is the last entry's `cursor`.
+    pub async fn feed(
+        &self,
+        organization: &OrganizationId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<FeedEntry>> {
+        Ok(self.deliveries()?.feed(organization, cursor, limit).await?)
+    }
+
+    pub async fn mark_read(&self, organization: &OrganizationId, event_id: &str) -> Result<()> {
+        if self
+            .deliveries()?
+            .mark_read(organization, event_id, self.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(Error::not_found("notification", event_id))
+        }
+    }
+
+    /// The organisation's delivery attempts, newest first.
+    pub async fn delivery_attempts(
+        &self,
+        organization: &OrganizationId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DeliveryAttempt>> {
+        Ok(self
+            .deliveries()?
+            .attempts(organization, cursor, limit)
+            .await?)
+    }
+}

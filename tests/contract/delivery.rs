@@ -1,0 +1,223 @@
+//! No rotation ends before its new secret was delivered: the lockout a held secret
+//! nobody reveals used to cause, on every store.
+
+use super::*;
+
+/// Moves the clock to each moment the rotation is due and runs the processor's step,
+/// until `until`. Returns how many steps held the rotation open for delivery.
+async fn process_until(
+    f: &Fixture,
+    rotation: &RotationId,
+    old_secret: &str,
+    until: Timestamp,
+) -> u64 {
+    let mut held_open = 0;
+    let limit = f
+        .keyroll
+        .rotation(rotation)
+        .await
+        .unwrap()
+        .scheduled_at
+        .plus_seconds(f.keyroll.config().policy.server.max_grace_seconds);
+    loop {
+        let current = f.keyroll.rotation(rotation).await.unwrap();
+        let Some(due) = current.due_at() else { break };
+        if due > until {
+            break;
+        }
+        f.clock.set(due.max(f.clock_now()));
+        let advance = f.keyroll.advance_rotation(rotation).await.unwrap();
+        assert!(
+            !advance.completed,
+            "completed with its new secret undelivered"
+        );
+        held_open += u64::from(advance.undelivered);
+        if f.clock_now() < limit {
+            assert_eq!(
+                code(f, old_secret).await,
+                "VALID",
+                "the old secret stopped at {} with its successor undelivered",
+                f.clock_now()
+            );
+        }
+    }
+    held_open
+}
+
+/// The lockout, reproduced: an imported 400-day-old key, the scan's policy rotation
+/// (new secret held for one reveal), the grace passes and nobody reveals it. The old
+/// secret keeps working (up to the class's maximum grace), the rotation never
+/// completes, and the new secret can still be revealed; once it is, the rotation ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unrevealed_policy_rotation_never_locks_the_customer_out() {
+    let f = fixture().await;
+    let old_secret = format!("sk_live_{}", "4c0ffee0".repeat(8));
+    let key = f
+        .keyroll
+        .import_legacy_key(
+            LegacyKey {
+                id: None,
+                revoked: false,
+                key: new_key(KeyClass::Server),
+                lookup_hash: LookupHash::of(&old_secret),
+                visible_prefix: "4c0ffee0".into(),
+                created_at: epoch().minus_seconds(400 * 86_400),
+            },
+            &f.actor(),
+        )
+        .await
+        .unwrap();
+    let report = keyroll_core::scan::scan(&f.keyroll, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(report.scheduled, 1);
+    let rotation_id = f
+        .keyroll
+        .key(&key.id)
+        .await
+        .unwrap()
+        .active_rotation
+        .unwrap();
+    let rotation = f.keyroll.rotation(&rotation_id).await.unwrap();
+    assert_eq!(rotation.trigger, RotationTrigger::Policy);
+    assert!(rotation.awaits_delivery());
+
+    let past_the_grace = rotation.grace_ends_at.plus_seconds(86_400);
+    let held = process_until(&f, &rotation_id, &old_secret, past_the_grace).await;
+    assert!(held >= 1, "the grace was held open");
+    assert_eq!(
+        code(&f, &old_secret).await,
+        "VALID",
+        "the old secret still works"
+    );
+    let blocked = f.keyroll.rotation(&rotation_id).await.unwrap();
+    assert_eq!(blocked.status, RotationStatus::GracePeriod);
+    assert!(blocked.is_blocked());
+    let statuses = f.keyroll.key_statuses().await.unwrap();
+    assert_eq!(
+        statuses[0].status,
+        keyroll_core::compliance::KeyComplianceStatus::RotationBlocked,
+        "the report says why"
+    );
+    // An operator's plain completion is refused: it would lock the customer out.
+    assert!(matches!(
+        f.keyroll
+            .complete_rotation(&rotation_id, None, &f.actor())
+            .await,
+        Err(Error::Conflict(Conflict::SecretNotDelivered))
+    ));
+
+    // Long after the class's maximum grace: the rotation still waits.
+    let long_after = rotation
+        .scheduled_at
+        .plus_seconds(f.keyroll.config().policy.server.max_grace_seconds + 3 * 86_400);
+    process_until(&f, &rotation_id, &old_secret, long_after).await;
+    let waiting = f.keyroll.rotation(&rotation_id).await.unwrap();
+    assert_eq!(waiting.status, RotationStatus::GracePeriod);
+    assert!(
+        waiting.grace_ends_at
+            <= waiting
+                .scheduled_at
+                .plus_seconds(f.keyroll.config().policy.server.max_grace_seconds),
+        "never past the class's maximum grace"
+    );
+
+    let (_, new_secret) = f
+        .keyroll
+        .reveal_secret(&rotation_id, &f.actor())
+        .await
+        .unwrap();
+    assert_eq!(code(&f, new_secret.expose()).await, "VALID");
+    let done = f.keyroll.advance_rotation(&rotation_id).await.unwrap();
+    assert!(done.completed, "delivered: the rotation ends");
+    assert_eq!(code(&f, new_secret.expose()).await, "VALID");
+    let actions = assert_chain_valid(&f, &key.id).await;
+    assert!(actions.contains(&AuditAction::RotationUndelivered));
+}
+
+/// The same for customer self-service: a rotation whose client never fetched its
+/// successor keeps the old secret working past the grace, and the successor can still
+/// be fetched with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unfetched_self_service_successor_never_locks_the_customer_out() {
+    let f = fixture().await;
+    let issued = issue(&f).await;
+    let old_secret = issued.secret.expose().to_owned();
+    let rotation = f
+        .keyroll
+        .schedule_rotation(
+            &issued.key.id,
+            RotationRequest {
+                trigger: keyroll_core::service::ScheduleTrigger::SelfService,
+                start: Start::Now,
+                grace_seconds: Some(2 * 86_400),
+                ..Default::default()
+            },
+            &f.actor(),
+        )
+        .await
+        .unwrap()
+        .rotation;
+    let past_the_grace = rotation.grace_ends_at.plus_seconds(86_400);
+    let held = process_until(&f, &rotation.id, &old_secret, past_the_grace).await;
+    assert!(held >= 1);
+    assert_eq!(code(&f, &old_secret).await, "VALID");
+    let (_, successor) = f.keyroll.successor(&old_secret).await.unwrap();
+    assert_eq!(code(&f, successor.expose()).await, "VALID");
+    // Fetched: the rotation now ends at its (extended) grace end, on time.
+    let fetched = f.keyroll.rotation(&rotation.id).await.unwrap();
+    assert!(!fetched.awaits_delivery());
+    f.clock.set(fetched.grace_ends_at);
+    assert!(
+        f.keyroll
+            .advance_rotation(&rotation.id)
+            .await
+            .unwrap()
+            .completed
+    );
+}
+
+/// An operator may end an undelivered rotation anyway, with a reason: audited, and the
+/// held secret stays revealable (it is the only copy of the key's working secret).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_forced_completion_is_audited_and_keeps_the_held_secret() {
+    let f = fixture().await;
+    let issued = issue(&f).await;
+    let rotation = f
+        .keyroll
+        .schedule_rotation(
+            &issued.key.id,
+            RotationRequest {
+                trigger: keyroll_core::service::ScheduleTrigger::Policy,
+                start: Start::Now,
+                ..Default::default()
+            },
+            &f.actor(),
+        )
+        .await
+        .unwrap()
+        .rotation;
+    let reason = Reason::parse("customer confirmed the new secret by phone").unwrap();
+    let done = f
+        .keyroll
+        .force_complete_rotation(&rotation.id, reason, &f.actor())
+        .await
+        .unwrap();
+    assert_eq!(done.status, RotationStatus::Completed);
+    assert_eq!(code(&f, issued.secret.expose()).await, "REVOKED");
+    let trail = f.keyroll.audit_trail(&issued.key.id).await.unwrap();
+    let completed = trail.events.last().unwrap();
+    assert_eq!(completed.action, AuditAction::RotationCompleted);
+    assert!(completed
+        .reason
+        .as_ref()
+        .unwrap()
+        .as_str()
+        .contains("customer confirmed the new secret by phone"));
+    let (_, new_secret) = f
+        .keyroll
+        .reveal_secret(&rotation.id, &f.actor())
+        .await
+        .unwrap();
+    assert_eq!(code(&f, new_secret.expose()).await, "VALID");
+}

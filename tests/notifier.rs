@@ -1,0 +1,343 @@
+//! The notifier end to end on the real stand-ins: DynamoDB Local, moto (SQS FIFO,
+//! SES v2, Secrets Manager) and webhook receivers on loopback, whose signatures the
+//! Standard Webhooks reference library checks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use keyroll_core::delivery::AttemptOutcome;
+use keyroll_core::ids::{Actor, KeyName, OrganizationId};
+use keyroll_core::notification::Notification;
+use keyroll_core::notify::http::HttpWebhookSender;
+use keyroll_core::notify::ses::SesMailer;
+use keyroll_core::notify::{Mailer, Notifier, NotifierSettings};
+use keyroll_core::processor::{process_due, ProcessorOptions};
+use keyroll_core::queue::SqsQueue;
+use keyroll_core::service::{Keyroll, NewKey, RotationRequest, Start};
+use keyroll_core::store::dynamodb::{create_table, DynamoStore};
+use keyroll_core::store::DeliveryStore;
+use keyroll_core::testing::TestKeyroll;
+use keyroll_core::time::SystemClock;
+use keyroll_core::vault::SecretsManagerVault;
+use keyroll_tests::fixture::dynamodb_client;
+use keyroll_tests::receiver::{verify_with_standard_webhooks, Receiver};
+use keyroll_tests::ReturnedSecret;
+use serde_json::Value;
+
+struct World {
+    keyroll: Keyroll,
+    notifier: Notifier,
+    store: Arc<DynamoStore>,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    organization: OrganizationId,
+    /// Unique per test: moto's one SES outbox is shared by every test.
+    contact: String,
+}
+
+fn suffix() -> String {
+    hex::encode(keyroll_core::random::bytes::<5>())
+}
+
+async fn world() -> World {
+    let client = dynamodb_client().await;
+    let id = suffix();
+    let table = format!("keyroll-notify-{id}");
+    create_table(&client, &table).await.expect("table");
+    let store = Arc::new(DynamoStore::new(client, table));
+    let sdk = keyroll_core::aws::load_config().await;
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL_SESV2").is_ok(),
+        "AWS_ENDPOINT_URL_SESV2 is not set: run scripts/test"
+    );
+    let ses = aws_sdk_sesv2::Client::new(&sdk);
+    let from = "keyroll@keyroll.example";
+    let _ = ses
+        .create_email_identity()
+        .email_identity(from)
+        .send()
+        .await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(format!("keyroll-notify-{id}.fifo"))
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .unwrap();
+    let vault = Arc::new(SecretsManagerVault::new(
+        aws_sdk_secretsmanager::Client::new(&sdk),
+    ));
+    let wired = TestKeyroll::new()
+        .setting("KEYROLL_ALLOW_LOOPBACK_WEBHOOKS", "true")
+        .setting("KEYROLL_SECRET_NAME_PREFIX", &format!("keyroll-{id}/"))
+        .store(store.clone())
+        .deliveries(store.clone())
+        .vault(vault.clone())
+        .build();
+    // The notifier signs with the wall clock: receivers check webhook-timestamp. Retries
+    // are a second apart so the test can wait for them.
+    let notifier = Notifier::new(
+        store.clone(),
+        Some(Arc::new(SesMailer::new(ses, from)) as Arc<dyn Mailer>),
+        Arc::new(HttpWebhookSender::new(wired.config.destinations)),
+        vault,
+        Arc::new(SystemClock),
+        NotifierSettings {
+            retry_seconds: vec![1, 1, 1],
+            ..NotifierSettings::default()
+        },
+    );
+    World {
+        keyroll: wired.keyroll,
+        notifier,
+        store,
+        sqs,
+        queue_url,
+        organization: OrganizationId::parse(&format!("org_{id}")).unwrap(),
+        contact: format!("ops-{id}@acme.example"),
+    }
+}
+
+impl World {
+    fn actor(&self) -> Actor {
+        Actor::parse("alice").unwrap()
+    }
+
+    /// Issues a key and rotates it now; the processor moves the notifications to SQS.
+    async fn rotate(&self) -> (String, String) {
+        let issued = self
+            .keyroll
+            .issue_key(
+                NewKey {
+                    organization_id: self.organization.clone(),
+                    name: KeyName::parse("Acme production backend").unwrap(),
+                    scopes: vec![],
+                    rate_limit: 10,
+                    class: Default::default(),
+                },
+                &self.actor(),
+            )
+            .await
+            .unwrap();
+        let rotated = self
+            .keyroll
+            .schedule_rotation(
+                &issued.key.id,
+                RotationRequest {
+                    start: Start::Now,
+                    grace_seconds: Some(3600),
+                    ..Default::default()
+                },
+                &self.actor(),
+            )
+            .await
+            .unwrap();
+        let queue = SqsQueue::new(self.sqs.clone(), self.queue_url.clone());
+        process_due(&self.keyroll, Some(&queue), ProcessorOptions::default())
+            .await
+            .unwrap();
+        (
+            issued.secret.expose().to_owned(),
+            rotated.returned_secret().expose().to_owned(),
+        )
+    }
+
+    /// Every notification on the queue, received (and deleted) as the Lambda would.
+    async fn receive(&self) -> Vec<Notification> {
+        let mut out = Vec::new();
+        let mut empty = 0;
+        while empty < 2 {
+            let messages = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap()
+                .messages
+                .unwrap_or_default();
+            if messages.is_empty() {
+                empty += 1;
+                continue;
+            }
+            for message in messages {
+                out.push(serde_json::from_str(message.body().unwrap()).unwrap());
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(message.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        out
+    }
+
+    /// The emails moto's SES accepted for this test's contact: (subject, body).
+    async fn emails(&self) -> Vec<(String, String)> {
+        let moto = std::env::var("KEYROLL_MOTO_URL").expect("KEYROLL_MOTO_URL: run scripts/test");
+        let data: Value = reqwest::get(format!("{moto}/moto-api/data.json"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        for message in data["ses"]["Message"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let to = message["destinations"].to_string();
+            if to.contains(&self.contact) {
+                out.push((
+                    message["subject"].as_str().unwrap_or_default().to_owned(),
+                    message["body"].as_str().unwrap_or_default().to_owned(),
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// A rotation's notifications reach an email contact (read back from moto's SES) and a
+/// webhook receiver whose signature check with the reference library passes; a
+/// redelivered batch sends nothing twice; no secret is in any of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rotation_reaches_email_and_a_signed_webhook_exactly_once() {
+    let w = world().await;
+    w.keyroll
+        .add_contact(w.organization.clone(), &w.contact, None, &w.actor())
+        .await
+        .unwrap();
+    let receiver = Receiver::start(204).await;
+    let (_, signing_secret) = w
+        .keyroll
+        .add_webhook(w.organization.clone(), &receiver.url, None, &w.actor())
+        .await
+        .unwrap();
+    let (old_secret, new_secret) = w.rotate().await;
+    let notifications = w.receive().await;
+    assert_eq!(notifications.len(), 2, "scheduled and started");
+    for notification in &notifications {
+        let report = w.notifier.accept(notification).await.unwrap();
+        assert_eq!((report.delivered, report.failed), (2, 0), "{report:?}");
+    }
+    let emails = w.emails().await;
+    assert_eq!(emails.len(), 2, "{emails:?}");
+    assert!(emails
+        .iter()
+        .any(|(subject, _)| subject.contains("has a new secret")));
+    let hooks = receiver.accepted();
+    assert_eq!(hooks.len(), 2);
+    for hook in &hooks {
+        assert!(
+            verify_with_standard_webhooks(signing_secret.expose(), hook),
+            "the reference library rejects {hook:?}"
+        );
+        let event_id = hook.header("webhook-id").unwrap();
+        assert!(notifications.iter().any(|n| n.event_id == event_id));
+    }
+
+    // The queue delivers the same messages again: nothing is sent twice.
+    for notification in &notifications {
+        let report = w.notifier.accept(notification).await.unwrap();
+        assert_eq!(report.delivered, 0);
+    }
+    assert_eq!(w.emails().await.len(), 2, "no second email");
+    assert_eq!(receiver.received().len(), 2, "no second webhook");
+    let feed = w.keyroll.feed(&w.organization, None, 10).await.unwrap();
+    assert_eq!(feed.len(), 2);
+
+    let feed_text =
+        serde_json::to_string(&feed.iter().map(|e| &e.notification).collect::<Vec<_>>()).unwrap();
+    for secret in [&old_secret, &new_secret] {
+        let body = &secret[16..];
+        for (subject, text) in &emails {
+            assert!(
+                !subject.contains(body) && !text.contains(body),
+                "a secret in an email"
+            );
+        }
+        for hook in receiver.received() {
+            assert!(!hook.body.contains(body), "a secret in a webhook");
+        }
+        assert!(!feed_text.contains(body), "a secret in the feed");
+    }
+}
+
+/// A receiver that is down gets the message once it is back, exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_receiver_that_is_down_gets_the_message_once_it_is_back() {
+    let w = world().await;
+    let receiver = Receiver::start(503).await;
+    w.keyroll
+        .add_webhook(w.organization.clone(), &receiver.url, None, &w.actor())
+        .await
+        .unwrap();
+    w.rotate().await;
+    let notifications = w.receive().await;
+    for notification in &notifications {
+        let report = w.notifier.accept(notification).await.unwrap();
+        assert_eq!(report.retrying, 1, "{report:?}");
+    }
+    assert!(receiver.accepted().is_empty());
+    receiver.answer(204);
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let report = w.notifier.retry_due(None).await.unwrap();
+    assert_eq!(report.delivered, notifications.len() as u64, "{report:?}");
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    w.notifier.retry_due(None).await.unwrap();
+    let accepted = receiver.accepted();
+    assert_eq!(accepted.len(), notifications.len(), "each exactly once");
+    let attempts = w
+        .keyroll
+        .delivery_attempts(&w.organization, None, 20)
+        .await
+        .unwrap();
+    assert!(attempts
+        .iter()
+        .any(|a| a.outcome == AttemptOutcome::Retrying && a.status == Some(503)));
+    assert!(attempts
+        .iter()
+        .any(|a| a.outcome == AttemptOutcome::Delivered && a.status == Some(204)));
+}
+
+/// An endpoint that answers 410 is disabled, and the organisation's contacts are told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_endpoint_answering_410_is_disabled_and_its_contacts_are_told() {
+    let w = world().await;
+    w.keyroll
+        .add_contact(w.organization.clone(), &w.contact, None, &w.actor())
+        .await
+        .unwrap();
+    let receiver = Receiver::start(410).await;
+    let (endpoint, _) = w
+        .keyroll
+        .add_webhook(w.organization.clone(), &receiver.url, None, &w.actor())
+        .await
+        .unwrap();
+    w.rotate().await;
+    let notifications = w.receive().await;
+    w.notifier.accept(&notifications[0]).await.unwrap();
+    let stored = w
+        .store
+        .webhook(&w.organization, &endpoint.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.disabled_at.is_some());
+    assert!(stored.disabled_reason.unwrap().contains("410"));
+    assert!(w
+        .emails()
+        .await
+        .iter()
+        .any(|(subject, _)| subject.contains("webhook endpoint was disabled")));
+    w.notifier.accept(&notifications[1]).await.unwrap();
+    assert_eq!(receiver.received().len(), 1, "never called again");
+}
