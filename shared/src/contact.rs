@@ -222,12 +222,16 @@ impl DestinationPolicy {
                 if v4.is_link_local() {
                     return refused("a link-local address");
                 }
+                // 192.0.0.0/24 (protocol assignments) and 198.18.0.0/15 (benchmarking)
+                // are never a customer's endpoint either.
                 if v4.is_unspecified()
                     || v4.is_broadcast()
                     || v4.is_multicast()
                     || v4.is_documentation()
                     || a == 0
                     || a >= 240
+                    || (a == 192 && b == 0 && v4.octets()[2] == 0)
+                    || (a == 198 && (18..20).contains(&b))
                 {
                     return refused("a reserved address");
                 }
@@ -250,8 +254,21 @@ impl DestinationPolicy {
                 if v6.is_unspecified()
                     || v6.is_multicast()
                     || first == 0x2001 && v6.segments()[1] == 0x0db8
+                    || (first & 0xffc0) == 0xfec0
                 {
                     return refused("a reserved address");
+                }
+                // Addresses that carry an IPv4 address inside, to be translated or
+                // tunnelled to it: NAT64, 6to4, Teredo, IPv4-compatible and -translated.
+                // Whatever they wrap, keyroll does not follow them.
+                let segments = v6.segments();
+                if (first == 0x0064 && segments[1] == 0xff9b)
+                    || first == 0x2002
+                    || (first == 0x2001 && segments[1] == 0)
+                    || segments[..5] == [0, 0, 0, 0, 0]
+                    || segments[..4] == [0, 0, 0, 0] && segments[4] == 0xffff
+                {
+                    return refused("an address that wraps an IPv4 address");
                 }
             }
         }
@@ -327,6 +344,13 @@ mod tests {
             "https://[fd00:ec2::254]/",
             "https://[fe80::1]/",
             "https://[::ffff:10.0.0.1]/",
+            "https://[64:ff9b::a00:1]/",
+            "https://[2002:a00:1::1]/",
+            "https://[2001:0:4136:e378::1]/",
+            "https://[::10.0.0.1]/",
+            "https://[fec0::1]/",
+            "https://198.18.0.1/",
+            "https://192.0.0.8/",
             "https://100.64.0.1/",
             "https://0.0.0.0/",
             "https://metadata.google.internal/",

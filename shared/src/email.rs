@@ -131,6 +131,13 @@ fn paragraphs(n: &Notification, now: Timestamp) -> (String, Vec<String>) {
                 "What to do: nothing yet; you will be told when the new secret is ready.".to_owned(),
             ],
         ),
+        NotificationType::RotationUndelivered if n.deadline.is_some_and(|d| d <= now) => (
+            format!("Action needed: the new secret of {} has not been collected", n.key_name),
+            vec![
+                format!("The new secret of {key} ({new}…) is waiting, and nobody has collected it. The old secret ({old}…) stopped working at {deadline}, as the longest allowed grace ended."),
+                "What to do: ask your API provider to hand you the new secret now (it is kept for you), then deploy it.".to_owned(),
+            ],
+        ),
         NotificationType::RotationUndelivered => (
             format!("Action needed: the new secret of {} has not been collected", n.key_name),
             vec![

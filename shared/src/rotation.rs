@@ -223,6 +223,10 @@ pub struct Rotation {
     pub blocked_since: Option<Timestamp>,
 }
 
+/// How long before a grace ends the processor decides about a held secret nobody has
+/// received.
+pub const DELIVERY_DECISION_LEAD_SECONDS: u64 = 3600;
+
 /// What a new rotation is made of; every other field starts empty.
 #[derive(Debug, Clone)]
 pub struct NewRotation<'a> {
@@ -281,19 +285,20 @@ impl Rotation {
         match self.status {
             RotationStatus::Scheduled => Some(self.scheduled_at),
             RotationStatus::GracePeriod => {
-                let end = (!self.awaits_delivery()).then_some(self.grace_ends_at);
-                [
-                    self.pending_reminder(),
-                    self.usage_check_at,
-                    self.delivery_check_at,
-                    end,
-                ]
-                .into_iter()
-                .flatten()
-                .min()
-                // A rotation awaiting delivery always has its check; should one ever be
-                // missing, the grace end brings it back to the processor.
-                .or(Some(self.grace_ends_at))
+                let (end, delivery) = if self.awaits_delivery() {
+                    // A rotation that started before the delivery rule has no check yet:
+                    // it is due when one would have been.
+                    let check = self
+                        .delivery_check_at
+                        .unwrap_or_else(|| self.delivery_decision_at());
+                    (None, Some(check))
+                } else {
+                    (Some(self.grace_ends_at), None)
+                };
+                [self.pending_reminder(), self.usage_check_at, delivery, end]
+                    .into_iter()
+                    .flatten()
+                    .min()
             }
             _ => None,
         }
@@ -304,6 +309,28 @@ impl Rotation {
     /// time whatever happens, because their old secret is presumed compromised).
     pub fn awaits_delivery(&self) -> bool {
         self.vault_secret.is_some() && self.revealed_at.is_none() && !self.trigger.is_emergency()
+    }
+
+    /// When the processor decides whether the undelivered new secret needs more grace:
+    /// [`DELIVERY_DECISION_LEAD_SECONDS`] before the grace ends, or halfway through a
+    /// grace shorter than twice that — early enough that the old secret never stops,
+    /// even for a moment, while the grace is extended.
+    pub fn delivery_decision_at(&self) -> Timestamp {
+        let started = self.started_at.unwrap_or(self.scheduled_at);
+        let grace = u64::try_from(self.grace_ends_at.seconds_since(started)).unwrap_or(0);
+        self.grace_ends_at
+            .minus_seconds(DELIVERY_DECISION_LEAD_SECONDS.min(grace / 2))
+    }
+
+    /// Whether its delivery check is due at `now` (a rotation from before the delivery
+    /// rule, with no check recorded, at its decision time).
+    pub fn delivery_due(&self, now: Timestamp) -> bool {
+        self.status == RotationStatus::GracePeriod
+            && self.awaits_delivery()
+            && self
+                .delivery_check_at
+                .unwrap_or_else(|| self.delivery_decision_at())
+                <= now
     }
 
     /// Whether its grace had to be held open because the new secret was not delivered.

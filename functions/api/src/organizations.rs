@@ -155,6 +155,26 @@ pub struct PageQuery {
 }
 
 impl PageQuery {
+    /// A cursor is the `nextCursor` of an earlier page: it starts with that page's last
+    /// time (`2026-…`), visible ASCII, at most 256 characters.
+    fn cursor(&self) -> Result<Option<&str>, ApiError> {
+        match self.cursor.as_deref() {
+            None => Ok(None),
+            Some(cursor)
+                if (1..=256).contains(&cursor.len())
+                    && cursor.starts_with(|c: char| c.is_ascii_digit())
+                    && cursor.bytes().all(|b| b.is_ascii_graphic()) =>
+            {
+                Ok(Some(cursor))
+            }
+            Some(_) => Err(Error::invalid(
+                "cursor",
+                "not a cursor of this list; start again without one",
+            )
+            .into()),
+        }
+    }
+
     fn limit(&self) -> Result<usize, ApiError> {
         let limit = self.limit.unwrap_or(DEFAULT_PAGE);
         if !(1..=MAX_PAGE).contains(&limit) {
@@ -409,7 +429,7 @@ pub async fn notifications(
     let limit = query.limit()?;
     let entries = state
         .keyroll
-        .feed(&organization(&raw)?, query.cursor.as_deref(), limit)
+        .feed(&organization(&raw)?, query.cursor()?, limit)
         .await?;
     let next_cursor = (entries.len() == limit)
         .then(|| entries.last().map(|e| e.sort_key()))
@@ -473,7 +493,7 @@ pub async fn deliveries(
     let limit = query.limit()?;
     let attempts = state
         .keyroll
-        .delivery_attempts(&organization(&raw)?, query.cursor.as_deref(), limit)
+        .delivery_attempts(&organization(&raw)?, query.cursor()?, limit)
         .await?;
     let next_cursor = (attempts.len() == limit)
         .then(|| attempts.last().map(DeliveryAttempt::sort_key))

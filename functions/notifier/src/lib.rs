@@ -4,7 +4,8 @@
 //! dead-lettered), and an EventBridge schedule that retries the deliveries that are
 //! due. See [`keyroll_core::notify`].
 
-use std::time::Duration;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use keyroll_core::notification::Notification;
@@ -21,20 +22,40 @@ pub struct Deps {
     pub notifier: Notifier,
 }
 
-/// One SQS batch: what could not be recorded comes back as a batch item failure.
-pub async fn handle_batch(deps: &Deps, event: SqsEvent) -> (SqsBatchResponse, NotifyReport) {
+/// One SQS batch: what could not be recorded comes back as a batch item failure. A
+/// FIFO queue keeps a key's messages in order only if nothing after a failure goes
+/// through: once a message of a key (its message group) fails, the rest of that group
+/// in the batch is handed back too; and so is everything not started by `stop_at`.
+pub async fn handle_batch(
+    deps: &Deps,
+    event: SqsEvent,
+    stop_at: Option<Instant>,
+) -> (SqsBatchResponse, NotifyReport) {
     let mut response = SqsBatchResponse::default();
     let mut report = NotifyReport::default();
+    let mut failed_groups: HashSet<String> = HashSet::new();
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
+        let group = record.attributes.get("MessageGroupId").cloned();
         let failed = || {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id.clone();
             failure
         };
+        let held_back = group.as_ref().is_some_and(|g| failed_groups.contains(g));
+        if held_back || stop_at.is_some_and(|at| Instant::now() >= at) {
+            response.batch_item_failures.push(failed());
+            continue;
+        }
+        let mut fail = |response: &mut SqsBatchResponse| {
+            response.batch_item_failures.push(failed());
+            if let Some(group) = &group {
+                failed_groups.insert(group.clone());
+            }
+        };
         let Some(body) = record.body.as_deref() else {
             tracing::error!(message_id = %id, "a notification message without a body");
-            response.batch_item_failures.push(failed());
+            fail(&mut response);
             continue;
         };
         let notification: Notification = match serde_json::from_str(body) {
@@ -42,7 +63,7 @@ pub async fn handle_batch(deps: &Deps, event: SqsEvent) -> (SqsBatchResponse, No
             Err(error) => {
                 // Never parseable: after the queue's receive limit it lands in the DLQ.
                 tracing::error!(message_id = %id, %error, "a message that is not a notification");
-                response.batch_item_failures.push(failed());
+                fail(&mut response);
                 continue;
             }
         };
@@ -56,7 +77,7 @@ pub async fn handle_batch(deps: &Deps, event: SqsEvent) -> (SqsBatchResponse, No
             }
             Err(error) => {
                 tracing::warn!(event_id = %notification.event_id, %error, "notification not recorded; the queue redelivers it");
-                response.batch_item_failures.push(failed());
+                fail(&mut response);
             }
         }
     }
@@ -71,7 +92,8 @@ pub async fn handle(
     let (payload, context) = (event.payload, event.context);
     if payload.get("Records").is_some() {
         let batch: SqsEvent = serde_json::from_value(payload)?;
-        let (response, report) = handle_batch(deps, batch).await;
+        let stop_at = stop_before_deadline(context.deadline, DEADLINE_MARGIN);
+        let (response, report) = handle_batch(deps, batch, Some(stop_at)).await;
         emf(
             &context.request_id,
             &report,

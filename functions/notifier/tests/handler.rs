@@ -15,6 +15,13 @@ use keyroll_notifier::{handle, Deps};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 
+/// An invocation context with ten minutes left (as a duration, like cargo-lambda's).
+fn context() -> Context {
+    let mut context = Context::default();
+    context.deadline = 600_000;
+    context
+}
+
 fn fixture() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -77,7 +84,7 @@ async fn a_batch_is_delivered_once_and_a_bad_message_is_reported_back() {
         NotifierSettings::default(),
     );
     let deps = Deps { notifier };
-    let event = || LambdaEvent::new(fixture(), Context::default());
+    let event = || LambdaEvent::new(fixture(), context());
 
     let answer = handle(&deps, event()).await.unwrap();
     let failures = answer["batchItemFailures"].as_array().unwrap();
@@ -157,11 +164,55 @@ async fn the_schedule_runs_the_due_retries() {
         .unwrap(),
     )
     .unwrap();
-    let mut context = Context::default();
-    context.deadline = 600_000;
-    let report = handle(&deps, LambdaEvent::new(schedule, context))
+    let report = handle(&deps, LambdaEvent::new(schedule, context()))
         .await
         .unwrap();
     assert_eq!(report["delivered"], 0);
     assert_eq!(report["retrying"], 0);
+}
+
+/// A FIFO queue keeps a key's messages in order only if nothing after a failure of
+/// that key goes through: the rest of its group in the batch is handed back too.
+#[tokio::test]
+async fn after_a_failure_the_rest_of_its_message_group_is_handed_back() {
+    let wired = TestKeyroll::new().build();
+    let notifier = Notifier::new(
+        wired.memory.clone().unwrap(),
+        None,
+        Arc::new(HttpWebhookSender::new(wired.config.destinations)),
+        wired.vault.clone().unwrap(),
+        Arc::new(wired.clock.clone()),
+        NotifierSettings::default(),
+    );
+    let deps = Deps { notifier };
+    let mut batch = fixture();
+    let records = batch["Records"].as_array_mut().unwrap();
+    records.reverse(); // the malformed message first, then a valid one of the same key
+    let answer = handle(&deps, LambdaEvent::new(batch, context()))
+        .await
+        .unwrap();
+    let failures: Vec<&str> = answer["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        failures,
+        [
+            "2e1424d4-f796-459a-8184-9c92662be6da",
+            "059f36b4-87a3-44ab-83d2-661975830a7d"
+        ]
+    );
+    let org = OrganizationId::parse("org_acme").unwrap();
+    assert!(
+        wired
+            .memory
+            .unwrap()
+            .feed(&org, None, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the held-back message was not taken"
+    );
 }

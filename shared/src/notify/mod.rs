@@ -321,7 +321,7 @@ impl Notifier {
         if let Target::Webhook { webhook_id } = &delivery.target {
             let disable = match (sent.verdict, outcome) {
                 (Verdict::Disable, _) => Some("the endpoint answered 410 Gone".to_owned()),
-                (Verdict::Retry, AttemptOutcome::Failed) => Some(format!(
+                (Verdict::Retry, AttemptOutcome::Failed) if !sent.ours => Some(format!(
                     "the endpoint failed every attempt for {} s",
                     self.settings.retry_seconds.iter().sum::<u64>()
                 )),
@@ -361,6 +361,7 @@ impl Notifier {
                 status: None,
                 latency_ms,
                 error: None,
+                ours: false,
             },
             Err(error) => Sent {
                 verdict: Verdict::Retry,
@@ -368,6 +369,7 @@ impl Notifier {
                 status: None,
                 latency_ms,
                 error: Some(error.to_string()),
+                ours: false,
             },
         }
     }
@@ -397,7 +399,7 @@ impl Notifier {
                     tracing::error!(webhook = %endpoint.id, "a signing secret is missing from the vault")
                 }
                 Err(error) => {
-                    return Sent::retry(
+                    return Sent::retry_ours(
                         &endpoint.url,
                         format!("signing secret unavailable: {error}"),
                     )
@@ -405,7 +407,7 @@ impl Notifier {
             }
         }
         if secrets.is_empty() {
-            return Sent::retry(&endpoint.url, "no signing secret could be read".to_owned());
+            return Sent::retry_ours(&endpoint.url, "no signing secret could be read".to_owned());
         }
         let body = match serde_json::to_vec(notification) {
             Ok(body) => body,
@@ -437,6 +439,7 @@ impl Notifier {
             status: response.status,
             latency_ms: response.latency_ms,
             error: response.error,
+            ours: false,
         }
     }
 
@@ -536,6 +539,9 @@ struct Sent {
     status: Option<u16>,
     latency_ms: u64,
     error: Option<String>,
+    /// The failure was keyroll's (its vault), not the destination's: it never counts
+    /// toward disabling an endpoint.
+    ours: bool,
 }
 
 impl Sent {
@@ -546,16 +552,20 @@ impl Sent {
             status: None,
             latency_ms: 0,
             error: Some(why.to_owned()),
+            ours: false,
         }
     }
 
-    fn retry(destination: &str, why: String) -> Self {
+    /// keyroll could not sign the request: tried again later, never the endpoint's
+    /// fault.
+    fn retry_ours(destination: &str, why: String) -> Self {
         Self {
             verdict: Verdict::Retry,
             destination: destination.to_owned(),
             status: None,
             latency_ms: 0,
             error: Some(why),
+            ours: true,
         }
     }
 }

@@ -49,7 +49,7 @@ pub fn advance_needs_usage(rotation: &Rotation, now: Timestamp) -> bool {
         }
         RotationStatus::GracePeriod => {
             rotation.usage_check_at.is_some_and(|at| at <= now)
-                || rotation.delivery_check_at.is_some_and(|at| at <= now)
+                || rotation.delivery_due(now)
                 || remind_due
                 || ends
         }
@@ -81,7 +81,7 @@ pub fn plan_advance(
     }
     let in_grace = rotation.status == RotationStatus::GracePeriod;
     let check_due = rotation.usage_check_at.is_some_and(|at| at <= now);
-    let delivery_due = rotation.delivery_check_at.is_some_and(|at| at <= now);
+    let delivery_due = rotation.delivery_due(now);
     let remind_due = rotation.pending_reminder().is_some_and(|at| at <= now);
     if in_grace && (check_due || delivery_due || remind_due || rotation.grace_ends_at <= now) {
         // What the customer's clients are doing, for the decisions below and for the
@@ -151,10 +151,7 @@ pub fn plan_advance(
             }
         }
     }
-    if rotation.status == RotationStatus::GracePeriod
-        && rotation.awaits_delivery()
-        && rotation.delivery_check_at.is_some_and(|at| at <= now)
-    {
+    if rotation.delivery_due(now) {
         hold_for_delivery(&mut change, &mut rotation, policy, act)?;
         advance.undelivered = true;
     }
@@ -397,6 +394,36 @@ mod tests {
         let (change, did) = step(change.key, revealed, at).expect("due once delivered");
         assert!(did.completed);
         assert_eq!(change.key.version(2).unwrap().validity(at), Validity::Valid);
+    }
+
+    /// Rotations already in grace when the delivery rule shipped carry no delivery
+    /// check: they are due at their decision time all the same, and held open.
+    #[test]
+    fn a_held_rotation_from_before_the_delivery_rule_is_held_open_too() {
+        let request = RotationRequest {
+            trigger: crate::plan::ScheduleTrigger::Policy,
+            start: crate::plan::Start::Now,
+            ..Default::default()
+        };
+        let actor = actor();
+        let (change, mut rotation) = plan_schedule(
+            key(KeyClass::Server),
+            &request,
+            &policy(),
+            &successor(2, true),
+            act(&actor, now()),
+        )
+        .unwrap();
+        rotation.delivery_check_at = None;
+        let decision = rotation.delivery_decision_at();
+        assert_eq!(
+            rotation.due_at(),
+            Some(decision.min(rotation.pending_reminder().unwrap()))
+        );
+        let (change, did) = step(change.key, rotation, decision).expect("due");
+        assert!(did.undelivered && !did.completed);
+        let held = &change.rotations[0].rotation;
+        assert!(held.grace_ends_at > decision && held.delivery_check_at.is_some());
     }
 
     #[test]

@@ -172,7 +172,7 @@ pub(crate) fn start(
     rotation.usage_check_at = crate::rollover::first_check(rotation);
     rotation.delivery_check_at = rotation
         .awaits_delivery()
-        .then(|| delivery_decision_at(rotation));
+        .then(|| rotation.delivery_decision_at());
     change.key_mut().promote(rotation.to_version);
     record(
         change,
@@ -222,26 +222,11 @@ pub(crate) fn move_grace_end(
         reminder_for(rotation.scheduled_at, new_end, policy.reminder_lead_seconds);
     rotation.reminded_at = None;
     if rotation.status == RotationStatus::GracePeriod && rotation.awaits_delivery() {
-        rotation.delivery_check_at = Some(delivery_decision_at(rotation));
+        rotation.delivery_check_at = Some(rotation.delivery_decision_at());
     }
     change
         .key_mut()
         .move_deadline(rotation.from_version, new_end);
-}
-
-/// How long before a grace ends the processor decides about a held secret nobody has
-/// received: early enough that the old secret never stops, even for a moment, while
-/// the grace is extended.
-pub const DELIVERY_DECISION_LEAD_SECONDS: u64 = 3600;
-
-/// When the processor decides whether a rotation's undelivered new secret needs more
-/// grace: an hour before the grace ends, or halfway through a grace shorter than two.
-pub(crate) fn delivery_decision_at(rotation: &Rotation) -> Timestamp {
-    let started = rotation.started_at.unwrap_or(rotation.scheduled_at);
-    let grace = u64::try_from(rotation.grace_ends_at.seconds_since(started)).unwrap_or(0);
-    rotation
-        .grace_ends_at
-        .minus_seconds(DELIVERY_DECISION_LEAD_SECONDS.min(grace / 2))
 }
 
 /// Which state changes the customer hears about.

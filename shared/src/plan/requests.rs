@@ -143,13 +143,19 @@ pub struct RotationRequest {
 }
 
 impl RotationRequest {
-    /// The checks that need no key: done before a secret is minted for the request.
-    pub fn validate(&self, now: Timestamp) -> Result<()> {
+    /// The start must not be in the past. Checked once, when the request arrives:
+    /// a retry after a lost race keeps the start it was accepted with.
+    pub fn validate_start(&self, now: Timestamp) -> Result<()> {
         if let Start::At(at) = self.start {
             if at < now {
                 return Err(Error::invalid("scheduledAt", "must not be in the past"));
             }
         }
+        Ok(())
+    }
+
+    /// The checks that need no key and no clock.
+    pub fn validate(&self) -> Result<()> {
         if let Some(n) = self.complete_when_unused_seconds {
             if !(60..=365 * 86_400).contains(&n) {
                 return Err(Error::invalid(

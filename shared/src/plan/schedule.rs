@@ -39,7 +39,7 @@ pub fn plan_schedule(
     successor: &Successor,
     act: Act<'_>,
 ) -> Result<(KeyChange, Rotation)> {
-    request.validate(act.now)?;
+    request.validate()?;
     debug_assert_eq!(
         successor.held_as.is_some(),
         request.trigger.holds_secret(),
@@ -261,7 +261,7 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(
-            plan(key(KeyClass::Server), past),
+            past.validate_start(now()),
             Err(Error::Invalid {
                 field: "scheduledAt",
                 ..

@@ -129,7 +129,12 @@ impl Keyroll {
             .as_ref()
             .ok_or_else(|| Error::Config("webhook signing secrets need a secret vault".into()))?;
         let (_, text) = SigningSecret::generate();
-        let name = format!("{}webhook/{id}/{version}", self.config.secret_name_prefix);
+        // Unique per secret, so a retry never meets a name whose deletion is pending.
+        let name = format!(
+            "{}webhook/{id}/{version}-{}",
+            self.config.secret_name_prefix,
+            hex::encode(crate::random::bytes::<4>())
+        );
         vault
             .put(&name, &text, &[("keyroll:webhook", id.as_str())])
             .await

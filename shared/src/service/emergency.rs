@@ -1,9 +1,9 @@
 //! Emergency rotations, by an operator or from a GitHub leak report.
 
-use super::{Caller, Delivery, Keyroll, RotationIssued, Verification};
+use super::{Caller, Keyroll, RotationIssued, Verification};
 use crate::error::{Conflict, Error, Result};
 use crate::ids::{Actor, KeyId, Reason, RotationId};
-use crate::plan::{plan_emergency, Act, EmergencyRequest, EmergencySource, Successor};
+use crate::plan::{plan_emergency, Act, EmergencyRequest, EmergencySource};
 
 /// What a leak report found about one token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,22 +30,10 @@ impl Keyroll {
     ) -> Result<RotationIssued> {
         let caller = &caller.into();
         request.grace(&self.config.policy.emergency)?;
-        let (minted, secret) = self.mint().await?;
-        let rotation_id = RotationId::generate();
         // Nobody is handed a leak rotation's secret (no person asked for it): it waits
         // in the vault for the key owner's reveal.
-        let held_as = match request.source {
-            EmergencySource::Leak { .. } => Some(
-                self.hold_in_vault(key_id, &rotation_id, &minted.secret)
-                    .await?,
-            ),
-            EmergencySource::Operator => None,
-        };
-        let successor = Successor {
-            rotation_id,
-            secret,
-            held_as,
-        };
+        let held = matches!(request.source, EmergencySource::Leak { .. });
+        let (minted, successor) = self.mint_successor(key_id, held).await?;
         let (request, successor_ref, minted_ref) = (&request, &successor, &minted);
         let outcome = self
             .commit_with_retry(|| async move {
@@ -77,18 +65,7 @@ impl Keyroll {
                 Ok((Some(change), rotation))
             })
             .await;
-        let rotation = match outcome {
-            Ok(rotation) => rotation,
-            Err(error) => {
-                self.release_vault(successor.held_as.as_deref()).await;
-                return Err(error);
-            }
-        };
-        let delivery = match successor.held_as {
-            Some(vault_secret) => Delivery::Held { vault_secret },
-            None => Delivery::Returned(minted.secret),
-        };
-        Ok(RotationIssued { rotation, delivery })
+        self.issued(outcome, successor, minted.secret).await
     }
 
     /// Acts on one token of a GitHub secret-scanning report: a live keyroll secret gets

@@ -1,14 +1,64 @@
 //! Secrets nobody was handed at creation (policy, self-service and leak rotations):
 //! held in the vault before their rotation commits, handed out once.
 
-use super::{Caller, Keyroll, Verification};
+use super::{Caller, Delivery, Keyroll, RotationIssued, Verification};
 use crate::error::{Error, Result};
 use crate::ids::{Actor, KeyId, RotationId};
-use crate::plan::{plan_reveal, reveal::check_revealable, Act};
+use crate::plan::{plan_reveal, reveal::check_revealable, Act, Successor};
 use crate::rotation::Rotation;
-use crate::secret::RawSecret;
+use crate::secret::{MintedSecret, RawSecret};
 
 impl Keyroll {
+    /// Mints the new secret of a rotation about to be planned, and holds it in the vault
+    /// when nobody is to be handed it — before the change commits, so a committed
+    /// rotation always has its secret (`issued` removes it again if the change does not).
+    pub(super) async fn mint_successor(
+        &self,
+        key_id: &KeyId,
+        held: bool,
+    ) -> Result<(MintedSecret, Successor)> {
+        let (minted, secret) = self.mint().await?;
+        let rotation_id = RotationId::generate();
+        let held_as = if held {
+            Some(
+                self.hold_in_vault(key_id, &rotation_id, &minted.secret)
+                    .await?,
+            )
+        } else {
+            None
+        };
+        Ok((
+            minted,
+            Successor {
+                rotation_id,
+                secret,
+                held_as,
+            },
+        ))
+    }
+
+    /// The result of a rotation planned with `successor`: its secret returned, or held;
+    /// if the change did not commit, the held copy is removed.
+    pub(super) async fn issued(
+        &self,
+        outcome: Result<Rotation>,
+        successor: Successor,
+        secret: RawSecret,
+    ) -> Result<RotationIssued> {
+        let rotation = match outcome {
+            Ok(rotation) => rotation,
+            Err(error) => {
+                self.release_vault(successor.held_as.as_deref()).await;
+                return Err(error);
+            }
+        };
+        let delivery = match successor.held_as {
+            Some(vault_secret) => Delivery::Held { vault_secret },
+            None => Delivery::Returned(secret),
+        };
+        Ok(RotationIssued { rotation, delivery })
+    }
+
     /// Stores a new secret that nobody is handed for its one reveal, before the change
     /// that creates its rotation commits (so a committed rotation always has it).
     pub(super) async fn hold_in_vault(

@@ -1,11 +1,10 @@
 //! A scheduled rotation's life: schedule, cancel, complete, extend.
 
-use super::{Caller, Delivery, Keyroll, RotationIssued};
+use super::{Caller, Keyroll, RotationIssued};
 use crate::error::Result;
 use crate::ids::{KeyId, Reason, RotationId};
 use crate::plan::{
     plan_cancel, plan_complete, plan_extend, plan_schedule, Act, Completion, RotationRequest,
-    Successor,
 };
 use crate::rotation::Rotation;
 
@@ -19,25 +18,13 @@ impl Keyroll {
         caller: impl Into<Caller>,
     ) -> Result<RotationIssued> {
         let caller = &caller.into();
-        request.validate(self.now())?;
-        let (minted, secret) = self.mint().await?;
-        let rotation_id = RotationId::generate();
+        request.validate_start(self.now())?;
+        request.validate()?;
         // Nobody is handed a policy or self-service rotation's secret: it waits in the
-        // vault. It is stored before the change commits and removed again if the change
-        // does not, so a committed rotation always has its secret.
-        let held_as = if request.trigger.holds_secret() {
-            Some(
-                self.hold_in_vault(key_id, &rotation_id, &minted.secret)
-                    .await?,
-            )
-        } else {
-            None
-        };
-        let successor = Successor {
-            rotation_id,
-            secret,
-            held_as,
-        };
+        // vault (see `mint_successor`).
+        let (minted, successor) = self
+            .mint_successor(key_id, request.trigger.holds_secret())
+            .await?;
         let (request, successor_ref, minted_ref) = (&request, &successor, &minted);
         let outcome = self
             .commit_with_retry(|| async move {
@@ -58,18 +45,7 @@ impl Keyroll {
                 Ok((Some(change), rotation))
             })
             .await;
-        let rotation = match outcome {
-            Ok(rotation) => rotation,
-            Err(error) => {
-                self.release_vault(successor.held_as.as_deref()).await;
-                return Err(error);
-            }
-        };
-        let delivery = match successor.held_as {
-            Some(vault_secret) => Delivery::Held { vault_secret },
-            None => Delivery::Returned(minted.secret),
-        };
-        Ok(RotationIssued { rotation, delivery })
+        self.issued(outcome, successor, minted.secret).await
     }
 
     /// Calls off a rotation that has not started: its new secret is revoked and the old
