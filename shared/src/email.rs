@@ -32,14 +32,18 @@ pub fn relative(deadline: Timestamp, now: Timestamp) -> String {
     }
 }
 
+/// `2026-11-28 18:00:00`, read as UTC.
+fn utc(at: Timestamp) -> String {
+    at.to_rfc3339()
+        .replace('T', " ")
+        .trim_end_matches('Z')
+        .to_owned()
+}
+
 fn deadline_phrase(notification: &Notification, now: Timestamp) -> Option<String> {
-    notification.deadline.map(|at| {
-        format!(
-            "{} UTC ({})",
-            at.to_rfc3339().replace('T', " ").trim_end_matches('Z'),
-            relative(at, now)
-        )
-    })
+    notification
+        .deadline
+        .map(|at| format!("{} UTC ({})", utc(at), relative(at, now)))
 }
 
 /// Escapes text for an HTML body.
@@ -159,6 +163,26 @@ fn paragraphs(n: &Notification, now: Timestamp) -> (String, Vec<String>) {
 /// The email for `notification`, sent at `now`.
 pub fn render(notification: &Notification, now: Timestamp) -> EmailMessage {
     let (subject, body) = paragraphs(notification, now);
+    message(subject, &body)
+}
+
+/// The email telling an organisation that keyroll stopped calling its webhook
+/// endpoint `url` (`id`) at `now`.
+pub fn endpoint_disabled(url: &str, id: &str, reason: &str, now: Timestamp) -> EmailMessage {
+    message(
+        "Your key-rotation webhook endpoint was disabled".to_owned(),
+        &[
+            format!(
+                "Notifications about your API keys are no longer sent to the webhook endpoint {url} ({id}) since {} UTC: {reason}.",
+                utc(now)
+            ),
+            "What to do: fix the endpoint, then register it again. Notifications keep arriving by email and in your dashboard's feed.".to_owned(),
+        ],
+    )
+}
+
+/// An email of `subject` and `body`'s paragraphs, as text and as escaped HTML.
+fn message(subject: String, body: &[String]) -> EmailMessage {
     let text = body.join("\n\n") + "\n";
     let html = format!(
         "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\"><h2>{}</h2>{}</body></html>",

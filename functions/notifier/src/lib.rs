@@ -70,10 +70,7 @@ pub async fn handle_batch(
         match deps.notifier.accept(&notification).await {
             Ok(done) => {
                 tracing::info!(event_id = %notification.event_id, kind = notification.kind_name(), delivered = done.delivered, retrying = done.retrying, failed = done.failed, skipped = done.skipped, "notification accepted");
-                report.delivered += done.delivered;
-                report.retrying += done.retrying;
-                report.failed += done.failed;
-                report.skipped += done.skipped;
+                report.merge(done);
             }
             Err(error) => {
                 tracing::warn!(event_id = %notification.event_id, %error, "notification not recorded; the queue redelivers it");

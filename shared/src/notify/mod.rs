@@ -23,7 +23,7 @@ use crate::delivery::{
     next_attempt, webhook_verdict, AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus,
     FeedEntry, Target, WebhookVerdict,
 };
-use crate::email::{render, EmailMessage};
+use crate::email::render;
 use crate::error::{Error, Result, StoreError};
 use crate::index::INDEX_SHARDS;
 use crate::notification::Notification;
@@ -105,7 +105,8 @@ impl NotifyReport {
         }
     }
 
-    fn merge(&mut self, other: NotifyReport) {
+    /// Adds `other`'s counts to these.
+    pub fn merge(&mut self, other: NotifyReport) {
         self.delivered += other.delivered;
         self.retrying += other.retrying;
         self.failed += other.failed;
@@ -485,41 +486,14 @@ impl Notifier {
         let Some(mailer) = &self.mailer else {
             return Ok(());
         };
-        let message = endpoint_disabled_email(endpoint, reason, now);
+        let message =
+            crate::email::endpoint_disabled(&endpoint.url, endpoint.id.as_str(), reason, now);
         for contact in self.store.contacts(&endpoint.organization_id).await? {
             if let Err(error) = mailer.send(&contact.email, &message).await {
                 tracing::warn!(%error, contact = %contact.id, "could not tell a contact that a webhook endpoint was disabled");
             }
         }
         Ok(())
-    }
-}
-
-/// The email telling an organisation that keyroll stopped calling one of its webhook
-/// endpoints.
-pub fn endpoint_disabled_email(
-    endpoint: &WebhookEndpoint,
-    reason: &str,
-    now: Timestamp,
-) -> EmailMessage {
-    let subject = "Your key-rotation webhook endpoint was disabled".to_owned();
-    let text = format!(
-        "Notifications about your API keys are no longer sent to the webhook endpoint {} ({}) since {} UTC: {reason}.\n\nWhat to do: fix the endpoint, then register it again. Notifications keep arriving by email and in your dashboard's feed.\n",
-        endpoint.url,
-        endpoint.id,
-        now.to_rfc3339().replace('T', " ").trim_end_matches('Z'),
-    );
-    let html = format!(
-        "<!doctype html><html><body><p>{}</p></body></html>",
-        text.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace("\n\n", "</p><p>")
-    );
-    EmailMessage {
-        subject,
-        text,
-        html,
     }
 }
 

@@ -12,10 +12,11 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::items::{decode, encode, s, text_attribute, Item};
+use super::items::{decode, keyed, s, text_attribute, Item};
 use super::schema::{attr, DUE_INDEX, DUE_PK, DUE_SK, PK, SK};
+use super::transaction::put_new;
 use super::{conditional_outcome, unavailable, DynamoStore};
 use crate::contact::{Contact, WebhookEndpoint};
 use crate::delivery::{Delivery, DeliveryAttempt, DueDelivery, FeedEntry};
@@ -51,13 +52,6 @@ fn retry_pk(shard: u8) -> String {
 }
 fn attempts_pk(organization: &OrganizationId) -> String {
     format!("ATTEMPTS#{organization}")
-}
-
-fn keyed<T: serde::Serialize>(value: &T, pk: String, sk: String) -> Result<Item, StoreError> {
-    let mut item = encode(value)?;
-    item.insert(PK.into(), s(pk));
-    item.insert(SK.into(), s(sk));
-    Ok(item)
 }
 
 fn delivery_item(delivery: &Delivery) -> Result<Item, StoreError> {
@@ -305,22 +299,12 @@ impl DeliveryStore for DynamoStore {
             ),
             ("entry".to_owned(), s(sort_key)),
         ]);
-        let put_new = |item: Item| -> Result<TransactWriteItem, StoreError> {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", PK)
-                .build()
-                .map_err(|e| StoreError::Corrupt(format!("put: {e}")))?;
-            Ok(TransactWriteItem::builder().put(put).build())
-        };
         self.count_write();
         match self
             .client
             .transact_write_items()
-            .transact_items(put_new(pointer)?)
-            .transact_items(put_new(item)?)
+            .transact_items(put_new(&self.table, pointer)?)
+            .transact_items(put_new(&self.table, item)?)
             .send()
             .await
             .map_err(super::transaction::classify_transaction_error)

@@ -62,7 +62,7 @@ pub fn split_index_sort_key<'a>(
 }
 
 /// `value`'s serde form under the item key `(pk, sk)`.
-fn keyed<T: Serialize>(value: &T, pk: String, sk: String) -> Result<Item, StoreError> {
+pub fn keyed<T: Serialize>(value: &T, pk: String, sk: String) -> Result<Item, StoreError> {
     let mut item = encode(value)?;
     item.insert(PK.into(), s(pk));
     item.insert(SK.into(), s(sk));

@@ -42,7 +42,7 @@ fn put_if(
 
 /// A put of an item that must not exist yet: every append (events, outbox entries,
 /// log entries) and every creation.
-fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+pub fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
     put_if(
         table,
         item,
