@@ -7,6 +7,7 @@ mod idempotency;
 mod keys;
 mod lambda_events;
 mod openapi;
+mod organizations;
 mod properties;
 mod refusals;
 mod rotations;
