@@ -149,6 +149,16 @@ fn paragraphs(n: &Notification, now: Timestamp) -> (String, Vec<String>) {
                 format!("What to do: collect the new secret and deploy it. {fetch}"),
             ],
         ),
+        NotificationType::RotationRevealed => (
+            format!("The new secret of {} was collected", n.key_name),
+            vec![
+                format!("The new secret of {key} ({new}…) was revealed {}. It is shown only once, so whoever collected it now holds it.", match n.actor.as_ref().and_then(|a| a.customer_subject()) {
+                    Some(user) => format!("by {user}, a user of your organisation"),
+                    None => "by your API provider".to_owned(),
+                }),
+                format!("What to do: nothing, if this was you or a colleague; deploy the new secret before the old one ({old}…) stops working at {deadline}. If nobody in your organisation collected it, roll the key now as an emergency."),
+            ],
+        ),
     };
     if !usage.is_empty() && !emergency {
         body.push(usage);
@@ -220,6 +230,7 @@ mod tests {
             trigger: Some(RotationTrigger::Manual),
             old_secret_last_used_at: Some(Timestamp::parse("2026-11-25T17:59:00Z").unwrap()),
             old_secret_used_in_last_24h: true,
+            actor: None,
         }
     }
 

@@ -208,7 +208,28 @@ impl Actor {
     pub fn system(job: &str) -> Self {
         Self(format!("keyroll:{job}"))
     }
+
+    /// A user of a customer organisation, named by the organisation's identity
+    /// provider (its token's `sub`): `customer:<organisation>/<subject>`.
+    pub fn customer(organization: &OrganizationId, subject: &str) -> Result<Self, Error> {
+        if (1..=128).contains(&subject.len()) && printable(subject) {
+            Ok(Self(format!("{CUSTOMER_PREFIX}{organization}/{subject}")))
+        } else {
+            Err(Error::invalid("sub", "must be 1-128 printable characters"))
+        }
+    }
+
+    /// The organisation's user this actor is, when a customer acted (not an operator
+    /// or keyroll itself): the subject after `customer:<organisation>/`.
+    pub fn customer_subject(&self) -> Option<&str> {
+        let rest = self.0.strip_prefix(CUSTOMER_PREFIX)?;
+        rest.split_once('/').map(|(_, subject)| subject)
+    }
 }
+
+/// How a customer user's actor name starts. Operators are IAM principals (`arn:…`) or
+/// the local admin, and keyroll's jobs are `keyroll:…`, so none of them can take it.
+pub const CUSTOMER_PREFIX: &str = "customer:";
 
 string_newtype!(
     /// A key's human-readable name.

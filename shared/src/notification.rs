@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{KeyId, KeyName, OrganizationId, Reason, RotationId};
+use crate::ids::{Actor, KeyId, KeyName, OrganizationId, Reason, RotationId};
 use crate::key::{Key, SecretVersion};
 use crate::rotation::{Rotation, RotationTrigger};
 use crate::time::Timestamp;
@@ -40,6 +40,10 @@ pub enum NotificationType {
     /// its maximum, the rotation waits) until someone reveals it.
     #[serde(rename = "rotation.undelivered")]
     RotationUndelivered,
+    /// Someone fetched the rotation's held new secret (its one reveal), so the
+    /// organisation sees a retrieval it did not make.
+    #[serde(rename = "rotation.revealed")]
+    RotationRevealed,
 }
 
 impl NotificationType {
@@ -55,10 +59,11 @@ impl NotificationType {
             NotificationType::RotationEmergency => "rotation.emergency",
             NotificationType::KeyExpiring => "key.expiring",
             NotificationType::RotationUndelivered => "rotation.undelivered",
+            NotificationType::RotationRevealed => "rotation.revealed",
         }
     }
 
-    pub const ALL: [NotificationType; 9] = [
+    pub const ALL: [NotificationType; 10] = [
         NotificationType::RotationScheduled,
         NotificationType::RotationStarted,
         NotificationType::RotationReminder,
@@ -68,6 +73,7 @@ impl NotificationType {
         NotificationType::RotationEmergency,
         NotificationType::KeyExpiring,
         NotificationType::RotationUndelivered,
+        NotificationType::RotationRevealed,
     ];
 }
 
@@ -97,6 +103,10 @@ pub struct Notification {
     /// Whether the old secret was used in the 24 hours before `occurred_at`.
     #[serde(rename = "oldSecretUsedInLast24h")]
     pub old_secret_used_in_last_24h: bool,
+    /// The organisation's own user who made the change (`customer:<org>/<sub>`);
+    /// null when the API provider or keyroll did.
+    #[serde(default)]
+    pub actor: Option<Actor>,
 }
 
 /// Whether a secret last used at `last_used` was used in the 24 hours before `at`.
@@ -124,6 +134,7 @@ impl Notification {
             trigger: None,
             old_secret_last_used_at: None,
             old_secret_used_in_last_24h: false,
+            actor: None,
         }
     }
 

@@ -194,3 +194,75 @@ async fn racing_processors_advance_each_rotation_once() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_organisations_keys_are_listed_in_pages_and_no_other_organisations() {
+    let f = fixture().await;
+    let acme = OrganizationId::parse("org_acme").unwrap();
+    let globex = OrganizationId::parse("org_globex").unwrap();
+    let mut expected = Vec::new();
+    for _ in 0..5 {
+        expected.push(issue(&f).await.key.id);
+    }
+    for _ in 0..2 {
+        let other = NewKey {
+            organization_id: globex.clone(),
+            ..new_key(KeyClass::Server)
+        };
+        f.keyroll.issue_key(other, &f.actor()).await.unwrap();
+    }
+    let rotated = f
+        .keyroll
+        .schedule_rotation(&expected[1], RotationRequest::default(), &f.actor())
+        .await
+        .unwrap();
+    let rotating = expected[1].clone();
+    expected.sort();
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = f.store.keys_of(&acme, after.as_ref(), 2).await.unwrap();
+        assert!(page.len() <= 2);
+        seen.extend(page.iter().cloned());
+        if page.len() < 2 {
+            break;
+        }
+        after = page.last().cloned();
+    }
+    assert_eq!(seen, expected, "every key of the organisation once, in id order");
+
+    // The service's page: each key with its rotation in progress, and the reads it
+    // costs follow the page (one query, one read per key, two per rotation: its
+    // pointer and its item).
+    let reads_before = f.dynamo.as_ref().map(|d| d.read_count());
+    let page = f.keyroll.organization_keys(&acme, None, 3).await.unwrap();
+    if let (Some(dynamo), Some(before)) = (&f.dynamo, reads_before) {
+        let rotations = page.iter().filter(|k| k.rotation.is_some()).count() as u64;
+        assert_eq!(dynamo.read_count() - before, 1 + 3 + 2 * rotations);
+    }
+    assert_eq!(
+        page.iter().map(|k| k.key.id.clone()).collect::<Vec<_>>(),
+        expected[..3]
+    );
+    for owned in &page {
+        let expected_rotation = (owned.key.id == rotating).then(|| rotated.rotation.id.clone());
+        assert_eq!(owned.rotation.as_ref().map(|r| r.id.clone()), expected_rotation);
+    }
+    assert!(f
+        .keyroll
+        .organization_keys(&OrganizationId::parse("org_nobody").unwrap(), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Another organisation's key answers exactly like an unknown one.
+    let foreign = f.keyroll.owned_key(&globex, &expected[0]).await.unwrap_err();
+    let unknown = f
+        .keyroll
+        .owned_key(&globex, &keyroll_core::ids::KeyId::parse("key_unknown").unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(foreign.kind(), unknown.kind());
+    assert!(matches!(foreign, Error::NotFound { .. }));
+}

@@ -58,6 +58,14 @@ impl Store for FaultyStore {
         }
         self.inner.record_use(hash, record).await
     }
+    async fn keys_of(
+        &self,
+        organization: &keyroll_core::ids::OrganizationId,
+        after: Option<&KeyId>,
+        limit: usize,
+    ) -> Result<Vec<KeyId>, StoreError> {
+        self.inner.keys_of(organization, after, limit).await
+    }
     async fn rotation(&self, id: &RotationId) -> Result<Option<Rotation>, StoreError> {
         self.inner.rotation(id).await
     }

@@ -20,6 +20,7 @@ pub mod compliance;
 pub mod customer;
 pub mod dto;
 pub mod extract;
+pub mod identity;
 pub mod import;
 pub mod leaks;
 pub mod organizations;

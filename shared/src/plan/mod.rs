@@ -132,7 +132,7 @@ pub(crate) fn record(
     if let Some(kind) = notification_kind(action) {
         let deadline_applies =
             !rotation.status.is_final() || action == AuditAction::RotationCompleted;
-        let notification = Notification::of_rotation(
+        let mut notification = Notification::of_rotation(
             kind,
             change.key(),
             rotation,
@@ -140,6 +140,11 @@ pub(crate) fn record(
             reason,
             deadline_applies,
         );
+        notification.actor = act
+            .actor
+            .customer_subject()
+            .is_some()
+            .then(|| act.actor.clone());
         change.enqueue(
             act.now,
             OutboxMessage::Notify {
@@ -242,10 +247,10 @@ fn notification_kind(action: AuditAction) -> Option<NotificationType> {
         AuditAction::RotationExtended => Some(NotificationType::RotationExtended),
         AuditAction::RotationEmergency => Some(NotificationType::RotationEmergency),
         AuditAction::RotationUndelivered => Some(NotificationType::RotationUndelivered),
+        AuditAction::RotationRevealed => Some(NotificationType::RotationRevealed),
         AuditAction::KeyCreated
         | AuditAction::KeyImported
         | AuditAction::RotationFailed
-        | AuditAction::RotationRevealed
         | AuditAction::KeyExpiryWarned => None,
     }
 }

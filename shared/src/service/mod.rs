@@ -14,6 +14,7 @@
 //! | reads: keys, rotations, emergencies, audit trail, compliance rows | `queries.rs` |
 //! | idempotent replay | `replay.rs` |
 //! | contacts, webhook endpoints, the feed, the delivery log | `contacts.rs` |
+//! | an organisation's own keys and rotations, for its users | `scoped.rs` |
 
 use std::sync::Arc;
 
@@ -39,6 +40,7 @@ mod issue;
 mod lifecycle;
 mod queries;
 mod replay;
+mod scoped;
 mod verification;
 
 pub use crate::plan::{
@@ -50,6 +52,7 @@ pub use emergency::LeakVerdict;
 pub use issue::IssuedKey;
 pub use queries::{AuditTrail, SecretUsage, USAGE_VERSIONS};
 pub use replay::Replay;
+pub use scoped::{OwnedKey, MAX_KEY_PAGE};
 pub use verification::{Verification, USE_WRITE_TIMEOUT};
 
 /// How many times an operation re-reads and re-plans after losing a race.

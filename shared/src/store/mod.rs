@@ -12,7 +12,7 @@ use crate::audit::AuditEvent;
 use crate::change::EmergencyLogEntry;
 use crate::compliance::ComplianceSnapshot;
 use crate::idempotency::IdempotencyRecord;
-use crate::ids::{KeyId, RotationId};
+use crate::ids::{KeyId, OrganizationId, RotationId};
 use crate::index::{AgeRef, DueRef};
 use crate::key::{Key, KeyClass, SecretRecord};
 use crate::notification::OutboxEntry;
@@ -52,6 +52,15 @@ pub trait Store: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     async fn rotation(&self, id: &RotationId) -> Result<Option<Rotation>, StoreError>;
+
+    /// Up to `limit` ids of `organization`'s keys (every status), in id order, after
+    /// `after`. Like the other indexes it may lag a moment behind a new key.
+    async fn keys_of(
+        &self,
+        organization: &OrganizationId,
+        after: Option<&KeyId>,
+        limit: usize,
+    ) -> Result<Vec<KeyId>, StoreError>;
 
     /// Every rotation of a key, newest first.
     async fn rotations_of(&self, key_id: &KeyId) -> Result<Vec<Rotation>, StoreError>;

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::schema::{
-    age_pk, attr, audit_sk, due_pk, emergency_pk, idempotency_pk, key_pk, outbox_pk, pointer_pk,
+    age_pk, attr, audit_sk, org_pk, ORG_PK, ORG_SK, due_pk, emergency_pk, idempotency_pk, key_pk, outbox_pk, pointer_pk,
     rotation_sk, secret_pk, AGE_PK, AGE_SK, COMPLIANCE_PK, DUE_PK, DUE_SK, IDEMPOTENCY_SK, KEY_SK,
     PK, POINTER_SK, SECRET_SK, SK, SNAPSHOT_SK_PREFIX,
 };
@@ -75,6 +75,8 @@ pub fn key_item(key: &Key) -> Result<Item, StoreError> {
         item.insert(AGE_PK.into(), s(age_pk(age.class, age.shard())));
         item.insert(AGE_SK.into(), s(age.sort_key()));
     }
+    item.insert(ORG_PK.into(), s(org_pk(&key.organization_id)));
+    item.insert(ORG_SK.into(), s(key.id.as_str()));
     Ok(item)
 }
 
@@ -210,6 +212,8 @@ mod tests {
                 "sk",
                 "age_pk",
                 "age_sk",
+                "org_pk",
+                "org_sk",
                 "id",
                 "organizationId",
                 "name",

@@ -25,7 +25,7 @@ use crate::audit::AuditEvent;
 use crate::change::EmergencyLogEntry;
 use crate::compliance::ComplianceSnapshot;
 use crate::idempotency::IdempotencyRecord;
-use crate::ids::{KeyId, RotationId};
+use crate::ids::{KeyId, OrganizationId, RotationId};
 use crate::index::{AgeRef, DueRef};
 use crate::key::{Key, KeyClass, SecretRecord};
 use crate::notification::OutboxEntry;
@@ -295,6 +295,15 @@ impl Store for DynamoStore {
 
     async fn rotations_of(&self, key_id: &KeyId) -> Result<Vec<Rotation>, StoreError> {
         self.rotations_of_key(key_id).await
+    }
+
+    async fn keys_of(
+        &self,
+        organization: &OrganizationId,
+        after: Option<&KeyId>,
+        limit: usize,
+    ) -> Result<Vec<KeyId>, StoreError> {
+        self.query_org_keys(organization, after, limit).await
     }
 
     async fn audit_events(&self, key_id: &KeyId) -> Result<Vec<AuditEvent>, StoreError> {

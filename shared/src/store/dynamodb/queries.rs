@@ -10,7 +10,8 @@ use super::items::{
     audit_from_item, corrupt, decode, s, split_index_sort_key, text_attribute, Item,
 };
 use super::schema::{
-    age_pk, attr, due_pk, emergency_pk, key_pk, outbox_pk, pointer_pk, rotation_sk, AGE_INDEX,
+    age_pk, attr, due_pk, emergency_pk, key_pk, org_pk, outbox_pk, pointer_pk, rotation_sk,
+    AGE_INDEX, ORG_INDEX, ORG_PK, ORG_SK,
     AGE_PK, AGE_SK, AUDIT_SK_PREFIX, COMPLIANCE_PK, DUE_INDEX, DUE_PK, DUE_SK, KEY_SK, PK,
     POINTER_SK, ROTATION_SK_PREFIX, SK, SNAPSHOT_SK_PREFIX,
 };
@@ -19,7 +20,7 @@ use crate::audit::AuditEvent;
 use crate::change::EmergencyLogEntry;
 use crate::compliance::ComplianceSnapshot;
 use crate::error::StoreError;
-use crate::ids::{KeyId, RotationId};
+use crate::ids::{KeyId, OrganizationId, RotationId};
 use crate::index::{AgeRef, DueRef};
 use crate::key::KeyClass;
 use crate::notification::{OutboxEntry, OutboxMessage};
@@ -239,6 +240,37 @@ impl DynamoStore {
                     key_id: KeyId::parse(key).map_err(corrupt)?,
                 })
             })
+            .collect()
+    }
+
+    pub(super) async fn query_org_keys(
+        &self,
+        organization: &OrganizationId,
+        after: Option<&KeyId>,
+        limit: usize,
+    ) -> Result<Vec<KeyId>, StoreError> {
+        let start = after.map(|id| {
+            HashMap::from([
+                (PK.to_owned(), s(key_pk(id))),
+                (SK.to_owned(), s(KEY_SK)),
+                (ORG_PK.to_owned(), s(org_pk(organization))),
+                (ORG_SK.to_owned(), s(id.as_str())),
+            ])
+        });
+        // Every key id sorts below "~".
+        let items = self
+            .query_index(
+                ORG_INDEX,
+                (ORG_PK, ORG_SK),
+                org_pk(organization),
+                "~".to_owned(),
+                start,
+                limit,
+            )
+            .await?;
+        items
+            .iter()
+            .map(|item| KeyId::parse(text_attribute(item, ORG_SK)?).map_err(corrupt))
             .collect()
     }
 

@@ -5,7 +5,7 @@
 //!
 //! | item            | pk                  | sk                    | index attributes            |
 //! |-----------------|---------------------|-----------------------|-----------------------------|
-//! | key             | `KEY#<keyId>`       | `KEY`                 | `age_pk`, `age_sk` (active) |
+//! | key             | `KEY#<keyId>`       | `KEY`                 | `age_pk`, `age_sk` (active); `org_pk`, `org_sk` |
 //! | rotation        | `KEY#<keyId>`       | `ROT#<rotationId>`    | `due_pk`, `due_sk` (not final) |
 //! | audit event     | `KEY#<keyId>`       | `AUDIT#<seq, 20 digits>` |                          |
 //! | rotation lookup | `ROT#<rotationId>`  | `ROT`                 |                             |
@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use crate::error::StoreError;
-use crate::ids::{KeyId, RotationId};
+use crate::ids::{KeyId, OrganizationId, RotationId};
 use crate::key::KeyClass;
 use crate::secret::LookupHash;
 
@@ -30,6 +30,9 @@ pub const DUE_SK: &str = "due_sk";
 pub const AGE_INDEX: &str = "age";
 pub const AGE_PK: &str = "age_pk";
 pub const AGE_SK: &str = "age_sk";
+pub const ORG_INDEX: &str = "org";
+pub const ORG_PK: &str = "org_pk";
+pub const ORG_SK: &str = "org_sk";
 
 // Sort keys of the fixed-name items, and prefixes of the others.
 pub const KEY_SK: &str = "KEY";
@@ -86,6 +89,9 @@ pub fn due_pk(shard: u8) -> String {
 pub fn age_pk(class: KeyClass, shard: u8) -> String {
     format!("AGE#{class}#{shard}")
 }
+pub fn org_pk(organization: &OrganizationId) -> String {
+    format!("ORG#{organization}")
+}
 pub fn emergency_pk(month: &str) -> String {
     format!("EMERGENCY#{month}")
 }
@@ -140,6 +146,14 @@ pub const TABLE: TableSpec = TableSpec {
             name: AGE_INDEX,
             partition_key: AGE_PK,
             sort_key: AGE_SK,
+            projection: "KEYS_ONLY",
+        },
+        // Every key of an organisation, by id (so by creation): the customer's key
+        // list reads one page of its own keys, whatever the table holds.
+        IndexSpec {
+            name: ORG_INDEX,
+            partition_key: ORG_PK,
+            sort_key: ORG_SK,
             projection: "KEYS_ONLY",
         },
     ],

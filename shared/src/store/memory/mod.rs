@@ -14,7 +14,7 @@ use crate::audit::AuditEvent;
 use crate::change::EmergencyLogEntry;
 use crate::compliance::ComplianceSnapshot;
 use crate::idempotency::IdempotencyRecord;
-use crate::ids::{KeyId, RotationId};
+use crate::ids::{KeyId, OrganizationId, RotationId};
 use crate::index::{AgeRef, DueRef};
 use crate::key::{Key, KeyClass, SecretRecord};
 use crate::notification::{OutboxEntry, OutboxMessage};
@@ -146,6 +146,25 @@ impl Store for MemoryStore {
 
     async fn rotation(&self, id: &RotationId) -> Result<Option<Rotation>, StoreError> {
         Ok(self.lock().rotations.get(id).cloned())
+    }
+
+    async fn keys_of(
+        &self,
+        organization: &OrganizationId,
+        after: Option<&KeyId>,
+        limit: usize,
+    ) -> Result<Vec<KeyId>, StoreError> {
+        let mut ids: Vec<KeyId> = self
+            .lock()
+            .keys
+            .values()
+            .filter(|k| &k.organization_id == organization)
+            .filter(|k| after.is_none_or(|a| k.id.as_str() > a.as_str()))
+            .map(|k| k.id.clone())
+            .collect();
+        ids.sort();
+        ids.truncate(limit);
+        Ok(ids)
     }
 
     async fn rotations_of(&self, key_id: &KeyId) -> Result<Vec<Rotation>, StoreError> {

@@ -1,0 +1,207 @@
+//! Customer users: the people of an API company's customer organisations, named by a
+//! token the company's OpenID Connect provider signed. The token says who the user is
+//! (`sub`), which organisation they belong to and their role there; keyroll trusts
+//! nothing else about them.
+//!
+//! | piece | file |
+//! |---|---|
+//! | the settings: issuer, audience, keys, claim names | this file |
+//! | checking a token: RS256/ES256 only, a known key, `iss`, `aud`, `exp`, `nbf` | `token.rs` |
+//! | keyroll-local's development key and the tokens it signs | `dev.rs` |
+
+use std::collections::HashMap;
+
+use keyroll_core::ids::{Actor, OrganizationId};
+
+pub mod dev;
+mod token;
+
+pub use token::{Refusal, TokenVerifier, LEEWAY_SECONDS, MAX_TOKEN_BYTES};
+
+/// What a customer user may do in their organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Reads: keys, deadlines, the audit trail, the notification settings and feed.
+    Viewer,
+    /// Also acts: rotations, reveals, notification settings.
+    Admin,
+}
+
+impl Role {
+    /// `admin` is an admin; anything else, or no role at all, only reads.
+    pub fn from_claim(value: Option<&str>) -> Self {
+        match value {
+            Some("admin") => Role::Admin,
+            _ => Role::Viewer,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// An authenticated customer user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerUser {
+    pub organization: OrganizationId,
+    /// The identity provider's `sub`.
+    pub subject: String,
+    pub role: Role,
+    /// How the audit trail names them: `customer:<organisation>/<sub>`.
+    pub actor: Actor,
+}
+
+/// The claims that carry the organisation and the role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimNames {
+    pub organization: String,
+    pub role: String,
+}
+
+impl Default for ClaimNames {
+    fn default() -> Self {
+        Self {
+            organization: "org_id".into(),
+            role: "keyroll_role".into(),
+        }
+    }
+}
+
+impl ClaimNames {
+    /// The user named by verified claims, read as text (`claim` gives a claim's
+    /// value); `None` when the subject or organisation is missing or malformed.
+    pub fn user<'a>(&self, claim: impl Fn(&str) -> Option<&'a str>) -> Option<CustomerUser> {
+        let subject = claim("sub")?;
+        let organization = OrganizationId::parse(claim(&self.organization)?).ok()?;
+        let actor = Actor::customer(&organization, subject).ok()?;
+        Some(CustomerUser {
+            role: Role::from_claim(claim(&self.role)),
+            subject: subject.to_owned(),
+            organization,
+            actor,
+        })
+    }
+
+    /// The user named by the claims API Gateway's JWT authorizer verified (it passes
+    /// every claim as text).
+    pub fn user_from_gateway(&self, claims: &HashMap<String, String>) -> Option<CustomerUser> {
+        self.user(|name| claims.get(name).map(String::as_str))
+    }
+}
+
+/// The customer-identity settings: `KEYROLL_JWT_ISSUER` turns customer routes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentitySettings {
+    pub issuer: String,
+    pub audience: String,
+    /// The JWKS document, inline; `None` when keyroll-local should trust its
+    /// development key, or Lambda only API Gateway's authorizer.
+    pub jwks: Option<String>,
+    pub claims: ClaimNames,
+}
+
+impl IdentitySettings {
+    /// The settings from `lookup` (the environment), `None` when customer routes are
+    /// off (no issuer), or every problem with them.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, String> {
+        let text = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let Some(issuer) = text("KEYROLL_JWT_ISSUER") else {
+            return Ok(None);
+        };
+        // A token for another application of the same identity provider must not
+        // open keyroll: the audience is not optional.
+        let audience = text("KEYROLL_JWT_AUDIENCE").ok_or(
+            "KEYROLL_JWT_AUDIENCE is required with KEYROLL_JWT_ISSUER (the client id or API identifier your identity provider puts in `aud`)",
+        )?;
+        let defaults = ClaimNames::default();
+        Ok(Some(Self {
+            issuer,
+            audience,
+            jwks: text("KEYROLL_JWKS"),
+            claims: ClaimNames {
+                organization: text("KEYROLL_JWT_ORG_CLAIM").unwrap_or(defaults.organization),
+                role: text("KEYROLL_JWT_ROLE_CLAIM").unwrap_or(defaults.role),
+            },
+        }))
+    }
+
+    pub fn from_env() -> Result<Option<Self>, String> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Option<IdentitySettings>, String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        IdentitySettings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn customer_routes_are_off_without_an_issuer_and_need_an_audience_with_one() {
+        assert_eq!(settings(&[]).unwrap(), None);
+        assert!(settings(&[("KEYROLL_JWT_ISSUER", "https://idp.example")])
+            .unwrap_err()
+            .contains("KEYROLL_JWT_AUDIENCE"));
+        let on = settings(&[
+            ("KEYROLL_JWT_ISSUER", "https://idp.example"),
+            ("KEYROLL_JWT_AUDIENCE", "keyroll"),
+            ("KEYROLL_JWT_ORG_CLAIM", "custom:org"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(on.claims.organization, "custom:org");
+        assert_eq!(on.claims.role, "keyroll_role");
+        assert_eq!(on.jwks, None);
+    }
+
+    #[test]
+    fn a_user_needs_a_subject_and_a_valid_organisation_and_is_a_viewer_unless_admin() {
+        let names = ClaimNames::default();
+        let claims = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let user = names
+            .user_from_gateway(&claims(&[("sub", "alice"), ("org_id", "org_acme")]))
+            .unwrap();
+        assert_eq!(user.role, Role::Viewer);
+        assert_eq!(user.actor.as_str(), "customer:org_acme/alice");
+        assert_eq!(user.actor.customer_subject(), Some("alice"));
+        let admin = names
+            .user_from_gateway(&claims(&[
+                ("sub", "bob"),
+                ("org_id", "org_acme"),
+                ("keyroll_role", "admin"),
+            ]))
+            .unwrap();
+        assert_eq!(admin.role, Role::Admin);
+        for bad in [
+            claims(&[("org_id", "org_acme")]),
+            claims(&[("sub", "alice")]),
+            claims(&[("sub", "alice"), ("org_id", "no spaces allowed")]),
+            claims(&[("sub", ""), ("org_id", "org_acme")]),
+        ] {
+            assert_eq!(names.user_from_gateway(&bad), None);
+        }
+        let owner = names
+            .user_from_gateway(&claims(&[
+                ("sub", "carol"),
+                ("org_id", "org_acme"),
+                ("keyroll_role", "owner"),
+            ]))
+            .unwrap();
+        assert_eq!(owner.role, Role::Viewer, "an unknown role only reads");
+    }
+}
