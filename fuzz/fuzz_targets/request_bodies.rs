@@ -65,6 +65,7 @@ fn router() -> &'static axum::Router {
             keyroll: Arc::new(keyroll),
             auth: Auth::admin_token(TOKEN),
             queue: None,
+            customers: None,
         })
     })
 }

@@ -70,7 +70,8 @@ impl Store for TimedStore {
         after: Option<&KeyId>,
         limit: usize,
     ) -> Result<Vec<KeyId>, StoreError> {
-        self.timed(self.inner.keys_of(organization, after, limit)).await
+        self.timed(self.inner.keys_of(organization, after, limit))
+            .await
     }
     async fn rotation(&self, id: &RotationId) -> Result<Option<Rotation>, StoreError> {
         self.timed(self.inner.rotation(id)).await

@@ -230,7 +230,10 @@ async fn an_organisations_keys_are_listed_in_pages_and_no_other_organisations() 
         }
         after = page.last().cloned();
     }
-    assert_eq!(seen, expected, "every key of the organisation once, in id order");
+    assert_eq!(
+        seen, expected,
+        "every key of the organisation once, in id order"
+    );
 
     // The service's page: each key with its rotation in progress, and the reads it
     // costs follow the page (one query, one read per key, two per rotation: its
@@ -247,7 +250,10 @@ async fn an_organisations_keys_are_listed_in_pages_and_no_other_organisations() 
     );
     for owned in &page {
         let expected_rotation = (owned.key.id == rotating).then(|| rotated.rotation.id.clone());
-        assert_eq!(owned.rotation.as_ref().map(|r| r.id.clone()), expected_rotation);
+        assert_eq!(
+            owned.rotation.as_ref().map(|r| r.id.clone()),
+            expected_rotation
+        );
     }
     assert!(f
         .keyroll
@@ -257,10 +263,17 @@ async fn an_organisations_keys_are_listed_in_pages_and_no_other_organisations() 
         .is_empty());
 
     // Another organisation's key answers exactly like an unknown one.
-    let foreign = f.keyroll.owned_key(&globex, &expected[0]).await.unwrap_err();
+    let foreign = f
+        .keyroll
+        .owned_key(&globex, &expected[0])
+        .await
+        .unwrap_err();
     let unknown = f
         .keyroll
-        .owned_key(&globex, &keyroll_core::ids::KeyId::parse("key_unknown").unwrap())
+        .owned_key(
+            &globex,
+            &keyroll_core::ids::KeyId::parse("key_unknown").unwrap(),
+        )
         .await
         .unwrap_err();
     assert_eq!(foreign.kind(), unknown.kind());

@@ -48,7 +48,7 @@ pub struct Authenticated(pub Actor);
 /// The local admin acts under this name in the audit trail.
 pub const LOCAL_ADMIN: &str = "local-admin";
 
-fn bearer(request: &Request) -> Option<&str> {
+pub(crate) fn bearer(request: &Request) -> Option<&str> {
     let value = request
         .headers()
         .get(header::AUTHORIZATION)?

@@ -42,6 +42,7 @@ pub struct SuccessorResponse {
 /// client library can roll itself over with no human step. Refused (403) for
 /// emergency and leak rotations.
 #[utoipa::path(get, path = "/v1/self/successor", tag = "self-service",
+    security(()),
     params(("Authorization" = Option<String>, Header, description = "Bearer <your current API key> (or send it as x-api-key)")),
     responses(
         (status = 200, body = SuccessorResponse),

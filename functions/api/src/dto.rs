@@ -386,3 +386,57 @@ pub struct VerifyResponse {
     #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<Timestamp>,
 }
+
+/// Who a response is for. A customer sees their own users and keyroll's jobs by name,
+/// and the API provider's operators (IAM principals, the local admin) as `provider`:
+/// the provider's account and role names are not the customer's to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    Operator,
+    Customer,
+}
+
+/// How the API provider's operators appear to customers.
+pub const PROVIDER: &str = "provider";
+
+impl Viewer {
+    /// Whom a request by `actor` is answered for.
+    pub fn of(actor: &keyroll_core::ids::Actor) -> Self {
+        if actor.customer_subject().is_some() {
+            Viewer::Customer
+        } else {
+            Viewer::Operator
+        }
+    }
+
+    /// `actor` as this viewer may see it.
+    pub fn actor(self, actor: &str) -> String {
+        let named =
+            actor.starts_with(keyroll_core::ids::CUSTOMER_PREFIX) || actor.starts_with("keyroll:");
+        match self {
+            Viewer::Customer if !named => PROVIDER.to_owned(),
+            _ => actor.to_owned(),
+        }
+    }
+}
+
+impl KeyView {
+    pub fn seen_by(mut self, viewer: Viewer) -> Self {
+        self.created_by = viewer.actor(&self.created_by);
+        self
+    }
+}
+
+impl RotationView {
+    pub fn seen_by(mut self, viewer: Viewer) -> Self {
+        self.actor = viewer.actor(&self.actor);
+        self
+    }
+}
+
+impl AuditEventView {
+    pub fn seen_by(mut self, viewer: Viewer) -> Self {
+        self.actor = viewer.actor(&self.actor);
+        self
+    }
+}

@@ -51,6 +51,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// `Github-Public-Key-Signature`); otherwise 401 and nothing changes. Each live
 /// keyroll secret gets an emergency rotation (trigger `leak`), once per token.
 #[utoipa::path(post, path = "/v1/leaks", tag = "leaks",
+    security(()),
     request_body(content = Vec<LeakReportItem>, description = "GitHub's report, signed"),
     params(
         ("Github-Public-Key-Identifier" = String, Header, description = "id of GitHub's signing key"),

@@ -23,6 +23,7 @@ pub mod extract;
 pub mod identity;
 pub mod import;
 pub mod leaks;
+pub mod org;
 pub mod organizations;
 pub mod problem;
 pub mod routes;
@@ -38,14 +39,19 @@ pub struct AppState {
     /// Where `POST /v1/admin/process` delivers notifications; without one they stay
     /// in the outbox for the processor function.
     pub queue: Option<Arc<dyn NotificationQueue>>,
+    /// How customer users are recognised on `/v1/org/…`; without it those routes
+    /// refuse everyone (401).
+    pub customers: Option<org::CustomerAccess>,
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "keyroll",
-        description = "Automated, zero-downtime API-key rotation. Every route but /openapi.json needs credentials: API Gateway IAM (SigV4) in AWS, `Authorization: Bearer <KEYROLL_ADMIN_TOKEN>` locally. Errors are RFC 9457 problem documents."
+        description = "Automated, zero-downtime API-key rotation. Operator routes need API Gateway IAM (SigV4) in AWS, `Authorization: Bearer <KEYROLL_ADMIN_TOKEN>` locally. Customer routes (/v1/org/…) need `Authorization: Bearer <JWT>` from the API company's identity provider and act on the token's organisation only. Errors are RFC 9457 problem documents."
     ),
+    modifiers(&SecuritySchemes),
+    security(("operatorToken" = [])),
     components(schemas(problem::Problem)),
     tags(
         (name = "keys", description = "API keys and their secret versions"),
@@ -56,15 +62,56 @@ pub struct AppState {
         (name = "admin", description = "Operations"),
         (name = "notifications", description = "An organisation's email contacts, webhook endpoints, in-app feed and delivery log"),
         (name = "self-service", description = "Called by customers with their own API key"),
+        (name = "customer", description = "Called by the users of a customer organisation with a token from the API company's identity provider"),
         (name = "leaks", description = "GitHub secret-scanning reports (signed by GitHub)")
     )
 )]
 struct ApiDoc;
 
+/// The two kinds of credentials, as OpenAPI security schemes.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "operatorToken",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "keyroll-local's admin token; in AWS, IAM (SigV4) at API Gateway instead",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "customerToken",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("a token from the API company's OpenID Connect provider (RS256 or ES256) naming the user (`sub`), their organisation (`org_id` by default) and role (`keyroll_role`: viewer or admin)"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The routes of the API, by who may call them.
+struct Routes {
+    /// Behind operator credentials.
+    operator: Router<AppState>,
+    /// Behind a customer user's token.
+    customer: Router<AppState>,
+    /// Routes that authenticate callers themselves.
+    public: Router<AppState>,
+    document: utoipa::openapi::OpenApi,
+}
+
 /// The API's routes and their OpenAPI description, from one definition.
-/// Returns the routes behind operator credentials, the routes that authenticate
-/// callers themselves, and the one document describing both.
-fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+fn api() -> Routes {
     let (public, public_doc) = OpenApiRouter::new()
         .routes(routes!(customer::successor))
         .routes(routes!(leaks::report))
@@ -105,13 +152,20 @@ fn api() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(organizations::mark_read))
         .routes(routes!(organizations::deliveries))
         .split_for_parts();
+    let (customer, customer_doc) = org::routes().split_for_parts();
     document.merge(public_doc);
-    (protected, public, document)
+    document.merge(customer_doc);
+    Routes {
+        operator: protected,
+        customer,
+        public,
+        document,
+    }
 }
 
 /// The OpenAPI 3.1 document of the API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().2
+    api().document
 }
 
 const DASHBOARD: &str = include_str!("dashboard.html");
@@ -136,14 +190,24 @@ async fn dashboard() -> impl IntoResponse {
 /// The whole application: authenticated API routes, the public OpenAPI document, and
 /// problem documents for unknown routes, wrong methods and oversize bodies.
 pub fn app(state: AppState) -> Router {
-    let (routes, public, document) = api();
+    let Routes {
+        operator,
+        customer,
+        public,
+        document,
+    } = api();
     let document = Arc::new(document);
-    let protected = routes.route_layer(middleware::from_fn_with_state(
+    let operator = operator.route_layer(middleware::from_fn_with_state(
         state.clone(),
         auth::authenticate,
     ));
+    let customer = customer.route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        org::authenticate_customer,
+    ));
     Router::new()
-        .merge(protected)
+        .merge(operator)
+        .merge(customer)
         .merge(public)
         .route(
             "/openapi.json",

@@ -24,6 +24,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         keyroll: Arc::new(keyroll),
         auth: Auth::ApiGatewayIam,
         queue,
+        customers: None,
     };
     lambda_http::run(app(state)).await
 }

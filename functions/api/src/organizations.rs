@@ -10,7 +10,7 @@ use axum::{Extension, Json};
 use keyroll_core::contact::{Contact, WebhookEndpoint};
 use keyroll_core::delivery::{AttemptOutcome, DeliveryAttempt};
 use keyroll_core::error::Error;
-use keyroll_core::ids::{ContactId, OrganizationId, WebhookId};
+use keyroll_core::ids::{Actor, ContactId, OrganizationId, WebhookId};
 use keyroll_core::notification::NotificationType;
 use keyroll_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -238,24 +238,15 @@ pub struct DeliveriesResponse {
     pub next_cursor: Option<String>,
 }
 
-/// Add an email contact.
-#[utoipa::path(post, path = "/v1/organizations/{organizationId}/contacts", tag = "notifications",
-    request_body = CreateContactRequest,
-    params(("organizationId" = String, Path)),
-    responses(
-        (status = 201, body = ContactView),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn add_contact(
-    State(state): State<AppState>,
-    Extension(Authenticated(actor)): Extension<Authenticated>,
-    Path(raw): Path<String>,
+// Each route's work is a `*_for` function of the organisation; the operator's route
+// takes the organisation from the path, the customer's (crate::org) from the token.
+
+pub(crate) async fn add_contact_for(
+    state: &AppState,
+    organization: OrganizationId,
+    actor: Actor,
     body: JsonBody<CreateContactRequest>,
 ) -> Result<Response, ApiError> {
-    let organization = organization(&raw)?;
     let contact = state
         .keyroll
         .add_contact(
@@ -268,62 +259,47 @@ pub async fn add_contact(
     Ok((StatusCode::CREATED, Json(ContactView::from(&contact))).into_response())
 }
 
-/// The organisation's email contacts.
-#[utoipa::path(get, path = "/v1/organizations/{organizationId}/contacts", tag = "notifications",
-    params(("organizationId" = String, Path)),
-    responses(
-        (status = 200, body = ContactsResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn list_contacts(
-    State(state): State<AppState>,
-    Path(raw): Path<String>,
+pub(crate) async fn list_contacts_for(
+    state: &AppState,
+    organization: &OrganizationId,
 ) -> Result<Json<ContactsResponse>, ApiError> {
-    let contacts = state.keyroll.contacts(&organization(&raw)?).await?;
+    let contacts = state.keyroll.contacts(organization).await?;
     Ok(Json(ContactsResponse {
         contacts: contacts.iter().map(ContactView::from).collect(),
     }))
 }
 
-/// Remove an email contact.
-#[utoipa::path(delete, path = "/v1/organizations/{organizationId}/contacts/{contactId}", tag = "notifications",
-    params(("organizationId" = String, Path), ("contactId" = String, Path)),
-    responses(
-        (status = 204),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn remove_contact(
-    State(state): State<AppState>,
-    Path((raw, id)): Path<(String, String)>,
+pub(crate) async fn remove_contact_for(
+    state: &AppState,
+    organization: &OrganizationId,
+    id: &str,
 ) -> Result<StatusCode, ApiError> {
     state
         .keyroll
-        .remove_contact(&organization(&raw)?, &contact_id(&id)?)
+        .remove_contact(organization, &contact_id(id)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Register a webhook endpoint; its signing secret is in this response only.
-#[utoipa::path(post, path = "/v1/organizations/{organizationId}/webhooks", tag = "notifications",
-    request_body = CreateWebhookRequest,
-    params(("organizationId" = String, Path)),
-    responses(
-        (status = 201, body = WebhookWithSecretResponse),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn add_webhook(
-    State(state): State<AppState>,
-    Extension(Authenticated(actor)): Extension<Authenticated>,
-    Path(raw): Path<String>,
+fn with_secret(status: StatusCode, endpoint: &WebhookEndpoint, secret: &str) -> Response {
+    let response = WebhookWithSecretResponse {
+        webhook: WebhookView::from(endpoint),
+        secret: secret.to_owned(),
+    };
+    (
+        status,
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        Json(response),
+    )
+        .into_response()
+}
+
+pub(crate) async fn add_webhook_for(
+    state: &AppState,
+    organization: OrganizationId,
+    actor: Actor,
     body: JsonBody<CreateWebhookRequest>,
 ) -> Result<Response, ApiError> {
-    let organization = organization(&raw)?;
     let (endpoint, secret) = state
         .keyroll
         .add_webhook(
@@ -333,103 +309,52 @@ pub async fn add_webhook(
             actor,
         )
         .await?;
-    let response = WebhookWithSecretResponse {
-        webhook: WebhookView::from(&endpoint),
-        secret: secret.expose().to_owned(),
-    };
-    Ok((
-        StatusCode::CREATED,
-        [(axum::http::header::CACHE_CONTROL, "no-store")],
-        Json(response),
-    )
-        .into_response())
+    Ok(with_secret(StatusCode::CREATED, &endpoint, secret.expose()))
 }
 
-/// The organisation's webhook endpoints (never their secrets).
-#[utoipa::path(get, path = "/v1/organizations/{organizationId}/webhooks", tag = "notifications",
-    params(("organizationId" = String, Path)),
-    responses(
-        (status = 200, body = WebhooksResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn list_webhooks(
-    State(state): State<AppState>,
-    Path(raw): Path<String>,
+pub(crate) async fn list_webhooks_for(
+    state: &AppState,
+    organization: &OrganizationId,
 ) -> Result<Json<WebhooksResponse>, ApiError> {
-    let webhooks = state.keyroll.webhooks(&organization(&raw)?).await?;
+    let webhooks = state.keyroll.webhooks(organization).await?;
     Ok(Json(WebhooksResponse {
         webhooks: webhooks.iter().map(WebhookView::from).collect(),
     }))
 }
 
-/// Remove a webhook endpoint (and delete its signing secrets).
-#[utoipa::path(delete, path = "/v1/organizations/{organizationId}/webhooks/{webhookId}", tag = "notifications",
-    params(("organizationId" = String, Path), ("webhookId" = String, Path)),
-    responses(
-        (status = 204),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn remove_webhook(
-    State(state): State<AppState>,
-    Path((raw, id)): Path<(String, String)>,
+pub(crate) async fn remove_webhook_for(
+    state: &AppState,
+    organization: &OrganizationId,
+    id: &str,
 ) -> Result<StatusCode, ApiError> {
     state
         .keyroll
-        .remove_webhook(&organization(&raw)?, &webhook_id(&id)?)
+        .remove_webhook(organization, &webhook_id(id)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Add a signing secret (in this response only); the current one keeps signing for a
-/// day, both in `webhook-signature`, so the receiver can switch without a gap.
-#[utoipa::path(post, path = "/v1/organizations/{organizationId}/webhooks/{webhookId}/rotate-secret", tag = "notifications",
-    params(("organizationId" = String, Path), ("webhookId" = String, Path)),
-    responses(
-        (status = 200, body = WebhookWithSecretResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn rotate_webhook_secret(
-    State(state): State<AppState>,
-    Path((raw, id)): Path<(String, String)>,
+pub(crate) async fn rotate_webhook_secret_for(
+    state: &AppState,
+    organization: &OrganizationId,
+    id: &str,
 ) -> Result<Response, ApiError> {
     let (endpoint, secret) = state
         .keyroll
-        .rotate_webhook_secret(&organization(&raw)?, &webhook_id(&id)?)
+        .rotate_webhook_secret(organization, &webhook_id(id)?)
         .await?;
-    let response = WebhookWithSecretResponse {
-        webhook: WebhookView::from(&endpoint),
-        secret: secret.expose().to_owned(),
-    };
-    Ok((
-        [(axum::http::header::CACHE_CONTROL, "no-store")],
-        Json(response),
-    )
-        .into_response())
+    Ok(with_secret(StatusCode::OK, &endpoint, secret.expose()))
 }
 
-/// The organisation's in-app feed: every notification, newest first, read or not.
-#[utoipa::path(get, path = "/v1/organizations/{organizationId}/notifications", tag = "notifications",
-    params(("organizationId" = String, Path), PageQuery),
-    responses(
-        (status = 200, body = NotificationsResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn notifications(
-    State(state): State<AppState>,
-    Path(raw): Path<String>,
-    QueryParams(query): QueryParams<PageQuery>,
+pub(crate) async fn notifications_for(
+    state: &AppState,
+    organization: &OrganizationId,
+    query: PageQuery,
 ) -> Result<Json<NotificationsResponse>, ApiError> {
     let limit = query.limit()?;
     let entries = state
         .keyroll
-        .feed(&organization(&raw)?, query.cursor()?, limit)
+        .feed(organization, query.cursor()?, limit)
         .await?;
     let next_cursor = (entries.len() == limit)
         .then(|| entries.last().map(|e| e.sort_key()))
@@ -450,6 +375,177 @@ pub async fn notifications(
     }))
 }
 
+pub(crate) async fn mark_read_for(
+    state: &AppState,
+    organization: &OrganizationId,
+    event_id: &str,
+) -> Result<StatusCode, ApiError> {
+    if event_id.len() > 100
+        || !event_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(Error::not_found("notification", "with that id").into());
+    }
+    state.keyroll.mark_read(organization, event_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn deliveries_for(
+    state: &AppState,
+    organization: &OrganizationId,
+    query: PageQuery,
+) -> Result<Json<DeliveriesResponse>, ApiError> {
+    let limit = query.limit()?;
+    let attempts = state
+        .keyroll
+        .delivery_attempts(organization, query.cursor()?, limit)
+        .await?;
+    let next_cursor = (attempts.len() == limit)
+        .then(|| attempts.last().map(DeliveryAttempt::sort_key))
+        .flatten();
+    Ok(Json(DeliveriesResponse {
+        deliveries: attempts.iter().map(AttemptView::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Add an email contact.
+#[utoipa::path(post, path = "/v1/organizations/{organizationId}/contacts", tag = "notifications",
+    request_body = CreateContactRequest,
+    params(("organizationId" = String, Path)),
+    responses(
+        (status = 201, body = ContactView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn add_contact(
+    State(state): State<AppState>,
+    Extension(Authenticated(actor)): Extension<Authenticated>,
+    Path(raw): Path<String>,
+    body: JsonBody<CreateContactRequest>,
+) -> Result<Response, ApiError> {
+    add_contact_for(&state, organization(&raw)?, actor, body).await
+}
+
+/// The organisation's email contacts.
+#[utoipa::path(get, path = "/v1/organizations/{organizationId}/contacts", tag = "notifications",
+    params(("organizationId" = String, Path)),
+    responses(
+        (status = 200, body = ContactsResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_contacts(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<ContactsResponse>, ApiError> {
+    list_contacts_for(&state, &organization(&raw)?).await
+}
+
+/// Remove an email contact.
+#[utoipa::path(delete, path = "/v1/organizations/{organizationId}/contacts/{contactId}", tag = "notifications",
+    params(("organizationId" = String, Path), ("contactId" = String, Path)),
+    responses(
+        (status = 204),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn remove_contact(
+    State(state): State<AppState>,
+    Path((raw, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    remove_contact_for(&state, &organization(&raw)?, &id).await
+}
+
+/// Register a webhook endpoint; its signing secret is in this response only.
+#[utoipa::path(post, path = "/v1/organizations/{organizationId}/webhooks", tag = "notifications",
+    request_body = CreateWebhookRequest,
+    params(("organizationId" = String, Path)),
+    responses(
+        (status = 201, body = WebhookWithSecretResponse),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn add_webhook(
+    State(state): State<AppState>,
+    Extension(Authenticated(actor)): Extension<Authenticated>,
+    Path(raw): Path<String>,
+    body: JsonBody<CreateWebhookRequest>,
+) -> Result<Response, ApiError> {
+    add_webhook_for(&state, organization(&raw)?, actor, body).await
+}
+
+/// The organisation's webhook endpoints (never their secrets).
+#[utoipa::path(get, path = "/v1/organizations/{organizationId}/webhooks", tag = "notifications",
+    params(("organizationId" = String, Path)),
+    responses(
+        (status = 200, body = WebhooksResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_webhooks(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<WebhooksResponse>, ApiError> {
+    list_webhooks_for(&state, &organization(&raw)?).await
+}
+
+/// Remove a webhook endpoint (and delete its signing secrets).
+#[utoipa::path(delete, path = "/v1/organizations/{organizationId}/webhooks/{webhookId}", tag = "notifications",
+    params(("organizationId" = String, Path), ("webhookId" = String, Path)),
+    responses(
+        (status = 204),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn remove_webhook(
+    State(state): State<AppState>,
+    Path((raw, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    remove_webhook_for(&state, &organization(&raw)?, &id).await
+}
+
+/// Add a signing secret (in this response only); the current one keeps signing for a
+/// day, both in `webhook-signature`, so the receiver can switch without a gap.
+#[utoipa::path(post, path = "/v1/organizations/{organizationId}/webhooks/{webhookId}/rotate-secret", tag = "notifications",
+    params(("organizationId" = String, Path), ("webhookId" = String, Path)),
+    responses(
+        (status = 200, body = WebhookWithSecretResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn rotate_webhook_secret(
+    State(state): State<AppState>,
+    Path((raw, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    rotate_webhook_secret_for(&state, &organization(&raw)?, &id).await
+}
+
+/// The organisation's in-app feed: every notification, newest first, read or not.
+#[utoipa::path(get, path = "/v1/organizations/{organizationId}/notifications", tag = "notifications",
+    params(("organizationId" = String, Path), PageQuery),
+    responses(
+        (status = 200, body = NotificationsResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn notifications(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    QueryParams(query): QueryParams<PageQuery>,
+) -> Result<Json<NotificationsResponse>, ApiError> {
+    notifications_for(&state, &organization(&raw)?, query).await
+}
+
 /// Mark a notification of the feed read.
 #[utoipa::path(post, path = "/v1/organizations/{organizationId}/notifications/{eventId}/read", tag = "notifications",
     params(("organizationId" = String, Path), ("eventId" = String, Path)),
@@ -463,18 +559,7 @@ pub async fn mark_read(
     State(state): State<AppState>,
     Path((raw, event_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    if event_id.len() > 100
-        || !event_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
-        return Err(Error::not_found("notification", "with that id").into());
-    }
-    state
-        .keyroll
-        .mark_read(&organization(&raw)?, &event_id)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    mark_read_for(&state, &organization(&raw)?, &event_id).await
 }
 
 /// Every delivery attempt to the organisation's contacts and endpoints, newest first.
@@ -490,16 +575,5 @@ pub async fn deliveries(
     Path(raw): Path<String>,
     QueryParams(query): QueryParams<PageQuery>,
 ) -> Result<Json<DeliveriesResponse>, ApiError> {
-    let limit = query.limit()?;
-    let attempts = state
-        .keyroll
-        .delivery_attempts(&organization(&raw)?, query.cursor()?, limit)
-        .await?;
-    let next_cursor = (attempts.len() == limit)
-        .then(|| attempts.last().map(DeliveryAttempt::sort_key))
-        .flatten();
-    Ok(Json(DeliveriesResponse {
-        deliveries: attempts.iter().map(AttemptView::from).collect(),
-        next_cursor,
-    }))
+    deliveries_for(&state, &organization(&raw)?, query).await
 }

@@ -24,42 +24,47 @@ use crate::AppState;
 
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
-fn key_id(raw: &str) -> Result<KeyId, ApiError> {
+pub(crate) fn key_id(raw: &str) -> Result<KeyId, ApiError> {
     KeyId::parse(raw).map_err(|_| Error::not_found("key", "with that id").into())
 }
 
-fn rotation_id(raw: &str) -> Result<RotationId, ApiError> {
+pub(crate) fn rotation_id(raw: &str) -> Result<RotationId, ApiError> {
     RotationId::parse(raw).map_err(|_| Error::not_found("rotation", "with that id").into())
 }
 
-fn optional_reason(text: Option<String>) -> Result<Option<Reason>, Error> {
+pub(crate) fn optional_reason(text: Option<String>) -> Result<Option<Reason>, Error> {
     text.map(|t| Reason::parse(&t)).transpose()
 }
 
 /// What a state-changing route produced: a key or a rotation, with the secret it
 /// minted if any.
-enum Outcome {
+pub(crate) enum Outcome {
     Key(keyroll_core::key::Key, Option<RawSecret>),
     Rotation(keyroll_core::rotation::Rotation, Option<RawSecret>),
 }
 
-fn respond(status: StatusCode, outcome: Outcome) -> Response {
+/// The response for `outcome`, as `viewer` may see it.
+fn respond(status: StatusCode, outcome: Outcome, viewer: Viewer) -> Response {
     match outcome {
         Outcome::Key(key, Some(secret)) => (
             status,
             Json(KeyWithSecretResponse {
-                key: (&key).into(),
+                key: KeyView::from(&key).seen_by(viewer),
                 secret: secret.expose().to_owned(),
             }),
         )
             .into_response(),
-        Outcome::Key(key, None) => {
-            (status, Json(KeyResponse { key: (&key).into() })).into_response()
-        }
+        Outcome::Key(key, None) => (
+            status,
+            Json(KeyResponse {
+                key: KeyView::from(&key).seen_by(viewer),
+            }),
+        )
+            .into_response(),
         Outcome::Rotation(rotation, Some(secret)) => (
             status,
             Json(RotationWithSecretResponse {
-                rotation: (&rotation).into(),
+                rotation: RotationView::from(&rotation).seen_by(viewer),
                 secret: secret.expose().to_owned(),
             }),
         )
@@ -67,7 +72,7 @@ fn respond(status: StatusCode, outcome: Outcome) -> Response {
         Outcome::Rotation(rotation, None) => (
             status,
             Json(RotationResponse {
-                rotation: (&rotation).into(),
+                rotation: RotationView::from(&rotation).seen_by(viewer),
             }),
         )
             .into_response(),
@@ -78,7 +83,7 @@ fn respond(status: StatusCode, outcome: Outcome) -> Response {
 /// gets the first result — the same status, the same resource shown as it is now, the
 /// same one-time secret — marked `Idempotent-Replayed: true`; the same key with another
 /// body gets 422; a duplicate racing the first finds its record after losing the race.
-async fn idempotent<F, Fut>(
+pub(crate) async fn idempotent<F, Fut>(
     state: &AppState,
     actor: keyroll_core::ids::Actor,
     headers: &HeaderMap,
@@ -105,16 +110,16 @@ where
     let mut caller = Caller::new(actor.clone());
     if let Some(key) = key {
         let intent = derive(key)?;
-        if let Some(response) = replay(state, &intent).await? {
+        if let Some(response) = replay(state, &intent, Viewer::of(&actor)).await? {
             return Ok(response);
         }
         caller = caller.with_idempotency(intent);
     }
     match operation(caller).await {
-        Ok(outcome) => Ok(respond(status, outcome)),
+        Ok(outcome) => Ok(respond(status, outcome, Viewer::of(&actor))),
         Err(error) if error.kind() == ErrorKind::Conflict => match key {
             // A duplicate of this request may have won the race: answer with its result.
-            Some(key) => match replay(state, &derive(key)?).await? {
+            Some(key) => match replay(state, &derive(key)?, Viewer::of(&actor)).await? {
                 Some(response) => Ok(response),
                 None => Err(error.into()),
             },
@@ -127,6 +132,7 @@ where
 async fn replay(
     state: &AppState,
     intent: &IdempotencyIntent,
+    viewer: Viewer,
 ) -> Result<Option<Response>, ApiError> {
     let Some(replay) = state.keyroll.replay(intent).await? else {
         return Ok(None);
@@ -140,14 +146,14 @@ async fn replay(
         Outcome::Key(state.keyroll.key(&id).await?, replay.secret)
     };
     let status = StatusCode::from_u16(replay.status).unwrap_or(StatusCode::OK);
-    let mut response = respond(status, outcome);
+    let mut response = respond(status, outcome, viewer);
     response
         .headers_mut()
         .insert("idempotent-replayed", HeaderValue::from_static("true"));
     Ok(Some(response))
 }
 
-fn scope(method: &Method, path: &str) -> String {
+pub(crate) fn scope(method: &Method, path: &str) -> String {
     format!("{method} {path}")
 }
 
@@ -235,6 +241,20 @@ pub async fn schedule_rotation(
     body: JsonBody<ScheduleRotationRequest>,
 ) -> Result<Response, ApiError> {
     let id = key_id(&raw)?;
+    let path = format!("/v1/keys/{id}/rotations");
+    schedule(&state, actor, id, &path, &headers, body).await
+}
+
+/// Schedules a rotation of `id` as `actor` asked in `body` (the operator's and the
+/// customer's route share it; `path` scopes the Idempotency-Key).
+pub(crate) async fn schedule(
+    state: &AppState,
+    actor: keyroll_core::ids::Actor,
+    id: KeyId,
+    path: &str,
+    headers: &HeaderMap,
+    body: JsonBody<ScheduleRotationRequest>,
+) -> Result<Response, ApiError> {
     let value = body.value;
     let start = match (value.immediate, value.scheduled_at) {
         (true, Some(_)) => {
@@ -257,12 +277,11 @@ pub async fn schedule_rotation(
         auto_extend: value.auto_extend,
     };
     let keyroll = state.keyroll.clone();
-    let path = format!("/v1/keys/{id}/rotations");
     idempotent(
-        &state,
+        state,
         actor,
-        &headers,
-        scope(&Method::POST, &path),
+        headers,
+        scope(&Method::POST, path),
         &body.raw,
         StatusCode::CREATED,
         |caller| async move {
@@ -301,18 +320,30 @@ pub async fn emergency_rotation(
     body: JsonBody<EmergencyRotationRequest>,
 ) -> Result<Response, ApiError> {
     let id = key_id(&raw)?;
+    let path = format!("/v1/keys/{id}/emergency-rotation");
+    emergency(&state, actor, id, &path, &headers, body).await
+}
+
+/// Rotates `id` at once as `actor` asked in `body` (operator's and customer's route).
+pub(crate) async fn emergency(
+    state: &AppState,
+    actor: keyroll_core::ids::Actor,
+    id: KeyId,
+    path: &str,
+    headers: &HeaderMap,
+    body: JsonBody<EmergencyRotationRequest>,
+) -> Result<Response, ApiError> {
     let request = EmergencyRequest {
         reason: Reason::parse(&body.value.reason)?,
         grace_seconds: body.value.grace_period_seconds,
         source: EmergencySource::Operator,
     };
     let keyroll = state.keyroll.clone();
-    let path = format!("/v1/keys/{id}/emergency-rotation");
     idempotent(
-        &state,
+        state,
         actor,
-        &headers,
-        scope(&Method::POST, &path),
+        headers,
+        scope(&Method::POST, path),
         &body.raw,
         StatusCode::CREATED,
         |caller| async move {
@@ -508,13 +539,24 @@ pub async fn reveal_secret(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = rotation_id(&raw)?;
-    let keyroll = state.keyroll.clone();
     let path = format!("/v1/rotations/{id}/reveal");
+    reveal(&state, actor, id, &path, &headers).await
+}
+
+/// Hands out rotation `id`'s held secret to `actor` (operator's and customer's route).
+pub(crate) async fn reveal(
+    state: &AppState,
+    actor: keyroll_core::ids::Actor,
+    id: RotationId,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let keyroll = state.keyroll.clone();
     idempotent(
-        &state,
+        state,
         actor,
-        &headers,
-        scope(&Method::POST, &path),
+        headers,
+        scope(&Method::POST, path),
         b"",
         StatusCode::OK,
         |caller| async move {

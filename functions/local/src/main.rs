@@ -205,6 +205,7 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
         keyroll: keyroll.clone(),
         auth: Auth::admin_token(&token),
         queue: Some(queue.clone()),
+        customers: None,
     });
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -62,6 +62,45 @@ mod tests {
     use crate::plan::{plan_schedule, RotationRequest, ScheduleTrigger};
 
     #[test]
+    fn a_customers_reveal_is_told_to_the_organisation_naming_the_user() {
+        let request = RotationRequest {
+            trigger: ScheduleTrigger::Policy,
+            ..Default::default()
+        };
+        let scanner = actor();
+        let (change, rotation) = plan_schedule(
+            key(KeyClass::Server),
+            &request,
+            &policy(),
+            &successor(2, true),
+            act(&scanner, now()),
+        )
+        .unwrap();
+        let alice = crate::ids::Actor::customer(&change.key.organization_id, "alice").unwrap();
+        let (change, _) = plan_reveal(change.key, rotation, act(&alice, now())).unwrap();
+        let told: Vec<_> = change
+            .outbox
+            .iter()
+            .filter_map(|e| match &e.message {
+                OutboxMessage::Notify { notification } => Some(notification),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(told.len(), 1);
+        assert_eq!(
+            told[0].kind,
+            crate::notification::NotificationType::RotationRevealed
+        );
+        assert_eq!(told[0].actor.as_ref(), Some(&alice));
+        let email = crate::email::render(told[0], now());
+        assert!(
+            email.text.contains("by alice, a user of your organisation"),
+            "{}",
+            email.text
+        );
+    }
+
+    #[test]
     fn a_held_secret_is_revealed_once_and_a_returned_one_never() {
         let actor = actor();
         let request = RotationRequest {

@@ -39,8 +39,9 @@ impl std::fmt::Debug for DevSigningKey {
 impl DevSigningKey {
     /// A new key from the OS CSPRNG.
     pub fn generate() -> Result<Self, String> {
-        let document = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-            .map_err(|_| "could not generate a P-256 key".to_owned())?;
+        let document =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .map_err(|_| "could not generate a P-256 key".to_owned())?;
         Self::from_pkcs8(document.as_ref())
     }
 
@@ -61,11 +62,10 @@ impl DevSigningKey {
     pub fn load_or_create(path: &Path) -> Result<Self, String> {
         match std::fs::read_to_string(path) {
             Ok(text) => {
-                let der = Zeroizing::new(
-                    STANDARD
-                        .decode(text.trim())
-                        .map_err(|_| format!("{} is not a keyroll development key", path.display()))?,
-                );
+                let der =
+                    Zeroizing::new(STANDARD.decode(text.trim()).map_err(|_| {
+                        format!("{} is not a keyroll development key", path.display())
+                    })?);
                 Self::from_pkcs8(&der)
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
@@ -171,7 +171,10 @@ mod tests {
 
     #[test]
     fn a_development_token_verifies_against_its_own_jwks_and_the_key_survives_a_reload() {
-        let dir = std::env::temp_dir().join(format!("keyroll-dev-key-{}", hex::encode(keyroll_core::random::bytes::<6>())));
+        let dir = std::env::temp_dir().join(format!(
+            "keyroll-dev-key-{}",
+            hex::encode(keyroll_core::random::bytes::<6>())
+        ));
         let path = dir.join("key");
         let key = DevSigningKey::load_or_create(&path).unwrap();
         let again = DevSigningKey::load_or_create(&path).unwrap();

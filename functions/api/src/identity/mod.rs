@@ -108,7 +108,11 @@ impl IdentitySettings {
     /// The settings from `lookup` (the environment), `None` when customer routes are
     /// off (no issuer), or every problem with them.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, String> {
-        let text = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let text = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let Some(issuer) = text("KEYROLL_JWT_ISSUER") else {
             return Ok(None);
         };

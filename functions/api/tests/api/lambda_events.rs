@@ -30,6 +30,7 @@ fn router() -> axum::Router {
         keyroll: Arc::new(wired.keyroll),
         queue: None,
         auth: Auth::ApiGatewayIam,
+        customers: None,
     })
 }
 

@@ -3,6 +3,7 @@
 //! state machine.
 
 mod compliance;
+mod customers;
 mod idempotency;
 mod keys;
 mod lambda_events;

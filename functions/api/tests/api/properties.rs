@@ -423,6 +423,7 @@ async fn world() -> World {
         keyroll: Arc::new(wired.keyroll),
         auth: Auth::admin_token(TOKEN),
         queue: None,
+        customers: None,
     });
     let mut world = World {
         router,

@@ -39,6 +39,18 @@ pub(crate) fn spawn_app() -> TestApp {
 
 /// The app with settings beyond the test defaults.
 pub(crate) fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
+    spawn_app_for(settings, None)
+}
+
+/// The app with customer routes, trusting `issuers`' keys.
+pub(crate) fn spawn_customer_app(issuers: &crate::customers::Issuers) -> TestApp {
+    spawn_app_for(&[], Some(issuers.access()))
+}
+
+fn spawn_app_for(
+    settings: &[(&str, &str)],
+    customers: Option<keyroll_api::org::CustomerAccess>,
+) -> TestApp {
     let wired = settings
         .iter()
         .fold(TestKeyroll::new(), |test, (name, value)| {
@@ -49,6 +61,7 @@ pub(crate) fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
         keyroll: Arc::new(wired.keyroll),
         queue: None,
         auth: Auth::admin_token(TOKEN),
+        customers,
     });
     TestApp {
         router,

@@ -9,9 +9,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::schema::{
-    age_pk, attr, audit_sk, org_pk, ORG_PK, ORG_SK, due_pk, emergency_pk, idempotency_pk, key_pk, outbox_pk, pointer_pk,
-    rotation_sk, secret_pk, AGE_PK, AGE_SK, COMPLIANCE_PK, DUE_PK, DUE_SK, IDEMPOTENCY_SK, KEY_SK,
-    PK, POINTER_SK, SECRET_SK, SK, SNAPSHOT_SK_PREFIX,
+    age_pk, attr, audit_sk, due_pk, emergency_pk, idempotency_pk, key_pk, org_pk, outbox_pk,
+    pointer_pk, rotation_sk, secret_pk, AGE_PK, AGE_SK, COMPLIANCE_PK, DUE_PK, DUE_SK,
+    IDEMPOTENCY_SK, KEY_SK, ORG_PK, ORG_SK, PK, POINTER_SK, SECRET_SK, SK, SNAPSHOT_SK_PREFIX,
 };
 use crate::audit::AuditEvent;
 use crate::change::EmergencyLogEntry;

@@ -11,9 +11,8 @@ use super::items::{
 };
 use super::schema::{
     age_pk, attr, due_pk, emergency_pk, key_pk, org_pk, outbox_pk, pointer_pk, rotation_sk,
-    AGE_INDEX, ORG_INDEX, ORG_PK, ORG_SK,
-    AGE_PK, AGE_SK, AUDIT_SK_PREFIX, COMPLIANCE_PK, DUE_INDEX, DUE_PK, DUE_SK, KEY_SK, PK,
-    POINTER_SK, ROTATION_SK_PREFIX, SK, SNAPSHOT_SK_PREFIX,
+    AGE_INDEX, AGE_PK, AGE_SK, AUDIT_SK_PREFIX, COMPLIANCE_PK, DUE_INDEX, DUE_PK, DUE_SK, KEY_SK,
+    ORG_INDEX, ORG_PK, ORG_SK, PK, POINTER_SK, ROTATION_SK_PREFIX, SK, SNAPSHOT_SK_PREFIX,
 };
 use super::{unavailable, DynamoStore};
 use crate::audit::AuditEvent;

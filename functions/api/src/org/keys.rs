@@ -1,0 +1,281 @@
+//! A customer's own keys: the list and one key with their deadlines, rotating one
+//! (planned or as an emergency), and its audit trail.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::{Extension, Json};
+use keyroll_core::error::Error;
+use keyroll_core::ids::KeyId;
+use keyroll_core::key::{Key, SecretStage};
+use keyroll_core::rotation::Rotation;
+use keyroll_core::service::MAX_KEY_PAGE;
+use keyroll_core::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::access::Customer;
+use crate::dto::{
+    AuditEventView, AuditResponse, EmergencyRotationRequest, KeyView, RotationView,
+    RotationWithSecretResponse, ScheduleRotationRequest, Viewer,
+};
+use crate::extract::{JsonBody, QueryParams};
+use crate::problem::{ApiError, Problem};
+use crate::routes::{emergency, key_id, schedule};
+use crate::AppState;
+
+const DEFAULT_KEY_PAGE: usize = 50;
+
+/// One of the organisation's keys as its users see it: the secrets (prefixes, stages,
+/// expiry and last use), how old the current secret is and when it must be rotated,
+/// and the rotation in progress.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgKeyView {
+    #[serde(flatten)]
+    pub key: KeyView,
+    /// The prefix of the secret integrations should use now.
+    pub current_prefix: Option<String>,
+    /// The prefix of the next secret, already valid, while a rotation is scheduled.
+    pub pending_prefix: Option<String>,
+    /// Whole days since the current secret was created.
+    pub secret_age_days: Option<u64>,
+    /// When the current secret reaches the maximum age of its class and a rotation
+    /// starts by itself.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub compliance_deadline: Option<Timestamp>,
+    /// The rotation in progress: its `graceEndsAt` is when the old secret stops.
+    pub rotation: Option<RotationView>,
+}
+
+impl OrgKeyView {
+    fn new(view: KeyView, key: &Key, rotation: Option<&Rotation>, state: &AppState) -> Self {
+        let now = state.keyroll.now();
+        let created = key.current_secret_created_at();
+        let max_age = state
+            .keyroll
+            .config()
+            .policy
+            .for_class(key.class)
+            .max_age_seconds();
+        let prefix_of = |stage| {
+            key.versions
+                .iter()
+                .find(|v| v.stage == stage)
+                .map(|v| v.prefix.clone())
+        };
+        Self {
+            key: view.seen_by(Viewer::Customer),
+            current_prefix: prefix_of(SecretStage::Current),
+            pending_prefix: prefix_of(SecretStage::Pending),
+            secret_age_days: created.map(|c| now.seconds_since(c).max(0) as u64 / 86_400),
+            compliance_deadline: created.map(|c| c.plus_seconds(max_age)),
+            rotation: rotation.map(|r| RotationView::from(r).seen_by(Viewer::Customer)),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgKeysResponse {
+    pub keys: Vec<OrgKeyView>,
+    /// Pass as `cursor` for the next page; null on the last one.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrgKeyResponse {
+    pub key: OrgKeyView,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct KeysQuery {
+    /// `nextCursor` of the previous page.
+    cursor: Option<String>,
+    /// Keys per page, 1-100 (default 50).
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// The key (one of your organisation's).
+    key_id: String,
+}
+
+/// Your organisation's keys, in creation order.
+#[utoipa::path(get, path = "/v1/org/keys", tag = "customer",
+    params(KeysQuery),
+    security(("customerToken" = [])),
+    responses(
+        (status = 200, body = OrgKeysResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_keys(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+    QueryParams(query): QueryParams<KeysQuery>,
+) -> Result<Json<OrgKeysResponse>, ApiError> {
+    let limit = query.limit.unwrap_or(DEFAULT_KEY_PAGE);
+    if !(1..=MAX_KEY_PAGE).contains(&limit) {
+        return Err(Error::invalid("limit", "must be from 1 to 100").into());
+    }
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| {
+            KeyId::parse(c).map_err(|_| {
+                Error::invalid(
+                    "cursor",
+                    "not a cursor of this list; start again without one",
+                )
+            })
+        })
+        .transpose()?;
+    let page = state
+        .keyroll
+        .organization_keys(&user.organization, after.as_ref(), limit)
+        .await?;
+    let next_cursor = (page.len() == limit)
+        .then(|| page.last().map(|k| k.key.id.to_string()))
+        .flatten();
+    let keys = page
+        .iter()
+        .map(|owned| {
+            OrgKeyView::new(
+                KeyView::from(&owned.key),
+                &owned.key,
+                owned.rotation.as_ref(),
+                &state,
+            )
+        })
+        .collect();
+    Ok(Json(OrgKeysResponse { keys, next_cursor }))
+}
+
+/// One of your organisation's keys, with the recorded use of its newest secrets.
+#[utoipa::path(get, path = "/v1/org/keys/{keyId}", tag = "customer",
+    params(("keyId" = String, Path, description = "key_…")),
+    security(("customerToken" = [])),
+    responses(
+        (status = 200, body = OrgKeyResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_key(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+    Path(raw): Path<String>,
+) -> Result<Json<OrgKeyResponse>, ApiError> {
+    let id = key_id(&raw)?;
+    state.keyroll.owned_key(&user.organization, &id).await?;
+    let (key, usage) = state.keyroll.key_with_usage(&id).await?;
+    let rotation = match &key.active_rotation {
+        Some(rotation) => Some(state.keyroll.rotation(rotation).await?),
+        None => None,
+    };
+    let view = OrgKeyView::new(
+        KeyView::with_usage(&key, &usage),
+        &key,
+        rotation.as_ref(),
+        &state,
+    );
+    Ok(Json(OrgKeyResponse { key: view }))
+}
+
+/// Roll one of your keys: the new secret is in this response (shown once) and valid at
+/// once; the old one keeps working for the grace, within your provider's bounds.
+#[utoipa::path(post, path = "/v1/org/keys/{keyId}/rotations", tag = "customer",
+    request_body(content = ScheduleRotationRequest, description = "May be empty for all defaults"),
+    params(("keyId" = String, Path, description = "key_…"),
+           ("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters")),
+    security(("customerToken" = [])),
+    responses(
+        (status = 201, body = RotationWithSecretResponse),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn schedule_rotation(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: JsonBody<ScheduleRotationRequest>,
+) -> Result<Response, ApiError> {
+    let id = key_id(&raw)?;
+    state.keyroll.owned_key(&user.organization, &id).await?;
+    let path = format!("/v1/org/keys/{id}/rotations");
+    schedule(&state, user.actor, id, &path, &headers, body).await
+}
+
+/// Roll one of your keys now because its secret may have leaked: every older secret
+/// stops within the grace (0 = at once). The new secret is in this response.
+#[utoipa::path(post, path = "/v1/org/keys/{keyId}/emergency-rotation", tag = "customer",
+    request_body = EmergencyRotationRequest,
+    params(("keyId" = String, Path, description = "key_…"),
+           ("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters")),
+    security(("customerToken" = [])),
+    responses(
+        (status = 201, body = RotationWithSecretResponse),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn emergency_rotation(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: JsonBody<EmergencyRotationRequest>,
+) -> Result<Response, ApiError> {
+    let id = key_id(&raw)?;
+    state.keyroll.owned_key(&user.organization, &id).await?;
+    let path = format!("/v1/org/keys/{id}/emergency-rotation");
+    emergency(&state, user.actor, id, &path, &headers, body).await
+}
+
+/// The audit trail of one of your keys, and whether its hash chain is intact. The
+/// provider's operators appear as `provider`.
+#[utoipa::path(get, path = "/v1/org/audit", tag = "customer",
+    params(AuditQuery),
+    security(("customerToken" = [])),
+    responses(
+        (status = 200, body = AuditResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn audit(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+    QueryParams(query): QueryParams<AuditQuery>,
+) -> Result<Json<AuditResponse>, ApiError> {
+    let id = key_id(&query.key_id)?;
+    state.keyroll.owned_key(&user.organization, &id).await?;
+    let trail = state.keyroll.audit_trail(&id).await?;
+    Ok(Json(AuditResponse {
+        key_id: id.to_string(),
+        events: trail
+            .events
+            .iter()
+            .map(|e| AuditEventView::from(e).seen_by(Viewer::Customer))
+            .collect(),
+        chain_valid: trail.report.valid,
+        chain: trail.report,
+    }))
+}

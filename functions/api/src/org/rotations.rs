@@ -1,0 +1,148 @@
+//! A customer acting on a rotation of their own key: "we have moved" (complete),
+//! more time (extend, within the provider's policy), and collecting the held new
+//! secret of a policy or self-service rotation (reveal, which is what counts as
+//! delivered).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
+use axum::Extension;
+use keyroll_core::ids::Reason;
+
+use super::access::Customer;
+use crate::dto::{
+    ExtendRotationRequest, ReasonRequest, RotationResponse, RotationWithSecretResponse,
+};
+use crate::extract::JsonBody;
+use crate::problem::{ApiError, Problem};
+use crate::routes::{idempotent, optional_reason, reveal, rotation_id, scope, Outcome};
+use crate::AppState;
+
+/// End the grace now because every integration uses the new secret: the old one stops
+/// working. Refused (409) while the new secret has not been collected.
+#[utoipa::path(post, path = "/v1/org/rotations/{rotationId}/complete", tag = "customer",
+    request_body = ReasonRequest,
+    params(("rotationId" = String, Path, description = "rot_…"),
+           ("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters")),
+    security(("customerToken" = [])),
+    responses(
+        (status = 200, body = RotationResponse),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn complete_rotation(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: JsonBody<ReasonRequest>,
+) -> Result<Response, ApiError> {
+    let id = rotation_id(&raw)?;
+    state
+        .keyroll
+        .owned_rotation(&user.organization, &id)
+        .await?;
+    let reason = optional_reason(body.value.reason)?;
+    let keyroll = state.keyroll.clone();
+    let path = format!("/v1/org/rotations/{id}/complete");
+    idempotent(
+        &state,
+        user.actor,
+        &headers,
+        scope(&Method::POST, &path),
+        &body.raw,
+        StatusCode::OK,
+        |caller| async move {
+            let rotation = keyroll.complete_rotation(&id, reason, caller).await?;
+            Ok(Outcome::Rotation(rotation, None))
+        },
+    )
+    .await
+}
+
+/// More time before the old secret stops, within the provider's maximum grace.
+#[utoipa::path(post, path = "/v1/org/rotations/{rotationId}/extend", tag = "customer",
+    request_body = ExtendRotationRequest,
+    params(("rotationId" = String, Path, description = "rot_…"),
+           ("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters")),
+    security(("customerToken" = [])),
+    responses(
+        (status = 200, body = RotationResponse),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn extend_rotation(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: JsonBody<ExtendRotationRequest>,
+) -> Result<Response, ApiError> {
+    let id = rotation_id(&raw)?;
+    state
+        .keyroll
+        .owned_rotation(&user.organization, &id)
+        .await?;
+    let reason = Reason::parse(&body.value.reason)?;
+    let seconds = body.value.grace_period_seconds;
+    let keyroll = state.keyroll.clone();
+    let path = format!("/v1/org/rotations/{id}/extend");
+    idempotent(
+        &state,
+        user.actor,
+        &headers,
+        scope(&Method::POST, &path),
+        &body.raw,
+        StatusCode::OK,
+        |caller| async move {
+            let rotation = keyroll
+                .extend_rotation(&id, seconds, reason, caller)
+                .await?;
+            Ok(Outcome::Rotation(rotation, None))
+        },
+    )
+    .await
+}
+
+/// Collect, once, the new secret your provider's policy (or a self-service rotation)
+/// is holding for you. Your organisation's contacts are told who collected it. A
+/// second reveal is 410.
+#[utoipa::path(post, path = "/v1/org/rotations/{rotationId}/reveal", tag = "customer",
+    params(("rotationId" = String, Path, description = "rot_…"),
+           ("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters")),
+    security(("customerToken" = [])),
+    responses(
+        (status = 200, body = RotationWithSecretResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 410, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn reveal_secret(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = rotation_id(&raw)?;
+    state
+        .keyroll
+        .owned_rotation(&user.organization, &id)
+        .await?;
+    let path = format!("/v1/org/rotations/{id}/reveal");
+    reveal(&state, user.actor, id, &path, &headers).await
+}

@@ -1,0 +1,526 @@
+//! The customer routes in-process, on the manual clock: which tokens open them (and
+//! that every other one gets the same 401), what a viewer may do, who the audit trail
+//! and the notifications name, and a customer's reveal counting as delivery. Tenant
+//! isolation over real HTTP on both stores is in functions/local/tests/customers.rs.
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{KeyPair, RsaKeyPair, RSA_PKCS1_SHA256};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use keyroll_api::identity::dev::DevSigningKey;
+use keyroll_api::identity::{ClaimNames, IdentitySettings, TokenVerifier};
+use keyroll_api::org::CustomerAccess;
+
+use keyroll_core::time::Clock;
+
+use crate::support::*;
+
+pub(crate) const ISSUER: &str = "https://idp.example.test/";
+pub(crate) const AUDIENCE: &str = "keyroll-test";
+const RSA_KID: &str = "rsa-1";
+
+/// A test identity provider with an ES256 and an RS256 key.
+pub(crate) struct Issuers {
+    es256: DevSigningKey,
+    rsa: RsaKeyPair,
+}
+
+fn b64(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl Issuers {
+    pub(crate) fn new() -> Self {
+        Self {
+            es256: DevSigningKey::generate().unwrap(),
+            rsa: RsaKeyPair::generate(KeySize::Rsa2048).unwrap(),
+        }
+    }
+
+    pub(crate) fn jwks(&self) -> String {
+        let mut set: Value = serde_json::from_str(&self.es256.jwks()).unwrap();
+        let public = self.rsa.public_key();
+        set["keys"].as_array_mut().unwrap().push(json!({
+            "kty": "RSA",
+            "kid": RSA_KID,
+            "use": "sig",
+            "n": b64(public.modulus().big_endian_without_leading_zero()),
+            "e": b64(public.exponent().big_endian_without_leading_zero()),
+        }));
+        set.to_string()
+    }
+
+    pub(crate) fn access(&self) -> CustomerAccess {
+        let settings = IdentitySettings {
+            issuer: ISSUER.into(),
+            audience: AUDIENCE.into(),
+            jwks: Some(self.jwks()),
+            claims: ClaimNames::default(),
+        };
+        CustomerAccess::verified_here(TokenVerifier::new(&settings, &self.jwks()).unwrap())
+    }
+
+    pub(crate) fn claims(org: &str, sub: &str, role: &str, now: Timestamp) -> Value {
+        json!({
+            "iss": ISSUER, "aud": AUDIENCE, "sub": sub, "org_id": org,
+            "keyroll_role": role, "iat": now.unix(), "exp": now.unix() + 3600,
+        })
+    }
+
+    pub(crate) fn es256(&self, claims: &Value) -> String {
+        self.es256.sign(claims).unwrap()
+    }
+
+    fn rs256(&self, header: &Value, claims: &Value) -> String {
+        let message = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
+        let mut signature = vec![0; self.rsa.public_modulus_len()];
+        self.rsa
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                message.as_bytes(),
+                &mut signature,
+            )
+            .unwrap();
+        format!("{message}.{}", b64(signature))
+    }
+
+    /// The classic confusion: HS256 with the RSA public key (as PEM) as the secret.
+    fn hs256_with_public_key(&self, claims: &Value) -> String {
+        let header = json!({"alg": "HS256", "typ": "JWT", "kid": RSA_KID});
+        let message = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
+        let pem = format!(
+            "-----BEGIN RSA PUBLIC KEY-----\n{}\n-----END RSA PUBLIC KEY-----\n",
+            STANDARD.encode(self.rsa.public_key().as_ref())
+        );
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(pem.as_bytes()).unwrap();
+        mac.update(message.as_bytes());
+        format!("{message}.{}", b64(mac.finalize().into_bytes()))
+    }
+
+    /// A token for `sub` of `org` with role `role`, valid at `now`.
+    pub(crate) fn token(&self, org: &str, sub: &str, role: &str, now: Timestamp) -> String {
+        self.es256(&Self::claims(org, sub, role, now))
+    }
+}
+
+impl TestApp {
+    /// A customer call with `token`.
+    pub(crate) async fn as_customer(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let bearer = format!("Bearer {token}");
+        self.raw(
+            method,
+            path,
+            body.map(|b| b.to_string()),
+            &[("authorization", &bearer)],
+        )
+        .await
+    }
+
+    async fn key_of(&self, org: &str) -> (String, String) {
+        let reply = self
+            .call("POST", "/v1/keys", Some(json!({"organizationId": org, "name": "prod", "scopes": ["charges:read"], "rateLimit": 100})))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        (
+            reply.body["key"]["id"].as_str().unwrap().to_owned(),
+            reply.body["secret"].as_str().unwrap().to_owned(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn only_a_valid_rs256_or_es256_token_opens_the_customer_routes_and_every_refusal_is_the_same_401(
+) {
+    let issuers = Issuers::new();
+    let app = spawn_customer_app(&issuers);
+    let now = app.clock.now();
+    let claims = |edit: &dyn Fn(&mut Value)| {
+        let mut claims = Issuers::claims("org_acme", "alice", "admin", now);
+        edit(&mut claims);
+        claims
+    };
+    let header = json!({"alg": "RS256", "typ": "JWT", "kid": RSA_KID});
+
+    let accepted = [
+        ("es256", issuers.es256(&claims(&|_| {}))),
+        ("rs256", issuers.rs256(&header, &claims(&|_| {}))),
+        (
+            "expired within the leeway",
+            issuers.es256(&claims(&|c| c["exp"] = json!(now.unix() - 30))),
+        ),
+        (
+            "audience in a list",
+            issuers.es256(&claims(&|c| c["aud"] = json!(["other", AUDIENCE]))),
+        ),
+    ];
+    for (case, token) in &accepted {
+        let reply = app.as_customer(token, "GET", "/v1/org/keys", None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{case}: {}", reply.text);
+    }
+
+    let es256_parts: Vec<String> = issuers
+        .es256(&claims(&|_| {}))
+        .split('.')
+        .map(str::to_owned)
+        .collect();
+    let unsigned = |alg: &str| {
+        format!(
+            "{}.{}.",
+            b64(json!({"alg": alg, "typ": "JWT", "kid": issuers.es256.kid()}).to_string()),
+            b64(claims(&|_| {}).to_string())
+        )
+    };
+    let other = Issuers::new();
+    let refused = [
+        (
+            "expired",
+            issuers.es256(&claims(&|c| c["exp"] = json!(now.unix() - 61))),
+        ),
+        (
+            "no exp",
+            issuers.es256(&claims(&|c| {
+                c.as_object_mut().unwrap().remove("exp");
+            })),
+        ),
+        (
+            "not yet valid",
+            issuers.es256(&claims(&|c| c["nbf"] = json!(now.unix() + 120))),
+        ),
+        (
+            "wrong audience",
+            issuers.es256(&claims(&|c| c["aud"] = json!("another-app"))),
+        ),
+        (
+            "wrong issuer",
+            issuers.es256(&claims(&|c| c["iss"] = json!("https://evil.example/"))),
+        ),
+        ("alg none", unsigned("none")),
+        ("alg none, capitalised", unsigned("None")),
+        (
+            "HS256 with the public key",
+            issuers.hs256_with_public_key(&claims(&|_| {})),
+        ),
+        (
+            "RS256 header on the EC key",
+            issuers.rs256(
+                &json!({"alg": "RS256", "kid": issuers.es256.kid()}),
+                &claims(&|_| {}),
+            ),
+        ),
+        (
+            "unknown kid",
+            issuers.rs256(&json!({"alg": "RS256", "kid": "rsa-2"}), &claims(&|_| {})),
+        ),
+        ("another issuer's key", other.es256(&claims(&|_| {}))),
+        (
+            "tampered claims",
+            format!(
+                "{}.{}.{}",
+                es256_parts[0],
+                b64(claims(&|c| c["org_id"] = json!("org_globex")).to_string()),
+                es256_parts[2]
+            ),
+        ),
+        (
+            "no organisation",
+            issuers.es256(&claims(&|c| {
+                c.as_object_mut().unwrap().remove("org_id");
+            })),
+        ),
+        ("not a token", "not.a.token".to_owned()),
+        ("the admin token", TOKEN.to_owned()),
+    ];
+    let mut bodies = std::collections::BTreeSet::new();
+    for (case, token) in &refused {
+        let reply = app.as_customer(token, "GET", "/v1/org/keys", None).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "{case}: {}",
+            reply.text
+        );
+        assert_eq!(reply.content_type, "application/problem+json", "{case}");
+        bodies.insert(reply.text.clone());
+    }
+    let missing = app
+        .raw("GET", "/v1/org/keys", None, &[("authorization", "")])
+        .await;
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+    bodies.insert(missing.text);
+    assert_eq!(bodies.len(), 1, "every refusal reads the same: {bodies:?}");
+
+    // A customer token is no operator credential.
+    let token = issuers.token("org_acme", "alice", "admin", now);
+    let operator = app.as_customer(&token, "GET", "/v1/rotations", None).await;
+    assert_eq!(operator.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn without_customer_settings_the_customer_routes_refuse_everyone() {
+    let app = spawn_app();
+    let issuers = Issuers::new();
+    let token = issuers.token("org_acme", "alice", "admin", app.clock.now());
+    let reply = app.as_customer(&token, "GET", "/v1/org/keys", None).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_viewer_reads_but_every_change_is_403_and_changes_nothing() {
+    let issuers = Issuers::new();
+    let app = spawn_customer_app(&issuers);
+    let (key, _) = app.key_of("org_acme").await;
+    let viewer = issuers.token("org_acme", "vera", "viewer", app.clock.now());
+    let no_role = issuers.es256(&{
+        let mut claims = Issuers::claims("org_acme", "nora", "", app.clock.now());
+        claims.as_object_mut().unwrap().remove("keyroll_role");
+        claims
+    });
+    for token in [&viewer, &no_role] {
+        let listed = app.as_customer(token, "GET", "/v1/org/keys", None).await;
+        assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+        assert_eq!(listed.body["keys"][0]["id"], key.as_str());
+        let before = app.call("GET", &format!("/v1/keys/{key}"), None).await.body;
+        for (method, path, body) in [
+            ("POST", format!("/v1/org/keys/{key}/rotations"), json!({})),
+            (
+                "POST",
+                format!("/v1/org/keys/{key}/emergency-rotation"),
+                json!({"reason": "leaked"}),
+            ),
+            (
+                "POST",
+                "/v1/org/contacts".to_owned(),
+                json!({"email": "ops@acme.test"}),
+            ),
+        ] {
+            let reply = app.as_customer(token, method, &path, Some(body)).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::FORBIDDEN,
+                "{path}: {}",
+                reply.text
+            );
+            assert_eq!(reply.content_type, "application/problem+json");
+        }
+        let after = app.call("GET", &format!("/v1/keys/{key}"), None).await.body;
+        assert_eq!(before, after, "a refused change changes nothing");
+        let contacts = app
+            .as_customer(token, "GET", "/v1/org/contacts", None)
+            .await;
+        assert_eq!(contacts.body["contacts"], json!([]));
+    }
+}
+
+#[tokio::test]
+async fn a_customers_actions_are_audited_as_the_user_and_told_to_the_organisation() {
+    let issuers = Issuers::new();
+    let app = spawn_customer_app(&issuers);
+    let (key, old_secret) = app.key_of("org_acme").await;
+    let alice = issuers.token("org_acme", "alice", "admin", app.clock.now());
+
+    // The key as the customer sees it: prefixes, age, deadline.
+    let shown = app
+        .as_customer(&alice, "GET", &format!("/v1/org/keys/{key}"), None)
+        .await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.text);
+    let view = &shown.body["key"];
+    assert_eq!(view["currentPrefix"], view["versions"][0]["prefix"]);
+    assert_eq!(view["pendingPrefix"], Value::Null);
+    assert_eq!(view["secretAgeDays"], 0);
+    assert_eq!(
+        view["complianceDeadline"],
+        app.clock.now().plus_seconds(90 * 86_400).to_rfc3339()
+    );
+    assert_eq!(
+        view["createdBy"], "provider",
+        "the operator's name is not shown"
+    );
+    assert_eq!(view["rotation"], Value::Null);
+
+    // Roll it: the new secret is in the response, once; the old one keeps working.
+    let rolled = app
+        .as_customer(
+            &alice,
+            "POST",
+            &format!("/v1/org/keys/{key}/rotations"),
+            Some(json!({"gracePeriodSeconds": 3600, "immediate": true, "reason": "yearly"})),
+        )
+        .await;
+    assert_eq!(rolled.status, StatusCode::CREATED, "{}", rolled.text);
+    let new_secret = rolled.body["secret"].as_str().unwrap().to_owned();
+    let rotation = rolled.body["rotation"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(rolled.body["rotation"]["actor"], "customer:org_acme/alice");
+    assert_eq!(app.verify(&old_secret).await, "VALID");
+    assert_eq!(app.verify(&new_secret).await, "VALID");
+    let in_progress = app
+        .as_customer(&alice, "GET", &format!("/v1/org/keys/{key}"), None)
+        .await;
+    assert_eq!(in_progress.body["key"]["rotation"]["id"], rotation.as_str());
+
+    // More time, then "we have moved".
+    let extended = app
+        .as_customer(
+            &alice,
+            "POST",
+            &format!("/v1/org/rotations/{rotation}/extend"),
+            Some(json!({"gracePeriodSeconds": 600, "reason": "one more deploy"})),
+        )
+        .await;
+    assert_eq!(extended.status, StatusCode::OK, "{}", extended.text);
+    let completed = app
+        .as_customer(
+            &alice,
+            "POST",
+            &format!("/v1/org/rotations/{rotation}/complete"),
+            Some(json!({"reason": "all integrations moved"})),
+        )
+        .await;
+    assert_eq!(completed.status, StatusCode::OK, "{}", completed.text);
+    assert_eq!(completed.body["rotation"]["status"], "completed");
+    assert_eq!(app.verify(&old_secret).await, "REVOKED");
+
+    // The trail names alice for her actions and the provider for its own.
+    let trail = app
+        .as_customer(&alice, "GET", &format!("/v1/org/audit?keyId={key}"), None)
+        .await;
+    assert_eq!(trail.status, StatusCode::OK, "{}", trail.text);
+    assert_eq!(trail.body["chainValid"], true);
+    let actors: Vec<(String, String)> = trail.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["actor"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(actors[0], ("key.created".into(), "provider".into()));
+    for (action, actor) in &actors[1..] {
+        assert_eq!(actor, "customer:org_acme/alice", "{action}");
+    }
+    assert!(actors.len() >= 4, "{actors:?}");
+    // The operator's own view of the trail is unchanged.
+    let operator = app
+        .call("GET", &format!("/v1/keys/{key}/audit"), None)
+        .await;
+    assert_eq!(operator.body["events"][0]["actor"], "local-admin");
+    let audit_has = |action: &str| actors.iter().any(|(a, _)| a == action);
+    assert!(audit_has("rotation.scheduled") && audit_has("rotation.completed"));
+    // (That the organisation's feed names alice is tested end to end, with the
+    // notifier running, in functions/local/tests/customers.rs.)
+}
+
+#[tokio::test]
+async fn a_policy_secret_the_customer_reveals_counts_as_delivered_and_one_never_revealed_holds_the_rotation_open(
+) {
+    let issuers = Issuers::new();
+    let app = spawn_customer_app(&issuers);
+    let (collected, collected_secret) = app.key_of("org_acme").await;
+    let (ignored, ignored_secret) = app.key_of("org_acme").await;
+    // 91 days on, the scan starts a policy rotation of each; the secrets are held.
+    app.clock.advance(91 * 86_400);
+    let scanned = app.call("POST", "/v1/admin/scan", None).await;
+    assert_eq!(scanned.body["scheduled"], 2, "{}", scanned.text);
+    let alice = issuers.token("org_acme", "alice", "admin", app.clock.now());
+    let rotation_of = |body: &Value| body["key"]["rotation"]["id"].as_str().unwrap().to_owned();
+    let listed = app.as_customer(&alice, "GET", "/v1/org/keys", None).await;
+    assert_eq!(listed.body["keys"].as_array().unwrap().len(), 2);
+    let collected_rotation = rotation_of(
+        &app.as_customer(&alice, "GET", &format!("/v1/org/keys/{collected}"), None)
+            .await
+            .body,
+    );
+    let ignored_rotation = rotation_of(
+        &app.as_customer(&alice, "GET", &format!("/v1/org/keys/{ignored}"), None)
+            .await
+            .body,
+    );
+
+    let revealed = app
+        .as_customer(
+            &alice,
+            "POST",
+            &format!("/v1/org/rotations/{collected_rotation}/reveal"),
+            None,
+        )
+        .await;
+    assert_eq!(revealed.status, StatusCode::OK, "{}", revealed.text);
+    let new_secret = revealed.body["secret"].as_str().unwrap().to_owned();
+    assert_eq!(
+        revealed.body["rotation"]["revealedAt"],
+        app.clock.now().to_rfc3339()
+    );
+    let again = app
+        .as_customer(
+            &alice,
+            "POST",
+            &format!("/v1/org/rotations/{collected_rotation}/reveal"),
+            None,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::GONE, "shown once");
+
+    // The audit trail records who collected it.
+    let trail = app
+        .as_customer(
+            &alice,
+            "GET",
+            &format!("/v1/org/audit?keyId={collected}"),
+            None,
+        )
+        .await;
+    let reveal_event = trail.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "rotation.revealed")
+        .cloned()
+        .unwrap();
+    assert_eq!(reveal_event["actor"], "customer:org_acme/alice");
+
+    // Just before the grace ends, the processor extends the uncollected one; just
+    // after, the collected one completes on time.
+    // (The processor runs every minute: it starts both when they are due.)
+    let rotation = &revealed.body["rotation"];
+    let at = |field: &str| Timestamp::parse(rotation[field].as_str().unwrap()).unwrap();
+    let grace_ends = at("graceEndsAt");
+    app.clock.set(at("scheduledAt"));
+    app.call("POST", "/v1/admin/process", None).await;
+    app.clock.set(grace_ends.minus_seconds(1800));
+    app.call("POST", "/v1/admin/process", None).await;
+    app.clock.set(grace_ends.plus_seconds(60));
+    app.call("POST", "/v1/admin/process", None).await;
+    let status = |id: &str| {
+        let app = &app;
+        let id = id.to_owned();
+        async move {
+            app.call("GET", &format!("/v1/rotations/{id}"), None)
+                .await
+                .body["rotation"]
+                .clone()
+        }
+    };
+    let done = status(&collected_rotation).await;
+    assert_eq!(done["status"], "completed");
+    assert_eq!(app.verify(&collected_secret).await, "REVOKED");
+    assert_eq!(app.verify(&new_secret).await, "VALID");
+    let waiting = status(&ignored_rotation).await;
+    assert_ne!(waiting["status"], "completed", "{waiting}");
+    assert_eq!(waiting["awaitingDelivery"], true);
+    assert_eq!(
+        app.verify(&ignored_secret).await,
+        "VALID",
+        "nobody has the new secret, so the old one keeps working"
+    );
+}
