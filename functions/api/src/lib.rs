@@ -169,11 +169,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 const DASHBOARD: &str = include_str!("dashboard.html");
+const PORTAL: &str = include_str!("portal.html");
 
-/// The compliance dashboard: one self-contained page (no CDN, no build step) that
-/// reads the JSON API with the token given after `#token=`. It holds no data itself,
-/// so it is served without credentials.
-async fn dashboard() -> impl IntoResponse {
+/// The compliance dashboard and the customer portal: each one self-contained page
+/// (no CDN, no build step) that reads the JSON API with the token given after
+/// `#token=`. They hold no data themselves, so they are served without credentials.
+fn page(html: &'static str) -> impl IntoResponse {
     (
         [
             (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -182,8 +183,9 @@ async fn dashboard() -> impl IntoResponse {
                 "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'",
             ),
             (axum::http::header::X_FRAME_OPTIONS, "DENY"),
+            (axum::http::header::REFERRER_POLICY, "no-referrer"),
         ],
-        DASHBOARD,
+        html,
     )
 }
 
@@ -213,7 +215,8 @@ pub fn app(state: AppState) -> Router {
             "/openapi.json",
             get(move || async move { Json(document.as_ref().clone()) }),
         )
-        .route("/dashboard", get(dashboard))
+        .route("/dashboard", get(|| async { page(DASHBOARD) }))
+        .route("/portal", get(|| async { page(PORTAL) }))
         .fallback(|| async { ApiError::RouteNotFound.into_response() })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))

@@ -1,8 +1,11 @@
-//! The API as a Lambda function behind API Gateway (IAM auth). Clients are built once
-//! per container; every request runs the same router as keyroll-local.
+//! The API as a Lambda function behind API Gateway: IAM auth on the operator routes,
+//! the HTTP API's JWT authorizer on the customer routes. Clients are built once per
+//! container; every request runs the same router as keyroll-local.
 
 use std::sync::Arc;
 
+use keyroll_api::identity::{IdentitySettings, TokenVerifier};
+use keyroll_api::org::CustomerAccess;
 use keyroll_api::{app, AppState, Auth};
 use keyroll_core::config::Config;
 use keyroll_core::queue::{NotificationQueue, SqsQueue};
@@ -11,6 +14,7 @@ use keyroll_core::queue::{NotificationQueue, SqsQueue};
 async fn main() -> Result<(), lambda_http::Error> {
     keyroll_core::logging::init_lambda();
     let config = Config::from_env()?;
+    let customers = customer_access()?;
     let sdk = keyroll_core::aws::load_config().await;
     let keyroll = keyroll_core::aws::keyroll(config, &sdk);
     let queue: Option<Arc<dyn NotificationQueue>> = std::env::var("KEYROLL_QUEUE_URL")
@@ -24,7 +28,24 @@ async fn main() -> Result<(), lambda_http::Error> {
         keyroll: Arc::new(keyroll),
         auth: Auth::ApiGatewayIam,
         queue,
-        customers: None,
+        customers,
     };
     lambda_http::run(app(state)).await
+}
+
+/// Customer routes behind API Gateway's JWT authorizer, whose verified claims arrive
+/// in the request context; with `KEYROLL_JWKS` set the token is verified here too.
+fn customer_access() -> Result<Option<CustomerAccess>, lambda_http::Error> {
+    let Some(settings) = IdentitySettings::from_env()? else {
+        return Ok(None);
+    };
+    let verifier = settings
+        .jwks
+        .as_deref()
+        .map(|jwks| TokenVerifier::new(&settings, jwks))
+        .transpose()?;
+    Ok(Some(CustomerAccess::behind_gateway(
+        settings.claims.clone(),
+        verifier,
+    )))
 }

@@ -11,6 +11,11 @@
 //!
 //! `keyroll-local demo` runs a scripted rotation end to end instead (see demo.rs).
 //!
+//! Customer users reach `/v1/org/…` and the portal (`/portal`) with a token: from the
+//! identity provider `KEYROLL_JWKS` names, or, without one, signed by keyroll-local's
+//! development key — `keyroll-local token --org ORG [--role admin] [--user NAME]`
+//! prints one (see customers.rs).
+//!
 //! `keyroll-local setup` creates the table and the FIFO notification queue at the AWS
 //! endpoints (DynamoDB Local and moto, or a sandbox account), prints the environment
 //! the Lambda functions need (`KEYROLL_TABLE_NAME`, `KEYROLL_QUEUE_URL`) and exits;
@@ -39,6 +44,7 @@ use keyroll_core::store::Store;
 use keyroll_core::time::SystemClock;
 use keyroll_core::vault::{MemoryVault, SecretVault, SecretsManagerVault};
 
+mod customers;
 mod demo;
 mod notifier;
 
@@ -47,6 +53,7 @@ enum Command {
     Serve { create_tables: bool },
     Demo,
     Setup,
+    Token(customers::TokenRequest),
 }
 
 fn parse_args(args: &[String]) -> Result<Command> {
@@ -59,8 +66,11 @@ fn parse_args(args: &[String]) -> Result<Command> {
         }),
         [command] if command == "demo" => Ok(Command::Demo),
         [command] if command == "setup" => Ok(Command::Setup),
+        [command, rest @ ..] if command == "token" => {
+            Ok(Command::Token(customers::TokenRequest::parse(rest)?))
+        }
         _ => bail!(
-            "usage: keyroll-local [--create-tables] | keyroll-local demo | keyroll-local setup"
+            "usage: keyroll-local [--create-tables] | keyroll-local demo | keyroll-local setup | keyroll-local token --org ORG [--role admin] [--user NAME]"
         ),
     }
 }
@@ -79,11 +89,15 @@ async fn main() -> Result<()> {
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = parse_args(&args)?;
+    if let Command::Token(request) = &command {
+        return customers::print_token(request);
+    }
     let config = Config::from_env().context("invalid keyroll configuration")?;
     match command {
         Command::Demo => demo::run(config).await,
         Command::Setup => setup(&config).await,
         Command::Serve { create_tables } => serve(config, create_tables).await,
+        Command::Token(_) => Ok(()),
     }
 }
 
@@ -201,11 +215,12 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
             .with_vault(vault)
             .with_deliveries(deliveries),
     );
+    let (customer_access, dev_identity) = customers::access()?;
     let router = app(AppState {
         keyroll: keyroll.clone(),
         auth: Auth::admin_token(&token),
         queue: Some(queue.clone()),
-        customers: None,
+        customers: Some(customer_access),
     });
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -217,6 +232,16 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
         println!("admin token (generated; set KEYROLL_ADMIN_TOKEN to choose one): {token}");
     }
     println!("authenticate with: Authorization: Bearer <admin token>");
+    match &dev_identity {
+        Some(dev) => println!(
+            "customer routes trust the development key in {} (issuer {}): `keyroll-local token --org ORG --role admin` prints a token; the portal is http://{address}/portal#token=<token>",
+            dev.path.display(),
+            dev.issuer
+        ),
+        None => println!(
+            "customer routes trust KEYROLL_JWKS; the portal is http://{address}/portal#token=<token>"
+        ),
+    }
     println!("processor runs every {interval} s; OpenAPI at http://{address}/openapi.json");
 
     let scan_interval: u64 = env_or("KEYROLL_SCAN_INTERVAL_SECONDS", "86400")

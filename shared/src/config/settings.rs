@@ -112,6 +112,31 @@ pub const SETTINGS: &[Setting] = &[
         meaning: "true allows webhook endpoints on http://127.0.0.0/8, [::1] and localhost (for keyroll-local and tests); never in AWS",
     },
     Setting {
+        name: "KEYROLL_JWT_ISSUER",
+        default: "",
+        meaning: "the `iss` of customer users' tokens (your OpenID Connect provider); customer routes /v1/org/… are off when empty",
+    },
+    Setting {
+        name: "KEYROLL_JWT_AUDIENCE",
+        default: "",
+        meaning: "the `aud` customer tokens must carry (required with KEYROLL_JWT_ISSUER)",
+    },
+    Setting {
+        name: "KEYROLL_JWKS",
+        default: "",
+        meaning: "the identity provider's JWKS document, inline; only its RS256 and ES256 keys are trusted. In Lambda API Gateway's JWT authorizer checks tokens, and this checks them again; keyroll-local trusts its development key when empty",
+    },
+    Setting {
+        name: "KEYROLL_JWT_ORG_CLAIM",
+        default: "org_id",
+        meaning: "the claim naming the user's organisation",
+    },
+    Setting {
+        name: "KEYROLL_JWT_ROLE_CLAIM",
+        default: "keyroll_role",
+        meaning: "the claim naming the user's role: `admin` acts, anything else (or nothing) only reads",
+    },
+    Setting {
         name: "KEYROLL_VERIFY_CACHE_SECONDS",
         default: "10",
         meaning: "the authorizer caches a positive verification this long; it bounds how long a revoked secret can still pass (0-300)",

@@ -1,0 +1,174 @@
+//! The customer side on a developer's machine: which tokens keyroll-local trusts, and
+//! `keyroll-local token`, which signs one with the development key so the portal and
+//! the `/v1/org/…` routes can be tried without an identity provider.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail, Context, Result};
+use keyroll_api::identity::dev::{DevClaims, DevSigningKey, DEV_AUDIENCE, DEV_ISSUER};
+use keyroll_api::identity::{ClaimNames, IdentitySettings, Role, TokenVerifier};
+use keyroll_api::org::CustomerAccess;
+use keyroll_core::time::Timestamp;
+
+/// What `keyroll-local token` was asked for.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TokenRequest {
+    pub organization: String,
+    pub role: Role,
+    pub user: String,
+}
+
+impl TokenRequest {
+    /// `--org ORG [--role admin|viewer] [--user NAME]`, in any order.
+    pub fn parse(args: &[String]) -> Result<Self> {
+        let mut organization = None;
+        let mut role = Role::Viewer;
+        let mut user = "developer".to_owned();
+        let mut rest = args.iter();
+        while let Some(flag) = rest.next() {
+            let value = rest.next().ok_or_else(|| anyhow!("{flag} needs a value"))?;
+            match flag.as_str() {
+                "--org" => organization = Some(value.clone()),
+                "--user" => user = value.clone(),
+                "--role" => {
+                    role = match value.as_str() {
+                        "admin" => Role::Admin,
+                        "viewer" => Role::Viewer,
+                        other => bail!("--role is admin or viewer, not {other:?}"),
+                    }
+                }
+                other => bail!("unknown option {other:?}"),
+            }
+        }
+        let organization = organization.context("--org ORG is required")?;
+        keyroll_core::ids::OrganizationId::parse(&organization)
+            .map_err(|e| anyhow!("--org: {e}"))?;
+        Ok(Self {
+            organization,
+            role,
+            user,
+        })
+    }
+}
+
+/// Where the development key lives.
+fn dev_key_path() -> PathBuf {
+    if let Ok(path) = std::env::var("KEYROLL_DEV_KEY_FILE") {
+        return PathBuf::from(path);
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => PathBuf::from(home).join(".keyroll").join("dev-jwt-key"),
+        None => std::env::temp_dir().join("keyroll-dev-jwt-key"),
+    }
+}
+
+/// The development identity: its key and the issuer and audience its tokens carry.
+pub struct DevIdentity {
+    pub key: DevSigningKey,
+    pub issuer: String,
+    pub audience: String,
+    pub path: PathBuf,
+}
+
+impl DevIdentity {
+    pub fn sign(&self, request: &TokenRequest, now: Timestamp) -> Result<String> {
+        let claims = DevClaims {
+            issuer: &self.issuer,
+            audience: &self.audience,
+            organization: &request.organization,
+            subject: &request.user,
+            role: request.role,
+            now,
+        };
+        self.key.sign(&claims.to_json()).map_err(|e| anyhow!(e))
+    }
+}
+
+/// How keyroll-local recognises customer users: the configured identity provider's
+/// keys when `KEYROLL_JWKS` is set, otherwise its development key (returned too, to
+/// sign tokens with).
+pub fn access() -> Result<(CustomerAccess, Option<DevIdentity>)> {
+    let settings = IdentitySettings::from_env().map_err(|e| anyhow!(e))?;
+    if let Some(settings) = &settings {
+        if let Some(jwks) = &settings.jwks {
+            let verifier = TokenVerifier::new(settings, jwks).map_err(|e| anyhow!(e))?;
+            return Ok((CustomerAccess::verified_here(verifier), None));
+        }
+    }
+    let path = dev_key_path();
+    let key = DevSigningKey::load_or_create(&path).map_err(|e| anyhow!(e))?;
+    let (issuer, audience, claims) = match settings {
+        Some(s) => (s.issuer, s.audience, s.claims),
+        None => (
+            DEV_ISSUER.to_owned(),
+            DEV_AUDIENCE.to_owned(),
+            ClaimNames::default(),
+        ),
+    };
+    let dev = IdentitySettings {
+        issuer: issuer.clone(),
+        audience: audience.clone(),
+        jwks: Some(key.jwks()),
+        claims,
+    };
+    let verifier = TokenVerifier::new(&dev, &key.jwks()).map_err(|e| anyhow!(e))?;
+    Ok((
+        CustomerAccess::verified_here(verifier),
+        Some(DevIdentity {
+            key,
+            issuer,
+            audience,
+            path,
+        }),
+    ))
+}
+
+/// `keyroll-local token …`: prints a development token.
+pub fn print_token(request: &TokenRequest) -> Result<()> {
+    let (_, dev) = access()?;
+    let dev = dev.context(
+        "KEYROLL_JWKS is set, so keyroll-local trusts your identity provider: get a token from it",
+    )?;
+    use keyroll_core::time::Clock;
+    println!(
+        "{}",
+        dev.sign(request, keyroll_core::time::SystemClock.now())?
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_options_are_parsed_strictly() {
+        let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            TokenRequest::parse(&args(&[
+                "--org", "org_acme", "--role", "admin", "--user", "alice"
+            ]))
+            .unwrap(),
+            TokenRequest {
+                organization: "org_acme".into(),
+                role: Role::Admin,
+                user: "alice".into()
+            }
+        );
+        assert_eq!(
+            TokenRequest::parse(&args(&["--org", "org_acme"]))
+                .unwrap()
+                .role,
+            Role::Viewer
+        );
+        for bad in [
+            &["--role", "admin"][..],
+            &["--org"],
+            &["--org", "org_acme", "--role", "owner"],
+            &["--org", "has space"],
+            &["--org", "org_acme", "--force", "x"],
+        ] {
+            assert!(TokenRequest::parse(&args(bad)).is_err(), "{bad:?}");
+        }
+    }
+}
