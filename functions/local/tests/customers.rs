@@ -2,7 +2,8 @@
 //! on DynamoDB Local with moto (SQS, Secrets Manager, SES): with tokens of two
 //! organisations, every customer route given the other organisation's ids answers
 //! exactly like an unknown id and changes nothing; a customer's reveal reaches the
-//! organisation's feed naming the user. The portal in Chromium is in portal.rs.
+//! organisation's feed naming the user. And the customer portal in headless Chromium,
+//! clicked like a person (tests/cdp), with its screenshot in `.artifacts/portal.png`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use keyroll_api::identity::Role;
 use keyroll_core::time::{Clock, SystemClock};
 use serde_json::{json, Value};
 
+mod cdp;
 mod common;
 use common::{start_server, Server};
 
@@ -444,4 +446,106 @@ async fn keyroll_local_token_prints_a_token_the_server_accepts() {
         .output()
         .unwrap();
     assert!(!bad.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_shows_the_keys_and_a_click_reveals_the_held_secret_once() {
+    cdp::chromium();
+    let stack = stack("memory").await;
+    let (key, rotation) = stack.key_with_held_rotation("org_acme").await;
+    let calm = stack
+        .admin(
+            "POST",
+            "/v1/keys",
+            Some(json!({"organizationId": "org_acme", "name": "reporting", "rateLimit": 10})),
+        )
+        .await["key"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    stack.key_with_held_rotation("org_globex").await;
+    let alice = stack.token("org_acme", "alice", Role::Admin);
+
+    let mut browser = cdp::Browser::launch().await;
+    browser
+        .open(&format!("{}/portal#token={alice}", stack.server.base))
+        .await;
+    browser
+        .wait_for("document.body && document.body.dataset.loaded === 'true'")
+        .await;
+    assert_eq!(
+        browser
+            .eval("document.getElementById('organization').textContent")
+            .await,
+        "org_acme"
+    );
+    assert_eq!(
+        browser
+            .eval("document.getElementById('user').textContent")
+            .await,
+        "alice"
+    );
+    // Its two keys, not the other organisation's.
+    let rows = browser
+        .eval("[...document.querySelectorAll('#keys tr')].map(r => r.dataset.key)")
+        .await;
+    let mut expected = vec![json!(key), json!(calm)];
+    expected.sort_by_key(|v| v.as_str().unwrap().to_owned());
+    assert_eq!(rows, Value::Array(expected));
+    // Deadlines count down.
+    browser
+        .wait_for("[...document.querySelectorAll('[data-deadline]')].every(s => /\\d+h \\d\\dm/.test(s.textContent))")
+        .await;
+    assert!(
+        browser
+            .eval(&format!(
+                "!!document.querySelector('[data-roll=\"{calm}\"]')"
+            ))
+            .await
+            == json!(true)
+    );
+
+    browser
+        .click(&format!("[data-reveal=\"{rotation}\"]"))
+        .await;
+    browser
+        .wait_for("document.getElementById('secret').textContent.startsWith('sk_')")
+        .await;
+    let secret = browser
+        .eval("document.getElementById('secret').textContent")
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let verified = stack
+        .admin("POST", "/v1/verify", Some(json!({"secret": secret})))
+        .await;
+    assert_eq!(verified["code"], "VALID");
+    assert_eq!(verified["keyId"], key.as_str());
+    let shown = stack
+        .admin("GET", &format!("/v1/rotations/{rotation}"), None)
+        .await;
+    assert!(shown["rotation"]["revealedAt"].is_string(), "{shown}");
+    // The page reloads its keys: the secret is collected, and cannot be revealed again.
+    browser
+        .wait_for(&format!(
+            "!document.querySelector('[data-reveal=\"{rotation}\"]')"
+        ))
+        .await;
+    // The feed shows who collected it once the notifier has delivered it.
+    browser
+        .wait_for("[...document.querySelectorAll('#feed tr')].some(r => r.dataset.type === 'rotation.revealed' && r.textContent.includes('alice'))")
+        .await;
+    let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    browser.screenshot(&artifacts.join("portal.png")).await;
+    let again = stack
+        .call(
+            &alice,
+            "POST",
+            &format!("/v1/org/rotations/{rotation}/reveal"),
+            None,
+        )
+        .await;
+    assert_eq!(again.status, 410, "{}", again.text);
 }
