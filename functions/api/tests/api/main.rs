@@ -8,6 +8,7 @@ mod idempotency;
 mod keys;
 mod lambda_events;
 mod openapi;
+mod operator_policies;
 mod organizations;
 mod properties;
 mod refusals;
