@@ -149,16 +149,26 @@ fn paragraphs(n: &Notification, now: Timestamp) -> (String, Vec<String>) {
                 format!("What to do: collect the new secret and deploy it. {fetch}"),
             ],
         ),
-        NotificationType::RotationRevealed => (
-            format!("The new secret of {} was collected", n.key_name),
-            vec![
-                format!("The new secret of {key} ({new}…) was revealed {}. It is shown only once, so whoever collected it now holds it.", match n.actor.as_ref().and_then(|a| a.customer_subject()) {
+        NotificationType::RotationRevealed => {
+            let who = match n.actor.as_ref() {
+                Some(actor) => match actor.customer_subject() {
                     Some(user) => format!("by {user}, a user of your organisation"),
-                    None => "by your API provider".to_owned(),
-                }),
-                format!("What to do: nothing, if this was you or a colleague; deploy the new secret before the old one ({old}…) stops working at {deadline}. If nobody in your organisation collected it, roll the key now as an emergency."),
-            ],
-        ),
+                    None => "by your client's self-service call, made with the key's current secret".to_owned(),
+                },
+                None => "by your API provider".to_owned(),
+            };
+            let deploy = match n.deadline {
+                Some(d) if d > now => format!("deploy the new secret before the old one ({old}…) stops working at {deadline}"),
+                _ => format!("deploy the new secret now: the old one ({old}…) no longer works"),
+            };
+            (
+                format!("The new secret of {} was collected", n.key_name),
+                vec![
+                    format!("The new secret of {key} ({new}…) was revealed {who}. It is shown only once, so whoever collected it now holds it."),
+                    format!("What to do: if this was you, a colleague or your client, {deploy}. If nobody on your side collected it, roll the key now as an emergency."),
+                ],
+            )
+        }
     };
     if !usage.is_empty() && !emergency {
         body.push(usage);

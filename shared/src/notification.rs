@@ -103,8 +103,9 @@ pub struct Notification {
     /// Whether the old secret was used in the 24 hours before `occurred_at`.
     #[serde(rename = "oldSecretUsedInLast24h")]
     pub old_secret_used_in_last_24h: bool,
-    /// The organisation's own user who made the change (`customer:<org>/<sub>`);
-    /// null when the API provider or keyroll did.
+    /// Who on the customer's side made the change: one of the organisation's users
+    /// (`customer:<org>/<sub>`) or a client fetching its successor with the key's
+    /// current secret (`customer:<keyId>`); null when the API provider or keyroll did.
     #[serde(default)]
     pub actor: Option<Actor>,
 }

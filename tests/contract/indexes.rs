@@ -239,11 +239,20 @@ async fn an_organisations_keys_are_listed_in_pages_and_no_other_organisations() 
     // costs follow the page (one query, one read per key, two per rotation: its
     // pointer and its item).
     let reads_before = f.dynamo.as_ref().map(|d| d.read_count());
-    let page = f.keyroll.organization_keys(&acme, None, 3).await.unwrap();
+    let first = f.keyroll.organization_keys(&acme, None, 3).await.unwrap();
     if let (Some(dynamo), Some(before)) = (&f.dynamo, reads_before) {
-        let rotations = page.iter().filter(|k| k.rotation.is_some()).count() as u64;
+        let rotations = first.keys.iter().filter(|k| k.rotation.is_some()).count() as u64;
         assert_eq!(dynamo.read_count() - before, 1 + 3 + 2 * rotations);
     }
+    assert_eq!(first.next.as_ref(), Some(&expected[2]));
+    let rest = f
+        .keyroll
+        .organization_keys(&acme, first.next.as_ref(), 3)
+        .await
+        .unwrap();
+    assert_eq!(rest.keys.len(), 2);
+    assert_eq!(rest.next, None, "the last page");
+    let page = first.keys;
     assert_eq!(
         page.iter().map(|k| k.key.id.clone()).collect::<Vec<_>>(),
         expected[..3]
@@ -260,6 +269,7 @@ async fn an_organisations_keys_are_listed_in_pages_and_no_other_organisations() 
         .organization_keys(&OrganizationId::parse("org_nobody").unwrap(), None, 10)
         .await
         .unwrap()
+        .keys
         .is_empty());
 
     // Another organisation's key answers exactly like an unknown one.

@@ -51,14 +51,15 @@ impl TokenRequest {
     }
 }
 
-/// Where the development key lives.
-fn dev_key_path() -> PathBuf {
+/// Where the development key lives: never a shared folder such as /tmp, where another
+/// user could plant their own.
+fn dev_key_path() -> Result<PathBuf> {
     if let Ok(path) = std::env::var("KEYROLL_DEV_KEY_FILE") {
-        return PathBuf::from(path);
+        return Ok(PathBuf::from(path));
     }
     match std::env::var_os("HOME") {
-        Some(home) => PathBuf::from(home).join(".keyroll").join("dev-jwt-key"),
-        None => std::env::temp_dir().join("keyroll-dev-jwt-key"),
+        Some(home) => Ok(PathBuf::from(home).join(".keyroll").join("dev-jwt-key")),
+        None => bail!("HOME is not set: set KEYROLL_DEV_KEY_FILE to where keyroll-local keeps its development key"),
     }
 }
 
@@ -67,12 +68,14 @@ pub struct DevIdentity {
     pub key: DevSigningKey,
     pub issuer: String,
     pub audience: String,
+    pub claims: ClaimNames,
     pub path: PathBuf,
 }
 
 impl DevIdentity {
     pub fn sign(&self, request: &TokenRequest, now: Timestamp) -> Result<String> {
         let claims = DevClaims {
+            names: &self.claims,
             issuer: &self.issuer,
             audience: &self.audience,
             organization: &request.organization,
@@ -95,7 +98,7 @@ pub fn access() -> Result<(CustomerAccess, Option<DevIdentity>)> {
             return Ok((CustomerAccess::verified_here(verifier), None));
         }
     }
-    let path = dev_key_path();
+    let path = dev_key_path()?;
     let key = DevSigningKey::load_or_create(&path).map_err(|e| anyhow!(e))?;
     let (issuer, audience, claims) = match settings {
         Some(s) => (s.issuer, s.audience, s.claims),
@@ -109,7 +112,7 @@ pub fn access() -> Result<(CustomerAccess, Option<DevIdentity>)> {
         issuer: issuer.clone(),
         audience: audience.clone(),
         jwks: Some(key.jwks()),
-        claims,
+        claims: claims.clone(),
     };
     let verifier = TokenVerifier::new(&dev, &key.jwks()).map_err(|e| anyhow!(e))?;
     Ok((
@@ -118,6 +121,7 @@ pub fn access() -> Result<(CustomerAccess, Option<DevIdentity>)> {
             key,
             issuer,
             audience,
+            claims,
             path,
         }),
     ))

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use keyroll_api::identity::dev::{DevClaims, DevSigningKey, DEV_AUDIENCE, DEV_ISSUER};
-use keyroll_api::identity::Role;
+use keyroll_api::identity::{ClaimNames, Role};
 use keyroll_core::time::{Clock, SystemClock};
 use serde_json::{json, Value};
 
@@ -117,7 +117,9 @@ pub struct Reply {
 
 impl Stack {
     pub fn token(&self, organization: &str, user: &str, role: Role) -> String {
+        let names = ClaimNames::default();
         let claims = DevClaims {
+            names: &names,
             issuer: DEV_ISSUER,
             audience: DEV_AUDIENCE,
             organization,
@@ -419,12 +421,8 @@ async fn on_dynamodb_another_organisations_ids_answer_as_unknown_and_change_noth
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyroll_local_token_prints_a_token_the_server_accepts() {
     let stack = stack("memory").await;
-    let key_file = std::env::temp_dir().join(format!("keyroll-token-{}", unique()));
-    std::fs::write(
-        &key_file,
-        std::fs::read_to_string(stack._key_dir.0.join("dev-key")).unwrap(),
-    )
-    .unwrap();
+    // The same key file the server trusts.
+    let key_file = stack._key_dir.0.join("dev-key");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_keyroll-local"))
         .args([
             "token", "--org", "org_acme", "--role", "admin", "--user", "alice",
@@ -432,7 +430,6 @@ async fn keyroll_local_token_prints_a_token_the_server_accepts() {
         .env("KEYROLL_DEV_KEY_FILE", &key_file)
         .output()
         .unwrap();
-    std::fs::remove_file(&key_file).unwrap();
     assert!(
         output.status.success(),
         "{}",

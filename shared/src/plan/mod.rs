@@ -140,10 +140,11 @@ pub(crate) fn record(
             reason,
             deadline_applies,
         );
+        // The customer's own side is named; the provider's operators are not.
         notification.actor = act
             .actor
-            .customer_subject()
-            .is_some()
+            .as_str()
+            .starts_with(crate::ids::CUSTOMER_PREFIX)
             .then(|| act.actor.clone());
         change.enqueue(
             act.now,

@@ -52,7 +52,7 @@ pub use emergency::LeakVerdict;
 pub use issue::IssuedKey;
 pub use queries::{AuditTrail, SecretUsage, USAGE_VERSIONS};
 pub use replay::Replay;
-pub use scoped::{OwnedKey, MAX_KEY_PAGE};
+pub use scoped::{KeyPage, OwnedKey, MAX_KEY_PAGE};
 pub use verification::{Verification, USE_WRITE_TIMEOUT};
 
 /// How many times an operation re-reads and re-plans after losing a race.

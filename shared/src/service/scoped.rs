@@ -11,6 +11,15 @@ use crate::rotation::Rotation;
 /// The most keys one page of [`Keyroll::organization_keys`] holds.
 pub const MAX_KEY_PAGE: usize = 100;
 
+/// One page of an organisation's keys.
+#[derive(Debug, Clone)]
+pub struct KeyPage {
+    pub keys: Vec<OwnedKey>,
+    /// Where the next page starts (the last id the index gave, so a key skipped on
+    /// this page does not end the list early); `None` on the last page.
+    pub next: Option<KeyId>,
+}
+
 /// One of an organisation's keys, with the rotation in progress if there is one.
 #[derive(Debug, Clone)]
 pub struct OwnedKey {
@@ -50,11 +59,10 @@ impl Keyroll {
         organization: &OrganizationId,
         after: Option<&KeyId>,
         limit: usize,
-    ) -> Result<Vec<OwnedKey>> {
-        let ids = self
-            .store
-            .keys_of(organization, after, limit.clamp(1, MAX_KEY_PAGE))
-            .await?;
+    ) -> Result<KeyPage> {
+        let limit = limit.clamp(1, MAX_KEY_PAGE);
+        let ids = self.store.keys_of(organization, after, limit).await?;
+        let next = (ids.len() == limit).then(|| ids.last().cloned()).flatten();
         let reads = ids.iter().map(|id| async move {
             let Some(key) = self.store.key(id).await? else {
                 return Ok::<_, Error>(None);
@@ -69,10 +77,11 @@ impl Keyroll {
             };
             Ok(Some(OwnedKey { key, rotation }))
         });
-        Ok(futures::future::try_join_all(reads)
+        let keys = futures::future::try_join_all(reads)
             .await?
             .into_iter()
             .flatten()
-            .collect())
+            .collect();
+        Ok(KeyPage { keys, next })
     }
 }

@@ -62,6 +62,23 @@ impl DevSigningKey {
     pub fn load_or_create(path: &Path) -> Result<Self, String> {
         match std::fs::read_to_string(path) {
             Ok(text) => {
+                // Whoever can write or read the key can sign tokens for any
+                // organisation: a key others can reach is refused.
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    let mode = std::fs::metadata(path)
+                        .map_err(|e| format!("reading {}: {e}", path.display()))?
+                        .permissions()
+                        .mode();
+                    if mode & 0o077 != 0 {
+                        return Err(format!(
+                            "{} is readable or writable by others (mode {:o}): chmod 600 it or remove it",
+                            path.display(),
+                            mode & 0o777
+                        ));
+                    }
+                }
                 let der =
                     Zeroizing::new(STANDARD.decode(text.trim()).map_err(|_| {
                         format!("{} is not a keyroll development key", path.display())
@@ -138,8 +155,10 @@ impl DevSigningKey {
     }
 }
 
-/// The claims of a development token for `subject` of `organization`.
+/// The claims of a development token for `subject` of `organization`, under the
+/// claim names the verifier reads.
 pub struct DevClaims<'a> {
+    pub names: &'a super::ClaimNames,
     pub issuer: &'a str,
     pub audience: &'a str,
     pub organization: &'a str,
@@ -151,16 +170,17 @@ pub struct DevClaims<'a> {
 impl DevClaims<'_> {
     pub fn to_json(&self) -> Value {
         let now = self.now.unix();
-        json!({
+        let mut claims = json!({
             "iss": self.issuer,
             "aud": self.audience,
             "sub": self.subject,
-            "org_id": self.organization,
-            "keyroll_role": self.role.as_str(),
             "iat": now,
             "nbf": now,
             "exp": now + DEV_TOKEN_SECONDS as i64,
-        })
+        });
+        claims[self.names.organization.as_str()] = json!(self.organization);
+        claims[self.names.role.as_str()] = json!(self.role.as_str());
+        claims
     }
 }
 
@@ -192,9 +212,18 @@ mod tests {
             jwks: Some(key.jwks()),
             claims: ClaimNames::default(),
         };
-        let verifier = TokenVerifier::new(&settings, &key.jwks()).unwrap();
         let now = Timestamp::from_unix(1_800_000_000).unwrap();
+        let names = ClaimNames {
+            organization: "custom:org".into(),
+            role: "custom:role".into(),
+        };
+        let settings = IdentitySettings {
+            claims: names.clone(),
+            ..settings
+        };
+        let verifier = TokenVerifier::new(&settings, &key.jwks()).unwrap();
         let claims = DevClaims {
+            names: &names,
             issuer: DEV_ISSUER,
             audience: DEV_AUDIENCE,
             organization: "org_acme",
@@ -203,6 +232,7 @@ mod tests {
             now,
         };
         let token = again.sign(&claims.to_json()).unwrap();
+        assert_eq!(claims.to_json()["custom:org"], "org_acme");
         let user = verifier.verify(&token, now).unwrap();
         assert_eq!(user.actor.as_str(), "customer:org_acme/alice");
         assert_eq!(user.role, Role::Admin);
@@ -210,6 +240,15 @@ mod tests {
             verifier.verify(&token, now.plus_seconds(DEV_TOKEN_SECONDS + 61)),
             Err(Refusal::Expired)
         );
+        // A key others may read is refused.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            assert!(DevSigningKey::load_or_create(&path)
+                .unwrap_err()
+                .contains("readable or writable by others"));
+        }
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -178,11 +178,14 @@ impl TokenVerifier {
         if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
             return Err(Refusal::WrongIssuer);
         }
+        // As API Gateway's JWT authorizer does: `aud`, or an access token's
+        // `client_id` when it has no `aud` (Cognito).
         let audience_matches = match claims.get("aud") {
             Some(Value::String(aud)) => aud == &self.audience,
             Some(Value::Array(list)) => list
                 .iter()
                 .any(|a| a.as_str() == Some(self.audience.as_str())),
+            None => claims.get("client_id").and_then(Value::as_str) == Some(self.audience.as_str()),
             _ => false,
         };
         if !audience_matches {

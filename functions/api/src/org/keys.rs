@@ -140,10 +140,9 @@ pub async fn list_keys(
         .keyroll
         .organization_keys(&user.organization, after.as_ref(), limit)
         .await?;
-    let next_cursor = (page.len() == limit)
-        .then(|| page.last().map(|k| k.key.id.to_string()))
-        .flatten();
+    let next_cursor = page.next.map(|id| id.to_string());
     let keys = page
+        .keys
         .iter()
         .map(|owned| {
             OrgKeyView::new(

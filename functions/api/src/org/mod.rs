@@ -6,7 +6,7 @@
 //!
 //! | capability | file |
 //! |---|---|
-//! | who is calling: the token, the role | `access.rs` |
+//! | who is calling: the token, the role; `GET /v1/org/me` | `access.rs`, `me.rs` |
 //! | keys: list, one key, roll, emergency roll, audit trail | `keys.rs` |
 //! | rotations: complete, extend, reveal | `rotations.rs` |
 //! | contacts, webhooks, the feed, the delivery log | `settings.rs` |
@@ -18,6 +18,7 @@ use crate::AppState;
 
 pub mod access;
 pub mod keys;
+pub mod me;
 pub mod rotations;
 pub mod settings;
 
@@ -26,6 +27,7 @@ pub use access::{authenticate_customer, Customer, CustomerAccess};
 /// Every customer route with its OpenAPI description.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(me::me))
         .routes(routes!(keys::list_keys))
         .routes(routes!(keys::get_key))
         .routes(routes!(keys::schedule_rotation))

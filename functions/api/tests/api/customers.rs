@@ -161,6 +161,14 @@ async fn only_a_valid_rs256_or_es256_token_opens_the_customer_routes_and_every_r
             "audience in a list",
             issuers.es256(&claims(&|c| c["aud"] = json!(["other", AUDIENCE]))),
         ),
+        (
+            "an access token's client_id, without aud",
+            issuers.es256(&claims(&|c| {
+                let object = c.as_object_mut().unwrap();
+                object.remove("aud");
+                object.insert("client_id".into(), json!(AUDIENCE));
+            })),
+        ),
     ];
     for (case, token) in &accepted {
         let reply = app.as_customer(token, "GET", "/v1/org/keys", None).await;
@@ -198,6 +206,14 @@ async fn only_a_valid_rs256_or_es256_token_opens_the_customer_routes_and_every_r
         (
             "wrong audience",
             issuers.es256(&claims(&|c| c["aud"] = json!("another-app"))),
+        ),
+        (
+            "another client_id, without aud",
+            issuers.es256(&claims(&|c| {
+                let object = c.as_object_mut().unwrap();
+                object.remove("aud");
+                object.insert("client_id".into(), json!("another-app"));
+            })),
         ),
         (
             "wrong issuer",
@@ -278,50 +294,112 @@ async fn a_viewer_reads_but_every_change_is_403_and_changes_nothing() {
     let issuers = Issuers::new();
     let app = spawn_customer_app(&issuers);
     let (key, _) = app.key_of("org_acme").await;
+    // Something for every change to aim at: a held rotation and a contact.
+    let rotation = app
+        .call(
+            "POST",
+            &format!("/v1/keys/{key}/rotations"),
+            Some(json!({"selfService": true, "immediate": true})),
+        )
+        .await
+        .body["rotation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let contact = app
+        .call(
+            "POST",
+            "/v1/organizations/org_acme/contacts",
+            Some(json!({"email": "ops@acme.test"})),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let state = || async {
+        json!({
+            "key": app.call("GET", &format!("/v1/keys/{key}"), None).await.body,
+            "rotations": app.call("GET", &format!("/v1/keys/{key}/rotations"), None).await.body,
+            "audit": app.call("GET", &format!("/v1/keys/{key}/audit"), None).await.body["events"],
+            "contacts": app.call("GET", "/v1/organizations/org_acme/contacts", None).await.body,
+            "webhooks": app.call("GET", "/v1/organizations/org_acme/webhooks", None).await.body,
+        })
+    };
     let viewer = issuers.token("org_acme", "vera", "viewer", app.clock.now());
     let no_role = issuers.es256(&{
         let mut claims = Issuers::claims("org_acme", "nora", "", app.clock.now());
         claims.as_object_mut().unwrap().remove("keyroll_role");
         claims
     });
+    let webhook = "whk_01jzzzzzzzzzzzzzzzzzzzzzzz";
     for token in [&viewer, &no_role] {
         let listed = app.as_customer(token, "GET", "/v1/org/keys", None).await;
         assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
         assert_eq!(listed.body["keys"][0]["id"], key.as_str());
-        let before = app.call("GET", &format!("/v1/keys/{key}"), None).await.body;
+        let me = app.as_customer(token, "GET", "/v1/org/me", None).await;
+        assert_eq!(me.body["role"], "viewer");
+        let before = state().await;
         for (method, path, body) in [
-            ("POST", format!("/v1/org/keys/{key}/rotations"), json!({})),
+            (
+                "POST",
+                format!("/v1/org/keys/{key}/rotations"),
+                Some(json!({})),
+            ),
             (
                 "POST",
                 format!("/v1/org/keys/{key}/emergency-rotation"),
-                json!({"reason": "leaked"}),
+                Some(json!({"reason": "leaked"})),
             ),
             (
                 "POST",
+                format!("/v1/org/rotations/{rotation}/complete"),
+                Some(json!({})),
+            ),
+            (
+                "POST",
+                format!("/v1/org/rotations/{rotation}/extend"),
+                Some(json!({"gracePeriodSeconds": 60, "reason": "more"})),
+            ),
+            ("POST", format!("/v1/org/rotations/{rotation}/reveal"), None),
+            (
+                "POST",
                 "/v1/org/contacts".to_owned(),
-                json!({"email": "ops@acme.test"}),
+                Some(json!({"email": "x@acme.test"})),
+            ),
+            ("DELETE", format!("/v1/org/contacts/{contact}"), None),
+            (
+                "POST",
+                "/v1/org/webhooks".to_owned(),
+                Some(json!({"url": "https://hooks.acme.example/k"})),
+            ),
+            ("DELETE", format!("/v1/org/webhooks/{webhook}"), None),
+            (
+                "POST",
+                format!("/v1/org/webhooks/{webhook}/rotate-secret"),
+                None,
+            ),
+            (
+                "POST",
+                "/v1/org/notifications/evt_1_0000000001/read".to_owned(),
+                None,
             ),
         ] {
-            let reply = app.as_customer(token, method, &path, Some(body)).await;
+            let reply = app.as_customer(token, method, &path, body).await;
             assert_eq!(
                 reply.status,
                 StatusCode::FORBIDDEN,
-                "{path}: {}",
+                "{method} {path}: {}",
                 reply.text
             );
             assert_eq!(reply.content_type, "application/problem+json");
         }
-        let after = app.call("GET", &format!("/v1/keys/{key}"), None).await.body;
-        assert_eq!(before, after, "a refused change changes nothing");
-        let contacts = app
-            .as_customer(token, "GET", "/v1/org/contacts", None)
-            .await;
-        assert_eq!(contacts.body["contacts"], json!([]));
+        assert_eq!(state().await, before, "a refused change changes nothing");
     }
 }
 
 #[tokio::test]
-async fn a_customers_actions_are_audited_as_the_user_and_told_to_the_organisation() {
+async fn a_customers_actions_are_audited_as_the_user_and_the_provider_stays_anonymous() {
     let issuers = Issuers::new();
     let app = spawn_customer_app(&issuers);
     let (key, old_secret) = app.key_of("org_acme").await;
@@ -523,4 +601,52 @@ async fn a_policy_secret_the_customer_reveals_counts_as_delivered_and_one_never_
         "VALID",
         "nobody has the new secret, so the old one keeps working"
     );
+}
+
+#[tokio::test]
+async fn the_key_list_pages_with_a_cursor_and_refuses_a_bad_one() {
+    let issuers = Issuers::new();
+    let app = spawn_customer_app(&issuers);
+    let mut expected = Vec::new();
+    for _ in 0..3 {
+        expected.push(app.key_of("org_acme").await.0);
+    }
+    app.key_of("org_globex").await;
+    expected.sort();
+    let alice = issuers.token("org_acme", "alice", "viewer", app.clock.now());
+    let first = app
+        .as_customer(&alice, "GET", "/v1/org/keys?limit=2", None)
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let ids = |reply: &Reply| -> Vec<String> {
+        reply.body["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&first), expected[..2]);
+    let cursor = first.body["nextCursor"].as_str().unwrap().to_owned();
+    let rest = app
+        .as_customer(
+            &alice,
+            "GET",
+            &format!("/v1/org/keys?limit=2&cursor={cursor}"),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&rest), expected[2..]);
+    assert_eq!(rest.body["nextCursor"], Value::Null);
+    for bad in ["limit=0", "limit=101", "cursor=not%20a%20key", "page=2"] {
+        let reply = app
+            .as_customer(&alice, "GET", &format!("/v1/org/keys?{bad}"), None)
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {}",
+            reply.text
+        );
+    }
 }

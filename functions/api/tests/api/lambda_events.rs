@@ -22,6 +22,10 @@ fn fixture(name: &str) -> String {
 }
 
 fn router() -> axum::Router {
+    router_with(None)
+}
+
+fn router_with(customers: Option<keyroll_api::org::CustomerAccess>) -> axum::Router {
     let wired = TestKeyroll::with_defaults()
         .starting_at(Timestamp::parse("2026-11-25T18:00:00Z").unwrap())
         .without_vault()
@@ -30,7 +34,7 @@ fn router() -> axum::Router {
         keyroll: Arc::new(wired.keyroll),
         queue: None,
         auth: Auth::ApiGatewayIam,
-        customers: None,
+        customers,
     })
 }
 
@@ -122,4 +126,78 @@ async fn a_request_without_an_iam_principal_is_refused() {
     let (status, problem) = invoke(&router, &event.to_string()).await;
     assert_eq!(status, 401);
     assert_eq!(problem["status"], 401);
+}
+
+/// In Lambda the customer is who API Gateway's JWT authorizer verified: the claims in
+/// the request context, never a header; with KEYROLL_JWKS the token in the header must
+/// name the same user.
+#[tokio::test]
+async fn a_customer_in_lambda_is_who_the_jwt_authorizer_verified() {
+    use keyroll_api::identity::dev::{DevClaims, DevSigningKey};
+    use keyroll_api::identity::{ClaimNames, IdentitySettings, Role, TokenVerifier};
+    use keyroll_api::org::CustomerAccess;
+
+    let names = ClaimNames::default();
+    let router = router_with(Some(CustomerAccess::behind_gateway(names.clone(), None)));
+    let (status, created) = invoke(&router, &fixture("api-create-key.json")).await;
+    assert_eq!(status, 201, "{created}");
+    let key = created["key"]["id"].as_str().unwrap().to_owned();
+    let event = fixture("api-customer-list-keys.json");
+    let (status, listed) = invoke(&router, &event).await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["keys"][0]["id"], key.as_str());
+    assert_eq!(listed["keys"][0]["createdBy"], "provider");
+
+    // Without the authorizer's claims, nothing in the request makes a customer.
+    let mut unverified: Value = serde_json::from_str(&event).unwrap();
+    unverified["requestContext"]["authorizer"]
+        .as_object_mut()
+        .unwrap()
+        .remove("jwt");
+    unverified["headers"]["x-org-id"] = "org_acme".into();
+    let (status, _) = invoke(&router, &unverified.to_string()).await;
+    assert_eq!(status, 401);
+    // Another organisation's claims see none of acme's keys.
+    let globex = event.replace("\"org_acme\"", "\"org_globex\"");
+    let (status, other) = invoke(&router, &globex).await;
+    assert_eq!(status, 200);
+    assert_eq!(other["keys"], serde_json::json!([]));
+
+    // With KEYROLL_JWKS the token is checked again and must be the same user.
+    let signer = DevSigningKey::generate().unwrap();
+    let issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123";
+    let settings = IdentitySettings {
+        issuer: issuer.into(),
+        audience: "keyroll".into(),
+        jwks: Some(signer.jwks()),
+        claims: names.clone(),
+    };
+    let verifier = TokenVerifier::new(&settings, &signer.jwks()).unwrap();
+    let router = router_with(Some(CustomerAccess::behind_gateway(
+        names.clone(),
+        Some(verifier),
+    )));
+    let token_for = |subject: &str| {
+        signer
+            .sign(
+                &DevClaims {
+                    names: &names,
+                    issuer,
+                    audience: "keyroll",
+                    organization: "org_acme",
+                    subject,
+                    role: Role::Admin,
+                    now: Timestamp::parse("2026-11-25T18:00:00Z").unwrap(),
+                }
+                .to_json(),
+            )
+            .unwrap()
+    };
+    let with_token = |token: &str| event.replace("REPLACE_WITH_THE_USERS_TOKEN", token);
+    let (status, body) = invoke(&router, &with_token(&token_for("alice"))).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = invoke(&router, &with_token(&token_for("mallory"))).await;
+    assert_eq!(status, 401, "the token and the verified claims disagree");
+    let (status, _) = invoke(&router, &event).await;
+    assert_eq!(status, 401, "no valid token in the header");
 }

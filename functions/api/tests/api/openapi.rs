@@ -87,6 +87,7 @@ async fn openapi_document_lists_every_route_with_schemas() {
     // The customer routes: each behind the customer token, none behind the
     // operator's credentials.
     let customer = [
+        ("get", "/v1/org/me", false, "200"),
         ("get", "/v1/org/keys", false, "200"),
         ("get", "/v1/org/keys/{keyId}", false, "200"),
         ("post", "/v1/org/keys/{keyId}/rotations", true, "201"),
@@ -156,7 +157,7 @@ async fn openapi_document_lists_every_route_with_schemas() {
     let paths = document["paths"].as_object().unwrap();
     assert_eq!(
         paths.len(),
-        28 + 16,
+        28 + 17,
         "no undocumented extra paths: {:?}",
         paths.keys().collect::<Vec<_>>()
     );

@@ -115,6 +115,11 @@ fn the_customer_routes_are_behind_the_jwt_authorizer_with_the_issuer_and_audienc
         panic!("issuer is not !Ref: {issuer:?}")
     };
     assert_eq!(issuer.value.as_str(), Some("CustomerJwtIssuer"));
+    let audience = &authorizer["JwtConfiguration"]["audience"][0];
+    let Value::Tagged(audience) = audience else {
+        panic!("audience is not !Ref: {audience:?}")
+    };
+    assert_eq!(audience.value.as_str(), Some("CustomerJwtAudience"));
     assert_eq!(
         authorizer["IdentitySource"].as_str(),
         Some("$request.header.Authorization")
