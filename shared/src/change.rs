@@ -67,6 +67,11 @@ impl EmergencyLogEntry {
     pub fn month(&self) -> String {
         self.at.to_rfc3339()[..7].to_owned()
     }
+
+    /// Where it sorts in its month: by time, then rotation id.
+    pub fn sort_key(&self) -> String {
+        format!("{}#{}", self.at, self.rotation_id)
+    }
 }
 
 /// Accumulates one change of one key. Secret records follow the key: after the key's

@@ -106,8 +106,11 @@ impl Store for TimedStore {
     async fn emergencies(
         &self,
         month: &str,
+        before: Option<&keyroll_core::change::EmergencyLogEntry>,
+        limit: usize,
     ) -> Result<Vec<keyroll_core::change::EmergencyLogEntry>, StoreError> {
-        self.timed(self.inner.emergencies(month)).await
+        self.timed(self.inner.emergencies(month, before, limit))
+            .await
     }
     async fn put_snapshot(&self, snapshot: &ComplianceSnapshot) -> Result<(), StoreError> {
         self.timed(self.inner.put_snapshot(snapshot)).await

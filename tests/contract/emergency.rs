@@ -190,3 +190,65 @@ async fn racing_leak_reports_rotate_once() {
         keyroll_core::service::LeakVerdict::FalsePositive
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn recent_emergencies_page_newest_first_at_a_cost_that_follows_the_page() {
+    let f = fixture().await;
+    let mut started = Vec::new();
+    for _ in 0..5 {
+        let issued = issue(&f).await;
+        f.clock.advance(60);
+        let rotation = f
+            .keyroll
+            .emergency_rotation(
+                &issued.key.id,
+                EmergencyRequest {
+                    reason: Reason::parse("leaked").unwrap(),
+                    grace_seconds: Some(3600),
+                    source: EmergencySource::Operator,
+                },
+                &f.actor(),
+            )
+            .await
+            .unwrap()
+            .rotation;
+        started.push(rotation.id);
+    }
+    started.reverse();
+    let reads = f.dynamo.as_ref().map(|d| d.read_count());
+    let (page, next) = f.keyroll.recent_emergencies(30, None, 2).await.unwrap();
+    if let (Some(dynamo), Some(before)) = (&f.dynamo, reads) {
+        // One query of the month's log; each rotation's pointer and item.
+        assert_eq!(dynamo.read_count() - before, 1 + 2 * 2);
+    }
+    let mut seen: Vec<_> = page.into_iter().map(|r| r.id).collect();
+    assert_eq!(seen, started[..2]);
+    // A new emergency between pages is newer than the cursor: the rest of the list
+    // goes on where it ended, nothing skipped or repeated.
+    let late = issue(&f).await;
+    f.clock.advance(60);
+    f.keyroll
+        .emergency_rotation(
+            &late.key.id,
+            EmergencyRequest {
+                reason: Reason::parse("leaked too").unwrap(),
+                grace_seconds: Some(0),
+                source: EmergencySource::Operator,
+            },
+            &f.actor(),
+        )
+        .await
+        .unwrap();
+    let mut after = next;
+    while let Some(cursor) = after {
+        let (page, next) = f
+            .keyroll
+            .recent_emergencies(30, Some(&cursor), 2)
+            .await
+            .unwrap();
+        assert!(page.len() <= 2);
+        seen.extend(page.into_iter().map(|r| r.id));
+        after = next;
+    }
+    assert_eq!(seen, started);
+}

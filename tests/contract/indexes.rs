@@ -289,3 +289,78 @@ async fn an_organisations_keys_are_listed_in_pages_and_no_other_organisations() 
     assert_eq!(foreign.kind(), unknown.kind());
     assert!(matches!(foreign, Error::NotFound { .. }));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rotations_in_progress_page_in_due_order_at_a_cost_that_follows_the_page() {
+    let f = fixture().await;
+    let mut expected = Vec::new();
+    for i in 0..11u64 {
+        let issued = issue(&f).await;
+        let rotation = f
+            .keyroll
+            .schedule_rotation(
+                &issued.key.id,
+                RotationRequest {
+                    start: Start::At(epoch().plus_seconds(1000 + i)),
+                    grace_seconds: Some(60),
+                    ..Default::default()
+                },
+                &f.actor(),
+            )
+            .await
+            .unwrap()
+            .rotation;
+        expected.push(rotation.id);
+    }
+    // First page: in due order, and what it reads does not depend on the other pages.
+    let reads = f.dynamo.as_ref().map(|d| d.read_count());
+    let (page, next) = f.keyroll.rotations_in_progress(None, 4).await.unwrap();
+    if let (Some(dynamo), Some(before)) = (&f.dynamo, reads) {
+        // 4 shard queries; per rotation its pointer and item, its key, two secrets.
+        assert_eq!(dynamo.read_count() - before, INDEX_SHARDS as u64 + 4 * 5);
+    }
+    let ids = |page: &[(keyroll_core::rotation::Rotation, keyroll_core::key::Key)]| {
+        page.iter().map(|(r, _)| r.id.clone()).collect::<Vec<_>>()
+    };
+    let mut seen = ids(&page);
+    assert_eq!(seen, expected[..4]);
+    // Between pages one rotation ends and a new one, due last, begins: the rest of
+    // the list holds every remaining rotation once, nothing skipped or repeated.
+    f.keyroll
+        .cancel_rotation(&expected[6], None, &f.actor())
+        .await
+        .unwrap();
+    let late = issue(&f).await;
+    let added = f
+        .keyroll
+        .schedule_rotation(
+            &late.key.id,
+            RotationRequest {
+                start: Start::At(epoch().plus_seconds(5000)),
+                grace_seconds: Some(60),
+                ..Default::default()
+            },
+            &f.actor(),
+        )
+        .await
+        .unwrap()
+        .rotation;
+    let mut after = next;
+    while let Some(cursor) = after {
+        let (page, next) = f
+            .keyroll
+            .rotations_in_progress(Some(&cursor), 4)
+            .await
+            .unwrap();
+        assert!(page.len() <= 4);
+        seen.extend(ids(&page));
+        after = next;
+    }
+    let mut wanted: Vec<_> = expected
+        .iter()
+        .filter(|id| **id != expected[6])
+        .cloned()
+        .collect();
+    wanted.push(added.id);
+    assert_eq!(seen, wanted);
+}

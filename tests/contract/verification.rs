@@ -141,3 +141,37 @@ async fn use_counts_from_several_containers_add_up() {
     );
     assert_eq!(record.last_used_at, Some(epoch().plus_seconds(120)));
 }
+
+/// Imports of one secret racing each other: exactly one key is made, every other call
+/// is told it is a duplicate (never "duplicate" with nothing imported), and the secret
+/// verifies as that key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_imports_of_one_secret_make_exactly_one_key() {
+    let f = fixture().await;
+    let secret = format!("sk_live_{}", "fedcba9876543210".repeat(4));
+    let legacy = LegacyKey {
+        id: None,
+        revoked: false,
+        key: new_key(KeyClass::Server),
+        lookup_hash: LookupHash::of(&secret),
+        visible_prefix: "fedcba98".into(),
+        created_at: Timestamp::parse("2024-05-01T00:00:00Z").unwrap(),
+    };
+    let actor = f.actor();
+    let calls = (0..8).map(|_| f.keyroll.import_legacy_key(legacy.clone(), &actor));
+    let outcomes: Vec<_> = join_all(calls).await;
+    let imported: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+    assert_eq!(imported.len(), 1, "{outcomes:?}");
+    for outcome in &outcomes {
+        if let Err(error) = outcome {
+            assert!(
+                matches!(error, Error::Conflict(Conflict::AlreadyImported)),
+                "{error:?}"
+            );
+        }
+    }
+    match f.keyroll.verify(&secret).await.unwrap() {
+        Verification::Valid(record) => assert_eq!(record.key_id, imported[0].id),
+        other => panic!("{other:?}"),
+    }
+}

@@ -99,8 +99,10 @@ impl Store for FaultyStore {
     async fn emergencies(
         &self,
         month: &str,
+        before: Option<&keyroll_core::change::EmergencyLogEntry>,
+        limit: usize,
     ) -> Result<Vec<keyroll_core::change::EmergencyLogEntry>, StoreError> {
-        self.inner.emergencies(month).await
+        self.inner.emergencies(month, before, limit).await
     }
     async fn put_snapshot(&self, snapshot: &ComplianceSnapshot) -> Result<(), StoreError> {
         self.inner.put_snapshot(snapshot).await

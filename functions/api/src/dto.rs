@@ -312,6 +312,14 @@ pub struct RotationsResponse {
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+pub struct RotationPageResponse {
+    pub rotations: Vec<RotationView>,
+    /// Pass as `cursor` for the next page; null on the last one.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct AuditEventView {
     pub seq: u64,
     #[schema(value_type = String, format = DateTime)]

@@ -375,19 +375,62 @@ pub async fn list_rotations(
     }))
 }
 
-/// Every rotation in progress (scheduled or in grace), soonest due first.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RotationPageQuery {
+    /// `nextCursor` of the previous page.
+    cursor: Option<String>,
+    /// Rotations per page, 1-500 (default 100).
+    limit: Option<usize>,
+}
+
+/// A position in the due index: `<due time>.<rotationId>.<keyId>` (none of the three
+/// contains a dot).
+fn due_cursor(entry: &keyroll_core::index::DueRef) -> String {
+    format!("{}.{}.{}", entry.due_at, entry.rotation_id, entry.key_id)
+}
+
+fn parse_due_cursor(text: &str) -> Result<keyroll_core::index::DueRef, Error> {
+    let invalid = || {
+        Error::invalid(
+            "cursor",
+            "not a cursor of this list; start again without one",
+        )
+    };
+    let mut parts = text.splitn(3, '.');
+    let (Some(due), Some(rotation), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(invalid());
+    };
+    Ok(keyroll_core::index::DueRef {
+        due_at: keyroll_core::time::Timestamp::parse(due).map_err(|_| invalid())?,
+        rotation_id: RotationId::parse(rotation).map_err(|_| invalid())?,
+        key_id: KeyId::parse(key).map_err(|_| invalid())?,
+    })
+}
+
+/// Rotations in progress (scheduled or in grace), soonest due first, a page at a time.
 #[utoipa::path(get, path = "/v1/rotations", tag = "rotations",
+    params(RotationPageQuery),
     responses(
-        (status = 200, body = RotationsResponse),
+        (status = 200, body = RotationPageResponse),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn rotations_in_progress(
     State(state): State<AppState>,
-) -> Result<Json<RotationsResponse>, ApiError> {
-    let rotations = state
+    QueryParams(query): QueryParams<RotationPageQuery>,
+) -> Result<Json<RotationPageResponse>, ApiError> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=keyroll_core::service::MAX_ROTATION_PAGE).contains(&limit) {
+        return Err(Error::invalid("limit", "must be from 1 to 500").into());
+    }
+    let after = query.cursor.as_deref().map(parse_due_cursor).transpose()?;
+    let (page, next) = state
         .keyroll
-        .rotations_in_progress()
-        .await?
+        .rotations_in_progress(after.as_ref(), limit)
+        .await?;
+    let rotations = page
         .iter()
         .map(|(rotation, key)| {
             let mut view = RotationView::from(rotation);
@@ -397,7 +440,10 @@ pub async fn rotations_in_progress(
             view
         })
         .collect();
-    Ok(Json(RotationsResponse { rotations }))
+    Ok(Json(RotationPageResponse {
+        rotations,
+        next_cursor: next.as_ref().map(due_cursor),
+    }))
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
@@ -406,6 +452,24 @@ pub async fn rotations_in_progress(
 pub struct EmergenciesQuery {
     /// How far back, 1-366 days (default 30).
     days: Option<u64>,
+    /// `nextCursor` of the previous page.
+    cursor: Option<String>,
+    /// Rotations per page, 1-500 (default 100).
+    limit: Option<usize>,
+}
+
+/// A position in the emergency log: `<time>.<rotationId>.<keyId>`.
+fn emergency_cursor(entry: &keyroll_core::change::EmergencyLogEntry) -> String {
+    format!("{}.{}.{}", entry.at, entry.rotation_id, entry.key_id)
+}
+
+fn parse_emergency_cursor(text: &str) -> Result<keyroll_core::change::EmergencyLogEntry, Error> {
+    let due = parse_due_cursor(text)?;
+    Ok(keyroll_core::change::EmergencyLogEntry {
+        at: due.due_at,
+        rotation_id: due.rotation_id,
+        key_id: due.key_id,
+    })
 }
 
 /// Emergency and leak rotations started in the last `days` days, newest first,
@@ -413,21 +477,34 @@ pub struct EmergenciesQuery {
 #[utoipa::path(get, path = "/v1/emergencies", tag = "rotations",
     params(EmergenciesQuery),
     responses(
-        (status = 200, body = RotationsResponse),
+        (status = 200, body = RotationPageResponse),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn recent_emergencies(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<EmergenciesQuery>,
-) -> Result<Json<RotationsResponse>, ApiError> {
+) -> Result<Json<RotationPageResponse>, ApiError> {
     let days = query.days.unwrap_or(30);
     if !(1..=366).contains(&days) {
         return Err(Error::invalid("days", "must be from 1 to 366").into());
     }
-    let rotations = state.keyroll.recent_emergencies(days).await?;
-    Ok(Json(RotationsResponse {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=keyroll_core::service::MAX_ROTATION_PAGE).contains(&limit) {
+        return Err(Error::invalid("limit", "must be from 1 to 500").into());
+    }
+    let after = query
+        .cursor
+        .as_deref()
+        .map(parse_emergency_cursor)
+        .transpose()?;
+    let (rotations, next) = state
+        .keyroll
+        .recent_emergencies(days, after.as_ref(), limit)
+        .await?;
+    Ok(Json(RotationPageResponse {
         rotations: rotations.iter().map(RotationView::from).collect(),
+        next_cursor: next.as_ref().map(emergency_cursor),
     }))
 }
 

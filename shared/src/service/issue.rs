@@ -42,19 +42,35 @@ impl Keyroll {
         caller: impl Into<Caller>,
     ) -> Result<Key> {
         let caller = caller.into();
-        let now = self.now();
-        let act = Act {
-            actor: &caller.actor,
-            now,
-        };
-        let mut change = plan_import(legacy, &self.config.secret_format, act)?;
-        let key = change.key.clone();
-        caller.record_request(&mut change, key.id.as_str(), 201, None, now)?;
-        match self.store.commit(change).await {
-            Ok(()) => Ok(key),
-            // The key id or the secret record exists already.
-            Err(StoreError::Conflict) => Err(Conflict::AlreadyImported.into()),
-            Err(other) => Err(Error::from(other)),
+        let lookup_hash = legacy.lookup_hash;
+        let id = legacy.id.clone();
+        for _ in 0..super::CONFLICT_ATTEMPTS {
+            let now = self.now();
+            let act = Act {
+                actor: &caller.actor,
+                now,
+            };
+            let mut change = plan_import(legacy.clone(), &self.config.secret_format, act)?;
+            let key = change.key.clone();
+            caller.record_request(&mut change, key.id.as_str(), 201, None, now)?;
+            match self.store.commit(change).await {
+                Ok(()) => return Ok(key),
+                // The key id or the secret record exists already — or, on DynamoDB, a
+                // concurrent import of the same secret made both transactions give
+                // up: only an existing record makes this row a duplicate.
+                Err(StoreError::Conflict) => {
+                    let secret_exists = self.store.secret(&lookup_hash).await?.is_some();
+                    let id_taken = match &id {
+                        Some(id) => self.store.key(id).await?.is_some(),
+                        None => false,
+                    };
+                    if secret_exists || id_taken {
+                        return Err(Conflict::AlreadyImported.into());
+                    }
+                }
+                Err(other) => return Err(Error::from(other)),
+            }
         }
+        Err(Conflict::ConcurrentModification.into())
     }
 }

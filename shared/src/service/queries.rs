@@ -5,13 +5,17 @@ use std::collections::BTreeMap;
 
 use super::Keyroll;
 use crate::audit::{verify_chain, AuditEvent, ChainHead, ChainReport};
+use crate::change::EmergencyLogEntry;
 use crate::compliance::{ComplianceSnapshot, KeyCompliance};
 use crate::error::{Error, Result};
 use crate::ids::{KeyId, RotationId};
-use crate::index::{AgeRef, INDEX_SHARDS};
+use crate::index::{AgeRef, DueRef, INDEX_SHARDS};
 use crate::key::{Key, KeyClass};
 use crate::rotation::Rotation;
 use crate::time::Timestamp;
+
+/// The most rotations one page of [`Keyroll::rotations_in_progress`] holds.
+pub const MAX_ROTATION_PAGE: usize = 500;
 
 /// How many of a key's newest secret versions [`Keyroll::key_with_usage`] reads.
 pub const USAGE_VERSIONS: usize = 4;
@@ -70,53 +74,75 @@ impl Keyroll {
         Ok(self.store.rotations_of(key_id).await?)
     }
 
-    /// Every rotation in progress (scheduled or in grace), soonest due first, with
-    /// its key. Read from the due index, which holds exactly these.
-    pub async fn rotations_in_progress(&self) -> Result<Vec<(Rotation, Key)>> {
-        let mut due = Vec::new();
-        for shard in 0..INDEX_SHARDS {
-            let mut after = None;
-            loop {
-                let page = self
-                    .store
-                    .due_rotations(shard, Timestamp::MAX, after.as_ref(), 500)
-                    .await?;
-                let full = page.len() == 500;
-                after = page.last().cloned();
-                due.extend(page);
-                if !full {
-                    break;
-                }
-            }
-        }
-        due.sort();
-        let mut out = Vec::new();
-        for entry in due {
+    /// One page of the rotations in progress (scheduled or in grace), soonest due
+    /// first, each with its key (its secrets' latest use filled in), after `after`, and
+    /// where the next page starts. Read from the due index, which holds exactly these:
+    /// one query of `limit` entries per shard, then the page's items concurrently, so
+    /// the cost follows the page, not the number of rotations.
+    pub async fn rotations_in_progress(
+        &self,
+        after: Option<&DueRef>,
+        limit: usize,
+    ) -> Result<(Vec<(Rotation, Key)>, Option<DueRef>)> {
+        let limit = limit.clamp(1, MAX_ROTATION_PAGE);
+        let shards = (0..INDEX_SHARDS).map(|shard| {
+            self.store
+                .due_rotations(shard, Timestamp::MAX, after, limit)
+        });
+        let mut due: Vec<DueRef> = futures::future::try_join_all(shards)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        due.sort_by_key(DueRef::sort_key);
+        let more = due.len() > limit;
+        due.truncate(limit);
+        // A shard that filled its page may hold more; so may the entries cut above.
+        let next = (more || due.len() == limit)
+            .then(|| due.last().cloned())
+            .flatten();
+        let reads = due.iter().map(|entry| async move {
             // The index may lag: re-read, and skip what has ended meanwhile.
-            let (Some(rotation), Some(mut key)) = (
-                self.store.rotation(&entry.rotation_id).await?,
-                self.store.key(&entry.key_id).await?,
-            ) else {
-                continue;
+            let (rotation, key) = futures::try_join!(
+                self.store.rotation(&entry.rotation_id),
+                self.store.key(&entry.key_id)
+            )?;
+            let (Some(rotation), Some(mut key)) = (rotation, key) else {
+                return Ok::<_, Error>(None);
             };
-            if rotation.is_in_progress() {
-                // The secrets' records hold their latest use; the key's copy is only
-                // refreshed when the processor acts.
-                self.usage_of(&key, &rotation)
-                    .await?
-                    .copy_into(&mut key, &rotation);
-                out.push((rotation, key));
+            if !rotation.is_in_progress() {
+                return Ok(None);
             }
-        }
-        Ok(out)
+            // The secrets' records hold their latest use; the key's copy is only
+            // refreshed when the processor acts.
+            self.usage_of(&key, &rotation)
+                .await?
+                .copy_into(&mut key, &rotation);
+            Ok(Some((rotation, key)))
+        });
+        let page = futures::future::try_join_all(reads)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        Ok((page, next))
     }
 
-    /// Emergency and leak rotations started in the last `days` days, newest first.
-    pub async fn recent_emergencies(&self, days: u64) -> Result<Vec<Rotation>> {
+    /// One page of the emergency and leak rotations started in the last `days` days,
+    /// newest first, after `after`, and where the next page starts: the emergency log's
+    /// month partitions read newest first, `limit` entries at most, then the page's
+    /// rotations concurrently.
+    pub async fn recent_emergencies(
+        &self,
+        days: u64,
+        after: Option<&EmergencyLogEntry>,
+        limit: usize,
+    ) -> Result<(Vec<Rotation>, Option<EmergencyLogEntry>)> {
+        let limit = limit.clamp(1, MAX_ROTATION_PAGE);
         let now = self.now();
         let since = now.minus_seconds(days * 86_400);
         let mut months = Vec::new();
-        let mut at = now;
+        let mut at = after.map_or(now, |a| a.at.min(now));
         loop {
             let month = at.to_rfc3339()[..7].to_owned();
             if !months.contains(&month) {
@@ -127,17 +153,31 @@ impl Keyroll {
             }
             at = at.minus_seconds(86_400).max(since);
         }
-        let mut out = Vec::new();
+        let mut entries: Vec<EmergencyLogEntry> = Vec::new();
         for month in months {
-            for entry in self.store.emergencies(&month).await? {
-                if entry.at >= since {
-                    if let Some(rotation) = self.store.rotation(&entry.rotation_id).await? {
-                        out.push(rotation);
-                    }
-                }
+            let wanted = limit - entries.len();
+            let before = after.filter(|a| a.month() == month);
+            let page = self.store.emergencies(&month, before, wanted).await?;
+            // Newest first: once one is too old, so is everything after it.
+            let reached_the_start = page.iter().any(|e| e.at < since);
+            entries.extend(page.into_iter().filter(|e| e.at >= since));
+            if reached_the_start || entries.len() == limit {
+                break;
             }
         }
-        Ok(out)
+        // A full page may have more after it (the next page may then be empty).
+        let next = (entries.len() == limit)
+            .then(|| entries.last().cloned())
+            .flatten();
+        let reads = entries
+            .iter()
+            .map(|entry| self.store.rotation(&entry.rotation_id));
+        let rotations = futures::future::try_join_all(reads)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        Ok((rotations, next))
     }
 
     /// A key's audit events and whether their chain is intact up to the key's head.

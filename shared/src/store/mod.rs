@@ -89,8 +89,14 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<AgeRef>, StoreError>;
 
-    /// The emergency rotations logged in `month` (`YYYY-MM`), newest first.
-    async fn emergencies(&self, month: &str) -> Result<Vec<EmergencyLogEntry>, StoreError>;
+    /// Up to `limit` of the emergency rotations logged in `month` (`YYYY-MM`), newest
+    /// first, older than `before` when given.
+    async fn emergencies(
+        &self,
+        month: &str,
+        before: Option<&EmergencyLogEntry>,
+        limit: usize,
+    ) -> Result<Vec<EmergencyLogEntry>, StoreError>;
 
     /// Stores the day's compliance figures (replacing that day's earlier ones).
     async fn put_snapshot(&self, snapshot: &ComplianceSnapshot) -> Result<(), StoreError>;

@@ -417,3 +417,54 @@ mod leak_reports {
         assert_eq!(rotations.body["rotations"], json!([]));
     }
 }
+
+#[tokio::test]
+async fn rotations_in_progress_page_with_a_cursor() {
+    let app = spawn_app();
+    let mut expected = Vec::new();
+    for i in 0..5u64 {
+        let (key, _) = app.create_key().await;
+        let at = epoch().plus_seconds(3600 + i).to_rfc3339();
+        let reply = app
+            .call(
+                "POST",
+                &format!("/v1/keys/{key}/rotations"),
+                Some(json!({"scheduledAt": at, "gracePeriodSeconds": 60})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        expected.push(reply.body["rotation"]["id"].as_str().unwrap().to_owned());
+    }
+    let mut seen = Vec::new();
+    let mut path = "/v1/rotations?limit=2".to_owned();
+    loop {
+        let page = app.call("GET", &path, None).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        let rotations = page.body["rotations"].as_array().unwrap();
+        assert!(rotations.len() <= 2);
+        seen.extend(
+            rotations
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_owned()),
+        );
+        match page.body["nextCursor"].as_str() {
+            Some(cursor) => path = format!("/v1/rotations?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected, "soonest due first, each once");
+    for bad in [
+        "limit=0",
+        "limit=501",
+        "cursor=2026-01-01T00:00:00Z",
+        "cursor=nonsense.rot_x.key_y",
+    ] {
+        let reply = app.call("GET", &format!("/v1/rotations?{bad}"), None).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {}",
+            reply.text
+        );
+    }
+}

@@ -155,7 +155,7 @@ pub fn outbox_item(entry: &OutboxEntry) -> Result<Item, StoreError> {
 pub fn emergency_item(entry: &EmergencyLogEntry) -> Item {
     HashMap::from([
         (PK.into(), s(emergency_pk(&entry.month()))),
-        (SK.into(), s(format!("{}#{}", entry.at, entry.rotation_id))),
+        (SK.into(), s(entry.sort_key())),
         (attr::KEY_ID.into(), s(entry.key_id.as_str())),
     ])
 }

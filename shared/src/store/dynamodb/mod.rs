@@ -332,8 +332,13 @@ impl Store for DynamoStore {
             .await
     }
 
-    async fn emergencies(&self, month: &str) -> Result<Vec<EmergencyLogEntry>, StoreError> {
-        self.query_emergencies(month).await
+    async fn emergencies(
+        &self,
+        month: &str,
+        before: Option<&EmergencyLogEntry>,
+        limit: usize,
+    ) -> Result<Vec<EmergencyLogEntry>, StoreError> {
+        self.query_emergencies(month, before, limit).await
     }
 
     async fn put_snapshot(&self, snapshot: &ComplianceSnapshot) -> Result<(), StoreError> {

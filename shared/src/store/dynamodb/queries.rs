@@ -28,7 +28,6 @@ use crate::time::Timestamp;
 
 /// Which items of a partition a query reads.
 enum SortKeys<'a> {
-    All,
     StartingWith(&'a str),
 }
 
@@ -54,10 +53,7 @@ impl DynamoStore {
                 .consistent_read(true)
                 .scan_index_forward(forward)
                 .set_exclusive_start_key(start);
-            // DynamoDB refuses begins_with on an empty prefix: "all" has no sort-key
-            // condition at all.
             query = match sort_keys {
-                SortKeys::All => query.key_condition_expression("#pk = :pk"),
                 SortKeys::StartingWith(prefix) => query
                     .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
                     .expression_attribute_names("#sk", SK)
@@ -70,6 +66,43 @@ impl DynamoStore {
                 _ => return Ok(items),
             }
         }
+    }
+
+    /// Up to `limit` items of partition `pk` after sort key `after`, consistently, in
+    /// sort order (`forward`) or reversed: one counted request per page of results.
+    async fn partition_page(
+        &self,
+        pk: String,
+        after: Option<String>,
+        forward: bool,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> =
+            after.map(|sk| HashMap::from([(PK.to_owned(), s(pk.clone())), (SK.to_owned(), s(sk))]));
+        while items.len() < limit {
+            self.count_read();
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .consistent_read(true)
+                .scan_index_forward(forward)
+                .limit(i32::try_from(limit - items.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable("Query", e))?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(next) if !next.is_empty() => start = Some(next),
+                _ => break,
+            }
+        }
+        Ok(items)
     }
 
     /// Up to `limit` items of a sharded sparse index with sort key `<= upper`, after
@@ -276,9 +309,18 @@ impl DynamoStore {
     pub(super) async fn query_emergencies(
         &self,
         month: &str,
+        before: Option<&EmergencyLogEntry>,
+        limit: usize,
     ) -> Result<Vec<EmergencyLogEntry>, StoreError> {
-        self.query_partition(emergency_pk(month), SortKeys::All, false)
-            .await?
+        let items = self
+            .partition_page(
+                emergency_pk(month),
+                before.map(EmergencyLogEntry::sort_key),
+                false,
+                limit,
+            )
+            .await?;
+        items
             .iter()
             .map(|item| {
                 let (at, rotation) = split_index_sort_key(item, SK)?;
@@ -356,38 +398,19 @@ impl DynamoStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
-        let mut entries = Vec::new();
-        let mut start: Option<Item> = after
-            .map(|a| HashMap::from([(PK.to_owned(), s(outbox_pk(shard))), (SK.to_owned(), s(a))]));
-        while entries.len() < limit {
-            self.count_read();
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(":pk", s(outbox_pk(shard)))
-                .consistent_read(true)
-                .limit(i32::try_from(limit - entries.len()).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unavailable("Query", e))?;
-            for item in output.items.unwrap_or_default() {
-                let message: OutboxMessage =
-                    serde_json::from_str(text_attribute(&item, attr::MESSAGE)?)
-                        .map_err(|e| StoreError::Corrupt(format!("outbox message: {e}")))?;
-                entries.push(OutboxEntry {
-                    shard,
-                    sort_key: text_attribute(&item, SK)?.to_owned(),
-                    message,
-                });
-            }
-            match output.last_evaluated_key {
-                Some(next) if !next.is_empty() => start = Some(next),
-                _ => break,
-            }
+        let items = self
+            .partition_page(outbox_pk(shard), after.map(str::to_owned), true, limit)
+            .await?;
+        let mut entries = Vec::with_capacity(items.len());
+        for item in items {
+            let message: OutboxMessage =
+                serde_json::from_str(text_attribute(&item, attr::MESSAGE)?)
+                    .map_err(|e| StoreError::Corrupt(format!("outbox message: {e}")))?;
+            entries.push(OutboxEntry {
+                shard,
+                sort_key: text_attribute(&item, SK)?.to_owned(),
+                message,
+            });
         }
         Ok(entries)
     }

@@ -224,15 +224,22 @@ impl Store for MemoryStore {
         Ok(aged)
     }
 
-    async fn emergencies(&self, month: &str) -> Result<Vec<EmergencyLogEntry>, StoreError> {
+    async fn emergencies(
+        &self,
+        month: &str,
+        before: Option<&EmergencyLogEntry>,
+        limit: usize,
+    ) -> Result<Vec<EmergencyLogEntry>, StoreError> {
         let mut entries: Vec<_> = self
             .lock()
             .emergencies
             .iter()
             .filter(|e| e.month() == month)
+            .filter(|e| before.is_none_or(|b| e.sort_key() < b.sort_key()))
             .cloned()
             .collect();
-        entries.sort_by(|a, b| (b.at, &b.rotation_id).cmp(&(a.at, &a.rotation_id)));
+        entries.sort_by_key(|e| std::cmp::Reverse(e.sort_key()));
+        entries.truncate(limit);
         Ok(entries)
     }
 
