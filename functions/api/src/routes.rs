@@ -554,13 +554,35 @@ macro_rules! rotation_action {
             let $value = body.value;
             let $keyroll = state.keyroll.clone();
             let path = $path.replace("{rotationId}", $id.as_str());
-            idempotent(&state, actor, &headers, scope(&Method::POST, &path), &body.raw, StatusCode::OK, |$caller| async move {
-                let rotation = $call?;
-                Ok(Outcome::Rotation(rotation, None))
-            })
-            .await
+            act_on_rotation(&state, actor, &path, &headers, &body.raw, |$caller| async move { $call }).await
         }
     };
+}
+
+/// Runs an action on one rotation once per Idempotency-Key (see [`idempotent`]) and
+/// answers 200 with the rotation as it now is (the operator's and customer's routes).
+pub(crate) async fn act_on_rotation<F, Fut>(
+    state: &AppState,
+    actor: keyroll_core::ids::Actor,
+    path: &str,
+    headers: &HeaderMap,
+    raw_body: &[u8],
+    action: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce(Caller) -> Fut,
+    Fut: std::future::Future<Output = Result<keyroll_core::rotation::Rotation, Error>>,
+{
+    idempotent(
+        state,
+        actor,
+        headers,
+        scope(&Method::POST, path),
+        raw_body,
+        StatusCode::OK,
+        |caller| async move { Ok(Outcome::Rotation(action(caller).await?, None)) },
+    )
+    .await
 }
 
 rotation_action!(
@@ -656,11 +678,23 @@ pub async fn audit(
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Json<AuditResponse>, ApiError> {
-    let id = key_id(&raw)?;
+    audit_of(&state, key_id(&raw)?, Viewer::Operator).await
+}
+
+/// Key `id`'s audit trail as `viewer` may see it (operator's and customer's route).
+pub(crate) async fn audit_of(
+    state: &AppState,
+    id: KeyId,
+    viewer: Viewer,
+) -> Result<Json<AuditResponse>, ApiError> {
     let trail = state.keyroll.audit_trail(&id).await?;
     Ok(Json(AuditResponse {
         key_id: id.to_string(),
-        events: trail.events.iter().map(AuditEventView::from).collect(),
+        events: trail
+            .events
+            .iter()
+            .map(|e| AuditEventView::from(e).seen_by(viewer))
+            .collect(),
         chain_valid: trail.report.valid,
         chain: trail.report,
     }))

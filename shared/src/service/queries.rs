@@ -45,6 +45,13 @@ impl Keyroll {
     /// retired), read from their secret records concurrently.
     pub async fn key_with_usage(&self, id: &KeyId) -> Result<(Key, Vec<SecretUsage>)> {
         let key = self.load_key(id).await?;
+        let usage = self.secret_usage(&key).await?;
+        Ok((key, usage))
+    }
+
+    /// The recorded use of `key`'s most recent secret versions (see
+    /// [`Keyroll::key_with_usage`]), for a key already loaded.
+    pub async fn secret_usage(&self, key: &Key) -> Result<Vec<SecretUsage>> {
         let recent = key.versions.iter().rev().take(USAGE_VERSIONS);
         let reads = recent.map(|v| async move {
             let record = self.store.secret(&v.lookup_hash).await?;
@@ -54,12 +61,11 @@ impl Keyroll {
                 daily_uses: r.daily_uses,
             }))
         });
-        let usage = futures::future::try_join_all(reads)
+        Ok(futures::future::try_join_all(reads)
             .await?
             .into_iter()
             .flatten()
-            .collect();
-        Ok((key, usage))
+            .collect())
     }
 
     pub async fn rotation(&self, id: &RotationId) -> Result<Rotation> {

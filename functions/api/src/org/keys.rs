@@ -16,12 +16,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::access::Customer;
 use crate::dto::{
-    AuditEventView, AuditResponse, EmergencyRotationRequest, KeyView, RotationView,
-    RotationWithSecretResponse, ScheduleRotationRequest, Viewer,
+    AuditResponse, EmergencyRotationRequest, KeyView, RotationView, RotationWithSecretResponse,
+    ScheduleRotationRequest, Viewer,
 };
 use crate::extract::{JsonBody, QueryParams};
 use crate::problem::{ApiError, Problem};
-use crate::routes::{emergency, key_id, schedule};
+use crate::routes::{audit_of, emergency, key_id, schedule};
 use crate::AppState;
 
 const DEFAULT_KEY_PAGE: usize = 50;
@@ -170,9 +170,11 @@ pub async fn get_key(
     Extension(Customer(user)): Extension<Customer>,
     Path(raw): Path<String>,
 ) -> Result<Json<OrgKeyResponse>, ApiError> {
-    let id = key_id(&raw)?;
-    state.keyroll.owned_key(&user.organization, &id).await?;
-    let (key, usage) = state.keyroll.key_with_usage(&id).await?;
+    let key = state
+        .keyroll
+        .owned_key(&user.organization, &key_id(&raw)?)
+        .await?;
+    let usage = state.keyroll.secret_usage(&key).await?;
     let rotation = match &key.active_rotation {
         Some(rotation) => Some(state.keyroll.rotation(rotation).await?),
         None => None,
@@ -266,15 +268,5 @@ pub async fn audit(
 ) -> Result<Json<AuditResponse>, ApiError> {
     let id = key_id(&query.key_id)?;
     state.keyroll.owned_key(&user.organization, &id).await?;
-    let trail = state.keyroll.audit_trail(&id).await?;
-    Ok(Json(AuditResponse {
-        key_id: id.to_string(),
-        events: trail
-            .events
-            .iter()
-            .map(|e| AuditEventView::from(e).seen_by(Viewer::Customer))
-            .collect(),
-        chain_valid: trail.report.valid,
-        chain: trail.report,
-    }))
+    audit_of(&state, id, Viewer::Customer).await
 }

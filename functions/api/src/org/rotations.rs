@@ -4,7 +4,7 @@
 //! delivered).
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Extension;
 use keyroll_core::ids::Reason;
@@ -15,7 +15,7 @@ use crate::dto::{
 };
 use crate::extract::JsonBody;
 use crate::problem::{ApiError, Problem};
-use crate::routes::{idempotent, optional_reason, reveal, rotation_id, scope, Outcome};
+use crate::routes::{act_on_rotation, optional_reason, reveal, rotation_id};
 use crate::AppState;
 
 /// End the grace now because every integration uses the new secret: the old one stops
@@ -51,17 +51,13 @@ pub async fn complete_rotation(
     let reason = optional_reason(body.value.reason)?;
     let keyroll = state.keyroll.clone();
     let path = format!("/v1/org/rotations/{id}/complete");
-    idempotent(
+    act_on_rotation(
         &state,
         user.actor,
+        &path,
         &headers,
-        scope(&Method::POST, &path),
         &body.raw,
-        StatusCode::OK,
-        |caller| async move {
-            let rotation = keyroll.complete_rotation(&id, reason, caller).await?;
-            Ok(Outcome::Rotation(rotation, None))
-        },
+        |caller| async move { keyroll.complete_rotation(&id, reason, caller).await },
     )
     .await
 }
@@ -99,19 +95,13 @@ pub async fn extend_rotation(
     let seconds = body.value.grace_period_seconds;
     let keyroll = state.keyroll.clone();
     let path = format!("/v1/org/rotations/{id}/extend");
-    idempotent(
+    act_on_rotation(
         &state,
         user.actor,
+        &path,
         &headers,
-        scope(&Method::POST, &path),
         &body.raw,
-        StatusCode::OK,
-        |caller| async move {
-            let rotation = keyroll
-                .extend_rotation(&id, seconds, reason, caller)
-                .await?;
-            Ok(Outcome::Rotation(rotation, None))
-        },
+        |caller| async move { keyroll.extend_rotation(&id, seconds, reason, caller).await },
     )
     .await
 }
