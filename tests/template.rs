@@ -89,6 +89,15 @@ fn the_table_in_template_yaml_matches_the_code() {
             "projection of {}",
             spec.name
         );
+        let included: Vec<&str> = index["Projection"]["NonKeyAttributes"]
+            .as_sequence()
+            .map(|names| names.iter().filter_map(|n| n.as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            included, spec.included,
+            "projected attributes of {}",
+            spec.name
+        );
     }
 }
 

@@ -5,10 +5,11 @@
 //! change is stored without its audit event. [`ChangeBuilder`] builds one.
 
 use crate::audit::{AuditEvent, AuditHash, Happened};
+use crate::compliance::KeyComplianceStatus;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, RotationId};
-use crate::index::shard_of;
-use crate::key::{Key, SecretRecord, SecretState};
+use crate::index::{shard_of, ComplianceEntry};
+use crate::key::{Key, KeyClass, SecretRecord, SecretState};
 use crate::notification::{OutboxEntry, OutboxMessage};
 use crate::rotation::{Rotation, RotationStatus};
 use crate::secret::LookupHash;
@@ -52,6 +53,30 @@ pub struct KeyChange {
     /// Emergency rotations started by this change, logged by month so the recent ones
     /// can be listed without reading every key.
     pub emergencies: Vec<EmergencyLogEntry>,
+    /// Where the key was counted in the compliance totals before the change (as it
+    /// was read; the revision guard makes that what is stored).
+    pub counted_before: Option<(KeyComplianceStatus, KeyClass)>,
+}
+
+/// Where a key is counted in the compliance totals: its stamped status and class,
+/// while it has an entry in the compliance index.
+pub fn counted(key: &Key) -> Option<(KeyComplianceStatus, KeyClass)> {
+    ComplianceEntry::of(key).map(|entry| (entry.status, entry.class))
+}
+
+impl KeyChange {
+    /// How the change moves the compliance totals: one counter down and another up
+    /// when the key's status (or class) changes, one up for a new key, one down when
+    /// it stops being active. Empty when it stays where it was counted.
+    pub fn compliance_moves(&self) -> Vec<(KeyComplianceStatus, KeyClass, i64)> {
+        let after = counted(&self.key);
+        if after == self.counted_before {
+            return Vec::new();
+        }
+        let down = self.counted_before.map(|(s, c)| (s, c, -1));
+        let up = after.map(|(s, c)| (s, c, 1));
+        down.into_iter().chain(up).collect()
+    }
 }
 
 /// One emergency rotation in the monthly log.
@@ -211,6 +236,7 @@ impl ChangeBuilder {
             idempotency: self.idempotency,
             outbox: self.outbox,
             emergencies: self.emergencies,
+            counted_before: self.before.as_ref().and_then(counted),
         }
     }
 }

@@ -2,9 +2,13 @@
 //! maximum age, and the figures and rows that show where each key stands. The daily
 //! scan that enforces it is the job in `scan.rs`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
+use crate::config::Policy;
 use crate::error::{Error, Result};
+use crate::index::ComplianceEntry;
 use crate::key::{Key, KeyClass};
 use crate::rotation::Rotation;
 use crate::time::Timestamp;
@@ -57,7 +61,7 @@ pub fn age_days(created_at: Timestamp, now: Timestamp) -> u64 {
 }
 
 /// Where one active key stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum KeyComplianceStatus {
@@ -70,6 +74,43 @@ pub enum KeyComplianceStatus {
 }
 
 impl KeyComplianceStatus {
+    pub const ALL: [KeyComplianceStatus; 4] = [
+        Self::Compliant,
+        Self::RotationInProgress,
+        Self::RotationBlocked,
+        Self::Overdue,
+    ];
+
+    /// Where `key` stands, given whether its rotation in progress is blocked and the
+    /// oldest its class's secret may be; `None` when it is not active.
+    pub fn of(key: &Key, blocked: bool, overdue_before: Timestamp) -> Option<Self> {
+        let created_at = key.current_secret_created_at()?;
+        Some(Self::at(
+            created_at,
+            key.active_rotation.is_some(),
+            blocked,
+            overdue_before,
+        ))
+    }
+
+    /// The rule itself: a blocked rotation first, then the secret's age.
+    pub fn at(
+        created_at: Timestamp,
+        rotating: bool,
+        blocked: bool,
+        overdue_before: Timestamp,
+    ) -> Self {
+        if blocked {
+            Self::RotationBlocked
+        } else if created_at >= overdue_before {
+            Self::Compliant
+        } else if rotating {
+            Self::RotationInProgress
+        } else {
+            Self::Overdue
+        }
+    }
+
     pub fn parse(text: &str) -> Result<Self> {
         match text {
             "compliant" => Ok(Self::Compliant),
@@ -90,6 +131,71 @@ impl KeyComplianceStatus {
             Self::RotationBlocked => "rotation_blocked",
             Self::Overdue => "overdue",
         }
+    }
+}
+
+/// Secrets of `class` created before this are past their maximum age at `now`.
+pub fn overdue_before(policy: &Policy, class: KeyClass, now: Timestamp) -> Timestamp {
+    now.minus_seconds(policy.for_class(class).max_age_seconds())
+}
+
+/// How many active keys stand where, by status and class: the compliance totals as
+/// kept (one counter per status and class, moved by every change in its transaction).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ComplianceCounts {
+    counts: BTreeMap<(KeyComplianceStatus, KeyClass), i64>,
+}
+
+impl ComplianceCounts {
+    pub fn add(&mut self, status: KeyComplianceStatus, class: KeyClass, delta: i64) {
+        *self.counts.entry((status, class)).or_default() += delta;
+    }
+
+    pub fn get(&self, status: KeyComplianceStatus, class: KeyClass) -> i64 {
+        self.counts.get(&(status, class)).copied().unwrap_or(0)
+    }
+
+    /// Every class of `status` together (never below zero).
+    pub fn of_status(&self, status: KeyComplianceStatus) -> u64 {
+        let total: i64 = KeyClass::ALL.iter().map(|c| self.get(status, *c)).sum();
+        u64::try_from(total).unwrap_or(0)
+    }
+
+    pub fn merge(&mut self, other: &ComplianceCounts) {
+        for ((status, class), n) in &other.counts {
+            self.add(*status, *class, *n);
+        }
+    }
+}
+
+/// The report's figures: every active key (of an organisation, or all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ComplianceFigures {
+    pub active: u64,
+    pub compliant: u64,
+    /// Rotations in progress, blocked ones included.
+    pub in_progress: u64,
+    pub blocked: u64,
+    pub overdue: u64,
+}
+
+impl ComplianceFigures {
+    pub fn of(counts: &ComplianceCounts) -> Self {
+        let blocked = counts.of_status(KeyComplianceStatus::RotationBlocked);
+        let compliant = counts.of_status(KeyComplianceStatus::Compliant);
+        let in_progress = counts.of_status(KeyComplianceStatus::RotationInProgress) + blocked;
+        let overdue = counts.of_status(KeyComplianceStatus::Overdue);
+        Self {
+            active: compliant + in_progress + overdue,
+            compliant,
+            in_progress,
+            blocked,
+            overdue,
+        }
+    }
+
+    pub fn coverage_percent(&self) -> f64 {
+        coverage(self.active, self.compliant + self.in_progress)
     }
 }
 
@@ -119,23 +225,34 @@ impl KeyCompliance {
     ) -> Option<Self> {
         let current = key.current()?;
         let created_at = key.current_secret_created_at()?;
-        let status = if active.is_some_and(Rotation::is_blocked) {
-            KeyComplianceStatus::RotationBlocked
-        } else if created_at >= overdue_before {
-            KeyComplianceStatus::Compliant
-        } else if key.active_rotation.is_some() {
-            KeyComplianceStatus::RotationInProgress
-        } else {
-            KeyComplianceStatus::Overdue
-        };
+        let blocked = active.is_some_and(Rotation::is_blocked);
         Some(Self {
             key_id: key.id.to_string(),
             organization_id: key.organization_id.to_string(),
             class: key.class,
             prefix: current.prefix.clone(),
             age_days: age_days(created_at, now),
-            status,
+            status: KeyComplianceStatus::at(
+                created_at,
+                key.active_rotation.is_some(),
+                blocked,
+                overdue_before,
+            ),
             rotation_id: key.active_rotation.as_ref().map(ToString::to_string),
         })
+    }
+
+    /// The row of an index entry at `now`: its status by the rule, from what the
+    /// entry holds (so an age crossed since the entry was written shows at once).
+    pub fn of_entry(entry: &ComplianceEntry, overdue_before: Timestamp, now: Timestamp) -> Self {
+        Self {
+            key_id: entry.key_id.to_string(),
+            organization_id: entry.organization_id.to_string(),
+            class: entry.class,
+            prefix: entry.prefix.clone(),
+            age_days: age_days(entry.created_at, now),
+            status: entry.status_at(overdue_before),
+            rotation_id: entry.active_rotation.as_ref().map(ToString::to_string),
+        }
     }
 }

@@ -2,7 +2,8 @@
 //! active keys by their current secret's age (`age`), and how both are sharded. Pure
 //! data: the store keeps them, the processor and the scan read them.
 
-use crate::ids::{KeyId, RotationId};
+use crate::compliance::KeyComplianceStatus;
+use crate::ids::{KeyId, OrganizationId, RotationId};
 use crate::key::{Key, KeyClass};
 use crate::rotation::Rotation;
 use crate::time::Timestamp;
@@ -68,5 +69,127 @@ impl AgeRef {
 
     pub fn sort_key(&self) -> String {
         format!("{}#{}", self.created_at, self.key_id)
+    }
+}
+
+/// The compliance totals' counters are spread over this many items per scope, so that
+/// concurrent changes seldom meet on one counter in their transactions.
+pub const TOTAL_SHARDS: u8 = 8;
+
+/// The counter shard a key's changes move.
+pub fn total_shard_of(id: &KeyId) -> u8 {
+    (crc32fast::hash(id.as_str().as_bytes()) % u32::from(TOTAL_SHARDS)) as u8
+}
+
+/// An entry of the compliance index: an active key with the status its last change
+/// (or the daily scan) gave it, in partitions by status and class, sorted by its
+/// current secret's creation time. It carries what a report row shows, so a page of
+/// the report is read from the index alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplianceEntry {
+    pub key_id: KeyId,
+    pub organization_id: OrganizationId,
+    pub class: KeyClass,
+    /// As stored; [`ComplianceEntry::status_at`] is the status now.
+    pub status: KeyComplianceStatus,
+    pub created_at: Timestamp,
+    pub prefix: String,
+    pub active_rotation: Option<RotationId>,
+}
+
+impl ComplianceEntry {
+    /// The key's entry: only active keys whose status has been stamped have one.
+    pub fn of(key: &Key) -> Option<Self> {
+        let status = key.compliance?;
+        let created_at = key.current_secret_created_at()?;
+        Some(Self {
+            key_id: key.id.clone(),
+            organization_id: key.organization_id.clone(),
+            class: key.class,
+            status,
+            created_at,
+            prefix: key.current()?.prefix.clone(),
+            active_rotation: key.active_rotation.clone(),
+        })
+    }
+
+    /// Sorts by the secret's creation time (oldest first), then key id.
+    pub fn sort_key(&self) -> String {
+        format!("{}#{}", self.created_at, self.key_id)
+    }
+
+    /// The status now: blocked stays blocked until a change says otherwise (it moves
+    /// only when the rotation is written); the rest follows the age.
+    pub fn status_at(&self, overdue_before: Timestamp) -> KeyComplianceStatus {
+        KeyComplianceStatus::at(
+            self.created_at,
+            self.active_rotation.is_some(),
+            self.status == KeyComplianceStatus::RotationBlocked,
+            overdue_before,
+        )
+    }
+}
+
+/// One partition of the compliance index: a status and class, across every
+/// organisation or within one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompliancePartition {
+    pub status: KeyComplianceStatus,
+    pub class: KeyClass,
+    pub organization: Option<OrganizationId>,
+}
+
+impl CompliancePartition {
+    pub fn holds(&self, entry: &ComplianceEntry) -> bool {
+        entry.status == self.status
+            && entry.class == self.class
+            && self
+                .organization
+                .as_ref()
+                .is_none_or(|org| *org == entry.organization_id)
+    }
+}
+
+/// A range of sort keys, both ends exclusive: `""` and `"~"` leave it open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortRange {
+    pub after: String,
+    pub before: String,
+}
+
+impl SortRange {
+    pub fn all() -> Self {
+        Self {
+            after: String::new(),
+            before: "~".into(),
+        }
+    }
+
+    /// Entries whose secret was created before `at`.
+    pub fn created_before(at: Timestamp) -> Self {
+        Self {
+            after: String::new(),
+            before: format!("{at}#"),
+        }
+    }
+
+    /// Entries whose secret was created at or after `at`.
+    pub fn created_from(at: Timestamp) -> Self {
+        Self {
+            after: format!("{at}#"),
+            before: "~".into(),
+        }
+    }
+
+    /// The part of the range after sort key `after`.
+    pub fn after(&self, after: &str) -> Self {
+        Self {
+            after: self.after.clone().max(after.to_owned()),
+            before: self.before.clone(),
+        }
+    }
+
+    pub fn contains(&self, sort_key: &str) -> bool {
+        sort_key > self.after.as_str() && sort_key < self.before.as_str()
     }
 }

@@ -198,6 +198,11 @@ pub struct Key {
     /// each version is warned about once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiry_warned_version: Option<u32>,
+    /// Where the key stood against the maximum-age rule when it was last written
+    /// (stamped on every change, and by the daily scan when only time has passed): what
+    /// the compliance index and totals hold. `None` before the key's first stamp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compliance: Option<crate::compliance::KeyComplianceStatus>,
 }
 
 impl Key {

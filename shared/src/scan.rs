@@ -51,6 +51,10 @@ pub struct ScanReport {
     pub warned: u64,
     /// Overdue keys that could not be scheduled (logged; retried next scan).
     pub failed: u64,
+    /// Keys whose compliance status only time had moved (a secret that passed its
+    /// maximum age with no rotation started by this scan), re-stamped so the index
+    /// and totals hold it.
+    pub settled: u64,
     /// True when the scan stopped at its deadline; the next run carries on.
     pub incomplete: bool,
     pub snapshot: ComplianceSnapshot,
@@ -125,6 +129,34 @@ async fn check_key(
     )
 }
 
+/// Re-stamps the keys whose status only time has moved, a page per index range at a
+/// time, until a round finds nothing to write (the index may still show a key settled a
+/// moment ago; that one is read, found right, and left).
+async fn settle(keyroll: &Keyroll, options: ScanOptions) -> Result<u64> {
+    let mut settled = 0;
+    for class in KeyClass::ALL {
+        loop {
+            let ids = keyroll.unsettled_keys(class, options.page_size).await?;
+            let written: Vec<Result<bool>> = stream::iter(ids)
+                .map(|id| async move { keyroll.settle_compliance(&id).await })
+                .buffer_unordered(options.concurrency.max(1))
+                .collect()
+                .await;
+            let mut round = 0;
+            for outcome in written {
+                if outcome? {
+                    round += 1;
+                }
+            }
+            settled += round;
+            if round == 0 {
+                break;
+            }
+        }
+    }
+    Ok(settled)
+}
+
 pub async fn scan(keyroll: &Keyroll, options: ScanOptions) -> Result<ScanReport> {
     let now = keyroll.now();
     let policy = keyroll.config().policy;
@@ -135,7 +167,6 @@ pub async fn scan(keyroll: &Keyroll, options: ScanOptions) -> Result<ScanReport>
             .is_some_and(|deadline| Instant::now() >= deadline)
     };
     let (mut scheduled, mut warned, mut failed) = (0, 0, 0);
-    let (mut active, mut in_progress, mut non_compliant) = (0, 0, 0);
     let mut incomplete = false;
 
     for class in KeyClass::ALL {
@@ -143,7 +174,6 @@ pub async fn scan(keyroll: &Keyroll, options: ScanOptions) -> Result<ScanReport>
         let warn_before =
             now.minus_seconds(max_age.saturating_sub(u64::from(policy.warn_ahead_days) * DAY));
         for shard in 0..INDEX_SHARDS {
-            active += keyroll.store().count_active(class, shard).await?;
             let mut after: Option<AgeRef> = None;
             loop {
                 if out_of_time() {
@@ -163,17 +193,10 @@ pub async fn scan(keyroll: &Keyroll, options: ScanOptions) -> Result<ScanReport>
                     .await;
                 for outcome in outcomes {
                     match outcome? {
-                        Outcome::Scheduled => {
-                            scheduled += 1;
-                            in_progress += 1;
-                        }
-                        Outcome::InProgress => in_progress += 1,
-                        Outcome::Failed => {
-                            failed += 1;
-                            non_compliant += 1;
-                        }
+                        Outcome::Scheduled => scheduled += 1,
+                        Outcome::Failed => failed += 1,
                         Outcome::Warned => warned += 1,
-                        Outcome::Nothing => {}
+                        Outcome::InProgress | Outcome::Nothing => {}
                     }
                 }
                 if !full {
@@ -182,11 +205,17 @@ pub async fn scan(keyroll: &Keyroll, options: ScanOptions) -> Result<ScanReport>
             }
         }
     }
+    let settled = if incomplete {
+        0
+    } else {
+        settle(keyroll, options).await?
+    };
+    let figures = keyroll.compliance_figures(None).await?;
     let snapshot = ComplianceSnapshot::new(
         now.to_rfc3339()[..10].to_owned(),
-        active,
-        in_progress,
-        non_compliant,
+        figures.active,
+        figures.in_progress,
+        figures.overdue,
     );
     if !incomplete {
         keyroll.store().put_snapshot(&snapshot).await?;
@@ -195,6 +224,7 @@ pub async fn scan(keyroll: &Keyroll, options: ScanOptions) -> Result<ScanReport>
         scheduled,
         warned,
         failed,
+        settled,
         incomplete,
         snapshot,
     })

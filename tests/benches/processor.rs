@@ -118,8 +118,20 @@ impl Store for TimedStore {
     async fn snapshots(&self, limit: usize) -> Result<Vec<ComplianceSnapshot>, StoreError> {
         self.timed(self.inner.snapshots(limit)).await
     }
-    async fn count_active(&self, class: KeyClass, shard: u8) -> Result<u64, StoreError> {
-        self.timed(self.inner.count_active(class, shard)).await
+    async fn compliance_entries(
+        &self,
+        partition: &keyroll_core::index::CompliancePartition,
+        range: &keyroll_core::index::SortRange,
+        limit: usize,
+    ) -> Result<(Vec<keyroll_core::index::ComplianceEntry>, bool), StoreError> {
+        self.timed(self.inner.compliance_entries(partition, range, limit))
+            .await
+    }
+    async fn compliance_counts(
+        &self,
+        organization: Option<&keyroll_core::ids::OrganizationId>,
+    ) -> Result<keyroll_core::compliance::ComplianceCounts, StoreError> {
+        self.timed(self.inner.compliance_counts(organization)).await
     }
     async fn idempotency(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.timed(self.inner.idempotency(id)).await

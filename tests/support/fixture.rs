@@ -163,6 +163,9 @@ pub fn bulk_key(
         revision: 0,
         audit_head: None,
         expiry_warned_version: None,
+        // As issuing it then would have stamped it: compliant (the age it has since
+        // reached is the read model's to notice, as for any key).
+        compliance: Some(keyroll_core::compliance::KeyComplianceStatus::Compliant),
     };
     let record = SecretRecord::new(&key, &version, None);
     (key, record)

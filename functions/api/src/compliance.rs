@@ -5,10 +5,11 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use keyroll_core::compliance::{coverage, ComplianceSnapshot, KeyCompliance, KeyComplianceStatus};
+use keyroll_core::compliance::{ComplianceSnapshot, KeyCompliance, KeyComplianceStatus};
 use keyroll_core::error::Error;
 use keyroll_core::ids::OrganizationId;
 use keyroll_core::scan::{scan, ScanOptions, ScanReport};
+use keyroll_core::service::{ComplianceCursor, ComplianceFilter};
 use keyroll_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -19,6 +20,9 @@ use crate::AppState;
 
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
+/// Rows of one CSV page: about 1 MB, well inside Lambda's 6 MB response.
+const MAX_CSV_PAGE: usize = 10_000;
+const CSV_HEADER: &str = "keyId,organizationId,class,prefix,ageDays,status,rotationId\n";
 const HISTORY_DAYS: usize = 90;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -29,7 +33,7 @@ pub struct ComplianceQuery {
     organization_id: Option<String>,
     /// `compliant`, `rotation_in_progress`, `rotation_blocked` or `overdue`.
     status: Option<String>,
-    /// Keys per page, 1-1000 (default 100).
+    /// Keys per page: 1-1000 (default 100); for the CSV 1-10000 (default 10000).
     limit: Option<usize>,
     /// `nextCursor` of the previous page.
     cursor: Option<String>,
@@ -60,21 +64,13 @@ pub struct ComplianceReport {
     history: Vec<ComplianceSnapshot>,
 }
 
-/// Figures over every row that matched the organisation filter.
-struct Figures {
-    active: u64,
-    compliant: u64,
-    in_progress: u64,
-    blocked: u64,
-    overdue: u64,
+/// The filter and cursor of a report request, validated.
+struct Request {
+    filter: ComplianceFilter,
+    cursor: Option<ComplianceCursor>,
 }
 
-struct Filtered {
-    rows: Vec<KeyCompliance>,
-    figures: Figures,
-}
-
-async fn filtered(state: &AppState, query: &ComplianceQuery) -> Result<Filtered, ApiError> {
+fn request(query: &ComplianceQuery) -> Result<Request, ApiError> {
     let organization = query
         .organization_id
         .as_deref()
@@ -85,26 +81,31 @@ async fn filtered(state: &AppState, query: &ComplianceQuery) -> Result<Filtered,
         .as_deref()
         .map(KeyComplianceStatus::parse)
         .transpose()?;
-    let mut rows = state.keyroll.key_statuses().await?;
-    if let Some(organization) = &organization {
-        rows.retain(|r| r.organization_id == organization.as_str());
-    }
-    let count = |s: KeyComplianceStatus| rows.iter().filter(|r| r.status == s).count() as u64;
-    let blocked = count(KeyComplianceStatus::RotationBlocked);
-    let figures = Figures {
-        active: rows.len() as u64,
-        compliant: count(KeyComplianceStatus::Compliant),
-        in_progress: count(KeyComplianceStatus::RotationInProgress) + blocked,
-        blocked,
-        overdue: count(KeyComplianceStatus::Overdue),
-    };
-    if let Some(status) = status {
-        rows.retain(|r| r.status == status);
-    }
-    Ok(Filtered { rows, figures })
+    let cursor = query
+        .cursor
+        .as_deref()
+        .map(ComplianceCursor::parse)
+        .transpose()?;
+    Ok(Request {
+        filter: ComplianceFilter {
+            organization,
+            status,
+        },
+        cursor,
+    })
 }
 
-/// Where every active key stands against the maximum-age rule, with the trend.
+fn limit(query: &ComplianceQuery, default: usize, max: usize) -> Result<usize, ApiError> {
+    let limit = query.limit.unwrap_or(default);
+    if !(1..=max).contains(&limit) {
+        return Err(Error::invalid("limit", format!("must be from 1 to {max}")).into());
+    }
+    Ok(limit)
+}
+
+/// Where every active key stands against the maximum-age rule, with the trend. One
+/// page of keys, oldest secret first; the figures cover every active key matching
+/// `organizationId` (kept as counters, so they cost the same at any size).
 #[utoipa::path(get, path = "/v1/compliance", tag = "compliance",
     params(ComplianceQuery),
     responses(
@@ -116,32 +117,17 @@ pub async fn report(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ComplianceQuery>,
 ) -> Result<Json<ComplianceReport>, ApiError> {
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(Error::invalid("limit", "must be from 1 to 1000").into());
-    }
-    let Filtered { rows, figures } = filtered(&state, &query).await?;
-    let start = match &query.cursor {
-        None => 0,
-        Some(cursor) => {
-            rows.iter()
-                .position(|r| &r.key_id == cursor)
-                .ok_or_else(|| {
-                    Error::invalid(
-                        "cursor",
-                        "not a cursor of this report; start again without one",
-                    )
-                })?
-                + 1
-        }
-    };
-    let page: Vec<KeyCompliance> = rows.iter().skip(start).take(limit).cloned().collect();
-    let next_cursor = (start + page.len() < rows.len())
-        .then(|| page.last().map(|r| r.key_id.clone()))
-        .flatten();
-    let policy = state.keyroll.config().policy;
+    let limit = limit(&query, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let Request { filter, cursor } = request(&query)?;
+    let keyroll = &state.keyroll;
+    let (page, figures, history) = futures::try_join!(
+        keyroll.compliance_page(&filter, cursor.as_ref(), limit),
+        keyroll.compliance_figures(filter.organization.as_ref()),
+        keyroll.compliance_history(HISTORY_DAYS),
+    )?;
+    let policy = keyroll.config().policy;
     Ok(Json(ComplianceReport {
-        generated_at: state.keyroll.now(),
+        generated_at: keyroll.now(),
         max_age_days: policy.server.max_age_days,
         embedded_max_age_days: policy.embedded.max_age_days,
         active_keys: figures.active,
@@ -149,18 +135,22 @@ pub async fn report(
         in_progress: figures.in_progress,
         blocked: figures.blocked,
         non_compliant: figures.overdue,
-        coverage_percent: coverage(figures.active, figures.compliant + figures.in_progress),
-        keys: page,
-        next_cursor,
-        history: state.keyroll.compliance_history(HISTORY_DAYS).await?,
+        coverage_percent: figures.coverage_percent(),
+        keys: page.rows,
+        next_cursor: page.next.map(|c| c.to_string()),
+        history,
     }))
 }
 
-/// The same report as CSV, every matching key, for auditors.
+/// The report as CSV for auditors, in pages that each fit a Lambda response: the
+/// header row on the first page only, and a `Link: <…>; rel="next"` header while there
+/// are more, so the pages concatenate into one file.
 #[utoipa::path(get, path = "/v1/compliance.csv", tag = "compliance",
     params(ComplianceQuery),
     responses(
-        (status = 200, content_type = "text/csv", body = String, description = "keyId,organizationId,class,prefix,ageDays,status,rotationId"),
+        (status = 200, content_type = "text/csv", body = String,
+            description = "keyId,organizationId,class,prefix,ageDays,status,rotationId (10,000 rows per page unless `limit` says fewer)",
+            headers(("Link" = String, description = "`<…>; rel=\"next\"`: the next page, while there is one"))),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ))]
@@ -168,10 +158,18 @@ pub async fn report_csv(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ComplianceQuery>,
 ) -> Result<Response, ApiError> {
-    let Filtered { rows, .. } = filtered(&state, &query).await?;
+    let limit = limit(&query, MAX_CSV_PAGE, MAX_CSV_PAGE)?;
+    let Request { filter, cursor } = request(&query)?;
+    let page = state
+        .keyroll
+        .compliance_page(&filter, cursor.as_ref(), limit)
+        .await?;
+    let mut csv = String::new();
+    if cursor.is_none() {
+        csv.push_str(CSV_HEADER);
+    }
     // Every field is an id, a prefix, a number or a fixed word: no quoting needed.
-    let mut csv = String::from("keyId,organizationId,class,prefix,ageDays,status,rotationId\n");
-    for r in rows {
+    for r in page.rows {
         csv.push_str(&format!(
             "{},{},{},{},{},{},{}\n",
             r.key_id,
@@ -183,7 +181,21 @@ pub async fn report_csv(
             r.rotation_id.unwrap_or_default()
         ));
     }
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
+    let mut response = ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response();
+    if let Some(next) = page.next {
+        let mut link = format!("/v1/compliance.csv?cursor={next}&limit={limit}");
+        if let Some(org) = &filter.organization {
+            link.push_str(&format!("&organizationId={org}"));
+        }
+        if let Some(status) = filter.status {
+            link.push_str(&format!("&status={}", status.as_str()));
+        }
+        // Ids, timestamps and fixed words only: always a valid header value.
+        if let Ok(value) = header::HeaderValue::from_str(&format!("<{link}>; rel=\"next\"")) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
 }
 
 /// Run the compliance scan once: schedule rotations of overdue keys, warn ahead,

@@ -120,7 +120,12 @@ fn api() -> Routes {
         .split_for_parts();
     let (protected, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(routes::create_key))
-        .routes(routes!(import::import_keys))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(import::import_keys))
+                // 1,000 rows of a few hundred bytes each.
+                .layer(DefaultBodyLimit::max(import::MAX_BODY_BYTES)),
+        )
         .routes(routes!(routes::get_key))
         .routes(routes!(routes::schedule_rotation, routes::list_rotations))
         .routes(routes!(routes::emergency_rotation))

@@ -118,7 +118,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => (
                 413,
                 "https://keyroll.dev/problems/payload-too-large",
-                "the request body is larger than 64 KiB".to_owned(),
+                "the request body is larger than this route takes (64 KiB; 1 MiB for an import or a leak report)".to_owned(),
                 None,
             ),
             ApiError::UnsupportedMediaType => (

@@ -25,6 +25,7 @@ impl Keyroll {
             now,
         };
         let mut change = plan_issue(request, &secret, act)?;
+        self.stamp(&mut change).await?;
         let key = change.key.clone();
         caller.record_request(&mut change, key.id.as_str(), 201, Some(&minted.secret), now)?;
         self.store.commit(change).await?;
@@ -51,6 +52,7 @@ impl Keyroll {
                 now,
             };
             let mut change = plan_import(legacy.clone(), &self.config.secret_format, act)?;
+            self.stamp(&mut change).await?;
             let key = change.key.clone();
             caller.record_request(&mut change, key.id.as_str(), 201, None, now)?;
             match self.store.commit(change).await {

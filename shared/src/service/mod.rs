@@ -11,7 +11,8 @@
 //! | the processor's step, giving up, expiry warnings | `advance.rs` |
 //! | verification and last use | `verification.rs` |
 //! | held secrets: the vault, reveal, the self-service successor | `held.rs` |
-//! | reads: keys, rotations, emergencies, audit trail, compliance rows | `queries.rs` |
+//! | reads: keys, rotations, emergencies, audit trail | `queries.rs` |
+//! | the compliance read model: stamps, settling, report pages and figures | `compliance.rs` |
 //! | idempotent replay | `replay.rs` |
 //! | contacts, webhook endpoints, the feed, the delivery log | `contacts.rs` |
 //! | an organisation's own keys and rotations, for its users | `scoped.rs` |
@@ -33,6 +34,7 @@ use crate::usage::UsageTracker;
 use crate::vault::SecretVault;
 
 mod advance;
+mod compliance;
 mod contacts;
 mod emergency;
 mod held;
@@ -47,6 +49,7 @@ pub use crate::plan::{
     Advance, Completion, EmergencyRequest, EmergencySource, LegacyKey, NewKey, RotationRequest,
     ScheduleTrigger, Start, MAX_SCOPES,
 };
+pub use compliance::{ComplianceCursor, ComplianceFilter, CompliancePage, MAX_COMPLIANCE_PAGE};
 pub use contacts::{MAX_DESTINATIONS, SECRET_OVERLAP_SECONDS};
 pub use emergency::LeakVerdict;
 pub use issue::IssuedKey;
@@ -235,7 +238,7 @@ impl Keyroll {
             let Some(change) = change else {
                 return Ok(outcome);
             };
-            match self.store.commit(change).await {
+            match self.commit(change).await {
                 Ok(()) => return Ok(outcome),
                 Err(StoreError::Conflict) => continue,
                 Err(other) => return Err(other.into()),

@@ -1,16 +1,16 @@
 //! Reads: keys with their use, rotations, rotations in progress, recent emergencies,
-//! the audit trail, and the compliance rows and history.
+//! the audit trail, and the compliance history.
 
 use std::collections::BTreeMap;
 
 use super::Keyroll;
 use crate::audit::{verify_chain, AuditEvent, ChainHead, ChainReport};
 use crate::change::EmergencyLogEntry;
-use crate::compliance::{ComplianceSnapshot, KeyCompliance};
+use crate::compliance::ComplianceSnapshot;
 use crate::error::{Error, Result};
 use crate::ids::{KeyId, RotationId};
-use crate::index::{AgeRef, DueRef, INDEX_SHARDS};
-use crate::key::{Key, KeyClass};
+use crate::index::{DueRef, INDEX_SHARDS};
+use crate::key::Key;
 use crate::rotation::Rotation;
 use crate::time::Timestamp;
 
@@ -202,52 +202,6 @@ impl Keyroll {
             }),
         );
         Ok(AuditTrail { events, report })
-    }
-
-    /// Every active key with its compliance status now, oldest secret first. Reads every
-    /// active key (it is the report of all of them); the scan itself does not.
-    pub async fn key_statuses(&self) -> Result<Vec<KeyCompliance>> {
-        let now = self.now();
-        let policy = self.config.policy;
-        let mut rows = Vec::new();
-        for class in KeyClass::ALL {
-            let overdue_before = now.minus_seconds(policy.for_class(class).max_age_seconds());
-            for shard in 0..INDEX_SHARDS {
-                let mut after: Option<AgeRef> = None;
-                loop {
-                    let page = self
-                        .store
-                        .aged_keys(class, shard, Timestamp::MAX, after.as_ref(), 500)
-                        .await?;
-                    let full = page.len() == 500;
-                    after = page.last().cloned();
-                    for entry in page {
-                        let Some(key) = self.store.key(&entry.key_id).await? else {
-                            continue;
-                        };
-                        let active = match &key.active_rotation {
-                            Some(id) => self.store.rotation(id).await?,
-                            None => None,
-                        };
-                        rows.extend(KeyCompliance::of(
-                            &key,
-                            active.as_ref(),
-                            overdue_before,
-                            now,
-                        ));
-                    }
-                    if !full {
-                        break;
-                    }
-                }
-            }
-        }
-        rows.sort_by(|a, b| {
-            b.age_days
-                .cmp(&a.age_days)
-                .then_with(|| a.key_id.cmp(&b.key_id))
-        });
-        Ok(rows)
     }
 
     /// The most recent `days` daily compliance snapshots, newest first.

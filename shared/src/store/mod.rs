@@ -10,10 +10,10 @@ use async_trait::async_trait;
 
 use crate::audit::AuditEvent;
 use crate::change::EmergencyLogEntry;
-use crate::compliance::ComplianceSnapshot;
+use crate::compliance::{ComplianceCounts, ComplianceSnapshot};
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, OrganizationId, RotationId};
-use crate::index::{AgeRef, DueRef};
+use crate::index::{AgeRef, ComplianceEntry, CompliancePartition, DueRef, SortRange};
 use crate::key::{Key, KeyClass, SecretRecord};
 use crate::notification::OutboxEntry;
 use crate::rotation::Rotation;
@@ -98,15 +98,28 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<EmergencyLogEntry>, StoreError>;
 
+    /// Up to `limit` entries of a compliance index partition within `range`, oldest
+    /// secret first, and whether the range may hold more. Like the other indexes it may
+    /// lag a moment behind a change.
+    async fn compliance_entries(
+        &self,
+        partition: &CompliancePartition,
+        range: &SortRange,
+        limit: usize,
+    ) -> Result<(Vec<ComplianceEntry>, bool), StoreError>;
+
+    /// The compliance totals' counters (every organisation's, or one's), summed over
+    /// their shards: as every committed change has moved them.
+    async fn compliance_counts(
+        &self,
+        organization: Option<&OrganizationId>,
+    ) -> Result<ComplianceCounts, StoreError>;
+
     /// Stores the day's compliance figures (replacing that day's earlier ones).
     async fn put_snapshot(&self, snapshot: &ComplianceSnapshot) -> Result<(), StoreError>;
 
     /// The most recent `limit` daily snapshots, newest first.
     async fn snapshots(&self, limit: usize) -> Result<Vec<ComplianceSnapshot>, StoreError>;
-
-    /// How many active keys of `class` index `shard` holds. A count, not a read of
-    /// the keys: DynamoDB answers it from the keys-only index, 1 MB per request.
-    async fn count_active(&self, class: KeyClass, shard: u8) -> Result<u64, StoreError>;
 
     /// The record of an idempotent request, by id (live or not).
     async fn idempotency(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError>;

@@ -9,17 +9,19 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::schema::{
-    age_pk, attr, audit_sk, due_pk, emergency_pk, idempotency_pk, key_pk, org_pk, outbox_pk,
-    pointer_pk, rotation_sk, secret_pk, AGE_PK, AGE_SK, COMPLIANCE_PK, DUE_PK, DUE_SK,
-    IDEMPOTENCY_SK, KEY_SK, ORG_PK, ORG_SK, PK, POINTER_SK, SECRET_SK, SK, SNAPSHOT_SK_PREFIX,
+    age_pk, attr, audit_sk, compliance_org_pk, compliance_pk, due_pk, emergency_pk, idempotency_pk,
+    key_pk, org_pk, outbox_pk, pointer_pk, rotation_sk, secret_pk, AGE_PK, AGE_SK, CMP_ORG_PK,
+    CMP_PK, CMP_PREFIX, CMP_SK, COMPLIANCE_PK, DUE_PK, DUE_SK, IDEMPOTENCY_SK, KEY_SK, ORG_PK,
+    ORG_SK, PK, POINTER_SK, SECRET_SK, SK, SNAPSHOT_SK_PREFIX,
 };
 use crate::audit::AuditEvent;
 use crate::change::EmergencyLogEntry;
-use crate::compliance::ComplianceSnapshot;
+use crate::compliance::{ComplianceSnapshot, KeyComplianceStatus};
 use crate::error::StoreError;
 use crate::idempotency::IdempotencyRecord;
-use crate::index::{AgeRef, DueRef};
-use crate::key::{Key, SecretRecord};
+use crate::ids::{KeyId, OrganizationId, RotationId};
+use crate::index::{AgeRef, ComplianceEntry, DueRef};
+use crate::key::{Key, KeyClass, SecretRecord};
 use crate::notification::OutboxEntry;
 use crate::rotation::Rotation;
 use crate::time::Timestamp;
@@ -77,7 +79,46 @@ pub fn key_item(key: &Key) -> Result<Item, StoreError> {
     }
     item.insert(ORG_PK.into(), s(org_pk(&key.organization_id)));
     item.insert(ORG_SK.into(), s(key.id.as_str()));
+    if let Some(entry) = ComplianceEntry::of(key) {
+        item.insert(CMP_PK.into(), s(compliance_pk(entry.status, entry.class)));
+        item.insert(
+            CMP_ORG_PK.into(),
+            s(compliance_org_pk(
+                &entry.organization_id,
+                entry.status,
+                entry.class,
+            )),
+        );
+        item.insert(CMP_SK.into(), s(entry.sort_key()));
+        item.insert(CMP_PREFIX.into(), s(entry.prefix));
+    }
     Ok(item)
+}
+
+/// A compliance index entry from an item of either compliance index.
+pub fn compliance_entry_from_item(
+    item: &Item,
+    status: KeyComplianceStatus,
+    class: KeyClass,
+) -> Result<ComplianceEntry, StoreError> {
+    let (created_at, key) = split_index_sort_key(item, CMP_SK)?;
+    let active_rotation = match item.get("activeRotation") {
+        None => None,
+        Some(value) => Some(
+            RotationId::parse(value.as_s().map_err(|_| corrupt("activeRotation"))?)
+                .map_err(corrupt)?,
+        ),
+    };
+    Ok(ComplianceEntry {
+        key_id: KeyId::parse(key).map_err(corrupt)?,
+        organization_id: OrganizationId::parse(text_attribute(item, "organizationId")?)
+            .map_err(corrupt)?,
+        class,
+        status,
+        created_at,
+        prefix: text_attribute(item, CMP_PREFIX)?.to_owned(),
+        active_rotation,
+    })
 }
 
 pub fn rotation_item(rotation: &Rotation) -> Result<Item, StoreError> {

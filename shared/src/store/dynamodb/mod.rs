@@ -23,10 +23,10 @@ use self::schema::{
 use super::{KeyChange, Store, StoreError};
 use crate::audit::AuditEvent;
 use crate::change::EmergencyLogEntry;
-use crate::compliance::ComplianceSnapshot;
+use crate::compliance::{ComplianceCounts, ComplianceSnapshot};
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, OrganizationId, RotationId};
-use crate::index::{AgeRef, DueRef};
+use crate::index::{AgeRef, ComplianceEntry, CompliancePartition, DueRef, SortRange};
 use crate::key::{Key, KeyClass, SecretRecord};
 use crate::notification::OutboxEntry;
 use crate::rotation::Rotation;
@@ -74,11 +74,15 @@ where
     }
 }
 
+/// How often a transaction that met only other transactions is sent again.
+const TRANSACTION_RETRIES: u32 = 4;
+
 pub struct DynamoStore {
     client: Client,
     table: String,
     reads: AtomicU64,
     writes: AtomicU64,
+    items: AtomicU64,
 }
 
 impl std::fmt::Debug for DynamoStore {
@@ -96,6 +100,7 @@ impl DynamoStore {
             table: table.into(),
             reads: AtomicU64::new(0),
             writes: AtomicU64::new(0),
+            items: AtomicU64::new(0),
         }
     }
 
@@ -128,6 +133,15 @@ impl DynamoStore {
         self.reads.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Items DynamoDB returned to queries and reads so far.
+    pub fn items_read(&self) -> u64 {
+        self.items.load(Ordering::Relaxed)
+    }
+
+    fn count_items(&self, n: usize) {
+        self.items.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
     fn count_write(&self) {
         self.writes.fetch_add(1, Ordering::Relaxed);
     }
@@ -144,6 +158,7 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| unavailable("GetItem", e))?;
+        self.count_items(usize::from(output.item.is_some()));
         Ok(output.item)
     }
 
@@ -165,7 +180,55 @@ impl DynamoStore {
                 requests.push(WriteRequest::builder().put_request(put).build());
             }
         }
-        self.batch_write(requests).await
+        self.batch_write(requests).await?;
+        // The compliance totals, as the keys' creating changes would have moved them.
+        let mut counters: HashMap<(String, u8), ComplianceCounts> = HashMap::new();
+        for (key, _) in keys {
+            let Some((status, class)) = crate::change::counted(key) else {
+                continue;
+            };
+            let shard = crate::index::total_shard_of(&key.id);
+            for scope in [None, Some(&key.organization_id)] {
+                counters
+                    .entry((schema::totals_pk(scope), shard))
+                    .or_default()
+                    .add(status, class, 1);
+            }
+        }
+        for ((pk, shard), counts) in counters {
+            let mut update = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key(PK, s(pk))
+                .key(SK, s(schema::totals_sk(shard)));
+            let mut adds = Vec::new();
+            for status in crate::compliance::KeyComplianceStatus::ALL {
+                for class in KeyClass::ALL {
+                    let n = counts.get(status, class);
+                    if n != 0 {
+                        let i = adds.len();
+                        adds.push(format!("#c{i} :d{i}"));
+                        update = update
+                            .expression_attribute_names(
+                                format!("#c{i}"),
+                                schema::counter_attribute(status, class),
+                            )
+                            .expression_attribute_values(
+                                format!(":d{i}"),
+                                AttributeValue::N(n.to_string()),
+                            );
+                    }
+                }
+            }
+            self.count_write();
+            update
+                .update_expression(format!("ADD {}", adds.join(", ")))
+                .send()
+                .await
+                .map_err(|e| unavailable("UpdateItem", e))?;
+        }
+        Ok(())
     }
 
     /// Sends `requests` in BatchWriteItem calls of 25, resending what DynamoDB leaves
@@ -341,6 +404,22 @@ impl Store for DynamoStore {
         self.query_emergencies(month, before, limit).await
     }
 
+    async fn compliance_entries(
+        &self,
+        partition: &CompliancePartition,
+        range: &SortRange,
+        limit: usize,
+    ) -> Result<(Vec<ComplianceEntry>, bool), StoreError> {
+        self.query_compliance(partition, range, limit).await
+    }
+
+    async fn compliance_counts(
+        &self,
+        organization: Option<&OrganizationId>,
+    ) -> Result<ComplianceCounts, StoreError> {
+        self.query_totals(organization).await
+    }
+
     async fn put_snapshot(&self, snapshot: &ComplianceSnapshot) -> Result<(), StoreError> {
         let item = snapshot_item(snapshot)?;
         self.count_write();
@@ -356,10 +435,6 @@ impl Store for DynamoStore {
 
     async fn snapshots(&self, limit: usize) -> Result<Vec<ComplianceSnapshot>, StoreError> {
         self.query_snapshots(limit).await
-    }
-
-    async fn count_active(&self, class: KeyClass, shard: u8) -> Result<u64, StoreError> {
-        self.count_age_index(class, shard).await
     }
 
     async fn idempotency(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
@@ -437,13 +512,33 @@ impl Store for DynamoStore {
 
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
         let writes = transaction::transaction(&self.table, &change)?;
-        self.count_write();
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(transaction::classify_transaction_error)
+        let mut attempt = 0u32;
+        loop {
+            self.count_write();
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(writes.clone()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(()),
+                // Nothing was applied and no guard failed: another transaction held
+                // one of the items (a shared counter, most often). Sent again after a
+                // short, random pause, a few times, before it counts as a conflict.
+                Err(error)
+                    if attempt < TRANSACTION_RETRIES
+                        && transaction::only_met_other_transactions(&error) =>
+                {
+                    attempt += 1;
+                    let jitter = u64::from(crate::random::bytes::<1>()[0]) % 20;
+                    tokio::time::sleep(std::time::Duration::from_millis(
+                        u64::from(attempt) * 10 + jitter,
+                    ))
+                    .await;
+                }
+                Err(error) => return Err(transaction::classify_transaction_error(error)),
+            }
+        }
     }
 }

@@ -4,23 +4,24 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::Select;
-
 use super::items::{
-    audit_from_item, corrupt, decode, s, split_index_sort_key, text_attribute, Item,
+    audit_from_item, compliance_entry_from_item, corrupt, decode, s, split_index_sort_key,
+    text_attribute, Item,
 };
 use super::schema::{
-    age_pk, attr, due_pk, emergency_pk, key_pk, org_pk, outbox_pk, pointer_pk, rotation_sk,
-    AGE_INDEX, AGE_PK, AGE_SK, AUDIT_SK_PREFIX, COMPLIANCE_PK, DUE_INDEX, DUE_PK, DUE_SK, KEY_SK,
-    ORG_INDEX, ORG_PK, ORG_SK, PK, POINTER_SK, ROTATION_SK_PREFIX, SK, SNAPSHOT_SK_PREFIX,
+    age_pk, attr, compliance_org_pk, compliance_pk, counter_attribute, due_pk, emergency_pk,
+    key_pk, org_pk, outbox_pk, pointer_pk, rotation_sk, totals_pk, AGE_INDEX, AGE_PK, AGE_SK,
+    AUDIT_SK_PREFIX, CMP_ORG_PK, CMP_PK, CMP_SK, COMPLIANCE_INDEX, COMPLIANCE_ORG_INDEX,
+    COMPLIANCE_PK, DUE_INDEX, DUE_PK, DUE_SK, KEY_SK, ORG_INDEX, ORG_PK, ORG_SK, PK, POINTER_SK,
+    ROTATION_SK_PREFIX, SK, SNAPSHOT_SK_PREFIX, TOTALS_SK_PREFIX,
 };
 use super::{unavailable, DynamoStore};
 use crate::audit::AuditEvent;
 use crate::change::EmergencyLogEntry;
-use crate::compliance::ComplianceSnapshot;
+use crate::compliance::{ComplianceCounts, ComplianceSnapshot, KeyComplianceStatus};
 use crate::error::StoreError;
 use crate::ids::{KeyId, OrganizationId, RotationId};
-use crate::index::{AgeRef, DueRef};
+use crate::index::{AgeRef, ComplianceEntry, CompliancePartition, DueRef, SortRange};
 use crate::key::KeyClass;
 use crate::notification::{OutboxEntry, OutboxMessage};
 use crate::rotation::Rotation;
@@ -60,7 +61,9 @@ impl DynamoStore {
                     .expression_attribute_values(":prefix", s(prefix)),
             };
             let output = query.send().await.map_err(|e| unavailable("Query", e))?;
-            items.extend(output.items.unwrap_or_default());
+            let page = output.items.unwrap_or_default();
+            self.count_items(page.len());
+            items.extend(page);
             match output.last_evaluated_key {
                 Some(next) if !next.is_empty() => start = Some(next),
                 _ => return Ok(items),
@@ -96,7 +99,9 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(|e| unavailable("Query", e))?;
-            items.extend(output.items.unwrap_or_default());
+            let page = output.items.unwrap_or_default();
+            self.count_items(page.len());
+            items.extend(page);
             match output.last_evaluated_key {
                 Some(next) if !next.is_empty() => start = Some(next),
                 _ => break,
@@ -136,7 +141,9 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(|e| unavailable("Query", e))?;
-            items.extend(output.items.unwrap_or_default());
+            let page = output.items.unwrap_or_default();
+            self.count_items(page.len());
+            items.extend(page);
             match output.last_evaluated_key {
                 Some(next) if !next.is_empty() => start = Some(next),
                 _ => break,
@@ -360,38 +367,6 @@ impl DynamoStore {
             .collect()
     }
 
-    /// How many entries an age-index partition holds: a count, 1 MB of index entries
-    /// per request, no items returned.
-    pub(super) async fn count_age_index(
-        &self,
-        class: KeyClass,
-        shard: u8,
-    ) -> Result<u64, StoreError> {
-        let mut total = 0u64;
-        let mut start: Option<Item> = None;
-        loop {
-            self.count_read();
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(AGE_INDEX)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", AGE_PK)
-                .expression_attribute_values(":pk", s(age_pk(class, shard)))
-                .select(Select::Count)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unavailable("Query", e))?;
-            total += u64::try_from(output.count).unwrap_or(0);
-            match output.last_evaluated_key {
-                Some(next) if !next.is_empty() => start = Some(next),
-                _ => return Ok(total),
-            }
-        }
-    }
-
     pub(super) async fn query_outbox(
         &self,
         shard: u8,
@@ -413,5 +388,117 @@ impl DynamoStore {
             });
         }
         Ok(entries)
+    }
+
+    /// Up to `limit` entries of a compliance index partition within `range`: the index
+    /// projects a row's fields, so nothing else is read. A key condition takes one
+    /// bound pair, inclusive, so the exclusive ends are dropped here.
+    pub(super) async fn query_compliance(
+        &self,
+        partition: &CompliancePartition,
+        range: &SortRange,
+        limit: usize,
+    ) -> Result<(Vec<ComplianceEntry>, bool), StoreError> {
+        let (index, pk_name, pk_value) = match &partition.organization {
+            None => (
+                COMPLIANCE_INDEX,
+                CMP_PK,
+                compliance_pk(partition.status, partition.class),
+            ),
+            Some(org) => (
+                COMPLIANCE_ORG_INDEX,
+                CMP_ORG_PK,
+                compliance_org_pk(org, partition.status, partition.class),
+            ),
+        };
+        // Every sort key starts with a digit: "!" is below them all (and not empty,
+        // which a key condition refuses).
+        let lower = if range.after.is_empty() {
+            "!".to_owned()
+        } else {
+            range.after.clone()
+        };
+        if lower >= range.before {
+            return Ok((Vec::new(), false));
+        }
+        let wanted = limit + 1;
+        let mut entries = Vec::new();
+        let mut start: Option<Item> = None;
+        let mut more = false;
+        loop {
+            self.count_read();
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :lower AND :upper")
+                .expression_attribute_names("#pk", pk_name)
+                .expression_attribute_names("#sk", CMP_SK)
+                .expression_attribute_values(":pk", s(pk_value.clone()))
+                .expression_attribute_values(":lower", s(lower.clone()))
+                .expression_attribute_values(":upper", s(range.before.clone()))
+                .limit(i32::try_from(wanted - entries.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable("Query", e))?;
+            let items = output.items.unwrap_or_default();
+            self.count_items(items.len());
+            for item in &items {
+                let sort = text_attribute(item, CMP_SK)?;
+                if range.contains(sort) {
+                    entries.push(compliance_entry_from_item(
+                        item,
+                        partition.status,
+                        partition.class,
+                    )?);
+                }
+            }
+            match output.last_evaluated_key {
+                Some(next) if !next.is_empty() => {
+                    if entries.len() >= wanted {
+                        more = true;
+                        break;
+                    }
+                    start = Some(next);
+                }
+                _ => break,
+            }
+        }
+        more |= entries.len() > limit;
+        entries.truncate(limit);
+        Ok((entries, more))
+    }
+
+    /// The compliance totals' counter items of a scope: one query of at most
+    /// [`crate::index::TOTAL_SHARDS`] small items.
+    pub(super) async fn query_totals(
+        &self,
+        organization: Option<&OrganizationId>,
+    ) -> Result<ComplianceCounts, StoreError> {
+        let items = self
+            .query_partition(
+                totals_pk(organization),
+                SortKeys::StartingWith(TOTALS_SK_PREFIX),
+                true,
+            )
+            .await?;
+        let mut counts = ComplianceCounts::default();
+        for item in &items {
+            for status in KeyComplianceStatus::ALL {
+                for class in KeyClass::ALL {
+                    if let Some(value) = item.get(&counter_attribute(status, class)) {
+                        let n: i64 = value
+                            .as_n()
+                            .map_err(|_| corrupt("counter"))?
+                            .parse()
+                            .map_err(corrupt)?;
+                        counts.add(status, class, n);
+                    }
+                }
+            }
+        }
+        Ok(counts)
     }
 }

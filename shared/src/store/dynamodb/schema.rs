@@ -5,11 +5,12 @@
 //!
 //! | item            | pk                  | sk                    | index attributes            |
 //! |-----------------|---------------------|-----------------------|-----------------------------|
-//! | key             | `KEY#<keyId>`       | `KEY`                 | `age_pk`, `age_sk` (active); `org_pk`, `org_sk` |
+//! | key             | `KEY#<keyId>`       | `KEY`                 | `age_pk`, `age_sk` (active); `org_pk`, `org_sk`; `cmp_pk`, `cmp_org_pk`, `cmp_sk` (stamped, active) |
 //! | rotation        | `KEY#<keyId>`       | `ROT#<rotationId>`    | `due_pk`, `due_sk` (not final) |
 //! | audit event     | `KEY#<keyId>`       | `AUDIT#<seq, 20 digits>` |                          |
 //! | rotation lookup | `ROT#<rotationId>`  | `ROT`                 |                             |
 //! | secret record   | `SECRET#<sha256>`   | `SECRET`              |                             |
+//! | totals counters | `TOTALS#ALL`, `TOTALS#ORG#<org>` | `SHARD#<n>` | (`<status>:<class>` numbers) |
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
@@ -17,6 +18,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
+use crate::compliance::KeyComplianceStatus;
 use crate::error::StoreError;
 use crate::ids::{KeyId, OrganizationId, RotationId};
 use crate::key::KeyClass;
@@ -33,6 +35,17 @@ pub const AGE_SK: &str = "age_sk";
 pub const ORG_INDEX: &str = "org";
 pub const ORG_PK: &str = "org_pk";
 pub const ORG_SK: &str = "org_sk";
+pub const COMPLIANCE_INDEX: &str = "compliance";
+pub const COMPLIANCE_ORG_INDEX: &str = "compliance_org";
+pub const CMP_PK: &str = "cmp_pk";
+pub const CMP_ORG_PK: &str = "cmp_org_pk";
+/// Shared by both compliance indexes: `<secret created>#<keyId>`.
+pub const CMP_SK: &str = "cmp_sk";
+/// The current secret's display prefix, flat on the key item for the compliance
+/// indexes' projection (the key's versions are a list).
+pub const CMP_PREFIX: &str = "cmp_prefix";
+/// What the compliance indexes project besides their keys: a report row's fields.
+pub const COMPLIANCE_PROJECTION: &[&str] = &["organizationId", "activeRotation", CMP_PREFIX];
 
 // Sort keys of the fixed-name items, and prefixes of the others.
 pub const KEY_SK: &str = "KEY";
@@ -44,6 +57,7 @@ pub const IDEMPOTENCY_SK: &str = "IDEM";
 pub const LEASE_SK: &str = "LEASE";
 pub const COMPLIANCE_PK: &str = "COMPLIANCE";
 pub const SNAPSHOT_SK_PREFIX: &str = "SNAPSHOT#";
+pub const TOTALS_SK_PREFIX: &str = "SHARD#";
 
 /// Attribute names that expressions name directly. Each is the serde name of a field
 /// (or one the adapter writes itself); `items::tests` pins every item's attribute
@@ -92,6 +106,30 @@ pub fn age_pk(class: KeyClass, shard: u8) -> String {
 pub fn org_pk(organization: &OrganizationId) -> String {
     format!("ORG#{organization}")
 }
+pub fn compliance_pk(status: KeyComplianceStatus, class: KeyClass) -> String {
+    format!("CMP#{}#{class}", status.as_str())
+}
+pub fn compliance_org_pk(
+    organization: &OrganizationId,
+    status: KeyComplianceStatus,
+    class: KeyClass,
+) -> String {
+    format!("CMPORG#{organization}#{}#{class}", status.as_str())
+}
+/// The compliance totals' counters of every organisation, or of one.
+pub fn totals_pk(organization: Option<&OrganizationId>) -> String {
+    match organization {
+        None => "TOTALS#ALL".into(),
+        Some(org) => format!("TOTALS#ORG#{org}"),
+    }
+}
+pub fn totals_sk(shard: u8) -> String {
+    format!("{TOTALS_SK_PREFIX}{shard}")
+}
+/// A counter's attribute on a totals item: `<status>:<class>`.
+pub fn counter_attribute(status: KeyComplianceStatus, class: KeyClass) -> String {
+    format!("{}:{class}", status.as_str())
+}
 pub fn emergency_pk(month: &str) -> String {
     format!("EMERGENCY#{month}")
 }
@@ -106,7 +144,10 @@ pub struct IndexSpec {
     pub partition_key: &'static str,
     pub sort_key: &'static str,
     /// `KEYS_ONLY`: readers re-read the item they act on with a consistent read anyway.
+    /// `INCLUDE`: readers answer from the index alone.
     pub projection: &'static str,
+    /// The attributes an `INCLUDE` projection carries.
+    pub included: &'static [&'static str],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,8 +162,11 @@ impl TableSpec {
     pub fn attributes(&self) -> Vec<&'static str> {
         let mut names = vec![self.partition_key, self.sort_key];
         for index in self.indexes {
-            names.push(index.partition_key);
-            names.push(index.sort_key);
+            for name in [index.partition_key, index.sort_key] {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
         }
         names
     }
@@ -139,6 +183,7 @@ pub const TABLE: TableSpec = TableSpec {
             partition_key: DUE_PK,
             sort_key: DUE_SK,
             projection: "KEYS_ONLY",
+            included: &[],
         },
         // Active keys, sharded, sorted by their current secret's creation time: the
         // compliance scanner reads only what is old.
@@ -147,6 +192,7 @@ pub const TABLE: TableSpec = TableSpec {
             partition_key: AGE_PK,
             sort_key: AGE_SK,
             projection: "KEYS_ONLY",
+            included: &[],
         },
         // Every key of an organisation, by id (so by creation): the customer's key
         // list reads one page of its own keys, whatever the table holds.
@@ -155,6 +201,25 @@ pub const TABLE: TableSpec = TableSpec {
             partition_key: ORG_PK,
             sort_key: ORG_SK,
             projection: "KEYS_ONLY",
+            included: &[],
+        },
+        // Active keys by the compliance status their last change stamped, per class,
+        // oldest secret first, with a report row's fields: a page of the compliance
+        // report is one short query per status and class.
+        IndexSpec {
+            name: COMPLIANCE_INDEX,
+            partition_key: CMP_PK,
+            sort_key: CMP_SK,
+            projection: "INCLUDE",
+            included: COMPLIANCE_PROJECTION,
+        },
+        // The same, within one organisation.
+        IndexSpec {
+            name: COMPLIANCE_ORG_INDEX,
+            partition_key: CMP_ORG_PK,
+            sort_key: CMP_SK,
+            projection: "INCLUDE",
+            included: COMPLIANCE_PROJECTION,
         },
     ],
 };
@@ -200,6 +265,10 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
                 .projection(
                     Projection::builder()
                         .projection_type(ProjectionType::from(index.projection))
+                        .set_non_key_attributes(
+                            (!index.included.is_empty())
+                                .then(|| index.included.iter().map(|a| (*a).to_owned()).collect()),
+                        )
                         .build(),
                 )
                 .build()

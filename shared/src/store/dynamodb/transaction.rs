@@ -12,9 +12,10 @@ use super::items::{
     audit_item, emergency_item, idempotency_item, key_item, outbox_item, pointer_item,
     rotation_item, s, secret_item, Item,
 };
-use super::schema::{attr, secret_pk, PK, SECRET_SK, SK};
+use super::schema::{attr, counter_attribute, secret_pk, totals_pk, totals_sk, PK, SECRET_SK, SK};
 use crate::change::{KeyChange, RotationWrite, SecretWrite};
 use crate::error::StoreError;
+use crate::index::total_shard_of;
 
 /// A put guarded by `condition`, whose `#name`s and `:value`s are given.
 fn put_if(
@@ -140,7 +141,63 @@ pub fn transaction(table: &str, change: &KeyChange) -> Result<Vec<TransactWriteI
     for event in &change.events {
         writes.push(put_new(table, audit_item(event)?)?);
     }
+    writes.extend(move_counters(table, change)?);
     Ok(writes)
+}
+
+/// The compliance totals' counters the change moves (every organisation's and the
+/// key's organisation's, in the key's counter shard), as unconditional ADDs: the key's
+/// revision guard already makes the move happen exactly once.
+fn move_counters(table: &str, change: &KeyChange) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let moves = change.compliance_moves();
+    if moves.is_empty() {
+        return Ok(Vec::new());
+    }
+    let shard = total_shard_of(&change.key.id);
+    let mut writes = Vec::new();
+    for scope in [None, Some(&change.key.organization_id)] {
+        let mut update = Update::builder()
+            .table_name(table)
+            .key(PK, s(totals_pk(scope)))
+            .key(SK, s(totals_sk(shard)));
+        let mut adds = Vec::new();
+        for (n, (status, class, delta)) in moves.iter().enumerate() {
+            adds.push(format!("#c{n} :d{n}"));
+            update = update
+                .expression_attribute_names(format!("#c{n}"), counter_attribute(*status, *class))
+                .expression_attribute_values(
+                    format!(":d{n}"),
+                    AttributeValue::N(delta.to_string()),
+                );
+        }
+        let update = update
+            .update_expression(format!("ADD {}", adds.join(", ")))
+            .build()
+            .map_err(|e| StoreError::Corrupt(format!("update: {e}")))?;
+        writes.push(TransactWriteItem::builder().update(update).build());
+    }
+    Ok(writes)
+}
+
+/// Whether a failed transaction met only other transactions (on DynamoDB's side, on
+/// items such as the shared counters), with every guard of its own holding: then it
+/// can be sent again as it is.
+pub fn only_met_other_transactions<R>(error: &SdkError<TransactWriteItemsError, R>) -> bool {
+    let SdkError::ServiceError(service) = error else {
+        return false;
+    };
+    match service.err() {
+        TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+            let codes: Vec<&str> = cancelled
+                .cancellation_reasons()
+                .iter()
+                .filter_map(|reason| reason.code())
+                .filter(|code| *code != "None")
+                .collect();
+            !codes.is_empty() && codes.iter().all(|c| *c == "TransactionConflict")
+        }
+        other => other.code() == Some("TransactionConflictException"),
+    }
 }
 
 /// Condition failures and transaction conflicts mean "someone else changed it first";

@@ -12,10 +12,10 @@ mod deliveries;
 use super::{KeyChange, SecretWrite, Store, StoreError};
 use crate::audit::AuditEvent;
 use crate::change::EmergencyLogEntry;
-use crate::compliance::ComplianceSnapshot;
+use crate::compliance::{ComplianceCounts, ComplianceSnapshot};
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, OrganizationId, RotationId};
-use crate::index::{AgeRef, DueRef};
+use crate::index::{AgeRef, ComplianceEntry, CompliancePartition, DueRef, SortRange};
 use crate::key::{Key, KeyClass, SecretRecord};
 use crate::notification::{OutboxEntry, OutboxMessage};
 use crate::rotation::Rotation;
@@ -36,6 +36,9 @@ struct State {
     /// `record_use` calls, written or refused: what the once-a-minute bound counts.
     use_writes: u64,
     deliveries: deliveries::Deliveries,
+    /// The compliance totals, moved by each change as the DynamoDB counters are:
+    /// every organisation's under `None`, and each one's.
+    compliance_counts: HashMap<Option<OrganizationId>, ComplianceCounts>,
 }
 
 #[derive(Debug, Default)]
@@ -59,6 +62,27 @@ impl MemoryStore {
     /// How many use writes were attempted (each would be one UpdateItem in DynamoDB).
     pub fn use_writes(&self) -> u64 {
         self.lock().use_writes
+    }
+
+    /// Loads keys with their secret records in bulk, as `DynamoStore`'s benchmark
+    /// loader does (no audit events; the compliance totals moved as creating each key
+    /// would). For fixtures only.
+    #[doc(hidden)]
+    pub fn bulk_load_for_benchmarks(&self, keys: &[(Key, SecretRecord)]) {
+        let mut state = self.lock();
+        for (key, record) in keys {
+            if let Some((status, class)) = crate::change::counted(key) {
+                for scope in [None, Some(key.organization_id.clone())] {
+                    state
+                        .compliance_counts
+                        .entry(scope)
+                        .or_default()
+                        .add(status, class, 1);
+                }
+            }
+            state.secrets.insert(record.lookup_hash, record.clone());
+            state.keys.insert(key.id.clone(), key.clone());
+        }
     }
 
     /// Test hook: lets a test tamper with stored audit events to prove tampering is
@@ -243,6 +267,37 @@ impl Store for MemoryStore {
         Ok(entries)
     }
 
+    async fn compliance_entries(
+        &self,
+        partition: &CompliancePartition,
+        range: &SortRange,
+        limit: usize,
+    ) -> Result<(Vec<ComplianceEntry>, bool), StoreError> {
+        let mut entries: Vec<ComplianceEntry> = self
+            .lock()
+            .keys
+            .values()
+            .filter_map(ComplianceEntry::of)
+            .filter(|e| partition.holds(e) && range.contains(&e.sort_key()))
+            .collect();
+        entries.sort_by_key(ComplianceEntry::sort_key);
+        let more = entries.len() > limit;
+        entries.truncate(limit);
+        Ok((entries, more))
+    }
+
+    async fn compliance_counts(
+        &self,
+        organization: Option<&OrganizationId>,
+    ) -> Result<ComplianceCounts, StoreError> {
+        Ok(self
+            .lock()
+            .compliance_counts
+            .get(&organization.cloned())
+            .cloned()
+            .unwrap_or_default())
+    }
+
     async fn put_snapshot(&self, snapshot: &ComplianceSnapshot) -> Result<(), StoreError> {
         self.lock()
             .snapshots
@@ -259,16 +314,6 @@ impl Store for MemoryStore {
             .take(limit)
             .cloned()
             .collect())
-    }
-
-    async fn count_active(&self, class: KeyClass, shard: u8) -> Result<u64, StoreError> {
-        Ok(self
-            .lock()
-            .keys
-            .values()
-            .filter_map(AgeRef::of)
-            .filter(|a| a.class == class && a.shard() == shard)
-            .count() as u64)
     }
 
     async fn idempotency(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
@@ -338,6 +383,15 @@ impl Store for MemoryStore {
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
         let mut state = self.lock();
         check(&state, &change)?;
+        for (status, class, delta) in change.compliance_moves() {
+            for scope in [None, Some(change.key.organization_id.clone())] {
+                state
+                    .compliance_counts
+                    .entry(scope)
+                    .or_default()
+                    .add(status, class, delta);
+            }
+        }
         let KeyChange {
             key,
             rotations,

@@ -1,0 +1,350 @@
+//! The compliance read model: every change stamps where its key stands (so the
+//! compliance index and the totals move in the change's own transaction), the daily
+//! scan settles what time alone has moved, and the report reads one page of the index
+//! and the totals' counters — never every key.
+
+use std::collections::VecDeque;
+
+use super::Keyroll;
+use crate::change::{ChangeBuilder, KeyChange};
+use crate::compliance::{
+    overdue_before, ComplianceCounts, ComplianceFigures, KeyCompliance, KeyComplianceStatus,
+};
+use crate::error::{Error, Result, StoreError};
+use crate::ids::{KeyId, OrganizationId};
+use crate::index::{ComplianceEntry, CompliancePartition, SortRange};
+use crate::key::KeyClass;
+use crate::time::Timestamp;
+
+/// The most rows one page of [`Keyroll::compliance_page`] holds.
+pub const MAX_COMPLIANCE_PAGE: usize = 10_000;
+
+/// Which keys a report lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ComplianceFilter {
+    pub organization: Option<OrganizationId>,
+    pub status: Option<KeyComplianceStatus>,
+}
+
+/// Where a report's next page starts: after the key whose secret was created at
+/// `created_at`, in a report begun at `as_of`. Keys whose secret is newer than `as_of`
+/// (issued or renewed after the first page) are left to the next report, so a key
+/// rotated while an auditor pages is never listed twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplianceCursor {
+    pub as_of: Timestamp,
+    pub created_at: Timestamp,
+    pub key_id: KeyId,
+}
+
+impl ComplianceCursor {
+    /// `<as_of>.<created_at>.<keyId>`, as written by [`std::fmt::Display`].
+    pub fn parse(text: &str) -> Result<Self> {
+        let invalid = || {
+            Error::invalid(
+                "cursor",
+                "not a cursor of this report; start again without one",
+            )
+        };
+        let mut parts = text.splitn(3, '.');
+        let (Some(as_of), Some(created_at), Some(key_id)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid());
+        };
+        Ok(Self {
+            as_of: Timestamp::parse(as_of).map_err(|_| invalid())?,
+            created_at: Timestamp::parse(created_at).map_err(|_| invalid())?,
+            key_id: KeyId::parse(key_id).map_err(|_| invalid())?,
+        })
+    }
+
+    fn sort_key(&self) -> String {
+        format!("{}#{}", self.created_at, self.key_id)
+    }
+}
+
+impl std::fmt::Display for ComplianceCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.as_of, self.created_at, self.key_id)
+    }
+}
+
+/// One page of the report.
+#[derive(Debug, Clone)]
+pub struct CompliancePage {
+    pub rows: Vec<KeyCompliance>,
+    pub next: Option<ComplianceCursor>,
+}
+
+/// The index ranges that can hold keys of `wanted` status now, for one class: where
+/// they are stamped, and the entries time has moved there since (a secret past its
+/// maximum age still stamped compliant; one under a raised maximum still stamped
+/// overdue). The scan settles the latter daily, so those ranges stay small.
+fn ranges_for(
+    wanted: Option<KeyComplianceStatus>,
+    overdue_before: Timestamp,
+) -> Vec<(KeyComplianceStatus, SortRange)> {
+    use KeyComplianceStatus::{Compliant, Overdue, RotationBlocked, RotationInProgress};
+    match wanted {
+        None => KeyComplianceStatus::ALL
+            .into_iter()
+            .map(|s| (s, SortRange::all()))
+            .collect(),
+        Some(Overdue) => vec![
+            (Overdue, SortRange::all()),
+            (Compliant, SortRange::created_before(overdue_before)),
+        ],
+        Some(RotationInProgress) => vec![
+            (RotationInProgress, SortRange::all()),
+            (Compliant, SortRange::created_before(overdue_before)),
+        ],
+        Some(Compliant) => vec![
+            (Compliant, SortRange::created_from(overdue_before)),
+            (Overdue, SortRange::created_from(overdue_before)),
+            (RotationInProgress, SortRange::created_from(overdue_before)),
+        ],
+        Some(RotationBlocked) => vec![(RotationBlocked, SortRange::all())],
+    }
+}
+
+/// The entries whose stamp time has overtaken, for one class: the ranges a change of
+/// status by age alone leaves them in.
+fn unsettled_ranges(overdue_before: Timestamp) -> Vec<(KeyComplianceStatus, SortRange)> {
+    vec![
+        (
+            KeyComplianceStatus::Compliant,
+            SortRange::created_before(overdue_before),
+        ),
+        (
+            KeyComplianceStatus::Overdue,
+            SortRange::created_from(overdue_before),
+        ),
+        (
+            KeyComplianceStatus::RotationInProgress,
+            SortRange::created_from(overdue_before),
+        ),
+    ]
+}
+
+/// One index range being read for a merge: what was read and not yet used, and
+/// whether the range holds more.
+struct Source {
+    partition: CompliancePartition,
+    range: SortRange,
+    buffer: VecDeque<ComplianceEntry>,
+    more: bool,
+}
+
+impl Keyroll {
+    /// Commits `change` with its key's compliance status stamped on it.
+    pub(super) async fn commit(&self, mut change: KeyChange) -> Result<(), StoreError> {
+        self.stamp(&mut change).await?;
+        self.store.commit(change).await
+    }
+
+    /// Stamps the compliance status the key of `change` will have.
+    pub(super) async fn stamp(&self, change: &mut KeyChange) -> Result<(), StoreError> {
+        change.key.compliance = self.compliance_of(change).await?;
+        Ok(())
+    }
+
+    /// Where the key of `change` stands once it is applied.
+    async fn compliance_of(
+        &self,
+        change: &KeyChange,
+    ) -> Result<Option<KeyComplianceStatus>, StoreError> {
+        let key = &change.key;
+        let blocked = match &key.active_rotation {
+            None => false,
+            Some(id) => match change.rotations.iter().find(|w| w.rotation.id == *id) {
+                Some(write) => write.rotation.is_blocked(),
+                // Not written: its blocked state is what the key was stamped with —
+                // unless the key was never stamped (written before the stamp existed).
+                None => match key.compliance {
+                    Some(stamped) => stamped == KeyComplianceStatus::RotationBlocked,
+                    None => self
+                        .store
+                        .rotation(id)
+                        .await?
+                        .is_some_and(|r| r.is_blocked()),
+                },
+            },
+        };
+        let policy = &self.config.policy;
+        Ok(KeyComplianceStatus::of(
+            key,
+            blocked,
+            overdue_before(policy, key.class, self.now()),
+        ))
+    }
+
+    /// Re-stamps a key whose status only time has moved (no event: nothing happened to
+    /// the key). `true` when it was written; `false` when it already stood right or
+    /// another change got there first (and stamped it).
+    pub async fn settle_compliance(&self, id: &KeyId) -> Result<bool> {
+        let Some(key) = self.store.key(id).await? else {
+            return Ok(false);
+        };
+        let mut change = ChangeBuilder::update(key).finish();
+        let status = self.compliance_of(&change).await?;
+        if status == change.key.compliance {
+            return Ok(false);
+        }
+        change.key.compliance = status;
+        match self.store.commit(change).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Keys of `class` whose stamp time has overtaken, `limit` at most per range: what
+    /// the daily scan settles.
+    pub(crate) async fn unsettled_keys(&self, class: KeyClass, limit: usize) -> Result<Vec<KeyId>> {
+        let threshold = overdue_before(&self.config.policy, class, self.now());
+        let mut ids = Vec::new();
+        for (status, range) in unsettled_ranges(threshold) {
+            let partition = CompliancePartition {
+                status,
+                class,
+                organization: None,
+            };
+            let (entries, _) = self
+                .store
+                .compliance_entries(&partition, &range, limit)
+                .await?;
+            ids.extend(entries.into_iter().map(|e| e.key_id));
+        }
+        Ok(ids)
+    }
+
+    /// The report's figures over every active key (of `organization`): the stamped
+    /// counts, corrected by the entries time has moved since they were stamped.
+    pub async fn compliance_figures(
+        &self,
+        organization: Option<&OrganizationId>,
+    ) -> Result<ComplianceFigures> {
+        let mut counts = self.store.compliance_counts(organization).await?;
+        let now = self.now();
+        let mut corrections = ComplianceCounts::default();
+        for class in KeyClass::ALL {
+            let threshold = overdue_before(&self.config.policy, class, now);
+            for (status, range) in unsettled_ranges(threshold) {
+                let partition = CompliancePartition {
+                    status,
+                    class,
+                    organization: organization.cloned(),
+                };
+                let mut range = range;
+                loop {
+                    let (entries, more) = self
+                        .store
+                        .compliance_entries(&partition, &range, 1000)
+                        .await?;
+                    for entry in &entries {
+                        corrections.add(entry.status, class, -1);
+                        corrections.add(entry.status_at(threshold), class, 1);
+                    }
+                    match entries.last() {
+                        Some(last) if more => range = range.after(&last.sort_key()),
+                        _ => break,
+                    }
+                }
+            }
+        }
+        counts.merge(&corrections);
+        Ok(ComplianceFigures::of(&counts))
+    }
+
+    /// One page of the compliance report, oldest secret first: the index ranges that
+    /// can hold matching keys are merged, each read a little at a time, so a page costs
+    /// about its size in items read (plus a few per range), whatever the table holds.
+    pub async fn compliance_page(
+        &self,
+        filter: &ComplianceFilter,
+        after: Option<&ComplianceCursor>,
+        limit: usize,
+    ) -> Result<CompliancePage> {
+        let limit = limit.clamp(1, MAX_COMPLIANCE_PAGE);
+        let now = self.now();
+        let as_of = after.map_or(now, |c| c.as_of);
+        let policy = &self.config.policy;
+        let mut sources = Vec::new();
+        for class in KeyClass::ALL {
+            let threshold = overdue_before(policy, class, now);
+            for (status, range) in ranges_for(filter.status, threshold) {
+                let range = match after {
+                    Some(cursor) => range.after(&cursor.sort_key()),
+                    None => range,
+                };
+                sources.push(Source {
+                    partition: CompliancePartition {
+                        status,
+                        class,
+                        organization: filter.organization.clone(),
+                    },
+                    range,
+                    buffer: VecDeque::new(),
+                    more: true,
+                });
+            }
+        }
+        let first_read = limit.div_ceil(sources.len()) + 1;
+        let mut rows = Vec::new();
+        let mut last: Option<ComplianceEntry> = None;
+        let mut refill = first_read;
+        while rows.len() < limit {
+            // Every range that ran dry but holds more is read on before choosing, so
+            // the smallest entry is always among those buffered.
+            let dry: Vec<&mut Source> = sources
+                .iter_mut()
+                .filter(|s| s.buffer.is_empty() && s.more)
+                .collect();
+            if !dry.is_empty() {
+                let store = &self.store;
+                let reads = dry.into_iter().map(|source| async move {
+                    let (entries, more) = store
+                        .compliance_entries(&source.partition, &source.range, refill)
+                        .await?;
+                    if let Some(end) = entries.last() {
+                        source.range = source.range.after(&end.sort_key());
+                    }
+                    source.more = more && !entries.is_empty();
+                    source.buffer.extend(entries);
+                    Ok::<_, StoreError>(())
+                });
+                futures::future::try_join_all(reads).await?;
+            }
+            let Some(next) = sources
+                .iter_mut()
+                .filter(|s| !s.buffer.is_empty())
+                .min_by_key(|s| s.buffer.front().map(ComplianceEntry::sort_key))
+            else {
+                break;
+            };
+            let Some(entry) = next.buffer.pop_front() else {
+                break;
+            };
+            refill = limit - rows.len() + 1;
+            if entry.created_at > as_of {
+                continue;
+            }
+            let threshold = overdue_before(policy, entry.class, now);
+            let row = KeyCompliance::of_entry(&entry, threshold, now);
+            if filter.status.is_none_or(|wanted| row.status == wanted) {
+                rows.push(row);
+                last = Some(entry);
+            }
+        }
+        let more = sources.iter().any(|s| !s.buffer.is_empty() || s.more);
+        let next = last
+            .filter(|_| more && rows.len() == limit)
+            .map(|entry| ComplianceCursor {
+                as_of,
+                created_at: entry.created_at,
+                key_id: entry.key_id,
+            });
+        Ok(CompliancePage { rows, next })
+    }
+}
