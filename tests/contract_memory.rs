@@ -5,6 +5,64 @@ use keyroll_tests::fixture::memory as fixture;
 #[path = "contract/mod.rs"]
 mod contract;
 
+/// In-memory only: an edit anywhere in the chain shows on every page, either order
+/// (each page checks the whole chain, streamed).
+#[tokio::test]
+async fn an_edit_anywhere_in_the_chain_shows_on_every_page() {
+    use keyroll_core::audit::AuditOrder;
+    use keyroll_core::service::{AuditPageRequest, RotationRequest};
+
+    let f = fixture().await;
+    let memory = f.memory.clone().expect("the memory fixture");
+    let key = f
+        .keyroll
+        .issue_key(
+            keyroll_core::service::NewKey {
+                organization_id: keyroll_core::ids::OrganizationId::parse("org").unwrap(),
+                name: keyroll_core::ids::KeyName::parse("k").unwrap(),
+                scopes: vec![],
+                rate_limit: 1,
+                class: Default::default(),
+            },
+            &f.actor(),
+        )
+        .await
+        .unwrap()
+        .key
+        .id;
+    for _ in 0..3 {
+        let scheduled = f
+            .keyroll
+            .schedule_rotation(&key, RotationRequest::default(), &f.actor())
+            .await
+            .unwrap();
+        f.keyroll
+            .cancel_rotation(&scheduled.rotation.id, None, &f.actor())
+            .await
+            .unwrap();
+    }
+    memory.tamper_audit(&key, |events| {
+        events[1].reason = Some(keyroll_core::ids::Reason::parse("nothing to see").unwrap())
+    });
+    for order in [AuditOrder::OldestFirst, AuditOrder::NewestFirst] {
+        let page = f
+            .keyroll
+            .audit_page(
+                &key,
+                AuditPageRequest {
+                    order,
+                    after: None,
+                    limit: 1,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(!page.report.valid, "{order:?}");
+        assert_eq!(page.report.first_broken.unwrap().seq, 2, "{order:?}");
+        assert_eq!(page.events.len(), 1);
+    }
+}
+
 /// In-memory only: tampering with the stored trail is reported by the audit check.
 #[tokio::test]
 async fn tampered_audit_trail_is_reported() {
@@ -179,7 +237,15 @@ async fn debug_output_of_domain_types_never_shows_a_secret() {
         out
     };
     let key = store.key(&issued.key.id).await.unwrap().unwrap();
-    let events = store.audit_events(&issued.key.id).await.unwrap();
+    let events = store
+        .audit_events(
+            &issued.key.id,
+            None,
+            keyroll_core::audit::AuditOrder::OldestFirst,
+            usize::MAX,
+        )
+        .await
+        .unwrap();
     let verification = keyroll
         .verify(emergency.delivery.returned().unwrap().expose())
         .await

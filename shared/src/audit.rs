@@ -281,57 +281,179 @@ pub struct ChainHead {
     pub hash: Option<AuditHash>,
 }
 
-/// Verifies `events` (in stored order) as the complete chain of `key_id`, ending at
-/// `head` when given. Reports the first broken link.
-pub fn verify_chain(key_id: &KeyId, events: &[AuditEvent], head: Option<ChainHead>) -> ChainReport {
-    let broken = |seq: u64, problem: ChainProblem| ChainReport {
-        valid: false,
-        events: events.len() as u64,
-        first_broken: Some(BrokenLink { seq, problem }),
-    };
-    let mut prev = AuditHash::GENESIS;
-    for (index, event) in events.iter().enumerate() {
-        let expected = index as u64 + 1;
-        if &event.key_id != key_id {
-            return broken(event.seq, ChainProblem::WrongKey);
+/// Checks a key's chain one event at a time, in sequence order, holding only the last
+/// hash and the first problem: the whole chain is verified in O(1) memory however long
+/// it is, page by page as it is read.
+#[derive(Debug, Clone)]
+pub struct ChainVerifier {
+    key_id: KeyId,
+    seen: u64,
+    prev: AuditHash,
+    first_broken: Option<BrokenLink>,
+}
+
+impl ChainVerifier {
+    pub fn new(key_id: &KeyId) -> Self {
+        Self {
+            key_id: key_id.clone(),
+            seen: 0,
+            prev: AuditHash::GENESIS,
+            first_broken: None,
         }
-        if event.seq != expected {
-            return broken(
+    }
+
+    /// Whether a problem has been found already (the rest need not be read).
+    pub fn is_broken(&self) -> bool {
+        self.first_broken.is_some()
+    }
+
+    /// The next event in stored order.
+    pub fn push(&mut self, event: &AuditEvent) {
+        self.seen += 1;
+        if self.first_broken.is_some() {
+            return;
+        }
+        let expected = self.seen;
+        let problem = if event.key_id != self.key_id {
+            Some((event.seq, ChainProblem::WrongKey))
+        } else if event.seq != expected {
+            Some((
                 expected,
                 ChainProblem::SequenceGap {
                     expected,
                     found: event.seq,
                 },
-            );
-        }
-        if event.compute_hash() != event.hash {
-            return broken(event.seq, ChainProblem::HashMismatch);
-        }
-        if event.prev_hash != prev {
-            return broken(event.seq, ChainProblem::BrokenLink);
-        }
-        prev = event.hash;
-    }
-    let found_last = events.len() as u64;
-    if let Some(head) = head {
-        if head.last_seq != found_last {
-            return broken(
-                found_last + 1,
-                ChainProblem::MissingTail {
-                    expected_last: head.last_seq,
-                    found_last,
-                },
-            );
-        }
-        if found_last > 0 && head.hash != Some(prev) {
-            return broken(found_last, ChainProblem::HeadMismatch);
+            ))
+        } else if event.compute_hash() != event.hash {
+            Some((event.seq, ChainProblem::HashMismatch))
+        } else if event.prev_hash != self.prev {
+            Some((event.seq, ChainProblem::BrokenLink))
+        } else {
+            None
+        };
+        match problem {
+            Some((seq, problem)) => self.first_broken = Some(BrokenLink { seq, problem }),
+            None => self.prev = event.hash,
         }
     }
-    ChainReport {
-        valid: true,
-        events: found_last,
-        first_broken: None,
+
+    /// The verdict, against where the key says the chain ends (when given).
+    pub fn finish(self, head: Option<ChainHead>) -> ChainReport {
+        let broken = |link: BrokenLink| ChainReport {
+            valid: false,
+            events: self.seen,
+            first_broken: Some(link),
+        };
+        if let Some(link) = self.first_broken.clone() {
+            return broken(link);
+        }
+        let found_last = self.seen;
+        if let Some(head) = head {
+            if head.last_seq != found_last {
+                return broken(BrokenLink {
+                    seq: found_last + 1,
+                    problem: ChainProblem::MissingTail {
+                        expected_last: head.last_seq,
+                        found_last,
+                    },
+                });
+            }
+            if found_last > 0 && head.hash != Some(self.prev) {
+                return broken(BrokenLink {
+                    seq: found_last,
+                    problem: ChainProblem::HeadMismatch,
+                });
+            }
+        }
+        ChainReport {
+            valid: true,
+            events: found_last,
+            first_broken: None,
+        }
     }
+}
+
+/// Verifies `events` (in stored order) as the complete chain of `key_id`, ending at
+/// `head` when given. Reports the first broken link.
+pub fn verify_chain(key_id: &KeyId, events: &[AuditEvent], head: Option<ChainHead>) -> ChainReport {
+    let mut verifier = ChainVerifier::new(key_id);
+    for event in events {
+        verifier.push(event);
+    }
+    verifier.finish(head)
+}
+
+/// Which end of a key's audit trail a page starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuditOrder {
+    #[default]
+    OldestFirst,
+    NewestFirst,
+}
+
+/// What changed between two recorded states: the fields that differ, on each side.
+/// Objects keep only differing fields; lists of versions (objects with a `version`
+/// number) keep only the versions that differ, each with its `version`. Equal states
+/// give two empty objects. So an event's size follows its change, not the key's
+/// history.
+pub fn changed(before: &Value, after: &Value) -> (Value, Value) {
+    match (before, after) {
+        (Value::Object(b), Value::Object(a)) => {
+            let mut before_out = serde_json::Map::new();
+            let mut after_out = serde_json::Map::new();
+            let mut names: Vec<&String> = b.keys().chain(a.keys()).collect();
+            names.sort();
+            names.dedup();
+            for name in names {
+                let (old, new) = (
+                    b.get(name).unwrap_or(&Value::Null),
+                    a.get(name).unwrap_or(&Value::Null),
+                );
+                if old == new {
+                    continue;
+                }
+                let (old, new) = changed(old, new);
+                before_out.insert(name.clone(), old);
+                after_out.insert(name.clone(), new);
+            }
+            (Value::Object(before_out), Value::Object(after_out))
+        }
+        (Value::Array(b), Value::Array(a)) if is_version_list(b) && is_version_list(a) => {
+            let number = |v: &Value| v.get("version").and_then(Value::as_u64);
+            let mut numbers: Vec<u64> = b.iter().chain(a.iter()).filter_map(number).collect();
+            numbers.sort_unstable();
+            numbers.dedup();
+            let (mut before_out, mut after_out) = (Vec::new(), Vec::new());
+            for n in numbers {
+                let old = b.iter().find(|v| number(v) == Some(n));
+                let new = a.iter().find(|v| number(v) == Some(n));
+                if old == new {
+                    continue;
+                }
+                let (mut old_diff, mut new_diff) =
+                    changed(old.unwrap_or(&Value::Null), new.unwrap_or(&Value::Null));
+                for side in [&mut old_diff, &mut new_diff] {
+                    if let Value::Object(map) = side {
+                        map.insert("version".into(), Value::from(n));
+                    }
+                }
+                if old.is_some() {
+                    before_out.push(old_diff);
+                }
+                if new.is_some() {
+                    after_out.push(new_diff);
+                }
+            }
+            (Value::Array(before_out), Value::Array(after_out))
+        }
+        _ => (before.clone(), after.clone()),
+    }
+}
+
+fn is_version_list(items: &[Value]) -> bool {
+    items
+        .iter()
+        .all(|v| v.get("version").and_then(Value::as_u64).is_some())
 }
 
 #[cfg(test)]
@@ -483,6 +605,51 @@ mod tests {
         let other = chain(&KeyId::generate(), 1);
         let report = verify_chain(&key, &other, None);
         assert_eq!(report.first_broken.unwrap().problem, ChainProblem::WrongKey);
+    }
+
+    #[test]
+    fn an_event_records_only_what_changed() {
+        let before = json!({"key": {"status": "active", "activeRotation": null, "versions": [
+            {"version": 1, "prefix": "aaaa", "stage": "revoked", "expiresAt": null},
+            {"version": 2, "prefix": "bbbb", "stage": "current", "expiresAt": null}]},
+            "rotation": null});
+        let after = json!({"key": {"status": "active", "activeRotation": "rot_1", "versions": [
+            {"version": 1, "prefix": "aaaa", "stage": "revoked", "expiresAt": null},
+            {"version": 2, "prefix": "bbbb", "stage": "current", "expiresAt": "2026-01-02T00:00:00Z"},
+            {"version": 3, "prefix": "cccc", "stage": "pending", "expiresAt": null}]},
+            "rotation": {"status": "scheduled"}});
+        let (b, a) = changed(&before, &after);
+        assert_eq!(
+            b,
+            json!({"key": {"activeRotation": null, "versions": [{"version": 2, "expiresAt": null}]},
+                   "rotation": null})
+        );
+        assert_eq!(
+            a,
+            json!({"key": {"activeRotation": "rot_1", "versions": [
+                {"version": 2, "expiresAt": "2026-01-02T00:00:00Z"},
+                {"version": 3, "prefix": "cccc", "stage": "pending", "expiresAt": null}]},
+                "rotation": {"status": "scheduled"}})
+        );
+        assert_eq!(changed(&after, &after), (json!({}), json!({})));
+    }
+
+    #[test]
+    fn the_streamed_check_agrees_with_the_whole_one_at_every_break() {
+        let key = KeyId::generate();
+        let events = chain(&key, 6);
+        let original = head(&events);
+        for broken_at in 0..6 {
+            let mut edited = events.clone();
+            edited[broken_at].actor = Actor::parse("mallory@example.com").unwrap();
+            let mut verifier = ChainVerifier::new(&key);
+            for event in &edited {
+                verifier.push(event);
+            }
+            let streamed = verifier.finish(original);
+            assert_eq!(streamed, verify_chain(&key, &edited, original));
+            assert_eq!(streamed.first_broken.unwrap().seq, broken_at as u64 + 1);
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! when any guard fails, so two writers racing on one key can never both win and no
 //! change is stored without its audit event. [`ChangeBuilder`] builds one.
 
-use crate::audit::{AuditEvent, AuditHash, Happened};
+use crate::audit::{changed, AuditEvent, AuditHash, Happened};
 use crate::compliance::KeyComplianceStatus;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, RotationId};
@@ -193,7 +193,9 @@ impl ChangeBuilder {
     }
 
     /// Appends the audit event for one state change, chained to the previous one.
-    pub fn record(&mut self, happened: Happened) {
+    pub fn record(&mut self, mut happened: Happened) {
+        // What changed, not both whole states: an event's size follows its change.
+        (happened.before, happened.after) = changed(&happened.before, &happened.after);
         let seq = self.key.revision + 1;
         let prev = self.key.audit_head.unwrap_or(AuditHash::GENESIS);
         let event = AuditEvent::new(self.key.id.clone(), seq, happened, prev);

@@ -79,8 +79,15 @@ impl Store for TimedStore {
     async fn rotations_of(&self, key_id: &KeyId) -> Result<Vec<Rotation>, StoreError> {
         self.timed(self.inner.rotations_of(key_id)).await
     }
-    async fn audit_events(&self, key_id: &KeyId) -> Result<Vec<AuditEvent>, StoreError> {
-        self.timed(self.inner.audit_events(key_id)).await
+    async fn audit_events(
+        &self,
+        key_id: &KeyId,
+        after: Option<u64>,
+        order: keyroll_core::audit::AuditOrder,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.timed(self.inner.audit_events(key_id, after, order, limit))
+            .await
     }
     async fn due_rotations(
         &self,

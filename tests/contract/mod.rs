@@ -24,6 +24,7 @@ use keyroll_tests::ReturnedSecret;
 
 pub(crate) use super::fixture;
 
+mod audit;
 mod compliance;
 mod deliveries;
 mod delivery;

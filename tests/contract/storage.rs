@@ -60,7 +60,16 @@ async fn stale_revision_is_refused_and_changes_nothing() {
         .await
         .unwrap();
     let after_winner = f.store.key(&key.id).await.unwrap().unwrap();
-    let events_before = f.store.audit_events(&key.id).await.unwrap();
+    let events_before = f
+        .store
+        .audit_events(
+            &key.id,
+            None,
+            keyroll_core::audit::AuditOrder::OldestFirst,
+            usize::MAX,
+        )
+        .await
+        .unwrap();
 
     // A change planned on the old revision must be refused as a whole.
     let mut stale = ChangeBuilder::update(key.clone());
@@ -76,7 +85,18 @@ async fn stale_revision_is_refused_and_changes_nothing() {
     );
 
     assert_eq!(f.store.key(&key.id).await.unwrap().unwrap(), after_winner);
-    assert_eq!(f.store.audit_events(&key.id).await.unwrap(), events_before);
+    assert_eq!(
+        f.store
+            .audit_events(
+                &key.id,
+                None,
+                keyroll_core::audit::AuditOrder::OldestFirst,
+                usize::MAX
+            )
+            .await
+            .unwrap(),
+        events_before
+    );
     assert_eq!(
         code(&f, issued.secret.expose()).await,
         "VALID",
@@ -187,6 +207,18 @@ async fn racing_raw_commits_have_exactly_one_winner() {
     assert!(results
         .iter()
         .all(|r| matches!(r, Ok(Ok(())) | Ok(Err(StoreError::Conflict)))));
-    assert_eq!(f.store.audit_events(&key.id).await.unwrap().len(), 2);
+    assert_eq!(
+        f.store
+            .audit_events(
+                &key.id,
+                None,
+                keyroll_core::audit::AuditOrder::OldestFirst,
+                usize::MAX
+            )
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     assert_chain_valid(&f, &key.id).await;
 }

@@ -72,8 +72,14 @@ impl Store for FaultyStore {
     async fn rotations_of(&self, key_id: &KeyId) -> Result<Vec<Rotation>, StoreError> {
         self.inner.rotations_of(key_id).await
     }
-    async fn audit_events(&self, key_id: &KeyId) -> Result<Vec<AuditEvent>, StoreError> {
-        self.inner.audit_events(key_id).await
+    async fn audit_events(
+        &self,
+        key_id: &KeyId,
+        after: Option<u64>,
+        order: keyroll_core::audit::AuditOrder,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.inner.audit_events(key_id, after, order, limit).await
     }
     async fn due_rotations(
         &self,

@@ -361,6 +361,9 @@ impl From<&AuditEvent> for AuditEventView {
 pub struct AuditResponse {
     pub key_id: String,
     pub events: Vec<AuditEventView>,
+    /// Where the next page starts (`cursor`), while there is one.
+    pub next_cursor: Option<String>,
+    /// Whether the whole chain (every page) is intact up to the key's head.
     pub chain_valid: bool,
     pub chain: ChainReport,
 }

@@ -53,7 +53,10 @@ pub use compliance::{ComplianceCursor, ComplianceFilter, CompliancePage, MAX_COM
 pub use contacts::{MAX_DESTINATIONS, SECRET_OVERLAP_SECONDS};
 pub use emergency::LeakVerdict;
 pub use issue::IssuedKey;
-pub use queries::{AuditTrail, SecretUsage, MAX_ROTATION_PAGE, USAGE_VERSIONS};
+pub use queries::{
+    AuditPage, AuditPageRequest, AuditTrail, SecretUsage, CHAIN_READ, MAX_ROTATION_PAGE,
+    USAGE_VERSIONS,
+};
 pub use replay::Replay;
 pub use scoped::{KeyPage, OwnedKey, MAX_KEY_PAGE};
 pub use verification::{Verification, USE_WRITE_TIMEOUT};

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::Keyroll;
-use crate::audit::{verify_chain, AuditEvent, ChainHead, ChainReport};
+use crate::audit::{AuditEvent, AuditOrder, ChainHead, ChainReport, ChainVerifier};
 use crate::change::EmergencyLogEntry;
 use crate::compliance::ComplianceSnapshot;
 use crate::error::{Error, Result};
@@ -26,6 +26,37 @@ pub struct SecretUsage {
     pub version: u32,
     pub last_used_at: Option<Timestamp>,
     pub daily_uses: BTreeMap<String, u64>,
+}
+
+/// How many events one read of the chain check takes.
+pub const CHAIN_READ: usize = 200;
+
+/// Which page of a key's audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditPageRequest {
+    pub order: AuditOrder,
+    /// The last sequence number of the previous page.
+    pub after: Option<u64>,
+    pub limit: usize,
+}
+
+impl Default for AuditPageRequest {
+    fn default() -> Self {
+        Self {
+            order: AuditOrder::OldestFirst,
+            after: None,
+            limit: 100,
+        }
+    }
+}
+
+/// One page of a key's audit trail, where the next starts, and the whole chain's
+/// verdict.
+#[derive(Debug, Clone)]
+pub struct AuditPage {
+    pub events: Vec<AuditEvent>,
+    pub next: Option<u64>,
+    pub report: ChainReport,
 }
 
 /// A key's audit trail and the verdict on its chain.
@@ -186,22 +217,88 @@ impl Keyroll {
         Ok((rotations, next))
     }
 
-    /// A key's audit events and whether their chain is intact up to the key's head.
+    /// A key's audit events and whether their chain is intact up to the key's head:
+    /// every event (for callers that want them all; the API pages with
+    /// [`Keyroll::audit_page`]).
     pub async fn audit_trail(&self, key_id: &KeyId) -> Result<AuditTrail> {
+        let page = self
+            .audit_page(
+                key_id,
+                AuditPageRequest {
+                    limit: usize::MAX,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(AuditTrail {
+            events: page.events,
+            report: page.report,
+        })
+    }
+
+    /// One page of a key's audit trail, and the verdict on its whole chain. The chain
+    /// is read oldest first, [`CHAIN_READ`] events at a time, and checked as it streams
+    /// by (only the last hash is held), so its cost is one query per [`CHAIN_READ`]
+    /// events and its memory constant; an oldest-first page is collected on the way,
+    /// a newest-first one is one query more.
+    pub async fn audit_page(&self, key_id: &KeyId, request: AuditPageRequest) -> Result<AuditPage> {
         // The key first: events committed after this read are beyond its head and are
         // left out, so a concurrent change cannot look like tampering.
         let key = self.load_key(key_id).await?;
-        let mut events = self.store.audit_events(key_id).await?;
-        events.retain(|e| e.seq <= key.revision);
-        let report = verify_chain(
-            key_id,
-            &events,
-            Some(ChainHead {
-                last_seq: key.revision,
-                hash: key.audit_head,
-            }),
-        );
-        Ok(AuditTrail { events, report })
+        let head = key.revision;
+        let limit = request.limit.max(1);
+        let oldest_first = request.order == AuditOrder::OldestFirst;
+        let mut verifier = ChainVerifier::new(key_id);
+        let mut events = Vec::new();
+        let mut read_after: Option<u64> = None;
+        loop {
+            let chunk = self
+                .store
+                .audit_events(key_id, read_after, AuditOrder::OldestFirst, CHAIN_READ)
+                .await?;
+            let more = chunk.len() == CHAIN_READ;
+            for event in chunk {
+                read_after = Some(read_after.map_or(event.seq, |a| a.max(event.seq)));
+                if event.seq > head {
+                    continue;
+                }
+                verifier.push(&event);
+                let wanted = request.after.is_none_or(|after| event.seq > after);
+                if oldest_first && wanted && events.len() < limit {
+                    events.push(event);
+                }
+            }
+            if !more {
+                break;
+            }
+        }
+        if !oldest_first {
+            let before = request.after.map_or(head + 1, |after| after.min(head + 1));
+            events = self
+                .store
+                .audit_events(key_id, Some(before), AuditOrder::NewestFirst, limit)
+                .await?;
+        }
+        let next = match events.last() {
+            Some(last) if events.len() == limit => {
+                let more = if oldest_first {
+                    last.seq < head
+                } else {
+                    last.seq > 1
+                };
+                more.then_some(last.seq)
+            }
+            _ => None,
+        };
+        let report = verifier.finish(Some(ChainHead {
+            last_seq: head,
+            hash: key.audit_head,
+        }));
+        Ok(AuditPage {
+            events,
+            next,
+            report,
+        })
     }
 
     /// The most recent `days` daily compliance snapshots, newest first.

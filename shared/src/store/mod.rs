@@ -8,7 +8,7 @@
 
 use async_trait::async_trait;
 
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, AuditOrder};
 use crate::change::EmergencyLogEntry;
 use crate::compliance::{ComplianceCounts, ComplianceSnapshot};
 use crate::idempotency::IdempotencyRecord;
@@ -65,8 +65,15 @@ pub trait Store: Send + Sync {
     /// Every rotation of a key, newest first.
     async fn rotations_of(&self, key_id: &KeyId) -> Result<Vec<Rotation>, StoreError>;
 
-    /// Every audit event of a key, in sequence order, as stored.
-    async fn audit_events(&self, key_id: &KeyId) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Up to `limit` audit events of a key as stored, in sequence order or reversed,
+    /// after sequence number `after` in that order.
+    async fn audit_events(
+        &self,
+        key_id: &KeyId,
+        after: Option<u64>,
+        order: AuditOrder,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
 
     /// Up to `limit` rotations of index `shard` due at or before `due_by`, in due
     /// order, starting after `after`.

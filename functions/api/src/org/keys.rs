@@ -21,7 +21,7 @@ use crate::dto::{
 };
 use crate::extract::{JsonBody, QueryParams};
 use crate::problem::{ApiError, Problem};
-use crate::routes::{audit_of, emergency, key_id, schedule};
+use crate::routes::{audit_of, emergency, key_id, schedule, AuditPaging};
 use crate::AppState;
 
 const DEFAULT_KEY_PAGE: usize = 50;
@@ -104,6 +104,12 @@ pub struct KeysQuery {
 pub struct AuditQuery {
     /// The key (one of your organisation's).
     key_id: String,
+    /// `oldest` (default) or `newest` first.
+    order: Option<String>,
+    /// Events per page, 1-1000 (default 100).
+    limit: Option<usize>,
+    /// `nextCursor` of the previous page.
+    cursor: Option<String>,
 }
 
 /// Your organisation's keys, in creation order.
@@ -268,5 +274,10 @@ pub async fn audit(
 ) -> Result<Json<AuditResponse>, ApiError> {
     let id = key_id(&query.key_id)?;
     state.keyroll.owned_key(&user.organization, &id).await?;
-    audit_of(&state, id, Viewer::Customer).await
+    let paging = AuditPaging {
+        order: query.order,
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    audit_of(&state, id, &paging, Viewer::Customer).await
 }

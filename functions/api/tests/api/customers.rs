@@ -493,6 +493,43 @@ async fn a_customers_actions_are_audited_as_the_user_and_the_provider_stays_anon
         .call("GET", &format!("/v1/keys/{key}/audit"), None)
         .await;
     assert_eq!(operator.body["events"][0]["actor"], "local-admin");
+    // Pages, newest first, a cursor, and the whole chain's verdict on each.
+    let n = actors.len();
+    let newest = app
+        .as_customer(
+            &alice,
+            "GET",
+            &format!("/v1/org/audit?keyId={key}&order=newest&limit=2"),
+            None,
+        )
+        .await;
+    assert_eq!(newest.status, StatusCode::OK, "{}", newest.text);
+    assert_eq!(newest.body["events"][0]["seq"], n as u64);
+    assert_eq!(newest.body["chain"]["events"], n as u64);
+    let cursor = newest.body["nextCursor"].as_str().unwrap().to_owned();
+    assert_eq!(cursor, (n - 1).to_string());
+    let older = app
+        .call(
+            "GET",
+            &format!("/v1/keys/{key}/audit?order=newest&limit=2&cursor={cursor}"),
+            None,
+        )
+        .await;
+    assert_eq!(older.body["events"][0]["seq"], n as u64 - 2);
+    assert_eq!(older.body["chainValid"], true);
+    for bad in [
+        "order=sideways",
+        "limit=0",
+        "limit=1001",
+        "cursor=x",
+        "cursor=-1",
+    ] {
+        assert_problem(
+            &app.call("GET", &format!("/v1/keys/{key}/audit?{bad}"), None)
+                .await,
+            422,
+        );
+    }
     let audit_has = |action: &str| actors.iter().any(|(a, _)| a == action);
     assert!(audit_has("rotation.scheduled") && audit_has("rotation.completed"));
     // (That the organisation's feed names alice is tested end to end, with the

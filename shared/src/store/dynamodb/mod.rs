@@ -21,7 +21,7 @@ use self::schema::{
     PK, SECRET_SK, SK,
 };
 use super::{KeyChange, Store, StoreError};
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, AuditOrder};
 use crate::change::EmergencyLogEntry;
 use crate::compliance::{ComplianceCounts, ComplianceSnapshot};
 use crate::idempotency::IdempotencyRecord;
@@ -369,8 +369,14 @@ impl Store for DynamoStore {
         self.query_org_keys(organization, after, limit).await
     }
 
-    async fn audit_events(&self, key_id: &KeyId) -> Result<Vec<AuditEvent>, StoreError> {
-        self.audit_events_of(key_id).await
+    async fn audit_events(
+        &self,
+        key_id: &KeyId,
+        after: Option<u64>,
+        order: AuditOrder,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.audit_events_of(key_id, after, order, limit).await
     }
 
     async fn due_rotations(

@@ -9,14 +9,14 @@ use super::items::{
     text_attribute, Item,
 };
 use super::schema::{
-    age_pk, attr, compliance_org_pk, compliance_pk, counter_attribute, due_pk, emergency_pk,
-    key_pk, org_pk, outbox_pk, pointer_pk, rotation_sk, totals_pk, AGE_INDEX, AGE_PK, AGE_SK,
-    AUDIT_SK_PREFIX, CMP_ORG_PK, CMP_PK, CMP_SK, COMPLIANCE_INDEX, COMPLIANCE_ORG_INDEX,
+    age_pk, attr, audit_sk, compliance_org_pk, compliance_pk, counter_attribute, due_pk,
+    emergency_pk, key_pk, org_pk, outbox_pk, pointer_pk, rotation_sk, totals_pk, AGE_INDEX, AGE_PK,
+    AGE_SK, AUDIT_SK_PREFIX, CMP_ORG_PK, CMP_PK, CMP_SK, COMPLIANCE_INDEX, COMPLIANCE_ORG_INDEX,
     COMPLIANCE_PK, DUE_INDEX, DUE_PK, DUE_SK, KEY_SK, ORG_INDEX, ORG_PK, ORG_SK, PK, POINTER_SK,
     ROTATION_SK_PREFIX, SK, SNAPSHOT_SK_PREFIX, TOTALS_SK_PREFIX,
 };
 use super::{unavailable, DynamoStore};
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, AuditOrder};
 use crate::change::EmergencyLogEntry;
 use crate::compliance::{ComplianceCounts, ComplianceSnapshot, KeyComplianceStatus};
 use crate::error::StoreError;
@@ -80,18 +80,41 @@ impl DynamoStore {
         forward: bool,
         limit: usize,
     ) -> Result<Vec<Item>, StoreError> {
+        self.prefixed_page(pk, "", after, forward, limit).await
+    }
+
+    /// The same, of the items whose sort key starts with `prefix` (`""`: every item).
+    async fn prefixed_page(
+        &self,
+        pk: String,
+        prefix: &str,
+        after: Option<String>,
+        forward: bool,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start: Option<Item> =
             after.map(|sk| HashMap::from([(PK.to_owned(), s(pk.clone())), (SK.to_owned(), s(sk))]));
+        let (condition, prefix) = if prefix.is_empty() {
+            ("#pk = :pk", None)
+        } else {
+            ("#pk = :pk AND begins_with(#sk, :prefix)", Some(prefix))
+        };
         while items.len() < limit {
             self.count_read();
-            let output = self
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("#pk = :pk")
+                .key_condition_expression(condition)
                 .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":pk", s(pk.clone()));
+            if let Some(prefix) = prefix {
+                query = query
+                    .expression_attribute_names("#sk", SK)
+                    .expression_attribute_values(":prefix", s(prefix));
+            }
+            let output = query
                 .consistent_read(true)
                 .scan_index_forward(forward)
                 .limit(i32::try_from(limit - items.len()).unwrap_or(i32::MAX))
@@ -186,11 +209,16 @@ impl DynamoStore {
     pub(super) async fn audit_events_of(
         &self,
         key_id: &KeyId,
+        after: Option<u64>,
+        order: AuditOrder,
+        limit: usize,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        self.query_partition(
+        self.prefixed_page(
             key_pk(key_id),
-            SortKeys::StartingWith(AUDIT_SK_PREFIX),
-            true,
+            AUDIT_SK_PREFIX,
+            after.map(audit_sk),
+            order == AuditOrder::OldestFirst,
+            limit,
         )
         .await?
         .iter()

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 mod deliveries;
 
 use super::{KeyChange, SecretWrite, Store, StoreError};
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, AuditOrder};
 use crate::change::EmergencyLogEntry;
 use crate::compliance::{ComplianceCounts, ComplianceSnapshot};
 use crate::idempotency::IdempotencyRecord;
@@ -203,8 +203,33 @@ impl Store for MemoryStore {
         Ok(rotations)
     }
 
-    async fn audit_events(&self, key_id: &KeyId) -> Result<Vec<AuditEvent>, StoreError> {
-        Ok(self.lock().audit.get(key_id).cloned().unwrap_or_default())
+    async fn audit_events(
+        &self,
+        key_id: &KeyId,
+        after: Option<u64>,
+        order: AuditOrder,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let state = self.lock();
+        let Some(events) = state.audit.get(key_id) else {
+            return Ok(Vec::new());
+        };
+        // In stored order (a test may have tampered with it), as DynamoDB's sort key.
+        Ok(match order {
+            AuditOrder::OldestFirst => events
+                .iter()
+                .filter(|e| after.is_none_or(|a| e.seq > a))
+                .take(limit)
+                .cloned()
+                .collect(),
+            AuditOrder::NewestFirst => events
+                .iter()
+                .rev()
+                .filter(|e| after.is_none_or(|a| e.seq < a))
+                .take(limit)
+                .cloned()
+                .collect(),
+        })
     }
 
     async fn due_rotations(
