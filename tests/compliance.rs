@@ -187,11 +187,14 @@ mod aws {
         }
         // Per overdue key: read the key, then scheduling reads it again (2 reads); one
         // age-index query per class and shard (8); settling, one query per class and
-        // unsettled range (6); the figures, one totals query and the same 6 ranges.
-        assert_eq!(
-            costs[0], costs[1],
-            "reads do not depend on the compliant keys"
+        // unsettled range (6), the counters (1) and a COUNT per class and shard (8:
+        // every key is stamped, so no walk); the figures, the counters and the same 6
+        // ranges. Counting 10,000 index entries takes one COUNT request more per shard
+        // page at most.
+        assert_eq!(costs[0], 10 * 2 + 8 + 6 + 1 + 8 + 1 + 6, "{costs:?}");
+        assert!(
+            costs[1] <= costs[0] + 8,
+            "reads barely depend on the compliant keys: {costs:?}"
         );
-        assert_eq!(costs[0], 10 * 2 + 8 + 6 + 1 + 6, "{costs:?}");
     }
 }

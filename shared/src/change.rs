@@ -56,6 +56,10 @@ pub struct KeyChange {
     /// Where the key was counted in the compliance totals before the change (as it
     /// was read; the revision guard makes that what is stored).
     pub counted_before: Option<(KeyComplianceStatus, KeyClass)>,
+    /// The compliance stamp the key must still carry (with `expected_revision`): a
+    /// re-stamp writes no event, so the revision alone would not order it against a
+    /// change planned on the key before it.
+    pub expected_compliance: Option<KeyComplianceStatus>,
 }
 
 /// Where a key is counted in the compliance totals: its stamped status and class,
@@ -239,6 +243,7 @@ impl ChangeBuilder {
             outbox: self.outbox,
             emergencies: self.emergencies,
             counted_before: self.before.as_ref().and_then(counted),
+            expected_compliance: self.before.as_ref().and_then(|k| k.compliance),
         }
     }
 }

@@ -95,6 +95,9 @@ pub struct ComplianceEntry {
     pub created_at: Timestamp,
     pub prefix: String,
     pub active_rotation: Option<RotationId>,
+    /// When the entry took its place: the current secret's creation, or when it became
+    /// current if later.
+    pub moved_at: Timestamp,
 }
 
 impl ComplianceEntry {
@@ -102,14 +105,20 @@ impl ComplianceEntry {
     pub fn of(key: &Key) -> Option<Self> {
         let status = key.compliance?;
         let created_at = key.current_secret_created_at()?;
+        let current = key.current()?;
+        let moved_at = key
+            .current_since
+            .filter(|since| since.version == current.version)
+            .map_or(created_at, |since| since.at.max(created_at));
         Some(Self {
             key_id: key.id.clone(),
             organization_id: key.organization_id.clone(),
             class: key.class,
             status,
             created_at,
-            prefix: key.current()?.prefix.clone(),
+            prefix: current.prefix.clone(),
             active_rotation: key.active_rotation.clone(),
+            moved_at,
         })
     }
 

@@ -203,6 +203,19 @@ pub struct Key {
     /// the compliance index and totals hold. `None` before the key's first stamp.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compliance: Option<crate::compliance::KeyComplianceStatus>,
+    /// Since when the current version has been current (stamped with the status): a
+    /// pending secret made current later keeps its creation time, and the compliance
+    /// report's cursor needs to know the key moved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_since: Option<CurrentSince>,
+}
+
+/// When a version became the key's current one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CurrentSince {
+    pub version: u32,
+    pub at: Timestamp,
 }
 
 impl Key {

@@ -13,7 +13,7 @@ use std::time::Instant;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use crate::compliance::{age_days, ComplianceSnapshot, DAY};
+use crate::compliance::{age_days, ComplianceSnapshot, KeyComplianceStatus, DAY};
 use crate::error::{Conflict, Error, Result};
 use crate::ids::{Actor, Reason};
 use crate::index::{AgeRef, INDEX_SHARDS};
@@ -129,28 +129,54 @@ async fn check_key(
     )
 }
 
-/// Re-stamps the keys whose status only time has moved, a page per index range at a
-/// time, until a round finds nothing to write (the index may still show a key settled a
-/// moment ago; that one is read, found right, and left).
+/// Re-stamps the keys whose status only time has moved, then stamps any active key
+/// that has never been stamped (written before the compliance read model): found when
+/// the age index holds more active keys of a class than its counters count — a COUNT
+/// per shard, 1 MB of keys-only entries per request — and then by walking that class's
+/// age index once.
 async fn settle(keyroll: &Keyroll, options: ScanOptions) -> Result<u64> {
     let mut settled = 0;
+    let concurrency = options.concurrency.max(1);
     for class in KeyClass::ALL {
-        loop {
-            let ids = keyroll.unsettled_keys(class, options.page_size).await?;
-            let written: Vec<Result<bool>> = stream::iter(ids)
-                .map(|id| async move { keyroll.settle_compliance(&id).await })
-                .buffer_unordered(options.concurrency.max(1))
-                .collect()
-                .await;
-            let mut round = 0;
-            for outcome in written {
-                if outcome? {
-                    round += 1;
+        settled += keyroll
+            .settle_class(class, options.page_size, concurrency)
+            .await?;
+    }
+    let counts = keyroll.store().compliance_counts(None).await?;
+    for class in KeyClass::ALL {
+        let mut indexed = 0;
+        for shard in 0..INDEX_SHARDS {
+            indexed += keyroll.store().count_active(class, shard).await?;
+        }
+        let counted: i64 = KeyComplianceStatus::ALL
+            .iter()
+            .map(|status| counts.get(*status, class))
+            .sum();
+        if i64::try_from(indexed).unwrap_or(i64::MAX) <= counted {
+            continue;
+        }
+        tracing::info!(%class, indexed, counted, "stamping keys written before the compliance read model");
+        for shard in 0..INDEX_SHARDS {
+            let mut after: Option<AgeRef> = None;
+            loop {
+                let page = keyroll
+                    .store()
+                    .aged_keys(
+                        class,
+                        shard,
+                        Timestamp::MAX,
+                        after.as_ref(),
+                        options.page_size,
+                    )
+                    .await?;
+                let full = page.len() == options.page_size;
+                after = page.last().cloned();
+                settled += keyroll
+                    .settle_all(page.into_iter().map(|e| e.key_id), concurrency)
+                    .await?;
+                if !full {
+                    break;
                 }
-            }
-            settled += round;
-            if round == 0 {
-                break;
             }
         }
     }

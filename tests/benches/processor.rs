@@ -140,6 +140,9 @@ impl Store for TimedStore {
     ) -> Result<keyroll_core::compliance::ComplianceCounts, StoreError> {
         self.timed(self.inner.compliance_counts(organization)).await
     }
+    async fn count_active(&self, class: KeyClass, shard: u8) -> Result<u64, StoreError> {
+        self.timed(self.inner.count_active(class, shard)).await
+    }
     async fn idempotency(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.timed(self.inner.idempotency(id)).await
     }

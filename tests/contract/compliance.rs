@@ -274,6 +274,13 @@ async fn report_cursors_never_skip_or_repeat_a_key_while_keys_change() {
         keys.push(issue_in(&f, "org_acme", KeyClass::Server).await);
     }
     f.clock.set(epoch().plus_seconds(200 * DAY));
+    // Scheduled before the report: its new secret is created now, made current later.
+    let pending = f
+        .keyroll
+        .schedule_rotation(&keys[2], RotationRequest::default(), &f.actor())
+        .await
+        .unwrap()
+        .rotation;
     let mut seen: Vec<String> = Vec::new();
     let mut renewed: BTreeSet<String> = BTreeSet::new();
     let mut cursor: Option<ComplianceCursor> = None;
@@ -309,8 +316,13 @@ async fn report_cursors_never_skip_or_repeat_a_key_while_keys_change() {
                 renewed.insert(listed.to_string());
             }
             // ...one not yet listed starts a rotation (changes status, keeps its place),
-            // another is issued, and one listed has its rotation cancelled.
+            // another is issued, one listed has its rotation cancelled, and one listed
+            // has its scheduled rotation started (its secret, created before the
+            // report, is current now).
             1 => {
+                f.clock.set(pending.scheduled_at.max(f.clock_now()));
+                let started = f.keyroll.advance_rotation(&pending.id).await.unwrap();
+                assert!(started.started, "{started:?}");
                 f.keyroll
                     .schedule_rotation(&keys[20], RotationRequest::default(), &f.actor())
                     .await
@@ -370,4 +382,60 @@ async fn a_report_cursor_is_parsed_strictly() {
         .unwrap();
     assert_eq!(first.rows[0].key_id, key.id.to_string());
     assert!(first.next.is_none(), "one key, one page");
+}
+
+/// A re-stamp writes no event, so it is ordered against other changes by the stamp
+/// itself: a change planned on the key before it is refused, and re-planned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_planned_before_a_re_stamp_is_refused() {
+    let f = fixture().await;
+    let key = issue_in(&f, "org_acme", KeyClass::Server).await;
+    f.clock.advance(100 * DAY);
+    let stale = f.store.key(&key).await.unwrap().unwrap();
+    assert!(
+        f.keyroll.settle_compliance(&key).await.unwrap(),
+        "crossed: re-stamped"
+    );
+    assert!(!f.keyroll.settle_compliance(&key).await.unwrap(), "once");
+    let mut change = ChangeBuilder::update(stale);
+    change.record(Happened::new(
+        f.clock_now(),
+        &f.actor(),
+        AuditAction::KeyExpiryWarned,
+    ));
+    assert_eq!(
+        f.store.commit(change.finish()).await,
+        Err(StoreError::Conflict)
+    );
+    assert_totals(&f, &[key], "a refused stale change").await;
+}
+
+/// Keys written before the read model (no stamp) are counted and listed once the next
+/// scan has stamped them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn keys_written_before_the_read_model_are_stamped_by_the_next_scan() {
+    let f = fixture().await;
+    let now = f.clock_now();
+    let legacy: Vec<_> = (0..30)
+        .map(|i| {
+            let (mut key, record) =
+                keyroll_tests::fixture::bulk_key(i, now.minus_seconds((i as u64 % 60) * DAY));
+            key.compliance = None;
+            (key, record)
+        })
+        .collect();
+    let ids: Vec<KeyId> = legacy.iter().map(|(k, _)| k.id.clone()).collect();
+    seed(&f, legacy).await;
+    assert_eq!(f.keyroll.compliance_figures(None).await.unwrap().active, 0);
+    let report = keyroll_core::scan::scan(&f.keyroll, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(report.settled, 30, "{report:?}");
+    assert_eq!(report.snapshot.active_keys, 30);
+    let figures = f.keyroll.compliance_figures(None).await.unwrap();
+    assert_eq!(figures, recount(&f, &ids, None).await);
+    let again = keyroll_core::scan::scan(&f.keyroll, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(again.settled, 0, "stamped once");
 }

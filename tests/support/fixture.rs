@@ -166,6 +166,7 @@ pub fn bulk_key(
         // As issuing it then would have stamped it: compliant (the age it has since
         // reached is the read model's to notice, as for any key).
         compliance: Some(keyroll_core::compliance::KeyComplianceStatus::Compliant),
+        current_since: None,
     };
     let record = SecretRecord::new(&key, &version, None);
     (key, record)

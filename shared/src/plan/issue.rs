@@ -28,6 +28,7 @@ fn new_key(request: NewKey, act: Act<'_>, first: SecretVersion) -> Key {
         audit_head: None,
         expiry_warned_version: None,
         compliance: None,
+        current_since: None,
     }
 }
 

@@ -352,6 +352,7 @@ pub(crate) mod fixtures {
             audit_head: None,
             expiry_warned_version: None,
             compliance: None,
+            current_since: None,
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::compliance::{
 use crate::error::{Error, Result, StoreError};
 use crate::ids::{KeyId, OrganizationId};
 use crate::index::{ComplianceEntry, CompliancePartition, SortRange};
-use crate::key::KeyClass;
+use crate::key::{CurrentSince, KeyClass};
 use crate::time::Timestamp;
 
 /// The most rows one page of [`Keyroll::compliance_page`] holds.
@@ -146,6 +146,22 @@ impl Keyroll {
     /// Stamps the compliance status the key of `change` will have.
     pub(super) async fn stamp(&self, change: &mut KeyChange) -> Result<(), StoreError> {
         change.key.compliance = self.compliance_of(change).await?;
+        let now = self.now();
+        let key = &mut change.key;
+        if let Some(current) = key.current().map(|v| (v.version, v.created_at)) {
+            key.current_since = match key.current_since {
+                // Never recorded (a key from before the record): current since created.
+                None => Some(CurrentSince {
+                    version: current.0,
+                    at: current.1,
+                }),
+                Some(since) if since.version != current.0 => Some(CurrentSince {
+                    version: current.0,
+                    at: now,
+                }),
+                unchanged => unchanged,
+            };
+        }
         Ok(())
     }
 
@@ -199,24 +215,63 @@ impl Keyroll {
         }
     }
 
-    /// Keys of `class` whose stamp time has overtaken, `limit` at most per range: what
-    /// the daily scan settles.
-    pub(crate) async fn unsettled_keys(&self, class: KeyClass, limit: usize) -> Result<Vec<KeyId>> {
+    /// [`Keyroll::settle_compliance`] of each of `ids`, `concurrency` at once; how many
+    /// were written.
+    pub(crate) async fn settle_all(
+        &self,
+        ids: impl Iterator<Item = KeyId>,
+        concurrency: usize,
+    ) -> Result<u64> {
+        use futures::stream::{self, StreamExt};
+        let written: Vec<Result<bool>> = stream::iter(ids)
+            .map(|id| async move { self.settle_compliance(&id).await })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+        let mut settled = 0;
+        for outcome in written {
+            if outcome? {
+                settled += 1;
+            }
+        }
+        Ok(settled)
+    }
+
+    /// Re-stamps every key of `class` whose stamp time has overtaken, reading each
+    /// such index range page by page (so entries the index still shows unsettled a
+    /// moment after their re-stamp cannot hide the rest), `concurrency` at once.
+    /// What the daily scan does; returns how many it wrote.
+    pub(crate) async fn settle_class(
+        &self,
+        class: KeyClass,
+        page_size: usize,
+        concurrency: usize,
+    ) -> Result<u64> {
         let threshold = overdue_before(&self.config.policy, class, self.now());
-        let mut ids = Vec::new();
-        for (status, range) in unsettled_ranges(threshold) {
+        let mut settled = 0;
+        for (status, mut range) in unsettled_ranges(threshold) {
             let partition = CompliancePartition {
                 status,
                 class,
                 organization: None,
             };
-            let (entries, _) = self
-                .store
-                .compliance_entries(&partition, &range, limit)
-                .await?;
-            ids.extend(entries.into_iter().map(|e| e.key_id));
+            loop {
+                let (entries, more) = self
+                    .store
+                    .compliance_entries(&partition, &range, page_size.max(1))
+                    .await?;
+                if let Some(last) = entries.last() {
+                    range = range.after(&last.sort_key());
+                }
+                settled += self
+                    .settle_all(entries.into_iter().map(|e| e.key_id), concurrency)
+                    .await?;
+                if !more {
+                    break;
+                }
+            }
         }
-        Ok(ids)
+        Ok(settled)
     }
 
     /// The report's figures over every active key (of `organization`): the stamped
@@ -327,7 +382,18 @@ impl Keyroll {
                 break;
             };
             refill = limit - rows.len() + 1;
+            // Newer than the report: issued or renewed since its first page, and so is
+            // everything after it (the merge is in creation order).
             if entry.created_at > as_of {
+                for source in &mut sources {
+                    source.buffer.clear();
+                    source.more = false;
+                }
+                break;
+            }
+            // A secret made current since (a scheduled one, created earlier): the key
+            // moved, and may have been listed at its old place.
+            if entry.moved_at > as_of {
                 continue;
             }
             let threshold = overdue_before(policy, entry.class, now);

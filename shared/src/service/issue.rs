@@ -28,7 +28,15 @@ impl Keyroll {
         self.stamp(&mut change).await?;
         let key = change.key.clone();
         caller.record_request(&mut change, key.id.as_str(), 201, Some(&minted.secret), now)?;
-        self.store.commit(change).await?;
+        // A new key's id and secret are fresh: a conflict can only be contention on
+        // the shared counters, or a live idempotency record (which stays a conflict).
+        let mut attempt = 1;
+        while let Err(error) = self.store.commit(change.clone()).await {
+            if error != StoreError::Conflict || attempt == super::CONFLICT_ATTEMPTS {
+                return Err(error.into());
+            }
+            attempt += 1;
+        }
         Ok(IssuedKey {
             key,
             secret: minted.secret,

@@ -128,6 +128,10 @@ pub trait Store: Send + Sync {
     /// The most recent `limit` daily snapshots, newest first.
     async fn snapshots(&self, limit: usize) -> Result<Vec<ComplianceSnapshot>, StoreError>;
 
+    /// How many active keys of `class` index `shard` holds. A count, not a read of
+    /// the keys: DynamoDB answers it from the keys-only index, 1 MB per request.
+    async fn count_active(&self, class: KeyClass, shard: u8) -> Result<u64, StoreError>;
+
     /// The record of an idempotent request, by id (live or not).
     async fn idempotency(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
 

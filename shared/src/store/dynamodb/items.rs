@@ -10,9 +10,9 @@ use serde::Serialize;
 
 use super::schema::{
     age_pk, attr, audit_sk, compliance_org_pk, compliance_pk, due_pk, emergency_pk, idempotency_pk,
-    key_pk, org_pk, outbox_pk, pointer_pk, rotation_sk, secret_pk, AGE_PK, AGE_SK, CMP_ORG_PK,
-    CMP_PK, CMP_PREFIX, CMP_SK, COMPLIANCE_PK, DUE_PK, DUE_SK, IDEMPOTENCY_SK, KEY_SK, ORG_PK,
-    ORG_SK, PK, POINTER_SK, SECRET_SK, SK, SNAPSHOT_SK_PREFIX,
+    key_pk, org_pk, outbox_pk, pointer_pk, rotation_sk, secret_pk, AGE_PK, AGE_SK, CMP_MOVED,
+    CMP_ORG_PK, CMP_PK, CMP_PREFIX, CMP_SK, COMPLIANCE_PK, DUE_PK, DUE_SK, IDEMPOTENCY_SK, KEY_SK,
+    ORG_PK, ORG_SK, PK, POINTER_SK, SECRET_SK, SK, SNAPSHOT_SK_PREFIX,
 };
 use crate::audit::AuditEvent;
 use crate::change::EmergencyLogEntry;
@@ -91,6 +91,7 @@ pub fn key_item(key: &Key) -> Result<Item, StoreError> {
         );
         item.insert(CMP_SK.into(), s(entry.sort_key()));
         item.insert(CMP_PREFIX.into(), s(entry.prefix));
+        item.insert(CMP_MOVED.into(), s(entry.moved_at.to_rfc3339()));
     }
     Ok(item)
 }
@@ -118,6 +119,7 @@ pub fn compliance_entry_from_item(
         created_at,
         prefix: text_attribute(item, CMP_PREFIX)?.to_owned(),
         active_rotation,
+        moved_at: Timestamp::parse(text_attribute(item, CMP_MOVED)?).map_err(corrupt)?,
     })
 }
 

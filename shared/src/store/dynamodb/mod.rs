@@ -443,6 +443,10 @@ impl Store for DynamoStore {
         self.query_snapshots(limit).await
     }
 
+    async fn count_active(&self, class: KeyClass, shard: u8) -> Result<u64, StoreError> {
+        self.count_age_index(class, shard).await
+    }
+
     async fn idempotency(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.get(idempotency_pk(id), IDEMPOTENCY_SK)
             .await?

@@ -395,6 +395,38 @@ impl DynamoStore {
             .collect()
     }
 
+    /// How many entries an age-index partition holds: a count, 1 MB of index entries
+    /// per request, no items returned.
+    pub(super) async fn count_age_index(
+        &self,
+        class: KeyClass,
+        shard: u8,
+    ) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        let mut start: Option<Item> = None;
+        loop {
+            self.count_read();
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(AGE_INDEX)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", AGE_PK)
+                .expression_attribute_values(":pk", s(age_pk(class, shard)))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable("Query", e))?;
+            total += u64::try_from(output.count).unwrap_or(0);
+            match output.last_evaluated_key {
+                Some(next) if !next.is_empty() => start = Some(next),
+                _ => return Ok(total),
+            }
+        }
+    }
+
     pub(super) async fn query_outbox(
         &self,
         shard: u8,

@@ -44,8 +44,11 @@ pub const CMP_SK: &str = "cmp_sk";
 /// The current secret's display prefix, flat on the key item for the compliance
 /// indexes' projection (the key's versions are a list).
 pub const CMP_PREFIX: &str = "cmp_prefix";
+/// When the entry took its place (`ComplianceEntry::moved_at`), flat for the projection.
+pub const CMP_MOVED: &str = "cmp_moved";
 /// What the compliance indexes project besides their keys: a report row's fields.
-pub const COMPLIANCE_PROJECTION: &[&str] = &["organizationId", "activeRotation", CMP_PREFIX];
+pub const COMPLIANCE_PROJECTION: &[&str] =
+    &["organizationId", "activeRotation", CMP_PREFIX, CMP_MOVED];
 
 // Sort keys of the fixed-name items, and prefixes of the others.
 pub const KEY_SK: &str = "KEY";
@@ -64,6 +67,7 @@ pub const TOTALS_SK_PREFIX: &str = "SHARD#";
 /// names, so a rename on one side fails there rather than in a live table.
 pub mod attr {
     pub const REVISION: &str = "revision";
+    pub const COMPLIANCE: &str = "compliance";
     pub const STATUS: &str = "status";
     pub const STAGE: &str = "stage";
     pub const EXPIRES_AT: &str = "expiresAt";

@@ -88,13 +88,27 @@ pub fn transaction(table: &str, change: &KeyChange) -> Result<Vec<TransactWriteI
     let key = key_item(&change.key)?;
     writes.push(match change.expected_revision {
         None => put_new(table, key)?,
-        Some(revision) => put_if(
-            table,
-            key,
-            "#revision = :revision",
-            &[("#revision", attr::REVISION)],
-            HashMap::from([(":revision".into(), AttributeValue::N(revision.to_string()))]),
-        )?,
+        Some(revision) => {
+            let mut values =
+                HashMap::from([(":revision".into(), AttributeValue::N(revision.to_string()))]);
+            let condition = match change.expected_compliance {
+                Some(stamp) => {
+                    values.insert(":compliance".into(), s(stamp.as_str()));
+                    "#revision = :revision AND #compliance = :compliance"
+                }
+                None => "#revision = :revision AND attribute_not_exists(#compliance)",
+            };
+            put_if(
+                table,
+                key,
+                condition,
+                &[
+                    ("#revision", attr::REVISION),
+                    ("#compliance", attr::COMPLIANCE),
+                ],
+                values,
+            )?
+        }
     });
     for RotationWrite {
         rotation,

@@ -98,7 +98,8 @@ fn check(state: &State, change: &KeyChange) -> Result<(), StoreError> {
     let current = state.keys.get(&change.key.id);
     match (change.expected_revision, current) {
         (None, None) => {}
-        (Some(expected), Some(key)) if key.revision == expected => {}
+        (Some(expected), Some(key))
+            if key.revision == expected && key.compliance == change.expected_compliance => {}
         _ => return Err(StoreError::Conflict),
     }
     for write in &change.rotations {
@@ -339,6 +340,16 @@ impl Store for MemoryStore {
             .take(limit)
             .cloned()
             .collect())
+    }
+
+    async fn count_active(&self, class: KeyClass, shard: u8) -> Result<u64, StoreError> {
+        Ok(self
+            .lock()
+            .keys
+            .values()
+            .filter_map(AgeRef::of)
+            .filter(|a| a.class == class && a.shard() == shard)
+            .count() as u64)
     }
 
     async fn idempotency(&self, id: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
