@@ -18,25 +18,80 @@ pub enum LogFormat {
     Text,
 }
 
-/// The filter directive from Lambda's level, else `RUST_LOG`, else `info`. Lambda's
-/// levels are TRACE, DEBUG, INFO, WARN, ERROR and FATAL; tracing has no FATAL, so it
-/// maps to `error`. An unknown level falls back to `info` rather than silencing logs.
-pub fn filter_directive(lambda_level: Option<&str>, rust_log: Option<&str>) -> String {
-    if let Some(level) = lambda_level.map(str::trim).filter(|l| !l.is_empty()) {
-        return match level.to_ascii_uppercase().as_str() {
-            "TRACE" => "trace",
-            "DEBUG" => "debug",
-            "WARN" => "warn",
-            "ERROR" | "FATAL" => "error",
-            _ => "info",
-        }
-        .to_owned();
+/// keyroll's own code (its libraries and the functions' binaries): the only targets the
+/// chosen level reaches. Every other crate stays at INFO or quieter whatever the level:
+/// at DEBUG and TRACE lambda_runtime logs whole invocations (an authorizer's
+/// `Authorization` header, a `/v1/verify` body) and the AWS SDK logs request bodies
+/// (`CreateSecret`'s `SecretString`).
+pub const OWN_TARGETS: [&str; 12] = [
+    "keyroll_core",
+    "keyroll_api",
+    "keyroll_authorizer",
+    "keyroll_processor",
+    "keyroll_scanner",
+    "keyroll_notifier",
+    "keyroll_local",
+    "api",
+    "authorizer",
+    "processor",
+    "scanner",
+    "notifier",
+];
+
+/// tracing's levels, most verbose first.
+const LEVELS: [&str; 5] = ["trace", "debug", "info", "warn", "error"];
+
+fn level_of(text: &str) -> Option<&'static str> {
+    let text = text.trim().to_ascii_lowercase();
+    match text.as_str() {
+        "fatal" => Some("error"),
+        other => LEVELS.iter().find(|l| **l == other).copied(),
     }
-    rust_log
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .unwrap_or("info")
-        .to_owned()
+}
+
+fn is_own(target: &str) -> bool {
+    OWN_TARGETS
+        .iter()
+        .any(|own| target == *own || target.starts_with(&format!("{own}::")))
+}
+
+/// The filter directive: keyroll's own targets at Lambda's level (else `RUST_LOG`'s
+/// bare level and its directives for keyroll's targets; else `info`), every other
+/// target at that level but never more verbose than `info`. Lambda's levels are
+/// TRACE, DEBUG, INFO, WARN, ERROR and FATAL; tracing has no FATAL, so it maps to
+/// `error`. An unknown level falls back to `info` rather than silencing logs.
+pub fn filter_directive(lambda_level: Option<&str>, rust_log: Option<&str>) -> String {
+    let mut own_level = "info";
+    let mut own_directives: Vec<String> = Vec::new();
+    match lambda_level.map(str::trim).filter(|l| !l.is_empty()) {
+        Some(level) => own_level = level_of(level).unwrap_or("info"),
+        None => {
+            for directive in rust_log.unwrap_or("").split(',').map(str::trim) {
+                if directive.is_empty() {
+                    continue;
+                }
+                match directive.split_once('=') {
+                    None => own_level = level_of(directive).unwrap_or(own_level),
+                    Some((target, level)) => {
+                        let target = target.split('[').next().unwrap_or(target);
+                        if let (true, Some(level)) = (is_own(target), level_of(level)) {
+                            own_directives.push(format!("{target}={level}"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let verbosity = |level: &str| LEVELS.iter().position(|l| *l == level).unwrap_or(2);
+    let others = if verbosity(own_level) < verbosity("info") {
+        "info"
+    } else {
+        own_level
+    };
+    let mut parts = vec![others.to_owned()];
+    parts.extend(OWN_TARGETS.iter().map(|t| format!("{t}={own_level}")));
+    parts.extend(own_directives);
+    parts.join(",")
 }
 
 /// JSON unless Lambda's log format is `Text`.
@@ -66,22 +121,74 @@ pub fn init_lambda() {
 mod tests {
     use super::*;
 
+    /// The level keyroll's own targets get, and the one every other target gets.
+    fn levels(directive: &str) -> (String, String) {
+        let parts: Vec<&str> = directive.split(',').collect();
+        let own = parts
+            .iter()
+            .find_map(|p| p.strip_prefix("keyroll_core="))
+            .unwrap_or("?")
+            .to_owned();
+        (own, parts[0].to_owned())
+    }
+
     #[test]
     fn lambda_log_level_wins_over_rust_log() {
-        assert_eq!(filter_directive(Some("DEBUG"), Some("warn")), "debug");
-        assert_eq!(filter_directive(Some("fatal"), None), "error");
-        assert_eq!(filter_directive(Some("WARN"), None), "warn");
-        assert_eq!(filter_directive(Some("bogus"), Some("trace")), "info");
+        assert_eq!(
+            levels(&filter_directive(Some("DEBUG"), Some("warn"))),
+            ("debug".into(), "info".into())
+        );
+        assert_eq!(
+            levels(&filter_directive(Some("fatal"), None)),
+            ("error".into(), "error".into())
+        );
+        assert_eq!(
+            levels(&filter_directive(Some("WARN"), None)),
+            ("warn".into(), "warn".into())
+        );
+        assert_eq!(
+            levels(&filter_directive(Some("bogus"), Some("trace"))),
+            ("info".into(), "info".into())
+        );
+    }
+
+    #[test]
+    fn other_crates_never_log_below_info() {
+        for level in ["TRACE", "trace", "DEBUG"] {
+            let directive = filter_directive(Some(level), None);
+            assert!(directive.starts_with("info,"), "{directive}");
+            for own in OWN_TARGETS {
+                assert!(directive.contains(&format!(",{own}=")), "{directive}");
+            }
+        }
+        // RUST_LOG cannot open them either: only keyroll's targets keep their directives.
+        let directive = filter_directive(
+            None,
+            Some("trace,lambda_runtime=trace,aws_smithy_runtime=trace,aws_sdk_secretsmanager[x]=debug,keyroll_api::routes=trace"),
+        );
+        assert!(directive.starts_with("info,"), "{directive}");
+        assert!(!directive.contains("lambda_runtime"), "{directive}");
+        assert!(!directive.contains("aws_"), "{directive}");
+        assert!(
+            directive.contains("keyroll_api::routes=trace"),
+            "{directive}"
+        );
+        assert_eq!(levels(&directive).0, "trace");
+        let filter = EnvFilter::try_new(&directive);
+        assert!(filter.is_ok(), "{directive}");
     }
 
     #[test]
     fn rust_log_applies_when_lambda_sets_no_level() {
+        assert!(filter_directive(None, Some("keyroll_core=debug")).ends_with(",keyroll_core=debug"));
         assert_eq!(
-            filter_directive(None, Some("keyroll_core=debug")),
-            "keyroll_core=debug"
+            levels(&filter_directive(Some(" "), Some("warn"))),
+            ("warn".into(), "warn".into())
         );
-        assert_eq!(filter_directive(Some(" "), Some("warn")), "warn");
-        assert_eq!(filter_directive(None, None), "info");
+        assert_eq!(
+            levels(&filter_directive(None, None)),
+            ("info".into(), "info".into())
+        );
     }
 
     #[test]

@@ -262,6 +262,11 @@ impl SecretFormat {
         &self.prefix
     }
 
+    /// The old system's prefix (`KEYROLL_LEGACY_KEY_PREFIX`).
+    pub fn legacy_prefix(&self) -> &str {
+        &self.legacy_prefix
+    }
+
     /// Mints a new secret from 256 bits of OS randomness.
     pub fn generate(&self) -> MintedSecret {
         let body_bytes = Zeroizing::new(random::bytes::<32>());

@@ -45,7 +45,8 @@ pub struct ImportRow {
     rate_limit: u32,
     #[serde(default)]
     class: KeyClass,
-    /// The secret's shown prefix: 8 lower-case hex characters, with or without `sk_live_`.
+    /// The secret's shown prefix: 8 lower-case hex characters, with or without the old
+    /// system's prefix (`KEYROLL_LEGACY_KEY_PREFIX`, default `sk_live_`).
     prefix: String,
     /// SHA-256 hex of the whole secret, as the old system stores it.
     lookup_hash: String,
@@ -267,7 +268,13 @@ pub async fn import_keys(
     if rows.len() > MAX_ROWS {
         return Err(Error::invalid("keys", format!("at most {MAX_ROWS} rows per request")).into());
     }
-    let legacy_prefix = "sk_live_";
+    let legacy_prefix = state
+        .keyroll
+        .config()
+        .secret_format
+        .legacy_prefix()
+        .to_owned();
+    let legacy_prefix = legacy_prefix.as_str();
     let mut response = ImportResponse {
         imported: 0,
         duplicates: 0,

@@ -62,6 +62,20 @@ async fn a_thousand_row_import_is_one_request() {
     );
 }
 
+/// The old system's prefix is the configured one, in the import as in verification.
+#[tokio::test]
+async fn import_takes_the_configured_legacy_prefix() {
+    let app = spawn_app_with(&[("KEYROLL_LEGACY_KEY_PREFIX", "pk_old_")]);
+    let secret = format!("pk_old_{}", "5e".repeat(32));
+    let body = json!({"keys": [{"organizationId": "org_acme", "name": "old", "rateLimit": 5,
+        "prefix": &secret[..15], "lookupHash": sha256_hex(&secret), "createdAt": "2025-12-01T00:00:00Z"}]})
+    .to_string();
+    let reply = app.raw("POST", "/v1/keys/import", Some(body), &[]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.body["imported"], 1, "{}", reply.text);
+    assert_eq!(app.verify(&secret).await, "VALID");
+}
+
 #[tokio::test]
 async fn import_brings_old_keys_in_and_the_scan_rotates_them() {
     let app = spawn_app();
