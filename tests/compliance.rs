@@ -175,9 +175,7 @@ mod aws {
                     )
                 })
                 .collect();
-            for chunk in young.chunks(500) {
-                dynamo.bulk_load_for_benchmarks(chunk).await.unwrap();
-            }
+            keyroll_tests::fixture::bulk_load(&dynamo, &young).await;
             let reads = dynamo.read_count();
             let report = scan(&w.keyroll, ScanOptions::default()).await.unwrap();
             assert_eq!(report.scheduled, 10);

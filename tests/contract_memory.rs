@@ -10,7 +10,7 @@ mod contract;
 #[tokio::test]
 async fn an_edit_anywhere_in_the_chain_shows_on_every_page() {
     use keyroll_core::audit::AuditOrder;
-    use keyroll_core::service::{AuditPageRequest, RotationRequest};
+    use keyroll_core::service::AuditPageRequest;
 
     let f = fixture().await;
     let memory = f.memory.clone().expect("the memory fixture");
@@ -30,17 +30,7 @@ async fn an_edit_anywhere_in_the_chain_shows_on_every_page() {
         .unwrap()
         .key
         .id;
-    for _ in 0..3 {
-        let scheduled = f
-            .keyroll
-            .schedule_rotation(&key, RotationRequest::default(), &f.actor())
-            .await
-            .unwrap();
-        f.keyroll
-            .cancel_rotation(&scheduled.rotation.id, None, &f.actor())
-            .await
-            .unwrap();
-    }
+    f.schedule_and_cancel(&key, 3).await;
     memory.tamper_audit(&key, |events| {
         events[1].reason = Some(keyroll_core::ids::Reason::parse("nothing to see").unwrap())
     });

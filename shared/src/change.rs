@@ -5,10 +5,10 @@
 //! change is stored without its audit event. [`ChangeBuilder`] builds one.
 
 use crate::audit::{changed, AuditEvent, AuditHash, Happened};
-use crate::compliance::KeyComplianceStatus;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, RotationId};
 use crate::index::{shard_of, ComplianceEntry};
+use crate::key::KeyComplianceStatus;
 use crate::key::{Key, KeyClass, SecretRecord, SecretState};
 use crate::notification::{OutboxEntry, OutboxMessage};
 use crate::rotation::{Rotation, RotationStatus};

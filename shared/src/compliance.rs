@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Policy;
-use crate::error::{Error, Result};
 use crate::index::ComplianceEntry;
+pub use crate::key::KeyComplianceStatus;
 use crate::key::{Key, KeyClass};
 use crate::rotation::Rotation;
 use crate::time::Timestamp;
@@ -58,80 +58,6 @@ pub fn coverage(active: u64, covered: u64) -> f64 {
 /// Age in whole days.
 pub fn age_days(created_at: Timestamp, now: Timestamp) -> u64 {
     u64::try_from(now.seconds_since(created_at)).unwrap_or(0) / DAY
-}
-
-/// Where one active key stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum KeyComplianceStatus {
-    Compliant,
-    RotationInProgress,
-    /// A rotation is in progress but cannot end: its new secret has not been
-    /// delivered to anyone ("rotation blocked: new secret not delivered").
-    RotationBlocked,
-    Overdue,
-}
-
-impl KeyComplianceStatus {
-    pub const ALL: [KeyComplianceStatus; 4] = [
-        Self::Compliant,
-        Self::RotationInProgress,
-        Self::RotationBlocked,
-        Self::Overdue,
-    ];
-
-    /// Where `key` stands, given whether its rotation in progress is blocked and the
-    /// oldest its class's secret may be; `None` when it is not active.
-    pub fn of(key: &Key, blocked: bool, overdue_before: Timestamp) -> Option<Self> {
-        let created_at = key.current_secret_created_at()?;
-        Some(Self::at(
-            created_at,
-            key.active_rotation.is_some(),
-            blocked,
-            overdue_before,
-        ))
-    }
-
-    /// The rule itself: a blocked rotation first, then the secret's age.
-    pub fn at(
-        created_at: Timestamp,
-        rotating: bool,
-        blocked: bool,
-        overdue_before: Timestamp,
-    ) -> Self {
-        if blocked {
-            Self::RotationBlocked
-        } else if created_at >= overdue_before {
-            Self::Compliant
-        } else if rotating {
-            Self::RotationInProgress
-        } else {
-            Self::Overdue
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<Self> {
-        match text {
-            "compliant" => Ok(Self::Compliant),
-            "rotation_in_progress" => Ok(Self::RotationInProgress),
-            "rotation_blocked" => Ok(Self::RotationBlocked),
-            "overdue" => Ok(Self::Overdue),
-            _ => Err(Error::invalid(
-                "status",
-                "must be compliant, rotation_in_progress, rotation_blocked or overdue",
-            )),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Compliant => "compliant",
-            Self::RotationInProgress => "rotation_in_progress",
-            Self::RotationBlocked => "rotation_blocked",
-            Self::Overdue => "overdue",
-        }
-    }
 }
 
 /// Secrets of `class` created before this are past their maximum age at `now`.

@@ -2,9 +2,8 @@
 //! active keys by their current secret's age (`age`), and how both are sharded. Pure
 //! data: the store keeps them, the processor and the scan read them.
 
-use crate::compliance::KeyComplianceStatus;
 use crate::ids::{KeyId, OrganizationId, RotationId};
-use crate::key::{Key, KeyClass};
+use crate::key::{Key, KeyClass, KeyComplianceStatus};
 use crate::rotation::Rotation;
 use crate::time::Timestamp;
 
@@ -14,7 +13,12 @@ pub const INDEX_SHARDS: u8 = 4;
 
 /// The index shard an id belongs to (stable: CRC32 of the id).
 pub fn shard_of(id: &str) -> u8 {
-    (crc32fast::hash(id.as_bytes()) % u32::from(INDEX_SHARDS)) as u8
+    crc_shard(id, INDEX_SHARDS)
+}
+
+/// One of `shards` partitions for `id`, stable: CRC32 of the id.
+fn crc_shard(id: &str, shards: u8) -> u8 {
+    (crc32fast::hash(id.as_bytes()) % u32::from(shards)) as u8
 }
 
 /// An entry of the due index: a rotation with work for the processor.
@@ -68,7 +72,7 @@ impl AgeRef {
     }
 
     pub fn sort_key(&self) -> String {
-        format!("{}#{}", self.created_at, self.key_id)
+        creation_sort_key(self.created_at, &self.key_id)
     }
 }
 
@@ -78,7 +82,7 @@ pub const TOTAL_SHARDS: u8 = 8;
 
 /// The counter shard a key's changes move.
 pub fn total_shard_of(id: &KeyId) -> u8 {
-    (crc32fast::hash(id.as_str().as_bytes()) % u32::from(TOTAL_SHARDS)) as u8
+    crc_shard(id.as_str(), TOTAL_SHARDS)
 }
 
 /// An entry of the compliance index: an active key with the status its last change
@@ -124,7 +128,7 @@ impl ComplianceEntry {
 
     /// Sorts by the secret's creation time (oldest first), then key id.
     pub fn sort_key(&self) -> String {
-        format!("{}#{}", self.created_at, self.key_id)
+        creation_sort_key(self.created_at, &self.key_id)
     }
 
     /// The status now: blocked stays blocked until a change says otherwise (it moves
@@ -201,4 +205,10 @@ impl SortRange {
     pub fn contains(&self, sort_key: &str) -> bool {
         sort_key > self.after.as_str() && sort_key < self.before.as_str()
     }
+}
+
+/// The sort key of the indexes that order keys by their current secret's creation
+/// (age, compliance) and of the compliance report's cursor: `<created>#<keyId>`.
+pub fn creation_sort_key(created_at: Timestamp, key_id: &KeyId) -> String {
+    format!("{created_at}#{key_id}")
 }

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::audit::AuditHash;
+use crate::error::{Error, Result};
 use crate::ids::{Actor, KeyId, KeyName, OrganizationId, RotationId, Scope};
 use crate::secret::{LookupHash, Verifier};
 use crate::time::Timestamp;
@@ -202,7 +203,7 @@ pub struct Key {
     /// (stamped on every change, and by the daily scan when only time has passed): what
     /// the compliance index and totals hold. `None` before the key's first stamp.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compliance: Option<crate::compliance::KeyComplianceStatus>,
+    pub compliance: Option<KeyComplianceStatus>,
     /// Since when the current version has been current (stamped with the status): a
     /// pending secret made current later keeps its creation time, and the compliance
     /// report's cursor needs to know the key moved.
@@ -455,5 +456,79 @@ mod tests {
         version.revoke(at(60));
         version.revoke(at(70));
         assert_eq!(version.revoked_at, Some(at(60)));
+    }
+}
+
+/// Where one active key stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum KeyComplianceStatus {
+    Compliant,
+    RotationInProgress,
+    /// A rotation is in progress but cannot end: its new secret has not been
+    /// delivered to anyone ("rotation blocked: new secret not delivered").
+    RotationBlocked,
+    Overdue,
+}
+
+impl KeyComplianceStatus {
+    pub const ALL: [KeyComplianceStatus; 4] = [
+        Self::Compliant,
+        Self::RotationInProgress,
+        Self::RotationBlocked,
+        Self::Overdue,
+    ];
+
+    /// Where `key` stands, given whether its rotation in progress is blocked and the
+    /// oldest its class's secret may be; `None` when it is not active.
+    pub fn of(key: &Key, blocked: bool, overdue_before: Timestamp) -> Option<Self> {
+        let created_at = key.current_secret_created_at()?;
+        Some(Self::at(
+            created_at,
+            key.active_rotation.is_some(),
+            blocked,
+            overdue_before,
+        ))
+    }
+
+    /// The rule itself: a blocked rotation first, then the secret's age.
+    pub fn at(
+        created_at: Timestamp,
+        rotating: bool,
+        blocked: bool,
+        overdue_before: Timestamp,
+    ) -> Self {
+        if blocked {
+            Self::RotationBlocked
+        } else if created_at >= overdue_before {
+            Self::Compliant
+        } else if rotating {
+            Self::RotationInProgress
+        } else {
+            Self::Overdue
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "compliant" => Ok(Self::Compliant),
+            "rotation_in_progress" => Ok(Self::RotationInProgress),
+            "rotation_blocked" => Ok(Self::RotationBlocked),
+            "overdue" => Ok(Self::Overdue),
+            _ => Err(Error::invalid(
+                "status",
+                "must be compliant, rotation_in_progress, rotation_blocked or overdue",
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Compliant => "compliant",
+            Self::RotationInProgress => "rotation_in_progress",
+            Self::RotationBlocked => "rotation_blocked",
+            Self::Overdue => "overdue",
+        }
     }
 }

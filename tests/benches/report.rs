@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use futures::stream::{self, StreamExt};
 use http_body_util::BodyExt;
 use keyroll_api::auth::Auth;
 use keyroll_api::{app, AppState};
@@ -150,18 +149,7 @@ async fn main() {
             (key, record)
         })
         .collect();
-    let chunks: Vec<Vec<(Key, SecretRecord)>> = keys.chunks(500).map(<[_]>::to_vec).collect();
-    stream::iter(chunks)
-        .for_each_concurrent(4, |chunk| {
-            let dynamo = dynamo.clone();
-            async move {
-                dynamo
-                    .bulk_load_for_benchmarks(&chunk)
-                    .await
-                    .expect("bulk load")
-            }
-        })
-        .await;
+    keyroll_tests::fixture::bulk_load(&dynamo, &keys).await;
     eprintln!("seeded {n} keys in {:.1?}", seeding.elapsed());
 
     let wired = TestKeyroll::with_defaults()

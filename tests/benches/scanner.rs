@@ -10,7 +10,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::stream::{self, StreamExt};
 use keyroll_core::key::{Key, SecretRecord};
 use keyroll_core::scan::{scan, ScanOptions};
 use keyroll_core::store::dynamodb::create_table;
@@ -35,27 +34,14 @@ async fn main() {
     let overdue = n / 100;
 
     let seeding = Instant::now();
-    let chunks: Vec<Vec<(Key, SecretRecord)>> = (0..n)
+    let keys: Vec<(Key, SecretRecord)> = (0..n)
         .map(|i| {
             // 1 % at 120 days, the rest spread over 0-60 days (none within the warning window).
             let age_days = if i < overdue { 120 } else { (i % 60) as u64 };
             keyroll_tests::fixture::bulk_key(i, now.minus_seconds(age_days * 86_400))
         })
-        .collect::<Vec<_>>()
-        .chunks(500)
-        .map(|c| c.to_vec())
         .collect();
-    stream::iter(chunks)
-        .for_each_concurrent(4, |chunk| {
-            let dynamo = dynamo.clone();
-            async move {
-                dynamo
-                    .bulk_load_for_benchmarks(&chunk)
-                    .await
-                    .expect("bulk load")
-            }
-        })
-        .await;
+    keyroll_tests::fixture::bulk_load(&dynamo, &keys).await;
     eprintln!("seeded {n} keys in {:.1?}", seeding.elapsed());
 
     let keyroll = TestKeyroll::with_defaults()

@@ -9,17 +9,7 @@ use super::*;
 /// Schedules and cancels `cycles` rotations of a new key: 1 + 2 × cycles events.
 async fn key_with_history(f: &Fixture, cycles: usize) -> keyroll_core::ids::KeyId {
     let key = issue(f).await.key.id;
-    for _ in 0..cycles {
-        let scheduled = f
-            .keyroll
-            .schedule_rotation(&key, RotationRequest::default(), &f.actor())
-            .await
-            .unwrap();
-        f.keyroll
-            .cancel_rotation(&scheduled.rotation.id, None, &f.actor())
-            .await
-            .unwrap();
-    }
+    f.schedule_and_cancel(&key, cycles).await;
     key
 }
 

@@ -183,11 +183,7 @@ async fn the_totals_are_right_after_every_kind_of_change() {
 
 async fn seed(f: &Fixture, rows: Vec<(keyroll_core::key::Key, keyroll_core::key::SecretRecord)>) {
     match (&f.dynamo, &f.memory) {
-        (Some(dynamo), _) => {
-            for chunk in rows.chunks(500) {
-                dynamo.bulk_load_for_benchmarks(chunk).await.unwrap();
-            }
-        }
+        (Some(dynamo), _) => keyroll_tests::fixture::bulk_load(dynamo, &rows).await,
         (None, Some(memory)) => memory.bulk_load_for_benchmarks(&rows),
         _ => unreachable!("every fixture has a store"),
     }

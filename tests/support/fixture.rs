@@ -40,6 +40,21 @@ impl Fixture {
         }
     }
 
+    /// Schedules and cancels `cycles` rotations of `key`: two audit events each.
+    pub async fn schedule_and_cancel(&self, key: &keyroll_core::ids::KeyId, cycles: usize) {
+        for _ in 0..cycles {
+            let scheduled = self
+                .keyroll
+                .schedule_rotation(key, Default::default(), &self.actor())
+                .await
+                .expect("schedule");
+            self.keyroll
+                .cancel_rotation(&scheduled.rotation.id, None, &self.actor())
+                .await
+                .expect("cancel");
+        }
+    }
+
     /// The fixture's clock reading.
     pub fn clock_now(&self) -> Timestamp {
         use keyroll_core::time::Clock;
@@ -131,6 +146,23 @@ fn hex_suffix() -> String {
 
 /// An active server key with one imported secret created at `created_at`, and its
 /// secret record: for bulk-loading large tables quickly.
+/// Loads `keys` into DynamoDB in BatchWriteItem calls of 500 keys, 4 at a time (the
+/// benchmarks' and scale tests' seeding; nothing audited).
+pub async fn bulk_load(
+    dynamo: &Arc<DynamoStore>,
+    keys: &[(keyroll_core::key::Key, keyroll_core::key::SecretRecord)],
+) {
+    use futures::stream::{self, StreamExt};
+    stream::iter(keys.chunks(500))
+        .for_each_concurrent(4, |chunk| async move {
+            dynamo
+                .bulk_load_for_benchmarks(chunk)
+                .await
+                .expect("bulk load")
+        })
+        .await;
+}
+
 pub fn bulk_key(
     i: usize,
     created_at: keyroll_core::time::Timestamp,

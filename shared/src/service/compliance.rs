@@ -12,7 +12,7 @@ use crate::compliance::{
 };
 use crate::error::{Error, Result, StoreError};
 use crate::ids::{KeyId, OrganizationId};
-use crate::index::{ComplianceEntry, CompliancePartition, SortRange};
+use crate::index::{creation_sort_key, ComplianceEntry, CompliancePartition, SortRange};
 use crate::key::{CurrentSince, KeyClass};
 use crate::time::Timestamp;
 
@@ -60,7 +60,7 @@ impl ComplianceCursor {
     }
 
     fn sort_key(&self) -> String {
-        format!("{}#{}", self.created_at, self.key_id)
+        creation_sort_key(self.created_at, &self.key_id)
     }
 }
 

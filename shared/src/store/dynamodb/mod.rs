@@ -196,34 +196,22 @@ impl DynamoStore {
             }
         }
         for ((pk, shard), counts) in counters {
-            let mut update = self
-                .client
+            let moves: Vec<_> = crate::compliance::KeyComplianceStatus::ALL
+                .into_iter()
+                .flat_map(|status| KeyClass::ALL.map(|class| (status, class)))
+                .map(|(status, class)| (status, class, counts.get(status, class)))
+                .filter(|(_, _, n)| *n != 0)
+                .collect();
+            let adds = transaction::CounterAdds::of(&moves);
+            self.count_write();
+            self.client
                 .update_item()
                 .table_name(&self.table)
                 .key(PK, s(pk))
-                .key(SK, s(schema::totals_sk(shard)));
-            let mut adds = Vec::new();
-            for status in crate::compliance::KeyComplianceStatus::ALL {
-                for class in KeyClass::ALL {
-                    let n = counts.get(status, class);
-                    if n != 0 {
-                        let i = adds.len();
-                        adds.push(format!("#c{i} :d{i}"));
-                        update = update
-                            .expression_attribute_names(
-                                format!("#c{i}"),
-                                schema::counter_attribute(status, class),
-                            )
-                            .expression_attribute_values(
-                                format!(":d{i}"),
-                                AttributeValue::N(n.to_string()),
-                            );
-                    }
-                }
-            }
-            self.count_write();
-            update
-                .update_expression(format!("ADD {}", adds.join(", ")))
+                .key(SK, s(schema::totals_sk(shard)))
+                .update_expression(adds.expression)
+                .set_expression_attribute_names(Some(adds.names))
+                .set_expression_attribute_values(Some(adds.values))
                 .send()
                 .await
                 .map_err(|e| unavailable("UpdateItem", e))?;

@@ -14,8 +14,10 @@ use super::items::{
 };
 use super::schema::{attr, counter_attribute, secret_pk, totals_pk, totals_sk, PK, SECRET_SK, SK};
 use crate::change::{KeyChange, RotationWrite, SecretWrite};
+use crate::compliance::KeyComplianceStatus;
 use crate::error::StoreError;
 use crate::index::total_shard_of;
+use crate::key::KeyClass;
 
 /// A put guarded by `condition`, whose `#name`s and `:value`s are given.
 fn put_if(
@@ -170,27 +172,44 @@ fn move_counters(table: &str, change: &KeyChange) -> Result<Vec<TransactWriteIte
     let shard = total_shard_of(&change.key.id);
     let mut writes = Vec::new();
     for scope in [None, Some(&change.key.organization_id)] {
-        let mut update = Update::builder()
+        let adds = CounterAdds::of(&moves);
+        let update = Update::builder()
             .table_name(table)
             .key(PK, s(totals_pk(scope)))
-            .key(SK, s(totals_sk(shard)));
-        let mut adds = Vec::new();
-        for (n, (status, class, delta)) in moves.iter().enumerate() {
-            adds.push(format!("#c{n} :d{n}"));
-            update = update
-                .expression_attribute_names(format!("#c{n}"), counter_attribute(*status, *class))
-                .expression_attribute_values(
-                    format!(":d{n}"),
-                    AttributeValue::N(delta.to_string()),
-                );
-        }
-        let update = update
-            .update_expression(format!("ADD {}", adds.join(", ")))
+            .key(SK, s(totals_sk(shard)))
+            .update_expression(adds.expression)
+            .set_expression_attribute_names(Some(adds.names))
+            .set_expression_attribute_values(Some(adds.values))
             .build()
             .map_err(|e| StoreError::Corrupt(format!("update: {e}")))?;
         writes.push(TransactWriteItem::builder().update(update).build());
     }
     Ok(writes)
+}
+
+/// `ADD` of each `(status, class, delta)` to its counter attribute on a totals item:
+/// the expression and its placeholders, for a transaction's update or an UpdateItem.
+pub struct CounterAdds {
+    pub expression: String,
+    pub names: HashMap<String, String>,
+    pub values: HashMap<String, AttributeValue>,
+}
+
+impl CounterAdds {
+    pub fn of(moves: &[(KeyComplianceStatus, KeyClass, i64)]) -> Self {
+        let mut adds = Vec::new();
+        let (mut names, mut values) = (HashMap::new(), HashMap::new());
+        for (n, (status, class, delta)) in moves.iter().enumerate() {
+            adds.push(format!("#c{n} :d{n}"));
+            names.insert(format!("#c{n}"), counter_attribute(*status, *class));
+            values.insert(format!(":d{n}"), AttributeValue::N(delta.to_string()));
+        }
+        Self {
+            expression: format!("ADD {}", adds.join(", ")),
+            names,
+            values,
+        }
+    }
 }
 
 /// Whether a failed transaction met only other transactions (on DynamoDB's side, on

@@ -12,7 +12,7 @@ mod deliveries;
 use super::{KeyChange, SecretWrite, Store, StoreError};
 use crate::audit::{AuditEvent, AuditOrder};
 use crate::change::EmergencyLogEntry;
-use crate::compliance::{ComplianceCounts, ComplianceSnapshot};
+use crate::compliance::{ComplianceCounts, ComplianceSnapshot, KeyComplianceStatus};
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, OrganizationId, RotationId};
 use crate::index::{AgeRef, ComplianceEntry, CompliancePartition, DueRef, SortRange};
@@ -39,6 +39,24 @@ struct State {
     /// The compliance totals, moved by each change as the DynamoDB counters are:
     /// every organisation's under `None`, and each one's.
     compliance_counts: HashMap<Option<OrganizationId>, ComplianceCounts>,
+}
+
+impl State {
+    /// Moves a compliance counter of every organisation's and of `organization`'s.
+    fn count(
+        &mut self,
+        organization: &OrganizationId,
+        status: KeyComplianceStatus,
+        class: KeyClass,
+        delta: i64,
+    ) {
+        for scope in [None, Some(organization.clone())] {
+            self.compliance_counts
+                .entry(scope)
+                .or_default()
+                .add(status, class, delta);
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -72,13 +90,7 @@ impl MemoryStore {
         let mut state = self.lock();
         for (key, record) in keys {
             if let Some((status, class)) = crate::change::counted(key) {
-                for scope in [None, Some(key.organization_id.clone())] {
-                    state
-                        .compliance_counts
-                        .entry(scope)
-                        .or_default()
-                        .add(status, class, 1);
-                }
+                state.count(&key.organization_id, status, class, 1);
             }
             state.secrets.insert(record.lookup_hash, record.clone());
             state.keys.insert(key.id.clone(), key.clone());
@@ -420,13 +432,7 @@ impl Store for MemoryStore {
         let mut state = self.lock();
         check(&state, &change)?;
         for (status, class, delta) in change.compliance_moves() {
-            for scope in [None, Some(change.key.organization_id.clone())] {
-                state
-                    .compliance_counts
-                    .entry(scope)
-                    .or_default()
-                    .add(status, class, delta);
-            }
+            state.count(&change.key.organization_id, status, class, delta);
         }
         let KeyChange {
             key,
