@@ -56,10 +56,10 @@ pub struct KeyChange {
     /// Where the key was counted in the compliance totals before the change (as it
     /// was read; the revision guard makes that what is stored).
     pub counted_before: Option<(KeyComplianceStatus, KeyClass)>,
-    /// The compliance stamp the key must still carry (with `expected_revision`): a
-    /// re-stamp writes no event, so the revision alone would not order it against a
-    /// change planned on the key before it.
-    pub expected_compliance: Option<KeyComplianceStatus>,
+    /// The key's `writes` when the change was planned (with `expected_revision`): a
+    /// change without an event (a usage check, a re-stamp) leaves the revision where
+    /// it was, so the revision alone would not order it against one planned before it.
+    pub expected_writes: u64,
 }
 
 /// Where a key is counted in the compliance totals: its stamped status and class,
@@ -208,7 +208,9 @@ impl ChangeBuilder {
         self.events.push(event);
     }
 
-    pub fn finish(self) -> KeyChange {
+    pub fn finish(mut self) -> KeyChange {
+        let expected_writes = self.before.as_ref().map_or(0, |k| k.writes);
+        self.key.writes = expected_writes + 1;
         let mut secrets = Vec::new();
         for mut record in self.new_secrets {
             if let Some(version) = self.key.version(record.version) {
@@ -243,7 +245,7 @@ impl ChangeBuilder {
             outbox: self.outbox,
             emergencies: self.emergencies,
             counted_before: self.before.as_ref().and_then(counted),
-            expected_compliance: self.before.as_ref().and_then(|k| k.compliance),
+            expected_writes,
         }
     }
 }

@@ -34,7 +34,7 @@ fn ulid() -> String {
     out.iter().map(|&b| b as char).collect()
 }
 
-fn is_ulid(text: &str) -> bool {
+pub(crate) fn is_ulid(text: &str) -> bool {
     text.len() == ULID_LEN
         // The first character carries only 3 bits (128 = 26*5 - 2).
         && text.as_bytes()[0] <= b'7'

@@ -193,6 +193,11 @@ pub struct Key {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_rotation: Option<RotationId>,
     pub revision: u64,
+    /// Committed changes of the key, with or without an audit event. Every change is
+    /// guarded by it, so one that records no event (a usage check, a re-stamp) is still
+    /// ordered against every other: a change planned before it is refused.
+    #[serde(default)]
+    pub writes: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_head: Option<AuditHash>,
     /// The secret version the customer was last warned about (`key.expiring`), so

@@ -188,10 +188,16 @@ impl Notification {
         self.kind.as_str()
     }
 
-    /// The event id of the notification caused by audit event `seq` of `key_id`.
+    /// The event id of the notification caused by audit event `seq` of `key_id`: one
+    /// per (key, event), never shared. A minted `key_<ulid>` keeps the short
+    /// `evt_<ulid>_<seq>`; any other (imported) id is used whole after `evt.`, which no
+    /// key id contains, so `abc`, `key_abc` and a bare ULID all stay apart.
     pub fn event_id(key_id: &KeyId, seq: u64) -> String {
-        let ulid = key_id.as_str().trim_start_matches(KeyId::PREFIX);
-        format!("evt_{ulid}_{seq:010}")
+        let id = key_id.as_str();
+        match id.strip_prefix(KeyId::PREFIX) {
+            Some(ulid) if crate::ids::is_ulid(ulid) => format!("evt_{ulid}_{seq:010}"),
+            _ => format!("evt.{id}_{seq:010}"),
+        }
     }
 }
 
@@ -216,6 +222,29 @@ pub struct OutboxEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn imported_ids_never_share_an_event_id() {
+        let minted = KeyId::generate();
+        let ulid = &minted.as_str()[KeyId::PREFIX.len()..];
+        let ids = [
+            minted.as_str().to_owned(),
+            ulid.to_owned(),
+            "abc".to_owned(),
+            "key_abc".to_owned(),
+            "key_key_abc".to_owned(),
+            format!("key_{}", minted.as_str()),
+        ];
+        let mut events: Vec<String> = ids
+            .iter()
+            .map(|id| Notification::event_id(&KeyId::parse(id).unwrap(), 7))
+            .collect();
+        assert_eq!(events[0], format!("evt_{ulid}_0000000007"));
+        assert_eq!(events[2], "evt.abc_0000000007");
+        events.sort();
+        events.dedup();
+        assert_eq!(events.len(), ids.len(), "{events:?}");
+    }
 
     /// docs/notifications.md has a valid example of every type, in the current schema.
     #[test]

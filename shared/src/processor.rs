@@ -25,6 +25,10 @@ use crate::queue::NotificationQueue;
 use crate::service::{Advance, Keyroll};
 use crate::time::{Clock, SystemClock};
 
+/// A rotation still not advanced this long after it fell due is stuck (its guard may
+/// never pass): each run then alerts, where a shorter failure is only a warning.
+pub const STUCK_AFTER_SECONDS: u64 = 3600;
+
 /// How long a run may hold an outbox shard before another run may take it over.
 pub const LEASE_SECONDS: u64 = 60;
 
@@ -73,6 +77,9 @@ pub struct ProcessReport {
     pub failed: u64,
     /// Of `failed`: rotations marked `failed` for good.
     pub marked_failed: u64,
+    /// Of `failed`: rotations not advanced for an hour or more after they fell due
+    /// (each also logged with `alert = "rotation_stuck"`).
+    pub stuck: u64,
     /// Notifications the queue accepted.
     pub notified: u64,
     /// Due rotations seen but left for the next run because time ran out.
@@ -164,7 +171,13 @@ pub async fn process_due(
                     }
                     Err(error) => {
                         report.failed += 1;
-                        tracing::warn!(rotation = %due.rotation_id, key = %due.key_id, %error, "rotation not advanced; the next run retries");
+                        let overdue = now.seconds_since(due.due_at);
+                        if overdue >= STUCK_AFTER_SECONDS as i64 {
+                            report.stuck += 1;
+                            tracing::error!(alert = "rotation_stuck", rotation = %due.rotation_id, key = %due.key_id, due_at = %due.due_at, overdue_seconds = overdue, %error, "rotation not advanced for an hour after it fell due; every run retries it, an operator must look");
+                        } else {
+                            tracing::warn!(rotation = %due.rotation_id, key = %due.key_id, %error, "rotation not advanced; the next run retries");
+                        }
                     }
                 }
             }

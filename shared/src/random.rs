@@ -16,3 +16,8 @@ pub fn bytes<const N: usize>() -> [u8; N] {
     fill(&mut buf);
     buf
 }
+
+/// A uniform number in [0, 1) (53 random bits), for jitter.
+pub fn unit_interval() -> f64 {
+    (u64::from_le_bytes(bytes::<8>()) >> 11) as f64 / (1u64 << 53) as f64
+}

@@ -109,7 +109,8 @@ async fn last_use_is_written_at_most_once_a_minute() {
 }
 
 /// Two containers verifying the same secret in the same minute: one write succeeds,
-/// the other is refused by its condition and its uses are added a minute later.
+/// the other is refused by its condition (in one request: the refusal returns the
+/// record) and its uses are added a minute later.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn use_counts_from_several_containers_add_up() {
     let f = fixture().await;
@@ -117,10 +118,16 @@ async fn use_counts_from_several_containers_add_up() {
     let secret = issued.secret.expose().to_owned();
     let hash = LookupHash::of(&secret);
     let second = f.another_container();
+    let before = f.write_count();
     for _ in 0..5 {
         assert!(f.keyroll.verify(&secret).await.unwrap().is_valid());
         assert!(second.verify(&secret).await.unwrap().is_valid());
     }
+    assert_eq!(
+        f.write_count() - before,
+        2,
+        "one write per container; the refused one costs one request, not a second try"
+    );
     let record = f.store.secret(&hash).await.unwrap().unwrap();
     assert_eq!(
         record.daily_uses.get("2026-01-01"),

@@ -75,6 +75,29 @@ async fn throttling_and_lost_races_are_retried() {
     assert_eq!((report.started, report.failed), (3, 0), "{report:?}");
 }
 
+/// A rotation whose guarded write is refused on every run is retried, quietly at
+/// first; an hour after it fell due every run reports it stuck (an alert with an
+/// alarm), and it advances as soon as the write can pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_guard_that_never_passes_is_reported_stuck_after_an_hour() {
+    use std::sync::atomic::Ordering;
+    let w = world().await;
+    let start = epoch().plus_seconds(10);
+    w.seed(1, start, 600).await;
+    w.faults.refuse_every_commit.store(true, Ordering::SeqCst);
+    w.clock.set(start);
+    let report = w.run().await;
+    assert_eq!((report.started, report.failed, report.stuck), (0, 1, 0));
+    w.clock.set(start.plus_seconds(3599));
+    assert_eq!(w.run().await.stuck, 0, "not an hour yet");
+    w.clock.set(start.plus_seconds(3600));
+    let report = w.run().await;
+    assert_eq!((report.failed, report.stuck), (1, 1), "{report:?}");
+    w.faults.refuse_every_commit.store(false, Ordering::SeqCst);
+    let report = w.run().await;
+    assert_eq!((report.started, report.failed, report.stuck), (1, 0, 0));
+}
+
 /// completeWhenUnusedSeconds on a simulated clock: the rotation completes once the new
 /// secret is in use and the old one has been quiet for an hour — not before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -140,6 +163,51 @@ async fn rotation_completes_early_once_clients_have_moved() {
     assert!(completed.old_secret_used_in_last_24h, "used 65 min before");
     let trail = w.keyroll.audit_trail(&key).await.unwrap();
     assert!(trail.report.valid);
+}
+
+/// A usage check that finds nothing to do yet records no event, but it is still a
+/// write: a change planned on the key before it (here, a stale copy of the rotation's
+/// last check) is refused rather than silently undoing it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_planned_before_a_usage_check_is_refused() {
+    use keyroll_core::audit::{AuditAction, Happened};
+    use keyroll_core::change::ChangeBuilder;
+    use keyroll_core::store::StoreError;
+
+    let w = world().await;
+    let (key, _old) = issue(&w, Default::default()).await;
+    w.keyroll
+        .schedule_rotation(
+            &key,
+            RotationRequest {
+                start: Start::Now,
+                grace_seconds: Some(3 * 86_400),
+                complete_when_unused_seconds: Some(3600),
+                ..Default::default()
+            },
+            &w.actor(),
+        )
+        .await
+        .expect("schedule");
+    let start = w.keyroll.now();
+    w.clock.set(start.plus_seconds(3600));
+    let stale = w.store.key(&key).await.unwrap().unwrap();
+    let revision = stale.revision;
+    let report = w.run().await;
+    assert_eq!((report.completed, report.failed), (0, 0), "{report:?}");
+    let checked = w.store.key(&key).await.unwrap().unwrap();
+    assert_eq!(checked.revision, revision, "no event");
+    assert_eq!(checked.writes, stale.writes + 1, "but a write");
+    let mut change = ChangeBuilder::update(stale);
+    change.record(Happened::new(
+        w.keyroll.now(),
+        &w.actor(),
+        AuditAction::KeyExpiryWarned,
+    ));
+    assert_eq!(
+        w.store.commit(change.finish()).await,
+        Err(StoreError::Conflict)
+    );
 }
 
 /// autoExtend on an embedded key: an hour before the grace ends, the old secret is still

@@ -23,6 +23,9 @@ pub struct Faults {
     pub throttle_commits: AtomicU32,
     /// The next N commits fail as if another writer won (nothing written).
     pub conflict_commits: AtomicU32,
+    /// Every commit fails as if its guard were refused, as long as this is set: a
+    /// guard that can never pass.
+    pub refuse_every_commit: std::sync::atomic::AtomicBool,
     /// The next N outbox removals fail, as if the process died after delivering.
     pub fail_outbox_removals: AtomicU32,
     /// The next N use writes fail as if DynamoDB were unreachable.
@@ -170,7 +173,9 @@ impl Store for FaultyStore {
                 "injected: ProvisionedThroughputExceeded".into(),
             ));
         }
-        if take(&self.faults.conflict_commits) {
+        if take(&self.faults.conflict_commits)
+            || self.faults.refuse_every_commit.load(Ordering::SeqCst)
+        {
             return Err(StoreError::Conflict);
         }
         self.inner.commit(change).await

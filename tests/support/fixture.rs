@@ -195,6 +195,7 @@ pub fn bulk_key(
         revision: 0,
         audit_head: None,
         expiry_warned_version: None,
+        writes: 0,
         // As issuing it then would have stamped it: compliant (the age it has since
         // reached is the read model's to notice, as for any key).
         compliance: Some(keyroll_core::compliance::KeyComplianceStatus::Compliant),

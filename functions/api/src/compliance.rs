@@ -199,12 +199,20 @@ pub async fn report_csv(
 }
 
 /// Run the compliance scan once: schedule rotations of overdue keys, warn ahead,
-/// write today's snapshot.
+/// write today's snapshot. It stops in time to answer within the request's deadline
+/// (`incomplete`); the next run carries on.
 #[utoipa::path(post, path = "/v1/admin/scan", tag = "admin",
     responses(
         (status = 200, body = ScanReport),
         (status = 401, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn run_scan(State(state): State<AppState>) -> Result<Json<ScanReport>, ApiError> {
-    Ok(Json(scan(&state.keyroll, ScanOptions::default()).await?))
+pub async fn run_scan(
+    State(state): State<AppState>,
+    lambda: Option<axum::Extension<lambda_http::Context>>,
+) -> Result<Json<ScanReport>, ApiError> {
+    let options = ScanOptions {
+        stop_at: Some(crate::deadline::stop_at(lambda.as_deref())),
+        ..ScanOptions::default()
+    };
+    Ok(Json(scan(&state.keyroll, options).await?))
 }

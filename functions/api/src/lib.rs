@@ -18,6 +18,7 @@ use utoipa_axum::routes;
 pub mod auth;
 pub mod compliance;
 pub mod customer;
+pub mod deadline;
 pub mod dto;
 pub mod extract;
 pub mod identity;

@@ -383,7 +383,7 @@ pub(crate) async fn mark_read_for(
     if event_id.len() > 100
         || !event_id
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
     {
         return Err(Error::not_found("notification", "with that id").into());
     }

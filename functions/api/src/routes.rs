@@ -800,18 +800,22 @@ pub async fn verify(
     }))
 }
 
-/// Run the processor once: start and complete every due rotation.
+/// Run the processor once: start and complete every due rotation. It stops starting
+/// work in time to answer within the request's deadline; `remaining` counts what it
+/// left for the next run.
 #[utoipa::path(post, path = "/v1/admin/process", tag = "admin",
     responses(
         (status = 200, body = ProcessReport),
         (status = 401, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn process(State(state): State<AppState>) -> Result<Json<ProcessReport>, ApiError> {
-    let report = process_due(
-        &state.keyroll,
-        state.queue.as_deref(),
-        ProcessorOptions::default(),
-    )
-    .await?;
+pub async fn process(
+    State(state): State<AppState>,
+    lambda: Option<Extension<lambda_http::Context>>,
+) -> Result<Json<ProcessReport>, ApiError> {
+    let options = ProcessorOptions {
+        stop_at: Some(crate::deadline::stop_at(lambda.as_deref())),
+        ..ProcessorOptions::default()
+    };
+    let report = process_due(&state.keyroll, state.queue.as_deref(), options).await?;
     Ok(Json(report))
 }

@@ -41,6 +41,7 @@ pub async fn handle(
         undelivered = report.undelivered,
         failed = report.failed,
         marked_failed = report.marked_failed,
+        stuck = report.stuck,
         notified = report.notified,
         remaining = report.remaining,
         "processor run"

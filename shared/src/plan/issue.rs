@@ -27,6 +27,7 @@ fn new_key(request: NewKey, act: Act<'_>, first: SecretVersion) -> Key {
         revision: 0,
         audit_head: None,
         expiry_warned_version: None,
+        writes: 0,
         compliance: None,
         current_since: None,
     }

@@ -351,6 +351,7 @@ pub(crate) mod fixtures {
             revision: 1,
             audit_head: None,
             expiry_warned_version: None,
+            writes: 0,
             compliance: None,
             current_since: None,
         }

@@ -50,7 +50,7 @@ async fn scheduled_rotation_over_http() {
     assert_eq!(processed.status, StatusCode::OK, "{}", processed.text);
     assert_eq!(
         processed.body,
-        json!({"started": 1, "reminded": 0, "completed": 0, "extended": 0, "undelivered": 0, "failed": 0, "markedFailed": 0, "notified": 0, "remaining": 0})
+        json!({"started": 1, "reminded": 0, "completed": 0, "extended": 0, "undelivered": 0, "failed": 0, "markedFailed": 0, "stuck": 0, "notified": 0, "remaining": 0})
     );
     app.clock
         .set(Timestamp::parse("2026-01-02T01:00:00Z").unwrap());
@@ -467,4 +467,58 @@ async fn rotations_in_progress_page_with_a_cursor() {
             reply.text
         );
     }
+}
+
+/// Inside Lambda, the admin runs stop starting work before the invocation's deadline
+/// and answer with what they left, rather than being killed mid-run with no answer.
+#[tokio::test]
+async fn admin_runs_stop_at_the_lambda_deadline_and_say_what_is_left() {
+    use axum::body::Body;
+    use axum::http::Request;
+    let app = spawn_app();
+    let (key, _) = app.create_key().await;
+    let scheduled = app
+        .call(
+            "POST",
+            &format!("/v1/keys/{key}/rotations"),
+            Some(json!({"scheduledAt": "2026-01-01T00:10:00Z", "reason": "due soon"})),
+        )
+        .await;
+    assert_eq!(scheduled.status, StatusCode::CREATED, "{}", scheduled.text);
+    app.clock
+        .set(Timestamp::parse("2026-01-01T00:10:00Z").unwrap());
+    let expired_now = || {
+        let mut context = lambda_http::Context::default();
+        context.deadline = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        context
+    };
+    let run = |path: &'static str| {
+        let request = Request::builder()
+            .method("POST")
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .extension(expired_now())
+            .body(Body::empty())
+            .unwrap();
+        app.send(request)
+    };
+    let processed = run("/v1/admin/process").await;
+    assert_eq!(processed.status, StatusCode::OK, "{}", processed.text);
+    assert_eq!(
+        (&processed.body["started"], &processed.body["remaining"]),
+        (&json!(0), &json!(1))
+    );
+    let scanned = run("/v1/admin/scan").await;
+    assert_eq!(scanned.status, StatusCode::OK, "{}", scanned.text);
+    assert_eq!(scanned.body["incomplete"], true);
+
+    // Without a Lambda deadline (keyroll-local) the request budget applies: all done.
+    let processed = app.call("POST", "/v1/admin/process", None).await;
+    assert_eq!(
+        (&processed.body["started"], &processed.body["remaining"]),
+        (&json!(1), &json!(0))
+    );
 }

@@ -269,6 +269,7 @@ mod tests {
                 "versions",
                 "activeRotation",
                 attr::REVISION,
+                attr::WRITES,
                 "auditHead",
             ],
         );

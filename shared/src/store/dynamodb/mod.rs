@@ -12,7 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, PutRequest, ReturnValuesOnConditionCheckFailure, WriteRequest,
+};
 use aws_sdk_dynamodb::Client;
 
 use self::items::{decode, key_item, s, secret_item, snapshot_item, Item};
@@ -72,6 +75,18 @@ where
         }
         Err(error) => Err(unavailable(operation, error)),
     }
+}
+
+/// How many times a batch write is sent before its unprocessed items are an error.
+const BATCH_ATTEMPTS: u32 = 6;
+
+/// The wait before resending a batch's unprocessed items: exponential from 50 ms,
+/// capped at 1.6 s, of which a random half (`jitter` in [0, 1)) so that writers
+/// throttled together do not come back together.
+fn batch_backoff(attempt: u32, jitter: f64) -> std::time::Duration {
+    let ceiling_ms = 50u64 << attempt.min(5);
+    let jitter = jitter.clamp(0.0, 1.0);
+    std::time::Duration::from_millis(((ceiling_ms as f64) * (0.5 + jitter / 2.0)) as u64)
 }
 
 /// How often a transaction that met only other transactions is sent again.
@@ -224,9 +239,15 @@ impl DynamoStore {
     async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         for chunk in requests.chunks(25) {
             let mut pending = chunk.to_vec();
-            for _ in 0..5 {
+            for attempt in 0..BATCH_ATTEMPTS {
                 if pending.is_empty() {
                     break;
+                }
+                if attempt > 0 {
+                    // Unprocessed items mean the table is throttling: resending at
+                    // once only adds to it.
+                    tokio::time::sleep(batch_backoff(attempt, crate::random::unit_interval()))
+                        .await;
                 }
                 self.count_write();
                 let output = self
@@ -330,13 +351,31 @@ impl Store for DynamoStore {
             expression.push_str(&format!("#daily.#forget{i}"));
             update = update.expression_attribute_names(format!("#forget{i}"), day);
         }
-        if conditional_outcome(
-            "UpdateItem",
-            update.update_expression(expression).send().await,
-        )? {
-            Ok(true)
-        } else {
-            self.record_first_use(lookup_hash, record).await
+        // A refused write brings the record back, so a lost race (used this minute
+        // already, the common case under load) costs one request; only a record from
+        // before use tracking, without the map, needs the second write.
+        let result = update
+            .update_expression(expression)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) => {
+                let refused = error.as_service_error().and_then(|e| match e {
+                    UpdateItemError::ConditionalCheckFailedException(refusal) => {
+                        Some(refusal.item())
+                    }
+                    _ => None,
+                });
+                match refused {
+                    Some(Some(item)) if !item.contains_key(attr::DAILY_USES) => {
+                        self.record_first_use(lookup_hash, record).await
+                    }
+                    Some(_) => Ok(false),
+                    None => Err(unavailable("UpdateItem", error)),
+                }
+            }
         }
     }
 
@@ -538,5 +577,21 @@ impl Store for DynamoStore {
                 Err(error) => return Err(transaction::classify_transaction_error(error)),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unprocessed_batch_items_are_resent_after_a_growing_randomised_wait() {
+        let waits: Vec<u128> = (1..BATCH_ATTEMPTS)
+            .map(|attempt| batch_backoff(attempt, 0.0).as_millis())
+            .collect();
+        assert_eq!(waits, vec![50, 100, 200, 400, 800]);
+        assert_eq!(batch_backoff(1, 0.999).as_millis(), 99);
+        assert_eq!(batch_backoff(40, 1.0).as_millis(), 1600);
+        assert!(batch_backoff(3, f64::NAN) <= batch_backoff(3, 1.0));
     }
 }

@@ -67,6 +67,7 @@ pub const TOTALS_SK_PREFIX: &str = "SHARD#";
 /// names, so a rename on one side fails there rather than in a live table.
 pub mod attr {
     pub const REVISION: &str = "revision";
+    pub const WRITES: &str = "writes";
     pub const COMPLIANCE: &str = "compliance";
     pub const STATUS: &str = "status";
     pub const STAGE: &str = "stage";

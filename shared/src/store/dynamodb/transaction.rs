@@ -91,23 +91,24 @@ pub fn transaction(table: &str, change: &KeyChange) -> Result<Vec<TransactWriteI
     writes.push(match change.expected_revision {
         None => put_new(table, key)?,
         Some(revision) => {
-            let mut values =
-                HashMap::from([(":revision".into(), AttributeValue::N(revision.to_string()))]);
-            let condition = match change.expected_compliance {
-                Some(stamp) => {
-                    values.insert(":compliance".into(), s(stamp.as_str()));
-                    "#revision = :revision AND #compliance = :compliance"
-                }
-                None => "#revision = :revision AND attribute_not_exists(#compliance)",
+            let values = HashMap::from([
+                (":revision".into(), AttributeValue::N(revision.to_string())),
+                (
+                    ":writes".into(),
+                    AttributeValue::N(change.expected_writes.to_string()),
+                ),
+            ]);
+            // A key written before the counter has none: it counts as 0.
+            let condition = if change.expected_writes == 0 {
+                "#revision = :revision AND (attribute_not_exists(#writes) OR #writes = :writes)"
+            } else {
+                "#revision = :revision AND #writes = :writes"
             };
             put_if(
                 table,
                 key,
                 condition,
-                &[
-                    ("#revision", attr::REVISION),
-                    ("#compliance", attr::COMPLIANCE),
-                ],
+                &[("#revision", attr::REVISION), ("#writes", attr::WRITES)],
                 values,
             )?
         }

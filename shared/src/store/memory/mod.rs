@@ -111,7 +111,7 @@ fn check(state: &State, change: &KeyChange) -> Result<(), StoreError> {
     match (change.expected_revision, current) {
         (None, None) => {}
         (Some(expected), Some(key))
-            if key.revision == expected && key.compliance == change.expected_compliance => {}
+            if key.revision == expected && key.writes == change.expected_writes => {}
         _ => return Err(StoreError::Conflict),
     }
     for write in &change.rotations {
