@@ -243,6 +243,55 @@ fn function_policies_are_least_privilege() {
     }
 }
 
+fn strings(value: &Value) -> BTreeSet<String> {
+    match value {
+        Value::Sequence(list) => list
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect(),
+        other => BTreeSet::from([other.as_str().unwrap().to_owned()]),
+    }
+}
+
+/// The internet-facing key authorizer may read and write secret records only, and
+/// write only the attributes its use write names: what the code does, nothing more.
+#[test]
+fn the_key_authorizer_may_touch_only_secret_records_and_their_use() {
+    use keyroll_core::store::dynamodb::schema::{SECRET_PK_PREFIX, USE_WRITE_ATTRIBUTES};
+    let template = template();
+    let statements = template["Resources"]["AuthorizerFunction"]["Properties"]["Policies"][0]
+        ["Statement"]
+        .as_sequence()
+        .expect("the authorizer's statements");
+    let leading = BTreeSet::from([format!("{SECRET_PK_PREFIX}*")]);
+    let mut actions = BTreeSet::new();
+    for statement in statements {
+        assert_eq!(statement["Effect"].as_str(), Some("Allow"));
+        let granted = strings(&statement["Action"]);
+        let condition = &statement["Condition"];
+        assert_eq!(
+            strings(&condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]),
+            leading,
+            "{granted:?} is limited to secret records"
+        );
+        if granted.contains("dynamodb:UpdateItem") {
+            let attributes =
+                strings(&condition["ForAllValues:StringEquals"]["dynamodb:Attributes"]);
+            let expected: BTreeSet<String> =
+                USE_WRITE_ATTRIBUTES.iter().map(|a| a.to_string()).collect();
+            assert_eq!(attributes, expected, "the use write's attributes");
+        }
+        actions.extend(granted);
+    }
+    assert_eq!(
+        actions,
+        BTreeSet::from([
+            "dynamodb:GetItem".to_owned(),
+            "dynamodb:UpdateItem".to_owned()
+        ])
+    );
+}
+
 /// Every payload in events/ is parsed and run by some test, so none can rot.
 #[test]
 fn every_event_fixture_is_used_by_a_test() {

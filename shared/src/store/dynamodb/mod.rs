@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, PutRequest, ReturnValuesOnConditionCheckFailure, WriteRequest,
@@ -280,12 +281,21 @@ impl DynamoStore {
         record: &UseRecord,
     ) -> Result<bool, StoreError> {
         self.count_write();
+        let result = self.first_use_write(lookup_hash, record).send().await;
+        conditional_outcome("UpdateItem", result)
+    }
+
+    /// The first use of a record written before use tracking: creates its map.
+    fn first_use_write(
+        &self,
+        lookup_hash: &LookupHash,
+        record: &UseRecord,
+    ) -> UpdateItemFluentBuilder {
         let daily = AttributeValue::M(HashMap::from([(
             record.day(),
             AttributeValue::N(record.uses.to_string()),
         )]));
-        let result = self
-            .client
+        self.client
             .update_item()
             .table_name(&self.table)
             .key(PK, s(secret_pk(lookup_hash)))
@@ -301,31 +311,11 @@ impl DynamoStore {
             .expression_attribute_values(":at", s(record.at.to_rfc3339()))
             .expression_attribute_values(":minute", s(record.at.start_of_minute().to_rfc3339()))
             .expression_attribute_values(":daily", daily)
-            .send()
-            .await;
-        conditional_outcome("UpdateItem", result)
-    }
-}
-
-#[async_trait]
-impl Store for DynamoStore {
-    async fn key(&self, id: &KeyId) -> Result<Option<Key>, StoreError> {
-        self.get(key_pk(id), KEY_SK).await?.map(decode).transpose()
     }
 
-    async fn secret(&self, lookup_hash: &LookupHash) -> Result<Option<SecretRecord>, StoreError> {
-        self.get(secret_pk(lookup_hash), SECRET_SK)
-            .await?
-            .map(decode)
-            .transpose()
-    }
-
-    async fn record_use(
-        &self,
-        lookup_hash: &LookupHash,
-        record: &UseRecord,
-    ) -> Result<bool, StoreError> {
-        self.count_write();
+    /// A use of a record: its last use and the day's count (the key authorizer's only
+    /// write; [`USE_WRITE_ATTRIBUTES`] are all it names at the top level).
+    fn use_write(&self, lookup_hash: &LookupHash, record: &UseRecord) -> UpdateItemFluentBuilder {
         let mut update = self
             .client
             .update_item()
@@ -354,11 +344,32 @@ impl Store for DynamoStore {
         // A refused write brings the record back, so a lost race (used this minute
         // already, the common case under load) costs one request; only a record from
         // before use tracking, without the map, needs the second write.
-        let result = update
+        update
             .update_expression(expression)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
+    }
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn key(&self, id: &KeyId) -> Result<Option<Key>, StoreError> {
+        self.get(key_pk(id), KEY_SK).await?.map(decode).transpose()
+    }
+
+    async fn secret(&self, lookup_hash: &LookupHash) -> Result<Option<SecretRecord>, StoreError> {
+        self.get(secret_pk(lookup_hash), SECRET_SK)
+            .await?
+            .map(decode)
+            .transpose()
+    }
+
+    async fn record_use(
+        &self,
+        lookup_hash: &LookupHash,
+        record: &UseRecord,
+    ) -> Result<bool, StoreError> {
+        self.count_write();
+        let result = self.use_write(lookup_hash, record).send().await;
         match result {
             Ok(_) => Ok(true),
             Err(error) => {
@@ -583,6 +594,59 @@ impl Store for DynamoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn offline_store() -> DynamoStore {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
+            .build();
+        DynamoStore::new(Client::from_conf(config), "keyroll")
+    }
+
+    /// The key authorizer's role allows exactly USE_WRITE_ATTRIBUTES on SECRET# items
+    /// (tests/template.rs): the use writes must name nothing else at the top level.
+    #[test]
+    fn the_use_writes_touch_only_what_the_authorizer_role_allows() {
+        let store = offline_store();
+        let hash = LookupHash::of("sk_live_example");
+        let record = UseRecord::new(Timestamp::parse("2026-03-01T12:00:00Z").unwrap(), 3);
+        assert!(
+            !record.forget_days.is_empty(),
+            "the REMOVE branch is covered"
+        );
+        for write in [
+            store.use_write(&hash, &record),
+            store.first_use_write(&hash, &record),
+        ] {
+            let input = write.as_input();
+            let key = input.get_key().as_ref().unwrap();
+            assert!(key[PK]
+                .as_s()
+                .unwrap()
+                .starts_with(schema::SECRET_PK_PREFIX));
+            let mut named: Vec<&str> = key.keys().map(String::as_str).collect();
+            let expressions = [
+                input.get_update_expression().clone().unwrap_or_default(),
+                input.get_condition_expression().clone().unwrap_or_default(),
+            ]
+            .join(" ");
+            for (placeholder, name) in input.get_expression_attribute_names().as_ref().unwrap() {
+                // A top-level name stands alone; `#daily.#day` names a map entry.
+                let top_level = expressions
+                    .match_indices(placeholder.as_str())
+                    .any(|(at, _)| !expressions[..at].ends_with('.'));
+                if top_level {
+                    named.push(name);
+                }
+            }
+            for name in named {
+                assert!(
+                    schema::USE_WRITE_ATTRIBUTES.contains(&name),
+                    "the use write names {name}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn unprocessed_batch_items_are_resent_after_a_growing_randomised_wait() {

@@ -56,6 +56,13 @@ pub const ROTATION_SK_PREFIX: &str = "ROT#";
 pub const AUDIT_SK_PREFIX: &str = "AUDIT#";
 pub const POINTER_SK: &str = "ROT";
 pub const SECRET_SK: &str = "SECRET";
+/// Partition-key prefix of secret records: the only items the key authorizer may read
+/// or write (its IAM role's `dynamodb:LeadingKeys`; tests/template.rs).
+pub const SECRET_PK_PREFIX: &str = "SECRET#";
+/// Every top-level attribute the use write names (key, condition and update): all the
+/// key authorizer's role may touch (`dynamodb:Attributes`), so it cannot re-stage,
+/// un-revoke or forge a record.
+pub const USE_WRITE_ATTRIBUTES: [&str; 4] = [PK, SK, attr::LAST_USED_AT, attr::DAILY_USES];
 pub const IDEMPOTENCY_SK: &str = "IDEM";
 pub const LEASE_SK: &str = "LEASE";
 pub const COMPLIANCE_PK: &str = "COMPLIANCE";
@@ -91,7 +98,7 @@ pub fn pointer_pk(id: &RotationId) -> String {
     format!("ROT#{id}")
 }
 pub fn secret_pk(hash: &LookupHash) -> String {
-    format!("SECRET#{}", hash.to_hex())
+    format!("{SECRET_PK_PREFIX}{}", hash.to_hex())
 }
 pub fn idempotency_pk(id: &str) -> String {
     format!("IDEM#{id}")
