@@ -152,18 +152,14 @@ impl KeyCompliance {
         let current = key.current()?;
         let created_at = key.current_secret_created_at()?;
         let blocked = active.is_some_and(Rotation::is_blocked);
+        let covered = active.is_some_and(|rotation| rotation.covers(now));
         Some(Self {
             key_id: key.id.to_string(),
             organization_id: key.organization_id.to_string(),
             class: key.class,
             prefix: current.prefix.clone(),
             age_days: age_days(created_at, now),
-            status: KeyComplianceStatus::at(
-                created_at,
-                key.active_rotation.is_some(),
-                blocked,
-                overdue_before,
-            ),
+            status: KeyComplianceStatus::at(created_at, covered, blocked, overdue_before),
             rotation_id: key.active_rotation.as_ref().map(ToString::to_string),
         })
     }

@@ -132,11 +132,13 @@ impl ComplianceEntry {
     }
 
     /// The status now: blocked stays blocked until a change says otherwise (it moves
-    /// only when the rotation is written); the rest follows the age.
+    /// only when the rotation is written); the rest follows the age. A rotation covers
+    /// the key unless the key is stamped overdue with it: one that starts too late is
+    /// re-stamped so by the processor the moment it stops covering (its due time).
     pub fn status_at(&self, overdue_before: Timestamp) -> KeyComplianceStatus {
         KeyComplianceStatus::at(
             self.created_at,
-            self.active_rotation.is_some(),
+            self.active_rotation.is_some() && self.status != KeyComplianceStatus::Overdue,
             self.status == KeyComplianceStatus::RotationBlocked,
             overdue_before,
         )

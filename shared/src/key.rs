@@ -485,22 +485,20 @@ impl KeyComplianceStatus {
         Self::Overdue,
     ];
 
-    /// Where `key` stands, given whether its rotation in progress is blocked and the
-    /// oldest its class's secret may be; `None` when it is not active.
-    pub fn of(key: &Key, blocked: bool, overdue_before: Timestamp) -> Option<Self> {
+    /// Where `key` stands, given whether its rotation in progress is blocked, whether
+    /// it covers the secret (starts in time: [`crate::rotation::Rotation::covers`]) and
+    /// the oldest its class's secret may be; `None` when it is not active.
+    pub fn of(key: &Key, blocked: bool, covered: bool, overdue_before: Timestamp) -> Option<Self> {
         let created_at = key.current_secret_created_at()?;
-        Some(Self::at(
-            created_at,
-            key.active_rotation.is_some(),
-            blocked,
-            overdue_before,
-        ))
+        Some(Self::at(created_at, covered, blocked, overdue_before))
     }
 
-    /// The rule itself: a blocked rotation first, then the secret's age.
+    /// The rule itself: a blocked rotation first, then the secret's age. A secret past
+    /// its age with a rotation that covers it is in progress; a rotation that starts
+    /// too late does not cover it, and the key is overdue.
     pub fn at(
         created_at: Timestamp,
-        rotating: bool,
+        covered: bool,
         blocked: bool,
         overdue_before: Timestamp,
     ) -> Self {
@@ -508,7 +506,7 @@ impl KeyComplianceStatus {
             Self::RotationBlocked
         } else if created_at >= overdue_before {
             Self::Compliant
-        } else if rotating {
+        } else if covered {
             Self::RotationInProgress
         } else {
             Self::Overdue

@@ -150,6 +150,9 @@ pub async fn process_due(
                         report.completed += u64::from(advance.completed);
                         report.extended += u64::from(advance.extended);
                         report.undelivered += u64::from(advance.undelivered);
+                        if advance.uncovered {
+                            tracing::warn!(rotation = %due.rotation_id, key = %due.key_id, "the rotation starts after its key's compliance deadline: the key counts as overdue until it starts (the next compliance scan starts it)");
+                        }
                         if advance.undelivered {
                             tracing::error!(alert = "secret_undelivered", rotation = %due.rotation_id, key = %due.key_id, "the rotation's new secret has not been delivered to anyone: its grace is held open; reveal it, or complete the rotation with force");
                         }

@@ -221,6 +221,16 @@ pub struct Rotation {
     /// delivered ("rotation blocked" in the compliance report).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked_since: Option<Timestamp>,
+    /// Set when the rotation was scheduled to start too late to cover its old secret
+    /// under the maximum-age rule: the instant it stops covering it (the secret's
+    /// deadline, or — scheduled after that — the end of the policy's own lead time).
+    /// From then until it starts the key counts as overdue, and the scanner starts it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncovered_from: Option<Timestamp>,
+    /// The processor has re-stamped the key at `uncovered_from` (so it is not due again
+    /// for it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub uncovered_noted: bool,
 }
 
 /// How long before a grace ends the processor decides about a held secret nobody has
@@ -273,6 +283,8 @@ impl Rotation {
             usage_check_at: None,
             self_service: false,
             delivery_check_at: None,
+            uncovered_from: None,
+            uncovered_noted: false,
             blocked_since: None,
         }
     }
@@ -283,7 +295,11 @@ impl Rotation {
     /// delivery check decides; never once final.
     pub fn due_at(&self) -> Option<Timestamp> {
         match self.status {
-            RotationStatus::Scheduled => Some(self.scheduled_at),
+            RotationStatus::Scheduled => match self.uncovered_from {
+                // Due when it stops covering its key, to re-stamp it as overdue.
+                Some(from) if !self.uncovered_noted => Some(from.min(self.scheduled_at)),
+                _ => Some(self.scheduled_at),
+            },
             RotationStatus::GracePeriod => {
                 let (end, delivery) = if self.awaits_delivery() {
                     // A rotation that started before the delivery rule has no check yet:
@@ -302,6 +318,28 @@ impl Rotation {
             }
             _ => None,
         }
+    }
+
+    /// Whether the rotation, at `now`, covers its key's old secret under the maximum-age
+    /// rule: it has started, or it starts in time (by the secret's deadline, or within
+    /// the policy's lead time when scheduled after it).
+    pub fn covers(&self, now: Timestamp) -> bool {
+        self.status != RotationStatus::Scheduled
+            || self.uncovered_from.is_none_or(|from| now < from)
+    }
+
+    /// When a rotation scheduled at `now` to start at `scheduled_at` stops covering an
+    /// old secret whose deadline is `deadline`: `None` when it starts in time, which is
+    /// by the deadline or, once that has passed, no later than a policy rotation
+    /// scheduled now would (`lead_seconds`).
+    pub fn uncovered_from_for(
+        scheduled_at: Timestamp,
+        now: Timestamp,
+        deadline: Timestamp,
+        lead_seconds: u64,
+    ) -> Option<Timestamp> {
+        let latest = deadline.max(now.plus_seconds(lead_seconds));
+        (scheduled_at > latest).then_some(latest)
     }
 
     /// Whether the rotation's new secret is held and nobody entitled to it has received

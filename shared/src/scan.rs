@@ -49,6 +49,9 @@ pub struct ScanReport {
     pub scheduled: u64,
     /// `key.expiring` warnings recorded by this scan.
     pub warned: u64,
+    /// Overdue keys whose rotation was scheduled to start after their deadline, started
+    /// now instead (keeping its new secret and grace).
+    pub started_late: u64,
     /// Overdue keys that could not be scheduled (logged; retried next scan).
     pub failed: u64,
     /// Keys whose compliance status only time had moved (a secret that passed its
@@ -63,6 +66,7 @@ pub struct ScanReport {
 /// What the scan did about one key of the age index.
 enum Outcome {
     Scheduled,
+    StartedLate,
     InProgress,
     Failed,
     Warned,
@@ -83,8 +87,21 @@ async fn check_key(
     let age = age_days(entry.created_at, now);
     if entry.created_at < now.minus_seconds(max_age) {
         let key = keyroll.key(&entry.key_id).await?;
-        if key.active_rotation.is_some() {
-            return Ok(Outcome::InProgress);
+        if let Some(active) = &key.active_rotation {
+            // A rotation scheduled to start too late does not cover the key: it starts
+            // now (keeping its new secret and grace) rather than at its far-off date.
+            let reason = Reason::system(format!(
+                "compliance: the secret is {age} days old; the maximum for {} keys is {} days, and the rotation was scheduled to start after that",
+                class, rules.max_age_days
+            ));
+            return Ok(match keyroll.start_late_rotation(active, reason).await {
+                Ok(Some(_)) => Outcome::StartedLate,
+                Ok(None) => Outcome::InProgress,
+                Err(error) => {
+                    tracing::warn!(key = %entry.key_id, rotation = %active, %error, "late rotation not started; the next scan retries");
+                    Outcome::Failed
+                }
+            });
         }
         let reason = Reason::system(format!(
             "compliance: the secret is {age} days old; the maximum for {} keys is {} days",
@@ -192,7 +209,7 @@ pub async fn scan(keyroll: &Keyroll, options: ScanOptions) -> Result<ScanReport>
             .stop_at
             .is_some_and(|deadline| Instant::now() >= deadline)
     };
-    let (mut scheduled, mut warned, mut failed) = (0, 0, 0);
+    let (mut scheduled, mut warned, mut failed, mut started_late) = (0, 0, 0, 0);
     let mut incomplete = false;
 
     for class in KeyClass::ALL {
@@ -220,6 +237,7 @@ pub async fn scan(keyroll: &Keyroll, options: ScanOptions) -> Result<ScanReport>
                 for outcome in outcomes {
                     match outcome? {
                         Outcome::Scheduled => scheduled += 1,
+                        Outcome::StartedLate => started_late += 1,
                         Outcome::Failed => failed += 1,
                         Outcome::Warned => warned += 1,
                         Outcome::InProgress | Outcome::Nothing => {}
@@ -249,6 +267,7 @@ pub async fn scan(keyroll: &Keyroll, options: ScanOptions) -> Result<ScanReport>
     Ok(ScanReport {
         scheduled,
         warned,
+        started_late,
         failed,
         settled,
         incomplete,

@@ -435,3 +435,107 @@ async fn keys_written_before_the_read_model_are_stamped_by_the_next_scan() {
         .unwrap();
     assert_eq!(again.settled, 0, "stamped once");
 }
+
+/// The 90-day rule's back door, closed: a rotation scheduled to start after the
+/// secret's deadline does not cover it. Up to the deadline the key is compliant; from
+/// then on the report and the totals say overdue (the processor re-stamps it at that
+/// instant), and the scan starts the rotation now, keeping its new secret and grace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rotation_scheduled_after_the_deadline_does_not_cover_the_key() {
+    use keyroll_core::compliance::KeyComplianceStatus as S;
+    use keyroll_core::processor::{process_due, ProcessorOptions};
+    use keyroll_core::rotation::RotationStatus;
+    use keyroll_core::service::{RotationRequest, Start};
+
+    let f = fixture().await;
+    let key = issue_in(&f, "org_acme", KeyClass::Server).await;
+    let covered = issue_in(&f, "org_acme", KeyClass::Server).await;
+    let keys = [key.clone(), covered.clone()];
+    let issued = f.clock_now();
+    let deadline = issued.plus_seconds(90 * DAY);
+    let far = issued.plus_seconds(3650 * DAY);
+    async fn schedule(f: &Fixture, id: &KeyId, at: Timestamp) -> keyroll_core::rotation::Rotation {
+        let request = RotationRequest {
+            start: Start::At(at),
+            grace_seconds: Some(3600),
+            ..Default::default()
+        };
+        f.keyroll
+            .schedule_rotation(id, request, &f.actor())
+            .await
+            .unwrap()
+            .rotation
+    }
+    async fn status_of(f: &Fixture, id: &KeyId) -> Option<S> {
+        f.keyroll
+            .compliance_page(&ComplianceFilter::default(), None, 100)
+            .await
+            .unwrap()
+            .rows
+            .into_iter()
+            .find(|row| row.key_id == id.as_str())
+            .map(|row| row.status)
+    }
+    let late = schedule(&f, &key, far).await;
+    assert_eq!(
+        late.uncovered_from,
+        Some(deadline),
+        "said when it is scheduled"
+    );
+    // Scheduled later, to start before the deadline: its new secret is 10 days old then.
+    f.clock.set(issued.plus_seconds(80 * DAY));
+    let in_time = schedule(&f, &covered, deadline.minus_seconds(DAY)).await;
+    assert_eq!(in_time.uncovered_from, None);
+
+    f.clock.set(deadline.minus_seconds(1));
+    process_due(&f.keyroll, None, ProcessorOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(status_of(&f, &key).await, Some(S::Compliant));
+    assert_totals(&f, &keys, "before the deadline").await;
+
+    // At the deadline the late rotation stops covering the key.
+    f.clock.set(deadline.plus_seconds(60));
+    process_due(&f.keyroll, None, ProcessorOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(status_of(&f, &key).await, Some(S::Overdue));
+    assert_eq!(
+        status_of(&f, &covered).await,
+        Some(S::Compliant),
+        "started in time: its new secret is current"
+    );
+    let figures = assert_totals(&f, &keys, "the deadline").await;
+    assert_eq!((figures.overdue, figures.compliant), (1, 1));
+
+    // The scan starts it now, with its grace and new secret.
+    let now = f.clock_now();
+    let report = keyroll_core::scan::scan(&f.keyroll, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.started_late, report.scheduled),
+        (1, 0),
+        "{report:?}"
+    );
+    let started = f.store.rotation(&late.id).await.unwrap().unwrap();
+    assert_eq!(started.status, RotationStatus::GracePeriod);
+    assert_eq!(started.grace_ends_at, now.plus_seconds(3600));
+    assert_eq!(
+        f.store
+            .key(&key)
+            .await
+            .unwrap()
+            .unwrap()
+            .current()
+            .unwrap()
+            .version,
+        2,
+        "the new secret it was scheduled with"
+    );
+    assert_totals(&f, &keys, "the scan").await;
+    let again = keyroll_core::scan::scan(&f.keyroll, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(again.started_late, 0, "once");
+}

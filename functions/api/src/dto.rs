@@ -240,6 +240,14 @@ pub struct RotationView {
     /// When the grace first had to be held open for that reason ("rotation blocked").
     #[schema(value_type = Option<String>, format = DateTime)]
     pub blocked_since: Option<Timestamp>,
+    /// Set when the rotation starts too late to cover the key under the maximum-age
+    /// rule (after its secret's deadline): from this instant until it starts, the key
+    /// counts as overdue, and the next compliance scan starts it then.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub uncovered_from: Option<Timestamp>,
+    /// What `uncoveredFrom` means for this rotation, in words; null when it starts in
+    /// time.
+    pub compliance_warning: Option<String>,
     /// When the old secret was last used (in listings of rotations in progress).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -276,6 +284,15 @@ impl From<&Rotation> for RotationView {
             usage_check_at: r.usage_check_at,
             awaiting_delivery: r.awaits_delivery() && r.is_in_progress(),
             blocked_since: r.blocked_since,
+            uncovered_from: r.uncovered_from.filter(|_| r.status == RotationStatus::Scheduled),
+            compliance_warning: r
+                .uncovered_from
+                .filter(|_| r.status == RotationStatus::Scheduled)
+                .map(|from| {
+                    format!(
+                        "this rotation starts after the key's secret reaches its maximum age: from {from} until it starts, the key counts as overdue, and the next compliance scan starts it then (keeping its new secret and grace)"
+                    )
+                }),
             old_secret_last_used_at: None,
         }
     }

@@ -34,6 +34,7 @@ pub async fn handle(
         trigger = %event.payload.detail_type,
         scheduled = report.scheduled,
         warned = report.warned,
+        started_late = report.started_late,
         failed = report.failed,
         incomplete = report.incomplete,
         active_keys = s.active_keys,
@@ -52,6 +53,7 @@ pub async fn handle(
             &[
                 ("PolicyRotationsScheduled", report.scheduled as f64, "Count"),
                 ("ExpiryWarningsSent", report.warned as f64, "Count"),
+                ("LateRotationsStarted", report.started_late as f64, "Count"),
                 ("ActiveKeys", s.active_keys as f64, "Count"),
                 ("NonCompliantKeys", s.non_compliant as f64, "Count"),
                 ("CoveragePercent", s.coverage_percent, "Percent"),

@@ -31,6 +31,9 @@ pub struct Advance {
     /// The grace was held open (extended, or kept past its end) because nobody has
     /// received the new secret.
     pub undelivered: bool,
+    /// The rotation starts too late to cover its key's secret from now on: the key is
+    /// re-stamped overdue (the scanner then starts the rotation).
+    pub uncovered: bool,
 }
 
 /// Whether the step at `now` needs to know how the rotation's secrets are used: the
@@ -78,6 +81,14 @@ pub fn plan_advance(
             &Reason::system("scheduled time reached"),
         )?;
         advance.started = true;
+    }
+    if rotation.status == RotationStatus::Scheduled
+        && !rotation.uncovered_noted
+        && rotation.uncovered_from.is_some_and(|from| from <= now)
+    {
+        // No event: nothing happened to the key, time moved it. The write re-stamps it.
+        rotation.uncovered_noted = true;
+        advance.uncovered = true;
     }
     let in_grace = rotation.status == RotationStatus::GracePeriod;
     let check_due = rotation.usage_check_at.is_some_and(|at| at <= now);

@@ -12,6 +12,7 @@
 //! | the processor's step: start, remind, usage and delivery checks, complete; giving up | [`advance`] |
 //! | handing out a held secret once | [`reveal`] |
 //! | the expiry warning ahead of the maximum age | [`warn`] |
+//! | starting now a rotation scheduled too late for the maximum age | [`start_late`] |
 
 use serde_json::{json, Value};
 
@@ -35,6 +36,7 @@ pub mod issue;
 pub mod requests;
 pub mod reveal;
 pub mod schedule;
+pub mod start_late;
 pub mod warn;
 
 pub use advance::{advance_needs_usage, plan_advance, plan_fail, Advance};
@@ -49,6 +51,7 @@ pub use requests::{
 };
 pub use reveal::plan_reveal;
 pub use schedule::plan_schedule;
+pub use start_late::plan_start_late;
 pub use warn::plan_warn_expiring;
 
 /// The public half of a freshly minted secret: what a plan writes. The secret itself

@@ -95,6 +95,15 @@ pub fn plan_schedule(
     rotation.complete_when_unused_seconds = request.complete_when_unused_seconds;
     rotation.auto_extend = request.auto_extend;
     rotation.self_service = request.trigger == ScheduleTrigger::SelfService;
+    let deadline = old
+        .created_at
+        .plus_seconds(policy.for_class(key.class).max_age_seconds());
+    rotation.uncovered_from = Rotation::uncovered_from_for(
+        scheduled_at,
+        act.now,
+        deadline,
+        policy.schedule_lead_seconds,
+    );
 
     let before = snapshot(&key, None);
     let mut change = ChangeBuilder::update(key);

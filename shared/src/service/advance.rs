@@ -1,11 +1,13 @@
 //! What the jobs ask of a rotation or key: the processor's step, giving up on a
-//! rotation that cannot advance, and the scanner's expiry warning.
+//! rotation that cannot advance, and the scanner's expiry warning and late starts.
 
 use super::Keyroll;
 use crate::error::{Error, Result};
 use crate::ids::{Actor, KeyId, Reason, RotationId};
 use crate::key::Key;
-use crate::plan::{advance_needs_usage, plan_advance, plan_fail, plan_warn_expiring, Act, Advance};
+use crate::plan::{
+    advance_needs_usage, plan_advance, plan_fail, plan_start_late, plan_warn_expiring, Act, Advance,
+};
 use crate::rollover::Usage;
 use crate::rotation::Rotation;
 use crate::time::Timestamp;
@@ -68,6 +70,30 @@ impl Keyroll {
                 match plan_warn_expiring(key, deadline, reason, actor, now) {
                     Some(change) => (Some(change), true),
                     None => (None, false),
+                },
+            )
+        })
+        .await
+    }
+
+    /// Starts now a rotation of an overdue key that was scheduled to start too late to
+    /// cover it, keeping its new secret and grace length (the scanner's remedy for the
+    /// maximum-age rule). `None` when the rotation covers the key: nothing to do.
+    pub async fn start_late_rotation(
+        &self,
+        id: &RotationId,
+        reason: Reason,
+    ) -> Result<Option<Rotation>> {
+        let actor = Actor::system("scanner");
+        let (actor, reason) = (&actor, &reason);
+        self.commit_with_retry(|| async move {
+            let now = self.now();
+            let (rotation, key) = self.load_rotation_and_key(id).await?;
+            let act = Act { actor, now };
+            Ok(
+                match plan_start_late(key, rotation, &self.config.policy, reason, act)? {
+                    Some((change, rotation)) => (Some(change), Some(rotation)),
+                    None => (None, None),
                 },
             )
         })

@@ -188,10 +188,30 @@ impl Keyroll {
             },
         };
         let policy = &self.config.policy;
+        let now = self.now();
+        let overdue_before = overdue_before(policy, key.class, now);
+        // Coverage matters only for a secret past its age; the rotation is read for it
+        // only when the change does not write it.
+        let crossed = key
+            .current_secret_created_at()
+            .is_some_and(|created| created < overdue_before);
+        let covered = match &key.active_rotation {
+            None => false,
+            Some(_) if !crossed || blocked => true,
+            Some(id) => match change.rotations.iter().find(|w| w.rotation.id == *id) {
+                Some(write) => write.rotation.covers(now),
+                None => self
+                    .store
+                    .rotation(id)
+                    .await?
+                    .is_some_and(|r| r.covers(now)),
+            },
+        };
         Ok(KeyComplianceStatus::of(
             key,
             blocked,
-            overdue_before(policy, key.class, self.now()),
+            covered,
+            overdue_before,
         ))
     }
 

@@ -522,3 +522,49 @@ async fn admin_runs_stop_at_the_lambda_deadline_and_say_what_is_left() {
         (&json!(1), &json!(0))
     );
 }
+
+/// A rotation scheduled to start after the secret's maximum age does not cover the
+/// key, and the answer to scheduling it says so (when, and what follows).
+#[tokio::test]
+async fn scheduling_past_the_compliance_deadline_is_flagged() {
+    let app = spawn_app();
+    let (key, _) = app.create_key().await;
+    let late = app
+        .call(
+            "POST",
+            &format!("/v1/keys/{key}/rotations"),
+            Some(json!({"scheduledAt": "2030-01-01T00:00:00Z", "reason": "next year's freeze"})),
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::CREATED, "{}", late.text);
+    let rotation = &late.body["rotation"];
+    assert_eq!(
+        rotation["uncoveredFrom"], "2026-04-01T00:00:00Z",
+        "90 days after issue"
+    );
+    let warning = rotation["complianceWarning"].as_str().unwrap();
+    assert!(warning.contains("counts as overdue"), "{warning}");
+    let id = rotation["id"].as_str().unwrap();
+    let got = app.call("GET", &format!("/v1/rotations/{id}"), None).await;
+    assert_eq!(
+        got.body["rotation"]["uncoveredFrom"],
+        "2026-04-01T00:00:00Z"
+    );
+    app.call(
+        "POST",
+        &format!("/v1/rotations/{id}/cancel"),
+        Some(json!({})),
+    )
+    .await;
+
+    let in_time = app
+        .call(
+            "POST",
+            &format!("/v1/keys/{key}/rotations"),
+            Some(json!({"scheduledAt": "2026-03-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(in_time.status, StatusCode::CREATED, "{}", in_time.text);
+    assert_eq!(in_time.body["rotation"]["uncoveredFrom"], Value::Null);
+    assert_eq!(in_time.body["rotation"]["complianceWarning"], Value::Null);
+}
