@@ -184,6 +184,15 @@ impl Error {
         )
     }
 
+    /// A write that failed so may still have been applied (a timeout, a 5xx, a lost
+    /// answer): only a re-read can tell.
+    pub fn may_have_committed(&self) -> bool {
+        matches!(
+            self,
+            Error::Store(StoreError::Unavailable(_)) | Error::Internal(_)
+        )
+    }
+
     /// Retrying can never fix it: the stored state is inconsistent.
     pub fn is_permanent(&self) -> bool {
         matches!(

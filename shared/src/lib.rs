@@ -31,6 +31,7 @@ pub mod contact;
 pub mod delivery;
 pub mod email;
 pub mod error;
+pub mod held;
 pub mod idempotency;
 pub mod ids;
 pub mod index;

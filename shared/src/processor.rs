@@ -84,6 +84,9 @@ pub struct ProcessReport {
     pub notified: u64,
     /// Due rotations seen but left for the next run because time ran out.
     pub remaining: u64,
+    /// Held secrets deleted because their rotation never committed (an hour after
+    /// they were held, once that is certain).
+    pub orphaned_secrets_deleted: u64,
 }
 
 async fn advance_with_retry(
@@ -190,6 +193,13 @@ pub async fn process_due(
         }
     }
     report.notified = deliver_outbox(keyroll, queue, &options).await?;
+    // Housekeeping: a failure here delays it to the next run and fails nothing else.
+    match keyroll.sweep_held_secrets(options.page_size).await {
+        Ok(deleted) => report.orphaned_secrets_deleted = deleted,
+        Err(error) => {
+            tracing::warn!(%error, "held secrets not swept; the next run retries");
+        }
+    }
     Ok(report)
 }
 

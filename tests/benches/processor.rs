@@ -170,6 +170,25 @@ impl Store for TimedStore {
     async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
         self.timed(self.inner.release_lease(name, owner)).await
     }
+    async fn put_held_marker(
+        &self,
+        marker: &keyroll_core::held::HeldMarker,
+    ) -> Result<(), StoreError> {
+        self.timed(self.inner.put_held_marker(marker)).await
+    }
+    async fn held_markers(
+        &self,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<keyroll_core::held::HeldMarker>, StoreError> {
+        self.timed(self.inner.held_markers(before, limit)).await
+    }
+    async fn remove_held_marker(
+        &self,
+        marker: &keyroll_core::held::HeldMarker,
+    ) -> Result<(), StoreError> {
+        self.timed(self.inner.remove_held_marker(marker)).await
+    }
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
         self.timed(self.inner.commit(change)).await
     }

@@ -222,3 +222,46 @@ async fn racing_raw_commits_have_exactly_one_winner() {
     );
     assert_chain_valid(&f, &key.id).await;
 }
+
+/// Held-secret markers: listed oldest first, only those held before the bound, up to
+/// the limit; removing one (even twice) leaves the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn held_markers_list_the_oldest_first_and_are_removed_one_by_one() {
+    use keyroll_core::held::HeldMarker;
+    let f = fixture().await;
+    let now = f.clock_now();
+    let markers: Vec<HeldMarker> = (0..3u64)
+        .map(|i| HeldMarker {
+            held_at: now.plus_seconds(i * 60),
+            rotation_id: RotationId::generate(),
+            vault_secret: format!("keyroll/held-{i}"),
+        })
+        .collect();
+    for marker in markers.iter().rev() {
+        f.store.put_held_marker(marker).await.unwrap();
+    }
+    let older = f
+        .store
+        .held_markers(now.plus_seconds(120), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        older,
+        markers[..2].to_vec(),
+        "before the bound, oldest first"
+    );
+    let first = f
+        .store
+        .held_markers(now.plus_seconds(3600), 1)
+        .await
+        .unwrap();
+    assert_eq!(first, markers[..1].to_vec(), "the limit");
+    f.store.remove_held_marker(&markers[0]).await.unwrap();
+    f.store.remove_held_marker(&markers[0]).await.unwrap();
+    let left = f
+        .store
+        .held_markers(now.plus_seconds(3600), 10)
+        .await
+        .unwrap();
+    assert_eq!(left, markers[1..].to_vec());
+}

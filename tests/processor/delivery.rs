@@ -163,3 +163,122 @@ async fn held_secret_is_deleted_when_the_rotation_ends() {
         keyroll_core::ErrorKind::Gone
     );
 }
+
+/// "It committed, then the call failed": the rotation is found by re-reading and
+/// reported created, and its held secret is never deleted — the sweep an hour later
+/// keeps it too, since its rotation exists — so the key's owner can still reveal it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_commit_answer_never_deletes_the_held_secret() {
+    use std::sync::atomic::Ordering;
+    let w = world().await;
+    let issued = w
+        .keyroll
+        .issue_key(
+            NewKey {
+                organization_id: OrganizationId::parse("org_acme").unwrap(),
+                name: KeyName::parse("old key").unwrap(),
+                scopes: vec![],
+                rate_limit: 10,
+                class: Default::default(),
+            },
+            &w.actor(),
+        )
+        .await
+        .unwrap();
+    w.faults.fail_after_commit.store(1, Ordering::SeqCst);
+    let rotation = w
+        .keyroll
+        .schedule_rotation(
+            &issued.key.id,
+            RotationRequest {
+                trigger: ScheduleTrigger::Policy,
+                ..Default::default()
+            },
+            &Actor::system("scanner"),
+        )
+        .await
+        .expect("committed: found by re-reading")
+        .rotation;
+    assert_eq!(
+        w.faults.fail_after_commit.load(Ordering::SeqCst),
+        0,
+        "the fault fired"
+    );
+    let name = rotation.vault_secret.clone().expect("held in the vault");
+    assert!(w.vault.get(&name).await.unwrap().is_some());
+    w.clock.set(w.keyroll.now().plus_seconds(2 * 3600));
+    assert_eq!(w.run().await.orphaned_secrets_deleted, 0);
+    assert!(
+        w.vault.get(&name).await.unwrap().is_some(),
+        "kept by the sweep"
+    );
+    let (_, secret) = w
+        .keyroll
+        .reveal_secret(&rotation.id, &w.actor())
+        .await
+        .expect("the owner still gets the new secret");
+    assert!(w.keyroll.verify(secret.expose()).await.unwrap().is_valid());
+}
+
+/// A commit that failed without committing leaves its held secret for the sweep,
+/// which deletes it once an hour has passed with no rotation for it — not before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_held_secret_whose_rotation_never_committed_is_swept_after_an_hour() {
+    use keyroll_core::held::ORPHAN_AFTER_SECONDS;
+    use keyroll_core::time::Timestamp;
+    use std::sync::atomic::Ordering;
+    let w = world().await;
+    let issued = w
+        .keyroll
+        .issue_key(
+            NewKey {
+                organization_id: OrganizationId::parse("org_acme").unwrap(),
+                name: KeyName::parse("old key").unwrap(),
+                scopes: vec![],
+                rate_limit: 10,
+                class: Default::default(),
+            },
+            &w.actor(),
+        )
+        .await
+        .unwrap();
+    let held_at = w.keyroll.now();
+    w.faults.throttle_commits.store(1, Ordering::SeqCst);
+    let failed = w
+        .keyroll
+        .schedule_rotation(
+            &issued.key.id,
+            RotationRequest {
+                trigger: ScheduleTrigger::Policy,
+                ..Default::default()
+            },
+            &Actor::system("scanner"),
+        )
+        .await;
+    assert!(failed.is_err(), "the commit failed");
+    let markers = w.store.held_markers(Timestamp::MAX, 10).await.unwrap();
+    assert_eq!(markers.len(), 1);
+    let name = markers[0].vault_secret.clone();
+    assert!(
+        w.vault.get(&name).await.unwrap().is_some(),
+        "not deleted on the spot"
+    );
+
+    w.clock.set(held_at.plus_seconds(ORPHAN_AFTER_SECONDS - 1));
+    assert_eq!(
+        w.run().await.orphaned_secrets_deleted,
+        0,
+        "too soon to be sure"
+    );
+    assert!(w.vault.get(&name).await.unwrap().is_some());
+    w.clock.set(held_at.plus_seconds(ORPHAN_AFTER_SECONDS + 1));
+    assert_eq!(w.run().await.orphaned_secrets_deleted, 1);
+    assert!(w.vault.get(&name).await.unwrap().is_none());
+    assert!(w
+        .store
+        .held_markers(Timestamp::MAX, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(w.run().await.orphaned_secrets_deleted, 0, "once");
+}

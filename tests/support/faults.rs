@@ -26,6 +26,9 @@ pub struct Faults {
     /// Every commit fails as if its guard were refused, as long as this is set: a
     /// guard that can never pass.
     pub refuse_every_commit: std::sync::atomic::AtomicBool,
+    /// The next N commits are applied and then fail as if the answer was lost (a
+    /// timeout or a 5xx after DynamoDB committed).
+    pub fail_after_commit: AtomicU32,
     /// The next N outbox removals fail, as if the process died after delivering.
     pub fail_outbox_removals: AtomicU32,
     /// The next N use writes fail as if DynamoDB were unreachable.
@@ -178,6 +181,31 @@ impl Store for FaultyStore {
         {
             return Err(StoreError::Conflict);
         }
-        self.inner.commit(change).await
+        self.inner.commit(change).await?;
+        if take(&self.faults.fail_after_commit) {
+            return Err(StoreError::Unavailable(
+                "injected: the commit's answer was lost".into(),
+            ));
+        }
+        Ok(())
+    }
+    async fn put_held_marker(
+        &self,
+        marker: &keyroll_core::held::HeldMarker,
+    ) -> Result<(), StoreError> {
+        self.inner.put_held_marker(marker).await
+    }
+    async fn held_markers(
+        &self,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<keyroll_core::held::HeldMarker>, StoreError> {
+        self.inner.held_markers(before, limit).await
+    }
+    async fn remove_held_marker(
+        &self,
+        marker: &keyroll_core::held::HeldMarker,
+    ) -> Result<(), StoreError> {
+        self.inner.remove_held_marker(marker).await
     }
 }

@@ -44,6 +44,7 @@ pub async fn handle(
         stuck = report.stuck,
         notified = report.notified,
         remaining = report.remaining,
+        orphaned_secrets_deleted = report.orphaned_secrets_deleted,
         "processor run"
     );
     println!(

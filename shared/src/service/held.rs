@@ -3,6 +3,7 @@
 
 use super::{Caller, Delivery, Keyroll, RotationIssued, Verification};
 use crate::error::{Error, Result};
+use crate::held::{HeldMarker, ORPHAN_AFTER_SECONDS};
 use crate::ids::{Actor, KeyId, RotationId};
 use crate::plan::{plan_reveal, reveal::check_revealable, Act, Successor};
 use crate::rotation::Rotation;
@@ -47,7 +48,21 @@ impl Keyroll {
     ) -> Result<RotationIssued> {
         let rotation = match outcome {
             Ok(rotation) => rotation,
+            Err(error) if successor.held_as.is_some() && error.may_have_committed() => {
+                // The change may have committed all the same: then its rotation is
+                // live and needs the held secret. Deleting it now would break the key
+                // (reveal answers 410), so it is only ever deleted by the sweep, once
+                // no rotation can appear for it.
+                match self.store.rotation(&successor.rotation_id).await {
+                    Ok(Some(rotation)) => rotation,
+                    _ => {
+                        tracing::warn!(rotation = %successor.rotation_id, %error, "the rotation's commit may or may not have happened; its held secret is kept for the processor's sweep");
+                        return Err(error);
+                    }
+                }
+            }
             Err(error) => {
+                // Refused: the change certainly did not commit.
                 self.release_vault(successor.held_as.as_deref()).await;
                 return Err(error);
             }
@@ -72,6 +87,15 @@ impl Keyroll {
             .as_ref()
             .ok_or_else(|| Error::Config("holding a secret needs a secret vault".into()))?;
         let name = format!("{}{}", self.config.secret_name_prefix, rotation_id);
+        // The marker first: a secret in the vault always has one, so the sweep finds
+        // it if its rotation never commits.
+        self.store
+            .put_held_marker(&HeldMarker {
+                held_at: self.now(),
+                rotation_id: rotation_id.clone(),
+                vault_secret: name.clone(),
+            })
+            .await?;
         vault
             .put(
                 &name,
@@ -84,6 +108,29 @@ impl Keyroll {
             .await
             .map_err(|e| Error::Internal(e.to_string()))?;
         Ok(name)
+    }
+
+    /// Deletes the held secrets whose rotation never committed, once that is certain
+    /// (held longer ago than [`ORPHAN_AFTER_SECONDS`] and still no rotation), and
+    /// forgets the markers of those whose rotation did. Returns how many secrets it
+    /// deleted. Reads the markers only: its cost follows the secrets held lately.
+    pub async fn sweep_held_secrets(&self, limit: usize) -> Result<u64> {
+        let before = self.now().minus_seconds(ORPHAN_AFTER_SECONDS);
+        let mut deleted = 0;
+        for marker in self.store.held_markers(before, limit).await? {
+            if self.store.rotation(&marker.rotation_id).await?.is_none() {
+                if let Some(vault) = &self.vault {
+                    vault
+                        .delete(&marker.vault_secret)
+                        .await
+                        .map_err(|e| Error::Internal(e.to_string()))?;
+                }
+                deleted += 1;
+                tracing::info!(rotation = %marker.rotation_id, vault_secret_name = %marker.vault_secret, "deleted a held secret whose rotation never committed");
+            }
+            self.store.remove_held_marker(&marker).await?;
+        }
+        Ok(deleted)
     }
 
     /// Deletes a held secret whose rotation was not created after all.

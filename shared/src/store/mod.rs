@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use crate::audit::{AuditEvent, AuditOrder};
 use crate::change::EmergencyLogEntry;
 use crate::compliance::{ComplianceCounts, ComplianceSnapshot};
+use crate::held::HeldMarker;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, OrganizationId, RotationId};
 use crate::index::{AgeRef, ComplianceEntry, CompliancePartition, DueRef, SortRange};
@@ -159,6 +160,20 @@ pub trait Store: Send + Sync {
 
     /// Gives the lease up if `owner` still holds it.
     async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError>;
+
+    /// Records that a secret is about to be held in the vault for a rotation not yet
+    /// committed (written before the secret is).
+    async fn put_held_marker(&self, marker: &HeldMarker) -> Result<(), StoreError>;
+
+    /// Up to `limit` markers of secrets held before `before`, oldest first.
+    async fn held_markers(
+        &self,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<HeldMarker>, StoreError>;
+
+    /// Removes a marker (removing one that is gone is not an error).
+    async fn remove_held_marker(&self, marker: &HeldMarker) -> Result<(), StoreError>;
 
     /// Applies the change atomically, or refuses it with [`StoreError::Conflict`].
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError>;

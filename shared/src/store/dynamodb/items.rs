@@ -11,13 +11,14 @@ use serde::Serialize;
 use super::schema::{
     age_pk, attr, audit_sk, compliance_org_pk, compliance_pk, due_pk, emergency_pk, idempotency_pk,
     key_pk, org_pk, outbox_pk, pointer_pk, rotation_sk, secret_pk, AGE_PK, AGE_SK, CMP_MOVED,
-    CMP_ORG_PK, CMP_PK, CMP_PREFIX, CMP_SK, COMPLIANCE_PK, DUE_PK, DUE_SK, IDEMPOTENCY_SK, KEY_SK,
-    ORG_PK, ORG_SK, PK, POINTER_SK, SECRET_SK, SK, SNAPSHOT_SK_PREFIX,
+    CMP_ORG_PK, CMP_PK, CMP_PREFIX, CMP_SK, COMPLIANCE_PK, DUE_PK, DUE_SK, HELD_PK, IDEMPOTENCY_SK,
+    KEY_SK, ORG_PK, ORG_SK, PK, POINTER_SK, SECRET_SK, SK, SNAPSHOT_SK_PREFIX,
 };
 use crate::audit::AuditEvent;
 use crate::change::EmergencyLogEntry;
 use crate::compliance::{ComplianceSnapshot, KeyComplianceStatus};
 use crate::error::StoreError;
+use crate::held::HeldMarker;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, OrganizationId, RotationId};
 use crate::index::{AgeRef, ComplianceEntry, DueRef};
@@ -69,6 +70,11 @@ pub fn keyed<T: Serialize>(value: &T, pk: String, sk: String) -> Result<Item, St
     item.insert(PK.into(), s(pk));
     item.insert(SK.into(), s(sk));
     Ok(item)
+}
+
+/// A held-secret marker, in the one `HELD` partition by when it was held.
+pub fn held_marker_item(marker: &HeldMarker) -> Result<Item, StoreError> {
+    keyed(marker, HELD_PK.into(), marker.sort_key())
 }
 
 pub fn key_item(key: &Key) -> Result<Item, StoreError> {
@@ -341,6 +347,15 @@ mod tests {
             key_id: change.key.id.clone(),
         };
         pinned(&emergency_item(&logged), &["pk", "sk", attr::KEY_ID]);
+        let marker = HeldMarker {
+            held_at: now(),
+            rotation_id: rotation.id.clone(),
+            vault_secret: "keyroll/rot_x".into(),
+        };
+        pinned(
+            &held_marker_item(&marker).unwrap(),
+            &["pk", "sk", "heldAt", "rotationId", "vaultSecret"],
+        );
         let intent = crate::idempotency::IdempotencyIntent::new(
             &actor(),
             "POST /v1/keys",

@@ -28,6 +28,7 @@ use super::{KeyChange, Store, StoreError};
 use crate::audit::{AuditEvent, AuditOrder};
 use crate::change::EmergencyLogEntry;
 use crate::compliance::{ComplianceCounts, ComplianceSnapshot};
+use crate::held::HeldMarker;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, OrganizationId, RotationId};
 use crate::index::{AgeRef, ComplianceEntry, CompliancePartition, DueRef, SortRange};
@@ -556,6 +557,39 @@ impl Store for DynamoStore {
             .await;
         // Someone else holding the lease (ours expired) is fine too.
         conditional_outcome("DeleteItem", result).map(|_| ())
+    }
+
+    async fn put_held_marker(&self, marker: &HeldMarker) -> Result<(), StoreError> {
+        self.count_write();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(items::held_marker_item(marker)?))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| unavailable("PutItem", e))
+    }
+
+    async fn held_markers(
+        &self,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<HeldMarker>, StoreError> {
+        self.query_held_markers(before, limit).await
+    }
+
+    async fn remove_held_marker(&self, marker: &HeldMarker) -> Result<(), StoreError> {
+        self.count_write();
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(schema::HELD_PK))
+            .key(SK, s(marker.sort_key()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| unavailable("DeleteItem", e))
     }
 
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {

@@ -12,14 +12,15 @@ use super::schema::{
     age_pk, attr, audit_sk, compliance_org_pk, compliance_pk, counter_attribute, due_pk,
     emergency_pk, key_pk, org_pk, outbox_pk, pointer_pk, rotation_sk, totals_pk, AGE_INDEX, AGE_PK,
     AGE_SK, AUDIT_SK_PREFIX, CMP_ORG_PK, CMP_PK, CMP_SK, COMPLIANCE_INDEX, COMPLIANCE_ORG_INDEX,
-    COMPLIANCE_PK, DUE_INDEX, DUE_PK, DUE_SK, KEY_SK, ORG_INDEX, ORG_PK, ORG_SK, PK, POINTER_SK,
-    ROTATION_SK_PREFIX, SK, SNAPSHOT_SK_PREFIX, TOTALS_SK_PREFIX,
+    COMPLIANCE_PK, DUE_INDEX, DUE_PK, DUE_SK, HELD_PK, KEY_SK, ORG_INDEX, ORG_PK, ORG_SK, PK,
+    POINTER_SK, ROTATION_SK_PREFIX, SK, SNAPSHOT_SK_PREFIX, TOTALS_SK_PREFIX,
 };
 use super::{unavailable, DynamoStore};
 use crate::audit::{AuditEvent, AuditOrder};
 use crate::change::EmergencyLogEntry;
 use crate::compliance::{ComplianceCounts, ComplianceSnapshot, KeyComplianceStatus};
 use crate::error::StoreError;
+use crate::held::HeldMarker;
 use crate::ids::{KeyId, OrganizationId, RotationId};
 use crate::index::{AgeRef, ComplianceEntry, CompliancePartition, DueRef, SortRange};
 use crate::key::KeyClass;
@@ -425,6 +426,26 @@ impl DynamoStore {
                 _ => return Ok(total),
             }
         }
+    }
+
+    /// The oldest held-secret markers, up to `limit`, of those held before `before`.
+    pub(super) async fn query_held_markers(
+        &self,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<HeldMarker>, StoreError> {
+        let items = self
+            .partition_page(HELD_PK.to_owned(), None, true, limit)
+            .await?;
+        let mut markers = Vec::with_capacity(items.len());
+        for item in items {
+            let marker: HeldMarker = decode(item)?;
+            if marker.held_at >= before {
+                break;
+            }
+            markers.push(marker);
+        }
+        Ok(markers)
     }
 
     pub(super) async fn query_outbox(

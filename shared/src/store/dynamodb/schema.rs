@@ -65,6 +65,8 @@ pub const SECRET_PK_PREFIX: &str = "SECRET#";
 pub const USE_WRITE_ATTRIBUTES: [&str; 4] = [PK, SK, attr::LAST_USED_AT, attr::DAILY_USES];
 pub const IDEMPOTENCY_SK: &str = "IDEM";
 pub const LEASE_SK: &str = "LEASE";
+/// The partition of held-secret markers (few: one per held secret until the sweep).
+pub const HELD_PK: &str = "HELD";
 pub const COMPLIANCE_PK: &str = "COMPLIANCE";
 pub const SNAPSHOT_SK_PREFIX: &str = "SNAPSHOT#";
 pub const TOTALS_SK_PREFIX: &str = "SHARD#";

@@ -13,6 +13,7 @@ use super::{KeyChange, SecretWrite, Store, StoreError};
 use crate::audit::{AuditEvent, AuditOrder};
 use crate::change::EmergencyLogEntry;
 use crate::compliance::{ComplianceCounts, ComplianceSnapshot, KeyComplianceStatus};
+use crate::held::HeldMarker;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, OrganizationId, RotationId};
 use crate::index::{AgeRef, ComplianceEntry, CompliancePartition, DueRef, SortRange};
@@ -31,6 +32,7 @@ struct State {
     idempotency: HashMap<String, IdempotencyRecord>,
     outbox: std::collections::BTreeMap<(u8, String), OutboxMessage>,
     leases: HashMap<String, (String, Timestamp)>,
+    held: std::collections::BTreeMap<String, HeldMarker>,
     snapshots: std::collections::BTreeMap<String, ComplianceSnapshot>,
     emergencies: Vec<EmergencyLogEntry>,
     /// `record_use` calls, written or refused: what the once-a-minute bound counts.
@@ -425,6 +427,31 @@ impl Store for MemoryStore {
         {
             state.leases.remove(name);
         }
+        Ok(())
+    }
+
+    async fn put_held_marker(&self, marker: &HeldMarker) -> Result<(), StoreError> {
+        self.lock().held.insert(marker.sort_key(), marker.clone());
+        Ok(())
+    }
+
+    async fn held_markers(
+        &self,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<HeldMarker>, StoreError> {
+        Ok(self
+            .lock()
+            .held
+            .values()
+            .take_while(|m| m.held_at < before)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn remove_held_marker(&self, marker: &HeldMarker) -> Result<(), StoreError> {
+        self.lock().held.remove(&marker.sort_key());
         Ok(())
     }
 
