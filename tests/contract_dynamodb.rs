@@ -101,6 +101,83 @@ mod dynamodb_only {
         assert!(!report.valid);
     }
 
+    /// Someone with write access to the table (not to the KMS key) edits an event and
+    /// recomputes every later hash and the key's head, so the plain SHA-256 chain holds:
+    /// the head's KMS MAC no longer matches, and the check says so.
+    #[tokio::test]
+    async fn a_chain_recomputed_without_the_kms_key_is_detected() {
+        use keyroll_core::audit::{verify_chain, AuditOrder, ChainHead};
+        let f = dynamodb().await;
+        let dynamo = f.dynamo.clone().unwrap();
+        let issued = f.keyroll.issue_key(new_key(), &f.actor()).await.unwrap();
+        let key_id = issued.key.id.clone();
+        f.schedule_and_cancel(&key_id, 2).await;
+        let before = f.keyroll.audit_trail(&key_id).await.unwrap().report;
+        assert!(before.valid && before.authenticated, "{before:?}");
+
+        let mut events = f
+            .store
+            .audit_events(&key_id, None, AuditOrder::OldestFirst, 100)
+            .await
+            .unwrap();
+        events[1].reason = Some(keyroll_core::ids::Reason::parse("nothing happened").unwrap());
+        let mut prev = events[0].hash;
+        for event in events.iter_mut().skip(1) {
+            event.prev_hash = prev;
+            event.hash = event.compute_hash();
+            prev = event.hash;
+        }
+        let head = ChainHead {
+            last_seq: events.len() as u64,
+            hash: Some(prev),
+        };
+        assert!(
+            verify_chain(&key_id, &events, Some(head)).valid,
+            "a consistent forgery"
+        );
+        let pk = AttributeValue::S(format!("KEY#{key_id}"));
+        for event in &events[1..] {
+            dynamo
+                .client()
+                .update_item()
+                .table_name(dynamo.table())
+                .key("pk", pk.clone())
+                .key("sk", AttributeValue::S(format!("AUDIT#{:020}", event.seq)))
+                .update_expression("SET #e = :e")
+                .expression_attribute_names("#e", "event")
+                .expression_attribute_values(
+                    ":e",
+                    AttributeValue::S(serde_json::to_string(event).unwrap()),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+        dynamo
+            .client()
+            .update_item()
+            .table_name(dynamo.table())
+            .key("pk", pk)
+            .key("sk", AttributeValue::S("KEY".into()))
+            .update_expression("SET auditHead = :h")
+            .expression_attribute_values(":h", AttributeValue::S(prev.to_hex()))
+            .send()
+            .await
+            .unwrap();
+        let stored = f
+            .store
+            .audit_events(&key_id, None, AuditOrder::OldestFirst, 100)
+            .await
+            .unwrap();
+        assert_eq!(stored, events, "the forgery is what the table holds");
+        let after = f.keyroll.audit_trail(&key_id).await.unwrap().report;
+        assert!(!after.valid && !after.authenticated, "{after:?}");
+        assert_eq!(
+            after.first_broken.unwrap().problem,
+            ChainProblem::HeadNotAuthentic
+        );
+    }
+
     /// Verification is one DynamoDB request: a consistent GetItem by lookup hash. The
     /// first use of a secret in a minute adds the one conditional UpdateItem recording
     /// it. A malformed secret costs none.

@@ -263,3 +263,61 @@ async fn debug_output_of_domain_types_never_shows_a_secret() {
         }
     }
 }
+
+/// In-memory: a chain whose edited event and later hashes and head are all recomputed
+/// (what table write access allows) fails on the head's keyed MAC.
+#[tokio::test]
+async fn a_chain_recomputed_without_the_mac_key_is_detected() {
+    use keyroll_core::audit::{AuditOrder, ChainProblem};
+    let f = fixture().await;
+    let memory = f.memory.clone().unwrap();
+    let key = f
+        .keyroll
+        .issue_key(
+            keyroll_core::service::NewKey {
+                organization_id: keyroll_core::ids::OrganizationId::parse("org").unwrap(),
+                name: keyroll_core::ids::KeyName::parse("k").unwrap(),
+                scopes: vec![],
+                rate_limit: 1,
+                class: Default::default(),
+            },
+            &f.actor(),
+        )
+        .await
+        .unwrap()
+        .key
+        .id;
+    f.schedule_and_cancel(&key, 2).await;
+    assert!(
+        f.keyroll
+            .audit_trail(&key)
+            .await
+            .unwrap()
+            .report
+            .authenticated
+    );
+    let mut head = None;
+    memory.tamper_audit(&key, |events| {
+        events[1].reason = Some(keyroll_core::ids::Reason::parse("nothing to see").unwrap());
+        let mut prev = events[0].hash;
+        for event in events.iter_mut().skip(1) {
+            event.prev_hash = prev;
+            event.hash = event.compute_hash();
+            prev = event.hash;
+        }
+        head = Some(prev);
+    });
+    memory.tamper_key(&key, |k| k.audit_head = head);
+    let events = f
+        .store
+        .audit_events(&key, None, AuditOrder::OldestFirst, 100)
+        .await
+        .unwrap();
+    assert!(keyroll_core::audit::verify_chain(&key, &events, None).valid);
+    let report = f.keyroll.audit_trail(&key).await.unwrap().report;
+    assert!(!report.valid, "{report:?}");
+    assert_eq!(
+        report.first_broken.unwrap().problem,
+        ChainProblem::HeadNotAuthentic
+    );
+}

@@ -116,6 +116,13 @@ fn the_table_is_recoverable_and_encrypted() {
         Some(true)
     );
     assert_eq!(table["DeletionPolicy"].as_str(), Some("Retain"));
+    let ttl = &properties["TimeToLiveSpecification"];
+    assert_eq!(ttl["AttributeName"].as_str(), Some(TABLE.ttl_attribute));
+    assert_eq!(
+        ttl["Enabled"].as_bool(),
+        Some(true),
+        "idempotency records expire"
+    );
 }
 
 fn functions(template: &Value) -> Vec<(String, &Value)> {
@@ -290,6 +297,27 @@ fn the_key_authorizer_may_touch_only_secret_records_and_their_use() {
             "dynamodb:UpdateItem".to_owned()
         ])
     );
+}
+
+/// The functions that write keys (and so audit events and idempotency records) share
+/// the KMS MAC key and may use it; the internet-facing authorizer may not.
+#[test]
+fn the_writers_and_only_they_use_the_kms_mac_key() {
+    let template = template();
+    let global = env_names(&template["Globals"]["Function"]["Environment"]["Variables"]);
+    assert!(global.contains("KEYROLL_MAC_KEY_ID"));
+    for (name, function) in functions(&template) {
+        let policy = serde_yaml::to_string(&function["Properties"]["Policies"]).unwrap();
+        let may_mac = policy.contains("kms:GenerateMac") && policy.contains("AuditMacKey");
+        let writer = matches!(
+            name.as_str(),
+            "ApiFunction" | "ProcessorFunction" | "ScannerFunction"
+        );
+        assert_eq!(may_mac, writer, "{name}");
+    }
+    let key = &template["Resources"]["AuditMacKey"]["Properties"];
+    assert_eq!(key["KeySpec"].as_str(), Some("HMAC_256"));
+    assert_eq!(key["KeyUsage"].as_str(), Some("GENERATE_VERIFY_MAC"));
 }
 
 /// Every payload in events/ is parsed and run by some test, so none can rot.

@@ -252,6 +252,9 @@ pub enum ChainProblem {
     MissingTail { expected_last: u64, found_last: u64 },
     /// The last event is not the one the key records as its head.
     HeadMismatch,
+    /// The head's keyed MAC is missing its match: the chain was rewritten (its hashes
+    /// recomputed) by someone without the MAC key.
+    HeadNotAuthentic,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -270,6 +273,12 @@ pub struct BrokenLink {
 pub struct ChainReport {
     pub valid: bool,
     pub events: u64,
+    /// The head is authenticated by the keyed MAC (KMS in AWS): the chain was written
+    /// by keyroll, not recomputed by someone with write access to the table. False
+    /// for a key last changed before chains were authenticated (its hashes still
+    /// verify it against accidents and partial edits).
+    #[serde(default)]
+    pub authenticated: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_broken: Option<BrokenLink>,
 }
@@ -279,6 +288,28 @@ pub struct ChainReport {
 pub struct ChainHead {
     pub last_seq: u64,
     pub hash: Option<AuditHash>,
+}
+
+/// The keyed MAC of a key's audit head, versioned so that the link format can change
+/// and old heads stay verifiable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadMac {
+    /// The link version: 1 is HMAC-SHA-256 of (key id, last seq, head hash).
+    pub v: u8,
+    /// Hex.
+    pub mac: String,
+}
+
+impl HeadMac {
+    pub const VERSION: u8 = 1;
+
+    /// What is MACed for the head `hash` at `seq` of `key_id` (version 1).
+    pub fn message(key_id: &KeyId, seq: u64, hash: &AuditHash) -> Vec<u8> {
+        crate::mac::message(
+            "keyroll-audit-head-v1",
+            &[key_id.as_str(), &seq.to_string(), &hash.to_hex()],
+        )
+    }
 }
 
 /// Checks a key's chain one event at a time, in sequence order, holding only the last
@@ -342,6 +373,7 @@ impl ChainVerifier {
         let broken = |link: BrokenLink| ChainReport {
             valid: false,
             events: self.seen,
+            authenticated: false,
             first_broken: Some(link),
         };
         if let Some(link) = self.first_broken.clone() {
@@ -368,6 +400,7 @@ impl ChainVerifier {
         ChainReport {
             valid: true,
             events: found_last,
+            authenticated: false,
             first_broken: None,
         }
     }

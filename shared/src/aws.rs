@@ -36,12 +36,22 @@ pub fn keyroll_on_dynamodb(
 
 /// keyroll as the functions that change state run it: DynamoDB, Secrets Manager, the
 /// system clock. Built once per container, in `main`.
-#[cfg(all(feature = "dynamodb", feature = "secrets-manager"))]
+/// Audit heads and idempotency records are authenticated with the KMS key of
+/// `KEYROLL_MAC_KEY_ID` (a random key of the process when unset: local runs only).
+#[cfg(all(feature = "dynamodb", feature = "secrets-manager", feature = "kms"))]
 pub fn keyroll(
     config: crate::config::Config,
     sdk: &aws_config::SdkConfig,
 ) -> crate::service::Keyroll {
-    keyroll_on_dynamodb(config, sdk).with_vault(std::sync::Arc::new(
+    let mac_key = config.mac_key_id.clone();
+    let keyroll = keyroll_on_dynamodb(config, sdk).with_vault(std::sync::Arc::new(
         crate::vault::SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(sdk)),
-    ))
+    ));
+    match mac_key {
+        Some(key_id) => keyroll.with_mac(std::sync::Arc::new(crate::mac::KmsMac::new(
+            aws_sdk_kms::Client::new(sdk),
+            key_id,
+        ))),
+        None => keyroll,
+    }
 }

@@ -7,9 +7,10 @@
 //!
 //! A rotation's result includes its new secret, which keyroll otherwise never stores.
 //! To replay it, the record keeps the secret **sealed** (ChaCha20-Poly1305) under a key
-//! derived from the caller's Idempotency-Key, which keyroll does not store: the record
-//! is found by one hash of the key and opened with another, so a reader of the table
-//! cannot open it. Keys must be 16-255 visible ASCII characters; a random UUID is the
+//! derived from the caller's Idempotency-Key, which keyroll does not store, and from
+//! the keyed MAC (KMS in AWS): the record is named by one derivation and opened with
+//! another, both from the MAC of (caller, operation, key), so a reader of the table —
+//! or of an export of it — can neither find a guessed key's record nor open one. Keys must be 16-255 visible ASCII characters; a random UUID is the
 //! intended use. Records answer for [`REPLAY_WINDOW_SECONDS`] and are ignored after.
 
 use std::fmt;
@@ -24,6 +25,7 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::ids::Actor;
+use crate::mac::KeyedMac;
 use crate::random;
 use crate::secret::RawSecret;
 use crate::time::Timestamp;
@@ -31,12 +33,11 @@ use crate::time::Timestamp;
 /// How long a retry with the same key replays the first result (24 h).
 pub const REPLAY_WINDOW_SECONDS: u64 = 86_400;
 
-fn derive(label: &str, actor: &Actor, scope: &str, key: &str) -> [u8; 32] {
+/// A 32-byte value for `label` from the keyed MAC of the request's identity.
+fn derive(label: &str, root: &[u8]) -> [u8; 32] {
     let mut hasher = Sha256::new();
-    for part in [label, actor.as_str(), scope, key] {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part.as_bytes());
-    }
+    hasher.update(crate::mac::message(label, &[]));
+    hasher.update(root);
     hasher.finalize().into()
 }
 
@@ -60,22 +61,36 @@ impl fmt::Debug for IdempotencyIntent {
 
 impl IdempotencyIntent {
     /// `key` is the header's value; `scope` names the operation (method and path);
-    /// `body` is the raw request body.
-    pub fn new(actor: &Actor, scope: &str, key: &str, body: &[u8]) -> Result<Self> {
+    /// `body` is the raw request body; `mac` is keyroll's keyed MAC (one call).
+    pub async fn new(
+        actor: &Actor,
+        scope: &str,
+        key: &str,
+        body: &[u8],
+        mac: &dyn KeyedMac,
+    ) -> Result<Self> {
         if !(16..=255).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(Error::invalid(
                 "Idempotency-Key",
                 "must be 16-255 visible ASCII characters (use a random UUID)",
             ));
         }
+        let root = Zeroizing::new(
+            mac.mac(&crate::mac::message(
+                "keyroll-idempotency-v2",
+                &[actor.as_str(), scope, key],
+            ))
+            .await
+            .map_err(|e| Error::Store(crate::error::StoreError::Unavailable(e.to_string())))?,
+        );
         let mut fingerprint = Sha256::new();
         fingerprint.update((scope.len() as u64).to_be_bytes());
         fingerprint.update(scope.as_bytes());
         fingerprint.update(body);
         Ok(Self {
-            id: hex::encode(derive("keyroll-idempotency-record", actor, scope, key)),
+            id: hex::encode(derive("keyroll-idempotency-record", &root)),
             fingerprint: hex::encode(fingerprint.finalize()),
-            seal_key: Zeroizing::new(derive("keyroll-idempotency-seal", actor, scope, key)),
+            seal_key: Zeroizing::new(derive("keyroll-idempotency-seal", &root)),
         })
     }
 
@@ -168,41 +183,32 @@ impl IdempotencyRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mac::LocalMac;
 
     fn actor() -> Actor {
         Actor::parse("alice").unwrap()
     }
 
-    #[test]
-    fn same_key_same_record_different_body_different_fingerprint() {
-        let a = IdempotencyIntent::new(
-            &actor(),
-            "POST /v1/keys",
-            "0d3c6a9e-5b1f-4e0a-9f43-2b2f6c1d7e88",
-            b"{}",
-        )
-        .unwrap();
-        let b = IdempotencyIntent::new(
-            &actor(),
-            "POST /v1/keys",
-            "0d3c6a9e-5b1f-4e0a-9f43-2b2f6c1d7e88",
-            b"{}",
-        )
-        .unwrap();
-        let c = IdempotencyIntent::new(
-            &actor(),
-            "POST /v1/keys",
-            "0d3c6a9e-5b1f-4e0a-9f43-2b2f6c1d7e88",
-            b"{\"x\":1}",
-        )
-        .unwrap();
-        let other_actor = IdempotencyIntent::new(
-            &Actor::parse("bob").unwrap(),
-            "POST /v1/keys",
-            "0d3c6a9e-5b1f-4e0a-9f43-2b2f6c1d7e88",
-            b"{}",
-        )
-        .unwrap();
+    async fn intent(
+        mac: &LocalMac,
+        actor: &Actor,
+        key: &str,
+        body: &[u8],
+    ) -> Result<IdempotencyIntent> {
+        IdempotencyIntent::new(actor, "POST /v1/keys", key, body, mac).await
+    }
+
+    const KEY: &str = "0d3c6a9e-5b1f-4e0a-9f43-2b2f6c1d7e88";
+
+    #[tokio::test]
+    async fn same_key_same_record_different_body_different_fingerprint() {
+        let mac = LocalMac::random();
+        let a = intent(&mac, &actor(), KEY, b"{}").await.unwrap();
+        let b = intent(&mac, &actor(), KEY, b"{}").await.unwrap();
+        let c = intent(&mac, &actor(), KEY, b"{\"x\":1}").await.unwrap();
+        let other_actor = intent(&mac, &Actor::parse("bob").unwrap(), KEY, b"{}")
+            .await
+            .unwrap();
         assert_eq!(a.id, b.id);
         assert_eq!(a.fingerprint, b.fingerprint);
         assert_eq!(a.id, c.id);
@@ -210,18 +216,46 @@ mod tests {
         assert_ne!(a.id, other_actor.id, "keys are scoped to the caller");
     }
 
-    #[test]
-    fn sealed_secret_opens_only_with_the_same_key() {
-        let intent =
-            IdempotencyIntent::new(&actor(), "scope", "key-0123456789abcdef", b"").unwrap();
-        let other = IdempotencyIntent::new(&actor(), "scope", "key-0123456789abcdeg", b"").unwrap();
+    /// Someone with the table but not the MAC key cannot turn a guessed key into its
+    /// record's name or sealing key: another MAC key gives another record.
+    #[tokio::test]
+    async fn a_guessed_key_names_no_record_without_the_mac_key() {
+        let server = LocalMac::random();
+        let guesser = LocalMac::random();
+        let real = intent(&server, &actor(), KEY, b"{}").await.unwrap();
+        let guessed = intent(&guesser, &actor(), KEY, b"{}").await.unwrap();
+        assert_ne!(real.id, guessed.id);
         let secret = RawSecret::from_string("sk_live_secret".into());
-        let sealed = intent.seal(&secret).unwrap();
+        let sealed = real.seal(&secret).unwrap();
+        assert!(guessed.open(&sealed).is_none());
+        let mut plain = Sha256::new();
+        for part in ["keyroll-idempotency-record", "alice", "POST /v1/keys", KEY] {
+            plain.update((part.len() as u64).to_be_bytes());
+            plain.update(part.as_bytes());
+        }
+        assert_ne!(
+            real.id,
+            hex::encode(plain.finalize()),
+            "not the old plain hash"
+        );
+    }
+
+    #[tokio::test]
+    async fn sealed_secret_opens_only_with_the_same_key() {
+        let mac = LocalMac::random();
+        let intent_a = intent(&mac, &actor(), "key-0123456789abcdef", b"")
+            .await
+            .unwrap();
+        let other = intent(&mac, &actor(), "key-0123456789abcdeg", b"")
+            .await
+            .unwrap();
+        let secret = RawSecret::from_string("sk_live_secret".into());
+        let sealed = intent_a.seal(&secret).unwrap();
         assert!(!sealed.contains("sk_live_secret"));
-        assert_eq!(intent.open(&sealed).unwrap().expose(), "sk_live_secret");
+        assert_eq!(intent_a.open(&sealed).unwrap().expose(), "sk_live_secret");
         assert!(other.open(&sealed).is_none());
-        assert!(intent.open("not base64!").is_none());
-        let record = intent
+        assert!(intent_a.open("not base64!").is_none());
+        let record = intent_a
             .record(
                 "rot_x",
                 201,
@@ -230,13 +264,16 @@ mod tests {
             )
             .unwrap();
         assert!(!format!("{record:?}").contains(&sealed));
-        assert!(!format!("{intent:?}").contains("key-0123456789abcdef"));
+        assert!(!format!("{intent_a:?}").contains("key-0123456789abcdef"));
     }
 
-    #[test]
-    fn weak_keys_are_refused() {
-        assert!(IdempotencyIntent::new(&actor(), "s", "1", b"").is_err());
-        assert!(IdempotencyIntent::new(&actor(), "s", "has spaces in it ok", b"").is_err());
-        assert!(IdempotencyIntent::new(&actor(), "s", &"k".repeat(256), b"").is_err());
+    #[tokio::test]
+    async fn weak_keys_are_refused() {
+        let mac = LocalMac::random();
+        assert!(intent(&mac, &actor(), "1", b"").await.is_err());
+        assert!(intent(&mac, &actor(), "has spaces in it ok", b"")
+            .await
+            .is_err());
+        assert!(intent(&mac, &actor(), &"k".repeat(256), b"").await.is_err());
     }
 }

@@ -200,6 +200,13 @@ pub struct Key {
     pub writes: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_head: Option<AuditHash>,
+    /// The keyed MAC of the audit head, written with it: the head's hash commits to
+    /// every event before it, so this authenticates the whole chain against anyone who
+    /// can write the table but not use the MAC key. `None` on keys last changed before
+    /// chains were authenticated (verified by their hashes alone until their next
+    /// change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_head_mac: Option<crate::audit::HeadMac>,
     /// The secret version the customer was last warned about (`key.expiring`), so
     /// each version is warned about once.
     #[serde(default, skip_serializing_if = "Option::is_none")]

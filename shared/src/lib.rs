@@ -38,6 +38,7 @@ pub mod index;
 pub mod key;
 pub mod leak;
 pub mod logging;
+pub mod mac;
 pub mod metrics;
 pub mod notification;
 pub mod notify;

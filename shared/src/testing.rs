@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::mac::{KeyedMac, LocalMac};
 use crate::secret::VerifierParams;
 use crate::service::Keyroll;
 use crate::store::memory::MemoryStore;
@@ -28,6 +29,7 @@ pub struct TestKeyroll {
     vault: Option<Arc<dyn SecretVault>>,
     with_vault: bool,
     verifier: Option<VerifierParams>,
+    mac: Option<Arc<dyn KeyedMac>>,
 }
 
 /// A wired service and the parts a test reaches into.
@@ -39,6 +41,8 @@ pub struct TestService {
     pub memory: Option<Arc<MemoryStore>>,
     pub vault: Option<Arc<dyn SecretVault>>,
     pub config: Config,
+    /// The keyed MAC it authenticates with (share it with another "container").
+    pub mac: Arc<dyn KeyedMac>,
 }
 
 impl Default for TestKeyroll {
@@ -63,6 +67,7 @@ impl TestKeyroll {
             vault: None,
             with_vault: true,
             verifier: None,
+            mac: None,
         }
     }
 
@@ -102,6 +107,12 @@ impl TestKeyroll {
         self
     }
 
+    /// With this keyed MAC (KMS on moto, say) instead of a random local one.
+    pub fn mac(mut self, mac: Arc<dyn KeyedMac>) -> Self {
+        self.mac = Some(mac);
+        self
+    }
+
     /// Cheaper verifiers, for seeding many keys where their cost is not what is
     /// measured.
     pub fn verifier(mut self, params: VerifierParams) -> Self {
@@ -138,11 +149,15 @@ impl TestKeyroll {
             self.vault
                 .unwrap_or_else(|| Arc::new(MemoryVault::new()) as Arc<dyn SecretVault>)
         });
+        let mac = self
+            .mac
+            .unwrap_or_else(|| Arc::new(LocalMac::random()) as Arc<dyn KeyedMac>);
         let mut keyroll = Keyroll::new(
             store.clone(),
             Arc::new(clock.clone()),
             Arc::new(config.clone()),
-        );
+        )
+        .with_mac(mac.clone());
         if let Some(vault) = &vault {
             keyroll = keyroll.with_vault(vault.clone());
         }
@@ -156,6 +171,7 @@ impl TestKeyroll {
             memory,
             vault,
             config,
+            mac,
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct Fixture {
     pub dynamo: Option<Arc<DynamoStore>>,
     /// Set for in-memory fixtures, to count use writes.
     pub memory: Option<Arc<MemoryStore>>,
+    /// The keyed MAC: KMS on moto for DynamoDB fixtures, a local key for in-memory ones.
+    pub mac: Arc<dyn keyroll_core::mac::KeyedMac>,
 }
 
 impl Fixture {
@@ -68,6 +70,7 @@ impl Fixture {
             Arc::new(self.clock.clone()),
             Arc::new(test_config()),
         )
+        .with_mac(self.mac.clone())
     }
 }
 
@@ -86,10 +89,12 @@ fn fixture(
     deliveries: Arc<dyn DeliveryStore>,
     dynamo: Option<Arc<DynamoStore>>,
     memory: Option<Arc<MemoryStore>>,
+    mac: Arc<dyn keyroll_core::mac::KeyedMac>,
 ) -> Fixture {
     let wired = TestKeyroll::new()
         .store(store)
         .deliveries(deliveries.clone())
+        .mac(mac)
         .build();
     Fixture {
         store: wired.store,
@@ -98,12 +103,41 @@ fn fixture(
         clock: wired.clock,
         dynamo,
         memory,
+        mac: wired.mac,
     }
 }
 
 pub async fn memory() -> Fixture {
     let store = Arc::new(MemoryStore::new());
-    fixture(store.clone(), store.clone(), None, Some(store))
+    let mac = Arc::new(keyroll_core::mac::LocalMac::random());
+    fixture(store.clone(), store.clone(), None, Some(store), mac)
+}
+
+/// The keyed MAC as Lambda runs it: an HMAC_256 key in KMS (moto), made once per test
+/// process. A test that needs moto fails when it is not configured.
+pub async fn kms_mac() -> Arc<dyn keyroll_core::mac::KeyedMac> {
+    static KEY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL_KMS").is_ok_and(|e| e.starts_with("http://127.0.0.1:")),
+        "AWS_ENDPOINT_URL_KMS is not a loopback moto: run scripts/local-aws start and eval its env"
+    );
+    let config = keyroll_core::aws::load_config().await;
+    let kms = aws_sdk_kms::Client::new(&config);
+    let key = KEY
+        .get_or_init(|| async {
+            kms.create_key()
+                .key_spec(aws_sdk_kms::types::KeySpec::Hmac256)
+                .key_usage(aws_sdk_kms::types::KeyUsageType::GenerateVerifyMac)
+                .send()
+                .await
+                .expect("create an HMAC key in moto")
+                .key_metadata
+                .expect("key metadata")
+                .key_id
+        })
+        .await
+        .clone();
+    Arc::new(keyroll_core::mac::KmsMac::new(kms, key))
 }
 
 /// The DynamoDB Local endpoint. A test that needs it fails when it is not configured:
@@ -136,7 +170,13 @@ pub async fn dynamodb() -> Fixture {
         .await
         .expect("create table in DynamoDB Local");
     let store = Arc::new(DynamoStore::new(client, table));
-    fixture(store.clone(), store.clone(), Some(store), None)
+    fixture(
+        store.clone(),
+        store.clone(),
+        Some(store),
+        None,
+        kms_mac().await,
+    )
 }
 
 fn hex_suffix() -> String {
@@ -194,6 +234,7 @@ pub fn bulk_key(
         active_rotation: None,
         revision: 0,
         audit_head: None,
+        audit_head_mac: None,
         expiry_warned_version: None,
         writes: 0,
         // As issuing it then would have stamped it: compliant (the age it has since

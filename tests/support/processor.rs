@@ -113,20 +113,26 @@ pub struct World {
 fn build(
     store: Arc<dyn Store>,
     vault: Arc<dyn SecretVault>,
+    mac: Arc<dyn keyroll_core::mac::KeyedMac>,
 ) -> (Arc<Keyroll>, ManualClock, Arc<Faults>) {
     let faults = Arc::new(Faults::default());
     let faulty: Arc<dyn Store> = Arc::new(FaultyStore {
         inner: store,
         faults: faults.clone(),
     });
-    let wired = TestKeyroll::new().store(faulty).vault(vault).build();
+    let wired = TestKeyroll::new()
+        .store(faulty)
+        .vault(vault)
+        .mac(mac)
+        .build();
     (Arc::new(wired.keyroll), wired.clock, faults)
 }
 
 pub async fn memory_world() -> World {
     let vault: Arc<dyn SecretVault> = Arc::new(MemoryVault::new());
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let (keyroll, clock, faults) = build(store.clone(), vault.clone());
+    let mac = Arc::new(keyroll_core::mac::LocalMac::random());
+    let (keyroll, clock, faults) = build(store.clone(), vault.clone(), mac);
     let queue = Arc::new(MemoryQueue::new());
     let broken = Arc::new(MemoryQueue::new());
     broken.set_down(true);
@@ -186,7 +192,8 @@ pub async fn aws_world() -> World {
     let vault: Arc<dyn SecretVault> = Arc::new(SecretsManagerVault::new(
         aws_sdk_secretsmanager::Client::new(&sdk),
     ));
-    let (keyroll, clock, faults) = build(dynamo.clone(), vault.clone());
+    let mac = crate::fixture::kms_mac().await;
+    let (keyroll, clock, faults) = build(dynamo.clone(), vault.clone(), mac);
     World {
         keyroll,
         clock,

@@ -110,10 +110,12 @@ where
         .transpose()?;
     // The intent is derived from the key (and consumed by the operation), so a replay
     // after a lost race derives it again from the same key.
-    let derive = |key: &str| IdempotencyIntent::new(&actor, &scope, key, raw_body);
+    let keyroll = &state.keyroll;
     let mut caller = Caller::new(actor.clone());
     if let Some(key) = key {
-        let intent = derive(key)?;
+        let intent = keyroll
+            .idempotency_intent(&actor, &scope, key, raw_body)
+            .await?;
         if let Some(response) = replay(state, &intent, Viewer::of(&actor)).await? {
             return Ok(response);
         }
@@ -123,10 +125,15 @@ where
         Ok(outcome) => Ok(respond(status, outcome, Viewer::of(&actor))),
         Err(error) if error.kind() == ErrorKind::Conflict => match key {
             // A duplicate of this request may have won the race: answer with its result.
-            Some(key) => match replay(state, &derive(key)?, Viewer::of(&actor)).await? {
-                Some(response) => Ok(response),
-                None => Err(error.into()),
-            },
+            Some(key) => {
+                let intent = keyroll
+                    .idempotency_intent(&actor, &scope, key, raw_body)
+                    .await?;
+                match replay(state, &intent, Viewer::of(&actor)).await? {
+                    Some(response) => Ok(response),
+                    None => Err(error.into()),
+                }
+            }
             None => Err(error.into()),
         },
         Err(error) => Err(error.into()),

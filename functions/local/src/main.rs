@@ -28,6 +28,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use keyroll_api::{app, AppState, Auth};
 use keyroll_core::config::Config;
+use keyroll_core::mac::{KeyedMac, KmsMac, LocalMac};
 use keyroll_core::notify::http::HttpWebhookSender;
 use keyroll_core::notify::mailer::FolderMailer;
 use keyroll_core::notify::ses::SesMailer;
@@ -102,6 +103,27 @@ async fn main() -> Result<()> {
 }
 
 /// What keyroll-local runs on: the in-memory adapters, or the AWS ones.
+/// An HMAC key in KMS (moto locally) for the keyed MAC, as the template makes one.
+async fn create_mac_key(kms: &aws_sdk_kms::Client) -> Result<String> {
+    let created = kms
+        .create_key()
+        .key_spec(aws_sdk_kms::types::KeySpec::Hmac256)
+        .key_usage(aws_sdk_kms::types::KeyUsageType::GenerateVerifyMac)
+        .description("keyroll-local: audit heads and idempotency records")
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "creating the KMS HMAC key: {}",
+                aws_sdk_kms::error::DisplayErrorContext(&e)
+            )
+        })?;
+    created
+        .key_metadata
+        .map(|m| m.key_id)
+        .ok_or_else(|| anyhow::anyhow!("KMS created a key without metadata"))
+}
+
 struct Backend {
     store: Arc<dyn Store>,
     deliveries: Arc<dyn DeliveryStore>,
@@ -109,6 +131,8 @@ struct Backend {
     vault: Arc<dyn SecretVault>,
     mailer: Arc<dyn Mailer>,
     source: notifier::Source,
+    /// The keyed MAC: KMS when a key is configured (or created), else the process's own.
+    mac: Arc<dyn KeyedMac>,
 }
 
 async fn serve(config: Config, create_tables: bool) -> Result<()> {
@@ -134,6 +158,7 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
         vault,
         mailer,
         source,
+        mac,
     } = match backend.as_str() {
         "memory" => {
             let memory = Arc::new(MemoryStore::new());
@@ -153,6 +178,7 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
                 vault: Arc::new(MemoryVault::new()),
                 mailer: Arc::new(mailer),
                 source: notifier::Source::Memory(queue),
+                mac: Arc::new(LocalMac::random()),
             }
         }
         "aws" => {
@@ -175,6 +201,21 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
                 verify_sender(&ses, &email_from).await?;
             }
             let dynamo = Arc::new(DynamoStore::new(client, config.table_name.clone()));
+            let kms = aws_sdk_kms::Client::new(&sdk);
+            let mac_key = match (config.mac_key_id.clone(), create_tables) {
+                (Some(key), _) => Some(key),
+                (None, true) => Some(create_mac_key(&kms).await?),
+                (None, false) => None,
+            };
+            let mac: Arc<dyn KeyedMac> = match mac_key {
+                Some(key) => {
+                    println!(
+                        "audit heads and idempotency records are authenticated with KMS key {key}"
+                    );
+                    Arc::new(KmsMac::new(kms, key))
+                }
+                None => Arc::new(LocalMac::random()),
+            };
             Backend {
                 store: dynamo.clone(),
                 deliveries: dynamo,
@@ -187,6 +228,7 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
                     client: sqs,
                     url: queue_url,
                 },
+                mac,
             }
         }
         other => bail!("KEYROLL_BACKEND must be memory or aws (got {other:?})"),
@@ -213,7 +255,8 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
     let keyroll = Arc::new(
         Keyroll::new(store, Arc::new(SystemClock), Arc::new(config))
             .with_vault(vault)
-            .with_deliveries(deliveries),
+            .with_deliveries(deliveries)
+            .with_mac(mac),
     );
     let (customer_access, dev_identity) = customers::access()?;
     let router = app(AppState {

@@ -79,6 +79,8 @@ pub struct Config {
     pub verifier: VerifierParams,
     pub table_name: String,
     pub queue_url: Option<String>,
+    /// The KMS key of the keyed MAC; `None` locally (a random key of the process).
+    pub mac_key_id: Option<String>,
     pub secret_name_prefix: String,
     /// How long the authorizer may reuse a positive verification.
     pub verify_cache_seconds: u64,
@@ -227,6 +229,7 @@ impl Config {
             ));
         }
         let queue_url = Some(reader.text("KEYROLL_QUEUE_URL")).filter(|url| !url.is_empty());
+        let mac_key_id = Some(reader.text("KEYROLL_MAC_KEY_ID")).filter(|id| !id.is_empty());
         let secret_format = SecretFormat::new(
             &reader.text("KEYROLL_KEY_PREFIX"),
             &reader.text("KEYROLL_LEGACY_KEY_PREFIX"),
@@ -260,6 +263,7 @@ impl Config {
                 verifier: VerifierParams::DEFAULT,
                 table_name,
                 queue_url,
+                mac_key_id,
                 secret_name_prefix,
                 verify_cache_seconds,
                 github_keys,
@@ -366,6 +370,10 @@ impl Config {
             (
                 "KEYROLL_QUEUE_URL",
                 self.queue_url.clone().unwrap_or_default(),
+            ),
+            (
+                "KEYROLL_MAC_KEY_ID",
+                self.mac_key_id.clone().unwrap_or_default(),
             ),
         ])
     }

@@ -162,6 +162,11 @@ pub const SETTINGS: &[Setting] = &[
         meaning: "the DynamoDB table holding keys, secrets, rotations and audit events",
     },
     Setting {
+        name: "KEYROLL_MAC_KEY_ID",
+        default: "",
+        meaning: "the KMS HMAC_256 key (id, ARN or alias) that authenticates audit-chain heads and derives idempotency records; unset, a random key of the process (local runs only: every Lambda function that writes needs the same key)",
+    },
+    Setting {
         name: "KEYROLL_QUEUE_URL",
         default: "",
         meaning: "the SQS FIFO queue for customer notifications",

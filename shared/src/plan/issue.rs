@@ -26,6 +26,7 @@ fn new_key(request: NewKey, act: Act<'_>, first: SecretVersion) -> Key {
         active_rotation: None,
         revision: 0,
         audit_head: None,
+        audit_head_mac: None,
         expiry_warned_version: None,
         writes: 0,
         compliance: None,

@@ -353,6 +353,7 @@ pub(crate) mod fixtures {
             active_rotation: None,
             revision: 1,
             audit_head: None,
+            audit_head_mac: None,
             expiry_warned_version: None,
             writes: 0,
             compliance: None,

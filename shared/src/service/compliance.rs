@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 
 use super::Keyroll;
+use crate::audit::HeadMac;
 use crate::change::{ChangeBuilder, KeyChange};
 use crate::compliance::{
     overdue_before, ComplianceCounts, ComplianceFigures, KeyCompliance, KeyComplianceStatus,
@@ -140,7 +141,27 @@ impl Keyroll {
     /// Commits `change` with its key's compliance status stamped on it.
     pub(super) async fn commit(&self, mut change: KeyChange) -> Result<(), StoreError> {
         self.stamp(&mut change).await?;
+        self.authenticate_head(&mut change).await?;
         self.store.commit(change).await
+    }
+
+    /// MACs the audit head a change with events ends at, so the chain it closes cannot
+    /// be recomputed by anyone without the MAC key.
+    async fn authenticate_head(&self, change: &mut KeyChange) -> Result<(), StoreError> {
+        let Some(hash) = change.key.audit_head.filter(|_| !change.events.is_empty()) else {
+            return Ok(());
+        };
+        let message = HeadMac::message(&change.key.id, change.key.revision, &hash);
+        let tag = self
+            .mac
+            .mac(&message)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        change.key.audit_head_mac = Some(HeadMac {
+            v: HeadMac::VERSION,
+            mac: hex::encode(tag),
+        });
+        Ok(())
     }
 
     /// Stamps the compliance status the key of `change` will have.

@@ -25,6 +25,7 @@ use crate::error::{Conflict, Error, Result, StoreError};
 use crate::idempotency::IdempotencyIntent;
 use crate::ids::{Actor, KeyId, RotationId};
 use crate::key::Key;
+use crate::mac::{KeyedMac, LocalMac};
 use crate::plan::NewSecret;
 use crate::rotation::Rotation;
 use crate::secret::{MintedSecret, RawSecret};
@@ -154,6 +155,7 @@ pub struct Keyroll {
     vault: Option<Arc<dyn SecretVault>>,
     deliveries: Option<Arc<dyn DeliveryStore>>,
     usage: UsageTracker,
+    mac: Arc<dyn KeyedMac>,
 }
 
 impl Keyroll {
@@ -165,7 +167,15 @@ impl Keyroll {
             vault: None,
             deliveries: None,
             usage: UsageTracker::new(),
+            mac: Arc::new(LocalMac::random()),
         }
+    }
+
+    /// Authenticates audit heads and idempotency records with `mac` (KMS in AWS)
+    /// instead of a random key of this process.
+    pub fn with_mac(mut self, mac: Arc<dyn KeyedMac>) -> Self {
+        self.mac = mac;
+        self
     }
 
     /// Adds the store of contacts, webhook endpoints, the feed and deliveries.

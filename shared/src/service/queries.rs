@@ -4,10 +4,13 @@
 use std::collections::BTreeMap;
 
 use super::Keyroll;
-use crate::audit::{AuditEvent, AuditOrder, ChainHead, ChainReport, ChainVerifier};
+use crate::audit::{
+    AuditEvent, AuditOrder, BrokenLink, ChainHead, ChainProblem, ChainReport, ChainVerifier,
+    HeadMac,
+};
 use crate::change::EmergencyLogEntry;
 use crate::compliance::ComplianceSnapshot;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StoreError};
 use crate::ids::{KeyId, RotationId};
 use crate::index::{DueRef, INDEX_SHARDS};
 use crate::key::Key;
@@ -290,15 +293,46 @@ impl Keyroll {
             }
             _ => None,
         };
-        let report = verifier.finish(Some(ChainHead {
+        let mut report = verifier.finish(Some(ChainHead {
             last_seq: head,
             hash: key.audit_head,
         }));
+        self.authenticate_chain(&key, &mut report).await?;
         Ok(AuditPage {
             events,
             next,
             report,
         })
+    }
+
+    /// Checks the head's keyed MAC once the hashes hold: a chain recomputed by someone
+    /// who can write the table but not use the MAC key fails here. A head from before
+    /// chains were authenticated stays valid by its hashes, marked unauthenticated.
+    async fn authenticate_chain(&self, key: &Key, report: &mut ChainReport) -> Result<()> {
+        let (Some(hash), Some(head_mac), true) =
+            (&key.audit_head, &key.audit_head_mac, report.valid)
+        else {
+            return Ok(());
+        };
+        let tag = hex::decode(&head_mac.mac).ok();
+        let authentic = match tag {
+            Some(tag) if head_mac.v == HeadMac::VERSION => self
+                .mac
+                .verify(&HeadMac::message(&key.id, key.revision, hash), &tag)
+                .await
+                .map_err(|e| Error::Store(StoreError::Unavailable(e.to_string())))?,
+            _ => false,
+        };
+        if authentic {
+            report.authenticated = true;
+        } else {
+            report.valid = false;
+            report.first_broken = Some(BrokenLink {
+                seq: key.revision,
+                problem: ChainProblem::HeadNotAuthentic,
+            });
+        }
+        Ok(())
     }
 
     /// The most recent `days` daily compliance snapshots, newest first.

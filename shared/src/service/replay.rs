@@ -3,6 +3,7 @@
 use super::Keyroll;
 use crate::error::{Error, Result};
 use crate::idempotency::IdempotencyIntent;
+use crate::ids::Actor;
 use crate::secret::RawSecret;
 
 /// The first result of an idempotent request, to answer its retry with.
@@ -14,6 +15,18 @@ pub struct Replay {
 }
 
 impl Keyroll {
+    /// What a caller's `Idempotency-Key` stands for: the record's name and sealing key,
+    /// derived through the keyed MAC (one call), so neither follows from the key alone.
+    pub async fn idempotency_intent(
+        &self,
+        actor: &Actor,
+        scope: &str,
+        key: &str,
+        body: &[u8],
+    ) -> Result<IdempotencyIntent> {
+        IdempotencyIntent::new(actor, scope, key, body, self.mac.as_ref()).await
+    }
+
     /// The first result of an earlier request with the same idempotency key, if one
     /// committed and is still within the replay window. The same key with a different
     /// request is refused as invalid.

@@ -12,7 +12,7 @@ use super::schema::{
     age_pk, attr, audit_sk, compliance_org_pk, compliance_pk, due_pk, emergency_pk, idempotency_pk,
     key_pk, org_pk, outbox_pk, pointer_pk, rotation_sk, secret_pk, AGE_PK, AGE_SK, CMP_MOVED,
     CMP_ORG_PK, CMP_PK, CMP_PREFIX, CMP_SK, COMPLIANCE_PK, DUE_PK, DUE_SK, HELD_PK, IDEMPOTENCY_SK,
-    KEY_SK, ORG_PK, ORG_SK, PK, POINTER_SK, SECRET_SK, SK, SNAPSHOT_SK_PREFIX,
+    KEY_SK, ORG_PK, ORG_SK, PK, POINTER_SK, SECRET_SK, SK, SNAPSHOT_SK_PREFIX, TTL,
 };
 use crate::audit::AuditEvent;
 use crate::change::EmergencyLogEntry;
@@ -155,8 +155,15 @@ pub fn secret_item(record: &SecretRecord) -> Result<Item, StoreError> {
     keyed(record, secret_pk(&record.lookup_hash), SECRET_SK.into())
 }
 
+/// With its DynamoDB TTL attribute: the table deletes the record (and its sealed
+/// secret) within a few days of the replay window's end.
 pub fn idempotency_item(record: &IdempotencyRecord) -> Result<Item, StoreError> {
-    keyed(record, idempotency_pk(&record.id), IDEMPOTENCY_SK.into())
+    let mut item = keyed(record, idempotency_pk(&record.id), IDEMPOTENCY_SK.into())?;
+    item.insert(
+        TTL.into(),
+        AttributeValue::N(record.expires_at.unix().to_string()),
+    );
+    Ok(item)
 }
 
 pub fn snapshot_item(snapshot: &ComplianceSnapshot) -> Result<Item, StoreError> {
@@ -251,8 +258,8 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn every_item_type_has_its_pinned_attribute_names() {
+    #[tokio::test]
+    async fn every_item_type_has_its_pinned_attribute_names() {
         let (change, rotation) = change();
         pinned(
             &key_item(&change.key).unwrap(),
@@ -361,7 +368,9 @@ mod tests {
             "POST /v1/keys",
             "0d3c6a9e-5b1f-4e0a-9f43-2b2f6c1d7e88",
             b"{}",
+            &crate::mac::LocalMac::random(),
         )
+        .await
         .unwrap();
         pinned(
             &idempotency_item(&intent.record("key_x", 201, None, now()).unwrap()).unwrap(),
@@ -374,6 +383,7 @@ mod tests {
                 "status",
                 "createdAt",
                 attr::EXPIRES_AT,
+                TTL,
             ],
         );
         pinned(

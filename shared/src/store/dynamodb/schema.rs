@@ -67,6 +67,8 @@ pub const IDEMPOTENCY_SK: &str = "IDEM";
 pub const LEASE_SK: &str = "LEASE";
 /// The partition of held-secret markers (few: one per held secret until the sweep).
 pub const HELD_PK: &str = "HELD";
+/// The table's DynamoDB TTL attribute (epoch seconds): set on idempotency records.
+pub const TTL: &str = "ttl";
 pub const COMPLIANCE_PK: &str = "COMPLIANCE";
 pub const SNAPSHOT_SK_PREFIX: &str = "SNAPSHOT#";
 pub const TOTALS_SK_PREFIX: &str = "SHARD#";
@@ -169,6 +171,8 @@ pub struct TableSpec {
     pub partition_key: &'static str,
     pub sort_key: &'static str,
     pub indexes: &'static [IndexSpec],
+    /// The attribute DynamoDB's TTL expires items by.
+    pub ttl_attribute: &'static str,
 }
 
 impl TableSpec {
@@ -189,6 +193,7 @@ impl TableSpec {
 pub const TABLE: TableSpec = TableSpec {
     partition_key: PK,
     sort_key: SK,
+    ttl_attribute: TTL,
     indexes: &[
         // Rotations with work to do, sharded, sorted by due time: the processor reads
         // only what is due.
@@ -290,7 +295,25 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
         );
     }
     match request.send().await {
-        Ok(_) => Ok(()),
+        Ok(_) => client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+                    .attribute_name(spec.ttl_attribute)
+                    .enabled(true)
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(format!("TTL definition: {e}")))?,
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "enable TTL on {name}: {}",
+                    aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+                ))
+            }),
         Err(error) => {
             let service = error.into_service_error();
             if service.is_resource_in_use_exception() {

@@ -99,6 +99,14 @@ impl MemoryStore {
         }
     }
 
+    /// Test hook: lets a test rewrite a stored key (as someone with table write access
+    /// could) to prove it is detected. Nothing in keyroll calls it.
+    pub fn tamper_key(&self, key_id: &KeyId, edit: impl FnOnce(&mut Key)) {
+        if let Some(key) = self.lock().keys.get_mut(key_id) {
+            edit(key);
+        }
+    }
+
     /// Test hook: lets a test tamper with stored audit events to prove tampering is
     /// detected. Nothing in keyroll calls it.
     pub fn tamper_audit(&self, key_id: &KeyId, edit: impl FnOnce(&mut Vec<AuditEvent>)) {
