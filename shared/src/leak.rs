@@ -108,8 +108,17 @@ pub struct ReportedToken {
     pub token_type: String,
     #[serde(default)]
     pub url: String,
-    #[serde(default)]
+    /// Where GitHub found it (`content`, `commit`, …), lower-cased; GitHub's documented
+    /// reports may leave it out.
+    #[serde(default, deserialize_with = "lower_case")]
     pub source: String,
+}
+
+fn lower_case<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<String, D::Error> {
+    let text: Option<String> = Option::deserialize(deserializer)?;
+    Ok(text.unwrap_or_default().to_ascii_lowercase())
 }
 
 impl std::fmt::Debug for ReportedToken {
@@ -167,6 +176,44 @@ mod tests {
     fn sign(key: &SigningKey, body: &[u8]) -> String {
         let signature: DerSignature = key.sign(body);
         base64::engine::general_purpose::STANDARD.encode(signature.as_bytes())
+    }
+
+    /// GitHub's own published sample: the request its docs show (body, key identifier,
+    /// signature) and the public key it publishes under that identifier. keyroll's
+    /// verifier accepts it, and a byte more or less is refused.
+    #[test]
+    fn githubs_published_sample_report_verifies_and_parses() {
+        const KEY_ID: &str = "bcb53661c06b4728e59d897fb6165d5c9cda0fd9cdf9d09ead458168deb7518c";
+        const SIGNATURE: &str = "MEQCIQDaMKqrGnE27S0kgMrEK0eYBmyG0LeZismAEz/BgZyt7AIfXt9fErtRS4XaeSt/AO1RtBY66YcAdjxji410VQV4xg==";
+        const BODY: &[u8] = br#"[{"source":"commit","token":"some_token","type":"some_type","url":"https://example.com/base-repo-url/"}]"#;
+        let published = serde_json::json!({"public_keys": [{
+            "key_identifier": KEY_ID,
+            "key": "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEYAGMWO8XgCamYKMJS6jc/qgvSlAd\nAjPuDPRcXU22YxgBrz+zoN19MzuRyW87qEt9/AmtoNP5GrobzUvQSyJFVw==\n-----END PUBLIC KEY-----\n",
+            "is_current": true
+        }]});
+        let keys = GitHubKeys::parse(&published.to_string()).unwrap();
+        assert_eq!(BODY.len(), 104, "the Content-Length GitHub's sample shows");
+        assert!(keys.verify(KEY_ID, SIGNATURE, BODY));
+        assert!(!keys.verify(KEY_ID, SIGNATURE, &BODY[..103]));
+        let tokens = parse_report(BODY).unwrap();
+        assert_eq!(tokens.len(), 1);
+        assert_eq!(
+            (tokens[0].token_type.as_str(), tokens[0].source.as_str()),
+            ("some_type", "commit")
+        );
+    }
+
+    /// The shapes GitHub documents: `source` may be absent (or in any case), `url`
+    /// may be empty.
+    #[test]
+    fn reports_without_a_source_or_url_are_accepted() {
+        let tokens = parse_report(
+            br#"[{"token":"a","type":"t"},{"token":"b","type":"t","url":"","source":"COMMIT"},{"token":"c","type":"t","source":null}]"#,
+        )
+        .unwrap();
+        let sources: Vec<&str> = tokens.iter().map(|t| t.source.as_str()).collect();
+        assert_eq!(sources, ["", "commit", ""]);
+        assert_eq!(tokens[1].url, "");
     }
 
     #[test]

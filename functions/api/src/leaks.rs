@@ -4,7 +4,8 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use keyroll_core::leak::{parse_report, sanitized};
 use keyroll_core::service::LeakVerdict;
@@ -22,10 +23,12 @@ pub struct LeakReportItem {
     /// The token type registered with GitHub.
     #[serde(rename = "type")]
     pub token_type: String,
-    /// Where it was found.
-    pub url: String,
-    /// `content`, `commit`, `pull_request_description`, …
-    pub source: String,
+    /// Where it was found (may be empty).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// `content`, `commit`, `pull_request_description`, … (any case; may be absent).
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 /// GitHub's feedback format: one label per reported token.
@@ -35,8 +38,13 @@ pub struct LeakFeedback {
     pub token_hash: String,
     pub token_type: String,
     /// `true_positive` (a keyroll secret, now rotated if it was live) or
-    /// `false_positive`.
-    pub label: String,
+    /// `false_positive`; absent when the token could not be handled this time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// What keyroll did: `rotated` (an emergency rotation started now),
+    /// `already_handled` (dead, or already rotating for a leak), `not_ours`, or
+    /// `failed` (a transient error: the report is answered 503 so GitHub retries it).
+    pub outcome: String,
 }
 
 /// Body limit of a leak report (the other routes take 64 KiB).
@@ -49,7 +57,9 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// Receive a GitHub secret-scanning report. The body must be signed with ECDSA P-256
 /// SHA-256 by a key in `KEYROLL_GITHUB_PUBLIC_KEYS` (`Github-Public-Key-Identifier`,
 /// `Github-Public-Key-Signature`); otherwise 401 and nothing changes. Each live
-/// keyroll secret gets an emergency rotation (trigger `leak`), once per token.
+/// keyroll secret gets an emergency rotation (trigger `leak`), once per token, each
+/// token on its own: if one fails transiently the others are still handled, and the
+/// answer is 503 (problem+json, each token's outcome in `tokens`) so GitHub retries.
 #[utoipa::path(post, path = "/v1/leaks", tag = "leaks",
     security(()),
     request_body(content = Vec<LeakReportItem>, description = "GitHub's report, signed"),
@@ -59,6 +69,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     ),
     responses(
         (status = 200, body = Vec<LeakFeedback>),
+        (status = 503, body = crate::problem::Problem, content_type = "application/problem+json", description = "some tokens could not be handled now; `tokens` holds each token's outcome, and a retry of the same report is safe"),
         (status = 401, body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 413, body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -67,7 +78,7 @@ pub async fn report(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Vec<LeakFeedback>>, ApiError> {
+) -> Result<Response, ApiError> {
     let keys = &state.keyroll.config().github_keys;
     let signed = match (
         header(&headers, "github-public-key-identifier"),
@@ -84,14 +95,12 @@ pub async fn report(
         return Err(ApiError::Unauthorized);
     }
     let tokens = parse_report(&body)?;
+    let outcomes = state.keyroll.report_leaks(&tokens).await;
+    let mut failed = false;
     let mut feedback = Vec::with_capacity(tokens.len());
-    for token in &tokens {
-        let verdict = state
-            .keyroll
-            .report_leak(&token.token, &token.url, &token.source)
-            .await?;
-        let label = match &verdict {
-            LeakVerdict::TruePositive { key_id, rotation } => {
+    for (token, outcome) in tokens.iter().zip(outcomes) {
+        let (label, outcome) = match &outcome {
+            Ok(LeakVerdict::TruePositive { key_id, rotation }) => {
                 tracing::warn!(
                     event = "leak_reported",
                     key_id = %key_id,
@@ -99,15 +108,43 @@ pub async fn report(
                     url = %sanitized(&token.url, 300),
                     "a keyroll secret was reported leaked"
                 );
-                "true_positive"
+                let done = if rotation.is_some() {
+                    "rotated"
+                } else {
+                    "already_handled"
+                };
+                (Some("true_positive"), done)
             }
-            LeakVerdict::FalsePositive => "false_positive",
+            Ok(LeakVerdict::FalsePositive) => (Some("false_positive"), "not_ours"),
+            Err(_) => {
+                failed = true;
+                (None, "failed")
+            }
         };
         feedback.push(LeakFeedback {
             token_hash: keyroll_core::secret::LookupHash::of(&token.token).to_hex(),
             token_type: sanitized(&token.token_type, 100),
-            label: label.to_owned(),
+            label: label.map(str::to_owned),
+            outcome: outcome.to_owned(),
         });
     }
-    Ok(Json(feedback))
+    if !failed {
+        return Ok(Json(feedback).into_response());
+    }
+    let problem = serde_json::json!({
+        "type": "https://keyroll.dev/problems/unavailable",
+        "title": "Some reported tokens could not be handled now",
+        "status": 503,
+        "detail": "every other token was handled; retry the same report (it is idempotent)",
+        "tokens": feedback,
+    });
+    Ok((
+        StatusCode::SERVICE_UNAVAILABLE,
+        [
+            (header::CONTENT_TYPE, "application/problem+json"),
+            (header::RETRY_AFTER, "60"),
+        ],
+        problem.to_string(),
+    )
+        .into_response())
 }

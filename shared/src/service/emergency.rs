@@ -3,6 +3,7 @@
 use super::{Caller, Keyroll, RotationIssued, Verification};
 use crate::error::{Conflict, Error, Result};
 use crate::ids::{Actor, KeyId, Reason, RotationId};
+use crate::leak::ReportedToken;
 use crate::plan::{plan_emergency, Act, EmergencyRequest, EmergencySource};
 
 /// What a leak report found about one token.
@@ -66,6 +67,24 @@ impl Keyroll {
             })
             .await;
         self.issued(outcome, successor, minted.secret).await
+    }
+
+    /// Acts on every token of a GitHub secret-scanning report, each on its own: a
+    /// failure on one (a throttled write, a vault outage) is that token's outcome and
+    /// never stops the others. Each is idempotent, so GitHub's retry of the report
+    /// rotates what failed and answers the rest as already handled.
+    pub async fn report_leaks(&self, tokens: &[ReportedToken]) -> Vec<Result<LeakVerdict>> {
+        let mut outcomes = Vec::with_capacity(tokens.len());
+        for token in tokens {
+            let outcome = self
+                .report_leak(&token.token, &token.url, &token.source)
+                .await;
+            if let Err(error) = &outcome {
+                tracing::warn!(%error, token_type = %crate::leak::sanitized(&token.token_type, 100), "a reported token could not be handled; the report's retry handles it");
+            }
+            outcomes.push(outcome);
+        }
+        outcomes
     }
 
     /// Acts on one token of a GitHub secret-scanning report: a live keyroll secret gets

@@ -330,6 +330,8 @@ mod leak_reports {
         assert_eq!(reply.body[0]["token_type"], "keyroll_live_key");
         assert_eq!(reply.body[0]["token_hash"], sha256_hex(&secret));
         assert_eq!(reply.body[1]["label"], "false_positive");
+        assert_eq!(reply.body[0]["outcome"], "rotated");
+        assert_eq!(reply.body[1]["outcome"], "not_ours");
         assert!(!reply.text.contains(&secret), "the token is never echoed");
 
         // The leaked secret died at once (leak grace 0); the rotation is a leak one,
@@ -358,6 +360,7 @@ mod leak_reports {
         let again = post(&app, &body, &signed(&github, &body)).await;
         assert_eq!(again.status, StatusCode::OK);
         assert_eq!(again.body[0]["label"], "true_positive");
+        assert_eq!(again.body[0]["outcome"], "already_handled");
         let rotations = app
             .call("GET", &format!("/v1/keys/{key}/rotations"), None)
             .await;
