@@ -50,6 +50,9 @@ pub enum Conflict {
     LeakedSecretIsDead,
     #[error("a leak rotation of this secret is already under way")]
     LeakAlreadyRotating,
+    /// Cancelling a rotation whose held new secret was already handed out.
+    #[error("its new secret was handed out at {at}, so a client may already use it and cancelling would revoke it; cancel with force (and a reason) to do so anyway")]
+    SuccessorDelivered { at: crate::time::Timestamp },
     /// Reveal of a rotation whose secret was handed to its caller at creation.
     #[error("this rotation's secret was returned when it was created; keyroll keeps no copy")]
     SecretWasReturned,

@@ -40,10 +40,12 @@ pub struct SuccessorResponse {
 /// Fetch the successor of your API key, once, authenticated with the key's current
 /// (old) secret while a self-service rotation is scheduled or in its grace period. A
 /// client library can roll itself over with no human step. Refused (403) for
-/// emergency and leak rotations.
+/// emergency and leak rotations. Send an `Idempotency-Key` so that a retry after a
+/// lost answer gets the same secret again.
 #[utoipa::path(get, path = "/v1/self/successor", tag = "self-service",
     security(()),
-    params(("Authorization" = Option<String>, Header, description = "Bearer <your current API key> (or send it as x-api-key)")),
+    params(("Authorization" = Option<String>, Header, description = "Bearer <your current API key> (or send it as x-api-key)"),
+           ("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters: a retry with the same key (within 24 h) gets the same secret again instead of 410")),
     responses(
         (status = 200, body = SuccessorResponse),
         (status = 401, body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -56,7 +58,15 @@ pub async fn successor(
     headers: HeaderMap,
 ) -> Result<impl axum::response::IntoResponse, ApiError> {
     let presented = presented_secret(&headers).ok_or(Error::Unauthenticated)?;
-    let (rotation, secret) = state.keyroll.successor(presented).await?;
+    let idempotency_key = headers
+        .get(crate::routes::IDEMPOTENCY_HEADER)
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| Error::invalid("Idempotency-Key", "must be visible ASCII"))
+        })
+        .transpose()?;
+    let (rotation, secret) = state.keyroll.successor(presented, idempotency_key).await?;
     // A one-time secret: no cache on the way may keep it.
     let no_store = [(header::CACHE_CONTROL, "no-store")];
     Ok((

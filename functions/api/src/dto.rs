@@ -77,6 +77,19 @@ pub struct ReasonRequest {
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CancelRotationRequest {
+    /// Why; recorded in the audit trail. Required with `force`.
+    pub reason: Option<String>,
+    /// Cancel even though the rotation's held new secret was already handed out
+    /// (revealed, or fetched by the customer): it is revoked, and a client already
+    /// using it breaks. Without it such a cancellation is refused (409, saying when
+    /// the secret was handed out).
+    #[serde(default)]
+    pub force: bool,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CompleteRotationRequest {
     /// Why; recorded in the audit trail. Required with `force`.
     pub reason: Option<String>,

@@ -598,11 +598,16 @@ where
 
 rotation_action!(
     /// Cancel a rotation that has not started: its new secret is revoked, the old one
-    /// keeps working.
-    cancel_rotation, "/v1/rotations/{rotationId}/cancel", ReasonRequest,
+    /// keeps working. Refused (409) once its held new secret was handed out, unless
+    /// `force` (with a reason).
+    cancel_rotation, "/v1/rotations/{rotationId}/cancel", CancelRotationRequest,
     |keyroll, id, value, caller| {
         let reason = optional_reason(value.reason)?;
-        keyroll.cancel_rotation(&id, reason, caller).await
+        match (value.force, reason) {
+            (true, Some(reason)) => keyroll.force_cancel_rotation(&id, reason, caller).await,
+            (true, None) => Err(Error::invalid("reason", "is required to force a cancellation")),
+            (false, reason) => keyroll.cancel_rotation(&id, reason, caller).await,
+        }
     }
 );
 

@@ -10,14 +10,28 @@ use crate::ids::Reason;
 use crate::key::Key;
 use crate::rotation::{Rotation, RotationCommand};
 
+/// What a cancellation does about a held new secret that was already handed out
+/// (revealed, or fetched by the customer): a client may be using it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveredSuccessor {
+    /// Refuse, saying when it was handed out.
+    Refuse,
+    /// Revoke it all the same: an operator's decision, with a reason.
+    Revoke,
+}
+
 pub fn plan_cancel(
     key: Key,
     mut rotation: Rotation,
     reason: Option<&Reason>,
+    delivered: DeliveredSuccessor,
     act: Act<'_>,
 ) -> Result<(KeyChange, Rotation)> {
     let expected = rotation.status;
     let before = snapshot(&key, Some(&rotation));
+    if let (Some(at), DeliveredSuccessor::Refuse) = (rotation.revealed_at, delivered) {
+        return Err(Conflict::SuccessorDelivered { at }.into());
+    }
     rotation.apply(RotationCommand::Cancel)?;
     if rotation.grace_ends_at <= act.now {
         return Err(Conflict::GraceEnded {
@@ -77,7 +91,14 @@ mod tests {
     fn cancelling_revokes_the_new_secret_and_frees_the_old_one() {
         let actor = actor();
         let (key, rotation) = scheduled(Start::Default);
-        let (change, cancelled) = plan_cancel(key, rotation, None, act(&actor, now())).unwrap();
+        let (change, cancelled) = plan_cancel(
+            key,
+            rotation,
+            None,
+            DeliveredSuccessor::Refuse,
+            act(&actor, now()),
+        )
+        .unwrap();
         assert_eq!(cancelled.status, RotationStatus::Cancelled);
         assert_eq!(change.key.version(2).unwrap().stage, SecretStage::Revoked);
         assert_eq!(change.key.version(1).unwrap().expires_at, None);
@@ -89,13 +110,25 @@ mod tests {
         let actor = actor();
         let (key, rotation) = scheduled(Start::Now);
         assert!(matches!(
-            plan_cancel(key, rotation, None, act(&actor, now())),
+            plan_cancel(
+                key,
+                rotation,
+                None,
+                DeliveredSuccessor::Refuse,
+                act(&actor, now())
+            ),
             Err(Error::Conflict(Conflict::WrongState(_)))
         ));
         let (key, rotation) = scheduled(Start::Default);
         let late = rotation.grace_ends_at;
         assert!(matches!(
-            plan_cancel(key, rotation, None, act(&actor, late)),
+            plan_cancel(
+                key,
+                rotation,
+                None,
+                DeliveredSuccessor::Refuse,
+                act(&actor, late)
+            ),
             Err(Error::Conflict(Conflict::GraceEnded { .. }))
         ));
     }

@@ -40,7 +40,7 @@ pub mod start_late;
 pub mod warn;
 
 pub use advance::{advance_needs_usage, plan_advance, plan_fail, Advance};
-pub use cancel::plan_cancel;
+pub use cancel::{plan_cancel, DeliveredSuccessor};
 pub use complete::plan_complete;
 pub use emergency::plan_emergency;
 pub use extend::plan_extend;
@@ -435,7 +435,14 @@ mod invariants {
                 )
                 .ok()?
             }
-            Step::Cancel => plan_cancel(key.clone(), active?.clone(), None, act).ok()?,
+            Step::Cancel => plan_cancel(
+                key.clone(),
+                active?.clone(),
+                None,
+                cancel::DeliveredSuccessor::Revoke,
+                act,
+            )
+            .ok()?,
             Step::Complete => plan_complete(
                 key.clone(),
                 active?.clone(),

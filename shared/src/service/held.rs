@@ -1,13 +1,16 @@
 //! Secrets nobody was handed at creation (policy, self-service and leak rotations):
 //! held in the vault before their rotation commits, handed out once.
 
-use super::{Caller, Delivery, Keyroll, RotationIssued, Verification};
+use super::{Caller, Delivery, Keyroll, Replay, RotationIssued, Verification};
 use crate::error::{Error, Result};
 use crate::held::{HeldMarker, ORPHAN_AFTER_SECONDS};
 use crate::ids::{Actor, KeyId, RotationId};
 use crate::plan::{plan_reveal, reveal::check_revealable, Act, Successor};
 use crate::rotation::Rotation;
 use crate::secret::{MintedSecret, RawSecret};
+
+/// The idempotency scope of a customer's successor fetch.
+const SUCCESSOR_SCOPE: &str = "GET /v1/self/successor";
 
 impl Keyroll {
     /// Mints the new secret of a rotation about to be planned, and holds it in the vault
@@ -146,7 +149,15 @@ impl Keyroll {
     /// handed out once, to whoever proves they hold the old secret during a
     /// non-emergency rotation whose new secret is held for the customer. Refused for
     /// emergency and leak rotations: their old secret may be in an attacker's hands.
-    pub async fn successor(&self, presented: &str) -> Result<(Rotation, RawSecret)> {
+    ///
+    /// With an `idempotency_key`, a retry after a lost answer gets the same secret again
+    /// (within the replay window) instead of 410, so a dropped connection never strands
+    /// the client between a revoked-soon old secret and a successor it never received.
+    pub async fn successor(
+        &self,
+        presented: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<(Rotation, RawSecret)> {
         let record = match self.verify(presented).await? {
             Verification::Valid(record) => record,
             _ => return Err(Error::Unauthenticated),
@@ -169,7 +180,52 @@ impl Keyroll {
             return Err(no_successor());
         }
         let actor = Actor::system_named(&format!("customer:{}", record.key_id));
-        self.reveal_secret(&rotation_id, actor).await
+        let Some(key) = idempotency_key else {
+            return self.reveal_secret(&rotation_id, actor).await;
+        };
+        let intent = self
+            .idempotency_intent(
+                &actor,
+                SUCCESSOR_SCOPE,
+                key,
+                rotation_id.as_str().as_bytes(),
+            )
+            .await?;
+        if let Some(replay) = self.replay(&intent).await? {
+            if let Some(secret) = replay.secret {
+                return Ok((self.rotation(&rotation_id).await?, secret));
+            }
+        }
+        match self
+            .reveal_secret(
+                &rotation_id,
+                Caller::new(actor.clone()).with_idempotency(intent),
+            )
+            .await
+        {
+            // A duplicate of this fetch may have won the race: answer with its result.
+            Err(error)
+                if error.kind() == crate::error::ErrorKind::Gone
+                    || error.kind() == crate::error::ErrorKind::Conflict =>
+            {
+                let intent = self
+                    .idempotency_intent(
+                        &actor,
+                        SUCCESSOR_SCOPE,
+                        key,
+                        rotation_id.as_str().as_bytes(),
+                    )
+                    .await?;
+                match self.replay(&intent).await? {
+                    Some(Replay {
+                        secret: Some(secret),
+                        ..
+                    }) => Ok((self.rotation(&rotation_id).await?, secret)),
+                    _ => Err(error),
+                }
+            }
+            other => other,
+        }
     }
 
     /// Hands out, once, the secret a rotation minted and kept in the vault. A second

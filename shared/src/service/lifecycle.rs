@@ -4,7 +4,8 @@ use super::{Caller, Keyroll, RotationIssued};
 use crate::error::Result;
 use crate::ids::{KeyId, Reason, RotationId};
 use crate::plan::{
-    plan_cancel, plan_complete, plan_extend, plan_schedule, Act, Completion, RotationRequest,
+    plan_cancel, plan_complete, plan_extend, plan_schedule, Act, Completion, DeliveredSuccessor,
+    RotationRequest,
 };
 use crate::rotation::Rotation;
 
@@ -49,14 +50,39 @@ impl Keyroll {
     }
 
     /// Calls off a rotation that has not started: its new secret is revoked and the old
-    /// one keeps working with no deadline.
+    /// one keeps working with no deadline. Refused once its held new secret has been
+    /// handed out ([`Keyroll::force_cancel_rotation`] revokes it anyway).
     pub async fn cancel_rotation(
         &self,
         id: &RotationId,
         reason: Option<Reason>,
         caller: impl Into<Caller>,
     ) -> Result<Rotation> {
-        let caller = &caller.into();
+        self.cancel(id, reason, DeliveredSuccessor::Refuse, caller.into())
+            .await
+    }
+
+    /// Cancels even though the rotation's held new secret was already handed out
+    /// (revealed, or fetched by the customer): it is revoked, and a client already
+    /// using it breaks. An operator's decision, audited with its reason.
+    pub async fn force_cancel_rotation(
+        &self,
+        id: &RotationId,
+        reason: Reason,
+        caller: impl Into<Caller>,
+    ) -> Result<Rotation> {
+        self.cancel(id, Some(reason), DeliveredSuccessor::Revoke, caller.into())
+            .await
+    }
+
+    async fn cancel(
+        &self,
+        id: &RotationId,
+        reason: Option<Reason>,
+        delivered: DeliveredSuccessor,
+        caller: Caller,
+    ) -> Result<Rotation> {
+        let caller = &caller;
         let reason = reason.as_ref();
         self.commit_with_retry(|| async move {
             let now = self.now();
@@ -65,7 +91,7 @@ impl Keyroll {
                 actor: &caller.actor,
                 now,
             };
-            let (mut change, rotation) = plan_cancel(key, rotation, reason, act)?;
+            let (mut change, rotation) = plan_cancel(key, rotation, reason, delivered, act)?;
             caller.record_request(&mut change, rotation.id.as_str(), 200, None, now)?;
             Ok((Some(change), rotation))
         })

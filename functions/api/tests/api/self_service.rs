@@ -117,3 +117,68 @@ async fn self_service_successor_is_handed_out_once() {
         .await;
     assert_problem(&forbidden, 403);
 }
+
+/// A lost answer never strands the customer: a fetch retried with the same
+/// Idempotency-Key gets the same successor again (a fetch without one stays once
+/// only). And the operator cannot cancel the rotation under the customer's feet: once
+/// the successor was fetched, cancelling says so (409) unless forced with a reason.
+#[tokio::test]
+async fn a_fetched_successor_survives_a_lost_answer_and_is_never_cancelled_silently() {
+    let app = spawn_app();
+    let (key, old) = app.create_key().await;
+    let scheduled = app
+        .call(
+            "POST",
+            &format!("/v1/keys/{key}/rotations"),
+            Some(json!({"gracePeriodSeconds": 3600, "selfService": true})),
+        )
+        .await;
+    assert_eq!(scheduled.status, StatusCode::CREATED, "{}", scheduled.text);
+    let rotation = scheduled.body["rotation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bearer = format!("Bearer {old}");
+    let fetch = |idempotency: Option<&'static str>| {
+        let mut headers = vec![("authorization", bearer.as_str())];
+        if let Some(key) = idempotency {
+            headers.push(("idempotency-key", key));
+        }
+        let headers: Vec<(&str, &str)> = headers;
+        let app = &app;
+        async move { app.raw("GET", "/v1/self/successor", None, &headers).await }
+    };
+    const RETRY_KEY: &str = "4b7a8a4e-0f5c-4d0e-9a63-2f0d8e1c5b77";
+    let first = fetch(Some(RETRY_KEY)).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let retried = fetch(Some(RETRY_KEY)).await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.text);
+    assert_eq!(
+        retried.body["secret"], first.body["secret"],
+        "the same successor"
+    );
+    assert_problem(&fetch(None).await, 410);
+    assert_problem(&fetch(Some("another-key-0123456789")).await, 410);
+    let new = first.body["secret"].as_str().unwrap().to_owned();
+
+    let cancel = format!("/v1/rotations/{rotation}/cancel");
+    let refused = app.call("POST", &cancel, Some(json!({}))).await;
+    assert_problem(&refused, 409);
+    assert!(refused.text.contains("handed out"), "{}", refused.text);
+    assert_problem(
+        &app.call("POST", &cancel, Some(json!({"force": true})))
+            .await,
+        422,
+    );
+    assert_eq!(app.verify(&new).await, "VALID", "nothing changed");
+    let forced = app
+        .call(
+            "POST",
+            &cancel,
+            Some(json!({"force": true, "reason": "the customer asked to stay on the old key"})),
+        )
+        .await;
+    assert_eq!(forced.status, StatusCode::OK, "{}", forced.text);
+    assert_eq!(app.verify(&new).await, "REVOKED");
+    assert_eq!(app.verify(&old).await, "VALID");
+}
