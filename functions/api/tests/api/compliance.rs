@@ -95,6 +95,24 @@ async fn compliance_report_scan_and_csv() {
             422,
         );
     }
+    // The CSV takes up to 10,000 rows a page, by the same checks.
+    for bad in [
+        "?limit=0",
+        "?limit=10001",
+        "?limit=x",
+        "?status=late",
+        "?cursor=key_nope",
+    ] {
+        assert_problem(
+            &app.call("GET", &format!("/v1/compliance.csv{bad}"), None)
+                .await,
+            422,
+        );
+    }
+    let most = app
+        .raw("GET", "/v1/compliance.csv?limit=10000", None, &[])
+        .await;
+    assert_eq!(most.status, StatusCode::OK, "{}", most.text);
 
     let csv = app
         .raw(
