@@ -321,3 +321,35 @@ async fn a_chain_recomputed_without_the_mac_key_is_detected() {
         ChainProblem::HeadNotAuthentic
     );
 }
+
+/// In-memory: stripping the head's MAC (to pass the chain off as one from before
+/// authentication) is itself detected, since MACs are required by default.
+#[tokio::test]
+async fn a_chain_stripped_of_its_mac_is_not_valid() {
+    use keyroll_core::audit::ChainProblem;
+    let f = fixture().await;
+    let memory = f.memory.clone().unwrap();
+    let key = f
+        .keyroll
+        .issue_key(
+            keyroll_core::service::NewKey {
+                organization_id: keyroll_core::ids::OrganizationId::parse("org").unwrap(),
+                name: keyroll_core::ids::KeyName::parse("k").unwrap(),
+                scopes: vec![],
+                rate_limit: 1,
+                class: Default::default(),
+            },
+            &f.actor(),
+        )
+        .await
+        .unwrap()
+        .key
+        .id;
+    memory.tamper_key(&key, |k| k.audit_head_mac = None);
+    let report = f.keyroll.audit_trail(&key).await.unwrap().report;
+    assert!(!report.valid && !report.authenticated, "{report:?}");
+    assert_eq!(
+        report.first_broken.unwrap().problem,
+        ChainProblem::HeadNotAuthentic
+    );
+}

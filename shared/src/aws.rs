@@ -37,21 +37,25 @@ pub fn keyroll_on_dynamodb(
 /// keyroll as the functions that change state run it: DynamoDB, Secrets Manager, the
 /// system clock. Built once per container, in `main`.
 /// Audit heads and idempotency records are authenticated with the KMS key of
-/// `KEYROLL_MAC_KEY_ID` (a random key of the process when unset: local runs only).
+/// `KEYROLL_MAC_KEY_ID`, which every function that writes must share: without it the
+/// function refuses to start (a key of its own would make every other container's
+/// chains look forged and its idempotency records unfindable).
 #[cfg(all(feature = "dynamodb", feature = "secrets-manager", feature = "kms"))]
 pub fn keyroll(
     config: crate::config::Config,
     sdk: &aws_config::SdkConfig,
-) -> crate::service::Keyroll {
-    let mac_key = config.mac_key_id.clone();
-    let keyroll = keyroll_on_dynamodb(config, sdk).with_vault(std::sync::Arc::new(
-        crate::vault::SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(sdk)),
-    ));
-    match mac_key {
-        Some(key_id) => keyroll.with_mac(std::sync::Arc::new(crate::mac::KmsMac::new(
+) -> crate::error::Result<crate::service::Keyroll> {
+    let key_id = config.mac_key_id.clone().ok_or_else(|| {
+        crate::error::Error::Config(
+            "KEYROLL_MAC_KEY_ID is required: the KMS HMAC key every writing function shares".into(),
+        )
+    })?;
+    Ok(keyroll_on_dynamodb(config, sdk)
+        .with_vault(std::sync::Arc::new(crate::vault::SecretsManagerVault::new(
+            aws_sdk_secretsmanager::Client::new(sdk),
+        )))
+        .with_mac(std::sync::Arc::new(crate::mac::KmsMac::new(
             aws_sdk_kms::Client::new(sdk),
             key_id,
-        ))),
-        None => keyroll,
-    }
+        ))))
 }

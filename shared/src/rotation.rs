@@ -329,9 +329,9 @@ impl Rotation {
     }
 
     /// When a rotation scheduled at `now` to start at `scheduled_at` stops covering an
-    /// old secret whose deadline is `deadline`: `None` when it starts in time, which is
-    /// by the deadline or, once that has passed, no later than a policy rotation
-    /// scheduled now would (`lead_seconds`).
+    /// old secret whose deadline is `deadline` (the second after the latest start that
+    /// covers it): `None` when it starts in time, which is by the deadline or, once that
+    /// has passed, no later than a policy rotation scheduled now would (`lead_seconds`).
     pub fn uncovered_from_for(
         scheduled_at: Timestamp,
         now: Timestamp,
@@ -339,7 +339,9 @@ impl Rotation {
         lead_seconds: u64,
     ) -> Option<Timestamp> {
         let latest = deadline.max(now.plus_seconds(lead_seconds));
-        (scheduled_at > latest).then_some(latest)
+        // The secret is still within its age at the deadline itself: it stops being
+        // covered the second after.
+        (scheduled_at > latest).then(|| latest.plus_seconds(1))
     }
 
     /// Whether the rotation's new secret is held and nobody entitled to it has received

@@ -90,3 +90,36 @@ async fn an_audit_trail_pages_both_ways_and_each_page_checks_the_whole_chain() {
     let versions = &trail.events[209].after["key"]["versions"];
     assert!(versions.as_array().unwrap().len() <= 2, "{versions}");
 }
+
+/// A key's chain is authenticated from its first event: a new key's and an imported
+/// one's (their creation writes no other change to carry the MAC later).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn new_and_imported_keys_have_authenticated_chains() {
+    use keyroll_core::secret::LookupHash;
+    use keyroll_core::service::LegacyKey;
+    use keyroll_core::time::Timestamp;
+    let f = fixture().await;
+    let issued = issue(&f).await.key.id;
+    let secret = format!("sk_live_{}", "0a1b2c3d4e5f6789".repeat(4));
+    let imported = f
+        .keyroll
+        .import_legacy_key(
+            LegacyKey {
+                id: None,
+                revoked: false,
+                key: new_key(KeyClass::Server),
+                lookup_hash: LookupHash::of(&secret),
+                visible_prefix: "0a1b2c3d".into(),
+                created_at: Timestamp::parse("2025-11-01T00:00:00Z").unwrap(),
+            },
+            &f.actor(),
+        )
+        .await
+        .unwrap()
+        .id;
+    for key in [issued, imported] {
+        let report = f.keyroll.audit_trail(&key).await.unwrap().report;
+        assert!(report.valid && report.authenticated, "{key}: {report:?}");
+        assert_eq!(report.events, 1);
+    }
+}

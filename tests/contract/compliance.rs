@@ -479,7 +479,7 @@ async fn a_rotation_scheduled_after_the_deadline_does_not_cover_the_key() {
     let late = schedule(&f, &key, far).await;
     assert_eq!(
         late.uncovered_from,
-        Some(deadline),
+        Some(deadline.plus_seconds(1)),
         "said when it is scheduled"
     );
     // Scheduled later, to start before the deadline: its new secret is 10 days old then.

@@ -21,7 +21,7 @@ async fn a_failure_on_one_reported_token_never_stops_the_others() {
     let tokens = parse_report(body.as_bytes()).unwrap();
 
     w.faults.throttle_commits.store(1, Ordering::SeqCst);
-    let outcomes = w.keyroll.report_leaks(&tokens).await;
+    let outcomes = w.keyroll.report_leaks(&tokens, None).await;
     assert!(
         outcomes[0].is_err(),
         "the first token's write was throttled"
@@ -39,7 +39,7 @@ async fn a_failure_on_one_reported_token_never_stops_the_others() {
     assert!(!w.keyroll.verify(&second).await.unwrap().is_valid());
 
     // GitHub retries the report.
-    let again = w.keyroll.report_leaks(&tokens).await;
+    let again = w.keyroll.report_leaks(&tokens, None).await;
     assert!(
         matches!(&again[0], Ok(LeakVerdict::TruePositive { key_id, rotation: Some(_) }) if *key_id == first_key),
         "{:?}",
@@ -58,4 +58,22 @@ async fn a_failure_on_one_reported_token_never_stops_the_others() {
         let rotations = w.keyroll.rotations_of(key).await.unwrap();
         assert_eq!(rotations.len(), 1, "one leak rotation each");
     }
+}
+
+/// Tokens not reached by the request's deadline fail (to be retried), never the report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tokens_past_the_reports_deadline_fail_alone() {
+    let w = world().await;
+    let (_, secret) = issue(&w, Default::default()).await;
+    let body = serde_json::json!([{"token": secret, "type": "keyroll_live_key"}]).to_string();
+    let tokens = parse_report(body.as_bytes()).unwrap();
+    let late = w
+        .keyroll
+        .report_leaks(&tokens, Some(std::time::Instant::now()))
+        .await;
+    assert!(late[0].as_ref().is_err_and(|e| e.is_transient()));
+    assert!(
+        w.keyroll.verify(&secret).await.unwrap().is_valid(),
+        "untouched"
+    );
 }

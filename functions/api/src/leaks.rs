@@ -76,6 +76,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     ))]
 pub async fn report(
     State(state): State<AppState>,
+    lambda: Option<axum::Extension<lambda_http::Context>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -95,7 +96,8 @@ pub async fn report(
         return Err(ApiError::Unauthorized);
     }
     let tokens = parse_report(&body)?;
-    let outcomes = state.keyroll.report_leaks(&tokens).await;
+    let stop_at = crate::deadline::stop_at(lambda.as_deref());
+    let outcomes = state.keyroll.report_leaks(&tokens, Some(stop_at)).await;
     let mut failed = false;
     let mut feedback = Vec::with_capacity(tokens.len());
     for (token, outcome) in tokens.iter().zip(outcomes) {

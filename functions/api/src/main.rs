@@ -16,7 +16,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     let customers = customer_access()?;
     let sdk = keyroll_core::aws::load_config().await;
-    let keyroll = keyroll_core::aws::keyroll(config, &sdk);
+    let keyroll = keyroll_core::aws::keyroll(config, &sdk)?;
     let queue: Option<Arc<dyn NotificationQueue>> = std::env::var("KEYROLL_QUEUE_URL")
         .ok()
         .filter(|url| !url.is_empty())

@@ -330,8 +330,13 @@ async fn setup(config: &Config) -> Result<()> {
     .await
     .with_context(|| format!("creating table {}", config.table_name))?;
     let queue_url = create_queue(&aws_sdk_sqs::Client::new(&sdk)).await?;
+    let mac_key = match &config.mac_key_id {
+        Some(key) => key.clone(),
+        None => create_mac_key(&aws_sdk_kms::Client::new(&sdk)).await?,
+    };
     println!("KEYROLL_TABLE_NAME={}", config.table_name);
     println!("KEYROLL_QUEUE_URL={queue_url}");
+    println!("KEYROLL_MAC_KEY_ID={mac_key}");
     Ok(())
 }
 

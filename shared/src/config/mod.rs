@@ -81,6 +81,10 @@ pub struct Config {
     pub queue_url: Option<String>,
     /// The KMS key of the keyed MAC; `None` locally (a random key of the process).
     pub mac_key_id: Option<String>,
+    /// A key's audit chain must carry an authentic head MAC to be valid: a missing one
+    /// is a stripped one. Off only while a stack upgraded from before authenticated
+    /// chains still has keys unchanged since.
+    pub audit_mac_required: bool,
     pub secret_name_prefix: String,
     /// How long the authorizer may reuse a positive verification.
     pub verify_cache_seconds: u64,
@@ -130,16 +134,8 @@ impl Config {
         };
         let embedded_extension_step_seconds =
             reader.number("KEYROLL_EMBEDDED_EXTENSION_STEP_SECONDS", 60, 365 * DAY);
-        let allow_loopback = match reader.text("KEYROLL_ALLOW_LOOPBACK_WEBHOOKS").as_str() {
-            "true" => true,
-            "false" => false,
-            other => {
-                reader.problems.push(format!(
-                    "KEYROLL_ALLOW_LOOPBACK_WEBHOOKS must be true or false (got {other:?})"
-                ));
-                false
-            }
-        };
+        let allow_loopback = reader.flag("KEYROLL_ALLOW_LOOPBACK_WEBHOOKS");
+        let audit_mac_required = reader.flag("KEYROLL_AUDIT_MAC_REQUIRED");
         let email_from = Some(reader.text("KEYROLL_EMAIL_FROM"))
             .map(|from| from.trim().to_owned())
             .filter(|from| !from.is_empty());
@@ -264,6 +260,7 @@ impl Config {
                 table_name,
                 queue_url,
                 mac_key_id,
+                audit_mac_required,
                 secret_name_prefix,
                 verify_cache_seconds,
                 github_keys,
@@ -358,6 +355,10 @@ impl Config {
                 self.destinations.allow_loopback.to_string(),
             ),
             (
+                "KEYROLL_AUDIT_MAC_REQUIRED",
+                self.audit_mac_required.to_string(),
+            ),
+            (
                 "KEYROLL_VERIFY_CACHE_SECONDS",
                 self.verify_cache_seconds.to_string(),
             ),
@@ -385,6 +386,19 @@ struct Reader<'a, F: Fn(&str) -> Option<String>> {
 }
 
 impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
+    /// A `true`/`false` setting (its default when unset).
+    fn flag(&mut self, name: &str) -> bool {
+        match self.text(name).as_str() {
+            "true" => true,
+            "false" => false,
+            other => {
+                self.problems
+                    .push(format!("{name} must be true or false (got {other:?})"));
+                false
+            }
+        }
+    }
+
     fn default_of(name: &str) -> &'static str {
         SETTINGS
             .iter()

@@ -107,6 +107,11 @@ pub const SETTINGS: &[Setting] = &[
         meaning: "delays between webhook attempts (comma-separated seconds; the default tries for 27.6 hours); an endpoint failing all of them is disabled",
     },
     Setting {
+        name: "KEYROLL_AUDIT_MAC_REQUIRED",
+        default: "true",
+        meaning: "an audit chain is valid only with an authentic head MAC (a missing one counts as stripped); false only on a stack upgraded from before authenticated chains, until every key has changed since",
+    },
+    Setting {
         name: "KEYROLL_ALLOW_LOOPBACK_WEBHOOKS",
         default: "false",
         meaning: "true allows webhook endpoints on http://127.0.0.0/8, [::1] and localhost (for keyroll-local and tests); never in AWS",

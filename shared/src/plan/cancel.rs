@@ -29,10 +29,10 @@ pub fn plan_cancel(
 ) -> Result<(KeyChange, Rotation)> {
     let expected = rotation.status;
     let before = snapshot(&key, Some(&rotation));
+    rotation.apply(RotationCommand::Cancel)?;
     if let (Some(at), DeliveredSuccessor::Refuse) = (rotation.revealed_at, delivered) {
         return Err(Conflict::SuccessorDelivered { at }.into());
     }
-    rotation.apply(RotationCommand::Cancel)?;
     if rotation.grace_ends_at <= act.now {
         return Err(Conflict::GraceEnded {
             remedy: "complete the rotation instead",

@@ -70,6 +70,8 @@ pub struct Successor {
     pub secret: NewSecret,
     /// The vault secret holding it; `None` when it is returned to the caller.
     pub held_as: Option<String>,
+    /// When it was put in the vault (its held-secret marker's time).
+    pub held_since: Option<Timestamp>,
 }
 
 /// Who acts, and when.
@@ -323,6 +325,7 @@ pub(crate) mod fixtures {
         let rotation_id = RotationId::generate();
         Successor {
             held_as: held.then(|| format!("keyroll/{rotation_id}")),
+            held_since: held.then(now),
             rotation_id,
             secret: secret(n),
         }

@@ -74,7 +74,11 @@ mod tests {
         .unwrap();
         assert_eq!(
             rotation.uncovered_from,
-            Some(deadline.max(now().plus_seconds(policy.schedule_lead_seconds)))
+            Some(
+                deadline
+                    .max(now().plus_seconds(policy.schedule_lead_seconds))
+                    .plus_seconds(1)
+            )
         );
         let at = deadline.plus_seconds(60);
         assert!(!rotation.covers(at));

@@ -147,7 +147,7 @@ impl Keyroll {
 
     /// MACs the audit head a change with events ends at, so the chain it closes cannot
     /// be recomputed by anyone without the MAC key.
-    async fn authenticate_head(&self, change: &mut KeyChange) -> Result<(), StoreError> {
+    pub(super) async fn authenticate_head(&self, change: &mut KeyChange) -> Result<(), StoreError> {
         let Some(hash) = change.key.audit_head.filter(|_| !change.events.is_empty()) else {
             return Ok(());
         };

@@ -73,9 +73,22 @@ impl Keyroll {
     /// failure on one (a throttled write, a vault outage) is that token's outcome and
     /// never stops the others. Each is idempotent, so GitHub's retry of the report
     /// rotates what failed and answers the rest as already handled.
-    pub async fn report_leaks(&self, tokens: &[ReportedToken]) -> Vec<Result<LeakVerdict>> {
+    ///
+    /// Tokens not reached by `stop_at` (the request's deadline) fail as unavailable, so
+    /// a large report answers in time and its retry carries on.
+    pub async fn report_leaks(
+        &self,
+        tokens: &[ReportedToken],
+        stop_at: Option<std::time::Instant>,
+    ) -> Vec<Result<LeakVerdict>> {
         let mut outcomes = Vec::with_capacity(tokens.len());
         for token in tokens {
+            if stop_at.is_some_and(|deadline| std::time::Instant::now() >= deadline) {
+                outcomes.push(Err(Error::Store(crate::error::StoreError::Unavailable(
+                    "the report's deadline came first".into(),
+                ))));
+                continue;
+            }
             let outcome = self
                 .report_leak(&token.token, &token.url, &token.source)
                 .await;

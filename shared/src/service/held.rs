@@ -23,7 +23,7 @@ impl Keyroll {
     ) -> Result<(MintedSecret, Successor)> {
         let (minted, secret) = self.mint().await?;
         let rotation_id = RotationId::generate();
-        let held_as = if held {
+        let held = if held {
             Some(
                 self.hold_in_vault(key_id, &rotation_id, &minted.secret)
                     .await?,
@@ -36,7 +36,8 @@ impl Keyroll {
             Successor {
                 rotation_id,
                 secret,
-                held_as,
+                held_since: held.as_ref().map(|marker| marker.held_at),
+                held_as: held.map(|marker| marker.vault_secret),
             },
         ))
     }
@@ -67,6 +68,18 @@ impl Keyroll {
             Err(error) => {
                 // Refused: the change certainly did not commit.
                 self.release_vault(successor.held_as.as_deref()).await;
+                if let (Some(vault_secret), Some(held_at)) =
+                    (successor.held_as.clone(), successor.held_since)
+                {
+                    let marker = HeldMarker {
+                        held_at,
+                        rotation_id: successor.rotation_id.clone(),
+                        vault_secret,
+                    };
+                    if let Err(cleanup) = self.store.remove_held_marker(&marker).await {
+                        tracing::warn!(%cleanup, "held-secret marker not removed; the sweep removes it");
+                    }
+                }
                 return Err(error);
             }
         };
@@ -84,7 +97,7 @@ impl Keyroll {
         key_id: &KeyId,
         rotation_id: &RotationId,
         secret: &RawSecret,
-    ) -> Result<String> {
+    ) -> Result<HeldMarker> {
         let vault = self
             .vault
             .as_ref()
@@ -92,13 +105,12 @@ impl Keyroll {
         let name = format!("{}{}", self.config.secret_name_prefix, rotation_id);
         // The marker first: a secret in the vault always has one, so the sweep finds
         // it if its rotation never commits.
-        self.store
-            .put_held_marker(&HeldMarker {
-                held_at: self.now(),
-                rotation_id: rotation_id.clone(),
-                vault_secret: name.clone(),
-            })
-            .await?;
+        let marker = HeldMarker {
+            held_at: self.now(),
+            rotation_id: rotation_id.clone(),
+            vault_secret: name.clone(),
+        };
+        self.store.put_held_marker(&marker).await?;
         vault
             .put(
                 &name,
@@ -110,7 +122,7 @@ impl Keyroll {
             )
             .await
             .map_err(|e| Error::Internal(e.to_string()))?;
-        Ok(name)
+        Ok(marker)
     }
 
     /// Deletes the held secrets whose rotation never committed, once that is certain

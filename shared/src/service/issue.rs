@@ -26,6 +26,7 @@ impl Keyroll {
         };
         let mut change = plan_issue(request, &secret, act)?;
         self.stamp(&mut change).await?;
+        self.authenticate_head(&mut change).await?;
         let key = change.key.clone();
         caller.record_request(&mut change, key.id.as_str(), 201, Some(&minted.secret), now)?;
         // A new key's id and secret are fresh: a conflict can only be contention on
@@ -61,6 +62,7 @@ impl Keyroll {
             };
             let mut change = plan_import(legacy.clone(), &self.config.secret_format, act)?;
             self.stamp(&mut change).await?;
+            self.authenticate_head(&mut change).await?;
             let key = change.key.clone();
             caller.record_request(&mut change, key.id.as_str(), 201, None, now)?;
             match self.store.commit(change).await {

@@ -307,11 +307,22 @@ impl Keyroll {
 
     /// Checks the head's keyed MAC once the hashes hold: a chain recomputed by someone
     /// who can write the table but not use the MAC key fails here. A head from before
-    /// chains were authenticated stays valid by its hashes, marked unauthenticated.
+    /// chains were authenticated stays valid by its hashes, marked unauthenticated —
+    /// unless `KEYROLL_AUDIT_MAC_REQUIRED` (the default), when a missing MAC is a
+    /// stripped one.
     async fn authenticate_chain(&self, key: &Key, report: &mut ChainReport) -> Result<()> {
-        let (Some(hash), Some(head_mac), true) =
-            (&key.audit_head, &key.audit_head_mac, report.valid)
-        else {
+        let (Some(hash), true) = (&key.audit_head, report.valid) else {
+            return Ok(());
+        };
+        let Some(head_mac) = &key.audit_head_mac else {
+            // No MAC: a chain from before authentication — or one stripped of it.
+            if self.config.audit_mac_required {
+                report.valid = false;
+                report.first_broken = Some(BrokenLink {
+                    seq: key.revision,
+                    problem: ChainProblem::HeadNotAuthentic,
+                });
+            }
             return Ok(());
         };
         let tag = hex::decode(&head_mac.mac).ok();

@@ -93,7 +93,9 @@ impl Keyroll {
         let written = match tokio::time::timeout(USE_WRITE_TIMEOUT, write).await {
             Ok(Ok(written)) => written,
             Ok(Err(error)) => {
-                tracing::warn!(%error, "recording a secret's last use failed; retried next minute");
+                // An alarm watches these: a use write refused for good (an IAM condition,
+                // say) would silently stop usage-based completion and delivery checks.
+                tracing::warn!(alert = "use_write_failed", %error, "recording a secret's last use failed; retried next minute");
                 false
             }
             Err(_) => {

@@ -542,8 +542,8 @@ async fn scheduling_past_the_compliance_deadline_is_flagged() {
     assert_eq!(late.status, StatusCode::CREATED, "{}", late.text);
     let rotation = &late.body["rotation"];
     assert_eq!(
-        rotation["uncoveredFrom"], "2026-04-01T00:00:00Z",
-        "90 days after issue"
+        rotation["uncoveredFrom"], "2026-04-01T00:00:01Z",
+        "the second after its 90 days"
     );
     let warning = rotation["complianceWarning"].as_str().unwrap();
     assert!(warning.contains("counts as overdue"), "{warning}");
@@ -551,7 +551,7 @@ async fn scheduling_past_the_compliance_deadline_is_flagged() {
     let got = app.call("GET", &format!("/v1/rotations/{id}"), None).await;
     assert_eq!(
         got.body["rotation"]["uncoveredFrom"],
-        "2026-04-01T00:00:00Z"
+        "2026-04-01T00:00:01Z"
     );
     app.call(
         "POST",
