@@ -5,17 +5,9 @@ use keyroll_tests::fixture::memory as fixture;
 #[path = "contract/mod.rs"]
 mod contract;
 
-/// In-memory only: an edit anywhere in the chain shows on every page, either order
-/// (each page checks the whole chain, streamed).
-#[tokio::test]
-async fn an_edit_anywhere_in_the_chain_shows_on_every_page() {
-    use keyroll_core::audit::AuditOrder;
-    use keyroll_core::service::AuditPageRequest;
-
-    let f = fixture().await;
-    let memory = f.memory.clone().expect("the memory fixture");
-    let key = f
-        .keyroll
+/// A server key of organisation `org`, for the in-memory-only tests below.
+async fn issue_plain_key(f: &keyroll_tests::fixture::Fixture) -> keyroll_core::ids::KeyId {
+    f.keyroll
         .issue_key(
             keyroll_core::service::NewKey {
                 organization_id: keyroll_core::ids::OrganizationId::parse("org").unwrap(),
@@ -29,7 +21,19 @@ async fn an_edit_anywhere_in_the_chain_shows_on_every_page() {
         .await
         .unwrap()
         .key
-        .id;
+        .id
+}
+
+/// In-memory only: an edit anywhere in the chain shows on every page, either order
+/// (each page checks the whole chain, streamed).
+#[tokio::test]
+async fn an_edit_anywhere_in_the_chain_shows_on_every_page() {
+    use keyroll_core::audit::AuditOrder;
+    use keyroll_core::service::AuditPageRequest;
+
+    let f = fixture().await;
+    let memory = f.memory.clone().expect("the memory fixture");
+    let key = issue_plain_key(&f).await;
     f.schedule_and_cancel(&key, 3).await;
     memory.tamper_audit(&key, |events| {
         events[1].reason = Some(keyroll_core::ids::Reason::parse("nothing to see").unwrap())
@@ -271,22 +275,7 @@ async fn a_chain_recomputed_without_the_mac_key_is_detected() {
     use keyroll_core::audit::{AuditOrder, ChainProblem};
     let f = fixture().await;
     let memory = f.memory.clone().unwrap();
-    let key = f
-        .keyroll
-        .issue_key(
-            keyroll_core::service::NewKey {
-                organization_id: keyroll_core::ids::OrganizationId::parse("org").unwrap(),
-                name: keyroll_core::ids::KeyName::parse("k").unwrap(),
-                scopes: vec![],
-                rate_limit: 1,
-                class: Default::default(),
-            },
-            &f.actor(),
-        )
-        .await
-        .unwrap()
-        .key
-        .id;
+    let key = issue_plain_key(&f).await;
     f.schedule_and_cancel(&key, 2).await;
     assert!(
         f.keyroll
@@ -329,22 +318,7 @@ async fn a_chain_stripped_of_its_mac_is_not_valid() {
     use keyroll_core::audit::ChainProblem;
     let f = fixture().await;
     let memory = f.memory.clone().unwrap();
-    let key = f
-        .keyroll
-        .issue_key(
-            keyroll_core::service::NewKey {
-                organization_id: keyroll_core::ids::OrganizationId::parse("org").unwrap(),
-                name: keyroll_core::ids::KeyName::parse("k").unwrap(),
-                scopes: vec![],
-                rate_limit: 1,
-                class: Default::default(),
-            },
-            &f.actor(),
-        )
-        .await
-        .unwrap()
-        .key
-        .id;
+    let key = issue_plain_key(&f).await;
     memory.tamper_key(&key, |k| k.audit_head_mac = None);
     let report = f.keyroll.audit_trail(&key).await.unwrap().report;
     assert!(!report.valid && !report.authenticated, "{report:?}");

@@ -42,7 +42,9 @@ fn derive(label: &str, root: &[u8]) -> [u8; 32] {
 }
 
 /// What a caller's Idempotency-Key turns into: where its record lives, what request
-/// it stood for, and the key that seals its secret.
+/// it stood for, and the key that seals its secret. Cloned rather than derived again:
+/// deriving it costs a call to the keyed MAC (KMS).
+#[derive(Clone)]
 pub struct IdempotencyIntent {
     /// Hex SHA-256 naming the record (caller, operation, key).
     pub id: String,

@@ -81,24 +81,11 @@ async fn crash_after_commit_before_delivery_is_finished_later() {
 }
 
 async fn policy_rotation(w: &World) -> (KeyId, keyroll_core::rotation::Rotation) {
-    let issued = w
-        .keyroll
-        .issue_key(
-            NewKey {
-                organization_id: OrganizationId::parse("org_acme").unwrap(),
-                name: KeyName::parse("old key").unwrap(),
-                scopes: vec![],
-                rate_limit: 10,
-                class: Default::default(),
-            },
-            &w.actor(),
-        )
-        .await
-        .unwrap();
+    let (key_id, _) = issue(w, Default::default()).await;
     let issued_rotation = w
         .keyroll
         .schedule_rotation(
-            &issued.key.id,
+            &key_id,
             RotationRequest {
                 trigger: ScheduleTrigger::Policy,
                 ..Default::default()
@@ -107,7 +94,7 @@ async fn policy_rotation(w: &World) -> (KeyId, keyroll_core::rotation::Rotation)
         )
         .await
         .unwrap();
-    (issued.key.id, issued_rotation.rotation)
+    (key_id, issued_rotation.rotation)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -171,25 +158,12 @@ async fn held_secret_is_deleted_when_the_rotation_ends() {
 async fn a_lost_commit_answer_never_deletes_the_held_secret() {
     use std::sync::atomic::Ordering;
     let w = world().await;
-    let issued = w
-        .keyroll
-        .issue_key(
-            NewKey {
-                organization_id: OrganizationId::parse("org_acme").unwrap(),
-                name: KeyName::parse("old key").unwrap(),
-                scopes: vec![],
-                rate_limit: 10,
-                class: Default::default(),
-            },
-            &w.actor(),
-        )
-        .await
-        .unwrap();
+    let (key_id, _) = issue(&w, Default::default()).await;
     w.faults.fail_after_commit.store(1, Ordering::SeqCst);
     let rotation = w
         .keyroll
         .schedule_rotation(
-            &issued.key.id,
+            &key_id,
             RotationRequest {
                 trigger: ScheduleTrigger::Policy,
                 ..Default::default()
@@ -228,26 +202,13 @@ async fn a_held_secret_whose_rotation_never_committed_is_swept_after_an_hour() {
     use keyroll_core::time::Timestamp;
     use std::sync::atomic::Ordering;
     let w = world().await;
-    let issued = w
-        .keyroll
-        .issue_key(
-            NewKey {
-                organization_id: OrganizationId::parse("org_acme").unwrap(),
-                name: KeyName::parse("old key").unwrap(),
-                scopes: vec![],
-                rate_limit: 10,
-                class: Default::default(),
-            },
-            &w.actor(),
-        )
-        .await
-        .unwrap();
+    let (key_id, _) = issue(&w, Default::default()).await;
     let held_at = w.keyroll.now();
     w.faults.throttle_commits.store(1, Ordering::SeqCst);
     let failed = w
         .keyroll
         .schedule_rotation(
-            &issued.key.id,
+            &key_id,
             RotationRequest {
                 trigger: ScheduleTrigger::Policy,
                 ..Default::default()

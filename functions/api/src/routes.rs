@@ -108,32 +108,28 @@ where
                 .map_err(|_| Error::invalid("Idempotency-Key", "must be visible ASCII"))
         })
         .transpose()?;
-    // The intent is derived from the key (and consumed by the operation), so a replay
-    // after a lost race derives it again from the same key.
-    let keyroll = &state.keyroll;
+    // The operation consumes the intent; a copy answers a replay after a lost race.
     let mut caller = Caller::new(actor.clone());
+    let mut intent = None;
     if let Some(key) = key {
-        let intent = keyroll
+        let derived = state
+            .keyroll
             .idempotency_intent(&actor, &scope, key, raw_body)
             .await?;
-        if let Some(response) = replay(state, &intent, Viewer::of(&actor)).await? {
+        if let Some(response) = replay(state, &derived, Viewer::of(&actor)).await? {
             return Ok(response);
         }
-        caller = caller.with_idempotency(intent);
+        caller = caller.with_idempotency(derived.clone());
+        intent = Some(derived);
     }
     match operation(caller).await {
         Ok(outcome) => Ok(respond(status, outcome, Viewer::of(&actor))),
-        Err(error) if error.kind() == ErrorKind::Conflict => match key {
+        Err(error) if error.kind() == ErrorKind::Conflict => match &intent {
             // A duplicate of this request may have won the race: answer with its result.
-            Some(key) => {
-                let intent = keyroll
-                    .idempotency_intent(&actor, &scope, key, raw_body)
-                    .await?;
-                match replay(state, &intent, Viewer::of(&actor)).await? {
-                    Some(response) => Ok(response),
-                    None => Err(error.into()),
-                }
-            }
+            Some(intent) => match replay(state, intent, Viewer::of(&actor)).await? {
+                Some(response) => Ok(response),
+                None => Err(error.into()),
+            },
             None => Err(error.into()),
         },
         Err(error) => Err(error.into()),

@@ -4,6 +4,7 @@
 use super::{Caller, Delivery, Keyroll, Replay, RotationIssued, Verification};
 use crate::error::{Error, Result};
 use crate::held::{HeldMarker, ORPHAN_AFTER_SECONDS};
+use crate::idempotency::IdempotencyIntent;
 use crate::ids::{Actor, KeyId, RotationId};
 use crate::plan::{plan_reveal, reveal::check_revealable, Act, Successor};
 use crate::rotation::Rotation;
@@ -203,40 +204,39 @@ impl Keyroll {
                 rotation_id.as_str().as_bytes(),
             )
             .await?;
-        if let Some(replay) = self.replay(&intent).await? {
-            if let Some(secret) = replay.secret {
-                return Ok((self.rotation(&rotation_id).await?, secret));
-            }
+        if let Some(replayed) = self.replayed_successor(&intent, &rotation_id).await? {
+            return Ok(replayed);
         }
-        match self
-            .reveal_secret(
-                &rotation_id,
-                Caller::new(actor.clone()).with_idempotency(intent),
-            )
-            .await
-        {
+        let caller = Caller::new(actor).with_idempotency(intent.clone());
+        match self.reveal_secret(&rotation_id, caller).await {
             // A duplicate of this fetch may have won the race: answer with its result.
             Err(error)
-                if error.kind() == crate::error::ErrorKind::Gone
-                    || error.kind() == crate::error::ErrorKind::Conflict =>
+                if matches!(
+                    error.kind(),
+                    crate::error::ErrorKind::Gone | crate::error::ErrorKind::Conflict
+                ) =>
             {
-                let intent = self
-                    .idempotency_intent(
-                        &actor,
-                        SUCCESSOR_SCOPE,
-                        key,
-                        rotation_id.as_str().as_bytes(),
-                    )
-                    .await?;
-                match self.replay(&intent).await? {
-                    Some(Replay {
-                        secret: Some(secret),
-                        ..
-                    }) => Ok((self.rotation(&rotation_id).await?, secret)),
-                    _ => Err(error),
+                match self.replayed_successor(&intent, &rotation_id).await? {
+                    Some(replayed) => Ok(replayed),
+                    None => Err(error),
                 }
             }
             other => other,
+        }
+    }
+
+    /// The successor an earlier fetch with the same Idempotency-Key was handed, if any.
+    async fn replayed_successor(
+        &self,
+        intent: &IdempotencyIntent,
+        rotation_id: &RotationId,
+    ) -> Result<Option<(Rotation, RawSecret)>> {
+        match self.replay(intent).await? {
+            Some(Replay {
+                secret: Some(secret),
+                ..
+            }) => Ok(Some((self.rotation(rotation_id).await?, secret))),
+            _ => Ok(None),
         }
     }
 
