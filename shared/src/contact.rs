@@ -20,19 +20,10 @@ pub struct EmailAddress(String);
 impl EmailAddress {
     pub fn parse(text: &str) -> Result<Self> {
         let invalid = || Error::invalid("email", "must be an email address like ops@example.com");
-        if !(3..=254).contains(&text.len()) || !text.bytes().all(|b| b.is_ascii_graphic()) {
+        if !crate::rules::is_email(text) {
             return Err(invalid());
         }
         let (local, domain) = text.split_once('@').ok_or_else(invalid)?;
-        let domain_ok = domain.contains('.')
-            && !domain.starts_with(['.', '-'])
-            && !domain.ends_with(['.', '-'])
-            && domain
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-        if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
-            return Err(invalid());
-        }
         Ok(Self(format!("{local}@{}", domain.to_ascii_lowercase())))
     }
 
@@ -154,11 +145,15 @@ impl DestinationPolicy {
     /// Checks a URL's form: https (or http to a loopback host when allowed), a host, no
     /// credentials, at most 2,048 characters; an address literal must be allowed too.
     pub fn parse_url(&self, text: &str) -> Result<Destination> {
-        let invalid = |why: &str| Error::invalid("url", why.to_owned());
-        if text.len() > 2048 {
-            return Err(invalid("must be at most 2048 characters"));
+        if !crate::rules::is_webhook_url(text) {
+            return Err(Error::invalid(
+                "url",
+                "must be an http(s) URL with a host name and an optional port, in visible ASCII, at most 2048 characters",
+            ));
         }
-        let url = url::Url::parse(text).map_err(|_| invalid("must be an absolute URL"))?;
+        // The form is the document's; what follows is the destination policy.
+        let invalid = |why: &str| Error::outside_policy("url", why.to_owned());
+        let url = url::Url::parse(text).map_err(|_| invalid("is not a usable URL"))?;
         if !url.username().is_empty() || url.password().is_some() {
             return Err(invalid("must not carry credentials"));
         }
@@ -195,7 +190,12 @@ impl DestinationPolicy {
     /// allowed. Checked at registration for address literals and at every send for
     /// what the name resolves to (so a name cannot be re-pointed inside).
     pub fn check_address(&self, ip: IpAddr) -> Result<()> {
-        let refused = |why: &str| Err(Error::invalid("url", format!("must not point at {why}")));
+        let refused = |why: &str| {
+            Err(Error::outside_policy(
+                "url",
+                format!("must not point at {why}"),
+            ))
+        };
         let ip = match ip {
             IpAddr::V6(v6) => v6
                 .to_ipv4_mapped()

@@ -35,6 +35,13 @@ pub enum Conflict {
     /// The rotation's status does not allow the command.
     #[error("{0}")]
     WrongState(String),
+    /// A well-formed value outside what this key's policy, the configuration or the
+    /// clock allows (the request's shape is the document's; this is the state's).
+    #[error("{field} {message}")]
+    OutsidePolicy {
+        field: &'static str,
+        message: String,
+    },
     #[error("the key is revoked")]
     KeyRevoked,
     /// The imported key's id or secret is already stored.
@@ -67,9 +74,11 @@ pub enum Conflict {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// `field` names the input as the caller sent it (`rateLimit`, `keys[3].name`,
+    /// `Idempotency-Key`).
     #[error("invalid {field}: {message}")]
     Invalid {
-        field: &'static str,
+        field: std::borrow::Cow<'static, str>,
         message: String,
     },
 
@@ -93,8 +102,9 @@ pub enum Error {
     #[error("configuration: {0}")]
     Config(String),
 
-    /// A backend failed; the detail is for logs, never for callers.
-    #[error("storage unavailable")]
+    /// A backend failed; the detail (the SDK's error code and message) is for logs,
+    /// never for callers.
+    #[error("storage unavailable: {0}")]
     Store(StoreError),
 
     /// A broken invariant inside keyroll; the detail is for logs, never for callers.
@@ -136,10 +146,40 @@ impl From<Conflict> for Error {
 }
 
 impl Error {
-    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+    pub fn invalid(
+        field: impl Into<std::borrow::Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
         Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A well-formed value that the key's policy, the configuration or the clock does
+    /// not allow now (the key's class bounds its grace, a time already past, …).
+    pub fn outside_policy(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict(Conflict::OutsidePolicy {
             field,
             message: message.into(),
+        })
+    }
+
+    /// The input this error is about, when it is about one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Error::Invalid { field, .. } => Some(field),
+            Error::Conflict(Conflict::OutsidePolicy { field, .. }) => Some(field),
+            _ => None,
+        }
+    }
+
+    /// What is wrong with [`Error::field`], without the field's name.
+    pub fn field_message(&self) -> Option<&str> {
+        match self {
+            Error::Invalid { message, .. } => Some(message),
+            Error::Conflict(Conflict::OutsidePolicy { message, .. }) => Some(message),
+            _ => None,
         }
     }
 
@@ -235,7 +275,8 @@ mod tests {
         ));
         assert_eq!(store.kind(), ErrorKind::Unavailable);
         assert!(!store.is_public());
-        assert!(!store.to_string().contains("10.0.0.1"));
+        // The cause is kept for the operator's log; callers never see a non-public error.
+        assert!(store.to_string().contains("10.0.0.1"));
     }
 
     #[test]

@@ -71,7 +71,7 @@ impl IdempotencyIntent {
         body: &[u8],
         mac: &dyn KeyedMac,
     ) -> Result<Self> {
-        if !(16..=255).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        if !crate::rules::IDEMPOTENCY_KEY.accepts(key) {
             return Err(Error::invalid(
                 "Idempotency-Key",
                 "must be 16-255 visible ASCII characters (use a random UUID)",

@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::Error;
 use crate::random;
+use crate::rules;
 
 const CROCKFORD: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 const ULID_LEN: usize = 26;
@@ -125,11 +126,7 @@ impl KeyId {
     }
 
     pub fn parse(text: &str) -> Result<Self, Error> {
-        let ok = (1..=64).contains(&text.len())
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if ok {
+        if rules::KEY_ID.accepts(text) {
             Ok(Self(text.to_owned()))
         } else {
             Err(Error::invalid(
@@ -167,11 +164,7 @@ string_newtype!(
 
 impl OrganizationId {
     pub fn parse(text: &str) -> Result<Self, Error> {
-        let ok = (1..=64).contains(&text.len())
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'));
-        if ok {
+        if rules::ORGANIZATION_ID.accepts(text) {
             Ok(Self(text.to_owned()))
         } else {
             Err(Error::invalid(
@@ -237,10 +230,10 @@ string_newtype!(
 );
 
 impl KeyName {
+    /// Leading and trailing white space is dropped.
     pub fn parse(text: &str) -> Result<Self, Error> {
-        let trimmed = text.trim();
-        if (1..=100).contains(&trimmed.chars().count()) && printable(trimmed) {
-            Ok(Self(trimmed.to_owned()))
+        if rules::KEY_NAME.accepts(text) {
+            Ok(Self(text.trim().to_owned()))
         } else {
             Err(Error::invalid("name", "must be 1-100 printable characters"))
         }
@@ -254,11 +247,7 @@ string_newtype!(
 
 impl Scope {
     pub fn parse(text: &str) -> Result<Self, Error> {
-        let ok = (1..=64).contains(&text.len())
-            && text.bytes().all(|b| {
-                b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'*' | b'/')
-            });
-        if ok {
+        if rules::SCOPE.accepts(text) {
             Ok(Self(text.to_owned()))
         } else {
             Err(Error::invalid(
@@ -275,23 +264,23 @@ string_newtype!(
 );
 
 impl Reason {
-    pub const MAX_CHARS: usize = 500;
+    pub const MAX_CHARS: usize = rules::REASON.max_chars;
 
+    /// Leading and trailing white space is dropped.
     pub fn parse(text: &str) -> Result<Self, Error> {
-        let trimmed = text.trim();
-        if trimmed.is_empty() {
+        if text.trim().is_empty() {
             return Err(Error::invalid("reason", "must not be empty"));
         }
-        if trimmed.chars().count() > Self::MAX_CHARS {
+        if text.chars().count() > Self::MAX_CHARS {
             return Err(Error::invalid("reason", "must be at most 500 characters"));
         }
-        if !printable(trimmed) {
+        if !rules::REASON.accepts(text) {
             return Err(Error::invalid(
                 "reason",
                 "must not contain control characters",
             ));
         }
-        Ok(Self(trimmed.to_owned()))
+        Ok(Self(text.trim().to_owned()))
     }
 
     /// A reason keyroll writes itself; callers cannot reach this with their input.

@@ -48,6 +48,7 @@ pub mod queue;
 pub mod random;
 pub mod rollover;
 pub mod rotation;
+pub mod rules;
 pub mod scan;
 pub mod secret;
 pub mod service;

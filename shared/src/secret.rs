@@ -93,6 +93,9 @@ impl LookupHash {
 
     pub fn parse_hex(text: &str) -> Result<Self> {
         let mut bytes = [0u8; 32];
+        if !crate::rules::LOOKUP_HASH.accepts(text) {
+            return Err(Error::invalid("lookupHash", "must be 64 hex characters"));
+        }
         hex::decode_to_slice(text, &mut bytes)
             .map_err(|_| Error::invalid("lookupHash", "must be 64 hex characters"))?;
         Ok(Self(bytes))

@@ -6,7 +6,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use keyroll_core::compliance::{ComplianceSnapshot, KeyCompliance, KeyComplianceStatus};
-use keyroll_core::error::Error;
 use keyroll_core::ids::OrganizationId;
 use keyroll_core::scan::{scan, ScanOptions, ScanReport};
 use keyroll_core::service::{ComplianceCursor, ComplianceFilter};
@@ -14,14 +13,18 @@ use keyroll_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use keyroll_core::rules::Range;
+
 use crate::extract::QueryParams;
 use crate::problem::{ApiError, Problem};
 use crate::AppState;
 
 const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 1000;
+/// Keys per page of the report.
+pub const REPORT_PAGE: Range = Range::new(1, 1000);
 /// Rows of one CSV page: about 1 MB, well inside Lambda's 6 MB response.
 const MAX_CSV_PAGE: usize = 10_000;
+pub const CSV_PAGE: Range = Range::new(1, MAX_CSV_PAGE as u64);
 const CSV_HEADER: &str = "keyId,organizationId,class,prefix,ageDays,status,rotationId\n";
 const HISTORY_DAYS: usize = 90;
 
@@ -95,12 +98,8 @@ fn request(query: &ComplianceQuery) -> Result<Request, ApiError> {
     })
 }
 
-fn limit(query: &ComplianceQuery, default: usize, max: usize) -> Result<usize, ApiError> {
-    let limit = query.limit.unwrap_or(default);
-    if !(1..=max).contains(&limit) {
-        return Err(Error::invalid("limit", format!("must be from 1 to {max}")).into());
-    }
-    Ok(limit)
+fn limit(query: &ComplianceQuery, default: usize, range: Range) -> Result<usize, ApiError> {
+    Ok(crate::dto::page_limit(query.limit, default, range)?)
 }
 
 /// Where every active key stands against the maximum-age rule, with the trend. One
@@ -117,7 +116,7 @@ pub async fn report(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ComplianceQuery>,
 ) -> Result<Json<ComplianceReport>, ApiError> {
-    let limit = limit(&query, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let limit = limit(&query, DEFAULT_LIMIT, REPORT_PAGE)?;
     let Request { filter, cursor } = request(&query)?;
     let keyroll = &state.keyroll;
     let (page, figures, history) = futures::try_join!(
@@ -158,7 +157,7 @@ pub async fn report_csv(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ComplianceQuery>,
 ) -> Result<Response, ApiError> {
-    let limit = limit(&query, MAX_CSV_PAGE, MAX_CSV_PAGE)?;
+    let limit = limit(&query, MAX_CSV_PAGE, CSV_PAGE)?;
     let Request { filter, cursor } = request(&query)?;
     let page = state
         .keyroll

@@ -58,14 +58,7 @@ pub async fn successor(
     headers: HeaderMap,
 ) -> Result<impl axum::response::IntoResponse, ApiError> {
     let presented = presented_secret(&headers).ok_or(Error::Unauthenticated)?;
-    let idempotency_key = headers
-        .get(crate::routes::IDEMPOTENCY_HEADER)
-        .map(|value| {
-            value
-                .to_str()
-                .map_err(|_| Error::invalid("Idempotency-Key", "must be visible ASCII"))
-        })
-        .transpose()?;
+    let idempotency_key = crate::routes::idempotency_key(&headers)?;
     let (rotation, secret) = state.keyroll.successor(presented, idempotency_key).await?;
     // A one-time secret: no cache on the way may keep it.
     let no_store = [(header::CACHE_CONTROL, "no-store")];

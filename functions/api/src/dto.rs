@@ -11,6 +11,43 @@ use utoipa::ToSchema;
 
 // ---------- requests ----------
 
+/// A number checked against its documented range (`rules`), as the document states it.
+pub fn within(
+    field: &'static str,
+    value: Option<u64>,
+    range: keyroll_core::rules::Range,
+) -> Result<Option<u64>, keyroll_core::Error> {
+    match value {
+        Some(n) if !range.contains(n) => {
+            Err(keyroll_core::Error::invalid(field, range.expectation()))
+        }
+        other => Ok(other),
+    }
+}
+
+/// A page size: `default` when absent, else within `range` (the document's).
+pub fn page_limit(
+    value: Option<usize>,
+    default: usize,
+    range: keyroll_core::rules::Range,
+) -> Result<usize, keyroll_core::Error> {
+    let limit = value.unwrap_or(default);
+    if !range.contains(limit as u64) {
+        return Err(keyroll_core::Error::invalid("limit", range.expectation()));
+    }
+    Ok(limit)
+}
+
+/// A requested instant: RFC 3339 is the document's rule (422 otherwise); one keyroll
+/// cannot represent (before 1970, after 9999) is outside what it allows (409).
+pub fn requested_time(field: &'static str, text: &str) -> Result<Timestamp, keyroll_core::Error> {
+    use keyroll_core::time::TimestampError;
+    Timestamp::parse(text).map_err(|error| match error {
+        TimestampError::Syntax => keyroll_core::Error::invalid(field, error.to_string()),
+        TimestampError::OutOfRange => keyroll_core::Error::outside_policy(field, error.to_string()),
+    })
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateKeyRequest {
@@ -39,7 +76,7 @@ pub struct ScheduleRotationRequest {
     pub grace_period_seconds: Option<u64>,
     /// When the new secret becomes current (RFC 3339). Default: now + 24 h.
     #[schema(value_type = Option<String>, format = DateTime)]
-    pub scheduled_at: Option<Timestamp>,
+    pub scheduled_at: Option<String>,
     /// Start now (cannot be combined with `scheduledAt`).
     #[serde(default)]
     pub immediate: bool,

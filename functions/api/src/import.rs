@@ -1,7 +1,12 @@
 //! `POST /v1/keys/import`: brings the old system's keys in with their real creation
-//! dates, as JSON (`{"keys": [...]}`) or CSV (`text/csv`, header row). Each row is
-//! checked and imported on its own: invalid rows are reported by number, valid ones
-//! imported, and a re-run imports nothing twice (same id or same secret: `duplicate`).
+//! dates, as JSON (`{"keys": [...]}`) or CSV (`text/csv`, header row).
+//!
+//! Every row must have the form the document gives `ImportRow`; if any has not, the
+//! request is refused (422) with each row's fault in `errors` (`keys[3].name`) and
+//! nothing is imported. Rows of the right form are then imported one by one, each with
+//! its outcome: `imported`, `duplicate` (a re-run imports nothing twice: same id or same
+//! secret), or `invalid` for what only the configuration or the clock decides (a
+//! prefix without this deployment's legacy prefix, a creation time in the future).
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -19,10 +24,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::Authenticated;
-use crate::problem::{ApiError, Problem};
+use crate::problem::{ApiError, FieldProblem, Problem};
 use crate::AppState;
 
 pub const MAX_ROWS: usize = 1000;
+
+/// At most this many faulty rows are listed in a refusal's `errors`.
+pub const MAX_REPORTED_FAULTS: usize = 100;
 
 /// Body limit of an import (the other routes take 64 KiB): 1,000 rows with room.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -38,6 +46,7 @@ pub const IMPORT_CONCURRENCY: usize = 16;
 pub struct ImportRow {
     /// The old system's key id, kept (1-64 letters, digits, '_', '-'); a new one if absent.
     id: Option<String>,
+    /// The owning organisation: 1-64 of `A-Za-z0-9_-.:`.
     organization_id: String,
     name: String,
     #[serde(default)]
@@ -46,7 +55,8 @@ pub struct ImportRow {
     #[serde(default)]
     class: KeyClass,
     /// The secret's shown prefix: 8 lower-case hex characters, with or without the old
-    /// system's prefix (`KEYROLL_LEGACY_KEY_PREFIX`, default `sk_live_`).
+    /// system's prefix (`KEYROLL_LEGACY_KEY_PREFIX`, default `sk_live_`). A row whose
+    /// prefix is neither is imported as `invalid`.
     prefix: String,
     /// SHA-256 hex of the whole secret, as the old system stores it.
     lookup_hash: String,
@@ -54,12 +64,110 @@ pub struct ImportRow {
     #[schema(format = DateTime)]
     created_at: String,
     /// `active` (default) or `revoked`.
-    status: Option<String>,
+    status: Option<ImportStatus>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportStatus {
+    Active,
+    Revoked,
+}
+
+/// The longest shown prefix: the old system's prefix and 8 hex characters.
+pub const MAX_PREFIX_CHARS: usize = 72;
+/// A shown prefix's form: visible ASCII ending in 8 lower-case hex characters.
+pub const PREFIX_PATTERN: &str = r"^[\u0021-\u007e]*[0-9a-f]{8}$";
+
+fn prefix_has_form(prefix: &str) -> bool {
+    let tail = prefix.len().checked_sub(8).and_then(|at| prefix.get(at..));
+    (8..=MAX_PREFIX_CHARS).contains(&prefix.len())
+        && prefix.bytes().all(|b| b.is_ascii_graphic())
+        && tail.is_some_and(|t| t.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
+/// A row of the documented form, before what the configuration and the clock decide.
+struct ShapedRow {
+    id: Option<KeyId>,
+    revoked: bool,
+    key: NewKey,
+    lookup_hash: LookupHash,
+    prefix: String,
+    created_at: String,
+}
+
+/// Row `index` checked against `ImportRow`'s form; the fault names the row's field.
+fn shaped(index: usize, value: serde_json::Value) -> Result<ShapedRow, FieldProblem> {
+    let at = format!("keys[{index}]");
+    let fault = |error: Error| {
+        let field = error.field().unwrap_or("row").to_owned();
+        let message = error
+            .field_message()
+            .map(str::to_owned)
+            .unwrap_or_else(|| error.to_string());
+        FieldProblem {
+            field: if field.starts_with(&at) {
+                field
+            } else {
+                format!("{at}.{field}")
+            },
+            message,
+        }
+    };
+    let row: ImportRow = crate::extract::from_value(value, &at).map_err(|error| match error {
+        ApiError::Domain(error) => fault(error),
+        other => FieldProblem {
+            field: at.clone(),
+            message: other.problem().detail,
+        },
+    })?;
+    let id = row
+        .id
+        .as_deref()
+        .map(KeyId::parse)
+        .transpose()
+        .map_err(|_| FieldProblem {
+            field: format!("{at}.id"),
+            message: "must be 1-64 letters, digits, '_' or '-'".into(),
+        })?;
+    let key = NewKey::parse(
+        &row.organization_id,
+        &row.name,
+        &row.scopes,
+        row.rate_limit,
+        row.class,
+    )
+    .and_then(|key| key.validate().map(|()| key))
+    .map_err(fault)?;
+    let lookup_hash =
+        LookupHash::parse_hex(&row.lookup_hash.to_ascii_lowercase()).map_err(fault)?;
+    if !prefix_has_form(&row.prefix) {
+        return Err(FieldProblem {
+            field: format!("{at}.prefix"),
+            message: "must be visible ASCII ending in 8 lower-case hex characters, at most 72"
+                .into(),
+        });
+    }
+    if let Err(keyroll_core::time::TimestampError::Syntax) = Timestamp::parse(&row.created_at) {
+        return Err(FieldProblem {
+            field: format!("{at}.createdAt"),
+            message: keyroll_core::time::TimestampError::Syntax.to_string(),
+        });
+    }
+    Ok(ShapedRow {
+        id,
+        revoked: row.status == Some(ImportStatus::Revoked),
+        key,
+        lookup_hash,
+        prefix: row.prefix,
+        created_at: row.created_at,
+    })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportRequest {
+    /// At most 1,000 rows.
     #[schema(value_type = Vec<ImportRow>)]
     keys: Vec<serde_json::Value>,
 }
@@ -91,28 +199,18 @@ pub struct ImportResponse {
     rows: Vec<RowResult>,
 }
 
-fn legacy_of(row: ImportRow, legacy_prefix: &str) -> Result<LegacyKey, Error> {
+/// What the configuration and the clock decide about a row of the right form.
+fn legacy_of(row: ShapedRow, legacy_prefix: &str) -> Result<LegacyKey, Error> {
     let visible = row
         .prefix
         .strip_prefix(legacy_prefix)
         .unwrap_or(&row.prefix)
         .to_owned();
-    let revoked = match row.status.as_deref() {
-        None | Some("active") => false,
-        Some("revoked") => true,
-        Some(_) => return Err(Error::invalid("status", "must be active or revoked")),
-    };
     Ok(LegacyKey {
-        id: row.id.as_deref().map(KeyId::parse).transpose()?,
-        revoked,
-        key: NewKey::parse(
-            &row.organization_id,
-            &row.name,
-            &row.scopes,
-            row.rate_limit,
-            row.class,
-        )?,
-        lookup_hash: LookupHash::parse_hex(&row.lookup_hash.to_ascii_lowercase())?,
+        id: row.id,
+        revoked: row.revoked,
+        key: row.key,
+        lookup_hash: row.lookup_hash,
         visible_prefix: visible,
         created_at: Timestamp::parse(&row.created_at)
             .map_err(|e| Error::invalid("createdAt", e.to_string()))?,
@@ -249,13 +347,7 @@ pub async fn import_keys(
         .unwrap_or_default();
     let rows: Vec<serde_json::Value> = match content_type.as_str() {
         "application/json" => {
-            let request: ImportRequest =
-                serde_json::from_slice(&body).map_err(|e| match e.classify() {
-                    serde_json::error::Category::Data => {
-                        ApiError::Domain(Error::invalid("body", "expected {\"keys\": [ ... ]}"))
-                    }
-                    _ => ApiError::MalformedJson("the body is not valid JSON".into()),
-                })?;
+            let request: ImportRequest = crate::extract::parse_json(&body)?;
             request.keys
         }
         "text/csv" => {
@@ -281,18 +373,27 @@ pub async fn import_keys(
         invalid: 0,
         rows: Vec::new(),
     };
+    // Every row's form first: a file with a fault imports nothing.
+    let mut problems = Vec::new();
+    let mut shaped_rows = Vec::with_capacity(rows.len());
+    for (index, value) in rows.into_iter().enumerate() {
+        match shaped(index, value) {
+            Ok(row) => shaped_rows.push(row),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    if !problems.is_empty() {
+        problems.truncate(MAX_REPORTED_FAULTS);
+        return Err(ApiError::InvalidFields(problems));
+    }
     // Rows run concurrently but answer in order. Two rows with the same secret race
     // on the secret record's guarded write: one is imported, the other a duplicate.
-    let outcomes: Vec<_> = futures::stream::iter(rows.into_iter().enumerate())
-        .map(|(index, value)| {
+    let outcomes: Vec<_> = futures::stream::iter(shaped_rows.into_iter().enumerate())
+        .map(|(index, row)| {
             let keyroll = &state.keyroll;
             let actor = &actor;
             async move {
-                let parsed = serde_json::from_value::<ImportRow>(value)
-                    .map_err(|e| {
-                        Error::invalid("row", e.to_string().chars().take(200).collect::<String>())
-                    })
-                    .and_then(|r| legacy_of(r, legacy_prefix));
+                let parsed = legacy_of(row, legacy_prefix);
                 let outcome = match parsed {
                     Err(error) => Err(error),
                     Ok(legacy) => keyroll.import_legacy_key(legacy, actor).await,

@@ -19,6 +19,7 @@ pub mod auth;
 pub mod compliance;
 pub mod customer;
 pub mod deadline;
+pub mod document;
 pub mod dto;
 pub mod extract;
 pub mod identity;
@@ -169,9 +170,16 @@ fn api() -> Routes {
     }
 }
 
-/// The OpenAPI 3.1 document of the API.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().document
+/// The OpenAPI 3.1 document of the API, with every input's rule (see [`document`]).
+pub fn openapi() -> serde_json::Value {
+    document_of(api().document)
+}
+
+fn document_of(generated: utoipa::openapi::OpenApi) -> serde_json::Value {
+    let mut document = serde_json::to_value(generated).unwrap_or_default();
+    let misses = document::complete(&mut document);
+    debug_assert!(misses.0.is_empty(), "document rules not placed: {misses:?}");
+    document
 }
 
 const DASHBOARD: &str = include_str!("dashboard.html");
@@ -204,7 +212,7 @@ pub fn app(state: AppState) -> Router {
         public,
         document,
     } = api();
-    let document = Arc::new(document);
+    let document = Arc::new(document_of(document));
     let operator = operator.route_layer(middleware::from_fn_with_state(
         state.clone(),
         auth::authenticate,

@@ -22,7 +22,8 @@ use crate::problem::{ApiError, Problem};
 use crate::AppState;
 
 const DEFAULT_PAGE: usize = 50;
-const MAX_PAGE: usize = 200;
+/// Items per page of a feed or delivery log.
+pub const FEED_PAGE: keyroll_core::rules::Range = keyroll_core::rules::Range::new(1, 200);
 
 fn organization(raw: &str) -> Result<OrganizationId, ApiError> {
     Ok(OrganizationId::parse(raw)?)
@@ -160,13 +161,7 @@ impl PageQuery {
     fn cursor(&self) -> Result<Option<&str>, ApiError> {
         match self.cursor.as_deref() {
             None => Ok(None),
-            Some(cursor)
-                if (1..=256).contains(&cursor.len())
-                    && cursor.starts_with(|c: char| c.is_ascii_digit())
-                    && cursor.bytes().all(|b| b.is_ascii_graphic()) =>
-            {
-                Ok(Some(cursor))
-            }
+            Some(cursor) if keyroll_core::rules::is_feed_cursor(cursor) => Ok(Some(cursor)),
             Some(_) => Err(Error::invalid(
                 "cursor",
                 "not a cursor of this list; start again without one",
@@ -176,11 +171,7 @@ impl PageQuery {
     }
 
     fn limit(&self) -> Result<usize, ApiError> {
-        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(Error::invalid("limit", "must be from 1 to 200").into());
-        }
-        Ok(limit)
+        Ok(crate::dto::page_limit(self.limit, DEFAULT_PAGE, FEED_PAGE)?)
     }
 }
 

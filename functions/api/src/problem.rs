@@ -21,12 +21,28 @@ pub struct Problem {
     /// For `rotation-in-progress`: the rotation that is in the way.
     #[serde(rename = "rotationId", skip_serializing_if = "Option::is_none")]
     pub rotation_id: Option<String>,
+    /// For `invalid-request` and `outside-policy`: each input at fault, named as the
+    /// caller sent it (`rateLimit`, `keys[3].name`, `limit`, `Idempotency-Key`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+}
+
+/// One input at fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldProblem {
+    /// The body field (a path such as `keys[3].name`), query or path parameter, or
+    /// header.
+    pub field: String,
+    /// What is wrong with it, without its value.
+    pub message: String,
 }
 
 /// Everything a route can fail with.
 #[derive(Debug)]
 pub enum ApiError {
     Domain(Error),
+    /// Several inputs at fault at once (an import's rows), answered 422.
+    InvalidFields(Vec<FieldProblem>),
     Unauthorized,
     MalformedJson(String),
     PayloadTooLarge,
@@ -55,6 +71,9 @@ pub fn status_and_type(error: &Error) -> (u16, &'static str) {
             }
             Some(Conflict::ConcurrentModification) => {
                 (409, "https://keyroll.dev/problems/concurrent-modification")
+            }
+            Some(Conflict::OutsidePolicy { .. }) => {
+                (409, "https://keyroll.dev/problems/outside-policy")
             }
             _ => (409, "https://keyroll.dev/problems/wrong-state"),
         },
@@ -85,13 +104,21 @@ fn title_of(status: u16) -> &'static str {
 
 impl ApiError {
     pub fn problem(&self) -> Problem {
+        let mut errors = Vec::new();
         let (status, problem_type, detail, rotation_id) = match self {
             ApiError::Domain(error) => {
                 let (status, problem_type) = status_and_type(error);
+                if let (Some(field), Some(message)) = (error.field(), error.field_message()) {
+                    errors.push(FieldProblem {
+                        field: field.to_owned(),
+                        message: message.to_owned(),
+                    });
+                }
                 let detail = if error.is_public() {
                     error.to_string()
                 } else {
-                    tracing::error!(%error, "request failed");
+                    // The cause (an SDK's error code and message) is for the operator.
+                    tracing::error!(cause = %error, "request failed");
                     match status {
                         503 => "the storage backend is unavailable; retry later".to_owned(),
                         _ => "an internal error occurred".to_owned(),
@@ -102,6 +129,24 @@ impl ApiError {
                     _ => None,
                 };
                 (status, problem_type, detail, rotation_id)
+            }
+            ApiError::InvalidFields(problems) => {
+                errors.clone_from(problems);
+                let detail = match problems.as_slice() {
+                    [one] => format!("invalid {}: {}", one.field, one.message),
+                    many => format!(
+                        "{} inputs are invalid, the first {}: {}",
+                        many.len(),
+                        many.first().map_or("", |p| p.field.as_str()),
+                        many.first().map_or("", |p| p.message.as_str())
+                    ),
+                };
+                (
+                    422,
+                    "https://keyroll.dev/problems/invalid-request",
+                    detail,
+                    None,
+                )
             }
             ApiError::Unauthorized => (
                 401,
@@ -147,6 +192,7 @@ impl ApiError {
             status,
             detail,
             rotation_id,
+            errors,
         }
     }
 }

@@ -11,6 +11,7 @@ use keyroll_core::error::{Error, ErrorKind};
 use keyroll_core::idempotency::IdempotencyIntent;
 use keyroll_core::ids::{KeyId, Reason, RotationId};
 use keyroll_core::processor::{process_due, ProcessReport, ProcessorOptions};
+use keyroll_core::rules::Range;
 use keyroll_core::secret::RawSecret;
 use keyroll_core::service::{
     AuditPageRequest, Caller, EmergencyRequest, EmergencySource, NewKey, ScheduleTrigger, Start,
@@ -27,6 +28,11 @@ use crate::problem::{ApiError, Problem};
 use crate::AppState;
 
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+/// Rotations per page of the due index and the emergency log.
+pub const ROTATION_PAGE: Range = Range::new(1, keyroll_core::service::MAX_ROTATION_PAGE as u64);
+/// How far back the emergency log is read.
+pub const EMERGENCY_DAYS: Range = Range::new(1, 366);
 
 pub(crate) fn key_id(raw: &str) -> Result<KeyId, ApiError> {
     KeyId::parse(raw).map_err(|_| Error::not_found("key", "with that id").into())
@@ -83,6 +89,21 @@ fn respond(status: StatusCode, outcome: Outcome, viewer: Viewer) -> Response {
     }
 }
 
+/// The request's `Idempotency-Key`, checked against `rules::IDEMPOTENCY_KEY` before
+/// anything else is done with it.
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, Error> {
+    let Some(value) = headers.get(IDEMPOTENCY_HEADER) else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key) if keyroll_core::rules::IDEMPOTENCY_KEY.accepts(key) => Ok(Some(key)),
+        _ => Err(Error::invalid(
+            "Idempotency-Key",
+            "must be 16-255 visible ASCII characters (use a random UUID)",
+        )),
+    }
+}
+
 /// Runs a state-changing operation once per Idempotency-Key (remembered 24 h): a retry
 /// gets the first result — the same status, the same resource shown as it is now, the
 /// same one-time secret — marked `Idempotent-Replayed: true`; the same key with another
@@ -100,14 +121,7 @@ where
     F: FnOnce(Caller) -> Fut,
     Fut: std::future::Future<Output = Result<Outcome, Error>>,
 {
-    let key = headers
-        .get(IDEMPOTENCY_HEADER)
-        .map(|value| {
-            value
-                .to_str()
-                .map_err(|_| Error::invalid("Idempotency-Key", "must be visible ASCII"))
-        })
-        .transpose()?;
+    let key = idempotency_key(headers)?;
     // The operation consumes the intent; a copy answers a replay after a lost race.
     let mut caller = Caller::new(actor.clone());
     let mut intent = None;
@@ -268,19 +282,27 @@ pub(crate) async fn schedule(
             return Err(Error::invalid("scheduledAt", "cannot be combined with immediate").into())
         }
         (true, None) => Start::Now,
-        (false, Some(at)) => Start::At(at),
+        (false, Some(at)) => Start::At(crate::dto::requested_time("scheduledAt", &at)?),
         (false, None) => Start::Default,
     };
     let request = keyroll_core::service::RotationRequest {
         reason: optional_reason(value.reason)?,
-        grace_seconds: value.grace_period_seconds,
+        grace_seconds: crate::dto::within(
+            "gracePeriodSeconds",
+            value.grace_period_seconds,
+            keyroll_core::rules::GRACE_SECONDS,
+        )?,
         start,
         trigger: if value.self_service {
             ScheduleTrigger::SelfService
         } else {
             ScheduleTrigger::Manual
         },
-        complete_when_unused_seconds: value.complete_when_unused_seconds,
+        complete_when_unused_seconds: crate::dto::within(
+            "completeWhenUnusedSeconds",
+            value.complete_when_unused_seconds,
+            keyroll_core::rules::COMPLETE_WHEN_UNUSED_SECONDS,
+        )?,
         auto_extend: value.auto_extend,
     };
     let keyroll = state.keyroll.clone();
@@ -342,7 +364,11 @@ pub(crate) async fn emergency(
 ) -> Result<Response, ApiError> {
     let request = EmergencyRequest {
         reason: Reason::parse(&body.value.reason)?,
-        grace_seconds: body.value.grace_period_seconds,
+        grace_seconds: crate::dto::within(
+            "gracePeriodSeconds",
+            body.value.grace_period_seconds,
+            keyroll_core::rules::EMERGENCY_GRACE_SECONDS,
+        )?,
         source: EmergencySource::Operator,
     };
     let keyroll = state.keyroll.clone();
@@ -393,9 +419,14 @@ pub struct RotationPageQuery {
 }
 
 /// A position in the due index: `<due time>.<rotationId>.<keyId>` (none of the three
-/// contains a dot).
+/// contains a dot; the time in Unix seconds), of the shape `rules::due_cursor_pattern`.
 fn due_cursor(entry: &keyroll_core::index::DueRef) -> String {
-    format!("{}.{}.{}", entry.due_at, entry.rotation_id, entry.key_id)
+    format!(
+        "{}.{}.{}",
+        entry.due_at.unix(),
+        entry.rotation_id,
+        entry.key_id
+    )
 }
 
 fn parse_due_cursor(text: &str) -> Result<keyroll_core::index::DueRef, Error> {
@@ -410,7 +441,7 @@ fn parse_due_cursor(text: &str) -> Result<keyroll_core::index::DueRef, Error> {
         return Err(invalid());
     };
     Ok(keyroll_core::index::DueRef {
-        due_at: keyroll_core::time::Timestamp::parse(due).map_err(|_| invalid())?,
+        due_at: keyroll_core::rules::cursor_time(due).ok_or_else(invalid)?,
         rotation_id: RotationId::parse(rotation).map_err(|_| invalid())?,
         key_id: KeyId::parse(key).map_err(|_| invalid())?,
     })
@@ -428,10 +459,7 @@ pub async fn rotations_in_progress(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<RotationPageQuery>,
 ) -> Result<Json<RotationPageResponse>, ApiError> {
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=keyroll_core::service::MAX_ROTATION_PAGE).contains(&limit) {
-        return Err(Error::invalid("limit", "must be from 1 to 500").into());
-    }
+    let limit = crate::dto::page_limit(query.limit, 100, ROTATION_PAGE)?;
     let after = query.cursor.as_deref().map(parse_due_cursor).transpose()?;
     let (page, next) = state
         .keyroll
@@ -467,7 +495,7 @@ pub struct EmergenciesQuery {
 
 /// A position in the emergency log: `<time>.<rotationId>.<keyId>`.
 fn emergency_cursor(entry: &keyroll_core::change::EmergencyLogEntry) -> String {
-    format!("{}.{}.{}", entry.at, entry.rotation_id, entry.key_id)
+    format!("{}.{}.{}", entry.at.unix(), entry.rotation_id, entry.key_id)
 }
 
 fn parse_emergency_cursor(text: &str) -> Result<keyroll_core::change::EmergencyLogEntry, Error> {
@@ -493,13 +521,10 @@ pub async fn recent_emergencies(
     QueryParams(query): QueryParams<EmergenciesQuery>,
 ) -> Result<Json<RotationPageResponse>, ApiError> {
     let days = query.days.unwrap_or(30);
-    if !(1..=366).contains(&days) {
-        return Err(Error::invalid("days", "must be from 1 to 366").into());
+    if !EMERGENCY_DAYS.contains(days) {
+        return Err(Error::invalid("days", EMERGENCY_DAYS.expectation()).into());
     }
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=keyroll_core::service::MAX_ROTATION_PAGE).contains(&limit) {
-        return Err(Error::invalid("limit", "must be from 1 to 500").into());
-    }
+    let limit = crate::dto::page_limit(query.limit, 100, ROTATION_PAGE)?;
     let after = query
         .cursor
         .as_deref()
@@ -691,7 +716,8 @@ pub struct AuditPaging {
     pub cursor: Option<String>,
 }
 
-const MAX_AUDIT_PAGE: usize = 1000;
+/// Events per audit page.
+pub const AUDIT_PAGE: Range = Range::new(1, 1000);
 
 impl AuditPaging {
     fn request(&self) -> Result<AuditPageRequest, Error> {
@@ -700,15 +726,12 @@ impl AuditPaging {
             Some("newest") => AuditOrder::NewestFirst,
             Some(_) => return Err(Error::invalid("order", "must be oldest or newest")),
         };
-        let limit = self.limit.unwrap_or(100);
-        if !(1..=MAX_AUDIT_PAGE).contains(&limit) {
-            return Err(Error::invalid("limit", "must be from 1 to 1000"));
-        }
+        let limit = crate::dto::page_limit(self.limit, 100, AUDIT_PAGE)?;
         let after = self
             .cursor
             .as_deref()
             .map(|c| {
-                c.parse::<u64>().map_err(|_| {
+                keyroll_core::rules::sequence_cursor(c).ok_or_else(|| {
                     Error::invalid(
                         "cursor",
                         "not a cursor of this trail; start again without one",

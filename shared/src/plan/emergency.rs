@@ -269,10 +269,10 @@ mod tests {
                 &successor(2, false),
                 act(&actor, now()),
             ),
-            Err(Error::Invalid {
+            Err(Error::Conflict(crate::error::Conflict::OutsidePolicy {
                 field: "gracePeriodSeconds",
                 ..
-            })
+            }))
         ));
     }
 }

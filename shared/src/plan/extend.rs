@@ -18,8 +18,11 @@ pub fn plan_extend(
     policy: &Policy,
     act: Act<'_>,
 ) -> Result<(KeyChange, Rotation)> {
-    if add_seconds == 0 {
-        return Err(Error::invalid("gracePeriodSeconds", "must be at least 1"));
+    if !crate::rules::EXTENSION_SECONDS.contains(add_seconds) {
+        return Err(Error::invalid(
+            "gracePeriodSeconds",
+            crate::rules::EXTENSION_SECONDS.expectation(),
+        ));
     }
     if rotation.trigger.is_emergency() {
         return Err(Conflict::EmergencyGraceIsFixed.into());
@@ -36,10 +39,10 @@ pub fn plan_extend(
     let new_end = rotation.grace_ends_at.plus_seconds(add_seconds);
     let total = new_end.seconds_since(rotation.scheduled_at);
     if total > i64::try_from(rules.max_grace_seconds).unwrap_or(i64::MAX) {
-        return Err(Error::invalid(
+        return Err(Error::outside_policy(
             "gracePeriodSeconds",
             format!(
-                "the grace would total {total} s, over the maximum of {} s",
+                "would make the grace total {total} s, over the maximum of {} s",
                 rules.max_grace_seconds
             ),
         ));
@@ -112,7 +115,9 @@ mod tests {
                 &p,
                 act(&actor, now())
             ),
-            Err(Error::Invalid { .. })
+            Err(Error::Conflict(
+                crate::error::Conflict::OutsidePolicy { .. }
+            ))
         ));
         assert!(matches!(
             plan_extend(

@@ -10,7 +10,7 @@ use crate::rotation::RotationTrigger;
 use crate::secret::LookupHash;
 use crate::time::Timestamp;
 
-pub const MAX_SCOPES: usize = 50;
+pub use crate::rules::MAX_SCOPES;
 
 /// A request to issue a key.
 #[derive(Debug, Clone)]
@@ -57,7 +57,7 @@ impl NewKey {
                 format!("at most {MAX_SCOPES} scopes"),
             ));
         }
-        if self.rate_limit == 0 {
+        if !crate::rules::RATE_LIMIT.contains(u64::from(self.rate_limit)) {
             return Err(Error::invalid("rateLimit", "must be at least 1"));
         }
         Ok(())
@@ -148,7 +148,10 @@ impl RotationRequest {
     pub fn validate_start(&self, now: Timestamp) -> Result<()> {
         if let Start::At(at) = self.start {
             if at < now {
-                return Err(Error::invalid("scheduledAt", "must not be in the past"));
+                return Err(Error::outside_policy(
+                    "scheduledAt",
+                    "must not be in the past",
+                ));
             }
         }
         Ok(())
@@ -157,7 +160,7 @@ impl RotationRequest {
     /// The checks that need no key and no clock.
     pub fn validate(&self) -> Result<()> {
         if let Some(n) = self.complete_when_unused_seconds {
-            if !(60..=365 * 86_400).contains(&n) {
+            if !crate::rules::COMPLETE_WHEN_UNUSED_SECONDS.contains(n) {
                 return Err(Error::invalid(
                     "completeWhenUnusedSeconds",
                     "must be between 60 and 31536000",
@@ -205,7 +208,7 @@ impl EmergencyRequest {
     pub fn grace(&self, policy: &EmergencyPolicy) -> Result<u64> {
         let grace = self.grace_seconds.unwrap_or(policy.default_grace_seconds);
         if grace > policy.max_grace_seconds {
-            return Err(Error::invalid(
+            return Err(Error::outside_policy(
                 "gracePeriodSeconds",
                 format!(
                     "must be between 0 and {} for an emergency rotation",

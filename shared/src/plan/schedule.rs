@@ -20,7 +20,7 @@ fn grace_for(key: &Key, requested: Option<u64>, policy: &Policy) -> Result<u64> 
     let rules = policy.for_class(key.class);
     let grace = requested.unwrap_or(rules.default_grace_seconds);
     if !(rules.min_grace_seconds..=rules.max_grace_seconds).contains(&grace) {
-        return Err(Error::invalid(
+        return Err(Error::outside_policy(
             "gracePeriodSeconds",
             format!(
                 "must be between {} and {} for {} keys",
@@ -47,9 +47,9 @@ pub fn plan_schedule(
     );
     let grace = grace_for(&key, request.grace_seconds, policy)?;
     if request.auto_extend && key.class != KeyClass::Embedded {
-        return Err(Error::invalid(
+        return Err(Error::outside_policy(
             "autoExtend",
-            "only embedded keys extend their grace automatically",
+            "is for embedded keys only: only they extend their grace automatically",
         ));
     }
     if key.status == KeyStatus::Revoked {
@@ -260,10 +260,10 @@ mod tests {
         };
         assert!(matches!(
             plan(key(KeyClass::Server), too_long),
-            Err(Error::Invalid {
+            Err(Error::Conflict(crate::error::Conflict::OutsidePolicy {
                 field: "gracePeriodSeconds",
                 ..
-            })
+            }))
         ));
         let past = RotationRequest {
             start: Start::At(now().minus_seconds(1)),
@@ -271,10 +271,10 @@ mod tests {
         };
         assert!(matches!(
             past.validate_start(now()),
-            Err(Error::Invalid {
+            Err(Error::Conflict(crate::error::Conflict::OutsidePolicy {
                 field: "scheduledAt",
                 ..
-            })
+            }))
         ));
         let extend = RotationRequest {
             auto_extend: true,
@@ -282,10 +282,10 @@ mod tests {
         };
         assert!(matches!(
             plan(key(KeyClass::Server), extend.clone()),
-            Err(Error::Invalid {
+            Err(Error::Conflict(crate::error::Conflict::OutsidePolicy {
                 field: "autoExtend",
                 ..
-            })
+            }))
         ));
         assert!(plan(key(KeyClass::Embedded), extend).is_ok());
         let mut busy = key(KeyClass::Server);

@@ -39,7 +39,8 @@ pub struct ComplianceCursor {
 }
 
 impl ComplianceCursor {
-    /// `<as_of>.<created_at>.<keyId>`, as written by [`std::fmt::Display`].
+    /// `<as_of>.<created_at>.<keyId>` (Unix seconds), as written by
+    /// [`std::fmt::Display`]: `rules::COMPLIANCE_CURSOR_PATTERN`.
     pub fn parse(text: &str) -> Result<Self> {
         let invalid = || {
             Error::invalid(
@@ -54,8 +55,8 @@ impl ComplianceCursor {
             return Err(invalid());
         };
         Ok(Self {
-            as_of: Timestamp::parse(as_of).map_err(|_| invalid())?,
-            created_at: Timestamp::parse(created_at).map_err(|_| invalid())?,
+            as_of: crate::rules::cursor_time(as_of).ok_or_else(invalid)?,
+            created_at: crate::rules::cursor_time(created_at).ok_or_else(invalid)?,
             key_id: KeyId::parse(key_id).map_err(|_| invalid())?,
         })
     }
@@ -67,7 +68,13 @@ impl ComplianceCursor {
 
 impl std::fmt::Display for ComplianceCursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}.{}", self.as_of, self.created_at, self.key_id)
+        write!(
+            f,
+            "{}.{}.{}",
+            self.as_of.unix(),
+            self.created_at.unix(),
+            self.key_id
+        )
     }
 }
 

@@ -43,9 +43,9 @@ impl Keyroll {
         };
         let store = self.deliveries()?;
         if store.contacts(&contact.organization_id).await?.len() >= MAX_DESTINATIONS {
-            return Err(Error::invalid(
+            return Err(Error::outside_policy(
                 "email",
-                format!("an organisation has at most {MAX_DESTINATIONS} contacts"),
+                format!("cannot be added: an organisation has at most {MAX_DESTINATIONS} contacts"),
             ));
         }
         store.add_contact(&contact).await?;
@@ -82,7 +82,7 @@ impl Keyroll {
         if destination.host.parse::<std::net::IpAddr>().is_err() {
             let addresses = tokio::net::lookup_host((destination.host.as_str(), destination.port))
                 .await
-                .map_err(|_| Error::invalid("url", "the host does not resolve"))?;
+                .map_err(|_| Error::outside_policy("url", "names a host that does not resolve"))?;
             for address in addresses {
                 self.config.destinations.check_address(address.ip())?;
             }
@@ -90,9 +90,11 @@ impl Keyroll {
         let types = wanted_types(types)?;
         let store = self.deliveries()?;
         if store.webhooks(&organization).await?.len() >= MAX_DESTINATIONS {
-            return Err(Error::invalid(
+            return Err(Error::outside_policy(
                 "url",
-                format!("an organisation has at most {MAX_DESTINATIONS} webhook endpoints"),
+                format!(
+                    "cannot be added: an organisation has at most {MAX_DESTINATIONS} webhook endpoints"
+                ),
             ));
         }
         let id = WebhookId::generate();

@@ -24,6 +24,9 @@ use crate::problem::{ApiError, Problem};
 use crate::routes::{audit_of, emergency, key_id, schedule, AuditPaging};
 use crate::AppState;
 
+/// Keys per page of the organisation's list.
+pub const KEY_PAGE: keyroll_core::rules::Range =
+    keyroll_core::rules::Range::new(1, MAX_KEY_PAGE as u64);
 const DEFAULT_KEY_PAGE: usize = 50;
 
 /// One of the organisation's keys as its users see it: the secrets (prefixes, stages,
@@ -126,10 +129,7 @@ pub async fn list_keys(
     Extension(Customer(user)): Extension<Customer>,
     QueryParams(query): QueryParams<KeysQuery>,
 ) -> Result<Json<OrgKeysResponse>, ApiError> {
-    let limit = query.limit.unwrap_or(DEFAULT_KEY_PAGE);
-    if !(1..=MAX_KEY_PAGE).contains(&limit) {
-        return Err(Error::invalid("limit", "must be from 1 to 100").into());
-    }
+    let limit = crate::dto::page_limit(query.limit, DEFAULT_KEY_PAGE, KEY_PAGE)?;
     let after = query
         .cursor
         .as_deref()

@@ -120,38 +120,66 @@ async fn another_organisations_destinations_answer_like_unknown_ones() {
 #[tokio::test]
 async fn bad_destinations_and_cursors_are_refused_and_change_nothing() {
     let app = spawn_app();
-    for (path, body) in [
+    // Outside the document's form: 422. Of the right form but outside the destination
+    // policy (plain http, metadata, private or loopback addresses): 409.
+    for (path, body, status) in [
         (
             "/v1/organizations/org_a/contacts",
             json!({"email": "not an address"}),
+            422,
         ),
         (
             "/v1/organizations/org_a/contacts",
             json!({"email": "ops@a.example", "types": []}),
+            422,
         ),
         (
             "/v1/organizations/org_a/contacts",
             json!({"email": "ops@a.example", "types": ["rotation.nope"]}),
+            422,
+        ),
+        (
+            "/v1/organizations/org_a/webhooks",
+            json!({"url": "ftp://hooks.example.com/"}),
+            422,
+        ),
+        (
+            "/v1/organizations/org_a/webhooks",
+            json!({"url": "https://user@hooks.example.com/"}),
+            422,
         ),
         (
             "/v1/organizations/org_a/webhooks",
             json!({"url": "http://hooks.example.com/"}),
+            409,
         ),
         (
             "/v1/organizations/org_a/webhooks",
             json!({"url": "https://169.254.169.254/latest/meta-data/"}),
+            409,
         ),
         (
             "/v1/organizations/org_a/webhooks",
             json!({"url": "https://10.0.0.5/hook"}),
+            409,
         ),
         (
             "/v1/organizations/org_a/webhooks",
             json!({"url": "http://127.0.0.1:9/hook"}),
+            409,
         ),
     ] {
         let reply = app.call("POST", path, Some(body.clone())).await;
-        assert_problem(&reply, 422);
+        assert_problem(&reply, status);
+        let field = if path.ends_with("contacts") && body["types"].is_null() {
+            "email"
+        } else if path.ends_with("contacts") {
+            "types"
+        } else {
+            "url"
+        };
+        let named = reply.body["errors"][0]["field"].as_str().unwrap_or("");
+        assert!(named.starts_with(field), "{body}: {}", reply.text);
     }
     for path in [
         "/v1/organizations/org_a/notifications?cursor=",

@@ -75,10 +75,12 @@ async fn invalid_input_gets_the_documented_status_and_changes_nothing() {
         ("GET", "/v1/nothing-here".into(), None, vec![], 404),
         // 405
         ("DELETE", format!("/v1/keys/{key}"), None, vec![], 405),
-        // 422: grace out of bounds, past start, long reason, unknown field, bad types
-        ("POST", rotations.clone(), Some(json!({"gracePeriodSeconds": 0}).to_string()), vec![], 422),
+        // 409: well formed, but outside the key's policy or past
+        ("POST", rotations.clone(), Some(json!({"gracePeriodSeconds": 0}).to_string()), vec![], 409),
+        ("POST", rotations.clone(), Some(json!({"scheduledAt": "2025-12-31T23:59:59Z"}).to_string()), vec![], 409),
+        ("POST", emergency.clone(), Some(json!({"reason": "leak", "gracePeriodSeconds": 86_401}).to_string()), vec![], 409),
+        // 422: outside the document: grace past any policy, long reason, unknown field, bad types
         ("POST", rotations.clone(), Some(json!({"gracePeriodSeconds": 99_999_999}).to_string()), vec![], 422),
-        ("POST", rotations.clone(), Some(json!({"scheduledAt": "2025-12-31T23:59:59Z"}).to_string()), vec![], 422),
         ("POST", rotations.clone(), Some(json!({"scheduledAt": "tomorrow"}).to_string()), vec![], 422),
         ("POST", rotations.clone(), Some(json!({"immediate": true, "scheduledAt": "2026-02-01T00:00:00Z"}).to_string()), vec![], 422),
         ("POST", rotations.clone(), Some(json!({"reason": "x".repeat(501)}).to_string()), vec![], 422),
@@ -87,7 +89,6 @@ async fn invalid_input_gets_the_documented_status_and_changes_nothing() {
         ("POST", rotations.clone(), Some(json!({"gracePeriodSeconds": "sk_live_lookslikeasecret"}).to_string()), vec![], 422),
         ("POST", emergency.clone(), Some(json!({}).to_string()), vec![], 422),
         ("POST", emergency.clone(), Some(json!({"reason": "   "}).to_string()), vec![], 422),
-        ("POST", emergency.clone(), Some(json!({"reason": "leak", "gracePeriodSeconds": 86_401}).to_string()), vec![], 422),
         ("POST", "/v1/keys".into(), Some(json!({"organizationId": "bad org", "name": "n", "rateLimit": 1}).to_string()), vec![], 422),
         ("POST", "/v1/keys".into(), Some(json!({"organizationId": "org", "name": "n", "rateLimit": 0}).to_string()), vec![], 422),
         ("POST", "/v1/keys".into(), Some(json!({"organizationId": "org", "name": "n", "rateLimit": 1, "class": "root"}).to_string()), vec![], 422),
@@ -98,7 +99,7 @@ async fn invalid_input_gets_the_documented_status_and_changes_nothing() {
         ("POST", rotations.clone(), Some("{\"reason\": ".into()), vec![], 400),
         ("POST", emergency.clone(), Some("{\"reason\": \"x\",}".into()), vec![], 400),
         ("POST", "/v1/verify".into(), Some("not json".into()), vec![], 400),
-        ("POST", rotations.clone(), Some(format!("{}{}", "[".repeat(200), "]".repeat(200))), vec![], 422),
+        ("POST", rotations.clone(), Some(format!("{}{}", "[".repeat(200), "]".repeat(200))), vec![], 400),
         ("POST", rotations.clone(), Some("{\"reason\": \"unterminated}".into()), vec![], 400),
         // 413: over 64 KiB
         ("POST", rotations.clone(), Some(json!({"reason": "x".repeat(70_000)}).to_string()), vec![], 413),

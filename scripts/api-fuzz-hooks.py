@@ -1,0 +1,45 @@
+"""schemathesis hooks for scripts/api-fuzz: GitHub's signature on leak reports.
+
+keyroll-local trusts one test key of this run (KEYROLL_GITHUB_PUBLIC_KEYS); every
+positive leak report schemathesis generates is signed with its private key over the
+exact bytes that are sent, so the route is exercised past its signature check. Negative
+cases keep the headers schemathesis generated, so they are refused (401) as they should.
+"""
+
+import base64
+import json
+import os
+
+import schemathesis
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+_KEY_FILE = os.environ.get("KEYROLL_FUZZ_GITHUB_KEY")
+_KEY_ID = os.environ.get("KEYROLL_FUZZ_GITHUB_KEY_ID", "")
+_KEY = None
+if _KEY_FILE:
+    with open(_KEY_FILE, "rb") as handle:
+        _KEY = serialization.load_pem_private_key(handle.read(), password=None)
+
+
+def _positive(case) -> bool:
+    meta = getattr(case, "meta", None)
+    generation = getattr(meta, "generation", None)
+    mode = getattr(generation, "mode", None)
+    return bool(mode is not None and mode.is_positive)
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    if _KEY is None or case.path != "/v1/leaks" or not _positive(case):
+        return
+    try:
+        # What `requests` sends for `json=`: the standard library's dumps, NaN refused.
+        raw = json.dumps(case.body, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError):
+        return
+    signature = _KEY.sign(raw, ec.ECDSA(hashes.SHA256()))
+    if case.headers is None:
+        case.headers = {}
+    case.headers["Github-Public-Key-Identifier"] = _KEY_ID
+    case.headers["Github-Public-Key-Signature"] = base64.b64encode(signature).decode("ascii")
