@@ -1,4 +1,5 @@
-"""schemathesis hooks for scripts/api-fuzz: GitHub's signature on leak reports.
+"""schemathesis hooks for scripts/api-fuzz: fresh idempotency keys, and GitHub's
+signature on leak reports.
 
 keyroll-local trusts one test key of this run (KEYROLL_GITHUB_PUBLIC_KEYS); every
 positive leak report schemathesis generates is signed with its private key over the
@@ -9,6 +10,7 @@ cases keep the headers schemathesis generated, so they are refused (401) as they
 import base64
 import json
 import os
+import uuid
 
 import schemathesis
 from cryptography.hazmat.primitives import hashes, serialization
@@ -31,7 +33,15 @@ def _positive(case) -> bool:
 
 @schemathesis.hook
 def before_call(context, case, kwargs):
-    if _KEY is None or case.path != "/v1/leaks" or not _positive(case):
+    if not _positive(case):
+        return
+    headers = case.headers or {}
+    for name in list(headers):
+        # A client sends a fresh Idempotency-Key with each new request (reusing one
+        # for another body is refused 422, as the IETF draft asks): so does this one.
+        if name.lower() == "idempotency-key":
+            headers[name] = str(uuid.uuid4())
+    if _KEY is None or case.path != "/v1/leaks":
         return
     try:
         # What `requests` sends for `json=`: the standard library's dumps, NaN refused.

@@ -53,6 +53,15 @@ pub fn wanted_types(types: Option<&[NotificationType]>) -> Result<Vec<Notificati
             "types",
             "must name at least one type, or be left out for all",
         )),
+        Some(types)
+            if types.len() > NotificationType::ALL.len()
+                || types
+                    .iter()
+                    .enumerate()
+                    .any(|(i, t)| types[..i].contains(t)) =>
+        {
+            Err(Error::invalid("types", "must name each type at most once"))
+        }
         Some(types) => Ok(NotificationType::ALL
             .into_iter()
             .filter(|t| types.contains(t))

@@ -43,15 +43,15 @@ pub struct SuccessorResponse {
 /// emergency and leak rotations. Send an `Idempotency-Key` so that a retry after a
 /// lost answer gets the same secret again.
 #[utoipa::path(get, path = "/v1/self/successor", tag = "self-service",
-    security(()),
-    params(("Authorization" = Option<String>, Header, description = "Bearer <your current API key> (or send it as x-api-key)"),
-           ("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters: a retry with the same key (within 24 h) gets the same secret again instead of 410")),
+    security(("currentSecret" = []), ("currentSecretHeader" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters: a retry with the same key (within 24 h) gets the same secret again instead of 410")),
     responses(
         (status = 200, body = SuccessorResponse),
         (status = 401, body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 410, body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::problem::Problem, content_type = "application/problem+json", description = "an `Idempotency-Key` that is not 16-255 visible ASCII characters"),
     ))]
 pub async fn successor(
     State(state): State<AppState>,

@@ -31,6 +31,8 @@ pub enum Rule {
     Each(Box<Rule>),
     /// One of these words.
     OneOf(&'static [&'static str]),
+    /// An array that names each item at most once.
+    Distinct,
 }
 
 impl Rule {
@@ -64,6 +66,7 @@ impl Rule {
             Rule::Items { min, max } => json!({"minItems": min, "maxItems": max}),
             Rule::Each(rule) => json!({"items": rule.keywords()}),
             Rule::OneOf(words) => json!({"enum": words}),
+            Rule::Distinct => json!({"uniqueItems": true}),
         };
         match value {
             Value::Object(map) => map,
@@ -80,6 +83,7 @@ fn reason() -> Rule {
 pub fn body_rules() -> Vec<(&'static str, &'static str, Rule)> {
     use Rule::*;
     let grace = || Range(rules::GRACE_SECONDS);
+    const TYPES: usize = keyroll_core::notification::NotificationType::ALL.len();
     vec![
         (
             "CreateKeyRequest",
@@ -128,13 +132,23 @@ pub fn body_rules() -> Vec<(&'static str, &'static str, Rule)> {
             "email",
             Rule::pattern(rules::EMAIL_PATTERN, 3, rules::EMAIL_MAX_CHARS),
         ),
-        ("CreateContactRequest", "types", Items { min: 1, max: 100 }),
+        (
+            "CreateContactRequest",
+            "types",
+            Items { min: 1, max: TYPES },
+        ),
+        ("CreateContactRequest", "types", Distinct),
         (
             "CreateWebhookRequest",
             "url",
             Rule::pattern(rules::WEBHOOK_URL_PATTERN, 1, rules::WEBHOOK_URL_MAX_CHARS),
         ),
-        ("CreateWebhookRequest", "types", Items { min: 1, max: 100 }),
+        (
+            "CreateWebhookRequest",
+            "types",
+            Items { min: 1, max: TYPES },
+        ),
+        ("CreateWebhookRequest", "types", Distinct),
         (
             "ImportRequest",
             "keys",
@@ -283,7 +297,6 @@ pub const FREE_INPUTS: &[(&str, &str)] = &[
     ("LeakReportItem.source", "GitHub's own label"),
     ("ScheduleRotationRequest.scheduledAt", "format: date-time"),
     ("ImportRow.createdAt", "format: date-time"),
-    ("Authorization", "a credential: checked, answered 401"),
     (
         "Github-Public-Key-Identifier",
         "checked against the trusted keys, answered 401",
@@ -368,36 +381,43 @@ fn cross_field_rules(schemas: &mut Value) {
     schemas["LeakReportItem"]["properties"]["url"]["type"] = json!("string");
 }
 
-/// A link from a response to an operation its id opens (OpenAPI 3.1 §4.8.20).
+/// A link from a response to an operation its ids open (OpenAPI 3.1 §4.8.20).
 struct Link {
     from: &'static str,
     status: &'static str,
     name: &'static str,
     to: &'static str,
-    parameter: &'static str,
-    value: &'static str,
+    parameters: &'static [(&'static str, &'static str)],
 }
 
-const KEY: &str = "$response.body#/key/id";
-const ROTATION: &str = "$response.body#/rotation/id";
+const KEY: &[(&str, &str)] = &[("keyId", "$response.body#/key/id")];
+const ROTATION: &[(&str, &str)] = &[("rotationId", "$response.body#/rotation/id")];
+const CONTACT: &[(&str, &str)] = &[
+    ("organizationId", "$request.path.organizationId"),
+    ("contactId", "$response.body#/id"),
+];
+const WEBHOOK: &[(&str, &str)] = &[
+    ("organizationId", "$request.path.organizationId"),
+    ("webhookId", "$response.body#/id"),
+];
+const OWN_CONTACT: &[(&str, &str)] = &[("contactId", "$response.body#/id")];
+const OWN_WEBHOOK: &[(&str, &str)] = &[("webhookId", "$response.body#/id")];
 
 fn links() -> Vec<Link> {
-    let link = |from, status, name, to, parameter, value| Link {
+    let link = |from, status, name, to, parameters| Link {
         from,
         status,
         name,
         to,
-        parameter,
-        value,
+        parameters,
     };
     vec![
-        link("create_key", "201", "GetKey", "get_key", "keyId", KEY),
+        link("create_key", "201", "GetKey", "get_key", KEY),
         link(
             "create_key",
             "201",
             "ScheduleRotation",
             "schedule_rotation",
-            "keyId",
             KEY,
         ),
         link(
@@ -405,24 +425,15 @@ fn links() -> Vec<Link> {
             "201",
             "EmergencyRotation",
             "emergency_rotation",
-            "keyId",
             KEY,
         ),
-        link(
-            "create_key",
-            "201",
-            "ListRotations",
-            "list_rotations",
-            "keyId",
-            KEY,
-        ),
-        link("create_key", "201", "Audit", "audit", "keyId", KEY),
+        link("create_key", "201", "ListRotations", "list_rotations", KEY),
+        link("create_key", "201", "Audit", "audit", KEY),
         link(
             "schedule_rotation",
             "201",
             "GetRotation",
             "get_rotation",
-            "rotationId",
             ROTATION,
         ),
         link(
@@ -430,7 +441,6 @@ fn links() -> Vec<Link> {
             "201",
             "CancelRotation",
             "cancel_rotation",
-            "rotationId",
             ROTATION,
         ),
         link(
@@ -438,7 +448,6 @@ fn links() -> Vec<Link> {
             "201",
             "CompleteRotation",
             "complete_rotation",
-            "rotationId",
             ROTATION,
         ),
         link(
@@ -446,7 +455,6 @@ fn links() -> Vec<Link> {
             "201",
             "ExtendRotation",
             "extend_rotation",
-            "rotationId",
             ROTATION,
         ),
         link(
@@ -454,7 +462,6 @@ fn links() -> Vec<Link> {
             "201",
             "RevealSecret",
             "reveal_secret",
-            "rotationId",
             ROTATION,
         ),
         link(
@@ -462,7 +469,6 @@ fn links() -> Vec<Link> {
             "201",
             "GetRotation",
             "get_rotation",
-            "rotationId",
             ROTATION,
         ),
         link(
@@ -470,7 +476,6 @@ fn links() -> Vec<Link> {
             "201",
             "CompleteRotation",
             "complete_rotation",
-            "rotationId",
             ROTATION,
         ),
         link(
@@ -478,7 +483,6 @@ fn links() -> Vec<Link> {
             "200",
             "CancelRotation",
             "cancel_rotation",
-            "rotationId",
             ROTATION,
         ),
         link(
@@ -486,7 +490,6 @@ fn links() -> Vec<Link> {
             "200",
             "CompleteRotation",
             "complete_rotation",
-            "rotationId",
             ROTATION,
         ),
         link(
@@ -494,15 +497,34 @@ fn links() -> Vec<Link> {
             "200",
             "ExtendRotation",
             "extend_rotation",
-            "rotationId",
             ROTATION,
+        ),
+        link(
+            "add_contact",
+            "201",
+            "RemoveContact",
+            "remove_contact",
+            CONTACT,
+        ),
+        link(
+            "add_webhook",
+            "201",
+            "RotateSecret",
+            "rotate_webhook_secret",
+            WEBHOOK,
+        ),
+        link(
+            "add_webhook",
+            "201",
+            "RemoveWebhook",
+            "remove_webhook",
+            WEBHOOK,
         ),
         link(
             "org_schedule_rotation",
             "201",
             "CompleteRotation",
             "org_complete_rotation",
-            "rotationId",
             ROTATION,
         ),
         link(
@@ -510,7 +532,6 @@ fn links() -> Vec<Link> {
             "201",
             "ExtendRotation",
             "org_extend_rotation",
-            "rotationId",
             ROTATION,
         ),
         link(
@@ -518,8 +539,28 @@ fn links() -> Vec<Link> {
             "201",
             "RevealSecret",
             "org_reveal_secret",
-            "rotationId",
             ROTATION,
+        ),
+        link(
+            "org_add_contact",
+            "201",
+            "RemoveContact",
+            "org_remove_contact",
+            OWN_CONTACT,
+        ),
+        link(
+            "org_add_webhook",
+            "201",
+            "RotateSecret",
+            "org_rotate_webhook_secret",
+            OWN_WEBHOOK,
+        ),
+        link(
+            "org_add_webhook",
+            "201",
+            "RemoveWebhook",
+            "org_remove_webhook",
+            OWN_WEBHOOK,
         ),
     ]
 }
@@ -540,15 +581,47 @@ fn add_links(document: &mut Value, misses: &mut Misses) {
             }
             let response = &mut operation["responses"][link.status];
             if response.is_object() {
+                let parameters: Map<String, Value> = link
+                    .parameters
+                    .iter()
+                    .map(|(name, value)| ((*name).to_owned(), json!(value)))
+                    .collect();
                 response["links"][link.name] = json!({
                     "operationId": link.to,
-                    "parameters": {link.parameter: link.value},
+                    "parameters": parameters,
                 });
                 placed = true;
             }
         }
         if !placed {
             misses.0.push(format!("link {} {}", link.from, link.name));
+        }
+    }
+}
+
+/// An empty JSON body stands for `{}` (see `extract::JsonBody`), so a body whose schema
+/// requires no field may be left out.
+fn optional_bodies(document: &mut Value) {
+    let schemas = document["components"]["schemas"].clone();
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for operation in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+    {
+        let body = &mut operation["requestBody"];
+        let content = &body["content"];
+        let Some(reference) = content["application/json"]["schema"]["$ref"].as_str() else {
+            continue;
+        };
+        let name = reference.rsplit('/').next().unwrap_or("");
+        let requires_nothing = schemas[name]["required"]
+            .as_array()
+            .is_none_or(Vec::is_empty);
+        if requires_nothing && content.as_object().is_some_and(|c| c.len() == 1) {
+            body["required"] = json!(false);
         }
     }
 }
@@ -590,10 +663,19 @@ pub fn complete(document: &mut Value) -> Misses {
                     continue;
                 };
                 for parameter in parameters {
-                    let Some(name) = parameter.get("name").and_then(Value::as_str) else {
+                    let Some(name) = parameter
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                    else {
                         continue;
                     };
-                    let name = name.to_owned();
+                    // An optional parameter is left out, never sent as `null`.
+                    if let Some(types) = parameter["schema"]["type"].as_array() {
+                        if let Some(kind) = types.iter().find(|t| *t != "null").cloned() {
+                            parameter["schema"]["type"] = kind;
+                        }
+                    }
                     for (i, (rule_path, rule_name, rule)) in operation_rules.iter().enumerate() {
                         if rule_path == path && *rule_name == name {
                             merge(&mut parameter["schema"], rule.keywords());
@@ -612,6 +694,7 @@ pub fn complete(document: &mut Value) -> Misses {
             misses.0.push(format!("{path} {name}"));
         }
     }
+    optional_bodies(document);
     add_links(document, &mut misses);
     misses
 }

@@ -365,11 +365,13 @@ pub struct RotationResponse {
     pub rotation: RotationView,
 }
 
-/// A rotation and the new secret it minted. The secret is shown here only.
+/// A rotation and the new secret it minted. The secret is shown here only; a
+/// self-service rotation's is not shown at all (the customer fetches it).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RotationWithSecretResponse {
     pub rotation: RotationView,
-    pub secret: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -89,6 +89,24 @@ impl utoipa::Modify for SecuritySchemes {
             ),
         );
         components.add_security_scheme(
+            "currentSecret",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("the customer's current API key, as `Authorization: Bearer sk_live_…` (the self-service successor fetch)"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "currentSecretHeader",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Header(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    "x-api-key",
+                    "the customer's current API key, as `x-api-key: sk_live_…`",
+                ),
+            )),
+        );
+        components.add_security_scheme(
             "customerToken",
             SecurityScheme::Http(
                 HttpBuilder::new()

@@ -407,6 +407,7 @@ pub(crate) async fn deliveries_for(
     params(("organizationId" = String, Path)),
     responses(
         (status = 201, body = ContactView),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "well formed, but outside what the organisation may have (at most 25) or, for a webhook, where keyroll may call (https, public addresses)"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
@@ -458,6 +459,7 @@ pub async fn remove_contact(
     params(("organizationId" = String, Path)),
     responses(
         (status = 201, body = WebhookWithSecretResponse),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "well formed, but outside what the organisation may have (at most 25) or, for a webhook, where keyroll may call (https, public addresses)"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),

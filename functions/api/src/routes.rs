@@ -75,7 +75,7 @@ fn respond(status: StatusCode, outcome: Outcome, viewer: Viewer) -> Response {
             status,
             Json(RotationWithSecretResponse {
                 rotation: RotationView::from(&rotation).seen_by(viewer),
-                secret: secret.expose().to_owned(),
+                secret: Some(secret.expose().to_owned()),
             }),
         )
             .into_response(),

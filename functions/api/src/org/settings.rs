@@ -18,6 +18,7 @@ use crate::AppState;
     security(("customerToken" = [])),
     responses(
         (status = 201, body = ContactView),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "well formed, but outside what the organisation may have (at most 25) or, for a webhook, where keyroll may call (https, public addresses)"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -70,6 +71,7 @@ pub async fn remove_contact(
     security(("customerToken" = [])),
     responses(
         (status = 201, body = WebhookWithSecretResponse),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "well formed, but outside what the organisation may have (at most 25) or, for a webhook, where keyroll may call (https, public addresses)"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
