@@ -252,3 +252,66 @@ async fn recent_emergencies_page_newest_first_at_a_cost_that_follows_the_page() 
     }
     assert_eq!(seen, started);
 }
+
+/// The dashboard's emergency panel through the API's router, on this adapter: with no
+/// emergency logged and with one, `GET /v1/emergencies` answers 200 with the rotation
+/// (on DynamoDB it once answered 503: an empty `begins_with` prefix).
+#[tokio::test]
+async fn emergencies_are_listed_through_the_api() {
+    use tower::ServiceExt;
+
+    let f = fixture().await;
+    let token = "contract-admin-token-0123456789";
+    let router = keyroll_api::app(keyroll_api::AppState {
+        keyroll: Arc::new(f.another_container()),
+        auth: keyroll_api::Auth::admin_token(token),
+        queue: None,
+        customers: None,
+    });
+    let list = || async {
+        let response = router
+            .clone()
+            .oneshot(
+                axum::http::Request::get("/v1/emergencies?days=30")
+                    .header("authorization", format!("Bearer {token}"))
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        (
+            status,
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+        )
+    };
+    let (status, body) = list().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["rotations"], serde_json::json!([]));
+    let key = issue(&f).await.key.id;
+    let rotation = f
+        .keyroll
+        .emergency_rotation(
+            &key,
+            EmergencyRequest {
+                reason: Reason::parse("posted in a public gist").unwrap(),
+                grace_seconds: Some(0),
+                source: EmergencySource::Operator,
+            },
+            &f.actor(),
+        )
+        .await
+        .unwrap()
+        .rotation;
+    let (status, body) = list().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["rotations"][0]["id"],
+        rotation.id.to_string(),
+        "{body}"
+    );
+}
