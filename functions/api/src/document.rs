@@ -84,27 +84,7 @@ pub fn body_rules() -> Vec<(&'static str, &'static str, Rule)> {
     use Rule::*;
     let grace = || Range(rules::GRACE_SECONDS);
     const TYPES: usize = keyroll_core::notification::NotificationType::ALL.len();
-    vec![
-        (
-            "CreateKeyRequest",
-            "organizationId",
-            Text(rules::ORGANIZATION_ID),
-        ),
-        ("CreateKeyRequest", "name", Text(rules::KEY_NAME)),
-        (
-            "CreateKeyRequest",
-            "scopes",
-            Items {
-                min: 0,
-                max: rules::MAX_SCOPES,
-            },
-        ),
-        (
-            "CreateKeyRequest",
-            "scopes",
-            Each(Box::new(Text(rules::SCOPE))),
-        ),
-        ("CreateKeyRequest", "rateLimit", Range(rules::RATE_LIMIT)),
+    let mut rules = vec![
         ("ScheduleRotationRequest", "reason", reason()),
         ("ScheduleRotationRequest", "gracePeriodSeconds", grace()),
         (
@@ -158,18 +138,6 @@ pub fn body_rules() -> Vec<(&'static str, &'static str, Rule)> {
             },
         ),
         ("ImportRow", "id", Text(rules::KEY_ID)),
-        ("ImportRow", "organizationId", Text(rules::ORGANIZATION_ID)),
-        ("ImportRow", "name", Text(rules::KEY_NAME)),
-        (
-            "ImportRow",
-            "scopes",
-            Items {
-                min: 0,
-                max: rules::MAX_SCOPES,
-            },
-        ),
-        ("ImportRow", "scopes", Each(Box::new(Text(rules::SCOPE)))),
-        ("ImportRow", "rateLimit", Range(rules::RATE_LIMIT)),
         (
             "ImportRow",
             "prefix",
@@ -180,6 +148,33 @@ pub fn body_rules() -> Vec<(&'static str, &'static str, Rule)> {
             ),
         ),
         ("ImportRow", "lookupHash", Text(rules::LOOKUP_HASH)),
+    ];
+    // A new key's fields, which an imported row carries too (both go through `NewKey`).
+    for schema in ["CreateKeyRequest", "ImportRow"] {
+        rules.extend(
+            key_fields()
+                .into_iter()
+                .map(|(field, rule)| (schema, field, rule)),
+        );
+    }
+    rules
+}
+
+/// The rules of a new key's fields.
+fn key_fields() -> Vec<(&'static str, Rule)> {
+    use Rule::*;
+    vec![
+        ("organizationId", Text(rules::ORGANIZATION_ID)),
+        ("name", Text(rules::KEY_NAME)),
+        (
+            "scopes",
+            Items {
+                min: 0,
+                max: rules::MAX_SCOPES,
+            },
+        ),
+        ("scopes", Each(Box::new(Text(rules::SCOPE)))),
+        ("rateLimit", Range(rules::RATE_LIMIT)),
     ]
 }
 
@@ -357,9 +352,9 @@ fn cross_field_rules(schemas: &mut Value) {
         "if": {"required": ["force"], "properties": {"force": {"const": true}}},
         "then": {"required": ["reason"], "properties": {"reason": {"type": "string"}}}
     });
-    for schema in ["CancelRotationRequest", "CompleteRotationRequest"] {
-        if let Some(Value::Object(more)) = Some(forced_needs_reason.clone()) {
-            merge(&mut schemas[schema], more);
+    if let Value::Object(more) = forced_needs_reason {
+        for schema in ["CancelRotationRequest", "CompleteRotationRequest"] {
+            merge(&mut schemas[schema], more.clone());
         }
     }
     if let Value::Object(more) = json!({

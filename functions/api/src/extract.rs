@@ -190,21 +190,19 @@ fn field_error(prefix: &str, path: &str, message: &str) -> keyroll_core::Error {
     };
     let message = sanitized(message);
     // The path of a missing field ends at its object; an unknown one's names it.
-    for kind in ["missing field `"] {
-        if let Some(rest) = message.strip_prefix(kind) {
-            let name: String = rest
-                .split('`')
-                .next()
-                .unwrap_or("")
-                .chars()
-                .take(64)
-                .collect();
-            field = if field.is_empty() {
-                name
-            } else {
-                format!("{field}.{name}")
-            };
-        }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let name: String = rest
+            .split('`')
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(64)
+            .collect();
+        field = if field.is_empty() {
+            name
+        } else {
+            format!("{field}.{name}")
+        };
     }
     if field.is_empty() {
         field = "body".to_owned();

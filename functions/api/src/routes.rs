@@ -520,10 +520,7 @@ pub async fn recent_emergencies(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<EmergenciesQuery>,
 ) -> Result<Json<RotationPageResponse>, ApiError> {
-    let days = query.days.unwrap_or(30);
-    if !EMERGENCY_DAYS.contains(days) {
-        return Err(Error::invalid("days", EMERGENCY_DAYS.expectation()).into());
-    }
+    let days = crate::dto::within("days", query.days, EMERGENCY_DAYS)?.unwrap_or(30);
     let limit = crate::dto::page_limit(query.limit, 100, ROTATION_PAGE)?;
     let after = query
         .cursor
