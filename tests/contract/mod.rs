@@ -31,6 +31,7 @@ mod delivery;
 mod emergency;
 mod indexes;
 mod lifecycle;
+mod ports;
 mod storage;
 mod verification;
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use keyroll_core::config::Config;
 use keyroll_core::ids::Actor;
+use keyroll_core::queue::{MemoryQueue, NotificationQueue, SqsQueue};
 use keyroll_core::service::Keyroll;
 use keyroll_core::store::dynamodb::create_table;
 use keyroll_core::store::dynamodb::DynamoStore;
@@ -11,6 +12,9 @@ use keyroll_core::store::memory::MemoryStore;
 use keyroll_core::store::{DeliveryStore, Store};
 use keyroll_core::testing::TestKeyroll;
 use keyroll_core::time::{ManualClock, Timestamp};
+use keyroll_core::vault::{MemoryVault, SecretVault, SecretsManagerVault};
+
+use crate::queues::{moto_fifo_queue, Inbox};
 
 /// A service over one store, with the clock the service reads.
 pub struct Fixture {
@@ -61,6 +65,37 @@ impl Fixture {
     pub fn clock_now(&self) -> Timestamp {
         use keyroll_core::time::Clock;
         self.clock.now()
+    }
+
+    /// The notification queue of this fixture's kind, and an inbox reading back what it
+    /// delivered: a fresh FIFO queue in moto (SQS) for DynamoDB fixtures, memory for
+    /// in-memory ones.
+    pub async fn queue(&self) -> (Arc<dyn NotificationQueue>, Inbox) {
+        if self.dynamo.is_some() {
+            let (client, url) = moto_fifo_queue().await;
+            let queue = Arc::new(SqsQueue::new(client.clone(), url.clone()));
+            (queue, Inbox::Sqs { client, url })
+        } else {
+            let queue = Arc::new(MemoryQueue::new());
+            (queue.clone(), Inbox::Memory(queue))
+        }
+    }
+
+    /// The secret vault of this fixture's kind: Secrets Manager in moto for DynamoDB
+    /// fixtures, memory for in-memory ones.
+    pub async fn vault(&self) -> Arc<dyn SecretVault> {
+        if self.dynamo.is_some() {
+            assert!(
+                std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").is_ok(),
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER is not set: run scripts/test"
+            );
+            let config = keyroll_core::aws::load_config().await;
+            Arc::new(SecretsManagerVault::new(
+                aws_sdk_secretsmanager::Client::new(&config),
+            ))
+        } else {
+            Arc::new(MemoryVault::new())
+        }
     }
 
     /// A second service over the same store and clock: another Lambda container.

@@ -4,6 +4,7 @@
 pub mod faults;
 pub mod fixture;
 pub mod processor;
+pub mod queues;
 pub mod receiver;
 
 /// The secret a rotation returned to its caller (tests only ask it of rotations whose

@@ -388,7 +388,8 @@ impl Store for MemoryStore {
             .lock()
             .outbox
             .range((shard, after.unwrap_or("").to_owned())..)
-            .filter(|((s, key), _)| *s == shard && after.is_none_or(|a| key.as_str() > a))
+            .take_while(|((s, _), _)| *s == shard)
+            .filter(|((_, key), _)| after.is_none_or(|a| key.as_str() > a))
             .take(limit)
             .map(|((shard, sort_key), message)| OutboxEntry {
                 shard: *shard,
