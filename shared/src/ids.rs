@@ -283,9 +283,27 @@ impl Reason {
         Ok(Self(text.trim().to_owned()))
     }
 
-    /// A reason keyroll writes itself; callers cannot reach this with their input.
+    /// A reason keyroll composes itself, often around a caller's reason or an error's
+    /// text: held to the same rule as a parsed one (control characters become spaces,
+    /// at most [`Reason::MAX_CHARS`], ending in `…` when cut), so every stored reason
+    /// reads back. A table item whose reason does not parse could not be read at all.
     pub fn system(text: impl Into<String>) -> Self {
-        Self(text.into())
+        let text: String = text
+            .into()
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let text = text.trim();
+        if text.is_empty() {
+            return Self("(no reason given)".to_owned());
+        }
+        if text.chars().count() <= Self::MAX_CHARS {
+            return Self(text.to_owned());
+        }
+        let mut cut: String = text.chars().take(Self::MAX_CHARS - 1).collect();
+        cut.truncate(cut.trim_end().len());
+        cut.push('…');
+        Self(cut)
     }
 }
 
@@ -317,6 +335,34 @@ mod tests {
         assert!(KeyId::parse(&"k".repeat(65)).is_err());
         assert!(KeyId::parse("KEY#1").is_err(), "no table-key separators");
         assert!(KeyId::parse("key 1").is_err());
+    }
+
+    #[test]
+    fn a_composed_reason_reads_back() {
+        let caller = "é".repeat(Reason::MAX_CHARS);
+        let long = Reason::system(format!(
+            "forced although the new secret was delivered: {caller}"
+        ));
+        assert_eq!(long.as_str().chars().count(), Reason::MAX_CHARS);
+        assert!(long.as_str().ends_with('…'));
+        assert_eq!(Reason::parse(long.as_str()).unwrap(), long);
+        let multiline = Reason::system("failed: DynamoDB said\n  no\tway ");
+        assert_eq!(multiline.as_str(), "failed: DynamoDB said   no way");
+        assert_eq!(Reason::parse(multiline.as_str()).unwrap(), multiline);
+        assert_eq!(
+            Reason::parse(Reason::system(" \n ").as_str())
+                .unwrap()
+                .as_str(),
+            "(no reason given)"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_composed_reason_parses_back(text in ".{0,700}") {
+            let reason = Reason::system(text);
+            proptest::prop_assert_eq!(Reason::parse(reason.as_str()).unwrap(), reason);
+        }
     }
 
     #[test]

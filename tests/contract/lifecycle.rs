@@ -575,3 +575,43 @@ async fn racing_schedules_create_exactly_one_rotation() {
     assert_eq!(key.versions.len(), 2, "exactly one new secret version");
     assert_chain_valid(&f, &issued.key.id).await;
 }
+
+/// A reason keyroll composes around the caller's (a forced completion's) is held to
+/// the reason rule, so the rotation, its audit event and its notification read back
+/// from the table: on DynamoDB an over-long reason made the outbox unreadable and every
+/// processor run failed.
+#[tokio::test]
+async fn a_forced_completion_with_the_longest_reason_reads_back() {
+    let f = fixture().await;
+    let issued = issue(&f).await;
+    let rotation = f
+        .keyroll
+        .schedule_rotation(
+            &issued.key.id,
+            RotationRequest {
+                start: Start::Now,
+                ..Default::default()
+            },
+            &f.actor(),
+        )
+        .await
+        .unwrap()
+        .rotation;
+    let longest = Reason::parse(&"é".repeat(Reason::MAX_CHARS)).unwrap();
+    f.keyroll
+        .force_complete_rotation(&rotation.id, longest, &f.actor())
+        .await
+        .unwrap();
+
+    let stored = f.store.rotation(&rotation.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, RotationStatus::Completed);
+    let trail = f.keyroll.audit_trail(&issued.key.id).await.unwrap();
+    assert!(trail.report.valid);
+    let completed = trail.events.last().unwrap();
+    let reason = completed.reason.as_ref().unwrap().as_str();
+    assert_eq!(reason.chars().count(), Reason::MAX_CHARS);
+    assert!(reason.starts_with("forced although the new secret was delivered: éé"));
+    let shard = keyroll_core::index::shard_of(issued.key.id.as_str());
+    let outbox = f.store.outbox(shard, None, 100).await.unwrap();
+    assert!(!outbox.is_empty(), "the notifications read back");
+}
