@@ -70,41 +70,70 @@ fn endpoint(organization: &str) -> WebhookEndpoint {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn contacts_and_endpoints_stay_in_their_organisation() {
     let f = fixture().await;
-    let d = &f.deliveries;
+    let deliveries = &f.deliveries;
     let ops = contact("org_acme", "ops@acme.example");
-    d.add_contact(&ops).await.unwrap();
-    assert_eq!(d.add_contact(&ops).await, Err(StoreError::Conflict));
-    d.add_contact(&contact("org_other", "x@other.example"))
+    deliveries.add_contact(&ops).await.unwrap();
+    assert_eq!(
+        deliveries.add_contact(&ops).await,
+        Err(StoreError::Conflict)
+    );
+    deliveries
+        .add_contact(&contact("org_other", "x@other.example"))
         .await
         .unwrap();
     assert_eq!(
-        d.contacts(&org("org_acme")).await.unwrap(),
+        deliveries.contacts(&org("org_acme")).await.unwrap(),
         vec![ops.clone()]
     );
-    assert!(!d.remove_contact(&org("org_other"), &ops.id).await.unwrap());
-    assert!(d.remove_contact(&org("org_acme"), &ops.id).await.unwrap());
-    assert!(d.contacts(&org("org_acme")).await.unwrap().is_empty());
+    assert!(!deliveries
+        .remove_contact(&org("org_other"), &ops.id)
+        .await
+        .unwrap());
+    assert!(deliveries
+        .remove_contact(&org("org_acme"), &ops.id)
+        .await
+        .unwrap());
+    assert!(deliveries
+        .contacts(&org("org_acme"))
+        .await
+        .unwrap()
+        .is_empty());
 
     let hook = endpoint("org_acme");
-    d.put_webhook(&hook, None).await.unwrap();
+    deliveries.put_webhook(&hook, None).await.unwrap();
     assert_eq!(
-        d.put_webhook(&hook, None).await,
+        deliveries.put_webhook(&hook, None).await,
         Err(StoreError::Conflict),
         "exists"
     );
-    assert_eq!(d.webhook(&org("org_other"), &hook.id).await.unwrap(), None);
+    assert_eq!(
+        deliveries
+            .webhook(&org("org_other"), &hook.id)
+            .await
+            .unwrap(),
+        None
+    );
     let mut disabled = hook.clone();
     disabled.disabled_at = Some(epoch());
     disabled.revision = 1;
-    d.put_webhook(&disabled, Some(0)).await.unwrap();
+    deliveries.put_webhook(&disabled, Some(0)).await.unwrap();
     assert_eq!(
-        d.put_webhook(&disabled, Some(0)).await,
+        deliveries.put_webhook(&disabled, Some(0)).await,
         Err(StoreError::Conflict),
         "a stale revision is refused"
     );
-    assert_eq!(d.webhooks(&org("org_acme")).await.unwrap(), vec![disabled]);
-    assert!(!d.remove_webhook(&org("org_other"), &hook.id).await.unwrap());
-    assert!(d.remove_webhook(&org("org_acme"), &hook.id).await.unwrap());
+    assert_eq!(
+        deliveries.webhooks(&org("org_acme")).await.unwrap(),
+        vec![disabled]
+    );
+    assert!(!deliveries
+        .remove_webhook(&org("org_other"), &hook.id)
+        .await
+        .unwrap());
+    assert!(deliveries
+        .remove_webhook(&org("org_acme"), &hook.id)
+        .await
+        .unwrap());
 }
 
 /// The feed holds each event once, pages newest first without skipping or repeating,
@@ -112,25 +141,29 @@ async fn contacts_and_endpoints_stay_in_their_organisation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_feed_pages_newest_first_and_marks_read() {
     let f = fixture().await;
-    let d = &f.deliveries;
+    let deliveries = &f.deliveries;
     for seq in 1..=7 {
         let entry = FeedEntry {
             notification: notification("org_acme", seq, epoch().plus_seconds(seq)),
             read_at: None,
         };
-        assert!(d.add_to_feed(&entry).await.unwrap());
-        assert!(!d.add_to_feed(&entry).await.unwrap(), "once per event");
+        assert!(deliveries.add_to_feed(&entry).await.unwrap());
+        assert!(
+            !deliveries.add_to_feed(&entry).await.unwrap(),
+            "once per event"
+        );
     }
-    d.add_to_feed(&FeedEntry {
-        notification: notification("org_other", 99, epoch()),
-        read_at: None,
-    })
-    .await
-    .unwrap();
+    deliveries
+        .add_to_feed(&FeedEntry {
+            notification: notification("org_other", 99, epoch()),
+            read_at: None,
+        })
+        .await
+        .unwrap();
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let page = d
+        let page = deliveries
             .feed(&org("org_acme"), cursor.as_deref(), 3)
             .await
             .unwrap();
@@ -146,14 +179,18 @@ async fn the_feed_pages_newest_first_and_marks_read() {
         .collect();
     assert_eq!(seen, expected);
     let third = &expected[2];
-    assert!(d.mark_read(&org("org_acme"), third, epoch()).await.unwrap());
+    assert!(deliveries
+        .mark_read(&org("org_acme"), third, epoch())
+        .await
+        .unwrap());
     assert!(
-        !d.mark_read(&org("org_other"), third, epoch())
+        !deliveries
+            .mark_read(&org("org_other"), third, epoch())
             .await
             .unwrap(),
         "not theirs"
     );
-    let page = d.feed(&org("org_acme"), None, 10).await.unwrap();
+    let page = deliveries.feed(&org("org_acme"), None, 10).await.unwrap();
     let read: Vec<bool> = page.iter().map(|e| e.read_at.is_some()).collect();
     assert_eq!(read, [false, false, true, false, false, false, false]);
 }
@@ -163,7 +200,7 @@ async fn the_feed_pages_newest_first_and_marks_read() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deliveries_are_created_once_guarded_and_indexed_while_pending() {
     let f = fixture().await;
-    let d = &f.deliveries;
+    let deliveries = &f.deliveries;
     let target = Target::Webhook {
         webhook_id: WebhookId::generate(),
     };
@@ -172,29 +209,34 @@ async fn deliveries_are_created_once_guarded_and_indexed_while_pending() {
         target.clone(),
         epoch(),
     );
-    assert!(d.create_delivery(&delivery).await.unwrap());
-    assert!(!d.create_delivery(&delivery).await.unwrap(), "once");
+    assert!(deliveries.create_delivery(&delivery).await.unwrap());
+    assert!(
+        !deliveries.create_delivery(&delivery).await.unwrap(),
+        "once"
+    );
     let shard = delivery.due().unwrap().shard();
-    let due = d.due_deliveries(shard, epoch(), 10).await.unwrap();
+    let due = deliveries.due_deliveries(shard, epoch(), 10).await.unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].target_id, target.id());
     delivery.attempts = 1;
     delivery.next_attempt_at = Some(epoch().plus_seconds(300));
     delivery.version = 1;
-    d.update_delivery(&delivery, 0).await.unwrap();
+    deliveries.update_delivery(&delivery, 0).await.unwrap();
     assert_eq!(
-        d.update_delivery(&delivery, 0).await,
+        deliveries.update_delivery(&delivery, 0).await,
         Err(StoreError::Conflict)
     );
     assert!(
-        d.due_deliveries(shard, epoch(), 10)
+        deliveries
+            .due_deliveries(shard, epoch(), 10)
             .await
             .unwrap()
             .is_empty(),
         "not yet due"
     );
     assert_eq!(
-        d.due_deliveries(shard, epoch().plus_seconds(300), 10)
+        deliveries
+            .due_deliveries(shard, epoch().plus_seconds(300), 10)
             .await
             .unwrap()
             .len(),
@@ -203,13 +245,13 @@ async fn deliveries_are_created_once_guarded_and_indexed_while_pending() {
     delivery.status = DeliveryStatus::Delivered;
     delivery.next_attempt_at = None;
     delivery.version = 2;
-    d.update_delivery(&delivery, 1).await.unwrap();
-    assert!(d
+    deliveries.update_delivery(&delivery, 1).await.unwrap();
+    assert!(deliveries
         .due_deliveries(shard, epoch().plus_seconds(86_400), 10)
         .await
         .unwrap()
         .is_empty());
-    let stored = d
+    let stored = deliveries
         .delivery(delivery.event_id(), target.id())
         .await
         .unwrap()
@@ -221,30 +263,34 @@ async fn deliveries_are_created_once_guarded_and_indexed_while_pending() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn attempts_are_listed_newest_first_per_organisation() {
     let f = fixture().await;
-    let d = &f.deliveries;
+    let deliveries = &f.deliveries;
     let target = Target::Email {
         contact_id: ContactId::generate(),
     };
     for n in 1..=5u32 {
-        d.record_attempt(&DeliveryAttempt {
-            organization_id: org("org_acme"),
-            event_id: "evt_01jd4x8m2q7r5t9v3w6y0z1a2b_0000000001".into(),
-            target: target.clone(),
-            destination: "ops@acme.example".into(),
-            attempt: n,
-            at: epoch().plus_seconds(u64::from(n)),
-            status: None,
-            latency_ms: 3,
-            outcome: AttemptOutcome::Retrying,
-            error: None,
-        })
+        deliveries
+            .record_attempt(&DeliveryAttempt {
+                organization_id: org("org_acme"),
+                event_id: "evt_01jd4x8m2q7r5t9v3w6y0z1a2b_0000000001".into(),
+                target: target.clone(),
+                destination: "ops@acme.example".into(),
+                attempt: n,
+                at: epoch().plus_seconds(u64::from(n)),
+                status: None,
+                latency_ms: 3,
+                outcome: AttemptOutcome::Retrying,
+                error: None,
+            })
+            .await
+            .unwrap();
+    }
+    let first = deliveries
+        .attempts(&org("org_acme"), None, 2)
         .await
         .unwrap();
-    }
-    let first = d.attempts(&org("org_acme"), None, 2).await.unwrap();
     assert_eq!(first.iter().map(|a| a.attempt).collect::<Vec<_>>(), [5, 4]);
     let cursor = first.last().unwrap().sort_key();
-    let next = d
+    let next = deliveries
         .attempts(&org("org_acme"), Some(&cursor), 10)
         .await
         .unwrap();
@@ -252,7 +298,7 @@ async fn attempts_are_listed_newest_first_per_organisation() {
         next.iter().map(|a| a.attempt).collect::<Vec<_>>(),
         [3, 2, 1]
     );
-    assert!(d
+    assert!(deliveries
         .attempts(&org("org_other"), None, 10)
         .await
         .unwrap()

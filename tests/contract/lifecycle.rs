@@ -613,5 +613,17 @@ async fn a_forced_completion_with_the_longest_reason_reads_back() {
     assert!(reason.starts_with("forced although the new secret was delivered: éé"));
     let shard = keyroll_core::index::shard_of(issued.key.id.as_str());
     let outbox = f.store.outbox(shard, None, 100).await.unwrap();
-    assert!(!outbox.is_empty(), "the notifications read back");
+    let told = outbox
+        .iter()
+        .find_map(|entry| match &entry.message {
+            keyroll_core::notification::OutboxMessage::Notify { notification }
+                if notification.kind
+                    == keyroll_core::notification::NotificationType::RotationCompleted =>
+            {
+                Some(notification.reason.clone())
+            }
+            _ => None,
+        })
+        .expect("the completion's notification reads back");
+    assert_eq!(told.as_ref().map(|r| r.as_str()), Some(reason));
 }
