@@ -18,8 +18,8 @@ use keyroll_core::store::dynamodb::{create_table, DynamoStore};
 use keyroll_core::store::DeliveryStore;
 use keyroll_core::testing::TestKeyroll;
 use keyroll_core::time::SystemClock;
-use keyroll_core::vault::SecretsManagerVault;
-use keyroll_tests::fixture::dynamodb_client;
+use keyroll_tests::fixture::{dynamodb_client, moto_vault};
+use keyroll_tests::queues::moto_fifo_queue;
 use keyroll_tests::receiver::{verify_with_standard_webhooks, Receiver};
 use keyroll_tests::ReturnedSecret;
 use serde_json::Value;
@@ -57,19 +57,8 @@ async fn world() -> World {
         .email_identity(from)
         .send()
         .await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(format!("keyroll-notify-{id}.fifo"))
-        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
-        .send()
-        .await
-        .expect("queue")
-        .queue_url
-        .unwrap();
-    let vault = Arc::new(SecretsManagerVault::new(
-        aws_sdk_secretsmanager::Client::new(&sdk),
-    ));
+    let (sqs, queue_url) = moto_fifo_queue().await;
+    let vault = moto_vault().await;
     let wired = TestKeyroll::new()
         .setting("KEYROLL_ALLOW_LOOPBACK_WEBHOOKS", "true")
         .setting("KEYROLL_SECRET_NAME_PREFIX", &format!("keyroll-{id}/"))

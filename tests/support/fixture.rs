@@ -85,14 +85,7 @@ impl Fixture {
     /// fixtures, memory for in-memory ones.
     pub async fn vault(&self) -> Arc<dyn SecretVault> {
         if self.dynamo.is_some() {
-            assert!(
-                std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").is_ok(),
-                "AWS_ENDPOINT_URL_SECRETS_MANAGER is not set: run scripts/test"
-            );
-            let config = keyroll_core::aws::load_config().await;
-            Arc::new(SecretsManagerVault::new(
-                aws_sdk_secretsmanager::Client::new(&config),
-            ))
+            moto_vault().await
         } else {
             Arc::new(MemoryVault::new())
         }
@@ -173,6 +166,19 @@ pub async fn kms_mac() -> Arc<dyn keyroll_core::mac::KeyedMac> {
         .await
         .clone();
     Arc::new(keyroll_core::mac::KmsMac::new(kms, key))
+}
+
+/// The secret vault as Lambda runs it: Secrets Manager (moto). A test that needs moto
+/// fails when it is not configured.
+pub async fn moto_vault() -> Arc<dyn SecretVault> {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").is_ok(),
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER is not set: run scripts/test"
+    );
+    let config = keyroll_core::aws::load_config().await;
+    Arc::new(SecretsManagerVault::new(
+        aws_sdk_secretsmanager::Client::new(&config),
+    ))
 }
 
 /// The DynamoDB Local endpoint. A test that needs it fails when it is not configured:

@@ -18,7 +18,7 @@ use keyroll_core::store::memory::MemoryStore;
 use keyroll_core::store::Store;
 use keyroll_core::testing::TestKeyroll;
 use keyroll_core::time::{ManualClock, Timestamp};
-use keyroll_core::vault::{MemoryVault, SecretVault, SecretsManagerVault};
+use keyroll_core::vault::{MemoryVault, SecretVault};
 
 use crate::faults::{Faults, FaultyStore};
 use crate::fixture::{dynamodb_client, epoch};
@@ -105,9 +105,7 @@ pub async fn aws_world() -> World {
         aws_sdk_sqs::Client::from_conf(unreachable),
         url.clone(),
     ));
-    let vault: Arc<dyn SecretVault> = Arc::new(SecretsManagerVault::new(
-        aws_sdk_secretsmanager::Client::new(&sdk),
-    ));
+    let vault = crate::fixture::moto_vault().await;
     let mac = crate::fixture::kms_mac().await;
     let (keyroll, clock, faults) = build(dynamo.clone(), vault.clone(), mac);
     World {
