@@ -4,12 +4,11 @@
 //! when any guard fails, so two writers racing on one key can never both win and no
 //! change is stored without its audit event. [`ChangeBuilder`] builds one.
 
-use crate::audit::{changed, AuditEvent, AuditHash, Happened};
+use crate::audit::{changed, AuditEvent, AuditHash, Happened, HeadMac};
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, RotationId};
 use crate::index::{shard_of, ComplianceEntry};
-use crate::key::KeyComplianceStatus;
-use crate::key::{Key, KeyClass, SecretRecord, SecretState};
+use crate::key::{CurrentSince, Key, KeyClass, KeyComplianceStatus, SecretRecord, SecretState};
 use crate::notification::{OutboxEntry, OutboxMessage};
 use crate::rotation::{Rotation, RotationStatus};
 use crate::secret::LookupHash;
@@ -35,31 +34,44 @@ pub enum SecretWrite {
     },
 }
 
-/// One atomic, guarded state change of one key. Built by [`ChangeBuilder`].
+/// One atomic, guarded state change of one key. Built by [`ChangeBuilder`]; closed once
+/// built: readers see its parts, and only the commit path (`service/commit.rs`) adds
+/// what it adds — the compliance stamp, the audit head's MAC and the request's record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyChange {
     /// The key's state after the change; `key.revision` is the last event's `seq`.
-    pub key: Key,
+    key: Key,
     /// `None`: the key must not exist. `Some(r)`: it must still be at revision `r`.
-    pub expected_revision: Option<u64>,
-    pub rotations: Vec<RotationWrite>,
-    pub secrets: Vec<SecretWrite>,
-    pub events: Vec<AuditEvent>,
+    expected_revision: Option<u64>,
+    rotations: Vec<RotationWrite>,
+    secrets: Vec<SecretWrite>,
+    events: Vec<AuditEvent>,
     /// The record of the idempotent request that made the change, if any. Refused
     /// (conflict) while a live record with the same id exists.
-    pub idempotency: Option<IdempotencyRecord>,
+    idempotency: Option<IdempotencyRecord>,
     /// Notifications and clean-ups to carry out once the change has committed.
-    pub outbox: Vec<OutboxEntry>,
+    outbox: Vec<OutboxEntry>,
     /// Emergency rotations started by this change, logged by month so the recent ones
     /// can be listed without reading every key.
-    pub emergencies: Vec<EmergencyLogEntry>,
+    emergencies: Vec<EmergencyLogEntry>,
     /// Where the key was counted in the compliance totals before the change (as it
     /// was read; the revision guard makes that what is stored).
-    pub counted_before: Option<(KeyComplianceStatus, KeyClass)>,
+    counted_before: Option<(KeyComplianceStatus, KeyClass)>,
     /// The key's `writes` when the change was planned (with `expected_revision`): a
     /// change without an event (a usage check, a re-stamp) leaves the revision where
     /// it was, so the revision alone would not order it against one planned before it.
-    pub expected_writes: u64,
+    expected_writes: u64,
+}
+
+/// The writes of a [`KeyChange`], for a store applying it (its guards checked).
+pub(crate) struct ChangeParts {
+    pub key: Key,
+    pub rotations: Vec<RotationWrite>,
+    pub secrets: Vec<SecretWrite>,
+    pub events: Vec<AuditEvent>,
+    pub idempotency: Option<IdempotencyRecord>,
+    pub outbox: Vec<OutboxEntry>,
+    pub emergencies: Vec<EmergencyLogEntry>,
 }
 
 /// Where a key is counted in the compliance totals: its stamped status and class,
@@ -69,6 +81,88 @@ pub fn counted(key: &Key) -> Option<(KeyComplianceStatus, KeyClass)> {
 }
 
 impl KeyChange {
+    /// The key's state after the change; `key().revision` is the last event's `seq`.
+    pub fn key(&self) -> &Key {
+        &self.key
+    }
+
+    /// `None`: the key must not exist. `Some(r)`: it must still be at revision `r`.
+    pub fn expected_revision(&self) -> Option<u64> {
+        self.expected_revision
+    }
+
+    /// The key's `writes` the change was planned on.
+    pub fn expected_writes(&self) -> u64 {
+        self.expected_writes
+    }
+
+    pub fn rotations(&self) -> &[RotationWrite] {
+        &self.rotations
+    }
+
+    /// The rotation this change writes with id `id`, if it writes it.
+    pub fn rotation(&self, id: &RotationId) -> Option<&Rotation> {
+        self.rotations
+            .iter()
+            .map(|write| &write.rotation)
+            .find(|rotation| rotation.id == *id)
+    }
+
+    pub fn secrets(&self) -> &[SecretWrite] {
+        &self.secrets
+    }
+
+    pub fn events(&self) -> &[AuditEvent] {
+        &self.events
+    }
+
+    pub fn idempotency(&self) -> Option<&IdempotencyRecord> {
+        self.idempotency.as_ref()
+    }
+
+    pub fn outbox(&self) -> &[OutboxEntry] {
+        &self.outbox
+    }
+
+    pub fn emergencies(&self) -> &[EmergencyLogEntry] {
+        &self.emergencies
+    }
+
+    /// Stamps the compliance status (and the current secret's start) the key will
+    /// have: the commit path's first step.
+    pub(crate) fn stamp(
+        &mut self,
+        status: Option<KeyComplianceStatus>,
+        current_since: Option<CurrentSince>,
+    ) {
+        self.key.compliance = status;
+        self.key.current_since = current_since;
+    }
+
+    /// Authenticates the audit head the change ends at: the commit path's second step.
+    pub(crate) fn authenticate_head(&mut self, mac: HeadMac) {
+        self.key.audit_head_mac = Some(mac);
+    }
+
+    /// Stores the record of the idempotent request that made this change with it, so
+    /// the request and its result commit together.
+    pub(crate) fn record_request(&mut self, record: IdempotencyRecord) {
+        self.idempotency = Some(record);
+    }
+
+    /// What the change writes, taken apart by a store that applies it.
+    pub(crate) fn into_parts(self) -> ChangeParts {
+        ChangeParts {
+            key: self.key,
+            rotations: self.rotations,
+            secrets: self.secrets,
+            events: self.events,
+            idempotency: self.idempotency,
+            outbox: self.outbox,
+            emergencies: self.emergencies,
+        }
+    }
+
     /// How the change moves the compliance totals: one counter down and another up
     /// when the key's status (or class) changes, one up for a new key, one down when
     /// it stops being active. Empty when it stays where it was counted.
@@ -113,7 +207,6 @@ pub struct ChangeBuilder {
     rotations: Vec<RotationWrite>,
     new_secrets: Vec<SecretRecord>,
     events: Vec<AuditEvent>,
-    idempotency: Option<IdempotencyRecord>,
     outbox: Vec<OutboxEntry>,
     emergencies: Vec<EmergencyLogEntry>,
 }
@@ -129,7 +222,6 @@ impl ChangeBuilder {
             rotations: Vec::new(),
             new_secrets: Vec::new(),
             events: Vec::new(),
-            idempotency: None,
             outbox: Vec::new(),
             emergencies: Vec::new(),
         }
@@ -143,7 +235,6 @@ impl ChangeBuilder {
             rotations: Vec::new(),
             new_secrets: Vec::new(),
             events: Vec::new(),
-            idempotency: None,
             outbox: Vec::new(),
             emergencies: Vec::new(),
         }
@@ -169,11 +260,6 @@ impl ChangeBuilder {
             rotation,
             expected_status,
         });
-    }
-
-    /// Stores the record of the idempotent request that made this change with it.
-    pub fn set_idempotency(&mut self, record: IdempotencyRecord) {
-        self.idempotency = Some(record);
     }
 
     /// Queues work for after the commit, ordered after the last recorded event.
@@ -241,7 +327,7 @@ impl ChangeBuilder {
             rotations: self.rotations,
             secrets,
             events: self.events,
-            idempotency: self.idempotency,
+            idempotency: None,
             outbox: self.outbox,
             emergencies: self.emergencies,
             counted_before: self.before.as_ref().and_then(counted),

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::ids::Actor;
+use crate::ids::{Actor, KeyId, RotationId};
 use crate::mac::KeyedMac;
 use crate::random;
 use crate::secret::RawSecret;
@@ -32,6 +32,48 @@ use crate::time::Timestamp;
 
 /// How long a retry with the same key replays the first result (24 h).
 pub const REPLAY_WINDOW_SECONDS: u64 = 86_400;
+
+/// The operation an idempotent request asks for, and what it acts on. A request's
+/// record is scoped to it, so one Idempotency-Key sent to two operations (or to one
+/// operation on two keys) names two records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotentOperation {
+    IssueKey,
+    ScheduleRotation(KeyId),
+    EmergencyRotation(KeyId),
+    CancelRotation(RotationId),
+    CompleteRotation(RotationId),
+    ExtendRotation(RotationId),
+    RevealSecret(RotationId),
+    /// A client's fetch of its successor with its current secret.
+    FetchSuccessor,
+}
+
+impl IdempotentOperation {
+    /// The operation's name in a record's derivation and fingerprint.
+    pub fn scope(&self) -> String {
+        match self {
+            Self::IssueKey => "issue-key".to_owned(),
+            Self::ScheduleRotation(key) => format!("schedule-rotation {key}"),
+            Self::EmergencyRotation(key) => format!("emergency-rotation {key}"),
+            Self::CancelRotation(rotation) => format!("cancel-rotation {rotation}"),
+            Self::CompleteRotation(rotation) => format!("complete-rotation {rotation}"),
+            Self::ExtendRotation(rotation) => format!("extend-rotation {rotation}"),
+            Self::RevealSecret(rotation) => format!("reveal-secret {rotation}"),
+            Self::FetchSuccessor => "fetch-successor".to_owned(),
+        }
+    }
+}
+
+/// What an idempotent request did, so that its retry is answered the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestOutcome {
+    /// It made a new key or rotation.
+    Created,
+    /// It acted on one that existed (a cancellation, a reveal, …).
+    Changed,
+}
 
 /// A 32-byte value for `label` from the keyed MAC of the request's identity.
 fn derive(label: &str, root: &[u8]) -> [u8; 32] {
@@ -62,11 +104,11 @@ impl fmt::Debug for IdempotencyIntent {
 }
 
 impl IdempotencyIntent {
-    /// `key` is the header's value; `scope` names the operation (method and path);
-    /// `body` is the raw request body; `mac` is keyroll's keyed MAC (one call).
+    /// `key` is the header's value; `operation` is what the request asks for; `body`
+    /// is the raw request body; `mac` is keyroll's keyed MAC (one call).
     pub async fn new(
         actor: &Actor,
-        scope: &str,
+        operation: &IdempotentOperation,
         key: &str,
         body: &[u8],
         mac: &dyn KeyedMac,
@@ -77,6 +119,8 @@ impl IdempotencyIntent {
                 "must be 16-255 visible ASCII characters (use a random UUID)",
             ));
         }
+        let scope = operation.scope();
+        let scope = scope.as_str();
         let root = Zeroizing::new(
             mac.mac(&crate::mac::message(
                 "keyroll-idempotency-v2",
@@ -129,11 +173,11 @@ impl IdempotencyIntent {
             .map(RawSecret::from_string)
     }
 
-    /// The record of a request that succeeded with `status` on `resource_id`.
+    /// The record of a request that succeeded with `outcome` on `resource_id`.
     pub fn record(
         &self,
         resource_id: &str,
-        status: u16,
+        outcome: RequestOutcome,
         secret: Option<&RawSecret>,
         now: Timestamp,
     ) -> Result<IdempotencyRecord> {
@@ -141,7 +185,7 @@ impl IdempotencyIntent {
             id: self.id.clone(),
             fingerprint: self.fingerprint.clone(),
             resource_id: resource_id.to_owned(),
-            status,
+            outcome,
             sealed_secret: secret.map(|s| self.seal(s)).transpose()?,
             created_at: now,
             expires_at: now.plus_seconds(REPLAY_WINDOW_SECONDS),
@@ -157,8 +201,8 @@ pub struct IdempotencyRecord {
     pub fingerprint: String,
     /// The key or rotation the request created or changed.
     pub resource_id: String,
-    /// The HTTP status of the first response.
-    pub status: u16,
+    /// What the first request did.
+    pub outcome: RequestOutcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed_secret: Option<String>,
     pub created_at: Timestamp,
@@ -170,7 +214,7 @@ impl fmt::Debug for IdempotencyRecord {
         f.debug_struct("IdempotencyRecord")
             .field("id", &self.id)
             .field("resourceId", &self.resource_id)
-            .field("status", &self.status)
+            .field("outcome", &self.outcome)
             .field("createdAt", &self.created_at)
             .finish_non_exhaustive()
     }
@@ -197,7 +241,7 @@ mod tests {
         key: &str,
         body: &[u8],
     ) -> Result<IdempotencyIntent> {
-        IdempotencyIntent::new(actor, "POST /v1/keys", key, body, mac).await
+        IdempotencyIntent::new(actor, &IdempotentOperation::IssueKey, key, body, mac).await
     }
 
     const KEY: &str = "0d3c6a9e-5b1f-4e0a-9f43-2b2f6c1d7e88";
@@ -231,7 +275,7 @@ mod tests {
         let sealed = real.seal(&secret).unwrap();
         assert!(guessed.open(&sealed).is_none());
         let mut plain = Sha256::new();
-        for part in ["keyroll-idempotency-record", "alice", "POST /v1/keys", KEY] {
+        for part in ["keyroll-idempotency-record", "alice", "issue-key", KEY] {
             plain.update((part.len() as u64).to_be_bytes());
             plain.update(part.as_bytes());
         }
@@ -260,7 +304,7 @@ mod tests {
         let record = intent_a
             .record(
                 "rot_x",
-                201,
+                RequestOutcome::Created,
                 Some(&secret),
                 Timestamp::from_unix(0).unwrap(),
             )

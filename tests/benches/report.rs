@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use keyroll_api::auth::Auth;
+use keyroll_api::Auth;
 use keyroll_api::{app, AppState};
 use keyroll_core::ids::OrganizationId;
 use keyroll_core::key::{Key, SecretRecord};

@@ -263,7 +263,12 @@ async fn an_idempotent_request_is_recorded_with_its_change() {
     let f = fixture().await;
     let intent = f
         .keyroll
-        .idempotency_intent(&f.actor(), "POST /v1/keys", "contract-request-0001", b"{}")
+        .idempotency_intent(
+            &f.actor(),
+            &keyroll_core::idempotency::IdempotentOperation::IssueKey,
+            "contract-request-0001",
+            b"{}",
+        )
         .await
         .unwrap();
     assert_eq!(f.store.idempotency(&intent.id).await.unwrap(), None);
@@ -280,7 +285,10 @@ async fn an_idempotent_request_is_recorded_with_its_change() {
     assert_eq!(record.id, intent.id);
     assert_eq!(record.fingerprint, intent.fingerprint);
     assert_eq!(record.resource_id, issued.key.id.as_str());
-    assert_eq!(record.status, 201);
+    assert_eq!(
+        record.outcome,
+        keyroll_core::idempotency::RequestOutcome::Created
+    );
     assert_eq!(record.created_at, epoch());
     assert!(record.expires_at > epoch());
     let sealed = record.sealed_secret.as_deref().expect("the secret, sealed");

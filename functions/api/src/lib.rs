@@ -1,6 +1,20 @@
 //! keyroll's management API: one axum router built from its dependencies, served by
 //! `lambda_http` in Lambda (src/main.rs) and by `keyroll-local` on a developer's
 //! machine, and driven in-process by the tests.
+//!
+//! A route's handler is in the room its path names, by who may call it:
+//!
+//! | path | room |
+//! |---|---|
+//! | `/v1/keys…`, `/v1/rotations…`, `/v1/emergencies`, `/v1/verify`, `/v1/compliance…`, `/v1/admin/…`, `/v1/organizations/…` | `operator/` (its table names the file) |
+//! | `/v1/org/…` | `customer/` (a user's token) |
+//! | `/v1/self/…` | `self_service/` (the customer's own API key) |
+//! | `/v1/leaks`, `/dashboard`, `/portal` | `public/` |
+//! | `/openapi.json` | `document/` |
+//!
+//! Below the rooms: `actions/` (what operator and customer routes both do), `dto/`
+//! (bodies), `http/` (extractors, problems, idempotency, cursors), `identity/`
+//! (customer tokens). Rooms import downwards, never from each other.
 
 use std::sync::Arc;
 
@@ -15,24 +29,19 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub mod auth;
-pub mod compliance;
+pub mod actions;
 pub mod customer;
-pub mod deadline;
 pub mod document;
 pub mod dto;
-pub mod extract;
+pub mod http;
 pub mod identity;
-pub mod import;
-pub mod leaks;
-pub mod org;
-pub mod organizations;
-pub mod problem;
-pub mod routes;
+pub mod operator;
+pub mod public;
+pub mod self_service;
 
-pub use auth::Auth;
+pub use operator::Auth;
 
-use problem::ApiError;
+use http::problem::ApiError;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -43,7 +52,7 @@ pub struct AppState {
     pub queue: Option<Arc<dyn NotificationQueue>>,
     /// How customer users are recognised on `/v1/org/…`; without it those routes
     /// refuse everyone (401).
-    pub customers: Option<org::CustomerAccess>,
+    pub customers: Option<customer::CustomerAccess>,
 }
 
 #[derive(OpenApi)]
@@ -54,7 +63,7 @@ pub struct AppState {
     ),
     modifiers(&SecuritySchemes),
     security(("operatorToken" = [])),
-    components(schemas(problem::Problem)),
+    components(schemas(http::problem::Problem)),
     tags(
         (name = "keys", description = "API keys and their secret versions"),
         (name = "rotations", description = "Scheduled, emergency, cancelled, completed and extended rotations"),
@@ -133,51 +142,13 @@ struct Routes {
 /// The API's routes and their OpenAPI description, from one definition.
 fn api() -> Routes {
     let (public, public_doc) = OpenApiRouter::new()
-        .routes(routes!(customer::successor))
-        .routes(routes!(leaks::report))
+        .routes(routes!(self_service::successor::successor))
+        .routes(routes!(public::leaks::report))
         // A GitHub report may carry up to 1,000 tokens with their URLs.
-        .layer(DefaultBodyLimit::max(leaks::MAX_REPORT_BYTES))
+        .layer(DefaultBodyLimit::max(public::leaks::MAX_REPORT_BYTES))
         .split_for_parts();
-    let (protected, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(routes::create_key))
-        .merge(
-            OpenApiRouter::new()
-                .routes(routes!(import::import_keys))
-                // 1,000 rows of a few hundred bytes each.
-                .layer(DefaultBodyLimit::max(import::MAX_BODY_BYTES)),
-        )
-        .routes(routes!(routes::get_key))
-        .routes(routes!(routes::schedule_rotation, routes::list_rotations))
-        .routes(routes!(routes::emergency_rotation))
-        .routes(routes!(routes::get_rotation))
-        .routes(routes!(routes::rotations_in_progress))
-        .routes(routes!(routes::recent_emergencies))
-        .routes(routes!(routes::cancel_rotation))
-        .routes(routes!(routes::complete_rotation))
-        .routes(routes!(routes::extend_rotation))
-        .routes(routes!(routes::reveal_secret))
-        .routes(routes!(routes::audit))
-        .routes(routes!(routes::verify))
-        .routes(routes!(routes::process))
-        .routes(routes!(compliance::report))
-        .routes(routes!(compliance::report_csv))
-        .routes(routes!(compliance::run_scan))
-        .routes(routes!(
-            organizations::add_contact,
-            organizations::list_contacts
-        ))
-        .routes(routes!(organizations::remove_contact))
-        .routes(routes!(
-            organizations::add_webhook,
-            organizations::list_webhooks
-        ))
-        .routes(routes!(organizations::remove_webhook))
-        .routes(routes!(organizations::rotate_webhook_secret))
-        .routes(routes!(organizations::notifications))
-        .routes(routes!(organizations::mark_read))
-        .routes(routes!(organizations::deliveries))
-        .split_for_parts();
-    let (customer, customer_doc) = org::routes().split_for_parts();
+    let (protected, mut document) = operator::routes(ApiDoc::openapi()).split_for_parts();
+    let (customer, customer_doc) = customer::routes().split_for_parts();
     document.merge(public_doc);
     document.merge(customer_doc);
     Routes {
@@ -200,27 +171,6 @@ fn document_of(generated: utoipa::openapi::OpenApi) -> serde_json::Value {
     document
 }
 
-const DASHBOARD: &str = include_str!("dashboard.html");
-const PORTAL: &str = include_str!("portal.html");
-
-/// The compliance dashboard and the customer portal: each one self-contained page
-/// (no CDN, no build step) that reads the JSON API with the token given after
-/// `#token=`. They hold no data themselves, so they are served without credentials.
-fn page(html: &'static str) -> impl IntoResponse {
-    (
-        [
-            (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (
-                axum::http::header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'",
-            ),
-            (axum::http::header::X_FRAME_OPTIONS, "DENY"),
-            (axum::http::header::REFERRER_POLICY, "no-referrer"),
-        ],
-        html,
-    )
-}
-
 /// The whole application: authenticated API routes, the public OpenAPI document, and
 /// problem documents for unknown routes, wrong methods and oversize bodies.
 pub fn app(state: AppState) -> Router {
@@ -233,11 +183,11 @@ pub fn app(state: AppState) -> Router {
     let document = Arc::new(document_of(document));
     let operator = operator.route_layer(middleware::from_fn_with_state(
         state.clone(),
-        auth::authenticate,
+        operator::authenticate,
     ));
     let customer = customer.route_layer(middleware::from_fn_with_state(
         state.clone(),
-        org::authenticate_customer,
+        customer::authenticate_customer,
     ));
     Router::new()
         .merge(operator)
@@ -247,11 +197,11 @@ pub fn app(state: AppState) -> Router {
             "/openapi.json",
             get(move || async move { Json(document.as_ref().clone()) }),
         )
-        .route("/dashboard", get(|| async { page(DASHBOARD) }))
-        .route("/portal", get(|| async { page(PORTAL) }))
+        .route("/dashboard", get(public::dashboard))
+        .route("/portal", get(public::portal))
         .fallback(|| async { ApiError::RouteNotFound.into_response() })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })
-        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(http::extract::MAX_BODY_BYTES))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
+use keyroll_api::customer::CustomerAccess;
 use keyroll_api::identity::{IdentitySettings, TokenVerifier};
-use keyroll_api::org::CustomerAccess;
 use keyroll_api::{app, AppState, Auth};
 use keyroll_core::config::Config;
 use keyroll_core::queue::{NotificationQueue, SqsQueue};

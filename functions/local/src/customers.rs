@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context, Result};
+use keyroll_api::customer::CustomerAccess;
 use keyroll_api::identity::dev::{DevClaims, DevSigningKey, DEV_AUDIENCE, DEV_ISSUER};
 use keyroll_api::identity::{ClaimNames, IdentitySettings, Role, TokenVerifier};
-use keyroll_api::org::CustomerAccess;
 use keyroll_core::time::Timestamp;
 
 /// What `keyroll-local token` was asked for.

@@ -301,7 +301,7 @@ mod tests {
             act(&actor, now()),
         )
         .unwrap();
-        (change.key, rotation)
+        (change.key().clone(), rotation)
     }
 
     /// One step at `at`, with nobody having used either secret.
@@ -323,18 +323,18 @@ mod tests {
         let (key, rotation) = scheduled(KeyClass::Server, RotationRequest::default());
         let (change, did) = step(key, rotation.clone(), rotation.scheduled_at).unwrap();
         assert!(did.started && !did.completed);
-        let started = change.rotations[0].rotation.clone();
+        let started = change.rotations()[0].rotation.clone();
         let remind_at = started.pending_reminder().expect("a reminder is set");
         assert!(advance_needs_usage(&started, remind_at));
-        let (change, did) = step(change.key, started, remind_at).unwrap();
+        let (change, did) = step(change.key().clone(), started, remind_at).unwrap();
         assert!(did.reminded);
-        let reminded = change.rotations[0].rotation.clone();
+        let reminded = change.rotations()[0].rotation.clone();
         let end = reminded.grace_ends_at;
-        let (change, did) = step(change.key, reminded, end).unwrap();
+        let (change, did) = step(change.key().clone(), reminded, end).unwrap();
         assert!(did.completed);
-        assert_eq!(change.key.version(1).unwrap().stage, SecretStage::Revoked);
+        assert_eq!(change.key().version(1).unwrap().stage, SecretStage::Revoked);
         assert_eq!(
-            change.key.version(2).unwrap().validity(end),
+            change.key().version(2).unwrap().validity(end),
             Validity::Valid
         );
     }
@@ -346,7 +346,7 @@ mod tests {
         assert!(advance_needs_usage(&rotation, long_after));
         let (change, did) = step(key, rotation, long_after).unwrap();
         assert!(did.started && did.completed);
-        assert_eq!(change.key.valid_versions(long_after).count(), 1);
+        assert_eq!(change.key().valid_versions(long_after).count(), 1);
     }
 
     /// The lockout the issue describes, on the planners: a policy rotation whose held
@@ -368,7 +368,7 @@ mod tests {
             act(&actor, now()),
         )
         .unwrap();
-        let (mut key, mut rotation) = (change.key, rotation);
+        let (mut key, mut rotation) = (change.key().clone(), rotation);
         let limit = rotation
             .scheduled_at
             .plus_seconds(p.server.max_grace_seconds);
@@ -379,8 +379,8 @@ mod tests {
             if let Some((change, did)) = step(key.clone(), rotation.clone(), at) {
                 assert!(!did.completed, "completed undelivered at {at}");
                 held_open += u64::from(did.undelivered);
-                key = change.key;
-                rotation = change.rotations[0].rotation.clone();
+                key = change.key().clone();
+                rotation = change.rotations()[0].rotation.clone();
             }
             let old = key.version(1).unwrap();
             if at < limit {
@@ -402,9 +402,12 @@ mod tests {
         );
         // Revealed: the next step completes it.
         let (change, revealed) = crate::plan::plan_reveal(key, rotation, act(&actor, at)).unwrap();
-        let (change, did) = step(change.key, revealed, at).expect("due once delivered");
+        let (change, did) = step(change.key().clone(), revealed, at).expect("due once delivered");
         assert!(did.completed);
-        assert_eq!(change.key.version(2).unwrap().validity(at), Validity::Valid);
+        assert_eq!(
+            change.key().version(2).unwrap().validity(at),
+            Validity::Valid
+        );
     }
 
     /// Rotations already in grace when the delivery rule shipped carry no delivery
@@ -431,9 +434,9 @@ mod tests {
             rotation.due_at(),
             Some(decision.min(rotation.pending_reminder().unwrap()))
         );
-        let (change, did) = step(change.key, rotation, decision).expect("due");
+        let (change, did) = step(change.key().clone(), rotation, decision).expect("due");
         assert!(did.undelivered && !did.completed);
-        let held = &change.rotations[0].rotation;
+        let held = &change.rotations()[0].rotation;
         assert!(held.grace_ends_at > decision && held.delivery_check_at.is_some());
     }
 
@@ -451,11 +454,11 @@ mod tests {
         let (key, rotation) = scheduled(KeyClass::Server, RotationRequest::default());
         let (change, failed) = plan_fail(key, rotation, "corrupt", act(&actor, now())).unwrap();
         assert_eq!(failed.status, RotationStatus::Failed);
-        assert_eq!(change.key.version(1).unwrap().expires_at, None);
+        assert_eq!(change.key().version(1).unwrap().expires_at, None);
         assert_eq!(
-            change.key.version(2).unwrap().validity(now()),
+            change.key().version(2).unwrap().validity(now()),
             Validity::Valid
         );
-        assert_eq!(change.key.active_rotation, None);
+        assert_eq!(change.key().active_rotation, None);
     }
 }

@@ -84,7 +84,7 @@ mod tests {
             act(&actor, now()),
         )
         .unwrap();
-        (change.key, rotation)
+        (change.key().clone(), rotation)
     }
 
     #[test]
@@ -100,9 +100,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cancelled.status, RotationStatus::Cancelled);
-        assert_eq!(change.key.version(2).unwrap().stage, SecretStage::Revoked);
-        assert_eq!(change.key.version(1).unwrap().expires_at, None);
-        assert_eq!(change.key.active_rotation, None);
+        assert_eq!(change.key().version(2).unwrap().stage, SecretStage::Revoked);
+        assert_eq!(change.key().version(1).unwrap().expires_at, None);
+        assert_eq!(change.key().active_rotation, None);
     }
 
     #[test]

@@ -63,16 +63,16 @@ mod tests {
         .unwrap();
         let moved = Completion::Moved { reason: None };
         let (change, done) =
-            plan_complete(change.key, rotation, &moved, act(&actor, now())).unwrap();
+            plan_complete(change.key().clone(), rotation, &moved, act(&actor, now())).unwrap();
         assert_eq!(done.status, RotationStatus::Completed);
-        let actions: Vec<_> = change.events.iter().map(|e| e.action).collect();
+        let actions: Vec<_> = change.events().iter().map(|e| e.action).collect();
         assert_eq!(
             actions,
             [AuditAction::RotationStarted, AuditAction::RotationCompleted]
         );
-        assert_eq!(change.key.current().unwrap().version, 2);
-        assert_eq!(change.key.version(1).unwrap().stage, SecretStage::Revoked);
-        assert!(plan_complete(change.key, done, &moved, act(&actor, now())).is_err());
+        assert_eq!(change.key().current().unwrap().version, 2);
+        assert_eq!(change.key().version(1).unwrap().stage, SecretStage::Revoked);
+        assert!(plan_complete(change.key().clone(), done, &moved, act(&actor, now())).is_err());
     }
 
     #[test]
@@ -93,7 +93,7 @@ mod tests {
         let moved = Completion::Moved { reason: None };
         assert!(matches!(
             plan_complete(
-                change.key.clone(),
+                change.key().clone(),
                 rotation.clone(),
                 &moved,
                 act(&actor, now())
@@ -104,13 +104,13 @@ mod tests {
             reason: Reason::parse("customer confirmed by phone").unwrap(),
         };
         let (change, done) =
-            plan_complete(change.key, rotation, &forced, act(&actor, now())).unwrap();
+            plan_complete(change.key().clone(), rotation, &forced, act(&actor, now())).unwrap();
         assert_eq!(done.status, RotationStatus::Completed);
         assert!(
             done.holds_secret(),
             "the only copy of a working secret is kept"
         );
-        let completed = change.events.last().unwrap();
+        let completed = change.events().last().unwrap();
         assert!(completed
             .reason
             .as_ref()
@@ -118,7 +118,7 @@ mod tests {
             .as_str()
             .contains("customer confirmed by phone"));
         assert!(
-            !change.outbox.iter().any(|e| matches!(
+            !change.outbox().iter().any(|e| matches!(
                 e.message,
                 crate::notification::OutboxMessage::DeleteVaultSecret { .. }
             )),

@@ -152,7 +152,7 @@ mod tests {
             act(&actor, now()),
         )
         .unwrap();
-        (change.key, rotation)
+        (change.key().clone(), rotation)
     }
 
     #[test]
@@ -177,7 +177,7 @@ mod tests {
         .unwrap();
         let deadline = now().plus_seconds(long);
         for (version, old_expiry) in before {
-            let v = change.key.version(version).unwrap();
+            let v = change.key().version(version).unwrap();
             let expiry = v.expires_at.expect("every old secret has a deadline now");
             assert!(
                 expiry <= deadline,
@@ -188,14 +188,18 @@ mod tests {
             }
             assert_eq!(v.stage, SecretStage::Previous);
         }
-        assert_eq!(change.key.current().unwrap().version, 3);
+        assert_eq!(change.key().current().unwrap().version, 3);
         assert_eq!(rotation.status, RotationStatus::GracePeriod);
         assert_eq!(
-            change.rotations.len(),
+            change.rotations().len(),
             2,
             "the emergency and the superseded one"
         );
-        assert_eq!(change.emergencies.len(), 1, "logged for the emergency list");
+        assert_eq!(
+            change.emergencies().len(),
+            1,
+            "logged for the emergency list"
+        );
     }
 
     #[test]
@@ -212,8 +216,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(rotation.status, RotationStatus::Completed);
-        assert_eq!(change.key.valid_versions(now()).count(), 1);
-        assert_eq!(change.key.active_rotation, None);
+        assert_eq!(change.key().valid_versions(now()).count(), 1);
+        assert_eq!(change.key().active_rotation, None);
     }
 
     #[test]
@@ -239,7 +243,7 @@ mod tests {
         // With a grace, the first leak rotation is still in progress; a second report
         // of the same secret finds it.
         let (change2, in_grace) = plan_emergency(
-            change.key.clone(),
+            change.key().clone(),
             None,
             &EmergencyRequest {
                 grace_seconds: Some(60),
@@ -251,7 +255,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            leak(change2.key, Some(in_grace), 2),
+            leak(change2.key().clone(), Some(in_grace), 2),
             Err(Error::Conflict(Conflict::LeakAlreadyRotating))
         ));
     }

@@ -92,7 +92,7 @@ mod tests {
         .unwrap();
         let end = rotation.grace_ends_at;
         let (change, longer) = plan_extend(
-            change.key,
+            change.key().clone(),
             rotation,
             3600,
             &reason(),
@@ -102,13 +102,13 @@ mod tests {
         .unwrap();
         assert_eq!(longer.grace_ends_at, end.plus_seconds(3600));
         assert_eq!(
-            change.key.version(1).unwrap().expires_at,
+            change.key().version(1).unwrap().expires_at,
             Some(longer.grace_ends_at)
         );
         let too_much = p.server.max_grace_seconds;
         assert!(matches!(
             plan_extend(
-                change.key.clone(),
+                change.key().clone(),
                 longer.clone(),
                 too_much,
                 &reason(),
@@ -121,7 +121,7 @@ mod tests {
         ));
         assert!(matches!(
             plan_extend(
-                change.key,
+                change.key().clone(),
                 longer.clone(),
                 1,
                 &reason(),
@@ -151,7 +151,14 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            plan_extend(change.key, rotation, 60, &reason(), &p, act(&actor, now())),
+            plan_extend(
+                change.key().clone(),
+                rotation,
+                60,
+                &reason(),
+                &p,
+                act(&actor, now())
+            ),
             Err(Error::Conflict(Conflict::EmergencyGraceIsFixed))
         ));
     }

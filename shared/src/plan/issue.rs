@@ -126,11 +126,15 @@ mod tests {
         let actor = actor();
         let secret = crate::plan::fixtures::successor(2, false).secret;
         let change = plan_issue(request(5), &secret, act(&actor, now())).unwrap();
-        assert_eq!(change.expected_revision, None, "the key must not exist yet");
-        assert_eq!(change.key.revision, 1);
-        assert_eq!(change.events.len(), 1);
-        assert_eq!(change.events[0].action, AuditAction::KeyCreated);
-        assert!(matches!(&change.secrets[..], [SecretWrite::Create(r)] if r.verifier.is_some()));
+        assert_eq!(
+            change.expected_revision(),
+            None,
+            "the key must not exist yet"
+        );
+        assert_eq!(change.key().revision, 1);
+        assert_eq!(change.events().len(), 1);
+        assert_eq!(change.events()[0].action, AuditAction::KeyCreated);
+        assert!(matches!(&change.secrets()[..], [SecretWrite::Create(r)] if r.verifier.is_some()));
         assert!(plan_issue(request(0), &secret, act(&actor, now())).is_err());
     }
 
@@ -148,9 +152,9 @@ mod tests {
         };
         let old = at("2023-01-01T00:00:00Z");
         let change = plan_import(legacy(old, "0123abcd"), &format, act(&actor, now())).unwrap();
-        assert_eq!(change.key.versions[0].created_at, old);
-        assert_eq!(change.key.created_at, old);
-        assert!(matches!(&change.secrets[..], [SecretWrite::Create(r)] if r.verifier.is_none()));
+        assert_eq!(change.key().versions[0].created_at, old);
+        assert_eq!(change.key().created_at, old);
+        assert!(matches!(&change.secrets()[..], [SecretWrite::Create(r)] if r.verifier.is_none()));
         let future = now().plus_seconds(1);
         assert!(plan_import(legacy(future, "0123abcd"), &format, act(&actor, now())).is_err());
         assert!(plan_import(legacy(old, "XYZ"), &format, act(&actor, now())).is_err());

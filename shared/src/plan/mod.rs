@@ -465,18 +465,18 @@ mod invariants {
                     act,
                 )
                 .ok()??;
-                let rotation = change.rotations.last()?.rotation.clone();
+                let rotation = change.rotations().last()?.rotation.clone();
                 (change, rotation)
             }
         };
-        let in_progress = change.key.active_rotation.as_ref().map(|id| {
+        let in_progress = change.key().active_rotation.as_ref().map(|id| {
             if *id == rotation.id {
                 rotation.clone()
             } else {
                 panic!("the active rotation is the one just planned")
             }
         });
-        Some((change.key, in_progress))
+        Some((change.key().clone(), in_progress))
     }
 
     fn check(before: &Key, after: &Key, then: Timestamp, at: Timestamp, path: &[Step]) {

@@ -76,10 +76,10 @@ mod tests {
             act(&scanner, now()),
         )
         .unwrap();
-        let alice = crate::ids::Actor::customer(&change.key.organization_id, "alice").unwrap();
-        let (change, _) = plan_reveal(change.key, rotation, act(&alice, now())).unwrap();
+        let alice = crate::ids::Actor::customer(&change.key().organization_id, "alice").unwrap();
+        let (change, _) = plan_reveal(change.key().clone(), rotation, act(&alice, now())).unwrap();
         let told: Vec<_> = change
-            .outbox
+            .outbox()
             .iter()
             .filter_map(|e| match &e.message {
                 OutboxMessage::Notify { notification } => Some(notification),
@@ -115,14 +115,15 @@ mod tests {
             act(&actor, now()),
         )
         .unwrap();
-        let (change, revealed) = plan_reveal(change.key, rotation, act(&actor, now())).unwrap();
+        let (change, revealed) =
+            plan_reveal(change.key().clone(), rotation, act(&actor, now())).unwrap();
         assert_eq!(revealed.revealed_at, Some(now()));
         assert!(change
-            .outbox
+            .outbox()
             .iter()
             .any(|e| matches!(e.message, OutboxMessage::DeleteVaultSecret { .. })));
         assert!(matches!(
-            plan_reveal(change.key, revealed, act(&actor, now())),
+            plan_reveal(change.key().clone(), revealed, act(&actor, now())),
             Err(Error::Gone(_))
         ));
         let (change, returned) = plan_schedule(
@@ -134,7 +135,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            plan_reveal(change.key, returned, act(&actor, now())),
+            plan_reveal(change.key().clone(), returned, act(&actor, now())),
             Err(Error::Conflict(Conflict::SecretWasReturned))
         ));
     }

@@ -164,25 +164,25 @@ mod tests {
                 .scheduled_at
                 .plus_seconds(p.server.default_grace_seconds)
         );
-        let new = change.key.version(2).unwrap();
+        let new = change.key().version(2).unwrap();
         assert_eq!(new.stage, SecretStage::Pending);
         assert_eq!(new.validity(now()), Validity::Valid);
         assert_eq!(
-            change.key.version(1).unwrap().expires_at,
+            change.key().version(1).unwrap().expires_at,
             Some(rotation.grace_ends_at)
         );
-        assert_eq!(change.key.active_rotation, Some(rotation.id.clone()));
+        assert_eq!(change.key().active_rotation, Some(rotation.id.clone()));
         assert_eq!(
-            change.expected_revision,
+            change.expected_revision(),
             Some(1),
             "guarded by the revision read"
         );
         assert!(change
-            .secrets
+            .secrets()
             .iter()
             .any(|w| matches!(w, SecretWrite::Create(r) if r.version == 2)));
-        assert_eq!(change.events.len(), 1);
-        assert_eq!(change.outbox.len(), 1, "the customer is told");
+        assert_eq!(change.events().len(), 1);
+        assert_eq!(change.outbox().len(), 1, "the customer is told");
     }
 
     #[test]
@@ -201,9 +201,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(rotation.status, RotationStatus::GracePeriod);
-        assert_eq!(change.key.current().unwrap().version, 2);
-        assert_eq!(change.key.version(1).unwrap().stage, SecretStage::Previous);
-        assert_eq!(change.events.len(), 2, "scheduled, then started");
+        assert_eq!(change.key().current().unwrap().version, 2);
+        assert_eq!(
+            change.key().version(1).unwrap().stage,
+            SecretStage::Previous
+        );
+        assert_eq!(change.events().len(), 2, "scheduled, then started");
     }
 
     #[test]

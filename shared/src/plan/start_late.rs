@@ -83,20 +83,25 @@ mod tests {
         let at = deadline.plus_seconds(60);
         assert!(!rotation.covers(at));
         let reason = Reason::system("compliance");
-        let (started, rotation) =
-            plan_start_late(change.key, rotation, &policy, &reason, act(&actor, at))
-                .unwrap()
-                .expect("started");
+        let (started, rotation) = plan_start_late(
+            change.key().clone(),
+            rotation,
+            &policy,
+            &reason,
+            act(&actor, at),
+        )
+        .unwrap()
+        .expect("started");
         assert_eq!(rotation.status, RotationStatus::GracePeriod);
         assert_eq!(rotation.scheduled_at, at);
         assert_eq!(rotation.grace_ends_at, at.plus_seconds(7200));
-        let old = started.key.version(1).unwrap();
+        let old = started.key().version(1).unwrap();
         assert_eq!(
             (old.stage, old.expires_at),
             (SecretStage::Previous, Some(at.plus_seconds(7200)))
         );
         assert_eq!(
-            started.key.current().unwrap().version,
+            started.key().current().unwrap().version,
             2,
             "the same new secret"
         );
@@ -116,7 +121,7 @@ mod tests {
         .unwrap();
         assert_eq!(rotation.uncovered_from, None);
         let refused = plan_start_late(
-            change.key,
+            change.key().clone(),
             rotation,
             &policy,
             &Reason::system("compliance"),

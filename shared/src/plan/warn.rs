@@ -57,8 +57,10 @@ mod tests {
         let deadline = now().plus_seconds(86_400);
         let change = plan_warn_expiring(key(KeyClass::Server), deadline, &reason, &actor(), now())
             .expect("a first warning");
-        assert_eq!(change.key.expiry_warned_version, Some(1));
-        assert_eq!(change.outbox.len(), 1);
-        assert!(plan_warn_expiring(change.key, deadline, &reason, &actor(), now()).is_none());
+        assert_eq!(change.key().expiry_warned_version, Some(1));
+        assert_eq!(change.outbox().len(), 1);
+        assert!(
+            plan_warn_expiring(change.key().clone(), deadline, &reason, &actor(), now()).is_none()
+        );
     }
 }

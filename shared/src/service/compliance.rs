@@ -6,7 +6,6 @@
 use std::collections::VecDeque;
 
 use super::Keyroll;
-use crate::audit::HeadMac;
 use crate::change::{ChangeBuilder, KeyChange};
 use crate::compliance::{
     overdue_before, ComplianceCounts, ComplianceFigures, KeyCompliance, KeyComplianceStatus,
@@ -14,7 +13,7 @@ use crate::compliance::{
 use crate::error::{Error, Result, StoreError};
 use crate::ids::{KeyId, OrganizationId};
 use crate::index::{creation_sort_key, ComplianceEntry, CompliancePartition, SortRange};
-use crate::key::{CurrentSince, KeyClass};
+use crate::key::KeyClass;
 use crate::time::Timestamp;
 
 /// The most rows one page of [`Keyroll::compliance_page`] holds.
@@ -145,64 +144,16 @@ struct Source {
 }
 
 impl Keyroll {
-    /// Commits `change` with its key's compliance status stamped on it.
-    pub(super) async fn commit(&self, mut change: KeyChange) -> Result<(), StoreError> {
-        self.stamp(&mut change).await?;
-        self.authenticate_head(&mut change).await?;
-        self.store.commit(change).await
-    }
-
-    /// MACs the audit head a change with events ends at, so the chain it closes cannot
-    /// be recomputed by anyone without the MAC key.
-    pub(super) async fn authenticate_head(&self, change: &mut KeyChange) -> Result<(), StoreError> {
-        let Some(hash) = change.key.audit_head.filter(|_| !change.events.is_empty()) else {
-            return Ok(());
-        };
-        let message = HeadMac::message(&change.key.id, change.key.revision, &hash);
-        let tag = self
-            .mac
-            .mac(&message)
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        change.key.audit_head_mac = Some(HeadMac {
-            v: HeadMac::VERSION,
-            mac: hex::encode(tag),
-        });
-        Ok(())
-    }
-
-    /// Stamps the compliance status the key of `change` will have.
-    pub(super) async fn stamp(&self, change: &mut KeyChange) -> Result<(), StoreError> {
-        change.key.compliance = self.compliance_of(change).await?;
-        let now = self.now();
-        let key = &mut change.key;
-        if let Some(current) = key.current().map(|v| (v.version, v.created_at)) {
-            key.current_since = match key.current_since {
-                // Never recorded (a key from before the record): current since created.
-                None => Some(CurrentSince {
-                    version: current.0,
-                    at: current.1,
-                }),
-                Some(since) if since.version != current.0 => Some(CurrentSince {
-                    version: current.0,
-                    at: now,
-                }),
-                unchanged => unchanged,
-            };
-        }
-        Ok(())
-    }
-
     /// Where the key of `change` stands once it is applied.
-    async fn compliance_of(
+    pub(super) async fn compliance_of(
         &self,
         change: &KeyChange,
     ) -> Result<Option<KeyComplianceStatus>, StoreError> {
-        let key = &change.key;
+        let key = change.key();
         let blocked = match &key.active_rotation {
             None => false,
-            Some(id) => match change.rotations.iter().find(|w| w.rotation.id == *id) {
-                Some(write) => write.rotation.is_blocked(),
+            Some(id) => match change.rotation(id) {
+                Some(rotation) => rotation.is_blocked(),
                 // Not written: its blocked state is what the key was stamped with —
                 // unless the key was never stamped (written before the stamp existed).
                 None => match key.compliance {
@@ -226,8 +177,8 @@ impl Keyroll {
         let covered = match &key.active_rotation {
             None => false,
             Some(_) if !crossed || blocked => true,
-            Some(id) => match change.rotations.iter().find(|w| w.rotation.id == *id) {
-                Some(write) => write.rotation.covers(now),
+            Some(id) => match change.rotation(id) {
+                Some(rotation) => rotation.covers(now),
                 None => self
                     .store
                     .rotation(id)
@@ -250,14 +201,13 @@ impl Keyroll {
         let Some(key) = self.store.key(id).await? else {
             return Ok(false);
         };
-        let mut change = ChangeBuilder::update(key).finish();
-        let status = self.compliance_of(&change).await?;
-        if status == change.key.compliance {
+        let stamped_before = key.compliance;
+        let stamped = self.stamp(ChangeBuilder::update(key).finish()).await?;
+        if stamped.status() == stamped_before {
             return Ok(false);
         }
-        change.key.compliance = status;
-        match self.store.commit(change).await {
-            Ok(()) => Ok(true),
+        match self.commit_stamped(stamped).await {
+            Ok(_) => Ok(true),
             Err(StoreError::Conflict) => Ok(false),
             Err(other) => Err(other.into()),
         }

@@ -2,6 +2,7 @@
 
 use super::{Caller, Keyroll, RotationIssued, Verification};
 use crate::error::{Conflict, Error, Result};
+use crate::idempotency::RequestOutcome;
 use crate::ids::{Actor, KeyId, Reason, RotationId};
 use crate::leak::ReportedToken;
 use crate::plan::{plan_emergency, Act, EmergencyRequest, EmergencySource};
@@ -62,7 +63,13 @@ impl Keyroll {
                     .held_as
                     .is_none()
                     .then_some(&minted_ref.secret);
-                caller.record_request(&mut change, rotation.id.as_str(), 201, replayable, now)?;
+                caller.record_request(
+                    &mut change,
+                    rotation.id.as_str(),
+                    RequestOutcome::Created,
+                    replayable,
+                    now,
+                )?;
                 Ok((Some(change), rotation))
             })
             .await;

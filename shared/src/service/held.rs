@@ -4,14 +4,12 @@
 use super::{Caller, Delivery, Keyroll, Replay, RotationIssued, Verification};
 use crate::error::{Error, Result};
 use crate::held::{HeldMarker, ORPHAN_AFTER_SECONDS};
-use crate::idempotency::IdempotencyIntent;
+use crate::idempotency::RequestOutcome;
+use crate::idempotency::{IdempotencyIntent, IdempotentOperation};
 use crate::ids::{Actor, KeyId, RotationId};
 use crate::plan::{plan_reveal, reveal::check_revealable, Act, Successor};
 use crate::rotation::Rotation;
 use crate::secret::{MintedSecret, RawSecret};
-
-/// The idempotency scope of a customer's successor fetch.
-const SUCCESSOR_SCOPE: &str = "GET /v1/self/successor";
 
 impl Keyroll {
     /// Mints the new secret of a rotation about to be planned, and holds it in the vault
@@ -199,7 +197,7 @@ impl Keyroll {
         let intent = self
             .idempotency_intent(
                 &actor,
-                SUCCESSOR_SCOPE,
+                &IdempotentOperation::FetchSuccessor,
                 key,
                 rotation_id.as_str().as_bytes(),
             )
@@ -272,7 +270,7 @@ impl Keyroll {
                 caller.record_request(
                     &mut change,
                     rotation.id.as_str(),
-                    200,
+                    RequestOutcome::Changed,
                     Some(secret_ref),
                     now,
                 )?;

@@ -2,6 +2,7 @@
 
 use super::{Caller, Keyroll};
 use crate::error::{Conflict, Error, Result, StoreError};
+use crate::idempotency::RequestOutcome;
 use crate::key::Key;
 use crate::plan::{plan_import, plan_issue, Act, LegacyKey, NewKey};
 use crate::secret::RawSecret;
@@ -25,19 +26,25 @@ impl Keyroll {
             now,
         };
         let mut change = plan_issue(request, &secret, act)?;
-        self.stamp(&mut change).await?;
-        self.authenticate_head(&mut change).await?;
-        let key = change.key.clone();
-        caller.record_request(&mut change, key.id.as_str(), 201, Some(&minted.secret), now)?;
+        let id = change.key().id.clone();
+        let secret = Some(&minted.secret);
+        caller.record_request(
+            &mut change,
+            id.as_str(),
+            RequestOutcome::Created,
+            secret,
+            now,
+        )?;
         // A new key's id and secret are fresh: a conflict can only be contention on
         // the shared counters, or a live idempotency record (which stays a conflict).
         let mut attempt = 1;
-        while let Err(error) = self.store.commit(change.clone()).await {
-            if error != StoreError::Conflict || attempt == super::CONFLICT_ATTEMPTS {
-                return Err(error.into());
+        let key = loop {
+            match self.commit(change.clone()).await {
+                Ok(key) => break key,
+                Err(StoreError::Conflict) if attempt < super::CONFLICT_ATTEMPTS => attempt += 1,
+                Err(error) => return Err(error.into()),
             }
-            attempt += 1;
-        }
+        };
         Ok(IssuedKey {
             key,
             secret: minted.secret,
@@ -61,12 +68,16 @@ impl Keyroll {
                 now,
             };
             let mut change = plan_import(legacy.clone(), &self.config.secret_format, act)?;
-            self.stamp(&mut change).await?;
-            self.authenticate_head(&mut change).await?;
-            let key = change.key.clone();
-            caller.record_request(&mut change, key.id.as_str(), 201, None, now)?;
-            match self.store.commit(change).await {
-                Ok(()) => return Ok(key),
+            let key_id = change.key().id.clone();
+            caller.record_request(
+                &mut change,
+                key_id.as_str(),
+                RequestOutcome::Created,
+                None,
+                now,
+            )?;
+            match self.commit(change).await {
+                Ok(key) => return Ok(key),
                 // The key id or the secret record exists already — or, on DynamoDB, a
                 // concurrent import of the same secret made both transactions give
                 // up: only an existing record makes this row a duplicate.

@@ -2,6 +2,7 @@
 
 use super::{Caller, Keyroll, RotationIssued};
 use crate::error::Result;
+use crate::idempotency::RequestOutcome;
 use crate::ids::{KeyId, Reason, RotationId};
 use crate::plan::{
     plan_cancel, plan_complete, plan_extend, plan_schedule, Act, Completion, DeliveredSuccessor,
@@ -42,7 +43,13 @@ impl Keyroll {
                     .held_as
                     .is_none()
                     .then_some(&minted_ref.secret);
-                caller.record_request(&mut change, rotation.id.as_str(), 201, replayable, now)?;
+                caller.record_request(
+                    &mut change,
+                    rotation.id.as_str(),
+                    RequestOutcome::Created,
+                    replayable,
+                    now,
+                )?;
                 Ok((Some(change), rotation))
             })
             .await;
@@ -92,7 +99,13 @@ impl Keyroll {
                 now,
             };
             let (mut change, rotation) = plan_cancel(key, rotation, reason, delivered, act)?;
-            caller.record_request(&mut change, rotation.id.as_str(), 200, None, now)?;
+            caller.record_request(
+                &mut change,
+                rotation.id.as_str(),
+                RequestOutcome::Changed,
+                None,
+                now,
+            )?;
             Ok((Some(change), rotation))
         })
         .await
@@ -138,7 +151,13 @@ impl Keyroll {
                 now,
             };
             let (mut change, rotation) = plan_complete(key, rotation, completion, act)?;
-            caller.record_request(&mut change, rotation.id.as_str(), 200, None, now)?;
+            caller.record_request(
+                &mut change,
+                rotation.id.as_str(),
+                RequestOutcome::Changed,
+                None,
+                now,
+            )?;
             Ok((Some(change), rotation))
         })
         .await
@@ -169,7 +188,13 @@ impl Keyroll {
             };
             let (mut change, rotation) =
                 plan_extend(key, rotation, add_seconds, reason, &self.config.policy, act)?;
-            caller.record_request(&mut change, rotation.id.as_str(), 200, None, now)?;
+            caller.record_request(
+                &mut change,
+                rotation.id.as_str(),
+                RequestOutcome::Changed,
+                None,
+                now,
+            )?;
             Ok((Some(change), rotation))
         })
         .await

@@ -5,6 +5,7 @@
 //!
 //! | capability | file |
 //! |---|---|
+//! | the one write path: stamp, authenticate, commit | `commit.rs` |
 //! | issue a key, import the old system's | `issue.rs` |
 //! | schedule, cancel, complete, extend | `lifecycle.rs` |
 //! | emergency rotations and leak reports | `emergency.rs` |
@@ -22,7 +23,7 @@ use std::sync::Arc;
 use crate::change::KeyChange;
 use crate::config::Config;
 use crate::error::{Conflict, Error, Result, StoreError};
-use crate::idempotency::IdempotencyIntent;
+use crate::idempotency::{IdempotencyIntent, RequestOutcome};
 use crate::ids::{Actor, KeyId, RotationId};
 use crate::key::Key;
 use crate::mac::{KeyedMac, LocalMac};
@@ -35,6 +36,7 @@ use crate::usage::UsageTracker;
 use crate::vault::SecretVault;
 
 mod advance;
+mod commit;
 mod compliance;
 mod contacts;
 mod emergency;
@@ -91,12 +93,12 @@ impl Caller {
         &self,
         change: &mut KeyChange,
         resource_id: &str,
-        status: u16,
+        outcome: RequestOutcome,
         secret: Option<&RawSecret>,
         now: Timestamp,
     ) -> Result<()> {
         if let Some(intent) = &self.idempotency {
-            change.idempotency = Some(intent.record(resource_id, status, secret, now)?);
+            change.record_request(intent.record(resource_id, outcome, secret, now)?);
         }
         Ok(())
     }
@@ -252,7 +254,7 @@ impl Keyroll {
                 return Ok(outcome);
             };
             match self.commit(change).await {
-                Ok(()) => return Ok(outcome),
+                Ok(_) => return Ok(outcome),
                 Err(StoreError::Conflict) => continue,
                 Err(other) => return Err(other.into()),
             }

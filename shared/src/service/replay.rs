@@ -2,7 +2,7 @@
 
 use super::Keyroll;
 use crate::error::{Error, Result};
-use crate::idempotency::IdempotencyIntent;
+use crate::idempotency::{IdempotencyIntent, IdempotentOperation, RequestOutcome};
 use crate::ids::Actor;
 use crate::secret::RawSecret;
 
@@ -10,7 +10,7 @@ use crate::secret::RawSecret;
 #[derive(Debug)]
 pub struct Replay {
     pub resource_id: String,
-    pub status: u16,
+    pub outcome: RequestOutcome,
     pub secret: Option<RawSecret>,
 }
 
@@ -20,11 +20,11 @@ impl Keyroll {
     pub async fn idempotency_intent(
         &self,
         actor: &Actor,
-        scope: &str,
+        operation: &IdempotentOperation,
         key: &str,
         body: &[u8],
     ) -> Result<IdempotencyIntent> {
-        IdempotencyIntent::new(actor, scope, key, body, self.mac.as_ref()).await
+        IdempotencyIntent::new(actor, operation, key, body, self.mac.as_ref()).await
     }
 
     /// The first result of an earlier request with the same idempotency key, if one
@@ -51,7 +51,7 @@ impl Keyroll {
         };
         Ok(Some(Replay {
             resource_id: record.resource_id,
-            status: record.status,
+            outcome: record.outcome,
             secret,
         }))
     }

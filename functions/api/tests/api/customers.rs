@@ -9,9 +9,9 @@ use aws_lc_rs::signature::{KeyPair, RsaKeyPair, RSA_PKCS1_SHA256};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use keyroll_api::customer::CustomerAccess;
 use keyroll_api::identity::dev::DevSigningKey;
 use keyroll_api::identity::{ClaimNames, IdentitySettings, TokenVerifier};
-use keyroll_api::org::CustomerAccess;
 
 use keyroll_core::time::Clock;
 

@@ -25,7 +25,7 @@ fn router() -> axum::Router {
     router_with(None)
 }
 
-fn router_with(customers: Option<keyroll_api::org::CustomerAccess>) -> axum::Router {
+fn router_with(customers: Option<keyroll_api::customer::CustomerAccess>) -> axum::Router {
     let wired = TestKeyroll::with_defaults()
         .starting_at(Timestamp::parse("2026-11-25T18:00:00Z").unwrap())
         .without_vault()
@@ -133,9 +133,9 @@ async fn a_request_without_an_iam_principal_is_refused() {
 /// name the same user.
 #[tokio::test]
 async fn a_customer_in_lambda_is_who_the_jwt_authorizer_verified() {
+    use keyroll_api::customer::CustomerAccess;
     use keyroll_api::identity::dev::{DevClaims, DevSigningKey};
     use keyroll_api::identity::{ClaimNames, IdentitySettings, Role, TokenVerifier};
-    use keyroll_api::org::CustomerAccess;
 
     let names = ClaimNames::default();
     let router = router_with(Some(CustomerAccess::behind_gateway(names.clone(), None)));

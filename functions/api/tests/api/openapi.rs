@@ -488,3 +488,92 @@ async fn problems_name_the_field_and_never_echo_the_value() {
         short.text
     );
 }
+
+/// The document as it stood before the API crate was reorganised (issue 24): every
+/// path, operation, parameter, schema, field and rule it stated is still stated the
+/// same way. Added detail (a new keyword, description or schema) is allowed; a removed
+/// or changed one fails, naming where.
+#[test]
+fn the_document_keeps_every_promise_of_the_baseline() {
+    let baseline: serde_json::Value =
+        serde_json::from_str(include_str!("openapi.baseline.json")).unwrap();
+    let current = keyroll_api::openapi();
+    let mut broken = Vec::new();
+    kept(
+        (&baseline, &baseline),
+        (&current, &current),
+        "#".to_owned(),
+        &mut broken,
+    );
+    assert!(broken.is_empty(), "broken promises: {broken:#?}");
+}
+
+/// Where `before` (in document `old`) is not held by `after` (in `new`), added to
+/// `broken`. References are followed on both sides, so a schema that moved into
+/// `components` (or out of it) compares by what it says.
+fn kept(
+    (old, before): (&serde_json::Value, &serde_json::Value),
+    (new, after): (&serde_json::Value, &serde_json::Value),
+    at: String,
+    broken: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    let before = resolved(old, before);
+    let after = resolved(new, after);
+    match (before, after) {
+        (Value::Object(was), Value::Object(is)) => {
+            for (name, value) in was {
+                match is.get(name) {
+                    Some(now) => kept((old, value), (new, now), format!("{at}/{name}"), broken),
+                    None => broken.push(format!("{at}/{name}: gone")),
+                }
+            }
+        }
+        (Value::Array(was), Value::Array(is)) => {
+            let ordered_set = at.ends_with("/required") || at.ends_with("/enum");
+            if ordered_set {
+                let mut was: Vec<_> = was.iter().map(Value::to_string).collect();
+                let mut is: Vec<_> = is.iter().map(Value::to_string).collect();
+                was.sort();
+                is.sort();
+                if was != is {
+                    broken.push(format!("{at}: {was:?} is now {is:?}"));
+                }
+                return;
+            }
+            for (index, value) in was.iter().enumerate() {
+                let held = is.iter().any(|now| {
+                    let mut none = Vec::new();
+                    kept((old, value), (new, now), String::new(), &mut none);
+                    none.is_empty()
+                });
+                if !held {
+                    broken.push(format!("{at}/{index}: no longer held: {value}"));
+                }
+            }
+        }
+        (was, is) if was == is => {}
+        (was, is) => broken.push(format!("{at}: {was} is now {is}")),
+    }
+}
+
+/// `value`, or what its `$ref` names in `document` (followed to the end).
+fn resolved<'a>(
+    document: &'a serde_json::Value,
+    value: &'a serde_json::Value,
+) -> &'a serde_json::Value {
+    let mut value = value;
+    for _ in 0..16 {
+        let Some(reference) = value.get("$ref").and_then(|r| r.as_str()) else {
+            return value;
+        };
+        let Some(target) = reference
+            .strip_prefix('#')
+            .and_then(|pointer| document.pointer(pointer))
+        else {
+            return value;
+        };
+        value = target;
+    }
+    value
+}

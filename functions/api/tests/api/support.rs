@@ -49,7 +49,7 @@ pub(crate) fn spawn_customer_app(issuers: &crate::customers::Issuers) -> TestApp
 
 fn spawn_app_for(
     settings: &[(&str, &str)],
-    customers: Option<keyroll_api::org::CustomerAccess>,
+    customers: Option<keyroll_api::customer::CustomerAccess>,
 ) -> TestApp {
     let wired = settings
         .iter()

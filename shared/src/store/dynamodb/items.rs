@@ -262,7 +262,7 @@ mod tests {
     async fn every_item_type_has_its_pinned_attribute_names() {
         let (change, rotation) = change();
         pinned(
-            &key_item(&change.key).unwrap(),
+            &key_item(&change.key()).unwrap(),
             &[
                 "pk",
                 "sk",
@@ -311,7 +311,7 @@ mod tests {
             ],
         );
         pinned(&pointer_item(&rotation), &["pk", "sk", attr::KEY_ID]);
-        let crate::change::SecretWrite::Create(record) = &change.secrets[0] else {
+        let crate::change::SecretWrite::Create(record) = &change.secrets()[0] else {
             panic!("the new secret's record");
         };
         pinned(
@@ -339,11 +339,11 @@ mod tests {
         let used = secret_item(&used).unwrap();
         assert!(used.contains_key(attr::LAST_USED_AT) && used.contains_key(attr::EXPIRES_AT));
         pinned(
-            &audit_item(&change.events[0]).unwrap(),
+            &audit_item(&change.events()[0]).unwrap(),
             &["pk", "sk", "seq", "action", "at", attr::EVENT],
         );
         let notify = change
-            .outbox
+            .outbox()
             .iter()
             .find(|e| matches!(e.message, OutboxMessage::Notify { .. }))
             .unwrap();
@@ -351,7 +351,7 @@ mod tests {
         let logged = EmergencyLogEntry {
             at: now(),
             rotation_id: rotation.id.clone(),
-            key_id: change.key.id.clone(),
+            key_id: change.key().id.clone(),
         };
         pinned(&emergency_item(&logged), &["pk", "sk", attr::KEY_ID]);
         let marker = HeldMarker {
@@ -365,7 +365,7 @@ mod tests {
         );
         let intent = crate::idempotency::IdempotencyIntent::new(
             &actor(),
-            "POST /v1/keys",
+            &crate::idempotency::IdempotentOperation::IssueKey,
             "0d3c6a9e-5b1f-4e0a-9f43-2b2f6c1d7e88",
             b"{}",
             &crate::mac::LocalMac::random(),
@@ -373,14 +373,24 @@ mod tests {
         .await
         .unwrap();
         pinned(
-            &idempotency_item(&intent.record("key_x", 201, None, now()).unwrap()).unwrap(),
+            &idempotency_item(
+                &intent
+                    .record(
+                        "key_x",
+                        crate::idempotency::RequestOutcome::Created,
+                        None,
+                        now(),
+                    )
+                    .unwrap(),
+            )
+            .unwrap(),
             &[
                 "pk",
                 "sk",
                 "id",
                 "fingerprint",
                 "resourceId",
-                "status",
+                "outcome",
                 "createdAt",
                 attr::EXPIRES_AT,
                 TTL,
@@ -429,13 +439,13 @@ mod tests {
     #[test]
     fn items_round_trip_to_the_values_they_came_from() {
         let (change, rotation) = change();
-        let key: Key = decode(key_item(&change.key).unwrap()).unwrap();
-        assert_eq!(key, change.key);
+        let key: Key = decode(key_item(&change.key()).unwrap()).unwrap();
+        assert_eq!(key, change.key().clone());
         let back: Rotation = decode(rotation_item(&rotation).unwrap()).unwrap();
         assert_eq!(back, rotation);
         assert_eq!(
-            audit_from_item(&audit_item(&change.events[0]).unwrap()).unwrap(),
-            change.events[0]
+            audit_from_item(&audit_item(&change.events()[0]).unwrap()).unwrap(),
+            change.events()[0]
         );
     }
 }

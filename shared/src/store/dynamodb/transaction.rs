@@ -87,19 +87,19 @@ fn set_secret_state(
 /// The writes of `change`, each with its guard.
 pub fn transaction(table: &str, change: &KeyChange) -> Result<Vec<TransactWriteItem>, StoreError> {
     let mut writes = Vec::new();
-    let key = key_item(&change.key)?;
-    writes.push(match change.expected_revision {
+    let key = key_item(&change.key())?;
+    writes.push(match change.expected_revision() {
         None => put_new(table, key)?,
         Some(revision) => {
             let values = HashMap::from([
                 (":revision".into(), AttributeValue::N(revision.to_string())),
                 (
                     ":writes".into(),
-                    AttributeValue::N(change.expected_writes.to_string()),
+                    AttributeValue::N(change.expected_writes().to_string()),
                 ),
             ]);
             // A key written before the counter has none: it counts as 0.
-            let condition = if change.expected_writes == 0 {
+            let condition = if change.expected_writes() == 0 {
                 "#revision = :revision AND (attribute_not_exists(#writes) OR #writes = :writes)"
             } else {
                 "#revision = :revision AND #writes = :writes"
@@ -116,7 +116,7 @@ pub fn transaction(table: &str, change: &KeyChange) -> Result<Vec<TransactWriteI
     for RotationWrite {
         rotation,
         expected_status,
-    } in &change.rotations
+    } in change.rotations()
     {
         let item = rotation_item(rotation)?;
         match expected_status {
@@ -133,13 +133,13 @@ pub fn transaction(table: &str, change: &KeyChange) -> Result<Vec<TransactWriteI
             )?),
         }
     }
-    for write in &change.secrets {
+    for write in change.secrets() {
         match write {
             SecretWrite::Create(record) => writes.push(put_new(table, secret_item(record)?)?),
             SecretWrite::SetState { .. } => writes.extend(set_secret_state(table, write)?),
         }
     }
-    if let Some(record) = &change.idempotency {
+    if let Some(record) = change.idempotency() {
         // An expired record may be replaced; a live one may not.
         writes.push(put_if(
             table,
@@ -149,13 +149,13 @@ pub fn transaction(table: &str, change: &KeyChange) -> Result<Vec<TransactWriteI
             HashMap::from([(":now".into(), s(record.created_at.to_rfc3339()))]),
         )?);
     }
-    for entry in &change.outbox {
+    for entry in change.outbox() {
         writes.push(put_new(table, outbox_item(entry)?)?);
     }
-    for entry in &change.emergencies {
+    for entry in change.emergencies() {
         writes.push(put_new(table, emergency_item(entry))?);
     }
-    for event in &change.events {
+    for event in change.events() {
         writes.push(put_new(table, audit_item(event)?)?);
     }
     writes.extend(move_counters(table, change)?);
@@ -170,9 +170,9 @@ fn move_counters(table: &str, change: &KeyChange) -> Result<Vec<TransactWriteIte
     if moves.is_empty() {
         return Ok(Vec::new());
     }
-    let shard = total_shard_of(&change.key.id);
+    let shard = total_shard_of(&change.key().id);
     let mut writes = Vec::new();
-    for scope in [None, Some(&change.key.organization_id)] {
+    for scope in [None, Some(&change.key().organization_id)] {
         let adds = CounterAdds::of(&moves);
         let update = Update::builder()
             .table_name(table)

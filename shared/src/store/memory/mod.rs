@@ -117,14 +117,14 @@ impl MemoryStore {
 }
 
 fn check(state: &State, change: &KeyChange) -> Result<(), StoreError> {
-    let current = state.keys.get(&change.key.id);
-    match (change.expected_revision, current) {
+    let current = state.keys.get(&change.key().id);
+    match (change.expected_revision(), current) {
         (None, None) => {}
         (Some(expected), Some(key))
-            if key.revision == expected && key.writes == change.expected_writes => {}
+            if key.revision == expected && key.writes == change.expected_writes() => {}
         _ => return Err(StoreError::Conflict),
     }
-    for write in &change.rotations {
+    for write in change.rotations() {
         let stored = state.rotations.get(&write.rotation.id);
         match (write.expected_status, stored) {
             (None, None) => {}
@@ -132,7 +132,7 @@ fn check(state: &State, change: &KeyChange) -> Result<(), StoreError> {
             _ => return Err(StoreError::Conflict),
         }
     }
-    for write in &change.secrets {
+    for write in change.secrets() {
         let exists = match write {
             SecretWrite::Create(record) => !state.secrets.contains_key(&record.lookup_hash),
             SecretWrite::SetState { lookup_hash, .. } => state.secrets.contains_key(lookup_hash),
@@ -141,15 +141,15 @@ fn check(state: &State, change: &KeyChange) -> Result<(), StoreError> {
             return Err(StoreError::Conflict);
         }
     }
-    if let Some(record) = &change.idempotency {
+    if let Some(record) = change.idempotency() {
         if let Some(existing) = state.idempotency.get(&record.id) {
             if existing.is_live(record.created_at) {
                 return Err(StoreError::Conflict);
             }
         }
     }
-    let stored_events = state.audit.get(&change.key.id).map_or(0, Vec::len) as u64;
-    for (offset, event) in change.events.iter().enumerate() {
+    let stored_events = state.audit.get(&change.key().id).map_or(0, Vec::len) as u64;
+    for (offset, event) in change.events().iter().enumerate() {
         if event.seq != stored_events + offset as u64 + 1 {
             return Err(StoreError::Conflict);
         }
@@ -468,9 +468,9 @@ impl Store for MemoryStore {
         let mut state = self.lock();
         check(&state, &change)?;
         for (status, class, delta) in change.compliance_moves() {
-            state.count(&change.key.organization_id, status, class, delta);
+            state.count(&change.key().organization_id, status, class, delta);
         }
-        let KeyChange {
+        let crate::change::ChangeParts {
             key,
             rotations,
             secrets,
@@ -478,8 +478,7 @@ impl Store for MemoryStore {
             idempotency,
             outbox,
             emergencies,
-            ..
-        } = change;
+        } = change.into_parts();
         state.emergencies.extend(emergencies);
         for entry in outbox {
             state

@@ -5,14 +5,14 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use keyroll_core::ids::Actor;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::problem::ApiError;
+use crate::http::credentials::bearer;
+use crate::http::problem::ApiError;
 use crate::AppState;
 
 /// How callers authenticate.
@@ -47,18 +47,6 @@ pub struct Authenticated(pub Actor);
 
 /// The local admin acts under this name in the audit trail.
 pub const LOCAL_ADMIN: &str = "local-admin";
-
-pub(crate) fn bearer(request: &Request) -> Option<&str> {
-    let value = request
-        .headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
-}
 
 fn iam_principal(request: &Request) -> Option<String> {
     use lambda_http::request::RequestContext;

@@ -12,7 +12,7 @@ use keyroll_core::service::LeakVerdict;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::problem::ApiError;
+use crate::http::problem::ApiError;
 use crate::AppState;
 
 /// One reported token, as GitHub sends it.
@@ -69,10 +69,10 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     ),
     responses(
         (status = 200, body = Vec<LeakFeedback>),
-        (status = 503, body = crate::problem::Problem, content_type = "application/problem+json", description = "some tokens could not be handled now; `tokens` holds each token's outcome, and a retry of the same report is safe"),
-        (status = 401, body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 413, body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, body = crate::http::problem::Problem, content_type = "application/problem+json", description = "some tokens could not be handled now; `tokens` holds each token's outcome, and a retry of the same report is safe"),
+        (status = 401, body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::http::problem::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn report(
     State(state): State<AppState>,
@@ -96,7 +96,7 @@ pub async fn report(
         return Err(ApiError::Unauthorized);
     }
     let tokens = parse_report(&body)?;
-    let stop_at = crate::deadline::stop_at(lambda.as_deref());
+    let stop_at = crate::http::deadline::stop_at(lambda.as_deref());
     let outcomes = state.keyroll.report_leaks(&tokens, Some(stop_at)).await;
     let mut failed = false;
     let mut feedback = Vec::with_capacity(tokens.len());

@@ -1,5 +1,4 @@
-//! The compliance report (`GET /v1/compliance`, `GET /v1/compliance.csv`) and the
-//! scan trigger (`POST /v1/admin/scan`).
+//! `/v1/compliance` and `/v1/compliance.csv`: the compliance report, a page at a time.
 
 use axum::extract::State;
 use axum::http::header;
@@ -7,25 +6,28 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use keyroll_core::compliance::{ComplianceSnapshot, KeyCompliance, KeyComplianceStatus};
 use keyroll_core::ids::OrganizationId;
-use keyroll_core::scan::{scan, ScanOptions, ScanReport};
+use keyroll_core::rules::Range;
 use keyroll_core::service::{ComplianceCursor, ComplianceFilter};
 use keyroll_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use keyroll_core::rules::Range;
-
-use crate::extract::QueryParams;
-use crate::problem::{ApiError, Problem};
+use crate::http::extract::QueryParams;
+use crate::http::problem::{ApiError, Problem};
 use crate::AppState;
 
 const DEFAULT_LIMIT: usize = 100;
+
 /// Keys per page of the report.
 pub const REPORT_PAGE: Range = Range::new(1, 1000);
+
 /// Rows of one CSV page: about 1 MB, well inside Lambda's 6 MB response.
 const MAX_CSV_PAGE: usize = 10_000;
+
 pub const CSV_PAGE: Range = Range::new(1, MAX_CSV_PAGE as u64);
+
 const CSV_HEADER: &str = "keyId,organizationId,class,prefix,ageDays,status,rotationId\n";
+
 const HISTORY_DAYS: usize = 90;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -99,7 +101,11 @@ fn request(query: &ComplianceQuery) -> Result<Request, ApiError> {
 }
 
 fn limit(query: &ComplianceQuery, default: usize, range: Range) -> Result<usize, ApiError> {
-    Ok(crate::dto::page_limit(query.limit, default, range)?)
+    Ok(crate::http::params::page_limit(
+        query.limit,
+        default,
+        range,
+    )?)
 }
 
 /// Where every active key stands against the maximum-age rule, with the trend. One
@@ -195,23 +201,4 @@ pub async fn report_csv(
         }
     }
     Ok(response)
-}
-
-/// Run the compliance scan once: schedule rotations of overdue keys, warn ahead,
-/// write today's snapshot. It stops in time to answer within the request's deadline
-/// (`incomplete`); the next run carries on.
-#[utoipa::path(post, path = "/v1/admin/scan", tag = "admin",
-    responses(
-        (status = 200, body = ScanReport),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn run_scan(
-    State(state): State<AppState>,
-    lambda: Option<axum::Extension<lambda_http::Context>>,
-) -> Result<Json<ScanReport>, ApiError> {
-    let options = ScanOptions {
-        stop_at: Some(crate::deadline::stop_at(lambda.as_deref())),
-        ..ScanOptions::default()
-    };
-    Ok(Json(scan(&state.keyroll, options).await?))
 }

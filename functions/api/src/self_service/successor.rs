@@ -1,6 +1,5 @@
-//! Routes a customer calls with their own API key rather than an operator's
-//! credentials. In AWS the key authorizer has already checked the key; the handler
-//! verifies it again itself, so the route is safe wherever it is served.
+//! `GET /v1/self/successor`: a client fetches the successor of its API key with the
+//! key's current secret.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -9,7 +8,7 @@ use keyroll_core::error::Error;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::problem::ApiError;
+use crate::http::problem::ApiError;
 use crate::AppState;
 
 /// The customer's secret from `Authorization: Bearer …` or `x-api-key`.
@@ -47,18 +46,18 @@ pub struct SuccessorResponse {
     params(("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters: a retry with the same key (within 24 h) gets the same secret again instead of 410")),
     responses(
         (status = 200, body = SuccessorResponse),
-        (status = 401, body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 410, body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::problem::Problem, content_type = "application/problem+json", description = "an `Idempotency-Key` that is not 16-255 visible ASCII characters"),
+        (status = 401, body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 410, body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, body = crate::http::problem::Problem, content_type = "application/problem+json", description = "an `Idempotency-Key` that is not 16-255 visible ASCII characters"),
     ))]
 pub async fn successor(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<impl axum::response::IntoResponse, ApiError> {
     let presented = presented_secret(&headers).ok_or(Error::Unauthenticated)?;
-    let idempotency_key = crate::routes::idempotency_key(&headers)?;
+    let idempotency_key = crate::http::idempotency::idempotency_key(&headers)?;
     let (rotation, secret) = state.keyroll.successor(presented, idempotency_key).await?;
     // A one-time secret: no cache on the way may keep it.
     let no_store = [(header::CACHE_CONTROL, "no-store")];

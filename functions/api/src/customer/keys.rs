@@ -15,13 +15,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::access::Customer;
+use crate::actions::audit::{audit_of, AuditPaging};
+use crate::actions::rotate::{emergency, schedule};
 use crate::dto::{
     AuditResponse, EmergencyRotationRequest, KeyView, RotationView, RotationWithSecretResponse,
     ScheduleRotationRequest, Viewer,
 };
-use crate::extract::{JsonBody, QueryParams};
-use crate::problem::{ApiError, Problem};
-use crate::routes::{audit_of, emergency, key_id, schedule, AuditPaging};
+use crate::http::extract::{JsonBody, QueryParams};
+use crate::http::params::key_id;
+use crate::http::problem::{ApiError, Problem};
 use crate::AppState;
 
 /// Keys per page of the organisation's list.
@@ -129,7 +131,7 @@ pub async fn list_keys(
     Extension(Customer(user)): Extension<Customer>,
     QueryParams(query): QueryParams<KeysQuery>,
 ) -> Result<Json<OrgKeysResponse>, ApiError> {
-    let limit = crate::dto::page_limit(query.limit, DEFAULT_KEY_PAGE, KEY_PAGE)?;
+    let limit = crate::http::params::page_limit(query.limit, DEFAULT_KEY_PAGE, KEY_PAGE)?;
     let after = query
         .cursor
         .as_deref()
@@ -221,8 +223,7 @@ pub async fn schedule_rotation(
 ) -> Result<Response, ApiError> {
     let id = key_id(&raw)?;
     state.keyroll.owned_key(&user.organization, &id).await?;
-    let path = format!("/v1/org/keys/{id}/rotations");
-    schedule(&state, user.actor, id, &path, &headers, body).await
+    schedule(&state, user.actor, id, &headers, body).await
 }
 
 /// Roll one of your keys now because its secret may have leaked: every older secret
@@ -252,8 +253,7 @@ pub async fn emergency_rotation(
 ) -> Result<Response, ApiError> {
     let id = key_id(&raw)?;
     state.keyroll.owned_key(&user.organization, &id).await?;
-    let path = format!("/v1/org/keys/{id}/emergency-rotation");
-    emergency(&state, user.actor, id, &path, &headers, body).await
+    emergency(&state, user.actor, id, &headers, body).await
 }
 
 /// The audit trail of one of your keys, and whether its hash chain is intact. The

@@ -7,15 +7,17 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Extension;
+use keyroll_core::idempotency::IdempotentOperation;
 use keyroll_core::ids::Reason;
 
 use super::access::Customer;
+use crate::actions::rotation::{act_on_rotation, reveal};
 use crate::dto::{
     ExtendRotationRequest, ReasonRequest, RotationResponse, RotationWithSecretResponse,
 };
-use crate::extract::JsonBody;
-use crate::problem::{ApiError, Problem};
-use crate::routes::{act_on_rotation, optional_reason, reveal, rotation_id};
+use crate::http::extract::JsonBody;
+use crate::http::params::{optional_reason, rotation_id};
+use crate::http::problem::{ApiError, Problem};
 use crate::AppState;
 
 /// End the grace now because every integration uses the new secret: the old one stops
@@ -50,11 +52,10 @@ pub async fn complete_rotation(
         .await?;
     let reason = optional_reason(body.value.reason)?;
     let keyroll = state.keyroll.clone();
-    let path = format!("/v1/org/rotations/{id}/complete");
     act_on_rotation(
         &state,
         user.actor,
-        &path,
+        IdempotentOperation::CompleteRotation(id.clone()),
         &headers,
         &body.raw,
         |caller| async move { keyroll.complete_rotation(&id, reason, caller).await },
@@ -94,11 +95,10 @@ pub async fn extend_rotation(
     let reason = Reason::parse(&body.value.reason)?;
     let seconds = body.value.grace_period_seconds;
     let keyroll = state.keyroll.clone();
-    let path = format!("/v1/org/rotations/{id}/extend");
     act_on_rotation(
         &state,
         user.actor,
-        &path,
+        IdempotentOperation::ExtendRotation(id.clone()),
         &headers,
         &body.raw,
         |caller| async move { keyroll.extend_rotation(&id, seconds, reason, caller).await },
@@ -133,6 +133,5 @@ pub async fn reveal_secret(
         .keyroll
         .owned_rotation(&user.organization, &id)
         .await?;
-    let path = format!("/v1/org/rotations/{id}/reveal");
-    reveal(&state, user.actor, id, &path, &headers).await
+    reveal(&state, user.actor, id, &headers).await
 }

@@ -13,9 +13,9 @@ use axum::response::{IntoResponse, Response};
 use keyroll_core::error::Error;
 use keyroll_core::time::Timestamp;
 
-use crate::auth::bearer;
+use crate::http::credentials::bearer;
+use crate::http::problem::ApiError;
 use crate::identity::{ClaimNames, CustomerUser, Refusal, Role, TokenVerifier};
-use crate::problem::ApiError;
 use crate::AppState;
 
 /// How customer users are recognised.

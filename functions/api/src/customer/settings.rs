@@ -1,0 +1,192 @@
+//! A customer's notification settings and what reached them: the operator's
+//! organisation routes for the token's organisation, with the same bodies (both go
+//! through `crate::actions::destinations`).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::{Extension, Json};
+
+use super::access::Customer;
+use crate::actions::destinations::*;
+use crate::dto::destinations::*;
+use crate::http::extract::{JsonBody, QueryParams};
+use crate::http::problem::{ApiError, Problem};
+use crate::AppState;
+
+/// Add an email contact for your organisation.
+#[utoipa::path(post, path = "/v1/org/contacts", tag = "customer",
+    request_body = CreateContactRequest,
+    security(("customerToken" = [])),
+    responses(
+        (status = 201, body = ContactView),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "well formed, but outside what the organisation may have (at most 25) or, for a webhook, where keyroll may call (https, public addresses)"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn add_contact(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+    body: JsonBody<CreateContactRequest>,
+) -> Result<Response, ApiError> {
+    add_contact_for(&state, user.organization, user.actor, body).await
+}
+
+/// Your organisation's email contacts.
+#[utoipa::path(get, path = "/v1/org/contacts", tag = "customer",
+    security(("customerToken" = [])),
+    responses(
+        (status = 200, body = ContactsResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_contacts(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+) -> Result<Json<ContactsResponse>, ApiError> {
+    list_contacts_for(&state, &user.organization).await
+}
+
+/// Remove an email contact.
+#[utoipa::path(delete, path = "/v1/org/contacts/{contactId}", tag = "customer",
+    params(("contactId" = String, Path)),
+    security(("customerToken" = [])),
+    responses(
+        (status = 204),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn remove_contact(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    remove_contact_for(&state, &user.organization, &id).await
+}
+
+/// Register a webhook endpoint; its signing secret is in this response only.
+#[utoipa::path(post, path = "/v1/org/webhooks", tag = "customer",
+    request_body = CreateWebhookRequest,
+    security(("customerToken" = [])),
+    responses(
+        (status = 201, body = WebhookWithSecretResponse),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "well formed, but outside what the organisation may have (at most 25) or, for a webhook, where keyroll may call (https, public addresses)"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn add_webhook(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+    body: JsonBody<CreateWebhookRequest>,
+) -> Result<Response, ApiError> {
+    add_webhook_for(&state, user.organization, user.actor, body).await
+}
+
+/// Your organisation's webhook endpoints (never their secrets).
+#[utoipa::path(get, path = "/v1/org/webhooks", tag = "customer",
+    security(("customerToken" = [])),
+    responses(
+        (status = 200, body = WebhooksResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_webhooks(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+) -> Result<Json<WebhooksResponse>, ApiError> {
+    list_webhooks_for(&state, &user.organization).await
+}
+
+/// Remove a webhook endpoint.
+#[utoipa::path(delete, path = "/v1/org/webhooks/{webhookId}", tag = "customer",
+    params(("webhookId" = String, Path)),
+    security(("customerToken" = [])),
+    responses(
+        (status = 204),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn remove_webhook(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    remove_webhook_for(&state, &user.organization, &id).await
+}
+
+/// Add a signing secret (in this response only); the current one keeps signing for a day.
+#[utoipa::path(post, path = "/v1/org/webhooks/{webhookId}/rotate-secret", tag = "customer",
+    params(("webhookId" = String, Path)),
+    security(("customerToken" = [])),
+    responses(
+        (status = 200, body = WebhookWithSecretResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn rotate_webhook_secret(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    rotate_webhook_secret_for(&state, &user.organization, &id).await
+}
+
+/// Your organisation's notification feed, newest first.
+#[utoipa::path(get, path = "/v1/org/notifications", tag = "customer",
+    params(PageQuery),
+    security(("customerToken" = [])),
+    responses(
+        (status = 200, body = NotificationsResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn notifications(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+    QueryParams(query): QueryParams<PageQuery>,
+) -> Result<Json<NotificationsResponse>, ApiError> {
+    notifications_for(&state, &user.organization, query).await
+}
+
+/// Mark a notification of the feed read.
+#[utoipa::path(post, path = "/v1/org/notifications/{eventId}/read", tag = "customer",
+    params(("eventId" = String, Path)),
+    security(("customerToken" = [])),
+    responses(
+        (status = 204),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn mark_read(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+    Path(event_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    mark_read_for(&state, &user.organization, &event_id).await
+}
+
+/// Every delivery attempt to your organisation's contacts and endpoints, newest first.
+#[utoipa::path(get, path = "/v1/org/deliveries", tag = "customer",
+    params(PageQuery),
+    security(("customerToken" = [])),
+    responses(
+        (status = 200, body = DeliveriesResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn deliveries(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+    QueryParams(query): QueryParams<PageQuery>,
+) -> Result<Json<DeliveriesResponse>, ApiError> {
+    deliveries_for(&state, &user.organization, query).await
+}

@@ -1,0 +1,259 @@
+//! Every input's rule, by schema and property, by parameter and by operation, from
+//! the definitions the server validates with; and the rules that span two fields.
+
+use keyroll_core::rules::{self, Range};
+use serde_json::{json, Value};
+
+use super::{merge, Rule};
+
+pub(crate) fn reason() -> Rule {
+    Rule::Text(rules::REASON)
+}
+
+/// The rules of body fields: (component schema, property, rule).
+pub fn body_rules() -> Vec<(&'static str, &'static str, Rule)> {
+    use Rule::*;
+    let grace = || Range(rules::GRACE_SECONDS);
+    const TYPES: usize = keyroll_core::notification::NotificationType::ALL.len();
+    let mut rules = vec![
+        ("ScheduleRotationRequest", "reason", reason()),
+        ("ScheduleRotationRequest", "gracePeriodSeconds", grace()),
+        (
+            "ScheduleRotationRequest",
+            "completeWhenUnusedSeconds",
+            Range(rules::COMPLETE_WHEN_UNUSED_SECONDS),
+        ),
+        ("EmergencyRotationRequest", "reason", reason()),
+        (
+            "EmergencyRotationRequest",
+            "gracePeriodSeconds",
+            Range(rules::EMERGENCY_GRACE_SECONDS),
+        ),
+        ("ReasonRequest", "reason", reason()),
+        ("CancelRotationRequest", "reason", reason()),
+        ("CompleteRotationRequest", "reason", reason()),
+        ("ExtendRotationRequest", "reason", reason()),
+        (
+            "ExtendRotationRequest",
+            "gracePeriodSeconds",
+            Range(rules::EXTENSION_SECONDS),
+        ),
+        (
+            "CreateContactRequest",
+            "email",
+            Rule::pattern(rules::EMAIL_PATTERN, 3, rules::EMAIL_MAX_CHARS),
+        ),
+        (
+            "CreateContactRequest",
+            "types",
+            Items { min: 1, max: TYPES },
+        ),
+        ("CreateContactRequest", "types", Distinct),
+        (
+            "CreateWebhookRequest",
+            "url",
+            Rule::pattern(rules::WEBHOOK_URL_PATTERN, 1, rules::WEBHOOK_URL_MAX_CHARS),
+        ),
+        (
+            "CreateWebhookRequest",
+            "types",
+            Items { min: 1, max: TYPES },
+        ),
+        ("CreateWebhookRequest", "types", Distinct),
+        (
+            "ImportRequest",
+            "keys",
+            Items {
+                min: 0,
+                max: crate::operator::import::MAX_ROWS,
+            },
+        ),
+        ("ImportRow", "id", Text(rules::KEY_ID)),
+        (
+            "ImportRow",
+            "prefix",
+            Rule::pattern(
+                crate::operator::import::PREFIX_PATTERN,
+                8,
+                crate::operator::import::MAX_PREFIX_CHARS,
+            ),
+        ),
+        ("ImportRow", "lookupHash", Text(rules::LOOKUP_HASH)),
+    ];
+    // A new key's fields, which an imported row carries too (both go through `NewKey`).
+    for schema in ["CreateKeyRequest", "ImportRow"] {
+        rules.extend(
+            key_fields()
+                .into_iter()
+                .map(|(field, rule)| (schema, field, rule)),
+        );
+    }
+    rules
+}
+
+/// The rules of a new key's fields.
+pub(crate) fn key_fields() -> Vec<(&'static str, Rule)> {
+    use Rule::*;
+    vec![
+        ("organizationId", Text(rules::ORGANIZATION_ID)),
+        ("name", Text(rules::KEY_NAME)),
+        (
+            "scopes",
+            Items {
+                min: 0,
+                max: rules::MAX_SCOPES,
+            },
+        ),
+        ("scopes", Each(Box::new(Text(rules::SCOPE)))),
+        ("rateLimit", Range(rules::RATE_LIMIT)),
+    ]
+}
+
+/// The rules of parameters, by name, wherever they appear.
+pub fn parameter_rules() -> Vec<(&'static str, Rule)> {
+    vec![
+        ("keyId", Rule::Text(rules::KEY_ID)),
+        (
+            "rotationId",
+            Rule::prefixed_ulid(keyroll_core::ids::RotationId::PREFIX),
+        ),
+        (
+            "contactId",
+            Rule::prefixed_ulid(keyroll_core::ids::ContactId::PREFIX),
+        ),
+        (
+            "webhookId",
+            Rule::prefixed_ulid(keyroll_core::ids::WebhookId::PREFIX),
+        ),
+        ("eventId", Rule::Text(rules::EVENT_ID)),
+        ("organizationId", Rule::Text(rules::ORGANIZATION_ID)),
+        ("Idempotency-Key", Rule::Text(rules::IDEMPOTENCY_KEY)),
+        ("order", Rule::OneOf(&["oldest", "newest"])),
+        (
+            "status",
+            Rule::OneOf(&[
+                "compliant",
+                "rotation_in_progress",
+                "rotation_blocked",
+                "overdue",
+            ]),
+        ),
+    ]
+}
+
+/// The rules of parameters that differ by operation: (path, name, rule).
+pub fn operation_parameter_rules() -> Vec<(&'static str, &'static str, Rule)> {
+    use crate::actions::audit::AUDIT_PAGE;
+    use crate::customer::keys::KEY_PAGE;
+    use crate::dto::destinations::FEED_PAGE;
+    use crate::operator::{compliance, emergencies::EMERGENCY_DAYS, rotations::ROTATION_PAGE};
+    let limit = |range: Range| Rule::Range(range);
+    let due = || Rule::pattern(rules::due_cursor_pattern(), 1, 200);
+    let sequence = || Rule::pattern(rules::SEQUENCE_CURSOR_PATTERN, 1, 19);
+    let feed = || Rule::pattern(rules::FEED_CURSOR_PATTERN, 1, 256);
+    vec![
+        ("/v1/rotations", "limit", limit(ROTATION_PAGE)),
+        ("/v1/rotations", "cursor", due()),
+        ("/v1/emergencies", "limit", limit(ROTATION_PAGE)),
+        ("/v1/emergencies", "cursor", due()),
+        ("/v1/emergencies", "days", limit(EMERGENCY_DAYS)),
+        ("/v1/keys/{keyId}/audit", "limit", limit(AUDIT_PAGE)),
+        ("/v1/keys/{keyId}/audit", "cursor", sequence()),
+        ("/v1/org/audit", "limit", limit(AUDIT_PAGE)),
+        ("/v1/org/audit", "cursor", sequence()),
+        ("/v1/compliance", "limit", limit(compliance::REPORT_PAGE)),
+        ("/v1/compliance.csv", "limit", limit(compliance::CSV_PAGE)),
+        (
+            "/v1/compliance",
+            "cursor",
+            Rule::pattern(rules::COMPLIANCE_CURSOR_PATTERN, 1, 200),
+        ),
+        (
+            "/v1/compliance.csv",
+            "cursor",
+            Rule::pattern(rules::COMPLIANCE_CURSOR_PATTERN, 1, 200),
+        ),
+        ("/v1/org/keys", "limit", limit(KEY_PAGE)),
+        ("/v1/org/keys", "cursor", Rule::Text(rules::KEY_ID)),
+        ("/v1/org/notifications", "limit", limit(FEED_PAGE)),
+        ("/v1/org/notifications", "cursor", feed()),
+        ("/v1/org/deliveries", "limit", limit(FEED_PAGE)),
+        ("/v1/org/deliveries", "cursor", feed()),
+        (
+            "/v1/organizations/{organizationId}/notifications",
+            "limit",
+            limit(FEED_PAGE),
+        ),
+        (
+            "/v1/organizations/{organizationId}/notifications",
+            "cursor",
+            feed(),
+        ),
+        (
+            "/v1/organizations/{organizationId}/deliveries",
+            "limit",
+            limit(FEED_PAGE),
+        ),
+        (
+            "/v1/organizations/{organizationId}/deliveries",
+            "cursor",
+            feed(),
+        ),
+    ]
+}
+
+/// Inputs that take any value of their type, and why (the coverage test requires
+/// every other text or number input to carry a rule).
+pub const FREE_INPUTS: &[(&str, &str)] = &[
+    (
+        "VerifyRequest.secret",
+        "any text is answered 200: a malformed secret is `MALFORMED`",
+    ),
+    (
+        "LeakReportItem.token",
+        "GitHub's candidate: anything that looked like a secret",
+    ),
+    ("LeakReportItem.type", "GitHub's token type name"),
+    ("LeakReportItem.url", "where GitHub found it"),
+    ("LeakReportItem.source", "GitHub's own label"),
+    ("ScheduleRotationRequest.scheduledAt", "format: date-time"),
+    ("ImportRow.createdAt", "format: date-time"),
+    (
+        "Github-Public-Key-Identifier",
+        "checked against the trusted keys, answered 401",
+    ),
+    (
+        "Github-Public-Key-Signature",
+        "checked against the body, answered 401",
+    ),
+];
+
+/// The rules that span two fields, which utoipa's derives cannot state.
+pub(crate) fn cross_field_rules(schemas: &mut Value) {
+    let forced_needs_reason = json!({
+        "if": {"required": ["force"], "properties": {"force": {"const": true}}},
+        "then": {"required": ["reason"], "properties": {"reason": {"type": "string"}}}
+    });
+    if let Value::Object(more) = forced_needs_reason {
+        for schema in ["CancelRotationRequest", "CompleteRotationRequest"] {
+            merge(&mut schemas[schema], more.clone());
+        }
+    }
+    if let Value::Object(more) = json!({
+        "not": {
+            "required": ["immediate", "scheduledAt"],
+            "properties": {"immediate": {"const": true}, "scheduledAt": {"type": "string"}}
+        }
+    }) {
+        merge(&mut schemas["ScheduleRotationRequest"], more);
+    }
+    // u32 fields: utoipa says int32, whose range is half of theirs.
+    for (schema, property) in [
+        ("CreateKeyRequest", "rateLimit"),
+        ("ImportRow", "rateLimit"),
+    ] {
+        schemas[schema]["properties"][property]["format"] = json!("int64");
+    }
+    // GitHub may leave `url` out, but never sends null for it.
+    schemas["LeakReportItem"]["properties"]["url"]["type"] = json!("string");
+}

@@ -1,0 +1,227 @@
+//! The OpenAPI document, completed with what utoipa's derives cannot say: every input's
+//! rule, taken from the same definitions the server validates with
+//! (`keyroll_core::rules` and the routes' own limits), the rules that span two fields,
+//! unique operation ids, and the links between operations that a generated client or a
+//! stateful tester follows from a created key to its rotations.
+//!
+//! The split the document keeps: a request outside these rules is refused 422
+//! (`invalid-request`), naming the field; a well-formed one that the key's policy, the
+//! configuration or the clock refuses is 409 (`outside-policy`).
+
+use keyroll_core::rules::{self, Range, TextRule};
+use serde_json::{json, Map, Value};
+
+mod inputs;
+mod links;
+
+use inputs::cross_field_rules;
+pub use inputs::{body_rules, operation_parameter_rules, parameter_rules, FREE_INPUTS};
+use links::add_links;
+
+/// One input's rule, as JSON Schema keywords.
+#[derive(Debug, Clone)]
+pub enum Rule {
+    Text(TextRule),
+    /// A pattern with its length bounds.
+    Pattern {
+        pattern: String,
+        min_chars: usize,
+        max_chars: usize,
+    },
+    Range(Range),
+    /// An array's length bounds.
+    Items {
+        min: usize,
+        max: usize,
+    },
+    /// An array whose items follow the rule.
+    Each(Box<Rule>),
+    /// One of these words.
+    OneOf(&'static [&'static str]),
+    /// An array that names each item at most once.
+    Distinct,
+}
+
+impl Rule {
+    fn pattern(pattern: impl Into<String>, min_chars: usize, max_chars: usize) -> Self {
+        Rule::Pattern {
+            pattern: pattern.into(),
+            min_chars,
+            max_chars,
+        }
+    }
+
+    fn prefixed_ulid(prefix: &str) -> Self {
+        let len = prefix.len() + 26;
+        Rule::pattern(rules::prefixed_ulid_pattern(prefix), len, len)
+    }
+
+    /// The JSON Schema keywords that state the rule.
+    pub fn keywords(&self) -> Map<String, Value> {
+        let value = match self {
+            Rule::Text(rule) => json!({
+                "minLength": rule.min_chars,
+                "maxLength": rule.max_chars,
+                "pattern": rule.pattern(),
+            }),
+            Rule::Pattern {
+                pattern,
+                min_chars,
+                max_chars,
+            } => json!({"minLength": min_chars, "maxLength": max_chars, "pattern": pattern}),
+            Rule::Range(range) => json!({"minimum": range.min, "maximum": range.max}),
+            Rule::Items { min, max } => json!({"minItems": min, "maxItems": max}),
+            Rule::Each(rule) => json!({"items": rule.keywords()}),
+            Rule::OneOf(words) => json!({"enum": words}),
+            Rule::Distinct => json!({"uniqueItems": true}),
+        };
+        match value {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        }
+    }
+}
+
+/// What [`complete`] could not place: a rule naming a schema, property or parameter
+/// the document does not have (a test keeps this empty).
+#[derive(Debug, Default)]
+pub struct Misses(pub Vec<String>);
+
+/// Completes utoipa's document: rules, cross-field rules, unique ids, links.
+pub fn complete(document: &mut Value) -> Misses {
+    let mut misses = Misses::default();
+    unique_operation_ids(document);
+    let schemas = &mut document["components"]["schemas"];
+    for (schema, property, rule) in body_rules() {
+        let target = &mut schemas[schema]["properties"][property];
+        let placed = match &rule {
+            Rule::Each(inner) => merge(&mut target["items"], inner.keywords()),
+            _ => target.is_object() && merge(target, rule.keywords()),
+        };
+        if !placed {
+            misses.0.push(format!("{schema}.{property}"));
+        }
+    }
+    cross_field_rules(schemas);
+    let parameter_rules = parameter_rules();
+    let operation_rules = operation_parameter_rules();
+    let mut placed_operation_rules = vec![false; operation_rules.len()];
+    if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
+        for (path, item) in paths.iter_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for operation in item.values_mut() {
+                let Some(parameters) = operation
+                    .get_mut("parameters")
+                    .and_then(Value::as_array_mut)
+                else {
+                    continue;
+                };
+                for parameter in parameters {
+                    let Some(name) = parameter
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                    else {
+                        continue;
+                    };
+                    // An optional parameter is left out, never sent as `null`.
+                    if let Some(types) = parameter["schema"]["type"].as_array() {
+                        if let Some(kind) = types.iter().find(|t| *t != "null").cloned() {
+                            parameter["schema"]["type"] = kind;
+                        }
+                    }
+                    for (i, (rule_path, rule_name, rule)) in operation_rules.iter().enumerate() {
+                        if rule_path == path && *rule_name == name {
+                            merge(&mut parameter["schema"], rule.keywords());
+                            placed_operation_rules[i] = true;
+                        }
+                    }
+                    if let Some((_, rule)) = parameter_rules.iter().find(|(n, _)| *n == name) {
+                        merge(&mut parameter["schema"], rule.keywords());
+                    }
+                }
+            }
+        }
+    }
+    for ((path, name, _), placed) in operation_rules.iter().zip(placed_operation_rules) {
+        if !placed {
+            misses.0.push(format!("{path} {name}"));
+        }
+    }
+    optional_bodies(document);
+    add_links(document, &mut misses);
+    misses
+}
+
+/// Operations that share a handler name with another route get a distinct id: the
+/// customer's routes are `org_…`, GitHub's report is `report_leaks`.
+fn unique_operation_ids(document: &mut Value) {
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in item.values_mut() {
+            let Some(id) = operation.get("operationId").and_then(Value::as_str) else {
+                continue;
+            };
+            if id.starts_with("org_") || id == "report_leaks" {
+                continue;
+            }
+            let id = if path.starts_with("/v1/org/") {
+                format!("org_{id}")
+            } else if path == "/v1/leaks" {
+                "report_leaks".to_owned()
+            } else {
+                continue;
+            };
+            operation["operationId"] = Value::String(id);
+        }
+    }
+}
+
+pub(crate) fn merge(target: &mut Value, keywords: Map<String, Value>) -> bool {
+    let Some(object) = target.as_object_mut() else {
+        return false;
+    };
+    for (name, value) in keywords {
+        match (object.get_mut(&name), value) {
+            (Some(Value::Object(existing)), Value::Object(more)) => existing.extend(more),
+            (_, value) => {
+                object.insert(name, value);
+            }
+        }
+    }
+    true
+}
+
+/// An empty JSON body stands for `{}` (see `extract::JsonBody`), so a body whose schema
+/// requires no field may be left out.
+fn optional_bodies(document: &mut Value) {
+    let schemas = document["components"]["schemas"].clone();
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for operation in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+    {
+        let body = &mut operation["requestBody"];
+        let content = &body["content"];
+        let Some(reference) = content["application/json"]["schema"]["$ref"].as_str() else {
+            continue;
+        };
+        let name = reference.rsplit('/').next().unwrap_or("");
+        let requires_nothing = schemas[name]["required"]
+            .as_array()
+            .is_none_or(Vec::is_empty);
+        if requires_nothing && content.as_object().is_some_and(|c| c.len() == 1) {
+            body["required"] = json!(false);
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The bodies of the key, rotation and verification requests.
+
+use keyroll_core::key::KeyClass;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateKeyRequest {
+    /// The owning organisation: 1-64 of `A-Za-z0-9_-.:`.
+    pub organization_id: String,
+    /// 1-100 printable characters.
+    pub name: String,
+    /// Up to 50 scopes of 1-64 of `A-Za-z0-9_-.:*/`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Requests per second allowed to the key, at least 1.
+    #[schema(minimum = 1, maximum = 4294967295u64)]
+    pub rate_limit: u32,
+    #[serde(default)]
+    pub class: KeyClass,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScheduleRotationRequest {
+    /// Why; recorded in the audit trail and sent to the customer. At most 500 characters.
+    pub reason: Option<String>,
+    /// Grace after the start during which the old secret still works; within the key
+    /// class's policy bounds. Default: the class's default grace.
+    #[schema(minimum = 0)]
+    pub grace_period_seconds: Option<u64>,
+    /// When the new secret becomes current (RFC 3339). Default: now + 24 h.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub scheduled_at: Option<String>,
+    /// Start now (cannot be combined with `scheduledAt`).
+    #[serde(default)]
+    pub immediate: bool,
+    /// Customer self-service: the new secret is not in this response; it waits in
+    /// Secrets Manager for the customer's client to fetch once with its old secret
+    /// (`GET /v1/self/successor`), or for an operator's reveal.
+    #[serde(default)]
+    pub self_service: bool,
+    /// Complete the rotation early once the new secret is in use and the old one has
+    /// not been used for this long (60 s to 365 days).
+    #[schema(minimum = 60)]
+    pub complete_when_unused_seconds: Option<u64>,
+    /// Embedded keys: while the old secret is still in use an hour before the grace
+    /// ends, extend the grace by `KEYROLL_EMBEDDED_EXTENSION_STEP_SECONDS`, up to the
+    /// class's hard maximum.
+    #[serde(default)]
+    pub auto_extend: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EmergencyRotationRequest {
+    /// Required: why the secret is presumed compromised.
+    pub reason: String,
+    /// 0 (the old secret dies now) up to the emergency maximum. Default 14400 (4 h).
+    #[schema(minimum = 0)]
+    pub grace_period_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReasonRequest {
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CancelRotationRequest {
+    /// Why; recorded in the audit trail. Required with `force`.
+    pub reason: Option<String>,
+    /// Cancel even though the rotation's held new secret was already handed out
+    /// (revealed, or fetched by the customer): it is revoked, and a client already
+    /// using it breaks. Without it such a cancellation is refused (409, saying when
+    /// the secret was handed out).
+    #[serde(default)]
+    pub force: bool,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CompleteRotationRequest {
+    /// Why; recorded in the audit trail. Required with `force`.
+    pub reason: Option<String>,
+    /// End the grace even though the rotation's held new secret has not been delivered
+    /// to anyone (revealed, or fetched by the customer): an operator's decision, audited
+    /// with the reason. Without it such a completion is refused (409).
+    #[serde(default)]
+    pub force: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExtendRotationRequest {
+    /// Seconds added to the grace; the total stays within the class's maximum.
+    #[schema(minimum = 1)]
+    pub grace_period_seconds: u64,
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// The secret as presented to the company's API.
+    pub secret: String,
+}

@@ -1,0 +1,96 @@
+//! `/v1/keys` and `/v1/keys/{keyId}` (and its audit trail): issuing a key, reading one.
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::{Extension, Json};
+use keyroll_core::idempotency::{IdempotentOperation, RequestOutcome};
+use keyroll_core::service::NewKey;
+
+use super::auth::Authenticated;
+use crate::actions::audit::{audit_of, AuditPaging};
+use crate::dto::*;
+use crate::http::extract::{JsonBody, QueryParams};
+use crate::http::idempotency::{idempotent, Outcome};
+use crate::http::params::*;
+use crate::http::problem::{ApiError, Problem};
+use crate::AppState;
+
+/// Issue a key. The secret is in this response only.
+#[utoipa::path(post, path = "/v1/keys", tag = "keys",
+    request_body = CreateKeyRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters, e.g. a random UUID")),
+    responses(
+        (status = 201, body = KeyWithSecretResponse),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_key(
+    State(state): State<AppState>,
+    Extension(Authenticated(actor)): Extension<Authenticated>,
+    headers: HeaderMap,
+    body: JsonBody<CreateKeyRequest>,
+) -> Result<Response, ApiError> {
+    let request = body.value;
+    let new_key = NewKey::parse(
+        &request.organization_id,
+        &request.name,
+        &request.scopes,
+        request.rate_limit,
+        request.class,
+    )?;
+    let keyroll = state.keyroll.clone();
+    idempotent(
+        &state,
+        actor,
+        &headers,
+        IdempotentOperation::IssueKey,
+        &body.raw,
+        RequestOutcome::Created,
+        |caller| async move {
+            let issued = keyroll.issue_key(new_key, caller).await?;
+            Ok(Outcome::Key(issued.key, Some(issued.secret)))
+        },
+    )
+    .await
+}
+
+/// A key with its secret versions (never a hash or a secret).
+#[utoipa::path(get, path = "/v1/keys/{keyId}", tag = "keys",
+    params(("keyId" = String, Path, description = "key_…")),
+    responses(
+        (status = 200, body = KeyResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_key(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<KeyResponse>, ApiError> {
+    let (key, usage) = state.keyroll.key_with_usage(&key_id(&raw)?).await?;
+    Ok(Json(KeyResponse {
+        key: KeyView::with_usage(&key, &usage),
+    }))
+}
+
+/// A page of a key's audit trail (each event with what changed), and whether its
+/// whole hash chain is intact: the check reads every event, 200 per query, in
+/// constant memory.
+#[utoipa::path(get, path = "/v1/keys/{keyId}/audit", tag = "audit",
+    params(("keyId" = String, Path, description = "key_…"), AuditPaging),
+    responses(
+        (status = 200, body = AuditResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn audit(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    QueryParams(paging): QueryParams<AuditPaging>,
+) -> Result<Json<AuditResponse>, ApiError> {
+    audit_of(&state, key_id(&raw)?, &paging, Viewer::Operator).await
+}

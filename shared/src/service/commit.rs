@@ -1,0 +1,80 @@
+//! The one write path. Every change of a key — an operation's, a key's creation, an
+//! import, the scan's re-stamp — is committed here: its compliance status is stamped,
+//! the audit head it ends at is MACed, and the store applies it. Nothing else in
+//! keyroll calls `Store::commit`, so no change can skip the stamp or the MAC (a key's
+//! creation once did, when it had a copy of this path).
+
+use super::Keyroll;
+use crate::audit::HeadMac;
+use crate::change::KeyChange;
+use crate::compliance::KeyComplianceStatus;
+use crate::error::StoreError;
+use crate::key::{CurrentSince, Key};
+
+/// A change with its key's compliance status stamped: the status can be read before
+/// it commits (the scan writes a re-stamp only when the status moved).
+pub(super) struct Stamped(KeyChange);
+
+impl Stamped {
+    /// The compliance status the key will have once this change is applied.
+    pub(super) fn status(&self) -> Option<KeyComplianceStatus> {
+        self.0.key().compliance
+    }
+}
+
+impl Keyroll {
+    /// Stamps, authenticates and commits `change`; the key as it was committed.
+    pub(super) async fn commit(&self, change: KeyChange) -> Result<Key, StoreError> {
+        let stamped = self.stamp(change).await?;
+        self.commit_stamped(stamped).await
+    }
+
+    /// Stamps the compliance status the key of `change` will have, and since when its
+    /// current secret is current.
+    pub(super) async fn stamp(&self, mut change: KeyChange) -> Result<Stamped, StoreError> {
+        let status = self.compliance_of(&change).await?;
+        let now = self.now();
+        let key = change.key();
+        let current_since = match key.current().map(|v| (v.version, v.created_at)) {
+            None => key.current_since,
+            Some((version, created_at)) => match key.current_since {
+                // Never recorded (a key from before the record): current since created.
+                None => Some(CurrentSince {
+                    version,
+                    at: created_at,
+                }),
+                Some(since) if since.version != version => Some(CurrentSince { version, at: now }),
+                unchanged => unchanged,
+            },
+        };
+        change.stamp(status, current_since);
+        Ok(Stamped(change))
+    }
+
+    /// MACs the audit head a change with events ends at, so the chain it closes cannot
+    /// be recomputed by anyone without the MAC key, and commits it; the key as it was
+    /// committed.
+    pub(super) async fn commit_stamped(&self, stamped: Stamped) -> Result<Key, StoreError> {
+        let Stamped(mut change) = stamped;
+        let head = change
+            .key()
+            .audit_head
+            .filter(|_| !change.events().is_empty());
+        if let Some(hash) = head {
+            let key = change.key();
+            let message = HeadMac::message(&key.id, key.revision, &hash);
+            let tag = self
+                .mac
+                .mac(&message)
+                .await
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            change.authenticate_head(HeadMac {
+                v: HeadMac::VERSION,
+                mac: hex::encode(tag),
+            });
+        }
+        let key = change.key().clone();
+        self.store.commit(change).await?;
+        Ok(key)
+    }
+}
