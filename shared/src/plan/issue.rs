@@ -134,7 +134,7 @@ mod tests {
         assert_eq!(change.key().revision, 1);
         assert_eq!(change.events().len(), 1);
         assert_eq!(change.events()[0].action, AuditAction::KeyCreated);
-        assert!(matches!(&change.secrets()[..], [SecretWrite::Create(r)] if r.verifier.is_some()));
+        assert!(matches!(change.secrets(), [SecretWrite::Create(r)] if r.verifier.is_some()));
         assert!(plan_issue(request(0), &secret, act(&actor, now())).is_err());
     }
 
@@ -154,7 +154,7 @@ mod tests {
         let change = plan_import(legacy(old, "0123abcd"), &format, act(&actor, now())).unwrap();
         assert_eq!(change.key().versions[0].created_at, old);
         assert_eq!(change.key().created_at, old);
-        assert!(matches!(&change.secrets()[..], [SecretWrite::Create(r)] if r.verifier.is_none()));
+        assert!(matches!(change.secrets(), [SecretWrite::Create(r)] if r.verifier.is_none()));
         let future = now().plus_seconds(1);
         assert!(plan_import(legacy(future, "0123abcd"), &format, act(&actor, now())).is_err());
         assert!(plan_import(legacy(old, "XYZ"), &format, act(&actor, now())).is_err());

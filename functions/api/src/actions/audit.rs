@@ -36,7 +36,7 @@ impl AuditPaging {
             Some("newest") => AuditOrder::NewestFirst,
             Some(_) => return Err(Error::invalid("order", "must be oldest or newest")),
         };
-        let limit = crate::http::params::page_limit(self.limit, 100, AUDIT_PAGE)?;
+        let limit = crate::dto::page_limit(self.limit, 100, AUDIT_PAGE)?;
         let after = self
             .cursor
             .as_deref()

@@ -29,7 +29,7 @@ pub(crate) fn webhook_id(raw: &str) -> Result<WebhookId, ApiError> {
 }
 
 // Each route's work is a `*_for` function of the organisation; the operator's route
-// takes the organisation from the path, the customer's (crate::customer) from the token.
+// takes the organisation from the path, the customer's from the token.
 
 pub(crate) async fn add_contact_for(
     state: &AppState,

@@ -30,12 +30,12 @@ pub(crate) async fn schedule(
             return Err(Error::invalid("scheduledAt", "cannot be combined with immediate").into())
         }
         (true, None) => Start::Now,
-        (false, Some(at)) => Start::At(crate::http::params::requested_time("scheduledAt", &at)?),
+        (false, Some(at)) => Start::At(crate::dto::requested_time("scheduledAt", &at)?),
         (false, None) => Start::Default,
     };
     let request = keyroll_core::service::RotationRequest {
         reason: optional_reason(value.reason)?,
-        grace_seconds: crate::http::params::within(
+        grace_seconds: crate::dto::within(
             "gracePeriodSeconds",
             value.grace_period_seconds,
             keyroll_core::rules::GRACE_SECONDS,
@@ -46,7 +46,7 @@ pub(crate) async fn schedule(
         } else {
             ScheduleTrigger::Manual
         },
-        complete_when_unused_seconds: crate::http::params::within(
+        complete_when_unused_seconds: crate::dto::within(
             "completeWhenUnusedSeconds",
             value.complete_when_unused_seconds,
             keyroll_core::rules::COMPLETE_WHEN_UNUSED_SECONDS,
@@ -83,7 +83,7 @@ pub(crate) async fn emergency(
 ) -> Result<Response, ApiError> {
     let request = EmergencyRequest {
         reason: Reason::parse(&body.value.reason)?,
-        grace_seconds: crate::http::params::within(
+        grace_seconds: crate::dto::within(
             "gracePeriodSeconds",
             body.value.grace_period_seconds,
             keyroll_core::rules::EMERGENCY_GRACE_SECONDS,

@@ -131,7 +131,7 @@ pub async fn list_keys(
     Extension(Customer(user)): Extension<Customer>,
     QueryParams(query): QueryParams<KeysQuery>,
 ) -> Result<Json<OrgKeysResponse>, ApiError> {
-    let limit = crate::http::params::page_limit(query.limit, DEFAULT_KEY_PAGE, KEY_PAGE)?;
+    let limit = crate::dto::page_limit(query.limit, DEFAULT_KEY_PAGE, KEY_PAGE)?;
     let after = query
         .cursor
         .as_deref()

@@ -8,8 +8,6 @@ use keyroll_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::http::problem::ApiError;
-
 const DEFAULT_PAGE: usize = 50;
 
 /// Items per page of a feed or delivery log.
@@ -136,24 +134,19 @@ pub struct PageQuery {
 impl PageQuery {
     /// A cursor is the `nextCursor` of an earlier page: it starts with that page's last
     /// time (`2026-…`), visible ASCII, at most 256 characters.
-    pub(crate) fn cursor(&self) -> Result<Option<&str>, ApiError> {
+    pub(crate) fn cursor(&self) -> Result<Option<&str>, Error> {
         match self.cursor.as_deref() {
             None => Ok(None),
             Some(cursor) if keyroll_core::rules::is_feed_cursor(cursor) => Ok(Some(cursor)),
             Some(_) => Err(Error::invalid(
                 "cursor",
                 "not a cursor of this list; start again without one",
-            )
-            .into()),
+            )),
         }
     }
 
-    pub(crate) fn limit(&self) -> Result<usize, ApiError> {
-        Ok(crate::http::params::page_limit(
-            self.limit,
-            DEFAULT_PAGE,
-            FEED_PAGE,
-        )?)
+    pub(crate) fn limit(&self) -> Result<usize, Error> {
+        super::page_limit(self.limit, DEFAULT_PAGE, FEED_PAGE)
     }
 }
 

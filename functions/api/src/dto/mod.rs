@@ -8,12 +8,14 @@ pub mod destinations;
 pub mod keys;
 pub mod requests;
 pub mod rotations;
+pub mod values;
 pub mod verify;
 
 pub use audit::*;
 pub use keys::*;
 pub use requests::*;
 pub use rotations::*;
+pub use values::*;
 pub use verify::*;
 
 /// Who a response is for. A customer sees their own users and keyroll's jobs by name,

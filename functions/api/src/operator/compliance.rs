@@ -101,11 +101,7 @@ fn request(query: &ComplianceQuery) -> Result<Request, ApiError> {
 }
 
 fn limit(query: &ComplianceQuery, default: usize, range: Range) -> Result<usize, ApiError> {
-    Ok(crate::http::params::page_limit(
-        query.limit,
-        default,
-        range,
-    )?)
+    Ok(crate::dto::page_limit(query.limit, default, range)?)
 }
 
 /// Where every active key stands against the maximum-age rule, with the trend. One

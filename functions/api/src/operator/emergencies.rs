@@ -39,8 +39,8 @@ pub async fn recent_emergencies(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<EmergenciesQuery>,
 ) -> Result<Json<RotationPageResponse>, ApiError> {
-    let days = crate::http::params::within("days", query.days, EMERGENCY_DAYS)?.unwrap_or(30);
-    let limit = crate::http::params::page_limit(query.limit, 100, ROTATION_PAGE)?;
+    let days = crate::dto::within("days", query.days, EMERGENCY_DAYS)?.unwrap_or(30);
+    let limit = crate::dto::page_limit(query.limit, 100, ROTATION_PAGE)?;
     let after = query
         .cursor
         .as_deref()

@@ -44,7 +44,7 @@ pub async fn rotations_in_progress(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<RotationPageQuery>,
 ) -> Result<Json<RotationPageResponse>, ApiError> {
-    let limit = crate::http::params::page_limit(query.limit, 100, ROTATION_PAGE)?;
+    let limit = crate::dto::page_limit(query.limit, 100, ROTATION_PAGE)?;
     let after = query.cursor.as_deref().map(parse_due_cursor).transpose()?;
     let (page, next) = state
         .keyroll

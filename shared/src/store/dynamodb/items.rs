@@ -262,7 +262,7 @@ mod tests {
     async fn every_item_type_has_its_pinned_attribute_names() {
         let (change, rotation) = change();
         pinned(
-            &key_item(&change.key()).unwrap(),
+            &key_item(change.key()).unwrap(),
             &[
                 "pk",
                 "sk",
@@ -439,7 +439,7 @@ mod tests {
     #[test]
     fn items_round_trip_to_the_values_they_came_from() {
         let (change, rotation) = change();
-        let key: Key = decode(key_item(&change.key()).unwrap()).unwrap();
+        let key: Key = decode(key_item(change.key()).unwrap()).unwrap();
         assert_eq!(key, change.key().clone());
         let back: Rotation = decode(rotation_item(&rotation).unwrap()).unwrap();
         assert_eq!(back, rotation);

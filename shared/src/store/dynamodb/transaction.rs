@@ -87,7 +87,7 @@ fn set_secret_state(
 /// The writes of `change`, each with its guard.
 pub fn transaction(table: &str, change: &KeyChange) -> Result<Vec<TransactWriteItem>, StoreError> {
     let mut writes = Vec::new();
-    let key = key_item(&change.key())?;
+    let key = key_item(change.key())?;
     writes.push(match change.expected_revision() {
         None => put_new(table, key)?,
         Some(revision) => {
