@@ -1,6 +1,6 @@
 //! keyroll's one error type. The core says *what* went wrong ([`ErrorKind`], and for
 //! conflicts a typed [`Conflict`] reason); the API alone decides which HTTP status and
-//! problem URI that is (functions/api/src/problem.rs), so no rule here knows HTTP.
+//! problem URI that is (functions/api/src/http/problem.rs), so no rule here knows HTTP.
 //!
 //! No variant ever carries secret material: messages are built from validated ids,
 //! field names and fixed texts only.

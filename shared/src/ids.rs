@@ -176,9 +176,41 @@ impl OrganizationId {
 }
 
 string_newtype!(
-    /// Who made a change: an IAM principal, an admin token's holder, or a keyroll job.
+    /// Who made a change: an operator (an IAM principal or the local admin), a user of a
+    /// customer organisation, a customer's client with its own API key, or a keyroll
+    /// job. Its [`ActorKind`] is read from its name, here and nowhere else.
     Actor
 );
+
+/// What kind of party an [`Actor`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    /// The API company's operators: an IAM principal (`arn:…`) or the local admin.
+    Operator,
+    /// A user of a customer organisation: `customer:<organisation>/<subject>`.
+    CustomerUser,
+    /// A customer's client, authenticated by its own API key: `customer:<keyId>`.
+    SelfServiceKey,
+    /// keyroll's own jobs: `keyroll:<job>`.
+    Job,
+}
+
+impl ActorKind {
+    /// The kind of the actor named `name` (an actor's stored or shown name).
+    pub fn of_name(name: &str) -> Self {
+        match name.strip_prefix(CUSTOMER_PREFIX) {
+            Some(rest) if rest.contains('/') => ActorKind::CustomerUser,
+            Some(_) => ActorKind::SelfServiceKey,
+            None if name.starts_with(JOB_PREFIX) => ActorKind::Job,
+            None => ActorKind::Operator,
+        }
+    }
+
+    /// The customer's own side: one of its users or its client.
+    pub fn is_customer(self) -> bool {
+        matches!(self, ActorKind::CustomerUser | ActorKind::SelfServiceKey)
+    }
+}
 
 impl Actor {
     pub fn parse(text: &str) -> Result<Self, Error> {
@@ -199,7 +231,16 @@ impl Actor {
 
     /// The processor and scanner act as themselves.
     pub fn system(job: &str) -> Self {
-        Self(format!("keyroll:{job}"))
+        Self(format!("{JOB_PREFIX}{job}"))
+    }
+
+    /// A customer's client acting with the current secret of its key `key`.
+    pub fn self_service(key: &KeyId) -> Self {
+        Self(format!("{CUSTOMER_PREFIX}{key}"))
+    }
+
+    pub fn kind(&self) -> ActorKind {
+        ActorKind::of_name(&self.0)
     }
 
     /// A user of a customer organisation, named by the organisation's identity
@@ -215,14 +256,21 @@ impl Actor {
     /// The organisation's user this actor is, when a customer acted (not an operator
     /// or keyroll itself): the subject after `customer:<organisation>/`.
     pub fn customer_subject(&self) -> Option<&str> {
+        if self.kind() != ActorKind::CustomerUser {
+            return None;
+        }
         let rest = self.0.strip_prefix(CUSTOMER_PREFIX)?;
         rest.split_once('/').map(|(_, subject)| subject)
     }
 }
 
-/// How a customer user's actor name starts. Operators are IAM principals (`arn:…`) or
-/// the local admin, and keyroll's jobs are `keyroll:…`, so none of them can take it.
-pub const CUSTOMER_PREFIX: &str = "customer:";
+/// How a customer's actor name starts (a user's or its client's). Operators are IAM
+/// principals (`arn:…`) or the local admin, and keyroll's jobs are `keyroll:…`, so
+/// none of them can take it.
+const CUSTOMER_PREFIX: &str = "customer:";
+
+/// How a keyroll job's actor name starts.
+const JOB_PREFIX: &str = "keyroll:";
 
 string_newtype!(
     /// A key's human-readable name.
@@ -310,6 +358,35 @@ impl Reason {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_actors_kind_is_read_from_its_name() {
+        let org = OrganizationId::parse("org_acme").unwrap();
+        let key = KeyId::generate();
+        let cases = [
+            (
+                Actor::customer(&org, "alice").unwrap(),
+                ActorKind::CustomerUser,
+            ),
+            (Actor::self_service(&key), ActorKind::SelfServiceKey),
+            (Actor::system("processor"), ActorKind::Job),
+            (Actor::system_named("local-admin"), ActorKind::Operator),
+            (
+                Actor::parse("arn:aws:iam::123456789012:role/ops").unwrap(),
+                ActorKind::Operator,
+            ),
+        ];
+        for (actor, kind) in cases {
+            assert_eq!(actor.kind(), kind, "{actor}");
+            assert_eq!(ActorKind::of_name(actor.as_str()), kind);
+        }
+        assert_eq!(
+            Actor::customer(&org, "alice").unwrap().customer_subject(),
+            Some("alice")
+        );
+        assert_eq!(Actor::self_service(&key).customer_subject(), None);
+        assert!(ActorKind::SelfServiceKey.is_customer() && !ActorKind::Job.is_customer());
+    }
 
     #[test]
     fn generated_ids_parse_and_sort_by_creation() {

@@ -21,7 +21,7 @@ pub enum LogFormat {
 /// keyroll's own code (its libraries and the functions' binaries): the only targets the
 /// chosen level reaches. Every other crate stays at INFO or quieter whatever the level:
 /// at DEBUG and TRACE lambda_runtime logs whole invocations (an authorizer's
-/// `Authorization` header, a `/v1/verify` body) and the AWS SDK logs request bodies
+/// `Authorization` header, a verification request's body) and the AWS SDK logs request bodies
 /// (`CreateSecret`'s `SecretString`).
 pub const OWN_TARGETS: [&str; 12] = [
     "keyroll_core",

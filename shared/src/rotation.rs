@@ -209,7 +209,7 @@ pub struct Rotation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_check_at: Option<Timestamp>,
     /// The operator asked for customer self-service: the held secret may be fetched
-    /// with the old secret (`GET /v1/self/successor`). Policy rotations hold theirs for
+    /// with the old secret (the self-service successor fetch). Policy rotations hold theirs for
     /// an operator's reveal only.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub self_service: bool,

@@ -102,7 +102,6 @@ async fn main() -> Result<()> {
     }
 }
 
-/// What keyroll-local runs on: the in-memory adapters, or the AWS ones.
 /// An HMAC key in KMS (moto locally) for the keyed MAC, as the template makes one.
 async fn create_mac_key(kms: &aws_sdk_kms::Client) -> Result<String> {
     let created = kms
@@ -124,6 +123,7 @@ async fn create_mac_key(kms: &aws_sdk_kms::Client) -> Result<String> {
         .ok_or_else(|| anyhow::anyhow!("KMS created a key without metadata"))
 }
 
+/// What keyroll-local runs on: the in-memory adapters, or the AWS ones.
 struct Backend {
     store: Arc<dyn Store>,
     deliveries: Arc<dyn DeliveryStore>,

@@ -119,7 +119,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "KEYROLL_JWT_ISSUER",
         default: "",
-        meaning: "the `iss` of customer users' tokens (your OpenID Connect provider); customer routes /v1/org/… are off when empty",
+        meaning: "the `iss` of customer users' tokens (your OpenID Connect provider); the customer routes are off when empty",
     },
     Setting {
         name: "KEYROLL_JWT_AUDIENCE",

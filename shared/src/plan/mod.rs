@@ -146,11 +146,7 @@ pub(crate) fn record(
             deadline_applies,
         );
         // The customer's own side is named; the provider's operators are not.
-        notification.actor = act
-            .actor
-            .as_str()
-            .starts_with(crate::ids::CUSTOMER_PREFIX)
-            .then(|| act.actor.clone());
+        notification.actor = act.actor.kind().is_customer().then(|| act.actor.clone());
         change.enqueue(
             act.now,
             OutboxMessage::Notify {

@@ -109,7 +109,7 @@ pub enum ScheduleTrigger {
     #[default]
     Manual,
     /// An operator, for the customer's own client: the secret is held for the customer
-    /// to fetch once with the old secret (`GET /v1/self/successor`).
+    /// to fetch once with the old secret (the self-service successor fetch).
     SelfService,
     /// The compliance scanner: the secret is held for the owner's one reveal.
     Policy,

@@ -190,7 +190,7 @@ impl Keyroll {
         if !rotation.self_service || rotation.vault_secret.is_none() {
             return Err(no_successor());
         }
-        let actor = Actor::system_named(&format!("customer:{}", record.key_id));
+        let actor = Actor::self_service(&record.key_id);
         let Some(key) = idempotency_key else {
             return self.reveal_secret(&rotation_id, actor).await;
         };

@@ -18,6 +18,8 @@ pub use rotations::*;
 pub use values::*;
 pub use verify::*;
 
+use keyroll_core::ids::{Actor, ActorKind};
+
 /// Who a response is for. A customer sees their own users and keyroll's jobs by name,
 /// and the API provider's operators (IAM principals, the local admin) as `provider`:
 /// the provider's account and role names are not the customer's to know.
@@ -32,18 +34,16 @@ pub const PROVIDER: &str = "provider";
 
 impl Viewer {
     /// Whom a request by `actor` is answered for.
-    pub fn of(actor: &keyroll_core::ids::Actor) -> Self {
-        if actor.customer_subject().is_some() {
-            Viewer::Customer
-        } else {
-            Viewer::Operator
+    pub fn of(actor: &Actor) -> Self {
+        match actor.kind() {
+            ActorKind::CustomerUser => Viewer::Customer,
+            ActorKind::Operator | ActorKind::SelfServiceKey | ActorKind::Job => Viewer::Operator,
         }
     }
 
     /// `actor` as this viewer may see it.
     pub fn actor(self, actor: &str) -> String {
-        let named =
-            actor.starts_with(keyroll_core::ids::CUSTOMER_PREFIX) || actor.starts_with("keyroll:");
+        let named = ActorKind::of_name(actor) != ActorKind::Operator;
         match self {
             Viewer::Customer if !named => PROVIDER.to_owned(),
             _ => actor.to_owned(),
