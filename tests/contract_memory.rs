@@ -220,8 +220,8 @@ async fn debug_output_of_domain_types_never_shows_a_secret() {
         .unwrap();
     let secrets = [
         issued.secret.expose(),
-        rotated.delivery.returned().unwrap().expose(),
-        emergency.delivery.returned().unwrap().expose(),
+        rotated.handout.returned().unwrap().expose(),
+        emergency.handout.returned().unwrap().expose(),
     ];
     let records: Vec<SecretRecord> = {
         let mut out = Vec::new();
@@ -241,7 +241,7 @@ async fn debug_output_of_domain_types_never_shows_a_secret() {
         .await
         .unwrap();
     let verification = keyroll
-        .verify(emergency.delivery.returned().unwrap().expose())
+        .verify(emergency.handout.returned().unwrap().expose())
         .await
         .unwrap();
     let printed = [

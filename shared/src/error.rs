@@ -4,6 +4,13 @@
 //!
 //! No variant ever carries secret material: messages are built from validated ids,
 //! field names and fixed texts only.
+//!
+//! A dependency's failure keeps its cause whole, as the error's `source()` chain
+//! ([`Cause`]); [`Chain`] prints the chain on one line for the operator's log, and no
+//! caller ever sees it.
+
+use std::fmt;
+use std::sync::Arc;
 
 /// What a caller's request ran into, in the terms the transport maps from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -102,10 +109,20 @@ pub enum Error {
     #[error("configuration: {0}")]
     Config(String),
 
-    /// A backend failed; the detail (the SDK's error code and message) is for logs,
-    /// never for callers.
-    #[error("storage unavailable: {0}")]
-    Store(StoreError),
+    /// A service keyroll depends on failed or could not be reached (throttling, an
+    /// outage, a timeout); retrying later may work. The source (the SDK's error code
+    /// and message) is for logs, never for callers.
+    #[error("{dependency} unavailable")]
+    Unavailable {
+        dependency: Dependency,
+        #[source]
+        source: Cause,
+    },
+
+    /// A stored item could not be decoded: retrying cannot fix it. Answered like an
+    /// outage, since a repair of the item makes the request work again.
+    #[error("storage holds an unreadable item")]
+    Corrupt(#[source] StoreError),
 
     /// A broken invariant inside keyroll; the detail is for logs, never for callers.
     #[error("internal error: {0}")]
@@ -122,11 +139,36 @@ pub enum StoreError {
     #[error("conditional write failed: the state changed since it was read")]
     Conflict,
     /// The backend could not be reached or refused the request (throttling included).
-    #[error("storage backend unavailable: {0}")]
-    Unavailable(String),
+    #[error("storage backend unavailable: {operation}")]
+    Unavailable {
+        operation: String,
+        #[source]
+        cause: Cause,
+    },
     /// A stored item could not be decoded.
     #[error("stored item is corrupt: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// The store failed doing `operation`, because of `cause`.
+    pub fn unavailable(
+        operation: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Unavailable {
+            operation: operation.into(),
+            cause: Cause::new(cause),
+        }
+    }
+
+    /// The store failed doing `operation`, for a reason known only by its text.
+    pub fn unavailable_because(operation: impl Into<String>, reason: impl Into<String>) -> Self {
+        StoreError::Unavailable {
+            operation: operation.into(),
+            cause: Cause::described(reason),
+        }
+    }
 }
 
 impl From<StoreError> for Error {
@@ -134,8 +176,123 @@ impl From<StoreError> for Error {
         match error {
             // A guard that failed outside the retry loop: someone else won.
             StoreError::Conflict => Error::Conflict(Conflict::ConcurrentModification),
-            other => Error::Store(other),
+            StoreError::Corrupt(_) => Error::Corrupt(error),
+            StoreError::Unavailable { .. } => Error::Unavailable {
+                dependency: Dependency::Store,
+                source: Cause::new(error),
+            },
         }
+    }
+}
+
+impl From<crate::vault::VaultError> for Error {
+    fn from(error: crate::vault::VaultError) -> Self {
+        Error::Unavailable {
+            dependency: Dependency::Vault,
+            source: Cause::new(error),
+        }
+    }
+}
+
+impl From<crate::mac::MacError> for Error {
+    fn from(error: crate::mac::MacError) -> Self {
+        Error::Unavailable {
+            dependency: Dependency::Mac,
+            source: Cause::new(error),
+        }
+    }
+}
+
+/// A service keyroll calls, named in the errors of its failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dependency {
+    /// DynamoDB in AWS.
+    Store,
+    /// Secrets Manager in AWS.
+    Vault,
+    /// The KMS HMAC key in AWS.
+    Mac,
+}
+
+impl fmt::Display for Dependency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Dependency::Store => "storage",
+            Dependency::Vault => "secret vault",
+            Dependency::Mac => "keyed MAC",
+        })
+    }
+}
+
+/// A dependency's own error, kept whole as the source of keyroll's. Shown (and
+/// compared, so the errors that carry one stay comparable) by its text and the text
+/// of its sources only: never by `Debug`, which for an SDK error can hold a raw
+/// response.
+#[derive(Clone)]
+pub struct Cause(Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+/// A cause known only by its text.
+#[derive(Debug)]
+struct Described(String);
+
+impl fmt::Display for Described {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Described {}
+
+impl Cause {
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Arc::new(error))
+    }
+
+    /// A cause known only by its text (an answer missing a field, an injected fault).
+    pub fn described(text: impl Into<String>) -> Self {
+        Self(Arc::new(Described(text.into())))
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Cause({})", Chain(self.0.as_ref()))
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, other: &Self) -> bool {
+        Chain(self.0.as_ref()).to_string() == Chain(other.0.as_ref()).to_string()
+    }
+}
+
+impl Eq for Cause {}
+
+/// An error and each of its sources, on one line (`a: b: c`): how the operator's log
+/// shows a failure whose cause a dependency reported.
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(cause) = next {
+            write!(f, ": {cause}")?;
+            next = cause.source();
+        }
+        Ok(())
     }
 }
 
@@ -198,7 +355,7 @@ impl Error {
             Error::Gone(_) => ErrorKind::Gone,
             Error::Forbidden(_) => ErrorKind::Forbidden,
             Error::Unauthenticated => ErrorKind::Unauthenticated,
-            Error::Store(_) => ErrorKind::Unavailable,
+            Error::Unavailable { .. } | Error::Corrupt(_) => ErrorKind::Unavailable,
             Error::Config(_) | Error::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -222,26 +379,19 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Error::Store(StoreError::Unavailable(_))
-                | Error::Conflict(Conflict::ConcurrentModification)
+            Error::Unavailable { .. } | Error::Conflict(Conflict::ConcurrentModification)
         )
     }
 
     /// A write that failed so may still have been applied (a timeout, a 5xx, a lost
     /// answer): only a re-read can tell.
     pub fn may_have_committed(&self) -> bool {
-        matches!(
-            self,
-            Error::Store(StoreError::Unavailable(_)) | Error::Internal(_)
-        )
+        matches!(self, Error::Unavailable { .. } | Error::Internal(_))
     }
 
     /// Retrying can never fix it: the stored state is inconsistent.
     pub fn is_permanent(&self) -> bool {
-        matches!(
-            self,
-            Error::Store(StoreError::Corrupt(_)) | Error::Internal(_)
-        )
+        matches!(self, Error::Corrupt(_) | Error::Internal(_))
     }
 }
 
@@ -270,20 +420,37 @@ mod tests {
             assert_eq!(error.kind(), kind, "{error}");
             assert!(error.is_public());
         }
-        let store = Error::from(StoreError::Unavailable(
-            "connect refused to 10.0.0.1".into(),
+        let store = Error::from(StoreError::unavailable_because(
+            "GetItem",
+            "connect refused to 10.0.0.1",
         ));
         assert_eq!(store.kind(), ErrorKind::Unavailable);
         assert!(!store.is_public());
-        // The cause is kept for the operator's log; callers never see a non-public error.
-        assert!(store.to_string().contains("10.0.0.1"));
+        // The cause is kept, as the error's source, for the operator's log; callers
+        // never see a non-public error.
+        assert!(!store.to_string().contains("10.0.0.1"));
+        assert_eq!(
+            Chain(&store).to_string(),
+            "storage unavailable: storage backend unavailable: GetItem: connect refused to 10.0.0.1"
+        );
     }
 
     #[test]
     fn transient_and_permanent_failures_are_told_apart() {
         assert!(Error::from(StoreError::Conflict).is_transient());
-        assert!(Error::from(StoreError::Unavailable("throttled".into())).is_transient());
+        assert!(Error::from(StoreError::unavailable_because("Query", "throttled")).is_transient());
         assert!(Error::from(StoreError::Corrupt("bad item".into())).is_permanent());
+        let vault = Error::from(crate::vault::VaultError::because(
+            "GetSecretValue",
+            "timed out",
+        ));
+        let mac = Error::from(crate::mac::MacError::because("GenerateMac", "throttled"));
+        for (error, dependency) in [(vault, Dependency::Vault), (mac, Dependency::Mac)] {
+            assert!(matches!(&error, Error::Unavailable { dependency: d, .. } if *d == dependency));
+            assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
+            assert!(error.is_transient() && !error.is_permanent(), "{error}");
+            assert!(!error.is_public());
+        }
         assert!(!Error::from(Conflict::KeyRevoked).is_transient());
         assert!(!Error::from(Conflict::KeyRevoked).is_permanent());
     }

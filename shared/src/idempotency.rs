@@ -127,7 +127,7 @@ impl IdempotencyIntent {
                 &[actor.as_str(), scope, key],
             ))
             .await
-            .map_err(|e| Error::Store(crate::error::StoreError::Unavailable(e.to_string())))?,
+            .map_err(Error::from)?,
         );
         let mut fingerprint = Sha256::new();
         fingerprint.update((scope.len() as u64).to_be_bytes());

@@ -162,16 +162,14 @@ pub async fn process_due(
                     }
                     Err(error) if error.is_permanent() => {
                         report.failed += 1;
-                        match keyroll
-                            .fail_rotation(&due.rotation_id, &error.to_string())
-                            .await
-                        {
+                        let failure = crate::error::Chain(&error).to_string();
+                        match keyroll.fail_rotation(&due.rotation_id, &failure).await {
                             Ok(_) => {
                                 report.marked_failed += 1;
-                                tracing::error!(alert = "rotation_failed", rotation = %due.rotation_id, key = %due.key_id, %error, "rotation marked failed");
+                                tracing::error!(alert = "rotation_failed", rotation = %due.rotation_id, key = %due.key_id, error = %crate::error::Chain(&error), "rotation marked failed");
                             }
                             Err(mark_error) => {
-                                tracing::error!(alert = "rotation_failed", rotation = %due.rotation_id, key = %due.key_id, %error, %mark_error, "rotation cannot be advanced nor marked failed")
+                                tracing::error!(alert = "rotation_failed", rotation = %due.rotation_id, key = %due.key_id, error = %crate::error::Chain(&error), mark_error = %crate::error::Chain(&mark_error), "rotation cannot be advanced nor marked failed")
                             }
                         }
                     }
@@ -180,9 +178,9 @@ pub async fn process_due(
                         let overdue = now.seconds_since(due.due_at);
                         if overdue >= STUCK_AFTER_SECONDS as i64 {
                             report.stuck += 1;
-                            tracing::error!(alert = "rotation_stuck", rotation = %due.rotation_id, key = %due.key_id, due_at = %due.due_at, overdue_seconds = overdue, %error, "rotation not advanced for an hour after it fell due; every run retries it, an operator must look");
+                            tracing::error!(alert = "rotation_stuck", rotation = %due.rotation_id, key = %due.key_id, due_at = %due.due_at, overdue_seconds = overdue, error = %crate::error::Chain(&error), "rotation not advanced for an hour after it fell due; every run retries it, an operator must look");
                         } else {
-                            tracing::warn!(rotation = %due.rotation_id, key = %due.key_id, %error, "rotation not advanced; the next run retries");
+                            tracing::warn!(rotation = %due.rotation_id, key = %due.key_id, error = %crate::error::Chain(&error), "rotation not advanced; the next run retries");
                         }
                     }
                 }
@@ -199,7 +197,7 @@ pub async fn process_due(
         match keyroll.sweep_held_secrets(options.page_size).await {
             Ok(deleted) => report.orphaned_secrets_deleted = deleted,
             Err(error) => {
-                tracing::warn!(%error, "held secrets not swept; the next run retries");
+                tracing::warn!(error = %crate::error::Chain(&error), "held secrets not swept; the next run retries");
             }
         }
     }
@@ -274,7 +272,7 @@ pub async fn deliver_outbox(
                             }
                         }
                         Err(error) => {
-                            tracing::warn!(%error, "notifications not delivered; the next run retries");
+                            tracing::warn!(error = %crate::error::Chain(&error), "notifications not delivered; the next run retries");
                             blocked = true;
                         }
                     }
@@ -288,7 +286,7 @@ pub async fn deliver_outbox(
                         Some(vault) => match vault.delete(name).await {
                             Ok(()) => done.push((shard, entry.sort_key.clone())),
                             Err(error) => {
-                                tracing::warn!(%error, vault_secret_name = %name, "vault secret not deleted; the next run retries")
+                                tracing::warn!(error = %crate::error::Chain(&error), vault_secret_name = %name, "vault secret not deleted; the next run retries")
                             }
                         },
                         None => {
@@ -307,7 +305,7 @@ pub async fn deliver_outbox(
         .await;
         if leased {
             if let Err(error) = keyroll.store().release_lease(&lease, &owner).await {
-                tracing::warn!(%error, "outbox lease not released; it expires by itself");
+                tracing::warn!(error = %crate::error::Chain(&error), "outbox lease not released; it expires by itself");
             }
         }
         result?;

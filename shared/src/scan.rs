@@ -98,7 +98,7 @@ async fn check_key(
                 Ok(Some(_)) => Outcome::StartedLate,
                 Ok(None) => Outcome::InProgress,
                 Err(error) => {
-                    tracing::warn!(key = %entry.key_id, rotation = %active, %error, "late rotation not started; the next scan retries");
+                    tracing::warn!(key = %entry.key_id, rotation = %active, error = %crate::error::Chain(&error), "late rotation not started; the next scan retries");
                     Outcome::Failed
                 }
             });
@@ -121,7 +121,7 @@ async fn check_key(
                 // Another writer started one meanwhile: covered all the same.
                 Err(Error::Conflict(Conflict::RotationInProgress { .. })) => Outcome::InProgress,
                 Err(error) => {
-                    tracing::warn!(key = %entry.key_id, %error, "policy rotation not scheduled; the next scan retries");
+                    tracing::warn!(key = %entry.key_id, error = %crate::error::Chain(&error), "policy rotation not scheduled; the next scan retries");
                     Outcome::Failed
                 }
             },
@@ -139,7 +139,7 @@ async fn check_key(
             Ok(true) => Outcome::Warned,
             Ok(false) => Outcome::Nothing,
             Err(error) => {
-                tracing::warn!(key = %entry.key_id, %error, "expiry warning not recorded");
+                tracing::warn!(key = %entry.key_id, error = %crate::error::Chain(&error), "expiry warning not recorded");
                 Outcome::Nothing
             }
         },

@@ -26,13 +26,13 @@ pub(crate) use super::fixture;
 
 mod audit;
 mod compliance;
-mod deliveries;
-mod delivery;
+mod delivery_store;
 mod emergency;
 mod indexes;
 mod lifecycle;
 mod ports;
 mod storage;
+mod successor_handout;
 mod verification;
 
 fn new_key(class: KeyClass) -> NewKey {

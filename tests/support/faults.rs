@@ -60,7 +60,10 @@ impl Store for FaultyStore {
         record: &keyroll_core::usage::UseRecord,
     ) -> Result<bool, StoreError> {
         if take(&self.faults.fail_use_writes) {
-            return Err(StoreError::Unavailable("injected: use write failed".into()));
+            return Err(StoreError::unavailable_because(
+                "UpdateItem",
+                "injected: use write failed",
+            ));
         }
         self.inner.record_use(hash, record).await
     }
@@ -152,8 +155,9 @@ impl Store for FaultyStore {
     }
     async fn remove_outbox(&self, entries: &[(u8, String)]) -> Result<(), StoreError> {
         if take(&self.faults.fail_outbox_removals) {
-            return Err(StoreError::Unavailable(
-                "injected: crashed before removing the outbox entries".into(),
+            return Err(StoreError::unavailable_because(
+                "BatchWriteItem",
+                "injected: crashed before removing the outbox entries",
             ));
         }
         self.inner.remove_outbox(entries).await
@@ -172,8 +176,9 @@ impl Store for FaultyStore {
     }
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
         if take(&self.faults.throttle_commits) {
-            return Err(StoreError::Unavailable(
-                "injected: ProvisionedThroughputExceeded".into(),
+            return Err(StoreError::unavailable_because(
+                "TransactWriteItems",
+                "injected: ProvisionedThroughputExceeded",
             ));
         }
         if take(&self.faults.conflict_commits)
@@ -183,8 +188,9 @@ impl Store for FaultyStore {
         }
         self.inner.commit(change).await?;
         if take(&self.faults.fail_after_commit) {
-            return Err(StoreError::Unavailable(
-                "injected: the commit's answer was lost".into(),
+            return Err(StoreError::unavailable_because(
+                "TransactWriteItems",
+                "injected: the commit's answer was lost",
             ));
         }
         Ok(())

@@ -15,7 +15,7 @@ pub trait ReturnedSecret {
 
 impl ReturnedSecret for keyroll_core::service::RotationIssued {
     fn returned_secret(&self) -> &keyroll_core::secret::RawSecret {
-        self.delivery
+        self.handout
             .returned()
             .expect("this rotation's secret was returned to its caller")
     }

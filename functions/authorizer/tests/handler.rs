@@ -152,7 +152,7 @@ async fn pending_and_in_grace_previous_secrets_pass_with_their_stage() {
         )
         .await
         .unwrap();
-    let new = scheduled.delivery.returned().unwrap().expose().to_owned();
+    let new = scheduled.handout.returned().unwrap().expose().to_owned();
     let stage = |answer: &Value| answer["context"]["stage"].as_str().map(str::to_owned);
 
     let answer = invoke(&deps, http_api_event(&new)).await;

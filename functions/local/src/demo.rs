@@ -69,7 +69,7 @@ async fn run_demo(keyroll: &Keyroll, clock: &ManualClock) -> Result<()> {
         )
         .await?;
     let rotation = scheduled.rotation;
-    let new = scheduled.delivery.returned().unwrap();
+    let new = scheduled.handout.returned().unwrap();
     println!(
         "{}  scheduled {}: new secret {}… valid now; starts {}, old secret expires {}",
         clock.now(),
@@ -131,12 +131,12 @@ async fn run_demo(keyroll: &Keyroll, clock: &ManualClock) -> Result<()> {
     check(
         keyroll,
         "replacement",
-        emergency.delivery.returned().unwrap().expose(),
+        emergency.handout.returned().unwrap().expose(),
         "VALID",
     )
     .await?;
     let mut mistyped: Vec<char> = emergency
-        .delivery
+        .handout
         .returned()
         .unwrap()
         .expose()

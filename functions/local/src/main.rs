@@ -353,7 +353,9 @@ async fn run_scanner(keyroll: Arc<Keyroll>, every: Duration) {
                 coverage_percent = report.snapshot.coverage_percent,
                 "compliance scan"
             ),
-            Err(error) => tracing::warn!(%error, "compliance scan failed"),
+            Err(error) => {
+                tracing::warn!(error = %keyroll_core::error::Chain(&error), "compliance scan failed")
+            }
         }
     }
 }
@@ -373,7 +375,9 @@ async fn run_processor(keyroll: Arc<Keyroll>, queue: Arc<dyn NotificationQueue>,
                 remaining = report.remaining,
                 "processor run"
             ),
-            Err(error) => tracing::warn!(%error, "processor run failed"),
+            Err(error) => {
+                tracing::warn!(error = %keyroll_core::error::Chain(&error), "processor run failed")
+            }
         }
     }
 }

@@ -26,7 +26,7 @@ async fn accept(notifier: &Notifier, notification: &Notification) -> bool {
             true
         }
         Err(error) => {
-            tracing::warn!(event_id = %notification.event_id, %error, "notification not recorded; retried");
+            tracing::warn!(event_id = %notification.event_id, error = %keyroll_core::error::Chain(&error), "notification not recorded; retried");
             false
         }
     }
@@ -79,7 +79,7 @@ pub async fn run_once(notifier: &Notifier, source: &Source) {
         }
     }
     if let Err(error) = notifier.retry_due(None).await {
-        tracing::warn!(%error, "webhook retries failed");
+        tracing::warn!(error = %keyroll_core::error::Chain(&error), "webhook retries failed");
     }
 }
 

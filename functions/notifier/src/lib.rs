@@ -62,7 +62,7 @@ pub async fn handle_batch(
             Ok(notification) => notification,
             Err(error) => {
                 // Never parseable: after the queue's receive limit it lands in the DLQ.
-                tracing::error!(message_id = %id, %error, "a message that is not a notification");
+                tracing::error!(message_id = %id, error = %keyroll_core::error::Chain(&error), "a message that is not a notification");
                 fail(&mut response);
                 continue;
             }
@@ -73,7 +73,7 @@ pub async fn handle_batch(
                 report.merge(done);
             }
             Err(error) => {
-                tracing::warn!(event_id = %notification.event_id, %error, "notification not recorded; the queue redelivers it");
+                tracing::warn!(event_id = %notification.event_id, error = %keyroll_core::error::Chain(&error), "notification not recorded; the queue redelivers it");
                 fail(&mut response);
             }
         }

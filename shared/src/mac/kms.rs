@@ -22,17 +22,6 @@ impl KmsMac {
     }
 }
 
-fn describe<E, R>(operation: &str, error: &aws_sdk_kms::error::SdkError<E, R>) -> MacError
-where
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    MacError(format!(
-        "{operation}: {}",
-        aws_sdk_kms::error::DisplayErrorContext(error)
-    ))
-}
-
 #[async_trait]
 impl KeyedMac for KmsMac {
     async fn mac(&self, message: &[u8]) -> Result<Vec<u8>, MacError> {
@@ -44,11 +33,11 @@ impl KeyedMac for KmsMac {
             .message(Blob::new(message))
             .send()
             .await
-            .map_err(|e| describe("GenerateMac", &e))?;
+            .map_err(|e| MacError::new("GenerateMac", e))?;
         output
             .mac
             .map(Blob::into_inner)
-            .ok_or_else(|| MacError("GenerateMac returned no MAC".into()))
+            .ok_or_else(|| MacError::because("GenerateMac", "the answer carried no MAC"))
     }
 
     async fn verify(&self, message: &[u8], mac: &[u8]) -> Result<bool, MacError> {
@@ -71,7 +60,7 @@ impl KeyedMac for KmsMac {
             {
                 Ok(false)
             }
-            Err(error) => Err(describe("VerifyMac", &error)),
+            Err(error) => Err(MacError::new("VerifyMac", error)),
         }
     }
 }

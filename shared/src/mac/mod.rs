@@ -5,6 +5,8 @@
 //! idempotent replies.
 
 use async_trait::async_trait;
+
+use crate::error::Cause;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
@@ -14,9 +16,34 @@ mod kms;
 #[cfg(feature = "kms")]
 pub use kms::KmsMac;
 
+/// The keyed MAC failed doing `operation`; its cause is the source.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("keyed MAC unavailable: {0}")]
-pub struct MacError(pub String);
+#[error("keyed MAC unavailable: {operation}")]
+pub struct MacError {
+    operation: String,
+    #[source]
+    cause: Cause,
+}
+
+impl MacError {
+    pub fn new(
+        operation: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            operation: operation.into(),
+            cause: Cause::new(cause),
+        }
+    }
+
+    /// A failure known only by its text.
+    pub fn because(operation: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            operation: operation.into(),
+            cause: Cause::described(reason),
+        }
+    }
+}
 
 #[async_trait]
 pub trait KeyedMac: Send + Sync {

@@ -490,7 +490,7 @@ impl Notifier {
             crate::email::endpoint_disabled(&endpoint.url, endpoint.id.as_str(), reason, now);
         for contact in self.store.contacts(&endpoint.organization_id).await? {
             if let Err(error) = mailer.send(&contact.email, &message).await {
-                tracing::warn!(%error, contact = %contact.id, "could not tell a contact that a webhook endpoint was disabled");
+                tracing::warn!(error = %crate::error::Chain(&error), contact = %contact.id, "could not tell a contact that a webhook endpoint was disabled");
             }
         }
         Ok(())

@@ -8,7 +8,7 @@ use super::Keyroll;
 use crate::audit::HeadMac;
 use crate::change::KeyChange;
 use crate::compliance::KeyComplianceStatus;
-use crate::error::StoreError;
+use crate::error::Error;
 use crate::key::{CurrentSince, Key};
 
 /// A change with its key's compliance status stamped: the status can be read before
@@ -24,14 +24,14 @@ impl Stamped {
 
 impl Keyroll {
     /// Stamps, authenticates and commits `change`; the key as it was committed.
-    pub(super) async fn commit(&self, change: KeyChange) -> Result<Key, StoreError> {
+    pub(super) async fn commit(&self, change: KeyChange) -> Result<Key, Error> {
         let stamped = self.stamp(change).await?;
         self.commit_stamped(stamped).await
     }
 
     /// Stamps the compliance status the key of `change` will have, and since when its
     /// current secret is current.
-    pub(super) async fn stamp(&self, mut change: KeyChange) -> Result<Stamped, StoreError> {
+    pub(super) async fn stamp(&self, mut change: KeyChange) -> Result<Stamped, Error> {
         let status = self.compliance_of(&change).await?;
         let now = self.now();
         let key = change.key();
@@ -54,7 +54,7 @@ impl Keyroll {
     /// MACs the audit head a change with events ends at, so the chain it closes cannot
     /// be recomputed by anyone without the MAC key, and commits it; the key as it was
     /// committed.
-    pub(super) async fn commit_stamped(&self, stamped: Stamped) -> Result<Key, StoreError> {
+    pub(super) async fn commit_stamped(&self, stamped: Stamped) -> Result<Key, Error> {
         let Stamped(mut change) = stamped;
         let head = change
             .key()
@@ -63,11 +63,7 @@ impl Keyroll {
         if let Some(hash) = head {
             let key = change.key();
             let message = HeadMac::message(&key.id, key.revision, &hash);
-            let tag = self
-                .mac
-                .mac(&message)
-                .await
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let tag = self.mac.mac(&message).await?;
             change.authenticate_head(HeadMac {
                 v: HeadMac::VERSION,
                 mac: hex::encode(tag),

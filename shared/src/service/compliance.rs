@@ -10,7 +10,7 @@ use crate::change::{ChangeBuilder, KeyChange};
 use crate::compliance::{
     overdue_before, ComplianceCounts, ComplianceFigures, KeyCompliance, KeyComplianceStatus,
 };
-use crate::error::{Error, Result, StoreError};
+use crate::error::{Conflict, Error, Result, StoreError};
 use crate::ids::{KeyId, OrganizationId};
 use crate::index::{creation_sort_key, ComplianceEntry, CompliancePartition, SortRange};
 use crate::key::KeyClass;
@@ -208,8 +208,8 @@ impl Keyroll {
         }
         match self.commit_stamped(stamped).await {
             Ok(_) => Ok(true),
-            Err(StoreError::Conflict) => Ok(false),
-            Err(other) => Err(other.into()),
+            Err(Error::Conflict(Conflict::ConcurrentModification)) => Ok(false),
+            Err(other) => Err(other),
         }
     }
 

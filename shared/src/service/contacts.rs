@@ -140,7 +140,7 @@ impl Keyroll {
         vault
             .put(&name, &text, &[("keyroll:webhook", id.as_str())])
             .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(Error::from)?;
         Ok((
             SigningSecretRef {
                 version,

@@ -91,16 +91,18 @@ impl Keyroll {
         let mut outcomes = Vec::with_capacity(tokens.len());
         for token in tokens {
             if stop_at.is_some_and(|deadline| std::time::Instant::now() >= deadline) {
-                outcomes.push(Err(Error::Store(crate::error::StoreError::Unavailable(
-                    "the report's deadline came first".into(),
-                ))));
+                outcomes.push(Err(crate::error::StoreError::unavailable_because(
+                    "report_leak",
+                    "the report's deadline came first",
+                )
+                .into()));
                 continue;
             }
             let outcome = self
                 .report_leak(&token.token, &token.url, &token.source)
                 .await;
             if let Err(error) = &outcome {
-                tracing::warn!(%error, token_type = %crate::leak::sanitized(&token.token_type, 100), "a reported token could not be handled; the report's retry handles it");
+                tracing::warn!(error = %crate::error::Chain(error), token_type = %crate::leak::sanitized(&token.token_type, 100), "a reported token could not be handled; the report's retry handles it");
             }
             outcomes.push(outcome);
         }

@@ -1,7 +1,7 @@
 //! Secrets nobody was handed at creation (policy, self-service and leak rotations):
 //! held in the vault before their rotation commits, handed out once.
 
-use super::{Caller, Delivery, Keyroll, Replay, RotationIssued, Verification};
+use super::{Caller, Keyroll, Replay, RotationIssued, SecretHandout, Verification};
 use crate::error::{Error, Result};
 use crate::held::{HeldMarker, ORPHAN_AFTER_SECONDS};
 use crate::idempotency::RequestOutcome;
@@ -59,7 +59,7 @@ impl Keyroll {
                 match self.store.rotation(&successor.rotation_id).await {
                     Ok(Some(rotation)) => rotation,
                     _ => {
-                        tracing::warn!(rotation = %successor.rotation_id, %error, "the rotation's commit may or may not have happened; its held secret is kept for the processor's sweep");
+                        tracing::warn!(rotation = %successor.rotation_id, error = %crate::error::Chain(&error), "the rotation's commit may or may not have happened; its held secret is kept for the processor's sweep");
                         return Err(error);
                     }
                 }
@@ -82,11 +82,11 @@ impl Keyroll {
                 return Err(error);
             }
         };
-        let delivery = match successor.held_as {
-            Some(vault_secret) => Delivery::Held { vault_secret },
-            None => Delivery::Returned(secret),
+        let handout = match successor.held_as {
+            Some(vault_secret) => SecretHandout::Held { vault_secret },
+            None => SecretHandout::Returned(secret),
         };
-        Ok(RotationIssued { rotation, delivery })
+        Ok(RotationIssued { rotation, handout })
     }
 
     /// Stores a new secret that nobody is handed for its one reveal, before the change
@@ -120,7 +120,7 @@ impl Keyroll {
                 ],
             )
             .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(Error::from)?;
         Ok(marker)
     }
 
@@ -137,7 +137,7 @@ impl Keyroll {
                     vault
                         .delete(&marker.vault_secret)
                         .await
-                        .map_err(|e| Error::Internal(e.to_string()))?;
+                        .map_err(Error::from)?;
                 }
                 deleted += 1;
                 tracing::info!(rotation = %marker.rotation_id, vault_secret_name = %marker.vault_secret, "deleted a held secret whose rotation never committed");
@@ -255,7 +255,7 @@ impl Keyroll {
         let secret = vault
             .get(&name)
             .await
-            .map_err(|e| Error::Internal(e.to_string()))?
+            .map_err(Error::from)?
             .ok_or_else(|| Error::Gone("this rotation's secret is no longer held".into()))?;
         let secret_ref = &secret;
         let revealed = self
@@ -279,7 +279,7 @@ impl Keyroll {
             .await?;
         // The outbox deletes it too; deleting now keeps the copy's life short.
         if let Err(error) = vault.delete(&name).await {
-            tracing::warn!(%error, vault_secret_name = %name, "vault secret not deleted at reveal; the processor will retry");
+            tracing::warn!(error = %crate::error::Chain(&error), vault_secret_name = %name, "vault secret not deleted at reveal; the processor will retry");
         }
         Ok((revealed, secret))
     }

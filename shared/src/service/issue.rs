@@ -1,7 +1,7 @@
 //! Issuing keys, and importing the old system's.
 
 use super::{Caller, Keyroll};
-use crate::error::{Conflict, Error, Result, StoreError};
+use crate::error::{Conflict, Error, Result};
 use crate::idempotency::RequestOutcome;
 use crate::key::Key;
 use crate::plan::{plan_import, plan_issue, Act, LegacyKey, NewKey};
@@ -41,8 +41,12 @@ impl Keyroll {
         let key = loop {
             match self.commit(change.clone()).await {
                 Ok(key) => break key,
-                Err(StoreError::Conflict) if attempt < super::CONFLICT_ATTEMPTS => attempt += 1,
-                Err(error) => return Err(error.into()),
+                Err(Error::Conflict(Conflict::ConcurrentModification))
+                    if attempt < super::CONFLICT_ATTEMPTS =>
+                {
+                    attempt += 1
+                }
+                Err(error) => return Err(error),
             }
         };
         Ok(IssuedKey {
@@ -81,7 +85,7 @@ impl Keyroll {
                 // The key id or the secret record exists already — or, on DynamoDB, a
                 // concurrent import of the same secret made both transactions give
                 // up: only an existing record makes this row a duplicate.
-                Err(StoreError::Conflict) => {
+                Err(Error::Conflict(Conflict::ConcurrentModification)) => {
                     let secret_exists = self.store.secret(&lookup_hash).await?.is_some();
                     let id_taken = match &id {
                         Some(id) => self.store.key(id).await?.is_some(),
@@ -91,7 +95,7 @@ impl Keyroll {
                         return Err(Conflict::AlreadyImported.into());
                     }
                 }
-                Err(other) => return Err(Error::from(other)),
+                Err(other) => return Err(other),
             }
         }
         Err(Conflict::ConcurrentModification.into())

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use crate::change::KeyChange;
 use crate::config::Config;
-use crate::error::{Conflict, Error, Result, StoreError};
+use crate::error::{Conflict, Error, Result};
 use crate::idempotency::{IdempotencyIntent, RequestOutcome};
 use crate::ids::{Actor, KeyId, RotationId};
 use crate::key::Key;
@@ -119,26 +119,26 @@ impl From<Actor> for Caller {
 /// Who got a rotation's new secret. A held secret is not in the result at all, so it
 /// cannot be returned by mistake.
 #[derive(Debug)]
-pub enum Delivery {
+pub enum SecretHandout {
     /// Handed to the caller, in this result only.
     Returned(RawSecret),
     /// Kept in the vault under this name, for its one reveal.
     Held { vault_secret: String },
 }
 
-impl Delivery {
+impl SecretHandout {
     /// The secret, when it is the caller's.
     pub fn returned(&self) -> Option<&RawSecret> {
         match self {
-            Delivery::Returned(secret) => Some(secret),
-            Delivery::Held { .. } => None,
+            SecretHandout::Returned(secret) => Some(secret),
+            SecretHandout::Held { .. } => None,
         }
     }
 
     pub fn into_returned(self) -> Option<RawSecret> {
         match self {
-            Delivery::Returned(secret) => Some(secret),
-            Delivery::Held { .. } => None,
+            SecretHandout::Returned(secret) => Some(secret),
+            SecretHandout::Held { .. } => None,
         }
     }
 }
@@ -147,7 +147,7 @@ impl Delivery {
 #[derive(Debug)]
 pub struct RotationIssued {
     pub rotation: Rotation,
-    pub delivery: Delivery,
+    pub handout: SecretHandout,
 }
 
 pub struct Keyroll {
@@ -255,8 +255,8 @@ impl Keyroll {
             };
             match self.commit(change).await {
                 Ok(_) => return Ok(outcome),
-                Err(StoreError::Conflict) => continue,
-                Err(other) => return Err(other.into()),
+                Err(Error::Conflict(Conflict::ConcurrentModification)) => continue,
+                Err(other) => return Err(other),
             }
         }
         Err(Conflict::ConcurrentModification.into())

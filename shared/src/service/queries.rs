@@ -10,7 +10,7 @@ use crate::audit::{
 };
 use crate::change::EmergencyLogEntry;
 use crate::compliance::ComplianceSnapshot;
-use crate::error::{Error, Result, StoreError};
+use crate::error::{Error, Result};
 use crate::ids::{KeyId, RotationId};
 use crate::index::{DueRef, INDEX_SHARDS};
 use crate::key::Key;
@@ -331,7 +331,7 @@ impl Keyroll {
                 .mac
                 .verify(&HeadMac::message(&key.id, key.revision, hash), &tag)
                 .await
-                .map_err(|e| Error::Store(StoreError::Unavailable(e.to_string())))?,
+                .map_err(Error::from)?,
             _ => false,
         };
         if authentic {

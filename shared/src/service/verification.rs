@@ -95,7 +95,7 @@ impl Keyroll {
             Ok(Err(error)) => {
                 // An alarm watches these: a use write refused for good (an IAM condition,
                 // say) would silently stop usage-based completion and delivery checks.
-                tracing::warn!(alert = "use_write_failed", %error, "recording a secret's last use failed; retried next minute");
+                tracing::warn!(alert = "use_write_failed", error = %crate::error::Chain(&error), "recording a secret's last use failed; retried next minute");
                 false
             }
             Err(_) => {

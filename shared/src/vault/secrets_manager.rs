@@ -16,20 +16,6 @@ impl SecretsManagerVault {
     }
 }
 
-fn describe<E, R>(
-    operation: &str,
-    error: &aws_sdk_secretsmanager::error::SdkError<E, R>,
-) -> VaultError
-where
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    VaultError(format!(
-        "{operation}: {}",
-        aws_sdk_secretsmanager::error::DisplayErrorContext(error)
-    ))
-}
-
 #[async_trait]
 impl SecretVault for SecretsManagerVault {
     async fn put(
@@ -51,7 +37,7 @@ impl SecretVault for SecretsManagerVault {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| describe("CreateSecret", &e))
+            .map_err(|e| VaultError::new("CreateSecret", e))
     }
 
     async fn get(&self, name: &str) -> Result<Option<RawSecret>, VaultError> {
@@ -72,7 +58,7 @@ impl SecretVault for SecretsManagerVault {
                 }) {
                     Ok(None)
                 } else {
-                    Err(describe("GetSecretValue", &error))
+                    Err(VaultError::new("GetSecretValue", error))
                 }
             }
         }
@@ -95,7 +81,7 @@ impl SecretVault for SecretsManagerVault {
                 {
                     Ok(())
                 } else {
-                    Err(describe("DeleteSecret", &error))
+                    Err(VaultError::new("DeleteSecret", error))
                 }
             }
         }

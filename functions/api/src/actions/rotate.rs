@@ -66,7 +66,7 @@ pub(crate) async fn schedule(
             // A held (self-service) secret is not in the result at all.
             Ok(Outcome::Rotation(
                 issued.rotation,
-                issued.delivery.into_returned(),
+                issued.handout.into_returned(),
             ))
         },
     )
@@ -102,7 +102,7 @@ pub(crate) async fn emergency(
             let issued = keyroll.emergency_rotation(&id, request, caller).await?;
             Ok(Outcome::Rotation(
                 issued.rotation,
-                issued.delivery.into_returned(),
+                issued.handout.into_returned(),
             ))
         },
     )

@@ -5,7 +5,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use keyroll_core::error::{Conflict, Error, ErrorKind};
+use keyroll_core::error::{Chain, Conflict, Dependency, Error, ErrorKind};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -118,9 +118,18 @@ impl ApiError {
                     error.to_string()
                 } else {
                     // The cause (an SDK's error code and message) is for the operator.
-                    tracing::error!(cause = %error, "request failed");
-                    match status {
-                        503 => "the storage backend is unavailable; retry later".to_owned(),
+                    tracing::error!(cause = %Chain(error), "request failed");
+                    match error {
+                        Error::Unavailable {
+                            dependency: Dependency::Store,
+                            ..
+                        }
+                        | Error::Corrupt(_) => {
+                            "the storage backend is unavailable; retry later".to_owned()
+                        }
+                        Error::Unavailable { .. } => {
+                            "a service keyroll depends on is unavailable; retry later".to_owned()
+                        }
                         _ => "an internal error occurred".to_owned(),
                     }
                 };
@@ -239,7 +248,18 @@ mod tests {
             (Error::Gone("revealed".into()), 410),
             (Error::Forbidden("emergency".into()), 403),
             (Error::Unauthenticated, 401),
-            (StoreError::Unavailable("down".into()).into(), 503),
+            (
+                StoreError::unavailable_because("GetItem", "down").into(),
+                503,
+            ),
+            (
+                keyroll_core::vault::VaultError::because("GetSecretValue", "down").into(),
+                503,
+            ),
+            (
+                keyroll_core::mac::MacError::because("GenerateMac", "down").into(),
+                503,
+            ),
             (Error::Internal("bug".into()), 500),
         ];
         for (error, status) in cases {
@@ -247,9 +267,10 @@ mod tests {
             assert_eq!(got, status, "{error}");
             assert!(problem_type.starts_with(BASE));
         }
-        let detail = ApiError::Domain(StoreError::Unavailable("10.0.0.1 refused".into()).into())
-            .problem()
-            .detail;
+        let detail =
+            ApiError::Domain(StoreError::unavailable_because("GetItem", "10.0.0.1 refused").into())
+                .problem()
+                .detail;
         assert!(!detail.contains("10.0.0.1"));
     }
 }

@@ -181,3 +181,66 @@ async fn hostile_bodies_never_cause_a_5xx_or_a_change() {
     }
     assert_eq!(app.snapshot(&key).await, before);
 }
+
+/// A vault that is down (Secrets Manager throttling or unreachable).
+struct UnreachableVault;
+
+#[async_trait::async_trait]
+impl keyroll_core::vault::SecretVault for UnreachableVault {
+    async fn put(
+        &self,
+        _name: &str,
+        _secret: &keyroll_core::secret::RawSecret,
+        _tags: &[(&str, &str)],
+    ) -> Result<(), keyroll_core::vault::VaultError> {
+        Err(keyroll_core::vault::VaultError::because(
+            "CreateSecret",
+            "connect timed out to 10.0.0.7",
+        ))
+    }
+    async fn get(
+        &self,
+        _name: &str,
+    ) -> Result<Option<keyroll_core::secret::RawSecret>, keyroll_core::vault::VaultError> {
+        Err(keyroll_core::vault::VaultError::because(
+            "GetSecretValue",
+            "connect timed out to 10.0.0.7",
+        ))
+    }
+    async fn delete(&self, _name: &str) -> Result<(), keyroll_core::vault::VaultError> {
+        Err(keyroll_core::vault::VaultError::because(
+            "DeleteSecret",
+            "connect timed out to 10.0.0.7",
+        ))
+    }
+}
+
+/// A vault outage is the dependency being unavailable: 503 (retry later), saying
+/// nothing of the cause, and nothing changed; not a 500 that calls it a bug.
+#[tokio::test]
+async fn a_vault_outage_answers_503_and_changes_nothing() {
+    let app = spawn_app_on(TestKeyroll::new().vault(Arc::new(UnreachableVault)), None);
+    let (key, secret) = app.create_key().await;
+    let before = app.snapshot(&key).await;
+    let reply = app
+        .call(
+            "POST",
+            &format!("/v1/keys/{key}/rotations"),
+            Some(json!({"immediate": true, "selfService": true})),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.text
+    );
+    assert_eq!(reply.content_type, "application/problem+json");
+    assert!(!reply.text.contains("10.0.0.7"), "{}", reply.text);
+    assert!(reply.body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("retry later"));
+    assert_eq!(app.snapshot(&key).await, before);
+    assert_eq!(app.verify(&secret).await, "VALID");
+}

@@ -9,7 +9,7 @@ pub(crate) use axum::http::{header, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use keyroll_api::{app, AppState, Auth};
-use keyroll_core::testing::TestKeyroll;
+pub(crate) use keyroll_core::testing::TestKeyroll;
 pub(crate) use keyroll_core::time::{ManualClock, Timestamp};
 pub(crate) use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -51,12 +51,20 @@ fn spawn_app_for(
     settings: &[(&str, &str)],
     customers: Option<keyroll_api::customer::CustomerAccess>,
 ) -> TestApp {
-    let wired = settings
+    let test = settings
         .iter()
         .fold(TestKeyroll::new(), |test, (name, value)| {
             test.setting(name, value)
-        })
-        .build();
+        });
+    spawn_app_on(test, customers)
+}
+
+/// The app over the service `test` wires (a vault or store of the test's own).
+pub(crate) fn spawn_app_on(
+    test: TestKeyroll,
+    customers: Option<keyroll_api::customer::CustomerAccess>,
+) -> TestApp {
+    let wired = test.build();
     let router = app(AppState {
         keyroll: Arc::new(wired.keyroll),
         queue: None,

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
@@ -52,7 +52,7 @@ where
     E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    StoreError::Unavailable(format!("{operation}: {}", DisplayErrorContext(&error)))
+    StoreError::unavailable(operation, error)
 }
 
 /// A conditional write's outcome: `true` written, `false` refused by its condition;
@@ -265,8 +265,9 @@ impl DynamoStore {
                     .unwrap_or_default();
             }
             if !pending.is_empty() {
-                return Err(StoreError::Unavailable(
-                    "batch write items left unprocessed".into(),
+                return Err(StoreError::unavailable_because(
+                    "BatchWriteItem",
+                    "items left unprocessed",
                 ));
             }
         }

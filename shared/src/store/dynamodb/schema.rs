@@ -249,7 +249,7 @@ fn key_schema(partition: &str, sort: &str) -> Result<Vec<KeySchemaElement>, Stor
             .attribute_name(name)
             .key_type(kind)
             .build()
-            .map_err(|e| StoreError::Unavailable(format!("key schema: {e}")))
+            .map_err(|e| StoreError::unavailable("key schema", e))
     };
     Ok(vec![
         element(partition, KeyType::Hash)?,
@@ -273,7 +273,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
                 .attribute_name(attribute)
                 .attribute_type(ScalarAttributeType::S)
                 .build()
-                .map_err(|e| StoreError::Unavailable(format!("attribute definition: {e}")))?,
+                .map_err(|e| StoreError::unavailable("attribute definition", e))?,
         );
     }
     for index in spec.indexes {
@@ -291,7 +291,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
                         .build(),
                 )
                 .build()
-                .map_err(|e| StoreError::Unavailable(format!("index definition: {e}")))?,
+                .map_err(|e| StoreError::unavailable("index definition", e))?,
         );
     }
     match request.send().await {
@@ -303,26 +303,21 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
                     .attribute_name(spec.ttl_attribute)
                     .enabled(true)
                     .build()
-                    .map_err(|e| StoreError::Unavailable(format!("TTL definition: {e}")))?,
+                    .map_err(|e| StoreError::unavailable("TTL definition", e))?,
             )
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| {
-                StoreError::Unavailable(format!(
-                    "enable TTL on {name}: {}",
-                    aws_sdk_dynamodb::error::DisplayErrorContext(&e)
-                ))
-            }),
+            .map_err(|e| StoreError::unavailable(format!("enable TTL on {name}"), e)),
         Err(error) => {
             let service = error.into_service_error();
             if service.is_resource_in_use_exception() {
                 Ok(())
             } else {
-                Err(StoreError::Unavailable(format!(
-                    "create table {name}: {}",
-                    aws_sdk_dynamodb::error::DisplayErrorContext(&service)
-                )))
+                Err(StoreError::unavailable(
+                    format!("create table {name}"),
+                    service,
+                ))
             }
         }
     }

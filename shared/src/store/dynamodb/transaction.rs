@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
@@ -254,14 +254,14 @@ where
             {
                 return StoreError::Conflict;
             }
-            return StoreError::Unavailable(format!("transaction cancelled: {}", codes.join(", ")));
+            return StoreError::unavailable_because(
+                "TransactWriteItems",
+                format!("transaction cancelled: {}", codes.join(", ")),
+            );
         }
         if service.err().code() == Some("TransactionConflictException") {
             return StoreError::Conflict;
         }
     }
-    StoreError::Unavailable(format!(
-        "TransactWriteItems: {}",
-        DisplayErrorContext(&error)
-    ))
+    StoreError::unavailable("TransactWriteItems", error)
 }
