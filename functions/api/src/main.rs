@@ -16,14 +16,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     let customers = customer_access()?;
     let sdk = keyroll_core::aws::load_config().await;
+    let queue: Option<Arc<dyn NotificationQueue>> = config.queue_url.clone().map(|url| {
+        Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), url)) as Arc<dyn NotificationQueue>
+    });
     let keyroll = keyroll_core::aws::keyroll(config, &sdk)?;
-    let queue: Option<Arc<dyn NotificationQueue>> = std::env::var("KEYROLL_QUEUE_URL")
-        .ok()
-        .filter(|url| !url.is_empty())
-        .map(|url| {
-            Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), url))
-                as Arc<dyn NotificationQueue>
-        });
     let state = AppState {
         keyroll: Arc::new(keyroll),
         auth: Auth::ApiGatewayIam,

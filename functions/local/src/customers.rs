@@ -54,7 +54,7 @@ impl TokenRequest {
 /// Where the development key lives: never a shared folder such as /tmp, where another
 /// user could plant their own.
 fn dev_key_path() -> Result<PathBuf> {
-    if let Ok(path) = std::env::var("KEYROLL_DEV_KEY_FILE") {
+    if let Ok(path) = std::env::var(crate::settings::DEV_KEY_FILE.name) {
         return Ok(PathBuf::from(path));
     }
     match std::env::var_os("HOME") {

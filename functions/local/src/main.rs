@@ -28,26 +28,22 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use keyroll_api::{app, AppState, Auth};
 use keyroll_core::config::Config;
-use keyroll_core::mac::{KeyedMac, KmsMac, LocalMac};
 use keyroll_core::notify::http::HttpWebhookSender;
-use keyroll_core::notify::mailer::FolderMailer;
-use keyroll_core::notify::ses::SesMailer;
-use keyroll_core::notify::{Mailer, Notifier, NotifierSettings};
+use keyroll_core::notify::{Notifier, NotifierSettings};
 use keyroll_core::processor::{process_due, ProcessorOptions};
-use keyroll_core::queue::{MemoryQueue, NotificationQueue, SqsQueue};
+use keyroll_core::queue::NotificationQueue;
 use keyroll_core::scan::{scan, ScanOptions};
 use keyroll_core::service::Keyroll;
 use keyroll_core::store::dynamodb::create_table;
-use keyroll_core::store::dynamodb::DynamoStore;
-use keyroll_core::store::memory::MemoryStore;
-use keyroll_core::store::DeliveryStore;
-use keyroll_core::store::Store;
 use keyroll_core::time::SystemClock;
-use keyroll_core::vault::{MemoryVault, SecretVault, SecretsManagerVault};
 
+mod backend;
 mod customers;
 mod demo;
 mod notifier;
+mod settings;
+
+use backend::{create_mac_key, create_queue, Backend};
 
 #[derive(Debug, PartialEq, Eq)]
 enum Command {
@@ -76,10 +72,6 @@ fn parse_args(args: &[String]) -> Result<Command> {
     }
 }
 
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
@@ -102,51 +94,11 @@ async fn main() -> Result<()> {
     }
 }
 
-/// An HMAC key in KMS (moto locally) for the keyed MAC, as the template makes one.
-async fn create_mac_key(kms: &aws_sdk_kms::Client) -> Result<String> {
-    let created = kms
-        .create_key()
-        .key_spec(aws_sdk_kms::types::KeySpec::Hmac256)
-        .key_usage(aws_sdk_kms::types::KeyUsageType::GenerateVerifyMac)
-        .description("keyroll-local: audit heads and idempotency records")
-        .send()
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "creating the KMS HMAC key: {}",
-                aws_sdk_kms::error::DisplayErrorContext(&e)
-            )
-        })?;
-    created
-        .key_metadata
-        .map(|m| m.key_id)
-        .ok_or_else(|| anyhow::anyhow!("KMS created a key without metadata"))
-}
-
-/// What keyroll-local runs on: the in-memory adapters, or the AWS ones.
-struct Backend {
-    store: Arc<dyn Store>,
-    deliveries: Arc<dyn DeliveryStore>,
-    queue: Arc<dyn NotificationQueue>,
-    vault: Arc<dyn SecretVault>,
-    mailer: Arc<dyn Mailer>,
-    source: notifier::Source,
-    /// The keyed MAC: KMS when a key is configured (or created), else the process's own.
-    mac: Arc<dyn KeyedMac>,
-}
-
 async fn serve(config: Config, create_tables: bool) -> Result<()> {
-    let listen: SocketAddr = env_or("KEYROLL_LISTEN", "127.0.0.1:3000")
+    let listen: SocketAddr = settings::text(&settings::LISTEN)
         .parse()
         .context("KEYROLL_LISTEN must be host:port, e.g. 127.0.0.1:3000")?;
-    let interval: u64 = env_or("KEYROLL_PROCESS_INTERVAL_SECONDS", "60")
-        .parse()
-        .ok()
-        .filter(|s| *s > 0)
-        .context(
-            "KEYROLL_PROCESS_INTERVAL_SECONDS must be a whole number of seconds, at least 1",
-        )?;
-    let backend = env_or("KEYROLL_BACKEND", "memory");
+    let every = Intervals::from_env()?;
     let email_from = config
         .email_from
         .clone()
@@ -159,88 +111,8 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
         mailer,
         source,
         mac,
-    } = match backend.as_str() {
-        "memory" => {
-            let memory = Arc::new(MemoryStore::new());
-            let queue = Arc::new(MemoryQueue::new());
-            let folder = std::env::var("KEYROLL_EMAIL_DIR")
-                .map(std::path::PathBuf::from)
-                .unwrap_or_else(|_| {
-                    std::env::temp_dir().join(format!("keyroll-local-mail-{}", std::process::id()))
-                });
-            let mailer = FolderMailer::new(&folder, email_from.clone())
-                .with_context(|| format!("creating the mail folder {}", folder.display()))?;
-            println!("emails are written to {}", folder.display());
-            Backend {
-                store: memory.clone(),
-                deliveries: memory,
-                queue: queue.clone(),
-                vault: Arc::new(MemoryVault::new()),
-                mailer: Arc::new(mailer),
-                source: notifier::Source::Memory(queue),
-                mac: Arc::new(LocalMac::random()),
-            }
-        }
-        "aws" => {
-            let sdk = keyroll_core::aws::load_config().await;
-            let client = keyroll_core::aws::dynamodb_client(&sdk);
-            if create_tables {
-                create_table(&client, &config.table_name)
-                    .await
-                    .with_context(|| format!("creating table {}", config.table_name))?;
-            }
-            let sqs = aws_sdk_sqs::Client::new(&sdk);
-            let queue_url = match (&config.queue_url, create_tables) {
-                (Some(url), _) => url.clone(),
-                (None, true) => create_queue(&sqs).await?,
-                (None, false) => bail!("KEYROLL_BACKEND=aws needs KEYROLL_QUEUE_URL (or --create-tables to create a queue)"),
-            };
-            println!("notifications go to {queue_url}; emails from {email_from} through SES");
-            let ses = aws_sdk_sesv2::Client::new(&sdk);
-            if create_tables {
-                verify_sender(&ses, &email_from).await?;
-            }
-            let dynamo = Arc::new(DynamoStore::new(client, config.table_name.clone()));
-            let kms = aws_sdk_kms::Client::new(&sdk);
-            let mac_key = match (config.mac_key_id.clone(), create_tables) {
-                (Some(key), _) => Some(key),
-                (None, true) => Some(create_mac_key(&kms).await?),
-                (None, false) => None,
-            };
-            let mac: Arc<dyn KeyedMac> = match mac_key {
-                Some(key) => {
-                    println!(
-                        "audit heads and idempotency records are authenticated with KMS key {key}"
-                    );
-                    Arc::new(KmsMac::new(kms, key))
-                }
-                None => Arc::new(LocalMac::random()),
-            };
-            Backend {
-                store: dynamo.clone(),
-                deliveries: dynamo,
-                queue: Arc::new(SqsQueue::new(sqs.clone(), queue_url.clone())),
-                vault: Arc::new(SecretsManagerVault::new(
-                    aws_sdk_secretsmanager::Client::new(&sdk),
-                )),
-                mailer: Arc::new(SesMailer::new(ses, email_from.clone())),
-                source: notifier::Source::Sqs {
-                    client: sqs,
-                    url: queue_url,
-                },
-                mac,
-            }
-        }
-        other => bail!("KEYROLL_BACKEND must be memory or aws (got {other:?})"),
-    };
-    let (token, generated) = match std::env::var("KEYROLL_ADMIN_TOKEN") {
-        Ok(token) if token.len() >= 16 => (token, false),
-        Ok(_) => bail!("KEYROLL_ADMIN_TOKEN must be at least 16 characters"),
-        Err(_) => {
-            let bytes: [u8; 24] = keyroll_core::random::bytes();
-            (format!("krl_admin_{}", hex_encode(&bytes)), true)
-        }
-    };
+    } = Backend::from_env(&config, create_tables, &email_from).await?;
+    let (token, generated) = admin_token()?;
     let notifier = Arc::new(Notifier::new(
         deliveries.clone(),
         Some(mailer),
@@ -269,13 +141,66 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
         .await
         .with_context(|| format!("binding {listen}"))?;
     let address = listener.local_addr()?;
+    announce(address, &token, generated, dev_identity.as_ref(), &every);
 
+    let scanner = tokio::spawn(run_scanner(keyroll.clone(), every.scan));
+    let processor = tokio::spawn(run_processor(keyroll, queue, every.process));
+    let notifying = tokio::spawn(notifier::run(notifier, source, every.notify));
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    processor.abort();
+    scanner.abort();
+    notifying.abort();
+    Ok(())
+}
+
+/// How often keyroll-local runs each job, as EventBridge and SQS would in AWS.
+struct Intervals {
+    process: Duration,
+    scan: Duration,
+    notify: Duration,
+}
+
+impl Intervals {
+    fn from_env() -> Result<Self> {
+        Ok(Self {
+            process: settings::interval(&settings::PROCESS_INTERVAL_SECONDS)?,
+            scan: settings::interval(&settings::SCAN_INTERVAL_SECONDS)?,
+            notify: settings::interval(&settings::NOTIFY_INTERVAL_SECONDS)?,
+        })
+    }
+}
+
+/// The operators' bearer token: `KEYROLL_ADMIN_TOKEN`, or a fresh one (`true`: print
+/// it).
+fn admin_token() -> Result<(String, bool)> {
+    match std::env::var(settings::ADMIN_TOKEN.name) {
+        Ok(token) if token.len() >= 16 => Ok((token, false)),
+        Ok(_) => bail!("KEYROLL_ADMIN_TOKEN must be at least 16 characters"),
+        Err(_) => {
+            let bytes: [u8; 24] = keyroll_core::random::bytes();
+            Ok((format!("krl_admin_{}", hex_encode(&bytes)), true))
+        }
+    }
+}
+
+/// Where keyroll-local listens, how to authenticate, and how often its jobs run.
+fn announce(
+    address: SocketAddr,
+    token: &str,
+    generated: bool,
+    dev_identity: Option<&customers::DevIdentity>,
+    every: &Intervals,
+) {
+    let backend = settings::text(&settings::BACKEND);
     println!("keyroll-local listening on http://{address} (store: {backend})");
     if generated {
         println!("admin token (generated; set KEYROLL_ADMIN_TOKEN to choose one): {token}");
     }
     println!("authenticate with: Authorization: Bearer <admin token>");
-    match &dev_identity {
+    match dev_identity {
         Some(dev) => println!(
             "customer routes trust the development key in {} (issuer {}): `keyroll-local token --org ORG --role admin` prints a token; the portal is http://{address}/portal#token=<token>",
             dev.path.display(),
@@ -285,38 +210,18 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
             "customer routes trust KEYROLL_JWKS; the portal is http://{address}/portal#token=<token>"
         ),
     }
-    println!("processor runs every {interval} s; OpenAPI at http://{address}/openapi.json");
-
-    let scan_interval: u64 = env_or("KEYROLL_SCAN_INTERVAL_SECONDS", "86400")
-        .parse()
-        .ok()
-        .filter(|s| *s > 0)
-        .context("KEYROLL_SCAN_INTERVAL_SECONDS must be a whole number of seconds, at least 1")?;
-    println!("compliance scan runs every {scan_interval} s; POST /v1/admin/scan runs it now");
-    let scanner = tokio::spawn(run_scanner(
-        keyroll.clone(),
-        Duration::from_secs(scan_interval),
-    ));
-    let processor = tokio::spawn(run_processor(keyroll, queue, Duration::from_secs(interval)));
-    let notify_interval: u64 = env_or("KEYROLL_NOTIFY_INTERVAL_SECONDS", "1")
-        .parse()
-        .ok()
-        .filter(|s| *s > 0)
-        .context("KEYROLL_NOTIFY_INTERVAL_SECONDS must be a whole number of seconds, at least 1")?;
-    println!("the notifier delivers queued notifications every {notify_interval} s");
-    let notifying = tokio::spawn(notifier::run(
-        notifier,
-        source,
-        Duration::from_secs(notify_interval),
-    ));
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
-    processor.abort();
-    scanner.abort();
-    notifying.abort();
-    Ok(())
+    println!(
+        "processor runs every {} s; OpenAPI at http://{address}/openapi.json",
+        every.process.as_secs()
+    );
+    println!(
+        "compliance scan runs every {} s; POST /v1/admin/scan runs it now",
+        every.scan.as_secs()
+    );
+    println!(
+        "the notifier delivers queued notifications every {} s",
+        every.notify.as_secs()
+    );
 }
 
 /// Creates the table and queue the functions use (both calls succeed when they exist)
@@ -384,42 +289,6 @@ async fn run_processor(keyroll: Arc<Keyroll>, queue: Arc<dyn NotificationQueue>,
 
 /// The sender keyroll-local uses when `KEYROLL_EMAIL_FROM` is not set.
 const LOCAL_EMAIL_FROM: &str = "keyroll@keyroll.local";
-
-/// Makes `from` a verified SES identity (moto refuses mail from unverified senders).
-async fn verify_sender(ses: &aws_sdk_sesv2::Client, from: &str) -> Result<()> {
-    match ses
-        .create_email_identity()
-        .email_identity(from)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_already_exists_exception()) =>
-        {
-            Ok(())
-        }
-        Err(error) => Err(anyhow::anyhow!(
-            "verifying the sender {from} in SES: {}",
-            aws_sdk_sesv2::error::DisplayErrorContext(&error)
-        )),
-    }
-}
-
-/// Creates (or finds) the local notification queue, FIFO like the deployed one.
-async fn create_queue(sqs: &aws_sdk_sqs::Client) -> Result<String> {
-    use aws_sdk_sqs::types::QueueAttributeName;
-    let output = sqs
-        .create_queue()
-        .queue_name("keyroll-notifications.fifo")
-        .attributes(QueueAttributeName::FifoQueue, "true")
-        .send()
-        .await
-        .context("creating the notification queue")?;
-    output.queue_url.context("the queue has no URL")
-}
 
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();

@@ -1,7 +1,10 @@
 //! Configuration from environment variables, validated once at start-up.
 //!
-//! Every variable keyroll reads is listed in [`SETTINGS`] with its default; the same
-//! list is documented in `docs/configuration.md` (a test keeps the two in step).
+//! Every variable keyroll reads is declared once in [`settings`] (name, default, what
+//! it accepts, meaning); the reader here takes each one's default and bounds from its
+//! declaration and remembers the value it settled on, which is what
+//! [`Config::describe`] shows. `docs/configuration.md` documents the same list (a test
+//! holds each row to its declaration).
 
 use std::collections::BTreeMap;
 
@@ -9,9 +12,10 @@ use crate::error::{Error, Result};
 use crate::key::KeyClass;
 use crate::secret::{SecretFormat, VerifierParams};
 
-mod settings;
+pub mod settings;
 
-pub use settings::{Setting, SETTINGS};
+use settings::*;
+pub use settings::{Accepts, Setting, SETTINGS};
 
 const DAY: u64 = 86_400;
 
@@ -96,6 +100,8 @@ pub struct Config {
     pub email_from: Option<String>,
     /// Delays between webhook attempts.
     pub webhook_retry_seconds: Vec<u64>,
+    /// Each setting read, as its value was settled on (for [`Config::describe`]).
+    settled: BTreeMap<&'static str, String>,
 }
 
 impl Config {
@@ -110,126 +116,147 @@ impl Config {
         let mut reader = Reader {
             lookup: &lookup,
             problems: Vec::new(),
+            settled: BTreeMap::new(),
         };
         let server = ClassPolicy {
-            max_age_days: reader.number("KEYROLL_MAX_AGE_DAYS", 1, 3650) as u32,
-            default_grace_seconds: reader.number("KEYROLL_DEFAULT_GRACE_SECONDS", 0, 365 * DAY),
-            min_grace_seconds: reader.number("KEYROLL_MIN_GRACE_SECONDS", 0, 365 * DAY),
-            max_grace_seconds: reader.number("KEYROLL_MAX_GRACE_SECONDS", 0, 365 * DAY),
+            max_age_days: reader.number(&MAX_AGE_DAYS) as u32,
+            default_grace_seconds: reader.number(&DEFAULT_GRACE_SECONDS),
+            min_grace_seconds: reader.number(&MIN_GRACE_SECONDS),
+            max_grace_seconds: reader.number(&MAX_GRACE_SECONDS),
         };
         let embedded = ClassPolicy {
-            max_age_days: reader.number("KEYROLL_EMBEDDED_MAX_AGE_DAYS", 1, 3650) as u32,
-            default_grace_seconds: reader.number(
-                "KEYROLL_EMBEDDED_DEFAULT_GRACE_SECONDS",
-                0,
-                365 * DAY,
-            ),
-            min_grace_seconds: reader.number("KEYROLL_EMBEDDED_MIN_GRACE_SECONDS", 0, 365 * DAY),
-            max_grace_seconds: reader.number("KEYROLL_EMBEDDED_MAX_GRACE_SECONDS", 0, 365 * DAY),
+            max_age_days: reader.number(&EMBEDDED_MAX_AGE_DAYS) as u32,
+            default_grace_seconds: reader.number(&EMBEDDED_DEFAULT_GRACE_SECONDS),
+            min_grace_seconds: reader.number(&EMBEDDED_MIN_GRACE_SECONDS),
+            max_grace_seconds: reader.number(&EMBEDDED_MAX_GRACE_SECONDS),
         };
         let emergency = EmergencyPolicy {
-            default_grace_seconds: reader.number("KEYROLL_EMERGENCY_GRACE_SECONDS", 0, 7 * DAY),
-            max_grace_seconds: reader.number("KEYROLL_EMERGENCY_MAX_GRACE_SECONDS", 0, 7 * DAY),
-            leak_grace_seconds: reader.number("KEYROLL_LEAK_GRACE_SECONDS", 0, 7 * DAY),
+            default_grace_seconds: reader.number(&EMERGENCY_GRACE_SECONDS),
+            max_grace_seconds: reader.number(&EMERGENCY_MAX_GRACE_SECONDS),
+            leak_grace_seconds: reader.number(&LEAK_GRACE_SECONDS),
         };
-        let embedded_extension_step_seconds =
-            reader.number("KEYROLL_EMBEDDED_EXTENSION_STEP_SECONDS", 60, 365 * DAY);
-        let allow_loopback = reader.flag("KEYROLL_ALLOW_LOOPBACK_WEBHOOKS");
-        let audit_mac_required = reader.flag("KEYROLL_AUDIT_MAC_REQUIRED");
-        let email_from = Some(reader.text("KEYROLL_EMAIL_FROM"))
+        let embedded_extension_step_seconds = reader.number(&EMBEDDED_EXTENSION_STEP_SECONDS);
+        let allow_loopback = reader.flag(&ALLOW_LOOPBACK_WEBHOOKS);
+        let audit_mac_required = reader.flag(&AUDIT_MAC_REQUIRED);
+        let email_from = Some(reader.text(&EMAIL_FROM))
             .map(|from| from.trim().to_owned())
             .filter(|from| !from.is_empty());
         if let Some(from) = &email_from {
             if crate::contact::EmailAddress::parse(from).is_err() {
-                reader.problems.push(format!(
-                    "KEYROLL_EMAIL_FROM must be an email address (got {from:?})"
-                ));
+                reader.refuse(&EMAIL_FROM, "must be an email address", from);
             }
         }
-        let retry_text = reader.text("KEYROLL_WEBHOOK_RETRY_SECONDS");
+        let retry_text = reader.text(&WEBHOOK_RETRY_SECONDS);
         let webhook_retry_seconds: Vec<u64> = retry_text
             .split(',')
             .map(|part| part.trim().parse::<u64>())
             .collect::<std::result::Result<_, _>>()
             .ok()
             .filter(|delays: &Vec<u64>| {
-                !delays.is_empty() && delays.len() <= 20 && delays.iter().all(|d| (1..=86_400).contains(d))
+                !delays.is_empty()
+                    && delays.len() <= 20
+                    && delays.iter().all(|d| (1..=86_400).contains(d))
             })
             .unwrap_or_else(|| {
-                reader.problems.push(format!(
-                    "KEYROLL_WEBHOOK_RETRY_SECONDS must be 1-20 comma-separated delays of 1-86400 seconds (got {retry_text:?})"
-                ));
+                reader.refuse(
+                    &WEBHOOK_RETRY_SECONDS,
+                    "must be 1-20 comma-separated delays of 1-86400 seconds",
+                    &retry_text,
+                );
                 Vec::new()
             });
-        let undelivered_extension_seconds =
-            reader.number("KEYROLL_UNDELIVERED_EXTENSION_SECONDS", 3600, 30 * DAY);
-        let verify_cache_seconds = reader.number("KEYROLL_VERIFY_CACHE_SECONDS", 0, 300);
-        let github_keys =
-            match crate::leak::GitHubKeys::parse(&reader.text("KEYROLL_GITHUB_PUBLIC_KEYS")) {
-                Ok(keys) => keys,
-                Err(error) => {
-                    reader.problems.push(
-                        error
-                            .to_string()
-                            .trim_start_matches("configuration: ")
-                            .to_owned(),
-                    );
-                    crate::leak::GitHubKeys::none()
-                }
-            };
-        let schedule_lead_seconds = reader.number("KEYROLL_SCHEDULE_LEAD_SECONDS", 0, 365 * DAY);
-        let reminder_lead_seconds = reader.number("KEYROLL_REMINDER_LEAD_SECONDS", 0, 365 * DAY);
-        let warn_ahead_days = reader.number("KEYROLL_WARN_AHEAD_DAYS", 0, 3650) as u32;
-        let secret_name_prefix = reader.text("KEYROLL_SECRET_NAME_PREFIX");
+        let undelivered_extension_seconds = reader.number(&UNDELIVERED_EXTENSION_SECONDS);
+        let verify_cache_seconds = reader.number(&VERIFY_CACHE_SECONDS);
+        let github_keys = match crate::leak::GitHubKeys::parse(&reader.text(&GITHUB_PUBLIC_KEYS)) {
+            Ok(keys) => keys,
+            Err(error) => {
+                reader.problems.push(
+                    error
+                        .to_string()
+                        .trim_start_matches("configuration: ")
+                        .to_owned(),
+                );
+                crate::leak::GitHubKeys::none()
+            }
+        };
+        reader.show(&GITHUB_PUBLIC_KEYS, format!("{github_keys:?}"));
+        let schedule_lead_seconds = reader.number(&SCHEDULE_LEAD_SECONDS);
+        let reminder_lead_seconds = reader.number(&REMINDER_LEAD_SECONDS);
+        let warn_ahead_days = reader.number(&WARN_AHEAD_DAYS) as u32;
+        let secret_name_prefix = reader.text(&SECRET_NAME_PREFIX);
         if !(1..=256).contains(&secret_name_prefix.len())
             || !secret_name_prefix
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b))
         {
-            reader.problems.push(format!(
-                "KEYROLL_SECRET_NAME_PREFIX must be 1-256 characters of A-Z, a-z, 0-9 and /_+=.@- (got {secret_name_prefix:?})"
-            ));
+            reader.refuse(
+                &SECRET_NAME_PREFIX,
+                "must be 1-256 characters of A-Z, a-z, 0-9 and /_+=.@-",
+                &secret_name_prefix,
+            );
         }
 
-        for (class, rules) in [("", &server), ("EMBEDDED_", &embedded)] {
+        let class_bounds = [
+            (
+                [
+                    &MIN_GRACE_SECONDS,
+                    &DEFAULT_GRACE_SECONDS,
+                    &MAX_GRACE_SECONDS,
+                ],
+                &server,
+            ),
+            (
+                [
+                    &EMBEDDED_MIN_GRACE_SECONDS,
+                    &EMBEDDED_DEFAULT_GRACE_SECONDS,
+                    &EMBEDDED_MAX_GRACE_SECONDS,
+                ],
+                &embedded,
+            ),
+        ];
+        for ([min, default, max], rules) in class_bounds {
             if !(rules.min_grace_seconds <= rules.default_grace_seconds
                 && rules.default_grace_seconds <= rules.max_grace_seconds)
             {
                 reader.problems.push(format!(
-                    "KEYROLL_{class}MIN_GRACE_SECONDS <= KEYROLL_{class}DEFAULT_GRACE_SECONDS <= KEYROLL_{class}MAX_GRACE_SECONDS must hold (got {} <= {} <= {})",
-                    rules.min_grace_seconds, rules.default_grace_seconds, rules.max_grace_seconds
+                    "{} <= {} <= {} must hold (got {} <= {} <= {})",
+                    min.name,
+                    default.name,
+                    max.name,
+                    rules.min_grace_seconds,
+                    rules.default_grace_seconds,
+                    rules.max_grace_seconds
                 ));
             }
         }
-        if emergency.leak_grace_seconds > emergency.max_grace_seconds {
-            reader.problems.push(format!(
-                "KEYROLL_LEAK_GRACE_SECONDS ({}) must not exceed KEYROLL_EMERGENCY_MAX_GRACE_SECONDS ({})",
-                emergency.leak_grace_seconds, emergency.max_grace_seconds
-            ));
-        }
-        if emergency.default_grace_seconds > emergency.max_grace_seconds {
-            reader.problems.push(format!(
-                "KEYROLL_EMERGENCY_GRACE_SECONDS ({}) must not exceed KEYROLL_EMERGENCY_MAX_GRACE_SECONDS ({})",
-                emergency.default_grace_seconds, emergency.max_grace_seconds
-            ));
+        for (setting, grace) in [
+            (&LEAK_GRACE_SECONDS, emergency.leak_grace_seconds),
+            (&EMERGENCY_GRACE_SECONDS, emergency.default_grace_seconds),
+        ] {
+            if grace > emergency.max_grace_seconds {
+                reader.problems.push(format!(
+                    "{} ({grace}) must not exceed {} ({})",
+                    setting.name, EMERGENCY_MAX_GRACE_SECONDS.name, emergency.max_grace_seconds
+                ));
+            }
         }
 
-        let table_name = reader.text("KEYROLL_TABLE_NAME");
+        let table_name = reader.text(&TABLE_NAME);
         if !(3..=255).contains(&table_name.len())
             || !table_name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
         {
-            reader.problems.push(format!(
-                "KEYROLL_TABLE_NAME must be 3-255 characters of A-Z, a-z, 0-9, '_', '-', '.' (got {table_name:?})"
-            ));
+            reader.refuse(
+                &TABLE_NAME,
+                "must be 3-255 characters of A-Z, a-z, 0-9, '_', '-', '.'",
+                &table_name,
+            );
         }
-        let queue_url = Some(reader.text("KEYROLL_QUEUE_URL")).filter(|url| !url.is_empty());
-        let mac_key_id = Some(reader.text("KEYROLL_MAC_KEY_ID")).filter(|id| !id.is_empty());
-        let secret_format = SecretFormat::new(
-            &reader.text("KEYROLL_KEY_PREFIX"),
-            &reader.text("KEYROLL_LEGACY_KEY_PREFIX"),
-        );
+        let queue_url = Some(reader.text(&QUEUE_URL)).filter(|url| !url.is_empty());
+        let mac_key_id = Some(reader.text(&MAC_KEY_ID)).filter(|id| !id.is_empty());
+        let secret_format =
+            SecretFormat::new(&reader.text(&KEY_PREFIX), &reader.text(&LEGACY_KEY_PREFIX));
 
         let secret_format = match secret_format {
             Ok(format) => Some(format),
@@ -267,161 +294,74 @@ impl Config {
                 destinations: crate::contact::DestinationPolicy { allow_loopback },
                 email_from,
                 webhook_retry_seconds,
+                settled: reader.settled,
             }),
             _ => Err(Error::Config(reader.problems.join("; "))),
         }
     }
 
-    /// The effective settings, for a start-up log line (no secrets live in settings).
+    /// The effective settings, for a start-up log line (no secrets live in settings):
+    /// each setting `Config` reads, as the reader settled on it.
     pub fn describe(&self) -> BTreeMap<&'static str, String> {
-        let p = &self.policy;
-        BTreeMap::from([
-            ("KEYROLL_MAX_AGE_DAYS", p.server.max_age_days.to_string()),
-            (
-                "KEYROLL_DEFAULT_GRACE_SECONDS",
-                p.server.default_grace_seconds.to_string(),
-            ),
-            (
-                "KEYROLL_MIN_GRACE_SECONDS",
-                p.server.min_grace_seconds.to_string(),
-            ),
-            (
-                "KEYROLL_MAX_GRACE_SECONDS",
-                p.server.max_grace_seconds.to_string(),
-            ),
-            (
-                "KEYROLL_EMBEDDED_MAX_AGE_DAYS",
-                p.embedded.max_age_days.to_string(),
-            ),
-            (
-                "KEYROLL_EMBEDDED_DEFAULT_GRACE_SECONDS",
-                p.embedded.default_grace_seconds.to_string(),
-            ),
-            (
-                "KEYROLL_EMBEDDED_MIN_GRACE_SECONDS",
-                p.embedded.min_grace_seconds.to_string(),
-            ),
-            (
-                "KEYROLL_EMBEDDED_MAX_GRACE_SECONDS",
-                p.embedded.max_grace_seconds.to_string(),
-            ),
-            (
-                "KEYROLL_EMERGENCY_GRACE_SECONDS",
-                p.emergency.default_grace_seconds.to_string(),
-            ),
-            (
-                "KEYROLL_EMERGENCY_MAX_GRACE_SECONDS",
-                p.emergency.max_grace_seconds.to_string(),
-            ),
-            (
-                "KEYROLL_SCHEDULE_LEAD_SECONDS",
-                p.schedule_lead_seconds.to_string(),
-            ),
-            (
-                "KEYROLL_REMINDER_LEAD_SECONDS",
-                p.reminder_lead_seconds.to_string(),
-            ),
-            (
-                "KEYROLL_SECRET_NAME_PREFIX",
-                self.secret_name_prefix.clone(),
-            ),
-            ("KEYROLL_WARN_AHEAD_DAYS", p.warn_ahead_days.to_string()),
-            (
-                "KEYROLL_LEAK_GRACE_SECONDS",
-                p.emergency.leak_grace_seconds.to_string(),
-            ),
-            (
-                "KEYROLL_EMBEDDED_EXTENSION_STEP_SECONDS",
-                p.embedded_extension_step_seconds.to_string(),
-            ),
-            (
-                "KEYROLL_UNDELIVERED_EXTENSION_SECONDS",
-                p.undelivered_extension_seconds.to_string(),
-            ),
-            (
-                "KEYROLL_EMAIL_FROM",
-                self.email_from.clone().unwrap_or_default(),
-            ),
-            (
-                "KEYROLL_WEBHOOK_RETRY_SECONDS",
-                self.webhook_retry_seconds
-                    .iter()
-                    .map(u64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
-            (
-                "KEYROLL_ALLOW_LOOPBACK_WEBHOOKS",
-                self.destinations.allow_loopback.to_string(),
-            ),
-            (
-                "KEYROLL_AUDIT_MAC_REQUIRED",
-                self.audit_mac_required.to_string(),
-            ),
-            (
-                "KEYROLL_VERIFY_CACHE_SECONDS",
-                self.verify_cache_seconds.to_string(),
-            ),
-            (
-                "KEYROLL_GITHUB_PUBLIC_KEYS",
-                format!("{:?}", self.github_keys),
-            ),
-            ("KEYROLL_KEY_PREFIX", self.secret_format.prefix().to_owned()),
-            ("KEYROLL_TABLE_NAME", self.table_name.clone()),
-            (
-                "KEYROLL_QUEUE_URL",
-                self.queue_url.clone().unwrap_or_default(),
-            ),
-            (
-                "KEYROLL_MAC_KEY_ID",
-                self.mac_key_id.clone().unwrap_or_default(),
-            ),
-        ])
+        self.settled.clone()
     }
 }
 
 struct Reader<'a, F: Fn(&str) -> Option<String>> {
     lookup: &'a F,
     problems: Vec<String>,
+    /// Each setting read, as its value was settled on.
+    settled: BTreeMap<&'static str, String>,
 }
 
 impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
-    /// A `true`/`false` setting (its default when unset).
-    fn flag(&mut self, name: &str) -> bool {
-        match self.text(name).as_str() {
+    /// A setting's text, or its default when unset.
+    fn text(&mut self, setting: &Setting) -> String {
+        let text = setting.text_from(self.lookup);
+        self.settled.insert(setting.name, text.clone());
+        text
+    }
+
+    /// A [`Accepts::Flag`] setting.
+    fn flag(&mut self, setting: &Setting) -> bool {
+        let text = self.text(setting);
+        match text.as_str() {
             "true" => true,
             "false" => false,
-            other => {
-                self.problems
-                    .push(format!("{name} must be true or false (got {other:?})"));
+            _ => {
+                self.refuse(setting, "must be true or false", &text);
                 false
             }
         }
     }
 
-    fn default_of(name: &str) -> &'static str {
-        SETTINGS
-            .iter()
-            .find(|s| s.name == name)
-            .map(|s| s.default)
-            .unwrap_or("")
-    }
-
-    fn text(&mut self, name: &str) -> String {
-        (self.lookup)(name).unwrap_or_else(|| Self::default_of(name).to_owned())
-    }
-
-    fn number(&mut self, name: &str, min: u64, max: u64) -> u64 {
-        let text = self.text(name);
-        match text.trim().parse::<u64>() {
-            Ok(value) if (min..=max).contains(&value) => value,
-            _ => {
-                self.problems.push(format!(
-                    "{name} must be a whole number from {min} to {max} (got {text:?})"
-                ));
-                min
+    /// A [`Accepts::Number`] setting, within its declared bounds.
+    fn number(&mut self, setting: &Setting) -> u64 {
+        let text = self.text(setting);
+        match setting.number(&text) {
+            Ok(value) => {
+                self.settled.insert(setting.name, value.to_string());
+                value
+            }
+            Err(problem) => {
+                self.problems.push(problem);
+                match setting.accepts {
+                    Accepts::Number { min, .. } => min,
+                    Accepts::Flag | Accepts::Text => 0,
+                }
             }
         }
+    }
+
+    /// Shows `setting` as `shown` in [`Config::describe`] (a summary of a long value).
+    fn show(&mut self, setting: &Setting, shown: String) {
+        self.settled.insert(setting.name, shown);
+    }
+
+    /// Reports `setting`, set to `got`, as breaking `rule`.
+    fn refuse(&mut self, setting: &Setting, rule: &str, got: &str) {
+        self.problems
+            .push(format!("{} {rule} (got {got:?})", setting.name));
     }
 }
 
@@ -488,22 +428,56 @@ mod tests {
         }
     }
 
+    /// Each declared setting has its row in docs/configuration.md stating its default
+    /// and, for a number, its bounds; every row there (above keyroll-local's own) is a
+    /// declared setting; and what `describe` shows is declared.
     #[test]
-    fn every_setting_is_documented() {
+    fn every_setting_is_documented_as_declared() {
         let doc = include_str!("../../../docs/configuration.md");
-        for setting in SETTINGS {
-            assert!(
-                doc.contains(setting.name),
-                "{} is not in docs/configuration.md",
-                setting.name
-            );
-        }
+        let keyroll = doc.split("## keyroll-local only").next().unwrap();
+        assert_eq!(
+            settings::undocumented(keyroll, SETTINGS),
+            Vec::<String>::new()
+        );
         let described = with(&[]).unwrap().describe();
         for name in described.keys() {
             assert!(
                 SETTINGS.iter().any(|s| s.name == *name),
                 "{name} is not in SETTINGS"
             );
+        }
+        assert_eq!(described["KEYROLL_MAX_AGE_DAYS"], "90");
+    }
+
+    /// The check bites: a wrong default, missing bounds and an undeclared row are
+    /// each named.
+    #[test]
+    fn a_row_that_differs_from_its_declaration_is_named() {
+        let table = "| `KEYROLL_MAX_AGE_DAYS` | `30` | too young |\n| `KEYROLL_NOPE` | `1` | x |";
+        let problems = settings::undocumented(table, &[MAX_AGE_DAYS, TABLE_NAME]);
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(problems[0].contains("KEYROLL_MAX_AGE_DAYS: the row's default"));
+        assert!(problems[1].contains("(1–3650)"));
+        assert!(problems[2].contains("KEYROLL_TABLE_NAME has no row"));
+        assert!(problems[3].contains("KEYROLL_NOPE has a row but no declaration"));
+    }
+
+    /// Every default is a value its declaration accepts.
+    #[test]
+    fn every_default_is_accepted() {
+        for setting in SETTINGS {
+            match setting.accepts {
+                Accepts::Number { min, max } => {
+                    let value: u64 = setting.default.parse().unwrap();
+                    assert!((min..=max).contains(&value), "{}", setting.name);
+                }
+                Accepts::Flag => assert!(
+                    ["true", "false"].contains(&setting.default),
+                    "{}",
+                    setting.name
+                ),
+                Accepts::Text => {}
+            }
         }
     }
 }

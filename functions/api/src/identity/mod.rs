@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use keyroll_core::config::settings;
 use keyroll_core::ids::{Actor, OrganizationId};
 
 pub mod dev;
@@ -65,8 +66,8 @@ pub struct ClaimNames {
 impl Default for ClaimNames {
     fn default() -> Self {
         Self {
-            organization: "org_id".into(),
-            role: "keyroll_role".into(),
+            organization: settings::JWT_ORG_CLAIM.default.into(),
+            role: settings::JWT_ROLE_CLAIM.default.into(),
         }
     }
 }
@@ -113,22 +114,26 @@ impl IdentitySettings {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        let Some(issuer) = text("KEYROLL_JWT_ISSUER") else {
+        let Some(issuer) = text(settings::JWT_ISSUER.name) else {
             return Ok(None);
         };
         // A token for another application of the same identity provider must not
         // open keyroll: the audience is not optional.
-        let audience = text("KEYROLL_JWT_AUDIENCE").ok_or(
-            "KEYROLL_JWT_AUDIENCE is required with KEYROLL_JWT_ISSUER (the client id or API identifier your identity provider puts in `aud`)",
-        )?;
+        let audience = text(settings::JWT_AUDIENCE.name).ok_or_else(|| {
+            format!(
+                "{} is required with {} (the client id or API identifier your identity provider puts in `aud`)",
+                settings::JWT_AUDIENCE.name,
+                settings::JWT_ISSUER.name
+            )
+        })?;
         let defaults = ClaimNames::default();
         Ok(Some(Self {
             issuer,
             audience,
-            jwks: text("KEYROLL_JWKS"),
+            jwks: text(settings::JWKS.name),
             claims: ClaimNames {
-                organization: text("KEYROLL_JWT_ORG_CLAIM").unwrap_or(defaults.organization),
-                role: text("KEYROLL_JWT_ROLE_CLAIM").unwrap_or(defaults.role),
+                organization: text(settings::JWT_ORG_CLAIM.name).unwrap_or(defaults.organization),
+                role: text(settings::JWT_ROLE_CLAIM.name).unwrap_or(defaults.role),
             },
         }))
     }
