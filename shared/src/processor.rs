@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::ids::RotationId;
 use crate::index::{DueRef, INDEX_SHARDS};
-use crate::notification::{Notification, OutboxMessage};
+use crate::notification::{Notification, OutboxEntry, OutboxMessage};
 use crate::queue::NotificationQueue;
 use crate::service::{Advance, Keyroll};
 use crate::time::{Clock, SystemClock};
@@ -211,104 +211,197 @@ pub async fn deliver_outbox(
     queue: Option<&dyn NotificationQueue>,
     options: &ProcessorOptions,
 ) -> Result<u64> {
-    let mut notified = 0;
     // A lease per outbox shard keeps racing runs from sending the same messages (the
     // queue would drop the copies anyway). Leases run on the wall clock: a run that
     // dies holding one delays that shard by at most LEASE_SECONDS.
     let owner = hex::encode(crate::random::bytes::<8>());
+    let mut notified = 0;
     for shard in 0..INDEX_SHARDS {
-        let lease = format!("outbox-{shard}");
-        let mut leased = false;
+        let mut delivery = ShardDelivery {
+            keyroll,
+            shard,
+            lease: format!("outbox-{shard}"),
+            owner: &owner,
+            leased: false,
+        };
+        let result = delivery.deliver(queue, options).await;
+        delivery.release().await;
+        notified += result?;
+    }
+    Ok(notified)
+}
+
+/// One run's delivery of one outbox shard, under the shard's lease.
+struct ShardDelivery<'a> {
+    keyroll: &'a Keyroll,
+    shard: u8,
+    lease: String,
+    owner: &'a str,
+    leased: bool,
+}
+
+/// What delivering one page of a shard did.
+#[derive(Default)]
+struct PageDelivered {
+    /// The entries done, to remove.
+    done: Vec<(u8, String)>,
+    notified: u64,
+    /// A notification could not go out: later ones must wait for it.
+    blocked: bool,
+}
+
+impl ShardDelivery<'_> {
+    /// Delivers the shard page by page until it is empty, blocked, leased by another
+    /// run, or out of time; how many notifications went out.
+    async fn deliver(
+        &mut self,
+        queue: Option<&dyn NotificationQueue>,
+        options: &ProcessorOptions,
+    ) -> Result<u64> {
+        let store = self.keyroll.store();
+        let mut notified = 0;
         let mut after: Option<String> = None;
-        let result: Result<()> = async {
-        'pages: loop {
+        loop {
             if options
                 .stop_at
                 .is_some_and(|deadline| Instant::now() >= deadline)
             {
                 break;
             }
-                        let entries = keyroll.store().outbox(shard, after.as_deref(), options.page_size).await?;
-            if entries.is_empty() {
+            let entries = store
+                .outbox(self.shard, after.as_deref(), options.page_size)
+                .await?;
+            // An empty shard needs no lease; a shard another run holds is its.
+            if entries.is_empty() || !self.hold_lease().await? {
                 break;
-            }
-            if !leased {
-                let now = SystemClock.now();
-                leased = keyroll.store().try_lease(&lease, &owner, now.plus_seconds(LEASE_SECONDS), now).await?;
-                if !leased {
-                    break; // another run is delivering this shard
-                }
             }
             let full = entries.len() == options.page_size;
             after = entries.last().map(|e| e.sort_key.clone());
-            let mut done: Vec<(u8, String)> = Vec::new();
-            let mut blocked = false;
-            // Consecutive notifications go out in batches of 10, in order; a failure
-            // stops this shard so no later message of a key overtakes an earlier one.
-            let mut batch: Vec<(&str, &Notification)> = Vec::new();
-            for (index, entry) in entries.iter().enumerate() {
-                if let OutboxMessage::Notify { notification } = &entry.message {
-                    batch.push((&entry.sort_key, notification));
-                }
-                let next_is_notify = entries
-                    .get(index + 1)
-                    .is_some_and(|e| matches!(e.message, OutboxMessage::Notify { .. }));
-                if !batch.is_empty() && (batch.len() == 10 || !next_is_notify) {
-                    let Some(queue) = queue else {
-                        blocked = true;
-                        break;
-                    };
-                    let messages: Vec<Notification> =
-                        batch.iter().map(|(_, n)| (*n).clone()).collect();
-                    match queue.publish(&messages).await {
-                        Ok(accepted) => {
-                            for (sort_key, notification) in &batch {
-                                if accepted.contains(&notification.event_id) {
-                                    done.push((shard, (*sort_key).to_owned()));
-                                    notified += 1;
-                                } else {
-                                    blocked = true;
-                                }
-                            }
-                        }
-                        Err(error) => {
-                            tracing::warn!(error = %crate::error::Chain(&error), "notifications not delivered; the next run retries");
-                            blocked = true;
-                        }
-                    }
-                    batch.clear();
-                    if blocked {
-                        break;
-                    }
-                }
-                if let OutboxMessage::DeleteVaultSecret { name } = &entry.message {
-                    match keyroll.vault() {
-                        Some(vault) => match vault.delete(name).await {
-                            Ok(()) => done.push((shard, entry.sort_key.clone())),
-                            Err(error) => {
-                                tracing::warn!(error = %crate::error::Chain(&error), vault_secret_name = %name, "vault secret not deleted; the next run retries")
-                            }
-                        },
-                        None => {
-                            tracing::warn!(vault_secret_name = %name, "no vault configured to delete a held secret")
-                        }
-                    }
-                }
-            }
-            keyroll.store().remove_outbox(&done).await?;
-            if blocked || !full {
-                break 'pages;
+            let page = self.deliver_page(&entries, queue).await;
+            notified += page.notified;
+            store.remove_outbox(&page.done).await?;
+            if page.blocked || !full {
+                break;
             }
         }
-        Ok(())
-        }
-        .await;
-        if leased {
-            if let Err(error) = keyroll.store().release_lease(&lease, &owner).await {
-                tracing::warn!(error = %crate::error::Chain(&error), "outbox lease not released; it expires by itself");
-            }
-        }
-        result?;
+        Ok(notified)
     }
-    Ok(notified)
+
+    /// Takes the shard's lease unless this run holds it already; `false` when another
+    /// run holds it.
+    async fn hold_lease(&mut self) -> Result<bool> {
+        if !self.leased {
+            let now = SystemClock.now();
+            self.leased = self
+                .keyroll
+                .store()
+                .try_lease(
+                    &self.lease,
+                    self.owner,
+                    now.plus_seconds(LEASE_SECONDS),
+                    now,
+                )
+                .await?;
+        }
+        Ok(self.leased)
+    }
+
+    async fn release(&self) {
+        if !self.leased {
+            return;
+        }
+        if let Err(error) = self
+            .keyroll
+            .store()
+            .release_lease(&self.lease, self.owner)
+            .await
+        {
+            tracing::warn!(error = %crate::error::Chain(&error), "outbox lease not released; it expires by itself");
+        }
+    }
+
+    /// Carries out one page's entries in order. Consecutive notifications go out in
+    /// batches of 10; a failure stops the page, so no later message of a key overtakes
+    /// an earlier one.
+    async fn deliver_page(
+        &self,
+        entries: &[OutboxEntry],
+        queue: Option<&dyn NotificationQueue>,
+    ) -> PageDelivered {
+        let mut page = PageDelivered::default();
+        let mut batch: Vec<&OutboxEntry> = Vec::new();
+        for (index, entry) in entries.iter().enumerate() {
+            match &entry.message {
+                OutboxMessage::Notify { .. } => batch.push(entry),
+                OutboxMessage::DeleteVaultSecret { name } => {
+                    if self.delete_vault_secret(name).await {
+                        page.done.push((self.shard, entry.sort_key.clone()));
+                    }
+                }
+            }
+            let next_is_notify = entries
+                .get(index + 1)
+                .is_some_and(|e| matches!(e.message, OutboxMessage::Notify { .. }));
+            if !batch.is_empty() && (batch.len() == 10 || !next_is_notify) {
+                self.publish(&batch, queue, &mut page).await;
+                batch.clear();
+                if page.blocked {
+                    break;
+                }
+            }
+        }
+        page
+    }
+
+    /// Publishes a batch of notification entries; those the queue accepted are done.
+    async fn publish(
+        &self,
+        batch: &[&OutboxEntry],
+        queue: Option<&dyn NotificationQueue>,
+        page: &mut PageDelivered,
+    ) {
+        let Some(queue) = queue else {
+            page.blocked = true;
+            return;
+        };
+        let notifications: Vec<&Notification> = batch
+            .iter()
+            .filter_map(|entry| match &entry.message {
+                OutboxMessage::Notify { notification } => Some(notification.as_ref()),
+                OutboxMessage::DeleteVaultSecret { .. } => None,
+            })
+            .collect();
+        let messages: Vec<Notification> = notifications.iter().map(|n| (*n).clone()).collect();
+        match queue.publish(&messages).await {
+            Ok(accepted) => {
+                for (entry, notification) in batch.iter().zip(&notifications) {
+                    if accepted.contains(&notification.event_id) {
+                        page.done.push((self.shard, entry.sort_key.clone()));
+                        page.notified += 1;
+                    } else {
+                        page.blocked = true;
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(error = %crate::error::Chain(&error), "notifications not delivered; the next run retries");
+                page.blocked = true;
+            }
+        }
+    }
+
+    /// Deletes a held secret whose rotation no longer needs it; `true` once it is gone.
+    async fn delete_vault_secret(&self, name: &str) -> bool {
+        let Some(vault) = self.keyroll.vault() else {
+            tracing::warn!(vault_secret_name = %name, "no vault configured to delete a held secret");
+            return false;
+        };
+        match vault.delete(name).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(error = %crate::error::Chain(&error), vault_secret_name = %name, "vault secret not deleted; the next run retries");
+                false
+            }
+        }
+    }
 }

@@ -247,6 +247,7 @@ impl Notifier {
     /// Claims, sends, records. `None`: another sender had it.
     async fn attempt(&self, mut delivery: Delivery) -> Result<Option<AttemptOutcome>> {
         let now = self.clock.now();
+        // Claim it first, so a racing run leaves it alone.
         let read_version = delivery.version;
         delivery.claimed_until = Some(now.plus_seconds(self.settings.claim_seconds));
         delivery.version += 1;
@@ -255,85 +256,61 @@ impl Notifier {
             Err(StoreError::Conflict) => return Ok(None),
             Err(other) => return Err(other.into()),
         }
-        let attempt_number = delivery.attempts + 1;
-        let sent = match delivery.target.clone() {
-            Target::Email { contact_id } => {
-                let contact = self
-                    .store
-                    .contacts(delivery.organization_id())
-                    .await?
-                    .into_iter()
-                    .find(|c| c.id == contact_id);
-                self.send_email(&delivery.notification, contact.as_ref(), now)
-                    .await
-            }
-            Target::Webhook { webhook_id } => {
-                let endpoint = self
-                    .store
-                    .webhook(delivery.organization_id(), &webhook_id)
-                    .await?;
-                self.send_webhook(&delivery.notification, endpoint.as_ref(), now)
-                    .await
-            }
-        };
+        let sent = self.send(&delivery, now).await?;
         let jitter = f64::from(crate::random::bytes::<1>()[0]) / 255.0;
-        let retry_at = next_attempt(&self.settings.retry_seconds, attempt_number, now, jitter);
-        let outcome = match (sent.verdict, retry_at) {
-            (Verdict::Delivered, _) => AttemptOutcome::Delivered,
-            (Verdict::Retry, Some(_)) => AttemptOutcome::Retrying,
-            (Verdict::Retry, None) | (Verdict::Refused | Verdict::Disable, _) => {
-                AttemptOutcome::Failed
-            }
-        };
+        let attempt = delivery.attempts + 1;
+        let retry_at = next_attempt(&self.settings.retry_seconds, attempt, now, jitter);
+        let decided = decide(&sent, retry_at, &self.settings.retry_seconds);
         self.store
             .record_attempt(&DeliveryAttempt {
                 organization_id: delivery.organization_id().clone(),
                 event_id: delivery.event_id().to_owned(),
                 target: delivery.target.clone(),
                 destination: sent.destination.clone(),
-                attempt: attempt_number,
+                attempt,
                 at: now,
                 status: sent.status,
                 latency_ms: sent.latency_ms,
-                outcome,
+                outcome: decided.outcome,
                 error: sent.error.clone(),
             })
             .await?;
         let claimed_version = delivery.version;
-        delivery.attempts = attempt_number;
-        delivery.claimed_until = None;
-        delivery.last_error = sent.error.clone();
-        delivery.version += 1;
-        match outcome {
-            AttemptOutcome::Delivered => {
-                delivery.status = DeliveryStatus::Delivered;
-                delivery.delivered_at = Some(now);
-                delivery.next_attempt_at = None;
-            }
-            AttemptOutcome::Retrying => delivery.next_attempt_at = retry_at,
-            AttemptOutcome::Failed => {
-                delivery.status = DeliveryStatus::Failed;
-                delivery.next_attempt_at = None;
-            }
-        }
+        settle(&mut delivery, &decided, sent.error.clone(), now);
         self.store
             .update_delivery(&delivery, claimed_version)
             .await?;
-        if let Target::Webhook { webhook_id } = &delivery.target {
-            let disable = match (sent.verdict, outcome) {
-                (Verdict::Disable, _) => Some("the endpoint answered 410 Gone".to_owned()),
-                (Verdict::Retry, AttemptOutcome::Failed) if !sent.ours => Some(format!(
-                    "the endpoint failed every attempt for {} s",
-                    self.settings.retry_seconds.iter().sum::<u64>()
-                )),
-                _ => None,
-            };
-            if let Some(reason) = disable {
-                self.disable_endpoint(&delivery, webhook_id, &reason, now)
-                    .await?;
-            }
+        if let (Target::Webhook { webhook_id }, Some(reason)) = (&delivery.target, &decided.disable)
+        {
+            self.disable_endpoint(&delivery, webhook_id, reason, now)
+                .await?;
         }
-        Ok(Some(outcome))
+        Ok(Some(decided.outcome))
+    }
+
+    /// Sends `delivery`'s notification to its target as it is now (a contact removed or
+    /// an endpoint deleted since is refused, not retried).
+    async fn send(&self, delivery: &Delivery, now: Timestamp) -> Result<Sent> {
+        Ok(match &delivery.target {
+            Target::Email { contact_id } => {
+                let contact = self
+                    .store
+                    .contacts(delivery.organization_id())
+                    .await?
+                    .into_iter()
+                    .find(|c| c.id == *contact_id);
+                self.send_email(&delivery.notification, contact.as_ref(), now)
+                    .await
+            }
+            Target::Webhook { webhook_id } => {
+                let endpoint = self
+                    .store
+                    .webhook(delivery.organization_id(), webhook_id)
+                    .await?;
+                self.send_webhook(&delivery.notification, endpoint.as_ref(), now)
+                    .await
+            }
+        })
     }
 
     async fn send_email(
@@ -507,6 +484,61 @@ enum Verdict {
     Disable,
 }
 
+/// What one attempt's result decides, before anything is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Decided {
+    outcome: AttemptOutcome,
+    /// When to try again, for a retry.
+    retry_at: Option<Timestamp>,
+    /// Why the webhook endpoint is disabled, when this attempt disables it.
+    disable: Option<String>,
+}
+
+/// The outcome of an attempt that `sent` this, given when the schedule would try
+/// again (`None`: the schedule is spent), and whether it disables the endpoint: a 410,
+/// or a destination's failure on every attempt (never a failure of keyroll's own).
+fn decide(sent: &Sent, retry_at: Option<Timestamp>, retry_seconds: &[u64]) -> Decided {
+    let outcome = match (sent.verdict, retry_at) {
+        (Verdict::Delivered, _) => AttemptOutcome::Delivered,
+        (Verdict::Retry, Some(_)) => AttemptOutcome::Retrying,
+        (Verdict::Retry, None) | (Verdict::Refused | Verdict::Disable, _) => AttemptOutcome::Failed,
+    };
+    let disable = match (sent.verdict, outcome) {
+        (Verdict::Disable, _) => Some("the endpoint answered 410 Gone".to_owned()),
+        (Verdict::Retry, AttemptOutcome::Failed) if !sent.ours => Some(format!(
+            "the endpoint failed every attempt for {} s",
+            retry_seconds.iter().sum::<u64>()
+        )),
+        _ => None,
+    };
+    Decided {
+        outcome,
+        retry_at: retry_at.filter(|_| outcome == AttemptOutcome::Retrying),
+        disable,
+    }
+}
+
+/// `delivery` after an attempt that `decided` this: released from its claim, one more
+/// attempt, delivered, due again or failed.
+fn settle(delivery: &mut Delivery, decided: &Decided, error: Option<String>, now: Timestamp) {
+    delivery.attempts += 1;
+    delivery.claimed_until = None;
+    delivery.last_error = error;
+    delivery.version += 1;
+    match decided.outcome {
+        AttemptOutcome::Delivered => {
+            delivery.status = DeliveryStatus::Delivered;
+            delivery.delivered_at = Some(now);
+            delivery.next_attempt_at = None;
+        }
+        AttemptOutcome::Retrying => delivery.next_attempt_at = decided.retry_at,
+        AttemptOutcome::Failed => {
+            delivery.status = DeliveryStatus::Failed;
+            delivery.next_attempt_at = None;
+        }
+    }
+}
+
 struct Sent {
     verdict: Verdict,
     destination: String,
@@ -541,5 +573,61 @@ impl Sent {
             error: Some(why),
             ours: true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(verdict: Verdict, ours: bool) -> Sent {
+        Sent {
+            verdict,
+            destination: "https://hooks.example/x".into(),
+            status: None,
+            latency_ms: 0,
+            error: None,
+            ours,
+        }
+    }
+
+    /// An attempt's outcome, its retry and whether it disables the endpoint are decided
+    /// from its result alone.
+    #[test]
+    fn an_attempt_decides_outcome_retry_and_disabling() {
+        let at = Timestamp::from_unix(1_000).unwrap();
+        let schedule = [5, 300];
+        let delivered = decide(&sent(Verdict::Delivered, false), Some(at), &schedule);
+        assert_eq!(
+            delivered,
+            Decided {
+                outcome: AttemptOutcome::Delivered,
+                retry_at: None,
+                disable: None
+            }
+        );
+        let retrying = decide(&sent(Verdict::Retry, false), Some(at), &schedule);
+        assert_eq!(retrying.outcome, AttemptOutcome::Retrying);
+        assert_eq!(retrying.retry_at, Some(at));
+        assert_eq!(retrying.disable, None);
+        let spent = decide(&sent(Verdict::Retry, false), None, &schedule);
+        assert_eq!(spent.outcome, AttemptOutcome::Failed);
+        assert_eq!(
+            spent.disable.as_deref(),
+            Some("the endpoint failed every attempt for 305 s")
+        );
+        let ours = decide(&sent(Verdict::Retry, true), None, &schedule);
+        assert_eq!((ours.outcome, ours.disable), (AttemptOutcome::Failed, None));
+        let gone = decide(&sent(Verdict::Disable, false), Some(at), &schedule);
+        assert_eq!(gone.outcome, AttemptOutcome::Failed);
+        assert_eq!(
+            gone.disable.as_deref(),
+            Some("the endpoint answered 410 Gone")
+        );
+        let refused = decide(&sent(Verdict::Refused, false), Some(at), &schedule);
+        assert_eq!(
+            (refused.outcome, refused.disable),
+            (AttemptOutcome::Failed, None)
+        );
     }
 }

@@ -36,26 +36,47 @@ pub struct Advance {
     pub uncovered: bool,
 }
 
+/// What is due at `now` of a rotation in its grace: each needs the secrets' use.
+#[derive(Debug, Clone, Copy)]
+struct GraceDue {
+    /// A usage check (early completion, auto-extension).
+    check: bool,
+    /// The delivery check of an undelivered held secret.
+    delivery: bool,
+    reminder: bool,
+    /// The end of the grace.
+    end: bool,
+}
+
+impl GraceDue {
+    fn of(rotation: &Rotation, now: Timestamp) -> Self {
+        Self {
+            check: rotation.usage_check_at.is_some_and(|at| at <= now),
+            delivery: rotation.delivery_due(now),
+            reminder: rotation.pending_reminder().is_some_and(|at| at <= now),
+            end: rotation.grace_ends_at <= now,
+        }
+    }
+
+    fn any(self) -> bool {
+        self.check || self.delivery || self.reminder || self.end
+    }
+}
+
 /// Whether the step at `now` needs to know how the rotation's secrets are used: the
 /// rotation is (or starts now and so will be) in grace, and a usage check, a reminder
 /// or its end is due. A superset of what [`plan_advance`] reads.
 pub fn advance_needs_usage(rotation: &Rotation, now: Timestamp) -> bool {
-    let remind_due = rotation.pending_reminder().is_some_and(|at| at <= now);
-    let ends = rotation.grace_ends_at <= now;
     match rotation.status {
-        // A late start may make its first usage check due at once.
+        // Started now, its first usage check may be due at once (a late start).
         RotationStatus::Scheduled if rotation.scheduled_at <= now => {
+            let due = GraceDue::of(rotation, now);
             rotation.auto_extend
                 || rotation.complete_when_unused_seconds.is_some()
-                || remind_due
-                || ends
+                || due.reminder
+                || due.end
         }
-        RotationStatus::GracePeriod => {
-            rotation.usage_check_at.is_some_and(|at| at <= now)
-                || rotation.delivery_due(now)
-                || remind_due
-                || ends
-        }
+        RotationStatus::GracePeriod => GraceDue::of(rotation, now).any(),
         _ => false,
     }
 }
@@ -90,11 +111,8 @@ pub fn plan_advance(
         rotation.uncovered_noted = true;
         advance.uncovered = true;
     }
-    let in_grace = rotation.status == RotationStatus::GracePeriod;
-    let check_due = rotation.usage_check_at.is_some_and(|at| at <= now);
-    let delivery_due = rotation.delivery_due(now);
-    let remind_due = rotation.pending_reminder().is_some_and(|at| at <= now);
-    if in_grace && (check_due || delivery_due || remind_due || rotation.grace_ends_at <= now) {
+    let due = GraceDue::of(&rotation, now);
+    if rotation.status == RotationStatus::GracePeriod && due.any() {
         // What the customer's clients are doing, for the decisions below and for the
         // notifications this step sends.
         let Some(usage) = usage else {
@@ -104,62 +122,8 @@ pub fn plan_advance(
             ));
         };
         usage.copy_into(change.key_mut(), &rotation);
-        if check_due && rotation.grace_ends_at > now {
-            let rules = policy.for_class(change.key().class);
-            let step = if change.key().class == KeyClass::Embedded {
-                decide(
-                    &rotation,
-                    usage,
-                    now,
-                    rules.max_grace_seconds,
-                    policy.embedded_extension_step_seconds,
-                )
-            } else {
-                let mut server = rotation.clone();
-                server.auto_extend = false;
-                decide(&server, usage, now, rules.max_grace_seconds, 0)
-            };
-            match step {
-                // In use without having been delivered cannot happen; if it ever seems
-                // to, the delivery rule wins and the usage is looked at again later.
-                Step::CompleteEarly { .. } if rotation.awaits_delivery() => {
-                    rotation.usage_check_at = Some(now.plus_seconds(MIN_CHECK_INTERVAL_SECONDS));
-                    advance.checked = true;
-                }
-                Step::CompleteEarly { unused_for } => {
-                    let reason = Reason::system(format!(
-                        "completed early: the new secret is in use and the old one has not been used for {unused_for} s"
-                    ));
-                    complete(&mut change, &mut rotation, act, &reason)?;
-                    advance.completed = true;
-                }
-                Step::Extend { to } => {
-                    let before = snapshot(change.key(), Some(&rotation));
-                    rotation.apply(RotationCommand::Extend)?;
-                    move_grace_end(&mut change, &mut rotation, to, policy);
-                    rotation.usage_check_at = first_check(&rotation);
-                    let last = usage
-                        .old_last_used
-                        .map(|t| t.to_rfc3339())
-                        .unwrap_or_default();
-                    let reason = Reason::system(format!(
-                        "extended automatically: the old secret is still in use (last used {last})"
-                    ));
-                    record(
-                        &mut change,
-                        before,
-                        &rotation,
-                        act,
-                        AuditAction::RotationExtended,
-                        Some(&reason),
-                    );
-                    advance.extended = true;
-                }
-                Step::CheckAgainAt(next) => {
-                    rotation.usage_check_at = next;
-                    advance.checked = true;
-                }
-            }
+        if due.check && !due.end {
+            check_usage(&mut change, &mut rotation, usage, policy, act, &mut advance)?;
         }
     }
     if rotation.delivery_due(now) {
@@ -170,17 +134,7 @@ pub fn plan_advance(
         && rotation.grace_ends_at > now
         && rotation.pending_reminder().is_some_and(|at| at <= now)
     {
-        let before = snapshot(change.key(), Some(&rotation));
-        rotation.reminded_at = Some(now);
-        let reason = Reason::system("the grace period ends soon");
-        record(
-            &mut change,
-            before,
-            &rotation,
-            act,
-            AuditAction::RotationReminded,
-            Some(&reason),
-        );
+        remind(&mut change, &mut rotation, act);
         advance.reminded = true;
     }
     if rotation.status == RotationStatus::GracePeriod
@@ -201,6 +155,90 @@ pub fn plan_advance(
     }
     change.put_rotation(rotation, Some(expected));
     Ok(Some((change.finish(), advance)))
+}
+
+/// A due usage check before the grace ends: complete early, extend an embedded key's
+/// grace, or look again later ([`crate::rollover::decide`]).
+fn check_usage(
+    change: &mut ChangeBuilder,
+    rotation: &mut Rotation,
+    usage: &Usage,
+    policy: &Policy,
+    act: Act<'_>,
+    advance: &mut Advance,
+) -> Result<()> {
+    let now = act.now;
+    let rules = policy.for_class(change.key().class);
+    let step = if change.key().class == KeyClass::Embedded {
+        decide(
+            rotation,
+            usage,
+            now,
+            rules.max_grace_seconds,
+            policy.embedded_extension_step_seconds,
+        )
+    } else {
+        let mut server = rotation.clone();
+        server.auto_extend = false;
+        decide(&server, usage, now, rules.max_grace_seconds, 0)
+    };
+    match step {
+        // In use without having been delivered cannot happen; if it ever seems to, the
+        // delivery rule wins and the usage is looked at again later.
+        Step::CompleteEarly { .. } if rotation.awaits_delivery() => {
+            rotation.usage_check_at = Some(now.plus_seconds(MIN_CHECK_INTERVAL_SECONDS));
+            advance.checked = true;
+        }
+        Step::CompleteEarly { unused_for } => {
+            let reason = Reason::system(format!(
+                "completed early: the new secret is in use and the old one has not been used for {unused_for} s"
+            ));
+            complete(change, rotation, act, &reason)?;
+            advance.completed = true;
+        }
+        Step::Extend { to } => {
+            let before = snapshot(change.key(), Some(rotation));
+            rotation.apply(RotationCommand::Extend)?;
+            move_grace_end(change, rotation, to, policy);
+            rotation.usage_check_at = first_check(rotation);
+            let last = usage
+                .old_last_used
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default();
+            let reason = Reason::system(format!(
+                "extended automatically: the old secret is still in use (last used {last})"
+            ));
+            record(
+                change,
+                before,
+                rotation,
+                act,
+                AuditAction::RotationExtended,
+                Some(&reason),
+            );
+            advance.extended = true;
+        }
+        Step::CheckAgainAt(next) => {
+            rotation.usage_check_at = next;
+            advance.checked = true;
+        }
+    }
+    Ok(())
+}
+
+/// Reminds the customer that the grace ends soon (once per rotation).
+fn remind(change: &mut ChangeBuilder, rotation: &mut Rotation, act: Act<'_>) {
+    let before = snapshot(change.key(), Some(rotation));
+    rotation.reminded_at = Some(act.now);
+    let reason = Reason::system("the grace period ends soon");
+    record(
+        change,
+        before,
+        rotation,
+        act,
+        AuditAction::RotationReminded,
+        Some(&reason),
+    );
 }
 
 /// The delivery check of a rotation whose held new secret nobody has received: before

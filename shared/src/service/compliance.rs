@@ -323,70 +323,21 @@ impl Keyroll {
         let now = self.now();
         let as_of = after.map_or(now, |c| c.as_of);
         let policy = &self.config.policy;
-        let mut sources = Vec::new();
-        for class in KeyClass::ALL {
-            let threshold = overdue_before(policy, class, now);
-            for (status, range) in ranges_for(filter.status, threshold) {
-                let range = match after {
-                    Some(cursor) => range.after(&cursor.sort_key()),
-                    None => range,
-                };
-                sources.push(Source {
-                    partition: CompliancePartition {
-                        status,
-                        class,
-                        organization: filter.organization.clone(),
-                    },
-                    range,
-                    buffer: VecDeque::new(),
-                    more: true,
-                });
-            }
-        }
-        let first_read = limit.div_ceil(sources.len()) + 1;
+        let mut merge = Merge {
+            sources: report_sources(policy, filter, after, now),
+        };
+        let mut refill = limit.div_ceil(merge.sources.len()) + 1;
         let mut rows = Vec::new();
         let mut last: Option<ComplianceEntry> = None;
-        let mut refill = first_read;
         while rows.len() < limit {
-            // Every range that ran dry but holds more is read on before choosing, so
-            // the smallest entry is always among those buffered.
-            let dry: Vec<&mut Source> = sources
-                .iter_mut()
-                .filter(|s| s.buffer.is_empty() && s.more)
-                .collect();
-            if !dry.is_empty() {
-                let store = &self.store;
-                let reads = dry.into_iter().map(|source| async move {
-                    let (entries, more) = store
-                        .compliance_entries(&source.partition, &source.range, refill)
-                        .await?;
-                    if let Some(end) = entries.last() {
-                        source.range = source.range.after(&end.sort_key());
-                    }
-                    source.more = more && !entries.is_empty();
-                    source.buffer.extend(entries);
-                    Ok::<_, StoreError>(())
-                });
-                futures::future::try_join_all(reads).await?;
-            }
-            let Some(next) = sources
-                .iter_mut()
-                .filter(|s| !s.buffer.is_empty())
-                .min_by_key(|s| s.buffer.front().map(ComplianceEntry::sort_key))
-            else {
-                break;
-            };
-            let Some(entry) = next.buffer.pop_front() else {
+            let Some(entry) = merge.next(self.store.as_ref(), refill).await? else {
                 break;
             };
             refill = limit - rows.len() + 1;
             // Newer than the report: issued or renewed since its first page, and so is
             // everything after it (the merge is in creation order).
             if entry.created_at > as_of {
-                for source in &mut sources {
-                    source.buffer.clear();
-                    source.more = false;
-                }
+                merge.close();
                 break;
             }
             // A secret made current since (a scheduled one, created earlier): the key
@@ -401,14 +352,93 @@ impl Keyroll {
                 last = Some(entry);
             }
         }
-        let more = sources.iter().any(|s| !s.buffer.is_empty() || s.more);
         let next = last
-            .filter(|_| more && rows.len() == limit)
+            .filter(|_| merge.has_more() && rows.len() == limit)
             .map(|entry| ComplianceCursor {
                 as_of,
                 created_at: entry.created_at,
                 key_id: entry.key_id,
             });
         Ok(CompliancePage { rows, next })
+    }
+}
+
+/// The index ranges that can hold the keys `filter` lists, each from `after`.
+fn report_sources(
+    policy: &crate::config::Policy,
+    filter: &ComplianceFilter,
+    after: Option<&ComplianceCursor>,
+    now: Timestamp,
+) -> Vec<Source> {
+    let mut sources = Vec::new();
+    for class in KeyClass::ALL {
+        let threshold = overdue_before(policy, class, now);
+        for (status, range) in ranges_for(filter.status, threshold) {
+            let range = match after {
+                Some(cursor) => range.after(&cursor.sort_key()),
+                None => range,
+            };
+            sources.push(Source {
+                partition: CompliancePartition {
+                    status,
+                    class,
+                    organization: filter.organization.clone(),
+                },
+                range,
+                buffer: VecDeque::new(),
+                more: true,
+            });
+        }
+    }
+    sources
+}
+
+/// The report's index ranges merged in creation order.
+struct Merge {
+    sources: Vec<Source>,
+}
+
+impl Merge {
+    /// The smallest entry left in any range. Every range that ran dry but holds more is
+    /// read on first (`refill` entries), so the smallest is always among those buffered.
+    async fn next(
+        &mut self,
+        store: &dyn crate::store::Store,
+        refill: usize,
+    ) -> Result<Option<ComplianceEntry>, StoreError> {
+        let dry = self
+            .sources
+            .iter_mut()
+            .filter(|s| s.buffer.is_empty() && s.more);
+        let reads = dry.map(|source| async move {
+            let (entries, more) = store
+                .compliance_entries(&source.partition, &source.range, refill)
+                .await?;
+            if let Some(end) = entries.last() {
+                source.range = source.range.after(&end.sort_key());
+            }
+            source.more = more && !entries.is_empty();
+            source.buffer.extend(entries);
+            Ok::<_, StoreError>(())
+        });
+        futures::future::try_join_all(reads).await?;
+        Ok(self
+            .sources
+            .iter_mut()
+            .filter(|s| !s.buffer.is_empty())
+            .min_by_key(|s| s.buffer.front().map(ComplianceEntry::sort_key))
+            .and_then(|source| source.buffer.pop_front()))
+    }
+
+    /// Ends the merge: nothing after this point belongs to the report.
+    fn close(&mut self) {
+        for source in &mut self.sources {
+            source.buffer.clear();
+            source.more = false;
+        }
+    }
+
+    fn has_more(&self) -> bool {
+        self.sources.iter().any(|s| !s.buffer.is_empty() || s.more)
     }
 }

@@ -90,6 +90,34 @@ pub async fn import_keys(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<ImportResponse>), ApiError> {
+    let rows = read_rows(&headers, body)?;
+    // Every row's form first: a file with a fault imports nothing.
+    let shaped_rows = shape_all(rows)?;
+    let legacy_prefix = state.keyroll.config().secret_format.legacy_prefix();
+    // Rows run concurrently but answer in order. Two rows with the same secret race
+    // on the secret record's guarded write: one is imported, the other a duplicate.
+    let outcomes: Vec<_> = futures::stream::iter(shaped_rows)
+        .map(|row| {
+            let keyroll = &state.keyroll;
+            let actor = &actor;
+            async move {
+                match legacy_of(row, legacy_prefix) {
+                    Err(error) => Err(error),
+                    Ok(legacy) => keyroll.import_legacy_key(legacy, actor).await,
+                }
+            }
+        })
+        .buffered(IMPORT_CONCURRENCY)
+        .collect()
+        .await;
+    Ok((StatusCode::OK, Json(ImportResponse::of(outcomes)?)))
+}
+
+/// The request's rows, from JSON (`{"keys": [...]}`) or CSV, at most [`MAX_ROWS`].
+fn read_rows(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Vec<serde_json::Value>, ApiError> {
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge
@@ -123,20 +151,12 @@ pub async fn import_keys(
     if rows.len() > MAX_ROWS {
         return Err(Error::invalid("keys", format!("at most {MAX_ROWS} rows per request")).into());
     }
-    let legacy_prefix = state
-        .keyroll
-        .config()
-        .secret_format
-        .legacy_prefix()
-        .to_owned();
-    let legacy_prefix = legacy_prefix.as_str();
-    let mut response = ImportResponse {
-        imported: 0,
-        duplicates: 0,
-        invalid: 0,
-        rows: Vec::new(),
-    };
-    // Every row's form first: a file with a fault imports nothing.
+    Ok(rows)
+}
+
+/// Every row in the document's form, or each row's fault (the first
+/// [`MAX_REPORTED_FAULTS`]).
+fn shape_all(rows: Vec<serde_json::Value>) -> Result<Vec<ShapedRow>, ApiError> {
     let mut problems = Vec::new();
     let mut shaped_rows = Vec::with_capacity(rows.len());
     for (index, value) in rows.into_iter().enumerate() {
@@ -149,56 +169,54 @@ pub async fn import_keys(
         problems.truncate(MAX_REPORTED_FAULTS);
         return Err(ApiError::InvalidFields(problems));
     }
-    // Rows run concurrently but answer in order. Two rows with the same secret race
-    // on the secret record's guarded write: one is imported, the other a duplicate.
-    let outcomes: Vec<_> = futures::stream::iter(shaped_rows.into_iter().enumerate())
-        .map(|(index, row)| {
-            let keyroll = &state.keyroll;
-            let actor = &actor;
-            async move {
-                let parsed = legacy_of(row, legacy_prefix);
-                let outcome = match parsed {
-                    Err(error) => Err(error),
-                    Ok(legacy) => keyroll.import_legacy_key(legacy, actor).await,
-                };
-                (index + 1, outcome)
-            }
-        })
-        .buffered(IMPORT_CONCURRENCY)
-        .collect()
-        .await;
-    for (row, outcome) in outcomes {
-        let result = match outcome {
-            Ok(key) => {
-                response.imported += 1;
-                RowResult {
-                    row,
-                    outcome: RowOutcome::Imported,
-                    key_id: Some(key.id.to_string()),
-                    error: None,
-                }
-            }
-            Err(Error::Conflict(Conflict::AlreadyImported)) => {
-                response.duplicates += 1;
-                RowResult {
-                    row,
-                    outcome: RowOutcome::Duplicate,
-                    key_id: None,
-                    error: Some("already imported".into()),
-                }
-            }
-            Err(error) if error.is_public() => {
-                response.invalid += 1;
-                RowResult {
-                    row,
-                    outcome: RowOutcome::Invalid,
-                    key_id: None,
-                    error: Some(error.to_string()),
-                }
-            }
-            Err(error) => return Err(error.into()),
+    Ok(shaped_rows)
+}
+
+impl ImportResponse {
+    /// The answer for each row's outcome, in order: imported, a duplicate, or invalid
+    /// by the configuration or the clock. Any other failure fails the request (its
+    /// retry imports nothing twice).
+    fn of(outcomes: Vec<Result<keyroll_core::key::Key, Error>>) -> Result<Self, ApiError> {
+        let mut response = ImportResponse {
+            imported: 0,
+            duplicates: 0,
+            invalid: 0,
+            rows: Vec::with_capacity(outcomes.len()),
         };
-        response.rows.push(result);
+        for (index, outcome) in outcomes.into_iter().enumerate() {
+            let row = index + 1;
+            let result = match outcome {
+                Ok(key) => {
+                    response.imported += 1;
+                    RowResult {
+                        row,
+                        outcome: RowOutcome::Imported,
+                        key_id: Some(key.id.to_string()),
+                        error: None,
+                    }
+                }
+                Err(Error::Conflict(Conflict::AlreadyImported)) => {
+                    response.duplicates += 1;
+                    RowResult {
+                        row,
+                        outcome: RowOutcome::Duplicate,
+                        key_id: None,
+                        error: Some("already imported".into()),
+                    }
+                }
+                Err(error) if error.is_public() => {
+                    response.invalid += 1;
+                    RowResult {
+                        row,
+                        outcome: RowOutcome::Invalid,
+                        key_id: None,
+                        error: Some(error.to_string()),
+                    }
+                }
+                Err(error) => return Err(error.into()),
+            };
+            response.rows.push(result);
+        }
+        Ok(response)
     }
-    Ok((StatusCode::OK, Json(response)))
 }
