@@ -118,170 +118,29 @@ impl Config {
             problems: Vec::new(),
             settled: BTreeMap::new(),
         };
-        let server = ClassPolicy {
-            max_age_days: reader.number(&MAX_AGE_DAYS) as u32,
-            default_grace_seconds: reader.number(&DEFAULT_GRACE_SECONDS),
-            min_grace_seconds: reader.number(&MIN_GRACE_SECONDS),
-            max_grace_seconds: reader.number(&MAX_GRACE_SECONDS),
-        };
-        let embedded = ClassPolicy {
-            max_age_days: reader.number(&EMBEDDED_MAX_AGE_DAYS) as u32,
-            default_grace_seconds: reader.number(&EMBEDDED_DEFAULT_GRACE_SECONDS),
-            min_grace_seconds: reader.number(&EMBEDDED_MIN_GRACE_SECONDS),
-            max_grace_seconds: reader.number(&EMBEDDED_MAX_GRACE_SECONDS),
-        };
-        let emergency = EmergencyPolicy {
-            default_grace_seconds: reader.number(&EMERGENCY_GRACE_SECONDS),
-            max_grace_seconds: reader.number(&EMERGENCY_MAX_GRACE_SECONDS),
-            leak_grace_seconds: reader.number(&LEAK_GRACE_SECONDS),
-        };
-        let embedded_extension_step_seconds = reader.number(&EMBEDDED_EXTENSION_STEP_SECONDS);
+        let policy = reader.policy();
         let allow_loopback = reader.flag(&ALLOW_LOOPBACK_WEBHOOKS);
         let audit_mac_required = reader.flag(&AUDIT_MAC_REQUIRED);
-        let email_from = Some(reader.text(&EMAIL_FROM))
-            .map(|from| from.trim().to_owned())
-            .filter(|from| !from.is_empty());
-        if let Some(from) = &email_from {
-            if crate::contact::EmailAddress::parse(from).is_err() {
-                reader.refuse(&EMAIL_FROM, "must be an email address", from);
-            }
-        }
-        let retry_text = reader.text(&WEBHOOK_RETRY_SECONDS);
-        let webhook_retry_seconds: Vec<u64> = retry_text
-            .split(',')
-            .map(|part| part.trim().parse::<u64>())
-            .collect::<std::result::Result<_, _>>()
-            .ok()
-            .filter(|delays: &Vec<u64>| {
-                !delays.is_empty()
-                    && delays.len() <= 20
-                    && delays.iter().all(|d| (1..=86_400).contains(d))
-            })
-            .unwrap_or_else(|| {
-                reader.refuse(
-                    &WEBHOOK_RETRY_SECONDS,
-                    "must be 1-20 comma-separated delays of 1-86400 seconds",
-                    &retry_text,
-                );
-                Vec::new()
-            });
-        let undelivered_extension_seconds = reader.number(&UNDELIVERED_EXTENSION_SECONDS);
+        let email_from = reader.email_from();
+        let webhook_retry_seconds = reader.webhook_retry_seconds();
         let verify_cache_seconds = reader.number(&VERIFY_CACHE_SECONDS);
-        let github_keys = match crate::leak::GitHubKeys::parse(&reader.text(&GITHUB_PUBLIC_KEYS)) {
-            Ok(keys) => keys,
-            Err(error) => {
-                reader.problems.push(
-                    error
-                        .to_string()
-                        .trim_start_matches("configuration: ")
-                        .to_owned(),
-                );
-                crate::leak::GitHubKeys::none()
-            }
-        };
-        reader.show(&GITHUB_PUBLIC_KEYS, format!("{github_keys:?}"));
-        let schedule_lead_seconds = reader.number(&SCHEDULE_LEAD_SECONDS);
-        let reminder_lead_seconds = reader.number(&REMINDER_LEAD_SECONDS);
-        let warn_ahead_days = reader.number(&WARN_AHEAD_DAYS) as u32;
-        let secret_name_prefix = reader.text(&SECRET_NAME_PREFIX);
-        if !(1..=256).contains(&secret_name_prefix.len())
-            || !secret_name_prefix
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b))
-        {
-            reader.refuse(
-                &SECRET_NAME_PREFIX,
-                "must be 1-256 characters of A-Z, a-z, 0-9 and /_+=.@-",
-                &secret_name_prefix,
-            );
-        }
-
-        let class_bounds = [
-            (
-                [
-                    &MIN_GRACE_SECONDS,
-                    &DEFAULT_GRACE_SECONDS,
-                    &MAX_GRACE_SECONDS,
-                ],
-                &server,
-            ),
-            (
-                [
-                    &EMBEDDED_MIN_GRACE_SECONDS,
-                    &EMBEDDED_DEFAULT_GRACE_SECONDS,
-                    &EMBEDDED_MAX_GRACE_SECONDS,
-                ],
-                &embedded,
-            ),
-        ];
-        for ([min, default, max], rules) in class_bounds {
-            if !(rules.min_grace_seconds <= rules.default_grace_seconds
-                && rules.default_grace_seconds <= rules.max_grace_seconds)
-            {
-                reader.problems.push(format!(
-                    "{} <= {} <= {} must hold (got {} <= {} <= {})",
-                    min.name,
-                    default.name,
-                    max.name,
-                    rules.min_grace_seconds,
-                    rules.default_grace_seconds,
-                    rules.max_grace_seconds
-                ));
-            }
-        }
-        for (setting, grace) in [
-            (&LEAK_GRACE_SECONDS, emergency.leak_grace_seconds),
-            (&EMERGENCY_GRACE_SECONDS, emergency.default_grace_seconds),
-        ] {
-            if grace > emergency.max_grace_seconds {
-                reader.problems.push(format!(
-                    "{} ({grace}) must not exceed {} ({})",
-                    setting.name, EMERGENCY_MAX_GRACE_SECONDS.name, emergency.max_grace_seconds
-                ));
-            }
-        }
-
-        let table_name = reader.text(&TABLE_NAME);
-        if !(3..=255).contains(&table_name.len())
-            || !table_name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-        {
-            reader.refuse(
-                &TABLE_NAME,
-                "must be 3-255 characters of A-Z, a-z, 0-9, '_', '-', '.'",
-                &table_name,
-            );
-        }
+        let github_keys = reader.github_keys();
+        let secret_name_prefix = reader.checked_text(
+            &SECRET_NAME_PREFIX,
+            "must be 1-256 characters of A-Z, a-z, 0-9 and /_+=.@-",
+            |name| named_with(name, 1..=256, b"/_+=.@-"),
+        );
+        let table_name = reader.checked_text(
+            &TABLE_NAME,
+            "must be 3-255 characters of A-Z, a-z, 0-9, '_', '-', '.'",
+            |name| named_with(name, 3..=255, b"_-."),
+        );
         let queue_url = Some(reader.text(&QUEUE_URL)).filter(|url| !url.is_empty());
         let mac_key_id = Some(reader.text(&MAC_KEY_ID)).filter(|id| !id.is_empty());
-        let secret_format =
-            SecretFormat::new(&reader.text(&KEY_PREFIX), &reader.text(&LEGACY_KEY_PREFIX));
-
-        let secret_format = match secret_format {
-            Ok(format) => Some(format),
-            Err(error) => {
-                reader.problems.push(
-                    error
-                        .to_string()
-                        .trim_start_matches("configuration: ")
-                        .to_owned(),
-                );
-                None
-            }
-        };
+        let secret_format = reader.secret_format();
         match (reader.problems.is_empty(), secret_format) {
             (true, Some(secret_format)) => Ok(Config {
-                policy: Policy {
-                    server,
-                    embedded,
-                    emergency,
-                    schedule_lead_seconds,
-                    reminder_lead_seconds,
-                    warn_ahead_days,
-                    embedded_extension_step_seconds,
-                    undelivered_extension_seconds,
-                },
+                policy,
                 secret_format,
                 verifier: VerifierParams::DEFAULT,
                 table_name,
@@ -358,11 +217,189 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
         self.settled.insert(setting.name, shown);
     }
 
+    /// A text setting that `holds` must accept (its rule stated as `rule`).
+    fn checked_text(
+        &mut self,
+        setting: &Setting,
+        rule: &str,
+        holds: impl Fn(&str) -> bool,
+    ) -> String {
+        let text = self.text(setting);
+        if !holds(&text) {
+            self.refuse(setting, rule, &text);
+        }
+        text
+    }
+
+    /// The rotation policy: each class's age and grace bounds, the emergency rule and
+    /// the leads, with the rules that span settings.
+    fn policy(&mut self) -> Policy {
+        let server = self.class_policy([
+            &MAX_AGE_DAYS,
+            &DEFAULT_GRACE_SECONDS,
+            &MIN_GRACE_SECONDS,
+            &MAX_GRACE_SECONDS,
+        ]);
+        let embedded = self.class_policy([
+            &EMBEDDED_MAX_AGE_DAYS,
+            &EMBEDDED_DEFAULT_GRACE_SECONDS,
+            &EMBEDDED_MIN_GRACE_SECONDS,
+            &EMBEDDED_MAX_GRACE_SECONDS,
+        ]);
+        let emergency = EmergencyPolicy {
+            default_grace_seconds: self.number(&EMERGENCY_GRACE_SECONDS),
+            max_grace_seconds: self.number(&EMERGENCY_MAX_GRACE_SECONDS),
+            leak_grace_seconds: self.number(&LEAK_GRACE_SECONDS),
+        };
+        let class_bounds = [
+            (
+                [
+                    &MIN_GRACE_SECONDS,
+                    &DEFAULT_GRACE_SECONDS,
+                    &MAX_GRACE_SECONDS,
+                ],
+                &server,
+            ),
+            (
+                [
+                    &EMBEDDED_MIN_GRACE_SECONDS,
+                    &EMBEDDED_DEFAULT_GRACE_SECONDS,
+                    &EMBEDDED_MAX_GRACE_SECONDS,
+                ],
+                &embedded,
+            ),
+        ];
+        for ([min, default, max], rules) in class_bounds {
+            if !(rules.min_grace_seconds <= rules.default_grace_seconds
+                && rules.default_grace_seconds <= rules.max_grace_seconds)
+            {
+                self.problems.push(format!(
+                    "{} <= {} <= {} must hold (got {} <= {} <= {})",
+                    min.name,
+                    default.name,
+                    max.name,
+                    rules.min_grace_seconds,
+                    rules.default_grace_seconds,
+                    rules.max_grace_seconds
+                ));
+            }
+        }
+        for (setting, grace) in [
+            (&LEAK_GRACE_SECONDS, emergency.leak_grace_seconds),
+            (&EMERGENCY_GRACE_SECONDS, emergency.default_grace_seconds),
+        ] {
+            if grace > emergency.max_grace_seconds {
+                self.problems.push(format!(
+                    "{} ({grace}) must not exceed {} ({})",
+                    setting.name, EMERGENCY_MAX_GRACE_SECONDS.name, emergency.max_grace_seconds
+                ));
+            }
+        }
+        Policy {
+            server,
+            embedded,
+            emergency,
+            schedule_lead_seconds: self.number(&SCHEDULE_LEAD_SECONDS),
+            reminder_lead_seconds: self.number(&REMINDER_LEAD_SECONDS),
+            warn_ahead_days: self.number(&WARN_AHEAD_DAYS) as u32,
+            embedded_extension_step_seconds: self.number(&EMBEDDED_EXTENSION_STEP_SECONDS),
+            undelivered_extension_seconds: self.number(&UNDELIVERED_EXTENSION_SECONDS),
+        }
+    }
+
+    /// One key class's rules from its maximum age and its default, shortest and longest
+    /// grace.
+    fn class_policy(&mut self, [age, default, min, max]: [&Setting; 4]) -> ClassPolicy {
+        ClassPolicy {
+            max_age_days: self.number(age) as u32,
+            default_grace_seconds: self.number(default),
+            min_grace_seconds: self.number(min),
+            max_grace_seconds: self.number(max),
+        }
+    }
+
+    /// The sender of customer emails; `None` (email off) when empty.
+    fn email_from(&mut self) -> Option<String> {
+        let from = self.text(&EMAIL_FROM).trim().to_owned();
+        if from.is_empty() {
+            return None;
+        }
+        if crate::contact::EmailAddress::parse(&from).is_err() {
+            self.refuse(&EMAIL_FROM, "must be an email address", &from);
+        }
+        Some(from)
+    }
+
+    /// The delays between webhook attempts.
+    fn webhook_retry_seconds(&mut self) -> Vec<u64> {
+        let text = self.text(&WEBHOOK_RETRY_SECONDS);
+        let delays = text
+            .split(',')
+            .map(|part| part.trim().parse::<u64>())
+            .collect::<std::result::Result<Vec<u64>, _>>()
+            .ok()
+            .filter(|delays| {
+                !delays.is_empty()
+                    && delays.len() <= 20
+                    && delays.iter().all(|d| (1..=86_400).contains(d))
+            });
+        delays.unwrap_or_else(|| {
+            self.refuse(
+                &WEBHOOK_RETRY_SECONDS,
+                "must be 1-20 comma-separated delays of 1-86400 seconds",
+                &text,
+            );
+            Vec::new()
+        })
+    }
+
+    /// GitHub's secret-scanning keys, shown by their summary.
+    fn github_keys(&mut self) -> crate::leak::GitHubKeys {
+        let keys = match crate::leak::GitHubKeys::parse(&self.text(&GITHUB_PUBLIC_KEYS)) {
+            Ok(keys) => keys,
+            Err(error) => {
+                self.problems.push(configuration_problem(&error));
+                crate::leak::GitHubKeys::none()
+            }
+        };
+        self.show(&GITHUB_PUBLIC_KEYS, format!("{keys:?}"));
+        keys
+    }
+
+    /// The secret format from the two prefixes.
+    fn secret_format(&mut self) -> Option<SecretFormat> {
+        let issued = self.text(&KEY_PREFIX);
+        let legacy = self.text(&LEGACY_KEY_PREFIX);
+        match SecretFormat::new(&issued, &legacy) {
+            Ok(format) => Some(format),
+            Err(error) => {
+                self.problems.push(configuration_problem(&error));
+                None
+            }
+        }
+    }
+
     /// Reports `setting`, set to `got`, as breaking `rule`.
     fn refuse(&mut self, setting: &Setting, rule: &str, got: &str) {
         self.problems
             .push(format!("{} {rule} (got {got:?})", setting.name));
     }
+}
+
+/// Whether `name` is `lengths` characters of A-Z, a-z, 0-9 and `punctuation`.
+fn named_with(name: &str, lengths: std::ops::RangeInclusive<usize>, punctuation: &[u8]) -> bool {
+    lengths.contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || punctuation.contains(&b))
+}
+
+/// A configuration error of a parser, as one of the reader's problems.
+fn configuration_problem(error: &Error) -> String {
+    error
+        .to_string()
+        .trim_start_matches("configuration: ")
+        .to_owned()
 }
 
 #[cfg(test)]

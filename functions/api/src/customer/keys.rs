@@ -23,7 +23,8 @@ use crate::dto::{
 };
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::params::key_id;
-use crate::http::problem::{ApiError, Problem};
+use crate::http::problem::ApiError;
+use crate::http::problems::*;
 use crate::AppState;
 
 /// Keys per page of the organisation's list.
@@ -123,8 +124,7 @@ pub struct AuditQuery {
     security(("customerToken" = [])),
     responses(
         (status = 200, body = OrgKeysResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, Invalid,
     ))]
 pub async fn list_keys(
     State(state): State<AppState>,
@@ -170,8 +170,7 @@ pub async fn list_keys(
     security(("customerToken" = [])),
     responses(
         (status = 200, body = OrgKeyResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, NotFound,
     ))]
 pub async fn get_key(
     State(state): State<AppState>,
@@ -205,14 +204,7 @@ pub async fn get_key(
     security(("customerToken" = [])),
     responses(
         (status = 201, body = RotationWithSecretResponse),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        MalformedBody, Unauthenticated, Forbidden, NotFound, StateConflict, TooLarge, UnsupportedMediaType, Invalid,
     ))]
 pub async fn schedule_rotation(
     State(state): State<AppState>,
@@ -235,14 +227,7 @@ pub async fn schedule_rotation(
     security(("customerToken" = [])),
     responses(
         (status = 201, body = RotationWithSecretResponse),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        MalformedBody, Unauthenticated, Forbidden, NotFound, StateConflict, TooLarge, UnsupportedMediaType, Invalid,
     ))]
 pub async fn emergency_rotation(
     State(state): State<AppState>,
@@ -263,9 +248,7 @@ pub async fn emergency_rotation(
     security(("customerToken" = [])),
     responses(
         (status = 200, body = AuditResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, NotFound, Invalid,
     ))]
 pub async fn audit(
     State(state): State<AppState>,

@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::access::Customer;
-use crate::http::problem::Problem;
+use crate::http::problems::*;
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -25,7 +25,7 @@ pub struct MeResponse {
     security(("customerToken" = [])),
     responses(
         (status = 200, body = MeResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
     ))]
 pub async fn me(Extension(Customer(user)): Extension<Customer>) -> Json<MeResponse> {
     Json(MeResponse {

@@ -17,7 +17,8 @@ use crate::dto::{
 };
 use crate::http::extract::JsonBody;
 use crate::http::params::{optional_reason, rotation_id};
-use crate::http::problem::{ApiError, Problem};
+use crate::http::problem::ApiError;
+use crate::http::problems::*;
 use crate::AppState;
 
 /// End the grace now because every integration uses the new secret: the old one stops
@@ -29,14 +30,7 @@ use crate::AppState;
     security(("customerToken" = [])),
     responses(
         (status = 200, body = RotationResponse),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        MalformedBody, Unauthenticated, Forbidden, NotFound, StateConflict, TooLarge, UnsupportedMediaType, Invalid,
     ))]
 pub async fn complete_rotation(
     State(state): State<AppState>,
@@ -71,14 +65,7 @@ pub async fn complete_rotation(
     security(("customerToken" = [])),
     responses(
         (status = 200, body = RotationResponse),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        MalformedBody, Unauthenticated, Forbidden, NotFound, StateConflict, TooLarge, UnsupportedMediaType, Invalid,
     ))]
 pub async fn extend_rotation(
     State(state): State<AppState>,
@@ -115,12 +102,7 @@ pub async fn extend_rotation(
     security(("customerToken" = [])),
     responses(
         (status = 200, body = RotationWithSecretResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 410, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, Forbidden, NotFound, StateConflict, Gone, Invalid,
     ))]
 pub async fn reveal_secret(
     State(state): State<AppState>,

@@ -11,7 +11,8 @@ use super::access::Customer;
 use crate::actions::destinations::*;
 use crate::dto::destinations::*;
 use crate::http::extract::{JsonBody, QueryParams};
-use crate::http::problem::{ApiError, Problem};
+use crate::http::problem::ApiError;
+use crate::http::problems::*;
 use crate::AppState;
 
 /// Add an email contact for your organisation.
@@ -20,12 +21,7 @@ use crate::AppState;
     security(("customerToken" = [])),
     responses(
         (status = 201, body = ContactView),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "well formed, but outside what the organisation may have (at most 25) or, for a webhook, where keyroll may call (https, public addresses)"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        DestinationOutsidePolicy, MalformedBody, Unauthenticated, Forbidden, UnsupportedMediaType, Invalid,
     ))]
 pub async fn add_contact(
     State(state): State<AppState>,
@@ -40,7 +36,7 @@ pub async fn add_contact(
     security(("customerToken" = [])),
     responses(
         (status = 200, body = ContactsResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
     ))]
 pub async fn list_contacts(
     State(state): State<AppState>,
@@ -55,9 +51,7 @@ pub async fn list_contacts(
     security(("customerToken" = [])),
     responses(
         (status = 204),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn remove_contact(
     State(state): State<AppState>,
@@ -73,12 +67,7 @@ pub async fn remove_contact(
     security(("customerToken" = [])),
     responses(
         (status = 201, body = WebhookWithSecretResponse),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "well formed, but outside what the organisation may have (at most 25) or, for a webhook, where keyroll may call (https, public addresses)"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        DestinationOutsidePolicy, MalformedBody, Unauthenticated, Forbidden, UnsupportedMediaType, Invalid,
     ))]
 pub async fn add_webhook(
     State(state): State<AppState>,
@@ -93,7 +82,7 @@ pub async fn add_webhook(
     security(("customerToken" = [])),
     responses(
         (status = 200, body = WebhooksResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
     ))]
 pub async fn list_webhooks(
     State(state): State<AppState>,
@@ -108,9 +97,7 @@ pub async fn list_webhooks(
     security(("customerToken" = [])),
     responses(
         (status = 204),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn remove_webhook(
     State(state): State<AppState>,
@@ -126,10 +113,7 @@ pub async fn remove_webhook(
     security(("customerToken" = [])),
     responses(
         (status = 200, body = WebhookWithSecretResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, Forbidden, NotFound, StateConflict,
     ))]
 pub async fn rotate_webhook_secret(
     State(state): State<AppState>,
@@ -145,8 +129,7 @@ pub async fn rotate_webhook_secret(
     security(("customerToken" = [])),
     responses(
         (status = 200, body = NotificationsResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, Invalid,
     ))]
 pub async fn notifications(
     State(state): State<AppState>,
@@ -162,9 +145,7 @@ pub async fn notifications(
     security(("customerToken" = [])),
     responses(
         (status = 204),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, Forbidden, NotFound,
     ))]
 pub async fn mark_read(
     State(state): State<AppState>,
@@ -180,8 +161,7 @@ pub async fn mark_read(
     security(("customerToken" = [])),
     responses(
         (status = 200, body = DeliveriesResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, Invalid,
     ))]
 pub async fn deliveries(
     State(state): State<AppState>,

@@ -9,3 +9,4 @@ pub mod extract;
 pub mod idempotency;
 pub mod params;
 pub mod problem;
+pub mod problems;

@@ -7,7 +7,8 @@ use axum::Json;
 use keyroll_core::processor::{process_due, ProcessReport, ProcessorOptions};
 use keyroll_core::scan::{scan, ScanOptions, ScanReport};
 
-use crate::http::problem::{ApiError, Problem};
+use crate::http::problem::ApiError;
+use crate::http::problems::*;
 use crate::AppState;
 
 /// Run the processor once: start and complete every due rotation. It stops starting
@@ -16,7 +17,7 @@ use crate::AppState;
 #[utoipa::path(post, path = "/v1/admin/process", tag = "admin",
     responses(
         (status = 200, body = ProcessReport),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
     ))]
 pub async fn process(
     State(state): State<AppState>,
@@ -36,7 +37,7 @@ pub async fn process(
 #[utoipa::path(post, path = "/v1/admin/scan", tag = "admin",
     responses(
         (status = 200, body = ScanReport),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
     ))]
 pub async fn run_scan(
     State(state): State<AppState>,

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::http::extract::QueryParams;
-use crate::http::problem::{ApiError, Problem};
+use crate::http::problem::ApiError;
+use crate::http::problems::*;
 use crate::AppState;
 
 const DEFAULT_LIMIT: usize = 100;
@@ -111,8 +112,7 @@ fn limit(query: &ComplianceQuery, default: usize, range: Range) -> Result<usize,
     params(ComplianceQuery),
     responses(
         (status = 200, body = ComplianceReport),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, Invalid,
     ))]
 pub async fn report(
     State(state): State<AppState>,
@@ -152,8 +152,7 @@ pub async fn report(
         (status = 200, content_type = "text/csv", body = String,
             description = "keyId,organizationId,class,prefix,ageDays,status,rotationId (10,000 rows per page unless `limit` says fewer)",
             headers(("Link" = String, description = "`<…>; rel=\"next\"`: the next page, while there is one"))),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, Invalid,
     ))]
 pub async fn report_csv(
     State(state): State<AppState>,

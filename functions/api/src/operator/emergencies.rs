@@ -8,7 +8,8 @@ use super::rotations::ROTATION_PAGE;
 use crate::dto::*;
 use crate::http::cursor::*;
 use crate::http::extract::QueryParams;
-use crate::http::problem::{ApiError, Problem};
+use crate::http::problem::ApiError;
+use crate::http::problems::*;
 use crate::AppState;
 
 /// How far back the emergency log is read.
@@ -32,8 +33,7 @@ pub struct EmergenciesQuery {
     params(EmergenciesQuery),
     responses(
         (status = 200, body = RotationPageResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, Invalid,
     ))]
 pub async fn recent_emergencies(
     State(state): State<AppState>,

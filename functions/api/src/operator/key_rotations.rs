@@ -11,7 +11,8 @@ use crate::actions::rotate::{emergency, schedule};
 use crate::dto::*;
 use crate::http::extract::JsonBody;
 use crate::http::params::*;
-use crate::http::problem::{ApiError, Problem};
+use crate::http::problem::ApiError;
+use crate::http::problems::*;
 use crate::AppState;
 
 /// Schedule a rotation: the new secret is valid at once; the old one expires at
@@ -22,13 +23,7 @@ use crate::AppState;
            ("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters")),
     responses(
         (status = 201, body = RotationWithSecretResponse),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        MalformedBody, Unauthenticated, NotFound, StateConflict, TooLarge, UnsupportedMediaType, Invalid,
     ))]
 pub async fn schedule_rotation(
     State(state): State<AppState>,
@@ -49,13 +44,7 @@ pub async fn schedule_rotation(
            ("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters")),
     responses(
         (status = 201, body = RotationWithSecretResponse),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        MalformedBody, Unauthenticated, NotFound, StateConflict, TooLarge, UnsupportedMediaType, Invalid,
     ))]
 pub async fn emergency_rotation(
     State(state): State<AppState>,
@@ -73,8 +62,7 @@ pub async fn emergency_rotation(
     params(("keyId" = String, Path, description = "key_…")),
     responses(
         (status = 200, body = RotationsResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, NotFound,
     ))]
 pub async fn list_rotations(
     State(state): State<AppState>,

@@ -13,7 +13,8 @@ use crate::dto::*;
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::idempotency::{idempotent, Outcome};
 use crate::http::params::*;
-use crate::http::problem::{ApiError, Problem};
+use crate::http::problem::ApiError;
+use crate::http::problems::*;
 use crate::AppState;
 
 /// Issue a key. The secret is in this response only.
@@ -22,11 +23,7 @@ use crate::AppState;
     params(("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters, e.g. a random UUID")),
     responses(
         (status = 201, body = KeyWithSecretResponse),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        MalformedBody, Unauthenticated, TooLarge, UnsupportedMediaType, Invalid,
     ))]
 pub async fn create_key(
     State(state): State<AppState>,
@@ -63,8 +60,7 @@ pub async fn create_key(
     params(("keyId" = String, Path, description = "key_…")),
     responses(
         (status = 200, body = KeyResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, NotFound,
     ))]
 pub async fn get_key(
     State(state): State<AppState>,
@@ -83,9 +79,7 @@ pub async fn get_key(
     params(("keyId" = String, Path, description = "key_…"), AuditPaging),
     responses(
         (status = 200, body = AuditResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, NotFound, Invalid,
     ))]
 pub async fn audit(
     State(state): State<AppState>,

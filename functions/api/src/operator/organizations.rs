@@ -10,7 +10,8 @@ use super::auth::Authenticated;
 use crate::actions::destinations::*;
 use crate::dto::destinations::*;
 use crate::http::extract::{JsonBody, QueryParams};
-use crate::http::problem::{ApiError, Problem};
+use crate::http::problem::ApiError;
+use crate::http::problems::*;
 use crate::AppState;
 
 /// Add an email contact.
@@ -19,11 +20,7 @@ use crate::AppState;
     params(("organizationId" = String, Path)),
     responses(
         (status = 201, body = ContactView),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "well formed, but outside what the organisation may have (at most 25) or, for a webhook, where keyroll may call (https, public addresses)"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        DestinationOutsidePolicy, MalformedBody, Unauthenticated, UnsupportedMediaType, Invalid,
     ))]
 pub async fn add_contact(
     State(state): State<AppState>,
@@ -39,8 +36,7 @@ pub async fn add_contact(
     params(("organizationId" = String, Path)),
     responses(
         (status = 200, body = ContactsResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, Invalid,
     ))]
 pub async fn list_contacts(
     State(state): State<AppState>,
@@ -54,9 +50,7 @@ pub async fn list_contacts(
     params(("organizationId" = String, Path), ("contactId" = String, Path)),
     responses(
         (status = 204),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, NotFound, Invalid,
     ))]
 pub async fn remove_contact(
     State(state): State<AppState>,
@@ -71,11 +65,7 @@ pub async fn remove_contact(
     params(("organizationId" = String, Path)),
     responses(
         (status = 201, body = WebhookWithSecretResponse),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "well formed, but outside what the organisation may have (at most 25) or, for a webhook, where keyroll may call (https, public addresses)"),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        DestinationOutsidePolicy, MalformedBody, Unauthenticated, UnsupportedMediaType, Invalid,
     ))]
 pub async fn add_webhook(
     State(state): State<AppState>,
@@ -91,8 +81,7 @@ pub async fn add_webhook(
     params(("organizationId" = String, Path)),
     responses(
         (status = 200, body = WebhooksResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, Invalid,
     ))]
 pub async fn list_webhooks(
     State(state): State<AppState>,
@@ -106,9 +95,7 @@ pub async fn list_webhooks(
     params(("organizationId" = String, Path), ("webhookId" = String, Path)),
     responses(
         (status = 204),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, NotFound, Invalid,
     ))]
 pub async fn remove_webhook(
     State(state): State<AppState>,
@@ -123,10 +110,7 @@ pub async fn remove_webhook(
     params(("organizationId" = String, Path), ("webhookId" = String, Path)),
     responses(
         (status = 200, body = WebhookWithSecretResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, NotFound, StateConflict, Invalid,
     ))]
 pub async fn rotate_webhook_secret(
     State(state): State<AppState>,
@@ -140,8 +124,7 @@ pub async fn rotate_webhook_secret(
     params(("organizationId" = String, Path), PageQuery),
     responses(
         (status = 200, body = NotificationsResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, Invalid,
     ))]
 pub async fn notifications(
     State(state): State<AppState>,
@@ -156,9 +139,7 @@ pub async fn notifications(
     params(("organizationId" = String, Path), ("eventId" = String, Path)),
     responses(
         (status = 204),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, NotFound, Invalid,
     ))]
 pub async fn mark_read(
     State(state): State<AppState>,
@@ -172,8 +153,7 @@ pub async fn mark_read(
     params(("organizationId" = String, Path), PageQuery),
     responses(
         (status = 200, body = DeliveriesResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, Invalid,
     ))]
 pub async fn deliveries(
     State(state): State<AppState>,

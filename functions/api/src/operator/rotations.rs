@@ -16,7 +16,8 @@ use crate::dto::*;
 use crate::http::cursor::*;
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::params::*;
-use crate::http::problem::{ApiError, Problem};
+use crate::http::problem::ApiError;
+use crate::http::problems::*;
 use crate::AppState;
 
 /// Rotations per page of the due index and the emergency log.
@@ -37,8 +38,7 @@ pub struct RotationPageQuery {
     params(RotationPageQuery),
     responses(
         (status = 200, body = RotationPageResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, Invalid,
     ))]
 pub async fn rotations_in_progress(
     State(state): State<AppState>,
@@ -71,8 +71,7 @@ pub async fn rotations_in_progress(
     params(("rotationId" = String, Path, description = "rot_…")),
     responses(
         (status = 200, body = RotationResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, NotFound,
     ))]
 pub async fn get_rotation(
     State(state): State<AppState>,
@@ -93,13 +92,7 @@ macro_rules! rotation_action {
                    ("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters")),
             responses(
                 (status = 200, body = RotationResponse),
-                (status = 400, body = Problem, content_type = "application/problem+json"),
-                (status = 401, body = Problem, content_type = "application/problem+json"),
-                (status = 404, body = Problem, content_type = "application/problem+json"),
-                (status = 409, body = Problem, content_type = "application/problem+json"),
-                (status = 413, body = Problem, content_type = "application/problem+json"),
-                (status = 415, body = Problem, content_type = "application/problem+json"),
-                (status = 422, body = Problem, content_type = "application/problem+json"),
+                MalformedBody, Unauthenticated, NotFound, StateConflict, TooLarge, UnsupportedMediaType, Invalid,
             ))]
         pub async fn $name(
             State(state): State<AppState>,
@@ -162,11 +155,7 @@ rotation_action!(
            ("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters")),
     responses(
         (status = 200, body = RotationWithSecretResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 410, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthenticated, NotFound, StateConflict, Gone, Invalid,
     ))]
 pub async fn reveal_secret(
     State(state): State<AppState>,

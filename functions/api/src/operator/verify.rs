@@ -6,7 +6,8 @@ use keyroll_core::service::Verification;
 
 use crate::dto::*;
 use crate::http::extract::JsonBody;
-use crate::http::problem::{ApiError, Problem};
+use crate::http::problem::ApiError;
+use crate::http::problems::*;
 use crate::AppState;
 
 /// Verify a secret: format and checksum, one lookup, the stored verifier, then the
@@ -15,11 +16,7 @@ use crate::AppState;
     request_body = VerifyRequest,
     responses(
         (status = 200, body = VerifyResponse),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        MalformedBody, Unauthenticated, TooLarge, UnsupportedMediaType, Invalid,
     ))]
 pub async fn verify(
     State(state): State<AppState>,

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::http::problem::ApiError;
+use crate::http::problems::*;
 use crate::AppState;
 
 /// One reported token, as GitHub sends it.
@@ -70,9 +71,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     responses(
         (status = 200, body = Vec<LeakFeedback>),
         (status = 503, body = crate::http::problem::Problem, content_type = "application/problem+json", description = "some tokens could not be handled now; `tokens` holds each token's outcome, and a retry of the same report is safe"),
-        (status = 401, body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 413, body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, body = crate::http::problem::Problem, content_type = "application/problem+json"),
+        Unauthenticated, TooLarge, Invalid,
     ))]
 pub async fn report(
     State(state): State<AppState>,

@@ -9,6 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::http::problem::ApiError;
+use crate::http::problems::*;
 use crate::AppState;
 
 /// The customer's secret from `Authorization: Bearer …` or `x-api-key`.
@@ -46,11 +47,8 @@ pub struct SuccessorResponse {
     params(("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters: a retry with the same key (within 24 h) gets the same secret again instead of 410")),
     responses(
         (status = 200, body = SuccessorResponse),
-        (status = 401, body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 403, body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, body = crate::http::problem::Problem, content_type = "application/problem+json"),
-        (status = 410, body = crate::http::problem::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::http::problem::Problem, content_type = "application/problem+json", description = "an `Idempotency-Key` that is not 16-255 visible ASCII characters"),
+        Unauthenticated, Forbidden, NotFound, Gone,
     ))]
 pub async fn successor(
     State(state): State<AppState>,

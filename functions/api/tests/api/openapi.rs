@@ -506,6 +506,15 @@ fn the_document_keeps_every_promise_of_the_baseline() {
         &mut broken,
     );
     assert!(broken.is_empty(), "broken promises: {broken:#?}");
+    // Problem responses are declared once (http/problems.rs), with what they mean.
+    let unauthenticated = &current["paths"]["/v1/keys"]["post"]["responses"]["401"];
+    assert!(unauthenticated["description"]
+        .as_str()
+        .is_some_and(|d| d.contains("credential")));
+    assert_eq!(
+        unauthenticated["content"]["application/problem+json"]["schema"]["$ref"],
+        "#/components/schemas/Problem"
+    );
 }
 
 /// Where `before` (in document `old`) is not held by `after` (in `new`), added to
@@ -553,6 +562,9 @@ fn kept(
             }
         }
         (was, is) if was == is => {}
+        // An empty description said nothing: one that says something is added detail.
+        (Value::String(was), Value::String(_))
+            if was.is_empty() && at.ends_with("/description") => {}
         (was, is) => broken.push(format!("{at}: {was} is now {is}")),
     }
 }

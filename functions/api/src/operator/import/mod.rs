@@ -7,7 +7,8 @@
 //! its outcome: `imported`, `duplicate` (a re-run imports nothing twice: same id or same
 //! secret), or `invalid` for what only the configuration or the clock decides (a
 //! prefix without this deployment's legacy prefix, a creation time in the future).
-use crate::http::problem::{ApiError, Problem};
+use crate::http::problem::ApiError;
+use crate::http::problems::*;
 use crate::operator::auth::Authenticated;
 use crate::AppState;
 use axum::body::Bytes;
@@ -78,11 +79,7 @@ pub struct ImportResponse {
     request_body(content = ImportRequest, description = "Or text/csv with a header row: id,organizationId,name,scopes (space-separated),rateLimit,class,prefix,lookupHash,createdAt,status"),
     responses(
         (status = 200, body = ImportResponse),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        MalformedBody, Unauthenticated, TooLarge, UnsupportedMediaType, Invalid,
     ))]
 pub async fn import_keys(
     State(state): State<AppState>,
