@@ -35,8 +35,9 @@ pub enum SecretWrite {
 }
 
 /// One atomic, guarded state change of one key. Built by [`ChangeBuilder`]; closed once
-/// built: readers see its parts, and only the commit path (`service/commit.rs`) adds
-/// what it adds — the compliance stamp, the audit head's MAC and the request's record.
+/// built: readers see its parts, and only the service adds what the commit path adds —
+/// the request's record (`Caller::record_request`), then the compliance stamp and the
+/// audit head's MAC (`service/commit.rs`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyChange {
     /// The key's state after the change; `key.revision` is the last event's `seq`.

@@ -185,24 +185,6 @@ impl From<StoreError> for Error {
     }
 }
 
-impl From<crate::vault::VaultError> for Error {
-    fn from(error: crate::vault::VaultError) -> Self {
-        Error::Unavailable {
-            dependency: Dependency::Vault,
-            source: Cause::new(error),
-        }
-    }
-}
-
-impl From<crate::mac::MacError> for Error {
-    fn from(error: crate::mac::MacError) -> Self {
-        Error::Unavailable {
-            dependency: Dependency::Mac,
-            source: Cause::new(error),
-        }
-    }
-}
-
 /// A service keyroll calls, named in the errors of its failures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dependency {

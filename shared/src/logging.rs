@@ -164,13 +164,13 @@ mod tests {
         // RUST_LOG cannot open them either: only keyroll's targets keep their directives.
         let directive = filter_directive(
             None,
-            Some("trace,lambda_runtime=trace,aws_smithy_runtime=trace,aws_sdk_secretsmanager[x]=debug,keyroll_api::routes=trace"),
+            Some("trace,lambda_runtime=trace,aws_smithy_runtime=trace,aws_sdk_secretsmanager[x]=debug,keyroll_api::operator=trace"),
         );
         assert!(directive.starts_with("info,"), "{directive}");
         assert!(!directive.contains("lambda_runtime"), "{directive}");
         assert!(!directive.contains("aws_"), "{directive}");
         assert!(
-            directive.contains("keyroll_api::routes=trace"),
+            directive.contains("keyroll_api::operator=trace"),
             "{directive}"
         );
         assert_eq!(levels(&directive).0, "trace");

@@ -10,7 +10,7 @@
 //! | `/v1/org/…` | `customer/` (a user's token) |
 //! | `/v1/self/…` | `self_service/` (the customer's own API key) |
 //! | `/v1/leaks`, `/dashboard`, `/portal` | `public/` |
-//! | `/openapi.json` | `document/` |
+//! | `/openapi.json` | served by `app`, as `document/` completes it |
 //!
 //! Below the rooms: `actions/` (what operator and customer routes both do), `dto/`
 //! (bodies), `http/` (extractors, problems, idempotency, cursors), `identity/`

@@ -25,6 +25,16 @@ pub struct MacError {
     cause: Cause,
 }
 
+/// A failing keyed MAC is a dependency being unavailable: retried, answered 503.
+impl From<MacError> for crate::error::Error {
+    fn from(error: MacError) -> Self {
+        crate::error::Error::Unavailable {
+            dependency: crate::error::Dependency::Mac,
+            source: Cause::new(error),
+        }
+    }
+}
+
 impl MacError {
     pub fn new(
         operation: impl Into<String>,

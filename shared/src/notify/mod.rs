@@ -377,10 +377,11 @@ impl Notifier {
                     tracing::error!(webhook = %endpoint.id, "a signing secret is missing from the vault")
                 }
                 Err(error) => {
+                    tracing::warn!(webhook = %endpoint.id, error = %crate::error::Chain(&error), "a signing secret could not be read; the delivery is retried");
                     return Sent::retry_ours(
                         &endpoint.url,
                         format!("signing secret unavailable: {error}"),
-                    )
+                    );
                 }
             }
         }

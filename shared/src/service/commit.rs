@@ -22,11 +22,22 @@ impl Stamped {
     }
 }
 
+/// A stamped change whose audit head is authenticated: ready to apply, and to apply
+/// again unchanged when only contention refused it.
+#[derive(Clone)]
+pub(super) struct Ready(KeyChange);
+
 impl Keyroll {
     /// Stamps, authenticates and commits `change`; the key as it was committed.
     pub(super) async fn commit(&self, change: KeyChange) -> Result<Key, Error> {
         let stamped = self.stamp(change).await?;
         self.commit_stamped(stamped).await
+    }
+
+    /// Authenticates and commits a stamped change; the key as it was committed.
+    pub(super) async fn commit_stamped(&self, stamped: Stamped) -> Result<Key, Error> {
+        let ready = self.authenticate(stamped).await?;
+        self.apply(ready).await
     }
 
     /// Stamps the compliance status the key of `change` will have, and since when its
@@ -51,10 +62,18 @@ impl Keyroll {
         Ok(Stamped(change))
     }
 
+    /// Stamps only the compliance status of a change that changes nothing else: the
+    /// scan's re-stamp of a key time has moved.
+    pub(super) async fn restamp(&self, mut change: KeyChange) -> Result<Stamped, Error> {
+        let status = self.compliance_of(&change).await?;
+        let current_since = change.key().current_since;
+        change.stamp(status, current_since);
+        Ok(Stamped(change))
+    }
+
     /// MACs the audit head a change with events ends at, so the chain it closes cannot
-    /// be recomputed by anyone without the MAC key, and commits it; the key as it was
-    /// committed.
-    pub(super) async fn commit_stamped(&self, stamped: Stamped) -> Result<Key, Error> {
+    /// be recomputed by anyone without the MAC key.
+    pub(super) async fn authenticate(&self, stamped: Stamped) -> Result<Ready, Error> {
         let Stamped(mut change) = stamped;
         let head = change
             .key()
@@ -69,6 +88,12 @@ impl Keyroll {
                 mac: hex::encode(tag),
             });
         }
+        Ok(Ready(change))
+    }
+
+    /// Applies a ready change: the only call of `Store::commit`; the key as committed.
+    pub(super) async fn apply(&self, ready: Ready) -> Result<Key, Error> {
+        let Ready(change) = ready;
         let key = change.key().clone();
         self.store.commit(change).await?;
         Ok(key)

@@ -202,7 +202,7 @@ impl Keyroll {
             return Ok(false);
         };
         let stamped_before = key.compliance;
-        let stamped = self.stamp(ChangeBuilder::update(key).finish()).await?;
+        let stamped = self.restamp(ChangeBuilder::update(key).finish()).await?;
         if stamped.status() == stamped_before {
             return Ok(false);
         }

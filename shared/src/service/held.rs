@@ -76,7 +76,7 @@ impl Keyroll {
                         vault_secret,
                     };
                     if let Err(cleanup) = self.store.remove_held_marker(&marker).await {
-                        tracing::warn!(%cleanup, "held-secret marker not removed; the sweep removes it");
+                        tracing::warn!(error = %crate::error::Chain(&cleanup), "held-secret marker not removed; the sweep removes it");
                     }
                 }
                 return Err(error);
@@ -151,7 +151,7 @@ impl Keyroll {
     pub(super) async fn release_vault(&self, name: Option<&str>) {
         if let (Some(vault), Some(name)) = (&self.vault, name) {
             if let Err(cleanup) = vault.delete(name).await {
-                tracing::warn!(%cleanup, vault_secret_name = %name, "could not delete the vault secret of a rotation that was not created");
+                tracing::warn!(error = %crate::error::Chain(&cleanup), vault_secret_name = %name, "could not delete the vault secret of a rotation that was not created");
             }
         }
     }

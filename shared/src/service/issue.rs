@@ -37,9 +37,11 @@ impl Keyroll {
         )?;
         // A new key's id and secret are fresh: a conflict can only be contention on
         // the shared counters, or a live idempotency record (which stays a conflict).
+        // Stamped and authenticated once; only the write is repeated.
+        let ready = self.authenticate(self.stamp(change).await?).await?;
         let mut attempt = 1;
         let key = loop {
-            match self.commit(change.clone()).await {
+            match self.apply(ready.clone()).await {
                 Ok(key) => break key,
                 Err(Error::Conflict(Conflict::ConcurrentModification))
                     if attempt < super::CONFLICT_ATTEMPTS =>

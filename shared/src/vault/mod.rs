@@ -26,6 +26,16 @@ pub struct VaultError {
     cause: Cause,
 }
 
+/// A failing secret vault is a dependency being unavailable: retried, answered 503.
+impl From<VaultError> for crate::error::Error {
+    fn from(error: VaultError) -> Self {
+        crate::error::Error::Unavailable {
+            dependency: crate::error::Dependency::Vault,
+            source: Cause::new(error),
+        }
+    }
+}
+
 impl VaultError {
     pub fn new(
         operation: impl Into<String>,

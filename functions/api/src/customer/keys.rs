@@ -1,6 +1,7 @@
 //! A customer's own keys: the list and one key with their deadlines, rotating one
 //! (planned or as an emergency), and its audit trail.
 
+use crate::dto::limits::KEY_PAGE;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -9,7 +10,6 @@ use keyroll_core::error::Error;
 use keyroll_core::ids::KeyId;
 use keyroll_core::key::{Key, SecretStage};
 use keyroll_core::rotation::Rotation;
-use keyroll_core::service::MAX_KEY_PAGE;
 use keyroll_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -27,9 +27,6 @@ use crate::http::problem::ApiError;
 use crate::http::problems::*;
 use crate::AppState;
 
-/// Keys per page of the organisation's list.
-pub const KEY_PAGE: keyroll_core::rules::Range =
-    keyroll_core::rules::Range::new(1, MAX_KEY_PAGE as u64);
 const DEFAULT_KEY_PAGE: usize = 50;
 
 /// One of the organisation's keys as its users see it: the secrets (prefixes, stages,

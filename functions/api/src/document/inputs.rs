@@ -65,7 +65,7 @@ pub fn body_rules() -> Vec<(&'static str, &'static str, Rule)> {
             "keys",
             Items {
                 min: 0,
-                max: crate::operator::import::MAX_ROWS,
+                max: crate::dto::limits::MAX_ROWS,
             },
         ),
         ("ImportRow", "id", Text(rules::KEY_ID)),
@@ -73,9 +73,9 @@ pub fn body_rules() -> Vec<(&'static str, &'static str, Rule)> {
             "ImportRow",
             "prefix",
             Rule::pattern(
-                crate::operator::import::PREFIX_PATTERN,
+                crate::dto::limits::PREFIX_PATTERN,
                 8,
-                crate::operator::import::MAX_PREFIX_CHARS,
+                crate::dto::limits::MAX_PREFIX_CHARS,
             ),
         ),
         ("ImportRow", "lookupHash", Text(rules::LOOKUP_HASH)),
@@ -144,9 +144,8 @@ pub fn parameter_rules() -> Vec<(&'static str, Rule)> {
 /// The rules of parameters that differ by operation: (path, name, rule).
 pub fn operation_parameter_rules() -> Vec<(&'static str, &'static str, Rule)> {
     use crate::actions::audit::AUDIT_PAGE;
-    use crate::customer::keys::KEY_PAGE;
     use crate::dto::destinations::FEED_PAGE;
-    use crate::operator::{compliance, emergencies::EMERGENCY_DAYS, rotations::ROTATION_PAGE};
+    use crate::dto::limits::{self as compliance, EMERGENCY_DAYS, KEY_PAGE, ROTATION_PAGE};
     let limit = |range: Range| Rule::Range(range);
     let due = || Rule::pattern(rules::due_cursor_pattern(), 1, 200);
     let sequence = || Rule::pattern(rules::SEQUENCE_CURSOR_PATTERN, 1, 19);

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod destinations;
 pub mod keys;
+pub mod limits;
 pub mod requests;
 pub mod rotations;
 pub mod values;

@@ -17,5 +17,3 @@ pub(crate) fn rotation_id(raw: &str) -> Result<RotationId, ApiError> {
 pub(crate) fn optional_reason(text: Option<String>) -> Result<Option<Reason>, Error> {
     text.map(|t| Reason::parse(&t)).transpose()
 }
-
-// ---------- requests ----------

@@ -12,20 +12,13 @@ use keyroll_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::dto::limits::{CSV_PAGE, MAX_CSV_PAGE, REPORT_PAGE};
 use crate::http::extract::QueryParams;
 use crate::http::problem::ApiError;
 use crate::http::problems::*;
 use crate::AppState;
 
 const DEFAULT_LIMIT: usize = 100;
-
-/// Keys per page of the report.
-pub const REPORT_PAGE: Range = Range::new(1, 1000);
-
-/// Rows of one CSV page: about 1 MB, well inside Lambda's 6 MB response.
-const MAX_CSV_PAGE: usize = 10_000;
-
-pub const CSV_PAGE: Range = Range::new(1, MAX_CSV_PAGE as u64);
 
 const CSV_HEADER: &str = "keyId,organizationId,class,prefix,ageDays,status,rotationId\n";
 

@@ -2,18 +2,14 @@
 
 use axum::extract::State;
 use axum::Json;
-use keyroll_core::rules::Range;
 
-use super::rotations::ROTATION_PAGE;
+use crate::dto::limits::{EMERGENCY_DAYS, ROTATION_PAGE};
 use crate::dto::*;
 use crate::http::cursor::*;
 use crate::http::extract::QueryParams;
 use crate::http::problem::ApiError;
 use crate::http::problems::*;
 use crate::AppState;
-
-/// How far back the emergency log is read.
-pub const EMERGENCY_DAYS: Range = Range::new(1, 366);
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]

@@ -8,10 +8,10 @@ use axum::{Extension, Json};
 use keyroll_core::error::Error;
 use keyroll_core::idempotency::IdempotentOperation;
 use keyroll_core::ids::Reason;
-use keyroll_core::rules::Range;
 
 use super::auth::Authenticated;
 use crate::actions::rotation::{act_on_rotation, reveal};
+use crate::dto::limits::ROTATION_PAGE;
 use crate::dto::*;
 use crate::http::cursor::*;
 use crate::http::extract::{JsonBody, QueryParams};
@@ -19,9 +19,6 @@ use crate::http::params::*;
 use crate::http::problem::ApiError;
 use crate::http::problems::*;
 use crate::AppState;
-
-/// Rotations per page of the due index and the emergency log.
-pub const ROTATION_PAGE: Range = Range::new(1, keyroll_core::service::MAX_ROTATION_PAGE as u64);
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]

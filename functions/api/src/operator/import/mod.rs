@@ -24,9 +24,9 @@ use utoipa::ToSchema;
 mod rows;
 
 use rows::*;
-pub use rows::{ImportRow, ImportStatus, MAX_PREFIX_CHARS, PREFIX_PATTERN};
+pub use rows::{ImportRow, ImportStatus};
 
-pub const MAX_ROWS: usize = 1000;
+use crate::dto::limits::MAX_ROWS;
 
 /// At most this many faulty rows are listed in a refusal's `errors`.
 pub const MAX_REPORTED_FAULTS: usize = 100;

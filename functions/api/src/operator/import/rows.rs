@@ -1,7 +1,6 @@
 //! An import's rows: their form (as the document states it), read from JSON or CSV,
 //! and the legacy key each becomes.
 
-use crate::http::problem::{ApiError, FieldProblem};
 use keyroll_core::error::Error;
 use keyroll_core::ids::KeyId;
 use keyroll_core::key::KeyClass;
@@ -10,6 +9,9 @@ use keyroll_core::service::{LegacyKey, NewKey};
 use keyroll_core::time::Timestamp;
 use serde::Deserialize;
 use utoipa::ToSchema;
+
+use crate::dto::limits::MAX_PREFIX_CHARS;
+use crate::http::problem::{ApiError, FieldProblem};
 
 /// One key of the old system.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -44,12 +46,6 @@ pub enum ImportStatus {
     Active,
     Revoked,
 }
-
-/// The longest shown prefix: the old system's prefix and 8 hex characters.
-pub const MAX_PREFIX_CHARS: usize = 72;
-
-/// A shown prefix's form: visible ASCII ending in 8 lower-case hex characters.
-pub const PREFIX_PATTERN: &str = r"^[\u0021-\u007e]*[0-9a-f]{8}$";
 
 pub(crate) fn prefix_has_form(prefix: &str) -> bool {
     let tail = prefix.len().checked_sub(8).and_then(|at| prefix.get(at..));
