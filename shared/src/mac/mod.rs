@@ -25,7 +25,7 @@ pub struct MacError {
     cause: Cause,
 }
 
-/// A failing keyed MAC is a dependency being unavailable: retried, answered 503.
+/// A failing keyed MAC is a dependency being unavailable: retried, and transient.
 impl From<MacError> for crate::error::Error {
     fn from(error: MacError) -> Self {
         crate::error::Error::Unavailable {

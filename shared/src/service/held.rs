@@ -54,7 +54,7 @@ impl Keyroll {
             Err(error) if successor.held_as.is_some() && error.may_have_committed() => {
                 // The change may have committed all the same: then its rotation is
                 // live and needs the held secret. Deleting it now would break the key
-                // (reveal answers 410), so it is only ever deleted by the sweep, once
+                // (a reveal finds it gone), so it is only ever deleted by the sweep, once
                 // no rotation can appear for it.
                 match self.store.rotation(&successor.rotation_id).await {
                     Ok(Some(rotation)) => rotation,
@@ -162,7 +162,7 @@ impl Keyroll {
     /// emergency and leak rotations: their old secret may be in an attacker's hands.
     ///
     /// With an `idempotency_key`, a retry after a lost answer gets the same secret again
-    /// (within the replay window) instead of 410, so a dropped connection never strands
+    /// (within the replay window) instead of "gone", so a dropped connection never strands
     /// the client between a revoked-soon old secret and a successor it never received.
     pub async fn successor(
         &self,
@@ -239,7 +239,7 @@ impl Keyroll {
     }
 
     /// Hands out, once, the secret a rotation minted and kept in the vault. A second
-    /// reveal, or one after the rotation ended, is refused with 410.
+    /// reveal, or one after the rotation ended, is refused as gone.
     pub async fn reveal_secret(
         &self,
         id: &RotationId,

@@ -26,7 +26,7 @@ pub struct VaultError {
     cause: Cause,
 }
 
-/// A failing secret vault is a dependency being unavailable: retried, answered 503.
+/// A failing secret vault is a dependency being unavailable: retried, and transient.
 impl From<VaultError> for crate::error::Error {
     fn from(error: VaultError) -> Self {
         crate::error::Error::Unavailable {
