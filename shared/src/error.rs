@@ -185,6 +185,54 @@ impl From<StoreError> for Error {
     }
 }
 
+/// A dependency's failure doing `operation`, its cause kept as the source: what the
+/// vault and keyed-MAC ports report (the store has its own error, for its conflicts).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{dependency} unavailable: {operation}")]
+pub struct DependencyError {
+    dependency: Dependency,
+    operation: String,
+    #[source]
+    cause: Cause,
+}
+
+impl DependencyError {
+    pub fn new(
+        dependency: Dependency,
+        operation: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            dependency,
+            operation: operation.into(),
+            cause: Cause::new(cause),
+        }
+    }
+
+    /// A failure known only by its text.
+    pub fn because(
+        dependency: Dependency,
+        operation: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self {
+            dependency,
+            operation: operation.into(),
+            cause: Cause::described(reason),
+        }
+    }
+}
+
+/// A failing vault or MAC is a dependency being unavailable: transient, retried.
+impl From<DependencyError> for Error {
+    fn from(error: DependencyError) -> Self {
+        Error::Unavailable {
+            dependency: error.dependency,
+            source: Cause::new(error),
+        }
+    }
+}
+
 /// A service keyroll calls, named in the errors of its failures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dependency {
@@ -422,11 +470,16 @@ mod tests {
         assert!(Error::from(StoreError::Conflict).is_transient());
         assert!(Error::from(StoreError::unavailable_because("Query", "throttled")).is_transient());
         assert!(Error::from(StoreError::Corrupt("bad item".into())).is_permanent());
-        let vault = Error::from(crate::vault::VaultError::because(
+        let vault = Error::from(DependencyError::because(
+            Dependency::Vault,
             "GetSecretValue",
             "timed out",
         ));
-        let mac = Error::from(crate::mac::MacError::because("GenerateMac", "throttled"));
+        let mac = Error::from(DependencyError::because(
+            Dependency::Mac,
+            "GenerateMac",
+            "throttled",
+        ));
         for (error, dependency) in [(vault, Dependency::Vault), (mac, Dependency::Mac)] {
             assert!(matches!(&error, Error::Unavailable { dependency: d, .. } if *d == dependency));
             assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");

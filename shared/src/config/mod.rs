@@ -17,8 +17,6 @@ pub mod settings;
 use settings::*;
 pub use settings::{Accepts, Setting, SETTINGS};
 
-const DAY: u64 = 86_400;
-
 /// Grace and age rules for one key class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClassPolicy {

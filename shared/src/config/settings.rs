@@ -3,7 +3,7 @@
 //! (`Config::describe`) and `docs/configuration.md`'s tables (a test holds each row to
 //! its declaration) all come from here.
 
-const DAY: u64 = 86_400;
+pub(super) const DAY: u64 = 86_400;
 
 /// What values a setting accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,7 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::MacAlgorithmSpec;
 
 use super::{KeyedMac, MacError};
+use crate::error::Dependency;
 
 pub struct KmsMac {
     client: aws_sdk_kms::Client,
@@ -33,11 +34,10 @@ impl KeyedMac for KmsMac {
             .message(Blob::new(message))
             .send()
             .await
-            .map_err(|e| MacError::new("GenerateMac", e))?;
-        output
-            .mac
-            .map(Blob::into_inner)
-            .ok_or_else(|| MacError::because("GenerateMac", "the answer carried no MAC"))
+            .map_err(|e| MacError::new(Dependency::Mac, "GenerateMac", e))?;
+        output.mac.map(Blob::into_inner).ok_or_else(|| {
+            MacError::because(Dependency::Mac, "GenerateMac", "the answer carried no MAC")
+        })
     }
 
     async fn verify(&self, message: &[u8], mac: &[u8]) -> Result<bool, MacError> {
@@ -60,7 +60,7 @@ impl KeyedMac for KmsMac {
             {
                 Ok(false)
             }
-            Err(error) => Err(MacError::new("VerifyMac", error)),
+            Err(error) => Err(MacError::new(Dependency::Mac, "VerifyMac", error)),
         }
     }
 }

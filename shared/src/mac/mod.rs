@@ -5,55 +5,20 @@
 //! idempotent replies.
 
 use async_trait::async_trait;
-
-use crate::error::Cause;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
+
+use crate::error::DependencyError;
 
 #[cfg(feature = "kms")]
 mod kms;
 #[cfg(feature = "kms")]
 pub use kms::KmsMac;
 
-/// The keyed MAC failed doing `operation`; its cause is the source.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("keyed MAC unavailable: {operation}")]
-pub struct MacError {
-    operation: String,
-    #[source]
-    cause: Cause,
-}
-
-/// A failing keyed MAC is a dependency being unavailable: retried, and transient.
-impl From<MacError> for crate::error::Error {
-    fn from(error: MacError) -> Self {
-        crate::error::Error::Unavailable {
-            dependency: crate::error::Dependency::Mac,
-            source: Cause::new(error),
-        }
-    }
-}
-
-impl MacError {
-    pub fn new(
-        operation: impl Into<String>,
-        cause: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        Self {
-            operation: operation.into(),
-            cause: Cause::new(cause),
-        }
-    }
-
-    /// A failure known only by its text.
-    pub fn because(operation: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
-            operation: operation.into(),
-            cause: Cause::described(reason),
-        }
-    }
-}
+/// The keyed MAC failed doing an operation (a [`DependencyError`] of
+/// [`Dependency::Mac`](crate::error::Dependency::Mac)).
+pub type MacError = DependencyError;
 
 #[async_trait]
 pub trait KeyedMac: Send + Sync {

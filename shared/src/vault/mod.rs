@@ -8,8 +8,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::error::Cause;
-
+use crate::error::{Dependency, DependencyError};
 use crate::secret::RawSecret;
 
 #[cfg(feature = "secrets-manager")]
@@ -17,44 +16,9 @@ mod secrets_manager;
 #[cfg(feature = "secrets-manager")]
 pub use secrets_manager::SecretsManagerVault;
 
-/// The secret vault failed doing `operation`; its cause is the source.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("secret vault unavailable: {operation}")]
-pub struct VaultError {
-    operation: String,
-    #[source]
-    cause: Cause,
-}
-
-/// A failing secret vault is a dependency being unavailable: retried, and transient.
-impl From<VaultError> for crate::error::Error {
-    fn from(error: VaultError) -> Self {
-        crate::error::Error::Unavailable {
-            dependency: crate::error::Dependency::Vault,
-            source: Cause::new(error),
-        }
-    }
-}
-
-impl VaultError {
-    pub fn new(
-        operation: impl Into<String>,
-        cause: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        Self {
-            operation: operation.into(),
-            cause: Cause::new(cause),
-        }
-    }
-
-    /// A failure known only by its text.
-    pub fn because(operation: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
-            operation: operation.into(),
-            cause: Cause::described(reason),
-        }
-    }
-}
+/// The secret vault failed doing an operation (a [`DependencyError`] of
+/// [`Dependency::Vault`]).
+pub type VaultError = DependencyError;
 
 #[async_trait]
 pub trait SecretVault: Send + Sync {
@@ -101,7 +65,11 @@ impl SecretVault for MemoryVault {
     ) -> Result<(), VaultError> {
         let mut secrets = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
         if secrets.contains_key(name) {
-            return Err(VaultError::because("put", format!("{name} already exists")));
+            return Err(VaultError::because(
+                Dependency::Vault,
+                "put",
+                format!("{name} already exists"),
+            ));
         }
         secrets.insert(name.to_owned(), secret.expose().to_owned());
         Ok(())

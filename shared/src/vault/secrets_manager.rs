@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::Tag;
 
 use super::{SecretVault, VaultError};
+use crate::error::Dependency;
 use crate::secret::RawSecret;
 
 pub struct SecretsManagerVault {
@@ -37,7 +38,7 @@ impl SecretVault for SecretsManagerVault {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| VaultError::new("CreateSecret", e))
+            .map_err(|e| VaultError::new(Dependency::Vault, "CreateSecret", e))
     }
 
     async fn get(&self, name: &str) -> Result<Option<RawSecret>, VaultError> {
@@ -58,7 +59,7 @@ impl SecretVault for SecretsManagerVault {
                 }) {
                     Ok(None)
                 } else {
-                    Err(VaultError::new("GetSecretValue", error))
+                    Err(VaultError::new(Dependency::Vault, "GetSecretValue", error))
                 }
             }
         }
@@ -81,7 +82,7 @@ impl SecretVault for SecretsManagerVault {
                 {
                     Ok(())
                 } else {
-                    Err(VaultError::new("DeleteSecret", error))
+                    Err(VaultError::new(Dependency::Vault, "DeleteSecret", error))
                 }
             }
         }

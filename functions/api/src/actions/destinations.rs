@@ -9,24 +9,13 @@ use axum::Json;
 use keyroll_core::contact::WebhookEndpoint;
 use keyroll_core::delivery::DeliveryAttempt;
 use keyroll_core::error::Error;
-use keyroll_core::ids::{Actor, ContactId, OrganizationId, WebhookId};
+use keyroll_core::ids::{Actor, OrganizationId};
 
 use crate::dto::destinations::*;
 use crate::http::extract::JsonBody;
+use crate::http::params::{contact_id, webhook_id};
 use crate::http::problem::ApiError;
 use crate::AppState;
-
-pub(crate) fn organization(raw: &str) -> Result<OrganizationId, ApiError> {
-    Ok(OrganizationId::parse(raw)?)
-}
-
-pub(crate) fn contact_id(raw: &str) -> Result<ContactId, ApiError> {
-    ContactId::parse(raw).map_err(|_| Error::not_found("contact", "with that id").into())
-}
-
-pub(crate) fn webhook_id(raw: &str) -> Result<WebhookId, ApiError> {
-    WebhookId::parse(raw).map_err(|_| Error::not_found("webhook", "with that id").into())
-}
 
 // Each route's work is a `*_for` function of the organisation; the operator's route
 // takes the organisation from the path, the customer's from the token.

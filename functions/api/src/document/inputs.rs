@@ -145,7 +145,7 @@ pub fn parameter_rules() -> Vec<(&'static str, Rule)> {
 pub fn operation_parameter_rules() -> Vec<(&'static str, &'static str, Rule)> {
     use crate::actions::audit::AUDIT_PAGE;
     use crate::dto::destinations::FEED_PAGE;
-    use crate::dto::limits::{self as compliance, EMERGENCY_DAYS, KEY_PAGE, ROTATION_PAGE};
+    use crate::dto::limits::{CSV_PAGE, EMERGENCY_DAYS, KEY_PAGE, REPORT_PAGE, ROTATION_PAGE};
     let limit = |range: Range| Rule::Range(range);
     let due = || Rule::pattern(rules::due_cursor_pattern(), 1, 200);
     let sequence = || Rule::pattern(rules::SEQUENCE_CURSOR_PATTERN, 1, 19);
@@ -160,8 +160,8 @@ pub fn operation_parameter_rules() -> Vec<(&'static str, &'static str, Rule)> {
         ("/v1/keys/{keyId}/audit", "cursor", sequence()),
         ("/v1/org/audit", "limit", limit(AUDIT_PAGE)),
         ("/v1/org/audit", "cursor", sequence()),
-        ("/v1/compliance", "limit", limit(compliance::REPORT_PAGE)),
-        ("/v1/compliance.csv", "limit", limit(compliance::CSV_PAGE)),
+        ("/v1/compliance", "limit", limit(REPORT_PAGE)),
+        ("/v1/compliance.csv", "limit", limit(CSV_PAGE)),
         (
             "/v1/compliance",
             "cursor",

@@ -253,11 +253,21 @@ mod tests {
                 503,
             ),
             (
-                keyroll_core::vault::VaultError::because("GetSecretValue", "down").into(),
+                keyroll_core::error::DependencyError::because(
+                    Dependency::Vault,
+                    "GetSecretValue",
+                    "down",
+                )
+                .into(),
                 503,
             ),
             (
-                keyroll_core::mac::MacError::because("GenerateMac", "down").into(),
+                keyroll_core::error::DependencyError::because(
+                    Dependency::Mac,
+                    "GenerateMac",
+                    "down",
+                )
+                .into(),
                 503,
             ),
             (Error::Internal("bug".into()), 500),

@@ -10,6 +10,7 @@ use super::auth::Authenticated;
 use crate::actions::destinations::*;
 use crate::dto::destinations::*;
 use crate::http::extract::{JsonBody, QueryParams};
+use crate::http::params::organization;
 use crate::http::problem::ApiError;
 use crate::http::problems::*;
 use crate::AppState;

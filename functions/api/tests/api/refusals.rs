@@ -194,6 +194,7 @@ impl keyroll_core::vault::SecretVault for UnreachableVault {
         _tags: &[(&str, &str)],
     ) -> Result<(), keyroll_core::vault::VaultError> {
         Err(keyroll_core::vault::VaultError::because(
+            keyroll_core::error::Dependency::Vault,
             "CreateSecret",
             "connect timed out to 10.0.0.7",
         ))
@@ -203,12 +204,14 @@ impl keyroll_core::vault::SecretVault for UnreachableVault {
         _name: &str,
     ) -> Result<Option<keyroll_core::secret::RawSecret>, keyroll_core::vault::VaultError> {
         Err(keyroll_core::vault::VaultError::because(
+            keyroll_core::error::Dependency::Vault,
             "GetSecretValue",
             "connect timed out to 10.0.0.7",
         ))
     }
     async fn delete(&self, _name: &str) -> Result<(), keyroll_core::vault::VaultError> {
         Err(keyroll_core::vault::VaultError::because(
+            keyroll_core::error::Dependency::Vault,
             "DeleteSecret",
             "connect timed out to 10.0.0.7",
         ))
