@@ -87,6 +87,33 @@ macro_rules! string_newtype {
     };
 }
 
+/// Binds a validated text type to its rule ([`rules::TextInput`]) and, for the API's
+/// document, states its schema from that rule.
+macro_rules! text_input {
+    ($name:ident, $rule:expr) => {
+        impl rules::TextInput for $name {
+            const RULE: rules::TextRule = $rule;
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                use rules::TextInput;
+                let rule = Self::RULE;
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .min_length(Some(rule.min_chars))
+                    .max_length(Some(rule.max_chars))
+                    .pattern(Some(rule.pattern()))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
 macro_rules! prefixed_ulid {
     ($(#[$meta:meta])* $name:ident, $prefix:literal, $field:literal) => {
         string_newtype!($(#[$meta])* $name);
@@ -118,6 +145,8 @@ string_newtype!(
     KeyId
 );
 
+text_input!(KeyId, rules::KEY_ID);
+
 impl KeyId {
     pub const PREFIX: &'static str = "key_";
 
@@ -126,7 +155,7 @@ impl KeyId {
     }
 
     pub fn parse(text: &str) -> Result<Self, Error> {
-        if rules::KEY_ID.accepts(text) {
+        if <Self as rules::TextInput>::RULE.accepts(text) {
             Ok(Self(text.to_owned()))
         } else {
             Err(Error::invalid(
@@ -162,9 +191,11 @@ string_newtype!(
     OrganizationId
 );
 
+text_input!(OrganizationId, rules::ORGANIZATION_ID);
+
 impl OrganizationId {
     pub fn parse(text: &str) -> Result<Self, Error> {
-        if rules::ORGANIZATION_ID.accepts(text) {
+        if <Self as rules::TextInput>::RULE.accepts(text) {
             Ok(Self(text.to_owned()))
         } else {
             Err(Error::invalid(
@@ -277,10 +308,12 @@ string_newtype!(
     KeyName
 );
 
+text_input!(KeyName, rules::KEY_NAME);
+
 impl KeyName {
     /// Leading and trailing white space is dropped.
     pub fn parse(text: &str) -> Result<Self, Error> {
-        if rules::KEY_NAME.accepts(text) {
+        if <Self as rules::TextInput>::RULE.accepts(text) {
             Ok(Self(text.trim().to_owned()))
         } else {
             Err(Error::invalid("name", "must be 1-100 printable characters"))
@@ -293,9 +326,11 @@ string_newtype!(
     Scope
 );
 
+text_input!(Scope, rules::SCOPE);
+
 impl Scope {
     pub fn parse(text: &str) -> Result<Self, Error> {
-        if rules::SCOPE.accepts(text) {
+        if <Self as rules::TextInput>::RULE.accepts(text) {
             Ok(Self(text.to_owned()))
         } else {
             Err(Error::invalid(
@@ -311,8 +346,10 @@ string_newtype!(
     Reason
 );
 
+text_input!(Reason, rules::REASON);
+
 impl Reason {
-    pub const MAX_CHARS: usize = rules::REASON.max_chars;
+    pub const MAX_CHARS: usize = <Self as rules::TextInput>::RULE.max_chars;
 
     /// Leading and trailing white space is dropped.
     pub fn parse(text: &str) -> Result<Self, Error> {
@@ -322,7 +359,7 @@ impl Reason {
         if text.chars().count() > Self::MAX_CHARS {
             return Err(Error::invalid("reason", "must be at most 500 characters"));
         }
-        if !rules::REASON.accepts(text) {
+        if !<Self as rules::TextInput>::RULE.accepts(text) {
             return Err(Error::invalid(
                 "reason",
                 "must not contain control characters",

@@ -82,6 +82,13 @@ impl TextRule {
     }
 }
 
+/// A validated text type and the rule its `parse` checks. The API's document states a
+/// field's schema from the field's type (`ToSchema`, feature `openapi`), so a generated
+/// client and the parser cannot drift apart.
+pub trait TextInput {
+    const RULE: TextRule;
+}
+
 /// An inclusive range of whole numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Range {

@@ -1,38 +1,35 @@
 //! Every input's rule, by schema and property, by parameter and by operation, from
 //! the definitions the server validates with; and the rules that span two fields.
 
-use keyroll_core::rules::{self, Range};
+use keyroll_core::ids::{ContactId, KeyId, OrganizationId, RotationId, WebhookId};
+use keyroll_core::rules::{self, Range, TextInput};
 use serde_json::{json, Value};
 
 use super::{merge, Rule};
 
-pub(crate) fn reason() -> Rule {
-    Rule::Text(rules::REASON)
-}
-
-/// The rules of body fields: (component schema, property, rule).
+/// The rules of body fields that no validated type carries (a field typed as one,
+/// `KeyName`, `Reason`, …, states its type's rule itself): (component schema,
+/// property, rule).
 pub fn body_rules() -> Vec<(&'static str, &'static str, Rule)> {
     use Rule::*;
     let grace = || Range(rules::GRACE_SECONDS);
     const TYPES: usize = keyroll_core::notification::NotificationType::ALL.len();
-    let mut rules = vec![
-        ("ScheduleRotationRequest", "reason", reason()),
+    let scopes = Items {
+        min: 0,
+        max: rules::MAX_SCOPES,
+    };
+    vec![
         ("ScheduleRotationRequest", "gracePeriodSeconds", grace()),
         (
             "ScheduleRotationRequest",
             "completeWhenUnusedSeconds",
             Range(rules::COMPLETE_WHEN_UNUSED_SECONDS),
         ),
-        ("EmergencyRotationRequest", "reason", reason()),
         (
             "EmergencyRotationRequest",
             "gracePeriodSeconds",
             Range(rules::EMERGENCY_GRACE_SECONDS),
         ),
-        ("ReasonRequest", "reason", reason()),
-        ("CancelRotationRequest", "reason", reason()),
-        ("CompleteRotationRequest", "reason", reason()),
-        ("ExtendRotationRequest", "reason", reason()),
         (
             "ExtendRotationRequest",
             "gracePeriodSeconds",
@@ -68,7 +65,6 @@ pub fn body_rules() -> Vec<(&'static str, &'static str, Rule)> {
                 max: crate::dto::limits::MAX_ROWS,
             },
         ),
-        ("ImportRow", "id", Text(rules::KEY_ID)),
         (
             "ImportRow",
             "prefix",
@@ -79,54 +75,23 @@ pub fn body_rules() -> Vec<(&'static str, &'static str, Rule)> {
             ),
         ),
         ("ImportRow", "lookupHash", Text(rules::LOOKUP_HASH)),
-    ];
-    // A new key's fields, which an imported row carries too (both go through `NewKey`).
-    for schema in ["CreateKeyRequest", "ImportRow"] {
-        rules.extend(
-            key_fields()
-                .into_iter()
-                .map(|(field, rule)| (schema, field, rule)),
-        );
-    }
-    rules
-}
-
-/// The rules of a new key's fields.
-pub(crate) fn key_fields() -> Vec<(&'static str, Rule)> {
-    use Rule::*;
-    vec![
-        ("organizationId", Text(rules::ORGANIZATION_ID)),
-        ("name", Text(rules::KEY_NAME)),
-        (
-            "scopes",
-            Items {
-                min: 0,
-                max: rules::MAX_SCOPES,
-            },
-        ),
-        ("scopes", Each(Box::new(Text(rules::SCOPE)))),
-        ("rateLimit", Range(rules::RATE_LIMIT)),
+        // A new key's, which an imported row carries too (both go through `NewKey`).
+        ("CreateKeyRequest", "scopes", scopes.clone()),
+        ("ImportRow", "scopes", scopes),
+        ("CreateKeyRequest", "rateLimit", Range(rules::RATE_LIMIT)),
+        ("ImportRow", "rateLimit", Range(rules::RATE_LIMIT)),
     ]
 }
 
 /// The rules of parameters, by name, wherever they appear.
 pub fn parameter_rules() -> Vec<(&'static str, Rule)> {
     vec![
-        ("keyId", Rule::Text(rules::KEY_ID)),
-        (
-            "rotationId",
-            Rule::prefixed_ulid(keyroll_core::ids::RotationId::PREFIX),
-        ),
-        (
-            "contactId",
-            Rule::prefixed_ulid(keyroll_core::ids::ContactId::PREFIX),
-        ),
-        (
-            "webhookId",
-            Rule::prefixed_ulid(keyroll_core::ids::WebhookId::PREFIX),
-        ),
+        ("keyId", Rule::Text(KeyId::RULE)),
+        ("rotationId", Rule::prefixed_ulid(RotationId::PREFIX)),
+        ("contactId", Rule::prefixed_ulid(ContactId::PREFIX)),
+        ("webhookId", Rule::prefixed_ulid(WebhookId::PREFIX)),
         ("eventId", Rule::Text(rules::EVENT_ID)),
-        ("organizationId", Rule::Text(rules::ORGANIZATION_ID)),
+        ("organizationId", Rule::Text(OrganizationId::RULE)),
         ("Idempotency-Key", Rule::Text(rules::IDEMPOTENCY_KEY)),
         ("order", Rule::OneOf(&["oldest", "newest"])),
         (
@@ -173,7 +138,7 @@ pub fn operation_parameter_rules() -> Vec<(&'static str, &'static str, Rule)> {
             Rule::pattern(rules::COMPLIANCE_CURSOR_PATTERN, 1, 200),
         ),
         ("/v1/org/keys", "limit", limit(KEY_PAGE)),
-        ("/v1/org/keys", "cursor", Rule::Text(rules::KEY_ID)),
+        ("/v1/org/keys", "cursor", Rule::Text(KeyId::RULE)),
         ("/v1/org/notifications", "limit", limit(FEED_PAGE)),
         ("/v1/org/notifications", "cursor", feed()),
         ("/v1/org/deliveries", "limit", limit(FEED_PAGE)),

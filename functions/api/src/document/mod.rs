@@ -34,8 +34,6 @@ pub enum Rule {
         min: usize,
         max: usize,
     },
-    /// An array whose items follow the rule.
-    Each(Box<Rule>),
     /// One of these words.
     OneOf(&'static [&'static str]),
     /// An array that names each item at most once.
@@ -71,7 +69,6 @@ impl Rule {
             } => json!({"minLength": min_chars, "maxLength": max_chars, "pattern": pattern}),
             Rule::Range(range) => json!({"minimum": range.min, "maximum": range.max}),
             Rule::Items { min, max } => json!({"minItems": min, "maxItems": max}),
-            Rule::Each(rule) => json!({"items": rule.keywords()}),
             Rule::OneOf(words) => json!({"enum": words}),
             Rule::Distinct => json!({"uniqueItems": true}),
         };
@@ -92,13 +89,10 @@ pub fn complete(document: &mut Value) -> Misses {
     let mut misses = Misses::default();
     unique_operation_ids(document);
     let schemas = &mut document["components"]["schemas"];
+    inline_typed_fields(schemas);
     for (schema, property, rule) in body_rules() {
         let target = &mut schemas[schema]["properties"][property];
-        let placed = match &rule {
-            Rule::Each(inner) => merge(&mut target["items"], inner.keywords()),
-            _ => target.is_object() && merge(target, rule.keywords()),
-        };
-        if !placed {
+        if !(target.is_object() && merge(target, rule.keywords())) {
             misses.0.push(format!("{schema}.{property}"));
         }
     }
@@ -153,6 +147,45 @@ pub fn complete(document: &mut Value) -> Misses {
     optional_bodies(document);
     add_links(document, &mut misses);
     misses
+}
+
+/// A field typed as a validated type (`#[schema(value_type = KeyName, inline)]`) that
+/// has its own description comes out of utoipa as `{"oneOf": [<the type's schema>],
+/// "description"}` (with a `{"type": "null"}` branch when optional): stated as the one
+/// schema it is, as a hand-written field would be.
+fn inline_typed_fields(schemas: &mut Value) {
+    let properties = schemas
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|schemas| schemas.values_mut())
+        .filter_map(|schema| schema.get_mut("properties")?.as_object_mut())
+        .flat_map(|properties| properties.values_mut());
+    for property in properties {
+        let Some(field) = property.as_object_mut() else {
+            continue;
+        };
+        let Some(Value::Array(branches)) = field.get("oneOf") else {
+            continue;
+        };
+        let is_null = |branch: &Value| branch == &json!({"type": "null"});
+        let nullable = branches.iter().any(is_null);
+        let typed: Vec<&Value> = branches.iter().filter(|b| !is_null(b)).collect();
+        let [typed] = typed.as_slice() else {
+            continue;
+        };
+        let Some(Value::String(kind)) = typed.get("type") else {
+            continue;
+        };
+        let Value::Object(mut inlined) = (*typed).clone() else {
+            continue;
+        };
+        if nullable {
+            inlined.insert("type".to_owned(), json!([kind, "null"]));
+        }
+        field.remove("oneOf");
+        inlined.extend(std::mem::take(field));
+        *field = inlined;
+    }
 }
 
 /// Operations that share a handler name with another route get a distinct id: the

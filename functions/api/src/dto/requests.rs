@@ -1,5 +1,6 @@
 //! The bodies of the key, rotation and verification requests.
 
+use keyroll_core::ids::{KeyName, OrganizationId, Reason, Scope};
 use keyroll_core::key::KeyClass;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -8,11 +9,14 @@ use utoipa::ToSchema;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateKeyRequest {
     /// The owning organisation: 1-64 of `A-Za-z0-9_-.:`.
+    #[schema(value_type = OrganizationId, inline)]
     pub organization_id: String,
     /// 1-100 printable characters.
+    #[schema(value_type = KeyName, inline)]
     pub name: String,
     /// Up to 50 scopes of 1-64 of `A-Za-z0-9_-.:*/`.
     #[serde(default)]
+    #[schema(value_type = Vec<Scope>, inline)]
     pub scopes: Vec<String>,
     /// Requests per second allowed to the key, at least 1.
     #[schema(minimum = 1, maximum = 4294967295u64)]
@@ -25,6 +29,7 @@ pub struct CreateKeyRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScheduleRotationRequest {
     /// Why; recorded in the audit trail and sent to the customer. At most 500 characters.
+    #[schema(value_type = Option<Reason>, inline)]
     pub reason: Option<String>,
     /// Grace after the start during which the old secret still works; within the key
     /// class's policy bounds. Default: the class's default grace.
@@ -56,6 +61,7 @@ pub struct ScheduleRotationRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EmergencyRotationRequest {
     /// Required: why the secret is presumed compromised.
+    #[schema(value_type = Reason, inline)]
     pub reason: String,
     /// 0 (the old secret dies now) up to the emergency maximum. Default 14400 (4 h).
     #[schema(minimum = 0)]
@@ -65,6 +71,7 @@ pub struct EmergencyRotationRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReasonRequest {
+    #[schema(value_type = Option<Reason>, inline)]
     pub reason: Option<String>,
 }
 
@@ -72,6 +79,7 @@ pub struct ReasonRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CancelRotationRequest {
     /// Why; recorded in the audit trail. Required with `force`.
+    #[schema(value_type = Option<Reason>, inline)]
     pub reason: Option<String>,
     /// Cancel even though the rotation's held new secret was already handed out
     /// (revealed, or fetched by the customer): it is revoked, and a client already
@@ -85,6 +93,7 @@ pub struct CancelRotationRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CompleteRotationRequest {
     /// Why; recorded in the audit trail. Required with `force`.
+    #[schema(value_type = Option<Reason>, inline)]
     pub reason: Option<String>,
     /// End the grace even though the rotation's held new secret has not been delivered
     /// to anyone (revealed, or fetched by the customer): an operator's decision, audited
@@ -99,6 +108,7 @@ pub struct ExtendRotationRequest {
     /// Seconds added to the grace; the total stays within the class's maximum.
     #[schema(minimum = 1)]
     pub grace_period_seconds: u64,
+    #[schema(value_type = Reason, inline)]
     pub reason: String,
 }
 

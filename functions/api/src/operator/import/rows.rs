@@ -2,7 +2,7 @@
 //! and the legacy key each becomes.
 
 use keyroll_core::error::Error;
-use keyroll_core::ids::KeyId;
+use keyroll_core::ids::{KeyId, KeyName, OrganizationId, Scope};
 use keyroll_core::key::KeyClass;
 use keyroll_core::secret::LookupHash;
 use keyroll_core::service::{LegacyKey, NewKey};
@@ -18,11 +18,15 @@ use crate::http::problem::{ApiError, FieldProblem};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ImportRow {
     /// The old system's key id, kept (1-64 letters, digits, '_', '-'); a new one if absent.
+    #[schema(value_type = Option<KeyId>, inline)]
     id: Option<String>,
     /// The owning organisation: 1-64 of `A-Za-z0-9_-.:`.
+    #[schema(value_type = OrganizationId, inline)]
     organization_id: String,
+    #[schema(value_type = KeyName, inline)]
     name: String,
     #[serde(default)]
+    #[schema(value_type = Vec<Scope>, inline)]
     scopes: Vec<String>,
     rate_limit: u32,
     #[serde(default)]
