@@ -1,7 +1,7 @@
 """A customer's first session with keyroll, through a client generated from its
 OpenAPI document by openapi-python-client (PyPI): create a key, rotate it, verify
-both secrets during the grace, read the audit trail, and see a refusal as a typed
-problem naming its field. Run by scripts/client-walkthrough, which generates the
+both secrets during the grace, read the audit trail, revoke the key (both secrets
+refused at once), and see a refusal as a typed problem naming its field. Run by scripts/client-walkthrough, which generates the
 `keyroll_client` package and starts keyroll-local.
 
     python client_walkthrough.py <base-url> <operator-token>
@@ -12,7 +12,7 @@ import uuid
 
 from keyroll_client import AuthenticatedClient
 from keyroll_client.api.audit import audit
-from keyroll_client.api.keys import create_key, get_key
+from keyroll_client.api.keys import create_key, get_key, revoke_key
 from keyroll_client.api.rotations import schedule_rotation
 from keyroll_client.api.verify import verify
 from keyroll_client.models import (
@@ -21,6 +21,7 @@ from keyroll_client.models import (
     KeyWithSecretResponse,
     KeyResponse,
     Problem,
+    RevokeKeyRequest,
     RotationWithSecretResponse,
     ScheduleRotationRequest,
     VerifyRequest,
@@ -93,6 +94,23 @@ def main(base_url, token):
     check(all(old_secret not in str(e.to_dict()) and new_secret not in str(e.to_dict()) for e in trail.events),
           "no secret in the audit trail")
     print(f"audit trail: {actions}, chain valid")
+
+    # The integration is decommissioned: revoking the key kills both secrets now.
+    revoked = expect(
+        revoke_key.sync(
+            key_id,
+            client=client,
+            body=RevokeKeyRequest(reason="walkthrough done"),
+            idempotency_key=str(uuid.uuid4()),
+        ),
+        KeyResponse,
+        "revoke the key",
+    )
+    check(revoked.key.status.value == "revoked", f"the key is revoked: {revoked.key.status}")
+    for secret in (old_secret, new_secret):
+        verified = expect(verify.sync(client=client, body=VerifyRequest(secret=secret)), VerifyResponse, "verify")
+        check(verified.code.value == "REVOKED", f"a revoked key's secret: {verified.code}")
+    print(f"revoked {key_id} at {revoked.key.revoked_at}: both secrets REVOKED")
 
     # A refusal is a typed RFC 9457 problem that names the field.
     refused = expect(

@@ -94,6 +94,9 @@ pub enum AuditAction {
     /// held new secret has not been delivered.
     #[serde(rename = "rotation.undelivered")]
     RotationUndelivered,
+    /// Every secret of the key stopped working for good.
+    #[serde(rename = "key.revoked")]
+    KeyRevoked,
 }
 
 /// One recorded state change. `before` and `after` describe the changed state (stages,

@@ -128,6 +128,13 @@ fn paragraphs(n: &Notification, now: Timestamp) -> (String, Vec<String>) {
                 format!("What to do: deploy the new secret immediately. {fetch}"),
             ],
         ),
+        NotificationType::KeyRevoked => (
+            format!("Your API key {} was revoked", n.key_name),
+            vec![
+                format!("Your API key {key} was revoked: its secret ({old}…), and any other secret of it, no longer works. Requests made with it are refused."),
+                "What to do: if an integration still needs access, ask your API provider for a new key; a revoked key cannot be restored.".to_owned(),
+            ],
+        ),
         NotificationType::KeyExpiring => (
             format!("The secret of {} reaches its maximum age soon", n.key_name),
             vec![
@@ -170,7 +177,8 @@ fn paragraphs(n: &Notification, now: Timestamp) -> (String, Vec<String>) {
             )
         }
     };
-    if !usage.is_empty() && !emergency {
+    // Switching is moot once the key is revoked: no secret of it works.
+    if !usage.is_empty() && !emergency && n.kind != NotificationType::KeyRevoked {
         body.push(usage);
     }
     if let Some(reason) = &n.reason {
@@ -270,10 +278,13 @@ mod tests {
                 "{kind:?}"
             );
             assert!(email.text.contains("sk_live_3fA9kQ2z"), "{kind:?}");
-            // A completed or cancelled rotation has no deadline left to tell.
+            // A completed or cancelled rotation, or a revoked key, has no deadline left
+            // to tell.
             let ended = matches!(
                 kind,
-                NotificationType::RotationCompleted | NotificationType::RotationCancelled
+                NotificationType::RotationCompleted
+                    | NotificationType::RotationCancelled
+                    | NotificationType::KeyRevoked
             );
             assert!(
                 ended || email.text.contains("2026-11-28 18:00:00 UTC (in 3 days)"),

@@ -45,6 +45,7 @@ pub enum IdempotentOperation {
     CompleteRotation(RotationId),
     ExtendRotation(RotationId),
     RevealSecret(RotationId),
+    RevokeKey(KeyId),
     /// A client's fetch of its successor with its current secret.
     FetchSuccessor,
 }
@@ -60,6 +61,7 @@ impl IdempotentOperation {
             Self::CompleteRotation(rotation) => format!("complete-rotation {rotation}"),
             Self::ExtendRotation(rotation) => format!("extend-rotation {rotation}"),
             Self::RevealSecret(rotation) => format!("reveal-secret {rotation}"),
+            Self::RevokeKey(key) => format!("revoke-key {key}"),
             Self::FetchSuccessor => "fetch-successor".to_owned(),
         }
     }

@@ -193,6 +193,9 @@ pub struct Key {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_rotation: Option<RotationId>,
     pub revision: u64,
+    /// When the key was revoked through keyroll (an imported revoked key has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Timestamp>,
     /// Committed changes of the key, with or without an audit event. Every change is
     /// guarded by it, so one that records no event (a usage check, a re-stamp) is still
     /// ordered against every other: a change planned before it is refused.

@@ -44,6 +44,9 @@ pub enum NotificationType {
     /// organisation sees a retrieval it did not make.
     #[serde(rename = "rotation.revealed")]
     RotationRevealed,
+    /// The key was revoked: every secret of it stopped working for good.
+    #[serde(rename = "key.revoked")]
+    KeyRevoked,
 }
 
 impl NotificationType {
@@ -60,10 +63,11 @@ impl NotificationType {
             NotificationType::KeyExpiring => "key.expiring",
             NotificationType::RotationUndelivered => "rotation.undelivered",
             NotificationType::RotationRevealed => "rotation.revealed",
+            NotificationType::KeyRevoked => "key.revoked",
         }
     }
 
-    pub const ALL: [NotificationType; 10] = [
+    pub const ALL: [NotificationType; 11] = [
         NotificationType::RotationScheduled,
         NotificationType::RotationStarted,
         NotificationType::RotationReminder,
@@ -74,6 +78,7 @@ impl NotificationType {
         NotificationType::KeyExpiring,
         NotificationType::RotationUndelivered,
         NotificationType::RotationRevealed,
+        NotificationType::KeyRevoked,
     ];
 }
 
@@ -180,6 +185,22 @@ impl Notification {
             old_secret_last_used_at: current.last_used_at,
             old_secret_used_in_last_24h: used_in_last_24h(current.last_used_at, at),
             ..Self::about(NotificationType::KeyExpiring, key, at, Some(reason))
+        }
+    }
+
+    /// That `key` was revoked (its latest audit event): `old_prefix` names the secret
+    /// that was current, the one the customer's integrations know.
+    pub fn key_revoked(
+        key: &Key,
+        current: Option<&SecretVersion>,
+        at: Timestamp,
+        reason: &Reason,
+    ) -> Self {
+        Self {
+            old_prefix: current.map(|v| v.prefix.clone()),
+            old_secret_last_used_at: current.and_then(|v| v.last_used_at),
+            old_secret_used_in_last_24h: used_in_last_24h(current.and_then(|v| v.last_used_at), at),
+            ..Self::about(NotificationType::KeyRevoked, key, at, Some(reason))
         }
     }
 

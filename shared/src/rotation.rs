@@ -65,7 +65,7 @@ impl RotationStatus {
             (S::Scheduled, C::Start) => S::GracePeriod,
             (S::Scheduled | S::GracePeriod, C::Complete) => S::Completed,
             (S::Scheduled, C::Cancel) => S::Cancelled,
-            (S::Scheduled | S::GracePeriod, C::Supersede) => S::Cancelled,
+            (S::Scheduled | S::GracePeriod, C::Supersede | C::Revoke) => S::Cancelled,
             (S::Scheduled | S::GracePeriod, C::Extend) => self,
             (S::Scheduled | S::GracePeriod, C::Fail) => S::Failed,
             _ => {
@@ -100,16 +100,19 @@ pub enum RotationCommand {
     Extend,
     /// Given up after repeated errors.
     Fail,
+    /// Ended because its key was revoked: neither secret works any more.
+    Revoke,
 }
 
 impl RotationCommand {
-    pub const ALL: [RotationCommand; 6] = [
+    pub const ALL: [RotationCommand; 7] = [
         RotationCommand::Start,
         RotationCommand::Complete,
         RotationCommand::Cancel,
         RotationCommand::Supersede,
         RotationCommand::Extend,
         RotationCommand::Fail,
+        RotationCommand::Revoke,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -120,6 +123,7 @@ impl RotationCommand {
             RotationCommand::Supersede => "supersede",
             RotationCommand::Extend => "extend",
             RotationCommand::Fail => "fail",
+            RotationCommand::Revoke => "revoke",
         }
     }
 }
@@ -427,6 +431,8 @@ mod tests {
             (S::GracePeriod, C::Supersede, S::Cancelled),
             (S::GracePeriod, C::Extend, S::GracePeriod),
             (S::GracePeriod, C::Fail, S::Failed),
+            (S::Scheduled, C::Revoke, S::Cancelled),
+            (S::GracePeriod, C::Revoke, S::Cancelled),
         ];
         for from in RotationStatus::ALL {
             for command in RotationCommand::ALL {

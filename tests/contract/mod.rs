@@ -31,6 +31,7 @@ mod emergency;
 mod indexes;
 mod lifecycle;
 mod ports;
+mod revocation;
 mod storage;
 mod successor_handout;
 mod verification;
@@ -53,6 +54,29 @@ async fn issue(f: &Fixture) -> IssuedKey {
         .issue_key(new_key(KeyClass::Server), &f.actor())
         .await
         .expect("issue key")
+}
+
+/// A self-service rotation of `key` started now: its new secret is held for the
+/// customer's client to fetch with the old one.
+async fn self_service_rotation(
+    f: &Fixture,
+    key: &keyroll_core::ids::KeyId,
+    grace_seconds: u64,
+) -> keyroll_core::rotation::Rotation {
+    f.keyroll
+        .schedule_rotation(
+            key,
+            RotationRequest {
+                trigger: keyroll_core::service::ScheduleTrigger::SelfService,
+                start: Start::Now,
+                grace_seconds: Some(grace_seconds),
+                ..Default::default()
+            },
+            &f.actor(),
+        )
+        .await
+        .expect("self-service rotation")
+        .rotation
 }
 
 fn reason(text: &str) -> Option<Reason> {

@@ -496,6 +496,10 @@ fn every_port_method_has_a_contract_test() {
             "SES on moto and the file mailer: tests/notifier.rs",
         ),
         (
+            "TextInput",
+            "not a port: binds a validated text type to its rule (rules.rs)",
+        ),
+        (
             "WebhookSender",
             "one adapter, HTTP to real receivers on loopback: tests/notifier.rs",
         ),

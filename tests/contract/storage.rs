@@ -269,3 +269,43 @@ async fn held_markers_list_the_oldest_first_and_are_removed_one_by_one() {
         .unwrap();
     assert_eq!(left, markers[1..].to_vec());
 }
+
+/// An outbox entry is never overwritten: a change whose entry lands where one waits is
+/// refused as a whole, so no notification or clean-up is lost silently.
+#[tokio::test]
+async fn an_outbox_entry_is_never_overwritten() {
+    use keyroll_core::notification::OutboxMessage;
+    let f = fixture().await;
+    let issued = issue(&f).await;
+    let key = f.store.key(&issued.key.id).await.unwrap().unwrap();
+    let mut first = ChangeBuilder::update(key);
+    first.enqueue(
+        epoch(),
+        OutboxMessage::DeleteVaultSecret {
+            name: "keyroll/first".into(),
+        },
+    );
+    f.store.commit(first.finish()).await.unwrap();
+    let key = f.store.key(&issued.key.id).await.unwrap().unwrap();
+    let mut second = ChangeBuilder::update(key.clone());
+    second.enqueue(
+        epoch(),
+        OutboxMessage::DeleteVaultSecret {
+            name: "keyroll/second".into(),
+        },
+    );
+    assert_eq!(
+        f.store.commit(second.finish()).await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(f.store.key(&issued.key.id).await.unwrap().unwrap(), key);
+    let shard = keyroll_core::store::shard_of(issued.key.id.as_str());
+    let waiting = f.store.outbox(shard, None, 10).await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(
+        waiting[0].message,
+        OutboxMessage::DeleteVaultSecret {
+            name: "keyroll/first".into()
+        }
+    );
+}

@@ -147,21 +147,7 @@ async fn an_unfetched_self_service_successor_never_locks_the_customer_out() {
     let f = fixture().await;
     let issued = issue(&f).await;
     let old_secret = issued.secret.expose().to_owned();
-    let rotation = f
-        .keyroll
-        .schedule_rotation(
-            &issued.key.id,
-            RotationRequest {
-                trigger: keyroll_core::service::ScheduleTrigger::SelfService,
-                start: Start::Now,
-                grace_seconds: Some(2 * 86_400),
-                ..Default::default()
-            },
-            &f.actor(),
-        )
-        .await
-        .unwrap()
-        .rotation;
+    let rotation = self_service_rotation(&f, &issued.key.id, 2 * 86_400).await;
     let past_the_grace = rotation.grace_ends_at.plus_seconds(86_400);
     let held = process_until(&f, &rotation.id, &old_secret, past_the_grace).await;
     assert!(held >= 1);

@@ -274,6 +274,7 @@ pub fn bulk_key(
         versions: vec![version.clone()],
         active_rotation: None,
         revision: 0,
+        revoked_at: None,
         audit_head: None,
         audit_head_mac: None,
         expiry_warned_version: None,

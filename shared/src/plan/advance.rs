@@ -326,21 +326,8 @@ pub fn plan_fail(
 mod tests {
     use super::*;
     use crate::key::{SecretStage, Validity};
-    use crate::plan::fixtures::{act, actor, key, now, policy, successor};
+    use crate::plan::fixtures::{act, actor, key, now, policy, scheduled, successor};
     use crate::plan::{plan_schedule, RotationRequest};
-
-    fn scheduled(class: KeyClass, request: RotationRequest) -> (Key, Rotation) {
-        let actor = actor();
-        let (change, rotation) = plan_schedule(
-            key(class),
-            &request,
-            &policy(),
-            &successor(2, false),
-            act(&actor, now()),
-        )
-        .unwrap();
-        (change.key().clone(), rotation)
-    }
 
     /// One step at `at`, with nobody having used either secret.
     fn step(key: Key, rotation: Rotation, at: Timestamp) -> Option<(KeyChange, Advance)> {

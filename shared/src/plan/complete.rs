@@ -47,7 +47,7 @@ mod tests {
     use super::*;
     use crate::audit::AuditAction;
     use crate::key::{KeyClass, SecretStage};
-    use crate::plan::fixtures::{act, actor, key, now, policy, successor};
+    use crate::plan::fixtures::{act, actor, key, now, policy, scheduled, successor};
     use crate::plan::{plan_schedule, RotationRequest, ScheduleTrigger};
 
     #[test]
@@ -82,18 +82,11 @@ mod tests {
             trigger: ScheduleTrigger::Policy,
             ..Default::default()
         };
-        let (change, rotation) = plan_schedule(
-            key(KeyClass::Server),
-            &request,
-            &policy(),
-            &successor(2, true),
-            act(&actor, now()),
-        )
-        .unwrap();
+        let (scheduled_key, rotation) = scheduled(KeyClass::Server, request);
         let moved = Completion::Moved { reason: None };
         assert!(matches!(
             plan_complete(
-                change.key().clone(),
+                scheduled_key.clone(),
                 rotation.clone(),
                 &moved,
                 act(&actor, now())
@@ -104,7 +97,7 @@ mod tests {
             reason: Reason::parse("customer confirmed by phone").unwrap(),
         };
         let (change, done) =
-            plan_complete(change.key().clone(), rotation, &forced, act(&actor, now())).unwrap();
+            plan_complete(scheduled_key, rotation, &forced, act(&actor, now())).unwrap();
         assert_eq!(done.status, RotationStatus::Completed);
         assert!(
             done.holds_secret(),

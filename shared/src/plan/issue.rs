@@ -25,6 +25,7 @@ fn new_key(request: NewKey, act: Act<'_>, first: SecretVersion) -> Key {
         versions: vec![first],
         active_rotation: None,
         revision: 0,
+        revoked_at: None,
         audit_head: None,
         audit_head_mac: None,
         expiry_warned_version: None,

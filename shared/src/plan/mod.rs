@@ -11,6 +11,7 @@
 //! | cancel, complete (never undelivered, unless forced), extend | [`cancel`], [`complete`], [`extend`] |
 //! | the processor's step: start, remind, usage and delivery checks, complete; giving up | [`advance`] |
 //! | handing out a held secret once | [`reveal`] |
+//! | revoking a key: every secret dead now, a rotation in progress cancelled | [`revoke`] |
 //! | the expiry warning ahead of the maximum age | [`warn`] |
 //! | starting now a rotation scheduled too late for the maximum age | [`start_late`] |
 
@@ -35,6 +36,7 @@ pub mod extend;
 pub mod issue;
 pub mod requests;
 pub mod reveal;
+pub mod revoke;
 pub mod schedule;
 pub mod start_late;
 pub mod warn;
@@ -50,6 +52,7 @@ pub use requests::{
     ScheduleTrigger, Start, MAX_SCOPES,
 };
 pub use reveal::plan_reveal;
+pub use revoke::{plan_revoke, Revocation};
 pub use schedule::plan_schedule;
 pub use start_late::plan_start_late;
 pub use warn::plan_warn_expiring;
@@ -254,6 +257,8 @@ fn notification_kind(action: AuditAction) -> Option<NotificationType> {
         | AuditAction::KeyImported
         | AuditAction::RotationFailed
         | AuditAction::KeyExpiryWarned => None,
+        // About the key, not a rotation: `revoke` sends its own.
+        AuditAction::KeyRevoked => None,
     }
 }
 
@@ -327,6 +332,23 @@ pub(crate) mod fixtures {
         }
     }
 
+    /// A fresh key of `class` with `request`'s rotation planned on it at `now()`: the
+    /// key as the change leaves it, and the rotation (its secret held when the trigger
+    /// holds one).
+    pub fn scheduled(class: KeyClass, request: RotationRequest) -> (Key, Rotation) {
+        let actor = actor();
+        let held = request.trigger.holds_secret();
+        let (change, rotation) = super::plan_schedule(
+            key(class),
+            &request,
+            &policy(),
+            &successor(2, held),
+            act(&actor, now()),
+        )
+        .unwrap();
+        (change.key().clone(), rotation)
+    }
+
     /// An active key of `class` with one current secret, created at `now()`, stored
     /// (revision 1).
     pub fn key(class: KeyClass) -> Key {
@@ -351,6 +373,7 @@ pub(crate) mod fixtures {
             versions: vec![first],
             active_rotation: None,
             revision: 1,
+            revoked_at: None,
             audit_head: None,
             audit_head_mac: None,
             expiry_warned_version: None,

@@ -58,7 +58,7 @@ pub fn plan_reveal(
 mod tests {
     use super::*;
     use crate::key::KeyClass;
-    use crate::plan::fixtures::{act, actor, key, now, policy, successor};
+    use crate::plan::fixtures::{act, actor, key, now, policy, scheduled, successor};
     use crate::plan::{plan_schedule, RotationRequest, ScheduleTrigger};
 
     #[test]
@@ -107,16 +107,8 @@ mod tests {
             trigger: ScheduleTrigger::Policy,
             ..Default::default()
         };
-        let (change, rotation) = plan_schedule(
-            key(KeyClass::Server),
-            &request,
-            &policy(),
-            &successor(2, true),
-            act(&actor, now()),
-        )
-        .unwrap();
-        let (change, revealed) =
-            plan_reveal(change.key().clone(), rotation, act(&actor, now())).unwrap();
+        let (scheduled_key, rotation) = scheduled(KeyClass::Server, request);
+        let (change, revealed) = plan_reveal(scheduled_key, rotation, act(&actor, now())).unwrap();
         assert_eq!(revealed.revealed_at, Some(now()));
         assert!(change
             .outbox()

@@ -15,6 +15,7 @@
 //! | reads: keys, rotations, emergencies, audit trail | `queries.rs` |
 //! | the compliance read model: stamps, settling, report pages and figures | `compliance.rs` |
 //! | idempotent replay | `replay.rs` |
+//! | revoking a key, offboarding an organisation | `revoke.rs` |
 //! | contacts, webhook endpoints, the feed, the delivery log | `contacts.rs` |
 //! | an organisation's own keys and rotations, for its users | `scoped.rs` |
 
@@ -45,6 +46,7 @@ mod issue;
 mod lifecycle;
 mod queries;
 mod replay;
+mod revoke;
 mod scoped;
 mod verification;
 
@@ -61,6 +63,7 @@ pub use queries::{
     USAGE_VERSIONS,
 };
 pub use replay::Replay;
+pub use revoke::{KeyScope, Offboarding, RevokedKey};
 pub use scoped::{KeyPage, OwnedKey, MAX_KEY_PAGE};
 pub use verification::{Verification, USE_WRITE_TIMEOUT};
 

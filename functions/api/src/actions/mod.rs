@@ -1,9 +1,10 @@
 //! What the operator's and the customer's routes both do once they know who is asking
-//! and which key, rotation or organisation: rotating a key, acting on a rotation, an
+//! and which key, rotation or organisation: rotating or revoking a key, acting on a rotation, an
 //! audit page, an organisation's notification settings. Handlers call down into these;
 //! no handler calls another room's handler.
 
 pub mod audit;
 pub mod destinations;
+pub mod revoke;
 pub mod rotate;
 pub mod rotation;

@@ -1,5 +1,5 @@
 //! A customer's own keys: the list and one key with their deadlines, rotating one
-//! (planned or as an emergency), and its audit trail.
+//! (planned or as an emergency), revoking one, and its audit trail.
 
 use crate::dto::limits::KEY_PAGE;
 use axum::extract::{Path, State};
@@ -16,10 +16,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::access::Customer;
 use crate::actions::audit::{audit_of, AuditPaging};
+use crate::actions::revoke::revoke;
 use crate::actions::rotate::{emergency, schedule};
 use crate::dto::{
-    AuditResponse, EmergencyRotationRequest, KeyView, RotationView, RotationWithSecretResponse,
-    ScheduleRotationRequest, Viewer,
+    AuditResponse, EmergencyRotationRequest, KeyResponse, KeyView, RevokeKeyRequest, RotationView,
+    RotationWithSecretResponse, ScheduleRotationRequest, Viewer,
 };
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::params::key_id;
@@ -236,6 +237,36 @@ pub async fn emergency_rotation(
     let id = key_id(&raw)?;
     state.keyroll.owned_key(&user.organization, &id).await?;
     emergency(&state, user.actor, id, &headers, body).await
+}
+
+/// Revoke one of your keys (an integration decommissioned, a secret that must die):
+/// every secret of it stops working now, for good. Revoking it again answers the same.
+#[utoipa::path(post, path = "/v1/org/keys/{keyId}/revoke", tag = "customer",
+    request_body = RevokeKeyRequest,
+    params(("keyId" = String, Path, description = "key_…"),
+           ("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters")),
+    security(("customerToken" = [])),
+    responses(
+        (status = 200, body = KeyResponse),
+        MalformedBody, Unauthenticated, Forbidden, NotFound, StateConflict, TooLarge, UnsupportedMediaType, Invalid,
+    ))]
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: JsonBody<RevokeKeyRequest>,
+) -> Result<Response, ApiError> {
+    let id = key_id(&raw)?;
+    revoke(
+        &state,
+        user.actor,
+        id,
+        Some(user.organization),
+        &headers,
+        body,
+    )
+    .await
 }
 
 /// The audit trail of one of your keys, and whether its hash chain is intact. The

@@ -7,7 +7,7 @@
 //! | capability | file |
 //! |---|---|
 //! | who is calling: the token, the role; `GET /v1/org/me` | `access.rs`, `me.rs` |
-//! | keys: list, one key, roll, emergency roll, audit trail | `keys.rs` |
+//! | keys: list, one key, roll, emergency roll, revoke, audit trail | `keys.rs` |
 //! | rotations: complete, extend, reveal | `rotations.rs` |
 //! | contacts, webhooks, the feed, the delivery log | `settings.rs` |
 
@@ -32,6 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::get_key))
         .routes(routes!(keys::schedule_rotation))
         .routes(routes!(keys::emergency_rotation))
+        .routes(routes!(keys::revoke_key))
         .routes(routes!(keys::audit))
         .routes(routes!(rotations::complete_rotation))
         .routes(routes!(rotations::extend_rotation))

@@ -59,6 +59,10 @@ pub struct KeyView {
     pub status: KeyStatus,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+    /// When the key was revoked (absent for a key imported already revoked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub revoked_at: Option<Timestamp>,
     pub created_by: String,
     pub active_rotation_id: Option<String>,
     pub versions: Vec<SecretVersionView>,
@@ -89,6 +93,7 @@ impl From<&Key> for KeyView {
             class: key.class,
             status: key.status,
             created_at: key.created_at,
+            revoked_at: key.revoked_at,
             created_by: key.created_by.to_string(),
             active_rotation_id: key.active_rotation.as_ref().map(ToString::to_string),
             versions: key.versions.iter().map(SecretVersionView::from).collect(),

@@ -113,6 +113,23 @@ pub struct ExtendRotationRequest {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RevokeKeyRequest {
+    /// Why; recorded in the audit trail and sent to the customer.
+    #[schema(value_type = Reason, inline)]
+    pub reason: String,
+}
+
+/// How far an organisation's offboarding got.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct OffboardingResponse {
+    /// Keys this call revoked.
+    pub revoked: u64,
+    /// Active keys the organisation still has: call again to continue.
+    pub remaining: u64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
     /// The secret as presented to the company's API.

@@ -1,4 +1,5 @@
-//! `/v1/keys` and `/v1/keys/{keyId}` (and its audit trail): issuing a key, reading one.
+//! `/v1/keys` and `/v1/keys/{keyId}` (and its audit trail): issuing a key, reading one,
+//! revoking one.
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -9,6 +10,7 @@ use keyroll_core::service::NewKey;
 
 use super::auth::Authenticated;
 use crate::actions::audit::{audit_of, AuditPaging};
+use crate::actions::revoke::revoke;
 use crate::dto::*;
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::idempotency::{idempotent, Outcome};
@@ -53,6 +55,27 @@ pub async fn create_key(
         },
     )
     .await
+}
+
+/// Revoke a key: every secret of it answers `REVOKED` from now on, a rotation in
+/// progress ends `cancelled` (its held new secret is deleted), the customer is told
+/// once (`key.revoked`). Revoking a revoked key answers the same and writes nothing.
+#[utoipa::path(post, path = "/v1/keys/{keyId}/revoke", tag = "keys",
+    request_body = RevokeKeyRequest,
+    params(("keyId" = String, Path, description = "key_…"),
+           ("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters")),
+    responses(
+        (status = 200, body = KeyResponse),
+        MalformedBody, Unauthenticated, NotFound, StateConflict, TooLarge, UnsupportedMediaType, Invalid,
+    ))]
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    Extension(Authenticated(actor)): Extension<Authenticated>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: JsonBody<RevokeKeyRequest>,
+) -> Result<Response, ApiError> {
+    revoke(&state, actor, key_id(&raw)?, None, &headers, body).await
 }
 
 /// A key with its secret versions (never a hash or a secret).

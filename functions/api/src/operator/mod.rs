@@ -3,7 +3,7 @@
 //!
 //! | path | file |
 //! |---|---|
-//! | `/v1/keys`, `/v1/keys/{keyId}`, `/v1/keys/{keyId}/audit` | `keys.rs` |
+//! | `/v1/keys`, `/v1/keys/{keyId}`, `/v1/keys/{keyId}/audit`, `/v1/keys/{keyId}/revoke` | `keys.rs` |
 //! | `/v1/keys/import` | `import/` |
 //! | `/v1/keys/{keyId}/rotations`, `/v1/keys/{keyId}/emergency-rotation` | `key_rotations.rs` |
 //! | `/v1/rotations`, `/v1/rotations/{rotationId}/…` | `rotations.rs` |
@@ -45,6 +45,7 @@ pub fn routes(document: OpenApi) -> OpenApiRouter<AppState> {
                 .layer(DefaultBodyLimit::max(import::MAX_BODY_BYTES)),
         )
         .routes(routes!(keys::get_key))
+        .routes(routes!(keys::revoke_key))
         .routes(routes!(
             key_rotations::schedule_rotation,
             key_rotations::list_rotations
@@ -77,4 +78,5 @@ pub fn routes(document: OpenApi) -> OpenApiRouter<AppState> {
         .routes(routes!(organizations::notifications))
         .routes(routes!(organizations::mark_read))
         .routes(routes!(organizations::deliveries))
+        .routes(routes!(organizations::revoke_keys))
 }

@@ -1,19 +1,53 @@
 //! `/v1/organizations/{organizationId}/…`: an organisation's email contacts, webhook
-//! endpoints, in-app feed and delivery log, as its operator sets and reads them.
+//! endpoints, in-app feed and delivery log, as its operator sets and reads them; and
+//! revoking all its keys when it leaves.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::{Extension, Json};
 
+use keyroll_core::ids::Reason;
+
 use super::auth::Authenticated;
 use crate::actions::destinations::*;
 use crate::dto::destinations::*;
+use crate::dto::{OffboardingResponse, RevokeKeyRequest};
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::params::organization;
 use crate::http::problem::ApiError;
 use crate::http::problems::*;
 use crate::AppState;
+
+/// Offboard an organisation: revoke every active key of it, as many as fit in the
+/// request's time. Call again until `remaining` is 0; each call continues where the
+/// last stopped, and a revoked key is not read again.
+#[utoipa::path(post, path = "/v1/organizations/{organizationId}/revoke-keys", tag = "keys",
+    request_body = RevokeKeyRequest,
+    params(("organizationId" = String, Path)),
+    responses(
+        (status = 200, body = OffboardingResponse),
+        MalformedBody, Unauthenticated, StateConflict, TooLarge, UnsupportedMediaType, Invalid,
+    ))]
+pub async fn revoke_keys(
+    State(state): State<AppState>,
+    Extension(Authenticated(actor)): Extension<Authenticated>,
+    lambda: Option<Extension<lambda_http::Context>>,
+    Path(raw): Path<String>,
+    body: JsonBody<RevokeKeyRequest>,
+) -> Result<Json<OffboardingResponse>, ApiError> {
+    let organization = organization(&raw)?;
+    let reason = Reason::parse(&body.value.reason)?;
+    let stop_at = crate::http::deadline::stop_at(lambda.as_deref());
+    let done = state
+        .keyroll
+        .revoke_organization_keys(&organization, reason, stop_at, actor)
+        .await?;
+    Ok(Json(OffboardingResponse {
+        revoked: done.revoked,
+        remaining: done.remaining,
+    }))
+}
 
 /// Add an email contact.
 #[utoipa::path(post, path = "/v1/organizations/{organizationId}/contacts", tag = "notifications",

@@ -364,6 +364,11 @@ async fn a_viewer_reads_but_every_change_is_403_and_changes_nothing() {
             ("POST", format!("/v1/org/rotations/{rotation}/reveal"), None),
             (
                 "POST",
+                format!("/v1/org/keys/{key}/revoke"),
+                Some(json!({"reason": "not mine to kill"})),
+            ),
+            (
+                "POST",
                 "/v1/org/contacts".to_owned(),
                 Some(json!({"email": "x@acme.test"})),
             ),
@@ -686,4 +691,69 @@ async fn the_key_list_pages_with_a_cursor_and_refuses_a_bad_one() {
             reply.text
         );
     }
+}
+
+/// An admin revokes one of the organisation's keys: its secret answers `REVOKED`, the
+/// audit trail names the user, a second revoke answers the same `revokedAt`; another
+/// organisation's key answers exactly as an unknown one and stays valid.
+#[tokio::test]
+async fn an_admin_revokes_an_own_key_and_never_another_organisations() {
+    let issuers = Issuers::new();
+    let app = spawn_customer_app(&issuers);
+    let (key, secret) = app.key_of("org_acme").await;
+    let (foreign, foreign_secret) = app.key_of("org_other").await;
+    let admin = issuers.token("org_acme", "ada", "admin", app.clock.now());
+    let revoke = |key: String, body: Value| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            app.as_customer(
+                admin,
+                "POST",
+                &format!("/v1/org/keys/{key}/revoke"),
+                Some(body),
+            )
+            .await
+        }
+    };
+    let reason = || json!({"reason": "integration decommissioned"});
+
+    let unknown = revoke("key_01jzzzzzzzzzzzzzzzzzzzzzzz".to_owned(), reason()).await;
+    let theirs = revoke(foreign.clone(), reason()).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.text);
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{}", theirs.text);
+    assert_eq!(
+        theirs.text.replace(foreign.as_str(), "ID"),
+        unknown.text.replace("key_01jzzzzzzzzzzzzzzzzzzzzzzz", "ID"),
+        "a foreign key answers exactly as an unknown one"
+    );
+    assert_eq!(app.verify(&foreign_secret).await, "VALID");
+
+    let revoked = revoke(key.clone(), reason()).await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
+    assert_eq!(revoked.body["key"]["status"], "revoked");
+    let revoked_at = revoked.body["key"]["revokedAt"].clone();
+    assert!(revoked_at.is_string());
+    assert_eq!(app.verify(&secret).await, "REVOKED");
+    let audit = app
+        .as_customer(
+            &admin,
+            "GET",
+            &format!("/v1/org/audit?keyId={key}&order=newest"),
+            None,
+        )
+        .await;
+    assert_eq!(audit.body["events"][0]["action"], "key.revoked");
+    assert_eq!(audit.body["events"][0]["actor"], "customer:org_acme/ada");
+    assert_eq!(audit.body["chainValid"], true);
+
+    let again = revoke(key.clone(), reason()).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    assert_eq!(again.body["key"]["revokedAt"], revoked_at);
+    let missing = revoke(key.clone(), json!({})).await;
+    assert_eq!(
+        missing.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        missing.text
+    );
 }

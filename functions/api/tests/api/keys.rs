@@ -265,3 +265,70 @@ async fn import_brings_old_keys_in_and_the_scan_rotates_them() {
     assert_eq!(app.verify(&new_secret).await, "VALID");
     assert_eq!(app.verify("sk_live_gone").await, "MALFORMED");
 }
+
+/// An operator revokes a key once per Idempotency-Key (a retry is a replay), and
+/// offboards an organisation: every active key of it revoked, `remaining` 0, another
+/// organisation's key untouched; bad input is a 422 that changes nothing.
+#[tokio::test]
+async fn revoke_a_key_and_offboard_an_organisation() {
+    let app = spawn_app();
+    let (key, secret) = app.create_key().await;
+    let headers = [("idempotency-key", "revoke-0123456789abcdef")];
+    let body = json!({"reason": "employee left"}).to_string();
+    let path = format!("/v1/keys/{key}/revoke");
+    let first = app.raw("POST", &path, Some(body.clone()), &headers).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert_eq!(first.body["key"]["status"], "revoked");
+    assert_eq!(app.verify(&secret).await, "REVOKED");
+    let replay = app.raw("POST", &path, Some(body), &headers).await;
+    assert_eq!(replay.status, StatusCode::OK);
+    assert!(replay.replayed);
+    assert_eq!(
+        replay.body["key"]["revokedAt"],
+        first.body["key"]["revokedAt"]
+    );
+    let no_reason = app.call("POST", &path, Some(json!({}))).await;
+    assert_problem(&no_reason, 422);
+
+    let mut leaving = Vec::new();
+    for name in ["a", "b", "c"] {
+        let reply = app
+            .call(
+                "POST",
+                "/v1/keys",
+                Some(json!({"organizationId": "org_leaving", "name": name, "rateLimit": 5})),
+            )
+            .await;
+        leaving.push(reply.body["secret"].as_str().unwrap().to_owned());
+    }
+    let (_, staying) = app.create_key().await;
+    let bad = app
+        .call(
+            "POST",
+            "/v1/organizations/bad%20org/revoke-keys",
+            Some(json!({"reason": "gone"})),
+        )
+        .await;
+    assert_problem(&bad, 422);
+    let done = app
+        .call(
+            "POST",
+            "/v1/organizations/org_leaving/revoke-keys",
+            Some(json!({"reason": "contract ended"})),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    assert_eq!(done.body, json!({"revoked": 3, "remaining": 0}));
+    for secret in &leaving {
+        assert_eq!(app.verify(secret).await, "REVOKED");
+    }
+    assert_eq!(app.verify(&staying).await, "VALID");
+    let again = app
+        .call(
+            "POST",
+            "/v1/organizations/org_leaving/revoke-keys",
+            Some(json!({"reason": "contract ended"})),
+        )
+        .await;
+    assert_eq!(again.body, json!({"revoked": 0, "remaining": 0}));
+}

@@ -148,6 +148,14 @@ fn check(state: &State, change: &KeyChange) -> Result<(), StoreError> {
             }
         }
     }
+    // An outbox entry is put only where none is, as DynamoDB's guarded put does.
+    if change.outbox().iter().any(|entry| {
+        state
+            .outbox
+            .contains_key(&(entry.shard, entry.sort_key.clone()))
+    }) {
+        return Err(StoreError::Conflict);
+    }
     let stored_events = state.audit.get(&change.key().id).map_or(0, Vec::len) as u64;
     for (offset, event) in change.events().iter().enumerate() {
         if event.seq != stored_events + offset as u64 + 1 {

@@ -1,0 +1,173 @@
+//! Revoking a key: every secret of it stops verifying now, for good. A rotation in
+//! progress ends cancelled (its held new secret is deleted from the vault), the key
+//! leaves the compliance totals and indexes, and the customer hears it once.
+//! Revoking a revoked key changes nothing.
+
+use super::{snapshot, Act};
+use crate::audit::{AuditAction, Happened};
+use crate::change::{ChangeBuilder, KeyChange};
+use crate::error::{Error, Result, StoreError};
+use crate::ids::Reason;
+use crate::key::{Key, KeyStatus};
+use crate::notification::{Notification, OutboxMessage};
+use crate::rotation::{Rotation, RotationCommand};
+use crate::time::Timestamp;
+
+/// What revoking a key comes to.
+#[derive(Debug)]
+pub enum Revocation {
+    /// The change that revokes it.
+    Revokes(Box<KeyChange>),
+    /// It was revoked before, at this instant (none for a key imported revoked).
+    AlreadyRevoked { at: Option<Timestamp> },
+}
+
+/// Revokes `key`; `rotation` is its active rotation, if it has one.
+pub fn plan_revoke(
+    key: Key,
+    rotation: Option<Rotation>,
+    reason: &Reason,
+    act: Act<'_>,
+) -> Result<Revocation> {
+    if key.status == KeyStatus::Revoked {
+        return Ok(Revocation::AlreadyRevoked { at: key.revoked_at });
+    }
+    if rotation.as_ref().map(|r| &r.id) != key.active_rotation.as_ref() {
+        return Err(Error::from(StoreError::Corrupt(format!(
+            "key {} was planned without its active rotation",
+            key.id
+        ))));
+    }
+    let before = snapshot(&key, rotation.as_ref());
+    let current = key.current().cloned();
+    let mut change = ChangeBuilder::update(key);
+    let revoked = change.key_mut();
+    revoked.status = KeyStatus::Revoked;
+    revoked.revoked_at = Some(act.now);
+    revoked.active_rotation = None;
+    for version in &mut revoked.versions {
+        version.revoke(act.now);
+    }
+    let mut ended = None;
+    if let Some(mut rotation) = rotation {
+        let expected = rotation.status;
+        rotation.apply(RotationCommand::Revoke)?;
+        rotation.cancelled_at = Some(act.now);
+        change.put_rotation(rotation.clone(), Some(expected));
+        ended = Some(rotation);
+    }
+    let after = snapshot(change.key(), ended.as_ref());
+    change.record(Happened {
+        reason: Some(reason.clone()),
+        rotation_id: ended.as_ref().map(|r| r.id.clone()),
+        before,
+        after,
+        ..Happened::new(act.now, act.actor, AuditAction::KeyRevoked)
+    });
+    // Queued after the event, so their place in the outbox follows it.
+    // Whatever a held secret was kept for (a reveal, a leak's record), it is dead.
+    if let Some(name) = ended.as_ref().and_then(|r| r.vault_secret.clone()) {
+        change.enqueue(act.now, OutboxMessage::DeleteVaultSecret { name });
+    }
+    let mut notification =
+        Notification::key_revoked(change.key(), current.as_ref(), act.now, reason);
+    notification.actor = act.actor.kind().is_customer().then(|| act.actor.clone());
+    change.enqueue(
+        act.now,
+        OutboxMessage::Notify {
+            notification: Box::new(notification),
+        },
+    );
+    Ok(Revocation::Revokes(Box::new(change.finish())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::{KeyClass, SecretStage, Validity};
+    use crate::notification::NotificationType;
+    use crate::plan::fixtures::{act, actor, key, now, scheduled};
+    use crate::plan::{RotationRequest, Start};
+    use crate::rotation::RotationStatus;
+
+    fn revoked(change: &Revocation) -> &KeyChange {
+        match change {
+            Revocation::Revokes(change) => change,
+            other => panic!("expected a change, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn revoking_during_a_grace_kills_both_secrets_and_cancels_the_rotation() {
+        let actor = actor();
+        let request = RotationRequest {
+            start: Start::Now,
+            grace_seconds: Some(3600),
+            trigger: crate::plan::ScheduleTrigger::SelfService,
+            ..Default::default()
+        };
+        let (started, rotation) = scheduled(KeyClass::Server, request);
+        let reason = Reason::parse("customer churned").unwrap();
+        let later = now().plus_seconds(60);
+        let plan = plan_revoke(started, Some(rotation), &reason, act(&actor, later)).unwrap();
+        let change = revoked(&plan);
+        let key = change.key();
+        assert_eq!(key.status, KeyStatus::Revoked);
+        assert_eq!(key.revoked_at, Some(later));
+        assert_eq!(key.active_rotation, None);
+        assert!(key
+            .versions
+            .iter()
+            .all(|v| v.stage == SecretStage::Revoked && v.validity(later) == Validity::Revoked));
+        assert_eq!(
+            change.secrets().len(),
+            2,
+            "both verification records rewritten"
+        );
+        let rotation = &change.rotations()[0].rotation;
+        assert_eq!(rotation.status, RotationStatus::Cancelled);
+        assert_eq!(rotation.cancelled_at, Some(later));
+        assert_eq!(change.events().len(), 1);
+        assert_eq!(change.events()[0].action, AuditAction::KeyRevoked);
+        let notices: Vec<_> = change
+            .outbox()
+            .iter()
+            .filter_map(|entry| match &entry.message {
+                OutboxMessage::Notify { notification } => Some(notification.kind),
+                OutboxMessage::DeleteVaultSecret { .. } => None,
+            })
+            .collect();
+        assert_eq!(notices, [NotificationType::KeyRevoked]);
+        assert!(change
+            .outbox()
+            .iter()
+            .any(|entry| matches!(&entry.message, OutboxMessage::DeleteVaultSecret { .. })));
+    }
+
+    #[test]
+    fn revoking_twice_changes_nothing_and_keeps_the_first_instant() {
+        let actor = actor();
+        let reason = Reason::parse("offboarded").unwrap();
+        let plan = plan_revoke(key(KeyClass::Server), None, &reason, act(&actor, now())).unwrap();
+        let again = plan_revoke(
+            revoked(&plan).key().clone(),
+            None,
+            &reason,
+            act(&actor, now().plus_seconds(5)),
+        )
+        .unwrap();
+        assert!(matches!(
+            again,
+            Revocation::AlreadyRevoked { at: Some(at) } if at == now()
+        ));
+    }
+
+    #[test]
+    fn a_key_must_be_planned_with_its_active_rotation() {
+        let actor = actor();
+        let mut rotating = key(KeyClass::Server);
+        rotating.active_rotation = Some(crate::ids::RotationId::generate());
+        let reason = Reason::parse("x").unwrap();
+        assert!(plan_revoke(rotating, None, &reason, act(&actor, now())).is_err());
+    }
+}
