@@ -27,6 +27,7 @@ async fn key_aged(w: &World, age_days: u64, class: KeyClass) -> KeyId {
                 scopes: vec![],
                 rate_limit: 10,
                 class,
+                expires_at: None,
             },
             &w.actor(),
         )

@@ -21,6 +21,7 @@ mod dynamodb_only {
             scopes: vec![],
             rate_limit: 10,
             class: Default::default(),
+            expires_at: None,
         }
     }
 
@@ -256,6 +257,7 @@ async fn records_from_before_use_tracking_record_their_use() {
                 scopes: vec![],
                 rate_limit: 1,
                 class: Default::default(),
+                expires_at: None,
             },
             &f.actor(),
         )

@@ -15,6 +15,7 @@ async fn issue_plain_key(f: &keyroll_tests::fixture::Fixture) -> keyroll_core::i
                 scopes: vec![],
                 rate_limit: 1,
                 class: Default::default(),
+                expires_at: None,
             },
             &f.actor(),
         )
@@ -75,6 +76,7 @@ async fn tampered_audit_trail_is_reported() {
                 scopes: vec![],
                 rate_limit: 1,
                 class: Default::default(),
+                expires_at: None,
             },
             &actor,
         )
@@ -142,6 +144,7 @@ async fn a_failed_use_write_never_fails_verification() {
                 scopes: vec![],
                 rate_limit: 1,
                 class: Default::default(),
+                expires_at: None,
             },
             &keyroll_core::ids::Actor::parse("alice").unwrap(),
         )
@@ -190,6 +193,7 @@ async fn debug_output_of_domain_types_never_shows_a_secret() {
                 scopes: vec![Scope::parse("read").unwrap()],
                 rate_limit: 5,
                 class: KeyClass::Server,
+                expires_at: None,
             },
             &actor,
         )

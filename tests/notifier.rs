@@ -106,6 +106,7 @@ impl World {
                     scopes: vec![],
                     rate_limit: 10,
                     class: Default::default(),
+                    expires_at: None,
                 },
                 &self.actor(),
             )

@@ -97,6 +97,9 @@ pub enum AuditAction {
     /// Every secret of the key stopped working for good.
     #[serde(rename = "key.revoked")]
     KeyRevoked,
+    /// The key's own expiry passed (its secrets stopped verifying at that second).
+    #[serde(rename = "key.expired")]
+    KeyExpired,
 }
 
 /// One recorded state change. `before` and `after` describe the changed state (stages,

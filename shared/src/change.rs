@@ -140,6 +140,12 @@ impl KeyChange {
         self.key.current_since = current_since;
     }
 
+    /// Stamps when the processor next looks at the key's own expiry (the expiry
+    /// index): part of the commit path's first step.
+    pub(crate) fn stamp_expiry_check(&mut self, warn_ahead_seconds: u64) {
+        self.key.expiry_check_at = self.key.expiry_due_at(warn_ahead_seconds);
+    }
+
     /// Authenticates the audit head the change ends at: the commit path's second step.
     pub(crate) fn authenticate_head(&mut self, mac: HeadMac) {
         self.key.audit_head_mac = Some(mac);
@@ -302,7 +308,7 @@ impl ChangeBuilder {
         for mut record in self.new_secrets {
             if let Some(version) = self.key.version(record.version) {
                 record.stage = version.stage;
-                record.expires_at = version.expires_at;
+                record.expires_at = self.key.record_expiry(version);
             }
             secrets.push(SecretWrite::Create(record));
         }
@@ -311,12 +317,13 @@ impl ChangeBuilder {
                 let Some(old) = before.version(version.version) else {
                     continue;
                 };
-                if old.stage != version.stage || old.expires_at != version.expires_at {
+                let expires_at = self.key.record_expiry(version);
+                if old.stage != version.stage || before.record_expiry(old) != expires_at {
                     secrets.push(SecretWrite::SetState {
                         lookup_hash: version.lookup_hash,
                         state: SecretState {
                             stage: version.stage,
-                            expires_at: version.expires_at,
+                            expires_at,
                         },
                     });
                 }

@@ -51,6 +51,9 @@ pub enum Conflict {
     },
     #[error("the key is revoked")]
     KeyRevoked,
+    /// The key's own expiry has passed: none of its secrets verifies.
+    #[error("the key has expired")]
+    KeyExpired,
     /// The imported key's id or secret is already stored.
     #[error("this secret has already been imported")]
     AlreadyImported,
@@ -435,6 +438,7 @@ mod tests {
             (Error::invalid("reason", "too long"), ErrorKind::Invalid),
             (Error::not_found("key", "key_x"), ErrorKind::NotFound),
             (Conflict::KeyRevoked.into(), ErrorKind::Conflict),
+            (Conflict::KeyExpired.into(), ErrorKind::Conflict),
             (
                 Conflict::RotationInProgress {
                     rotation_id: "rot_x".into(),

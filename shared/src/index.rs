@@ -48,6 +48,35 @@ impl DueRef {
     }
 }
 
+/// An entry of the expiry index: an active key whose own expiry needs the processor
+/// (the warning ahead of it, then marking it expired) from `due_at`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ExpiryRef {
+    pub due_at: Timestamp,
+    pub key_id: KeyId,
+}
+
+impl ExpiryRef {
+    pub fn of(key: &Key) -> Option<Self> {
+        let due_at = key
+            .expiry_check_at
+            .filter(|_| key.status == crate::key::KeyStatus::Active)?;
+        Some(Self {
+            due_at,
+            key_id: key.id.clone(),
+        })
+    }
+
+    pub fn shard(&self) -> u8 {
+        shard_of(self.key_id.as_str())
+    }
+
+    /// The index sort key: sorts by due time, then key id.
+    pub fn sort_key(&self) -> String {
+        format!("{}#{}", self.due_at, self.key_id)
+    }
+}
+
 /// An entry of the age index: an active key and when its current secret was created.
 /// The index is partitioned by key class (each class has its own maximum age) and
 /// shard.

@@ -50,6 +50,9 @@ impl std::fmt::Display for KeyClass {
 pub enum KeyStatus {
     Active,
     Revoked,
+    /// Past its `expiresAt`: no secret of it verifies (from that second, whether or not
+    /// the processor has marked it yet).
+    Expired,
 }
 
 /// The stage of one secret version.
@@ -196,6 +199,17 @@ pub struct Key {
     /// When the key was revoked through keyroll (an imported revoked key has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<Timestamp>,
+    /// When every secret of the key stops verifying, whatever their own expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+    /// The `expires_at` the customer was warned about (`key.expiring`); a new expiry
+    /// is warned about again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_warned_for: Option<Timestamp>,
+    /// When the processor next looks at the key's expiry (stamped by the commit path
+    /// from [`Key::expiry_due_at`]): the expiry index's sort key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_check_at: Option<Timestamp>,
     /// Committed changes of the key, with or without an audit event. Every change is
     /// guarded by it, so one that records no event (a usage check, a re-stamp) is still
     /// ordered against every other: a change planned before it is refused.
@@ -258,8 +272,34 @@ impl Key {
     pub fn current_secret_created_at(&self) -> Option<Timestamp> {
         match self.status {
             KeyStatus::Active => self.current().map(|v| v.created_at),
-            KeyStatus::Revoked => None,
+            KeyStatus::Revoked | KeyStatus::Expired => None,
         }
+    }
+
+    /// When `version`'s verification record stops verifying: its own expiry or the
+    /// key's, whichever comes first.
+    pub fn record_expiry(&self, version: &SecretVersion) -> Option<Timestamp> {
+        match (version.expires_at, self.expires_at) {
+            (Some(own), Some(key)) => Some(own.min(key)),
+            (own, key) => own.or(key),
+        }
+    }
+
+    /// Whether the key's own expiry has passed at `now`.
+    pub fn has_expired(&self, now: Timestamp) -> bool {
+        self.status == KeyStatus::Expired || self.expires_at.is_some_and(|at| now >= at)
+    }
+
+    /// When the processor next has to look at the key's expiry: to warn the customer
+    /// `warn_ahead_seconds` before it (once per expiry), then to mark it expired.
+    pub fn expiry_due_at(&self, warn_ahead_seconds: u64) -> Option<Timestamp> {
+        let expires_at = self
+            .expires_at
+            .filter(|_| self.status == KeyStatus::Active)?;
+        if self.expiry_warned_for == Some(expires_at) {
+            return Some(expires_at);
+        }
+        Some(expires_at.minus_seconds(warn_ahead_seconds))
     }
 
     /// Versions that still authenticate at `now`.
@@ -397,7 +437,7 @@ impl SecretRecord {
             rate_limit: key.rate_limit,
             class: key.class,
             stage: version.stage,
-            expires_at: version.expires_at,
+            expires_at: key.record_expiry(version),
             origin: version.origin,
             verifier,
             created_at: version.created_at,

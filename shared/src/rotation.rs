@@ -100,7 +100,7 @@ pub enum RotationCommand {
     Extend,
     /// Given up after repeated errors.
     Fail,
-    /// Ended because its key was revoked: neither secret works any more.
+    /// Ended because its key was revoked or expired: neither secret works any more.
     Revoke,
 }
 

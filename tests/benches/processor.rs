@@ -19,7 +19,7 @@ use keyroll_core::audit::AuditEvent;
 use keyroll_core::compliance::ComplianceSnapshot;
 use keyroll_core::idempotency::IdempotencyRecord;
 use keyroll_core::ids::{Actor, KeyId, KeyName, OrganizationId, RotationId};
-use keyroll_core::index::{AgeRef, DueRef};
+use keyroll_core::index::{AgeRef, DueRef, ExpiryRef};
 use keyroll_core::key::{Key, KeyClass, SecretRecord};
 use keyroll_core::notification::OutboxEntry;
 use keyroll_core::processor::{process_due, ProcessorOptions};
@@ -97,6 +97,16 @@ impl Store for TimedStore {
         limit: usize,
     ) -> Result<Vec<DueRef>, StoreError> {
         self.timed(self.inner.due_rotations(shard, due_by, after, limit))
+            .await
+    }
+    async fn expiring_keys(
+        &self,
+        shard: u8,
+        due_by: Timestamp,
+        after: Option<&ExpiryRef>,
+        limit: usize,
+    ) -> Result<Vec<ExpiryRef>, StoreError> {
+        self.timed(self.inner.expiring_keys(shard, due_by, after, limit))
             .await
     }
     async fn aged_keys(
@@ -253,6 +263,7 @@ async fn run(n: usize, dynamodb_pid: &str) -> Vec<Phase> {
                             scopes: vec![],
                             rate_limit: 10,
                             class: Default::default(),
+                            expires_at: None,
                         },
                         actor,
                     )

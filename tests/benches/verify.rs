@@ -95,6 +95,7 @@ async fn main() {
                     scopes: vec![Scope::parse("charges:read").unwrap()],
                     rate_limit: 100,
                     class: Default::default(),
+                    expires_at: None,
                 },
                 &actor,
             )

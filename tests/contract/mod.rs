@@ -28,6 +28,7 @@ mod audit;
 mod compliance;
 mod delivery_store;
 mod emergency;
+mod expiry;
 mod indexes;
 mod lifecycle;
 mod ports;
@@ -46,6 +47,7 @@ fn new_key(class: KeyClass) -> NewKey {
         ],
         rate_limit: 1000,
         class,
+        expires_at: None,
     }
 }
 

@@ -40,6 +40,7 @@ pub(crate) async fn issue(w: &World, class: keyroll_core::key::KeyClass) -> (Key
                 scopes: vec![],
                 rate_limit: 10,
                 class,
+                expires_at: None,
             },
             &w.actor(),
         )

@@ -9,7 +9,7 @@ use keyroll_core::audit::AuditEvent;
 use keyroll_core::compliance::ComplianceSnapshot;
 use keyroll_core::idempotency::IdempotencyRecord;
 use keyroll_core::ids::{KeyId, RotationId};
-use keyroll_core::index::{AgeRef, DueRef};
+use keyroll_core::index::{AgeRef, DueRef, ExpiryRef};
 use keyroll_core::key::{Key, KeyClass, SecretRecord};
 use keyroll_core::notification::OutboxEntry;
 use keyroll_core::rotation::Rotation;
@@ -98,6 +98,15 @@ impl Store for FaultyStore {
         limit: usize,
     ) -> Result<Vec<DueRef>, StoreError> {
         self.inner.due_rotations(shard, due_by, after, limit).await
+    }
+    async fn expiring_keys(
+        &self,
+        shard: u8,
+        due_by: Timestamp,
+        after: Option<&ExpiryRef>,
+        limit: usize,
+    ) -> Result<Vec<ExpiryRef>, StoreError> {
+        self.inner.expiring_keys(shard, due_by, after, limit).await
     }
     async fn aged_keys(
         &self,

@@ -66,6 +66,7 @@ impl World {
                     ],
                     rate_limit: 250,
                     class: KeyClass::Server,
+                    expires_at: None,
                 },
                 &self.actor,
             )

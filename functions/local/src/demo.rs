@@ -46,6 +46,7 @@ async fn run_demo(keyroll: &Keyroll, clock: &ManualClock) -> Result<()> {
                 ],
                 rate_limit: 1000,
                 class: KeyClass::Server,
+                expires_at: None,
             },
             &security,
         )

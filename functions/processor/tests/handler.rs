@@ -46,6 +46,7 @@ async fn keyroll_with_a_key() -> (Arc<Keyroll>, ManualClock, KeyId, Actor) {
         scopes: vec![],
         rate_limit: 10,
         class: Default::default(),
+        expires_at: None,
     };
     let issued = keyroll.issue_key(new_key, &actor).await.unwrap();
     (keyroll, clock, issued.key.id, actor)

@@ -38,6 +38,7 @@ async fn the_daily_event_runs_one_scan() {
         scopes: vec![],
         rate_limit: 10,
         class: Default::default(),
+        expires_at: None,
     };
     keyroll
         .issue_key(new_key, &Actor::parse("alice").unwrap())

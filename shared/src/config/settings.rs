@@ -224,7 +224,7 @@ pub const WARN_AHEAD_DAYS: Setting = Setting {
     default: "14",
     accepts: Accepts::Number { min: 0, max: 3650 },
     meaning:
-        "the scanner sends key.expiring this many days before a secret reaches its maximum age",
+        "key.expiring is sent this many days before a secret reaches its maximum age (the scanner) and before a key's own expiresAt (the processor)",
 };
 
 pub const LEAK_GRACE_SECONDS: Setting = Setting {

@@ -26,6 +26,9 @@ pub fn plan_emergency(
     if key.status == KeyStatus::Revoked {
         return Err(Conflict::KeyRevoked.into());
     }
+    if key.has_expired(act.now) {
+        return Err(Conflict::KeyExpired.into());
+    }
     if key.active_rotation.as_ref() != active.as_ref().map(|r| &r.id) {
         return Err(Error::Internal(format!(
             "key {} points at a rotation that was not loaded",

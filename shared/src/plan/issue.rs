@@ -19,6 +19,7 @@ fn new_key(request: NewKey, act: Act<'_>, first: SecretVersion) -> Key {
         scopes,
         rate_limit: request.rate_limit,
         class: request.class,
+        expires_at: request.expires_at,
         status: KeyStatus::Active,
         created_at: act.now,
         created_by: act.actor.clone(),
@@ -26,6 +27,8 @@ fn new_key(request: NewKey, act: Act<'_>, first: SecretVersion) -> Key {
         active_rotation: None,
         revision: 0,
         revoked_at: None,
+        expiry_warned_for: None,
+        expiry_check_at: None,
         audit_head: None,
         audit_head_mac: None,
         expiry_warned_version: None,
@@ -48,7 +51,7 @@ fn created(key: Key, record: SecretRecord, action: AuditAction, act: Act<'_>) ->
 
 /// A new key whose first secret is `secret`.
 pub fn plan_issue(request: NewKey, secret: &NewSecret, act: Act<'_>) -> Result<KeyChange> {
-    request.validate()?;
+    request.validate_at(act.now)?;
     let first = SecretVersion::new(
         1,
         secret.display_prefix.clone(),
@@ -65,7 +68,7 @@ pub fn plan_issue(request: NewKey, secret: &NewSecret, act: Act<'_>) -> Result<K
 /// A key of the old system, verified by its lookup hash alone until it is rotated
 /// away, with its real creation date (which decides its compliance).
 pub fn plan_import(legacy: LegacyKey, format: &SecretFormat, act: Act<'_>) -> Result<KeyChange> {
-    legacy.key.validate()?;
+    legacy.key.validate_at(act.now)?;
     let visible = &legacy.visible_prefix;
     if visible.len() != DISPLAY_CHARS
         || !visible
@@ -119,6 +122,7 @@ mod tests {
             scopes: vec![],
             rate_limit,
             class: KeyClass::Server,
+            expires_at: None,
         }
     }
 

@@ -13,6 +13,7 @@
 //! | handing out a held secret once | [`reveal`] |
 //! | revoking a key: every secret dead now, a rotation in progress cancelled | [`revoke`] |
 //! | the expiry warning ahead of the maximum age | [`warn`] |
+//! | a key's own expiry: the warning ahead of it, then marking it expired | [`expire`] |
 //! | starting now a rotation scheduled too late for the maximum age | [`start_late`] |
 
 use serde_json::{json, Value};
@@ -32,6 +33,7 @@ pub mod advance;
 pub mod cancel;
 pub mod complete;
 pub mod emergency;
+pub mod expire;
 pub mod extend;
 pub mod issue;
 pub mod requests;
@@ -45,6 +47,7 @@ pub use advance::{advance_needs_usage, plan_advance, plan_fail, Advance};
 pub use cancel::{plan_cancel, DeliveredSuccessor};
 pub use complete::plan_complete;
 pub use emergency::plan_emergency;
+pub use expire::{plan_expiry, ExpiryStep};
 pub use extend::plan_extend;
 pub use issue::{plan_import, plan_issue};
 pub use requests::{
@@ -257,8 +260,9 @@ fn notification_kind(action: AuditAction) -> Option<NotificationType> {
         | AuditAction::KeyImported
         | AuditAction::RotationFailed
         | AuditAction::KeyExpiryWarned => None,
-        // About the key, not a rotation: `revoke` sends its own.
-        AuditAction::KeyRevoked => None,
+        // About the key, not a rotation: `revoke` sends its own; an expiry was
+        // announced ahead of it (`expire`).
+        AuditAction::KeyRevoked | AuditAction::KeyExpired => None,
     }
 }
 
@@ -374,6 +378,9 @@ pub(crate) mod fixtures {
             active_rotation: None,
             revision: 1,
             revoked_at: None,
+            expires_at: None,
+            expiry_warned_for: None,
+            expiry_check_at: None,
             audit_head: None,
             audit_head_mac: None,
             expiry_warned_version: None,

@@ -20,6 +20,8 @@ pub struct NewKey {
     pub scopes: Vec<Scope>,
     pub rate_limit: u32,
     pub class: KeyClass,
+    /// When the whole key stops verifying (a contractor's, a trial's); never by default.
+    pub expires_at: Option<Timestamp>,
 }
 
 impl NewKey {
@@ -30,6 +32,7 @@ impl NewKey {
         scopes: &[String],
         rate_limit: u32,
         class: KeyClass,
+        expires_at: Option<&str>,
     ) -> Result<Self> {
         if scopes.len() > MAX_SCOPES {
             return Err(Error::invalid(
@@ -46,7 +49,22 @@ impl NewKey {
                 .collect::<Result<_>>()?,
             rate_limit,
             class,
+            expires_at: expires_at
+                .map(|text| {
+                    Timestamp::parse(text)
+                        .map_err(|_| Error::invalid("expiresAt", "must be an RFC 3339 date-time"))
+                })
+                .transpose()?,
         })
+    }
+
+    /// The rules that depend on the clock: an expiry is in the future.
+    pub fn validate_at(&self, now: Timestamp) -> Result<()> {
+        self.validate()?;
+        if self.expires_at.is_some_and(|at| at <= now) {
+            return Err(Error::invalid("expiresAt", "must be in the future"));
+        }
+        Ok(())
     }
 
     /// The rules a key's attributes obey, however they were built.

@@ -55,6 +55,9 @@ pub fn plan_schedule(
     if key.status == KeyStatus::Revoked {
         return Err(Conflict::KeyRevoked.into());
     }
+    if key.has_expired(act.now) {
+        return Err(Conflict::KeyExpired.into());
+    }
     if let Some(active) = &key.active_rotation {
         return Err(Conflict::RotationInProgress {
             rotation_id: active.to_string(),

@@ -1,12 +1,14 @@
 //! What the jobs ask of a rotation or key: the processor's step, giving up on a
-//! rotation that cannot advance, and the scanner's expiry warning and late starts.
+//! rotation that cannot advance, a key's own expiry, and the scanner's expiry warning
+//! and late starts.
 
 use super::Keyroll;
 use crate::error::{Error, Result};
 use crate::ids::{Actor, KeyId, Reason, RotationId};
 use crate::key::Key;
 use crate::plan::{
-    advance_needs_usage, plan_advance, plan_fail, plan_start_late, plan_warn_expiring, Act, Advance,
+    advance_needs_usage, plan_advance, plan_expiry, plan_fail, plan_start_late, plan_warn_expiring,
+    Act, Advance, ExpiryStep,
 };
 use crate::rollover::Usage;
 use crate::rotation::Rotation;
@@ -94,6 +96,29 @@ impl Keyroll {
                 match plan_start_late(key, rotation, &self.config.policy, reason, act)? {
                     Some((change, rotation)) => (Some(change), Some(rotation)),
                     None => (None, None),
+                },
+            )
+        })
+        .await
+    }
+
+    /// The processor's step for a key's own expiry: the warning ahead of it, or
+    /// marking it expired once it has passed. Writes nothing when neither is due.
+    pub async fn settle_key_expiry(&self, key_id: &KeyId) -> Result<ExpiryStep> {
+        let actor = Actor::system("processor");
+        let actor = &actor;
+        let warn_ahead = u64::from(self.config.policy.warn_ahead_days) * crate::compliance::DAY;
+        self.commit_with_retry(|| async move {
+            let now = self.now();
+            let key = self.load_key(key_id).await?;
+            let rotation = match &key.active_rotation {
+                Some(id) => Some(self.rotation(id).await?),
+                None => None,
+            };
+            Ok(
+                match plan_expiry(key, rotation, warn_ahead, Act { actor, now })? {
+                    Some((change, step)) => (Some(change), step),
+                    None => (None, ExpiryStep::default()),
                 },
             )
         })

@@ -59,6 +59,8 @@ impl Keyroll {
             },
         };
         change.stamp(status, current_since);
+        let warn_ahead = u64::from(self.config.policy.warn_ahead_days) * crate::compliance::DAY;
+        change.stamp_expiry_check(warn_ahead);
         Ok(Stamped(change))
     }
 

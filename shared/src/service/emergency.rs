@@ -153,6 +153,7 @@ impl Keyroll {
                 Conflict::LeakAlreadyRotating
                 | Conflict::LeakedSecretIsDead
                 | Conflict::KeyRevoked
+                | Conflict::KeyExpired
                 | Conflict::WrongState(_),
             )) => Ok(LeakVerdict::TruePositive {
                 key_id: record.key_id,

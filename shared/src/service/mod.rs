@@ -51,8 +51,8 @@ mod scoped;
 mod verification;
 
 pub use crate::plan::{
-    Advance, Completion, EmergencyRequest, EmergencySource, LegacyKey, NewKey, RotationRequest,
-    ScheduleTrigger, Start, MAX_SCOPES,
+    Advance, Completion, EmergencyRequest, EmergencySource, ExpiryStep, LegacyKey, NewKey,
+    RotationRequest, ScheduleTrigger, Start, MAX_SCOPES,
 };
 pub use compliance::{ComplianceCursor, ComplianceFilter, CompliancePage, MAX_COMPLIANCE_PAGE};
 pub use contacts::{MAX_DESTINATIONS, SECRET_OVERLAP_SECONDS};

@@ -14,7 +14,7 @@ use crate::compliance::{ComplianceCounts, ComplianceSnapshot};
 use crate::held::HeldMarker;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, OrganizationId, RotationId};
-use crate::index::{AgeRef, ComplianceEntry, CompliancePartition, DueRef, SortRange};
+use crate::index::{AgeRef, ComplianceEntry, CompliancePartition, DueRef, ExpiryRef, SortRange};
 use crate::key::{Key, KeyClass, SecretRecord};
 use crate::notification::OutboxEntry;
 use crate::rotation::Rotation;
@@ -85,6 +85,17 @@ pub trait Store: Send + Sync {
         after: Option<&DueRef>,
         limit: usize,
     ) -> Result<Vec<DueRef>, StoreError>;
+
+    /// Up to `limit` active keys of index `shard` whose own expiry needs the processor
+    /// (a warning ahead of it, or marking it expired) at or before `due_by`, in due
+    /// order, starting after `after`.
+    async fn expiring_keys(
+        &self,
+        shard: u8,
+        due_by: Timestamp,
+        after: Option<&ExpiryRef>,
+        limit: usize,
+    ) -> Result<Vec<ExpiryRef>, StoreError>;
 
     /// Up to `limit` active keys of `class` in index `shard` whose current secret was
     /// created before `created_before`, oldest first, starting after `after`.

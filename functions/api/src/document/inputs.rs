@@ -181,6 +181,10 @@ pub const FREE_INPUTS: &[(&str, &str)] = &[
     ("LeakReportItem.url", "where GitHub found it"),
     ("LeakReportItem.source", "GitHub's own label"),
     ("ScheduleRotationRequest.scheduledAt", "format: date-time"),
+    (
+        "CreateKeyRequest.expiresAt",
+        "format: date-time; in the future, else 422",
+    ),
     ("ImportRow.createdAt", "format: date-time"),
     (
         "Github-Public-Key-Identifier",

@@ -59,6 +59,10 @@ pub struct KeyView {
     pub status: KeyStatus,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+    /// When the whole key stops verifying, if it expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Timestamp>,
     /// When the key was revoked (absent for a key imported already revoked).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -94,6 +98,7 @@ impl From<&Key> for KeyView {
             status: key.status,
             created_at: key.created_at,
             revoked_at: key.revoked_at,
+            expires_at: key.expires_at,
             created_by: key.created_by.to_string(),
             active_rotation_id: key.active_rotation.as_ref().map(ToString::to_string),
             versions: key.versions.iter().map(SecretVersionView::from).collect(),

@@ -23,6 +23,10 @@ pub struct CreateKeyRequest {
     pub rate_limit: u32,
     #[serde(default)]
     pub class: KeyClass,
+    /// When the whole key stops verifying (RFC 3339, in the future): every secret of
+    /// it answers `EXPIRED` from that second. Default: never.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

@@ -237,6 +237,7 @@ mod tests {
             (Error::invalid("reason", "too long"), 422),
             (Error::not_found("key", "key_x"), 404),
             (Conflict::KeyRevoked.into(), 409),
+            (Conflict::KeyExpired.into(), 409),
             (
                 Conflict::RotationInProgress {
                     rotation_id: "rot_x".into(),

@@ -40,6 +40,7 @@ pub async fn create_key(
         &request.scopes,
         request.rate_limit,
         request.class,
+        request.expires_at.as_deref(),
     )?;
     let keyroll = state.keyroll.clone();
     idempotent(

@@ -332,3 +332,32 @@ async fn revoke_a_key_and_offboard_an_organisation() {
         .await;
     assert_eq!(again.body, json!({"revoked": 0, "remaining": 0}));
 }
+
+/// A key with `expiresAt` shows it, and answers `EXPIRED` from that second with no job
+/// run; an expiry in the past or not a date-time is a 422 that creates nothing.
+#[tokio::test]
+async fn a_key_expires_at_its_expiry() {
+    let app = spawn_app();
+    let create = |expires_at: &str| json!({"organizationId": "org_acme", "name": "trial", "rateLimit": 5, "expiresAt": expires_at});
+    for bad in [
+        "2025-12-31T23:59:59Z",
+        "2026-01-01T00:00:00Z",
+        "next tuesday",
+    ] {
+        let refused = app.call("POST", "/v1/keys", Some(create(bad))).await;
+        assert_problem(&refused, 422);
+        assert!(refused.text.contains("expiresAt"), "{}", refused.text);
+    }
+    let reply = app
+        .call("POST", "/v1/keys", Some(create("2026-01-02T00:00:00Z")))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(reply.body["key"]["expiresAt"], "2026-01-02T00:00:00Z");
+    let secret = reply.body["secret"].as_str().unwrap().to_owned();
+    app.clock
+        .set(Timestamp::parse("2026-01-01T23:59:59Z").unwrap());
+    assert_eq!(app.verify(&secret).await, "VALID");
+    app.clock
+        .set(Timestamp::parse("2026-01-02T00:00:00Z").unwrap());
+    assert_eq!(app.verify(&secret).await, "EXPIRED");
+}

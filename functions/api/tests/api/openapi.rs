@@ -551,6 +551,21 @@ fn kept(
                 }
                 return;
             }
+            // An answer may promise a new field; a request may not demand one.
+            let answer = at.contains("/responses/")
+                || at
+                    .strip_prefix("#/components/schemas/")
+                    .and_then(|rest| rest.split('/').next())
+                    .is_some_and(|name| !name.ends_with("Request") && !name.ends_with("Row"));
+            if at.ends_with("/required") && answer {
+                let is: Vec<_> = is.iter().map(Value::to_string).collect();
+                for name in was.iter().map(Value::to_string) {
+                    if !is.contains(&name) {
+                        broken.push(format!("{at}: {name} is no longer required"));
+                    }
+                }
+                return;
+            }
             if at.ends_with("/required") {
                 let mut was: Vec<_> = was.iter().map(Value::to_string).collect();
                 let mut is: Vec<_> = is.iter().map(Value::to_string).collect();

@@ -50,7 +50,7 @@ async fn scheduled_rotation_over_http() {
     assert_eq!(processed.status, StatusCode::OK, "{}", processed.text);
     assert_eq!(
         processed.body,
-        json!({"started": 1, "reminded": 0, "completed": 0, "extended": 0, "undelivered": 0, "failed": 0, "markedFailed": 0, "stuck": 0, "notified": 0, "remaining": 0, "orphanedSecretsDeleted": 0})
+        json!({"started": 1, "reminded": 0, "completed": 0, "extended": 0, "undelivered": 0, "failed": 0, "markedFailed": 0, "stuck": 0, "notified": 0, "remaining": 0, "orphanedSecretsDeleted": 0, "expiryWarned": 0, "expired": 0})
     );
     app.clock
         .set(Timestamp::parse("2026-01-02T01:00:00Z").unwrap());

@@ -9,10 +9,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::schema::{
-    age_pk, attr, audit_sk, compliance_org_pk, compliance_pk, due_pk, emergency_pk, idempotency_pk,
-    key_pk, org_pk, outbox_pk, pointer_pk, rotation_sk, secret_pk, AGE_PK, AGE_SK, CMP_MOVED,
-    CMP_ORG_PK, CMP_PK, CMP_PREFIX, CMP_SK, COMPLIANCE_PK, DUE_PK, DUE_SK, HELD_PK, IDEMPOTENCY_SK,
-    KEY_SK, ORG_PK, ORG_SK, PK, POINTER_SK, SECRET_SK, SK, SNAPSHOT_SK_PREFIX, TTL,
+    age_pk, attr, audit_sk, compliance_org_pk, compliance_pk, due_pk, emergency_pk, expiry_pk,
+    idempotency_pk, key_pk, org_pk, outbox_pk, pointer_pk, rotation_sk, secret_pk, AGE_PK, AGE_SK,
+    CMP_MOVED, CMP_ORG_PK, CMP_PK, CMP_PREFIX, CMP_SK, COMPLIANCE_PK, DUE_PK, DUE_SK, HELD_PK,
+    IDEMPOTENCY_SK, KEY_SK, ORG_PK, ORG_SK, PK, POINTER_SK, SECRET_SK, SK, SNAPSHOT_SK_PREFIX, TTL,
 };
 use crate::audit::AuditEvent;
 use crate::change::EmergencyLogEntry;
@@ -21,7 +21,7 @@ use crate::error::StoreError;
 use crate::held::HeldMarker;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, OrganizationId, RotationId};
-use crate::index::{AgeRef, ComplianceEntry, DueRef};
+use crate::index::{AgeRef, ComplianceEntry, DueRef, ExpiryRef};
 use crate::key::{Key, KeyClass, SecretRecord};
 use crate::notification::OutboxEntry;
 use crate::rotation::Rotation;
@@ -82,6 +82,10 @@ pub fn key_item(key: &Key) -> Result<Item, StoreError> {
     if let Some(age) = AgeRef::of(key) {
         item.insert(AGE_PK.into(), s(age_pk(age.class, age.shard())));
         item.insert(AGE_SK.into(), s(age.sort_key()));
+    }
+    if let Some(expiry) = ExpiryRef::of(key) {
+        item.insert(DUE_PK.into(), s(expiry_pk(expiry.shard())));
+        item.insert(DUE_SK.into(), s(expiry.sort_key()));
     }
     item.insert(ORG_PK.into(), s(org_pk(&key.organization_id)));
     item.insert(ORG_SK.into(), s(key.id.as_str()));

@@ -31,7 +31,7 @@ use crate::compliance::{ComplianceCounts, ComplianceSnapshot};
 use crate::held::HeldMarker;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, OrganizationId, RotationId};
-use crate::index::{AgeRef, ComplianceEntry, CompliancePartition, DueRef, SortRange};
+use crate::index::{AgeRef, ComplianceEntry, CompliancePartition, DueRef, ExpiryRef, SortRange};
 use crate::key::{Key, KeyClass, SecretRecord};
 use crate::notification::OutboxEntry;
 use crate::rotation::Rotation;
@@ -427,6 +427,16 @@ impl Store for DynamoStore {
         limit: usize,
     ) -> Result<Vec<DueRef>, StoreError> {
         self.query_due(shard, due_by, after, limit).await
+    }
+
+    async fn expiring_keys(
+        &self,
+        shard: u8,
+        due_by: Timestamp,
+        after: Option<&ExpiryRef>,
+        limit: usize,
+    ) -> Result<Vec<ExpiryRef>, StoreError> {
+        self.query_expiring(shard, due_by, after, limit).await
     }
 
     async fn aged_keys(

@@ -10,10 +10,10 @@ use super::items::{
 };
 use super::schema::{
     age_pk, attr, audit_sk, compliance_org_pk, compliance_pk, counter_attribute, due_pk,
-    emergency_pk, key_pk, org_pk, outbox_pk, pointer_pk, rotation_sk, totals_pk, AGE_INDEX, AGE_PK,
-    AGE_SK, AUDIT_SK_PREFIX, CMP_ORG_PK, CMP_PK, CMP_SK, COMPLIANCE_INDEX, COMPLIANCE_ORG_INDEX,
-    COMPLIANCE_PK, DUE_INDEX, DUE_PK, DUE_SK, HELD_PK, KEY_SK, ORG_INDEX, ORG_PK, ORG_SK, PK,
-    POINTER_SK, ROTATION_SK_PREFIX, SK, SNAPSHOT_SK_PREFIX, TOTALS_SK_PREFIX,
+    emergency_pk, expiry_pk, key_pk, org_pk, outbox_pk, pointer_pk, rotation_sk, totals_pk,
+    AGE_INDEX, AGE_PK, AGE_SK, AUDIT_SK_PREFIX, CMP_ORG_PK, CMP_PK, CMP_SK, COMPLIANCE_INDEX,
+    COMPLIANCE_ORG_INDEX, COMPLIANCE_PK, DUE_INDEX, DUE_PK, DUE_SK, HELD_PK, KEY_SK, ORG_INDEX,
+    ORG_PK, ORG_SK, PK, POINTER_SK, ROTATION_SK_PREFIX, SK, SNAPSHOT_SK_PREFIX, TOTALS_SK_PREFIX,
 };
 use super::{unavailable, DynamoStore};
 use crate::audit::{AuditEvent, AuditOrder};
@@ -22,7 +22,7 @@ use crate::compliance::{ComplianceCounts, ComplianceSnapshot, KeyComplianceStatu
 use crate::error::StoreError;
 use crate::held::HeldMarker;
 use crate::ids::{KeyId, OrganizationId, RotationId};
-use crate::index::{AgeRef, ComplianceEntry, CompliancePartition, DueRef, SortRange};
+use crate::index::{AgeRef, ComplianceEntry, CompliancePartition, DueRef, ExpiryRef, SortRange};
 use crate::key::KeyClass;
 use crate::notification::{OutboxEntry, OutboxMessage};
 use crate::rotation::Rotation;
@@ -264,6 +264,44 @@ impl DynamoStore {
                 Ok(DueRef {
                     due_at,
                     rotation_id: RotationId::parse(rotation).map_err(corrupt)?,
+                    key_id: KeyId::parse(key).map_err(corrupt)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn query_expiring(
+        &self,
+        shard: u8,
+        due_by: Timestamp,
+        after: Option<&ExpiryRef>,
+        limit: usize,
+    ) -> Result<Vec<ExpiryRef>, StoreError> {
+        let start = after.map(|a| {
+            HashMap::from([
+                (PK.to_owned(), s(key_pk(&a.key_id))),
+                (SK.to_owned(), s(KEY_SK)),
+                (DUE_PK.to_owned(), s(expiry_pk(shard))),
+                (DUE_SK.to_owned(), s(a.sort_key())),
+            ])
+        });
+        let upper = format!("{due_by}#~");
+        let items = self
+            .query_index(
+                DUE_INDEX,
+                (DUE_PK, DUE_SK),
+                expiry_pk(shard),
+                upper,
+                start,
+                limit,
+            )
+            .await?;
+        items
+            .iter()
+            .map(|item| {
+                let (due_at, key) = split_index_sort_key(item, DUE_SK)?;
+                Ok(ExpiryRef {
+                    due_at,
                     key_id: KeyId::parse(key).map_err(corrupt)?,
                 })
             })

@@ -116,6 +116,10 @@ pub fn audit_sk(seq: u64) -> String {
 pub fn due_pk(shard: u8) -> String {
     format!("DUE#{shard}")
 }
+/// The due index's partitions of keys whose own expiry needs the processor.
+pub fn expiry_pk(shard: u8) -> String {
+    format!("EXPIRY#{shard}")
+}
 pub fn age_pk(class: KeyClass, shard: u8) -> String {
     format!("AGE#{class}#{shard}")
 }

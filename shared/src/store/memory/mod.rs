@@ -16,7 +16,7 @@ use crate::compliance::{ComplianceCounts, ComplianceSnapshot, KeyComplianceStatu
 use crate::held::HeldMarker;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, OrganizationId, RotationId};
-use crate::index::{AgeRef, ComplianceEntry, CompliancePartition, DueRef, SortRange};
+use crate::index::{AgeRef, ComplianceEntry, CompliancePartition, DueRef, ExpiryRef, SortRange};
 use crate::key::{Key, KeyClass, SecretRecord};
 use crate::notification::{OutboxEntry, OutboxMessage};
 use crate::rotation::Rotation;
@@ -279,6 +279,26 @@ impl Store for MemoryStore {
             .filter(|d| after.is_none_or(|a| d.sort_key() > a.sort_key()))
             .collect();
         due.sort_by_key(DueRef::sort_key);
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    async fn expiring_keys(
+        &self,
+        shard: u8,
+        due_by: Timestamp,
+        after: Option<&ExpiryRef>,
+        limit: usize,
+    ) -> Result<Vec<ExpiryRef>, StoreError> {
+        let mut due: Vec<ExpiryRef> = self
+            .lock()
+            .keys
+            .values()
+            .filter_map(ExpiryRef::of)
+            .filter(|e| e.shard() == shard && e.due_at <= due_by)
+            .filter(|e| after.is_none_or(|start| e.sort_key() > start.sort_key()))
+            .collect();
+        due.sort_by_key(ExpiryRef::sort_key);
         due.truncate(limit);
         Ok(due)
     }

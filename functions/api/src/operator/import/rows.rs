@@ -109,6 +109,7 @@ pub(crate) fn shaped(index: usize, value: serde_json::Value) -> Result<ShapedRow
         &row.scopes,
         row.rate_limit,
         row.class,
+        None,
     )
     .and_then(|key| key.validate().map(|()| key))
     .map_err(fault)?;

@@ -1,4 +1,5 @@
-//! The processor: advances every rotation that is due and delivers the outbox.
+//! The processor: advances every rotation that is due, settles keys whose own expiry
+//! is near or past (`expiry.rs`), and delivers the outbox.
 //!
 //! - Reads only the due index (sharded, paged), advances rotations with bounded
 //!   concurrency, and stops starting work at `stop_at` (the Lambda deadline minus a
@@ -11,6 +12,8 @@
 //! - Delivers the outbox: notifications to the queue (in order per key, deduplicated by
 //!   event id), vault secrets deleted. An entry is removed only once done, so a crash
 //!   or an outage at any point is finished by a later run.
+
+mod expiry;
 
 use std::time::{Duration, Instant};
 
@@ -87,6 +90,10 @@ pub struct ProcessReport {
     /// Held secrets deleted because their rotation never committed (an hour after
     /// they were held, once that is certain).
     pub orphaned_secrets_deleted: u64,
+    /// Keys whose own expiry is near: the customer was warned (`key.expiring`).
+    pub expiry_warned: u64,
+    /// Keys past their own expiry, marked expired.
+    pub expired: u64,
 }
 
 async fn advance_with_retry(
@@ -190,6 +197,7 @@ pub async fn process_due(
             }
         }
     }
+    expiry::settle_expiries(keyroll, &options, &mut report).await?;
     report.notified = deliver_outbox(keyroll, queue, &options).await?;
     // Housekeeping, when time is left: a failure here delays it to the next run and
     // fails nothing else.
