@@ -100,6 +100,10 @@ pub enum AuditAction {
     /// The key's own expiry passed (its secrets stopped verifying at that second).
     #[serde(rename = "key.expired")]
     KeyExpired,
+    /// The key's name, scopes, rate limit, metadata or expiry changed (`before` and
+    /// `after` hold only what changed).
+    #[serde(rename = "key.updated")]
+    KeyUpdated,
 }
 
 /// One recorded state change. `before` and `after` describe the changed state (stages,

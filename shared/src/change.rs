@@ -310,20 +310,30 @@ impl ChangeBuilder {
                 record.stage = version.stage;
                 record.expires_at = self.key.record_expiry(version);
             }
+            record.scopes = self.key.scopes.clone();
+            record.rate_limit = self.key.rate_limit;
             secrets.push(SecretWrite::Create(record));
         }
         if let Some(before) = &self.before {
+            // What every record tells verification about its key.
+            let access_changed =
+                before.scopes != self.key.scopes || before.rate_limit != self.key.rate_limit;
             for version in &self.key.versions {
                 let Some(old) = before.version(version.version) else {
                     continue;
                 };
                 let expires_at = self.key.record_expiry(version);
-                if old.stage != version.stage || before.record_expiry(old) != expires_at {
+                if access_changed
+                    || old.stage != version.stage
+                    || before.record_expiry(old) != expires_at
+                {
                     secrets.push(SecretWrite::SetState {
                         lookup_hash: version.lookup_hash,
                         state: SecretState {
                             stage: version.stage,
                             expires_at,
+                            scopes: self.key.scopes.clone(),
+                            rate_limit: self.key.rate_limit,
                         },
                     });
                 }

@@ -23,6 +23,9 @@ pub enum ErrorKind {
     Conflict,
     /// The resource existed but is gone for good (a secret already revealed).
     Gone,
+    /// The request was conditional on a version of the resource it no longer is at
+    /// (`If-Match`).
+    PreconditionFailed,
     /// The caller proved who they are but may not do this.
     Forbidden,
     /// The presented credential is missing or not valid.
@@ -100,6 +103,10 @@ pub enum Error {
 
     #[error("{0}")]
     Gone(String),
+
+    /// A change made on condition that the key is still at a revision it has left.
+    #[error("the key is at revision {current}, not the one the request was made on")]
+    PreconditionFailed { current: u64 },
 
     #[error("{0}")]
     Forbidden(String),
@@ -386,6 +393,7 @@ impl Error {
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Conflict(_) => ErrorKind::Conflict,
             Error::Gone(_) => ErrorKind::Gone,
+            Error::PreconditionFailed { .. } => ErrorKind::PreconditionFailed,
             Error::Forbidden(_) => ErrorKind::Forbidden,
             Error::Unauthenticated => ErrorKind::Unauthenticated,
             Error::Unavailable { .. } | Error::Corrupt(_) => ErrorKind::Unavailable,

@@ -199,6 +199,10 @@ pub struct Key {
     /// When the key was revoked through keyroll (an imported revoked key has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<Timestamp>,
+    /// The API company's own labels (its customer id, a plan, a team): a flat map of
+    /// at most 16 entries, never read by keyroll.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metadata: std::collections::BTreeMap<String, String>,
     /// When every secret of the key stops verifying, whatever their own expiry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<Timestamp>,
@@ -451,11 +455,14 @@ impl SecretRecord {
     }
 }
 
-/// The parts of a secret record that change after it is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The parts of a secret record that change after it is written: its own stage and
+/// expiry, and what verification tells about its key (scopes, rate limit).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretState {
     pub stage: SecretStage,
     pub expires_at: Option<Timestamp>,
+    pub scopes: Vec<Scope>,
+    pub rate_limit: u32,
 }
 
 #[cfg(test)]

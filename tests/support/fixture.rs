@@ -278,6 +278,7 @@ pub fn bulk_key(
         expires_at: None,
         expiry_warned_for: None,
         expiry_check_at: None,
+        metadata: Default::default(),
         audit_head: None,
         audit_head_mac: None,
         expiry_warned_version: None,

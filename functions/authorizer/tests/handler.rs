@@ -293,6 +293,41 @@ async fn a_revoked_secret_passes_at_most_for_the_cache_time() {
     }
 }
 
+/// A key's new scopes and rate limit reach the backend's context once the cache bound
+/// has passed (every secret record is rewritten with the change).
+#[tokio::test]
+async fn patched_scopes_reach_the_context_within_the_cache_bound() {
+    let w = world(10);
+    let deps = Deps::new(w.keyroll.clone());
+    let (key_id, secret) = w.issue().await;
+    let context = |answer: Value| answer["context"].clone();
+    let before = context(invoke(&deps, http_api_event(&secret)).await);
+    assert_eq!(before["scopes"], "charges:read charges:write");
+    let patch = keyroll_core::service::KeyPatch {
+        scopes: Some(vec![Scope::parse("refunds:write").unwrap()]),
+        rate_limit: Some(50),
+        ..Default::default()
+    };
+    w.keyroll
+        .update_key(
+            &key_id,
+            &patch,
+            None,
+            keyroll_core::service::KeyScope::Any,
+            &w.actor,
+        )
+        .await
+        .unwrap();
+    // Within the bound the cached verification may still answer.
+    w.clock.advance(9);
+    let cached = context(invoke(&deps, http_api_event(&secret)).await);
+    assert_eq!(cached["scopes"], "charges:read charges:write");
+    w.clock.advance(1);
+    let after = context(invoke(&deps, http_api_event(&secret)).await);
+    assert_eq!(after["scopes"], "refunds:write");
+    assert_eq!(after["rateLimit"], 50);
+}
+
 /// Expiry is checked on every request, cached or not: the end of a grace is exact
 /// even when the secret was verified a second earlier.
 #[tokio::test]

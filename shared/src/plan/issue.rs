@@ -29,6 +29,7 @@ fn new_key(request: NewKey, act: Act<'_>, first: SecretVersion) -> Key {
         revoked_at: None,
         expiry_warned_for: None,
         expiry_check_at: None,
+        metadata: Default::default(),
         audit_head: None,
         audit_head_mac: None,
         expiry_warned_version: None,

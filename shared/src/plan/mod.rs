@@ -12,6 +12,7 @@
 //! | the processor's step: start, remind, usage and delivery checks, complete; giving up | [`advance`] |
 //! | handing out a held secret once | [`reveal`] |
 //! | revoking a key: every secret dead now, a rotation in progress cancelled | [`revoke`] |
+//! | changing a key's name, scopes, rate limit, metadata, expiry (a merge patch) | [`update`] |
 //! | the expiry warning ahead of the maximum age | [`warn`] |
 //! | a key's own expiry: the warning ahead of it, then marking it expired | [`expire`] |
 //! | starting now a rotation scheduled too late for the maximum age | [`start_late`] |
@@ -41,6 +42,7 @@ pub mod reveal;
 pub mod revoke;
 pub mod schedule;
 pub mod start_late;
+pub mod update;
 pub mod warn;
 
 pub use advance::{advance_needs_usage, plan_advance, plan_fail, Advance};
@@ -58,6 +60,7 @@ pub use reveal::plan_reveal;
 pub use revoke::{plan_revoke, Revocation};
 pub use schedule::plan_schedule;
 pub use start_late::plan_start_late;
+pub use update::{plan_update, KeyPatch, MetadataPatch};
 pub use warn::plan_warn_expiring;
 
 /// The public half of a freshly minted secret: what a plan writes. The secret itself
@@ -262,7 +265,7 @@ fn notification_kind(action: AuditAction) -> Option<NotificationType> {
         | AuditAction::KeyExpiryWarned => None,
         // About the key, not a rotation: `revoke` sends its own; an expiry was
         // announced ahead of it (`expire`).
-        AuditAction::KeyRevoked | AuditAction::KeyExpired => None,
+        AuditAction::KeyRevoked | AuditAction::KeyExpired | AuditAction::KeyUpdated => None,
     }
 }
 
@@ -381,6 +384,7 @@ pub(crate) mod fixtures {
             expires_at: None,
             expiry_warned_for: None,
             expiry_check_at: None,
+            metadata: Default::default(),
             audit_head: None,
             audit_head_mac: None,
             expiry_warned_version: None,

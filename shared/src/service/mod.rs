@@ -16,6 +16,7 @@
 //! | the compliance read model: stamps, settling, report pages and figures | `compliance.rs` |
 //! | idempotent replay | `replay.rs` |
 //! | revoking a key, offboarding an organisation | `revoke.rs` |
+//! | changing a key's attributes (a merge patch) | `update.rs` |
 //! | contacts, webhook endpoints, the feed, the delivery log | `contacts.rs` |
 //! | an organisation's own keys and rotations, for its users | `scoped.rs` |
 
@@ -48,11 +49,12 @@ mod queries;
 mod replay;
 mod revoke;
 mod scoped;
+mod update;
 mod verification;
 
 pub use crate::plan::{
-    Advance, Completion, EmergencyRequest, EmergencySource, ExpiryStep, LegacyKey, NewKey,
-    RotationRequest, ScheduleTrigger, Start, MAX_SCOPES,
+    Advance, Completion, EmergencyRequest, EmergencySource, ExpiryStep, KeyPatch, LegacyKey,
+    MetadataPatch, NewKey, RotationRequest, ScheduleTrigger, Start, MAX_SCOPES,
 };
 pub use compliance::{ComplianceCursor, ComplianceFilter, CompliancePage, MAX_COMPLIANCE_PAGE};
 pub use contacts::{MAX_DESTINATIONS, SECRET_OVERLAP_SECONDS};

@@ -20,7 +20,7 @@ pub enum KeyScope<'a> {
 }
 
 impl KeyScope<'_> {
-    fn allows(&self, key: &Key) -> bool {
+    pub(super) fn allows(&self, key: &Key) -> bool {
         match self {
             KeyScope::Any => true,
             KeyScope::OwnedBy(organization) => key.organization_id == **organization,

@@ -4,7 +4,7 @@
 use crate::dto::limits::KEY_PAGE;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use keyroll_core::error::Error;
 use keyroll_core::ids::KeyId;
@@ -18,10 +18,12 @@ use super::access::Customer;
 use crate::actions::audit::{audit_of, AuditPaging};
 use crate::actions::revoke::revoke;
 use crate::actions::rotate::{emergency, schedule};
+use crate::actions::update::update;
 use crate::dto::{
     AuditResponse, EmergencyRotationRequest, KeyResponse, KeyView, RevokeKeyRequest, RotationView,
-    RotationWithSecretResponse, ScheduleRotationRequest, Viewer,
+    RotationWithSecretResponse, ScheduleRotationRequest, UpdateOwnKeyRequest, Viewer,
 };
+use crate::http::conditional::etag;
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::params::key_id;
 use crate::http::problem::ApiError;
@@ -167,14 +169,14 @@ pub async fn list_keys(
     params(("keyId" = String, Path, description = "key_…")),
     security(("customerToken" = [])),
     responses(
-        (status = 200, body = OrgKeyResponse),
+        (status = 200, body = OrgKeyResponse, headers(("ETag" = String, description = "the key's revision, for `If-Match`"))),
         Unauthenticated, NotFound,
     ))]
 pub async fn get_key(
     State(state): State<AppState>,
     Extension(Customer(user)): Extension<Customer>,
     Path(raw): Path<String>,
-) -> Result<Json<OrgKeyResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let key = state
         .keyroll
         .owned_key(&user.organization, &key_id(&raw)?)
@@ -190,7 +192,43 @@ pub async fn get_key(
         rotation.as_ref(),
         &state,
     );
-    Ok(Json(OrgKeyResponse { key: view }))
+    Ok((
+        [(axum::http::header::ETAG, etag(key.revision))],
+        Json(OrgKeyResponse { key: view }),
+    )
+        .into_response())
+}
+
+/// Rename one of your keys or change its metadata (a JSON merge patch, RFC 7396; sent
+/// as `application/merge-patch+json` or `application/json`). `If-Match` with the
+/// key's `ETag` makes the change conditional (412 if it changed since).
+#[utoipa::path(patch, path = "/v1/org/keys/{keyId}", tag = "customer",
+    request_body(content = UpdateOwnKeyRequest, content_type = "application/merge-patch+json"),
+    params(("keyId" = String, Path, description = "key_…"),
+           ("If-Match" = Option<String>, Header, description = "the key's ETag, e.g. \"12\"")),
+    security(("customerToken" = [])),
+    responses(
+        (status = 200, body = KeyResponse, headers(("ETag" = String, description = "the key's revision"))),
+        MalformedBody, Unauthenticated, Forbidden, NotFound, StateConflict, PreconditionFailed, TooLarge, UnsupportedMediaType, Invalid,
+    ))]
+pub async fn update_key(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: JsonBody<UpdateOwnKeyRequest>,
+) -> Result<Response, ApiError> {
+    let id = key_id(&raw)?;
+    let patch = body.value.into_patch()?;
+    update(
+        &state,
+        user.actor,
+        id,
+        Some(user.organization),
+        &headers,
+        patch,
+    )
+    .await
 }
 
 /// Roll one of your keys: the new secret is in this response (shown once) and valid at

@@ -79,8 +79,31 @@ pub fn body_rules() -> Vec<(&'static str, &'static str, Rule)> {
         ("CreateKeyRequest", "scopes", scopes.clone()),
         ("ImportRow", "scopes", scopes),
         ("CreateKeyRequest", "rateLimit", Range(rules::RATE_LIMIT)),
+        ("UpdateKeyRequest", "rateLimit", Range(rules::RATE_LIMIT)),
+        (
+            "UpdateKeyRequest",
+            "scopes",
+            Items {
+                min: 0,
+                max: rules::MAX_SCOPES,
+            },
+        ),
+        ("UpdateKeyRequest", "metadata", metadata()),
+        ("UpdateOwnKeyRequest", "metadata", metadata()),
         ("ImportRow", "rateLimit", Range(rules::RATE_LIMIT)),
     ]
+}
+
+/// The rule of a key's metadata.
+fn metadata() -> Rule {
+    use keyroll_core::plan::update::{
+        MAX_METADATA_ENTRIES, MAX_METADATA_NAME_CHARS, MAX_METADATA_VALUE_CHARS,
+    };
+    Rule::Map {
+        entries: MAX_METADATA_ENTRIES,
+        name_chars: MAX_METADATA_NAME_CHARS,
+        value_chars: MAX_METADATA_VALUE_CHARS,
+    }
 }
 
 /// The rules of parameters, by name, wherever they appear.
@@ -93,6 +116,7 @@ pub fn parameter_rules() -> Vec<(&'static str, Rule)> {
         ("eventId", Rule::Text(rules::EVENT_ID)),
         ("organizationId", Rule::Text(OrganizationId::RULE)),
         ("Idempotency-Key", Rule::Text(rules::IDEMPOTENCY_KEY)),
+        ("If-Match", Rule::pattern(r#"^(\*|"[0-9]{1,19}")$"#, 1, 21)),
         ("order", Rule::OneOf(&["oldest", "newest"])),
         (
             "status",
@@ -219,6 +243,7 @@ pub(crate) fn cross_field_rules(schemas: &mut Value) {
     for (schema, property) in [
         ("CreateKeyRequest", "rateLimit"),
         ("ImportRow", "rateLimit"),
+        ("UpdateKeyRequest", "rateLimit"),
     ] {
         schemas[schema]["properties"][property]["format"] = json!("int64");
     }

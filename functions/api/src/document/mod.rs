@@ -38,6 +38,13 @@ pub enum Rule {
     OneOf(&'static [&'static str]),
     /// An array that names each item at most once.
     Distinct,
+    /// A flat map of text: at most `entries` entries, names of 1-`name_chars` and
+    /// values of at most `value_chars` characters (`null` removes an entry).
+    Map {
+        entries: usize,
+        name_chars: usize,
+        value_chars: usize,
+    },
 }
 
 impl Rule {
@@ -71,6 +78,15 @@ impl Rule {
             Rule::Items { min, max } => json!({"minItems": min, "maxItems": max}),
             Rule::OneOf(words) => json!({"enum": words}),
             Rule::Distinct => json!({"uniqueItems": true}),
+            Rule::Map {
+                entries,
+                name_chars,
+                value_chars,
+            } => json!({
+                "maxProperties": entries,
+                "propertyNames": {"minLength": 1, "maxLength": name_chars},
+                "additionalProperties": {"maxLength": value_chars},
+            }),
         };
         match value {
             Value::Object(map) => map,

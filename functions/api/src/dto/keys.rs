@@ -70,6 +70,8 @@ pub struct KeyView {
     pub created_by: String,
     pub active_rotation_id: Option<String>,
     pub versions: Vec<SecretVersionView>,
+    /// The API company's own labels for the key (`PATCH` sets them).
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 impl KeyView {
@@ -102,6 +104,7 @@ impl From<&Key> for KeyView {
             created_by: key.created_by.to_string(),
             active_rotation_id: key.active_rotation.as_ref().map(ToString::to_string),
             versions: key.versions.iter().map(SecretVersionView::from).collect(),
+            metadata: key.metadata.clone(),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod destinations;
 pub mod keys;
 pub mod limits;
+pub mod patch;
 pub mod requests;
 pub mod rotations;
 pub mod values;
@@ -14,6 +15,7 @@ pub mod verify;
 
 pub use audit::*;
 pub use keys::*;
+pub use patch::*;
 pub use requests::*;
 pub use rotations::*;
 pub use values::*;

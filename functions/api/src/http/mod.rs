@@ -2,6 +2,7 @@
 //! documents, idempotent requests, cursors, path and query values, bearer tokens and
 //! the request's deadline. No handler lives here.
 
+pub mod conditional;
 pub mod credentials;
 pub mod cursor;
 pub mod deadline;

@@ -78,6 +78,7 @@ pub fn status_and_type(error: &Error) -> (u16, &'static str) {
             _ => (409, "https://keyroll.dev/problems/wrong-state"),
         },
         ErrorKind::Gone => (410, "https://keyroll.dev/problems/gone"),
+        ErrorKind::PreconditionFailed => (412, "https://keyroll.dev/problems/precondition-failed"),
         ErrorKind::Forbidden => (403, "https://keyroll.dev/problems/forbidden"),
         ErrorKind::Unauthenticated => (401, "https://keyroll.dev/problems/unauthorized"),
         ErrorKind::Unavailable => (503, "https://keyroll.dev/problems/unavailable"),

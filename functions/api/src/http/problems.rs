@@ -50,6 +50,11 @@ problem_response!(
 );
 
 problem_response!(
+    /// `If-Match` names a revision the key has left: read it again, then retry.
+    PreconditionFailed = 412
+);
+
+problem_response!(
     /// The body is larger than the route accepts.
     TooLarge = 413
 );

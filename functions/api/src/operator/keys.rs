@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use keyroll_core::idempotency::{IdempotentOperation, RequestOutcome};
 use keyroll_core::service::NewKey;
@@ -11,6 +11,7 @@ use keyroll_core::service::NewKey;
 use super::auth::Authenticated;
 use crate::actions::audit::{audit_of, AuditPaging};
 use crate::actions::revoke::revoke;
+use crate::actions::update::update;
 use crate::dto::*;
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::idempotency::{idempotent, Outcome};
@@ -79,21 +80,54 @@ pub async fn revoke_key(
     revoke(&state, actor, key_id(&raw)?, None, &headers, body).await
 }
 
+/// Change a key (a JSON merge patch, RFC 7396; sent as `application/merge-patch+json`
+/// or `application/json`): its name, scopes, rate limit, metadata or expiry. Every
+/// secret record is rewritten in the same transaction, so verification answers with
+/// the new scopes and rate limit at once (the authorizer within its cache bound).
+/// `If-Match` with the key's `ETag` makes the change conditional (412 if it changed
+/// since). Audited with only what changed; a patch that changes nothing writes nothing.
+#[utoipa::path(patch, path = "/v1/keys/{keyId}", tag = "keys",
+    request_body(content = UpdateKeyRequest, content_type = "application/merge-patch+json"),
+    params(("keyId" = String, Path, description = "key_…"),
+           ("If-Match" = Option<String>, Header, description = "the key's ETag, e.g. \"12\"")),
+    responses(
+        (status = 200, body = KeyResponse, headers(("ETag" = String, description = "the key's revision"))),
+        MalformedBody, Unauthenticated, NotFound, StateConflict, PreconditionFailed, TooLarge, UnsupportedMediaType, Invalid,
+    ))]
+pub async fn update_key(
+    State(state): State<AppState>,
+    Extension(Authenticated(actor)): Extension<Authenticated>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: JsonBody<UpdateKeyRequest>,
+) -> Result<Response, ApiError> {
+    let id = key_id(&raw)?;
+    let patch = body.value.into_patch()?;
+    update(&state, actor, id, None, &headers, patch).await
+}
+
 /// A key with its secret versions (never a hash or a secret).
 #[utoipa::path(get, path = "/v1/keys/{keyId}", tag = "keys",
     params(("keyId" = String, Path, description = "key_…")),
     responses(
-        (status = 200, body = KeyResponse),
+        (status = 200, body = KeyResponse, headers(("ETag" = String, description = "the key's revision, for `If-Match`"))),
         Unauthenticated, NotFound,
     ))]
 pub async fn get_key(
     State(state): State<AppState>,
     Path(raw): Path<String>,
-) -> Result<Json<KeyResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let (key, usage) = state.keyroll.key_with_usage(&key_id(&raw)?).await?;
-    Ok(Json(KeyResponse {
-        key: KeyView::with_usage(&key, &usage),
-    }))
+    Ok((
+        [(
+            axum::http::header::ETAG,
+            crate::http::conditional::etag(key.revision),
+        )],
+        Json(KeyResponse {
+            key: KeyView::with_usage(&key, &usage),
+        }),
+    )
+        .into_response())
 }
 
 /// A page of a key's audit trail (each event with what changed), and whether its

@@ -44,7 +44,7 @@ pub fn routes(document: OpenApi) -> OpenApiRouter<AppState> {
                 // 1,000 rows of a few hundred bytes each.
                 .layer(DefaultBodyLimit::max(import::MAX_BODY_BYTES)),
         )
-        .routes(routes!(keys::get_key))
+        .routes(routes!(keys::get_key, keys::update_key))
         .routes(routes!(keys::revoke_key))
         .routes(routes!(
             key_rotations::schedule_rotation,

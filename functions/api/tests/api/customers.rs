@@ -368,6 +368,11 @@ async fn a_viewer_reads_but_every_change_is_403_and_changes_nothing() {
                 Some(json!({"reason": "not mine to kill"})),
             ),
             (
+                "PATCH",
+                format!("/v1/org/keys/{key}"),
+                Some(json!({"name": "renamed by a viewer"})),
+            ),
+            (
                 "POST",
                 "/v1/org/contacts".to_owned(),
                 Some(json!({"email": "x@acme.test"})),
@@ -756,4 +761,39 @@ async fn an_admin_revokes_an_own_key_and_never_another_organisations() {
         "{}",
         missing.text
     );
+}
+
+/// An admin renames a key and labels it (name and metadata only: scopes are the
+/// provider's); another organisation's key answers as an unknown one.
+#[tokio::test]
+async fn an_admin_renames_and_labels_an_own_key_only() {
+    let issuers = Issuers::new();
+    let app = spawn_customer_app(&issuers);
+    let (key, _) = app.key_of("org_acme").await;
+    let (foreign, _) = app.key_of("org_other").await;
+    let admin = issuers.token("org_acme", "ada", "admin", app.clock.now());
+    let path = format!("/v1/org/keys/{key}");
+    let got = app.as_customer(&admin, "GET", &path, None).await;
+    let etag = got.etag.clone().expect("an ETag");
+    let patch = json!({"name": "billing worker", "metadata": {"team": "billing"}});
+    let patched = app.as_customer(&admin, "PATCH", &path, Some(patch)).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+    assert_eq!(patched.body["key"]["name"], "billing worker");
+    assert_eq!(patched.body["key"]["metadata"], json!({"team": "billing"}));
+    assert_ne!(patched.etag, Some(etag));
+    let scopes = app
+        .as_customer(&admin, "PATCH", &path, Some(json!({"scopes": ["admin:*"]})))
+        .await;
+    assert_problem(&scopes, 422);
+    let theirs = app
+        .as_customer(
+            &admin,
+            "PATCH",
+            &format!("/v1/org/keys/{foreign}"),
+            Some(json!({"name": "mine now"})),
+        )
+        .await;
+    assert_problem(&theirs, 404);
+    let foreign_key = app.call("GET", &format!("/v1/keys/{foreign}"), None).await;
+    assert_eq!(foreign_key.body["key"]["name"], "prod");
 }

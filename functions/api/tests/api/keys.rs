@@ -361,3 +361,137 @@ async fn a_key_expires_at_its_expiry() {
         .set(Timestamp::parse("2026-01-02T00:00:00Z").unwrap());
     assert_eq!(app.verify(&secret).await, "EXPIRED");
 }
+
+/// `PATCH /v1/keys/{keyId}`: a merge patch changes only what it names, verification
+/// answers with the new scopes at once, the ETag is the revision and a stale
+/// `If-Match` is 412 that changes nothing; bad values are 422; the audit event holds
+/// only what changed.
+#[tokio::test]
+async fn patch_a_key_with_etags() {
+    let app = spawn_app();
+    let (key, secret) = app.create_key().await;
+    let path = format!("/v1/keys/{key}");
+    let got = app.call("GET", &path, None).await;
+    let etag = got.etag.clone().expect("an ETag");
+    assert_eq!(etag, "\"1\"");
+    let merge = [
+        ("content-type", "application/merge-patch+json"),
+        ("if-match", etag.as_str()),
+    ];
+    let patch = json!({"scopes": ["refunds:write", "charges:read"], "metadata": {"customer": "cus_42", "plan": "pro"}});
+    let patched = app
+        .raw("PATCH", &path, Some(patch.to_string()), &merge)
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+    assert_eq!(patched.etag.as_deref(), Some("\"2\""));
+    assert_eq!(
+        patched.body["key"]["scopes"],
+        json!(["charges:read", "refunds:write"])
+    );
+    assert_eq!(patched.body["key"]["name"], "prod");
+    assert_eq!(
+        patched.body["key"]["metadata"],
+        json!({"customer": "cus_42", "plan": "pro"})
+    );
+    let verified = app
+        .call("POST", "/v1/verify", Some(json!({"secret": secret})))
+        .await;
+    assert_eq!(
+        verified.body["scopes"],
+        json!(["charges:read", "refunds:write"]),
+        "verification answers with the new scopes at once: {}",
+        verified.text
+    );
+
+    // The same If-Match again: the key has moved on.
+    let before = app.snapshot(&key).await;
+    let stale = app
+        .raw(
+            "PATCH",
+            &path,
+            Some(json!({"name": "late"}).to_string()),
+            &merge,
+        )
+        .await;
+    assert_problem(&stale, 412);
+    assert_eq!(
+        app.snapshot(&key).await,
+        before,
+        "a stale patch changes nothing"
+    );
+
+    // Remove one entry and the expiry; a patch that changes nothing writes nothing.
+    let removed = app
+        .call(
+            "PATCH",
+            &path,
+            Some(json!({"metadata": {"plan": null}, "expiresAt": null})),
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.text);
+    assert_eq!(
+        removed.body["key"]["metadata"],
+        json!({"customer": "cus_42"})
+    );
+    assert_eq!(removed.etag.as_deref(), Some("\"3\""));
+    let nothing = app
+        .call(
+            "PATCH",
+            &path,
+            Some(json!({"metadata": {"customer": "cus_42"}})),
+        )
+        .await;
+    assert_eq!(nothing.etag.as_deref(), Some("\"3\""));
+
+    for bad in [
+        json!({"name": null}),
+        json!({"rateLimit": 0}),
+        json!({"rateLimit": null}),
+        json!({"scopes": ["no spaces"]}),
+        json!({"expiresAt": "2025-01-01T00:00:00Z"}),
+        json!({"metadata": {"": "x"}}),
+        json!({"metadata": (0..17).map(|i| (format!("k{i}"), json!("v"))).collect::<serde_json::Map<_, _>>()}),
+        json!({"class": "embedded"}),
+    ] {
+        let refused = app.call("PATCH", &path, Some(bad.clone())).await;
+        assert_problem(&refused, 422);
+    }
+    let bad_etag = app
+        .raw(
+            "PATCH",
+            &path,
+            Some("{}".into()),
+            &[("if-match", "W/\"3\"")],
+        )
+        .await;
+    assert_problem(&bad_etag, 422);
+    assert_eq!(
+        app.snapshot(&key).await.0["key"]["metadata"],
+        json!({"customer": "cus_42"})
+    );
+
+    let audit = app
+        .call(
+            "GET",
+            &format!("/v1/keys/{key}/audit?order=newest&limit=2"),
+            None,
+        )
+        .await;
+    let latest = &audit.body["events"][0];
+    assert_eq!(latest["action"], "key.updated");
+    // Only what changed: the one entry removed.
+    assert_eq!(latest["before"], json!({"metadata": {"plan": "pro"}}));
+    assert!(
+        latest["after"]["metadata"].get("customer").is_none(),
+        "{latest}"
+    );
+    assert_problem(
+        &app.call(
+            "PATCH",
+            "/v1/keys/key_01jzzzzzzzzzzzzzzzzzzzzzzz",
+            Some(json!({"name": "x"})),
+        )
+        .await,
+        404,
+    );
+}

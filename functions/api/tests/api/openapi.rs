@@ -579,7 +579,7 @@ fn kept(
             for (index, value) in was.iter().enumerate() {
                 let held = is.iter().any(|now| {
                     let mut none = Vec::new();
-                    kept((old, value), (new, now), String::new(), &mut none);
+                    kept((old, value), (new, now), format!("{at}/{index}"), &mut none);
                     none.is_empty()
                 });
                 if !held {

@@ -25,6 +25,8 @@ pub(crate) struct Reply {
     pub(crate) status: StatusCode,
     pub(crate) content_type: String,
     pub(crate) replayed: bool,
+    /// The `ETag` header, if any.
+    pub(crate) etag: Option<String>,
     pub(crate) body: Value,
     pub(crate) text: String,
 }
@@ -87,6 +89,10 @@ impl TestApp {
             .map(|v| v.to_str().unwrap().to_owned())
             .unwrap_or_default();
         let replayed = response.headers().get("idempotent-replayed").is_some();
+        let etag = response
+            .headers()
+            .get(header::ETAG)
+            .map(|v| v.to_str().unwrap().to_owned());
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -94,6 +100,7 @@ impl TestApp {
             status,
             content_type,
             replayed,
+            etag,
             body,
             text,
         }

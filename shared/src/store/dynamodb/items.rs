@@ -33,6 +33,11 @@ pub fn s(text: impl Into<String>) -> AttributeValue {
     AttributeValue::S(text.into())
 }
 
+/// `value`'s serde form as one attribute value.
+pub fn attribute<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Corrupt(format!("encode: {e}")))
+}
+
 pub fn encode<T: Serialize>(value: &T) -> Result<Item, StoreError> {
     serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(format!("encode: {e}")))
 }

@@ -83,6 +83,8 @@ pub mod attr {
     pub const STATUS: &str = "status";
     pub const STAGE: &str = "stage";
     pub const EXPIRES_AT: &str = "expiresAt";
+    pub const SCOPES: &str = "scopes";
+    pub const RATE_LIMIT: &str = "rateLimit";
     pub const LAST_USED_AT: &str = "lastUsedAt";
     pub const DAILY_USES: &str = "dailyUses";
     pub const KEY_ID: &str = "keyId";

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 
 use super::items::{
-    audit_item, emergency_item, idempotency_item, key_item, outbox_item, pointer_item,
+    attribute, audit_item, emergency_item, idempotency_item, key_item, outbox_item, pointer_item,
     rotation_item, s, secret_item, Item,
 };
 use super::schema::{attr, counter_attribute, secret_pk, totals_pk, totals_sk, PK, SECRET_SK, SK};
@@ -55,7 +55,7 @@ pub fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError>
     )
 }
 
-/// A secret record's new stage and expiry; the record must exist.
+/// A secret record's new stage, expiry, scopes and rate limit; the record must exist.
 fn set_secret_state(
     table: &str,
     write: &SecretWrite,
@@ -71,12 +71,17 @@ fn set_secret_state(
         .expression_attribute_names("#pk", PK)
         .expression_attribute_names("#stage", attr::STAGE)
         .expression_attribute_names("#expires", attr::EXPIRES_AT)
-        .expression_attribute_values(":stage", s(state.stage.as_str()));
+        .expression_attribute_names("#scopes", attr::SCOPES)
+        .expression_attribute_names("#rate", attr::RATE_LIMIT)
+        .expression_attribute_values(":stage", s(state.stage.as_str()))
+        .expression_attribute_values(":scopes", attribute(&state.scopes)?)
+        .expression_attribute_values(":rate", AttributeValue::N(state.rate_limit.to_string()));
+    const SET: &str = "SET #stage = :stage, #scopes = :scopes, #rate = :rate";
     update = match state.expires_at {
         Some(expiry) => update
-            .update_expression("SET #stage = :stage, #expires = :expires")
+            .update_expression(format!("{SET}, #expires = :expires"))
             .expression_attribute_values(":expires", s(expiry.to_rfc3339())),
-        None => update.update_expression("SET #stage = :stage REMOVE #expires"),
+        None => update.update_expression(format!("{SET} REMOVE #expires")),
     };
     let update = update
         .build()

@@ -533,6 +533,8 @@ impl Store for MemoryStore {
                     if let Some(record) = state.secrets.get_mut(&lookup_hash) {
                         record.stage = new_state.stage;
                         record.expires_at = new_state.expires_at;
+                        record.scopes = new_state.scopes;
+                        record.rate_limit = new_state.rate_limit;
                     }
                 }
             }
