@@ -77,6 +77,67 @@ impl ExpiryRef {
     }
 }
 
+/// An entry of the key lists (every key, or an organisation's; all statuses or one):
+/// a key by its creation, listed newest first.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ListedKey {
+    pub created_at: Timestamp,
+    pub key_id: KeyId,
+}
+
+impl ListedKey {
+    pub fn of(key: &Key) -> Self {
+        Self {
+            created_at: key.created_at,
+            key_id: key.id.clone(),
+        }
+    }
+
+    pub fn shard(&self) -> u8 {
+        shard_of(self.key_id.as_str())
+    }
+
+    /// The lists' sort key (`<created>#<keyId>`): a page is the entries before a
+    /// cursor's, in descending order.
+    pub fn sort_key(&self) -> String {
+        creation_sort_key(self.created_at, &self.key_id)
+    }
+}
+
+/// Which keys a list holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyListFilter {
+    pub organization: Option<OrganizationId>,
+    pub status: Option<crate::key::KeyStatus>,
+}
+
+/// The partitions of the key lists a filter spans: a status each (every status when
+/// the filter names none), and for the list of every organisation an index shard each
+/// (`None`: an organisation's list, one partition per status).
+pub fn list_partitions(filter: &KeyListFilter) -> Vec<(crate::key::KeyStatus, Option<u8>)> {
+    let statuses: Vec<_> = match filter.status {
+        Some(status) => vec![status],
+        None => crate::key::KeyStatus::ALL.to_vec(),
+    };
+    let shards: Vec<Option<u8>> = match filter.organization {
+        Some(_) => vec![None],
+        None => (0..INDEX_SHARDS).map(Some).collect(),
+    };
+    statuses
+        .into_iter()
+        .flat_map(|status| shards.iter().map(move |shard| (status, *shard)))
+        .collect()
+}
+
+impl KeyListFilter {
+    pub fn holds(&self, key: &Key) -> bool {
+        self.organization
+            .as_ref()
+            .is_none_or(|org| *org == key.organization_id)
+            && self.status.is_none_or(|status| status == key.status)
+    }
+}
+
 /// An entry of the age index: an active key and when its current secret was created.
 /// The index is partitioned by key class (each class has its own maximum age) and
 /// shard.

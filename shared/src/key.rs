@@ -55,6 +55,19 @@ pub enum KeyStatus {
     Expired,
 }
 
+impl KeyStatus {
+    pub const ALL: [KeyStatus; 3] = [KeyStatus::Active, KeyStatus::Revoked, KeyStatus::Expired];
+
+    /// The name used in the API and the table's index keys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Revoked => "revoked",
+            KeyStatus::Expired => "expired",
+        }
+    }
+}
+
 /// The stage of one secret version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -428,6 +441,10 @@ pub struct SecretRecord {
     /// present (possibly empty) so a use can be added to one day in place.
     #[serde(default)]
     pub daily_uses: std::collections::BTreeMap<String, u64>,
+    /// The version's shown prefix, for finding its key by what a customer quotes
+    /// (absent on records written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
 }
 
 impl SecretRecord {
@@ -447,6 +464,7 @@ impl SecretRecord {
             created_at: version.created_at,
             last_used_at: version.last_used_at,
             daily_uses: Default::default(),
+            prefix: Some(version.prefix.clone()),
         }
     }
 

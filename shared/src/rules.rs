@@ -225,6 +225,8 @@ pub fn is_webhook_url(text: &str) -> bool {
 /// Page cursors are opaque to callers, but each has one documented shape and any text of
 /// that shape names a position in its list, so no cursor the document allows is refused.
 /// Times in cursors are Unix seconds.
+/// `<created>.<keyId>`: the operator's key list.
+pub const KEY_LIST_CURSOR_PATTERN: &str = r"^[0-9]{1,11}\.[A-Za-z0-9_-]{1,64}$";
 pub const SEQUENCE_CURSOR_PATTERN: &str = r"^[0-9]{1,19}$";
 /// `<time>.<rotationId>.<keyId>`: the due index and the emergency log.
 pub fn due_cursor_pattern() -> String {

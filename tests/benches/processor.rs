@@ -19,7 +19,7 @@ use keyroll_core::audit::AuditEvent;
 use keyroll_core::compliance::ComplianceSnapshot;
 use keyroll_core::idempotency::IdempotencyRecord;
 use keyroll_core::ids::{Actor, KeyId, KeyName, OrganizationId, RotationId};
-use keyroll_core::index::{AgeRef, DueRef, ExpiryRef};
+use keyroll_core::index::{AgeRef, DueRef, ExpiryRef, KeyListFilter, ListedKey};
 use keyroll_core::key::{Key, KeyClass, SecretRecord};
 use keyroll_core::notification::OutboxEntry;
 use keyroll_core::processor::{process_due, ProcessorOptions};
@@ -98,6 +98,18 @@ impl Store for TimedStore {
     ) -> Result<Vec<DueRef>, StoreError> {
         self.timed(self.inner.due_rotations(shard, due_by, after, limit))
             .await
+    }
+    async fn list_keys(
+        &self,
+        filter: &KeyListFilter,
+        before: Option<&ListedKey>,
+        limit: usize,
+    ) -> Result<Vec<ListedKey>, StoreError> {
+        self.timed(self.inner.list_keys(filter, before, limit))
+            .await
+    }
+    async fn keys_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<KeyId>, StoreError> {
+        self.timed(self.inner.keys_with_prefix(prefix, limit)).await
     }
     async fn expiring_keys(
         &self,

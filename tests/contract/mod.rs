@@ -30,6 +30,7 @@ mod delivery_store;
 mod emergency;
 mod expiry;
 mod indexes;
+mod key_lists;
 mod key_updates;
 mod lifecycle;
 mod ports;

@@ -13,6 +13,7 @@
 //! | verification and last use | `verification.rs` |
 //! | held secrets: the vault, reveal, the self-service successor | `held.rs` |
 //! | reads: keys, rotations, emergencies, audit trail | `queries.rs` |
+//! | the operator's key lists, finding a key by a secret's prefix | `listing.rs` |
 //! | the compliance read model: stamps, settling, report pages and figures | `compliance.rs` |
 //! | idempotent replay | `replay.rs` |
 //! | revoking a key, offboarding an organisation | `revoke.rs` |
@@ -45,6 +46,7 @@ mod emergency;
 mod held;
 mod issue;
 mod lifecycle;
+mod listing;
 mod queries;
 mod replay;
 mod revoke;
@@ -60,6 +62,7 @@ pub use compliance::{ComplianceCursor, ComplianceFilter, CompliancePage, MAX_COM
 pub use contacts::{MAX_DESTINATIONS, SECRET_OVERLAP_SECONDS};
 pub use emergency::LeakVerdict;
 pub use issue::IssuedKey;
+pub use listing::{KeyListPage, MAX_LIST_PAGE, MAX_PREFIX_MATCHES};
 pub use queries::{
     AuditPage, AuditPageRequest, AuditTrail, SecretUsage, CHAIN_READ, MAX_ROTATION_PAGE,
     USAGE_VERSIONS,

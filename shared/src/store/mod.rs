@@ -14,7 +14,10 @@ use crate::compliance::{ComplianceCounts, ComplianceSnapshot};
 use crate::held::HeldMarker;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, OrganizationId, RotationId};
-use crate::index::{AgeRef, ComplianceEntry, CompliancePartition, DueRef, ExpiryRef, SortRange};
+use crate::index::{
+    AgeRef, ComplianceEntry, CompliancePartition, DueRef, ExpiryRef, KeyListFilter, ListedKey,
+    SortRange,
+};
 use crate::key::{Key, KeyClass, SecretRecord};
 use crate::notification::OutboxEntry;
 use crate::rotation::Rotation;
@@ -62,6 +65,21 @@ pub trait Store: Send + Sync {
         after: Option<&KeyId>,
         limit: usize,
     ) -> Result<Vec<KeyId>, StoreError>;
+
+    /// Up to `limit` keys the filter holds, newest first, created before `before`
+    /// (the last entry of the previous page). Every page reads the same few index
+    /// partitions whatever the table holds; like the other indexes it may lag a moment
+    /// behind a change, so callers re-read the keys.
+    async fn list_keys(
+        &self,
+        filter: &KeyListFilter,
+        before: Option<&ListedKey>,
+        limit: usize,
+    ) -> Result<Vec<ListedKey>, StoreError>;
+
+    /// Up to `limit` ids of the keys one of whose secrets (any stage) shows `prefix`,
+    /// from a lookup index.
+    async fn keys_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<KeyId>, StoreError>;
 
     /// Every rotation of a key, newest first.
     async fn rotations_of(&self, key_id: &KeyId) -> Result<Vec<Rotation>, StoreError>;

@@ -118,15 +118,6 @@ pub fn parameter_rules() -> Vec<(&'static str, Rule)> {
         ("Idempotency-Key", Rule::Text(rules::IDEMPOTENCY_KEY)),
         ("If-Match", Rule::pattern(r#"^(\*|"[0-9]{1,19}")$"#, 1, 21)),
         ("order", Rule::OneOf(&["oldest", "newest"])),
-        (
-            "status",
-            Rule::OneOf(&[
-                "compliant",
-                "rotation_in_progress",
-                "rotation_blocked",
-                "overdue",
-            ]),
-        ),
     ]
 }
 
@@ -134,7 +125,18 @@ pub fn parameter_rules() -> Vec<(&'static str, Rule)> {
 pub fn operation_parameter_rules() -> Vec<(&'static str, &'static str, Rule)> {
     use crate::actions::audit::AUDIT_PAGE;
     use crate::dto::destinations::FEED_PAGE;
-    use crate::dto::limits::{CSV_PAGE, EMERGENCY_DAYS, KEY_PAGE, REPORT_PAGE, ROTATION_PAGE};
+    use crate::dto::limits::{
+        CSV_PAGE, EMERGENCY_DAYS, KEY_LIST_PAGE, KEY_PAGE, MAX_PREFIX_CHARS, REPORT_PAGE,
+        ROTATION_PAGE, SHOWN_PREFIX_PATTERN,
+    };
+    let compliance_status = || {
+        Rule::OneOf(&[
+            "compliant",
+            "rotation_in_progress",
+            "rotation_blocked",
+            "overdue",
+        ])
+    };
     let limit = |range: Range| Rule::Range(range);
     let due = || Rule::pattern(rules::due_cursor_pattern(), 1, 200);
     let sequence = || Rule::pattern(rules::SEQUENCE_CURSOR_PATTERN, 1, 19);
@@ -160,6 +162,24 @@ pub fn operation_parameter_rules() -> Vec<(&'static str, &'static str, Rule)> {
             "/v1/compliance.csv",
             "cursor",
             Rule::pattern(rules::COMPLIANCE_CURSOR_PATTERN, 1, 200),
+        ),
+        ("/v1/compliance", "status", compliance_status()),
+        ("/v1/compliance.csv", "status", compliance_status()),
+        (
+            "/v1/keys",
+            "status",
+            Rule::OneOf(&["active", "revoked", "expired"]),
+        ),
+        ("/v1/keys", "limit", limit(KEY_LIST_PAGE)),
+        (
+            "/v1/keys",
+            "cursor",
+            Rule::pattern(rules::KEY_LIST_CURSOR_PATTERN, 3, 76),
+        ),
+        (
+            "/v1/keys",
+            "prefix",
+            Rule::pattern(SHOWN_PREFIX_PATTERN, 1, MAX_PREFIX_CHARS),
         ),
         ("/v1/org/keys", "limit", limit(KEY_PAGE)),
         ("/v1/org/keys", "cursor", Rule::Text(KeyId::RULE)),

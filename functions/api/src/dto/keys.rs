@@ -116,6 +116,15 @@ impl KeyView {
     }
 }
 
+/// A page of keys, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyListResponse {
+    pub keys: Vec<KeyView>,
+    /// The `cursor` of the next page; null on the last one.
+    pub next_cursor: Option<String>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KeyResponse {
     pub key: KeyView,

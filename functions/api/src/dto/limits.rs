@@ -20,6 +20,12 @@ pub const MAX_CSV_PAGE: usize = 10_000;
 pub const CSV_PAGE: Range = Range::new(1, MAX_CSV_PAGE as u64);
 
 /// Keys per page of an organisation's list.
+/// The operator's key list: keys per page.
+pub const KEY_LIST_PAGE: Range = Range::new(1, keyroll_core::service::MAX_LIST_PAGE as u64);
+
+/// A shown prefix to find a key by: visible ASCII, as long as an imported one may be.
+pub const SHOWN_PREFIX_PATTERN: &str = r"^[\u0021-\u007e]*$";
+
 pub const KEY_PAGE: Range = Range::new(1, keyroll_core::service::MAX_KEY_PAGE as u64);
 
 /// Rows of one import request.

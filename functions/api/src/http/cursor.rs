@@ -33,6 +33,26 @@ pub(crate) fn parse_due_cursor(text: &str) -> Result<keyroll_core::index::DueRef
     })
 }
 
+/// A position in a key list: `<created>.<keyId>` (the time in Unix seconds), of the
+/// shape `rules::KEY_LIST_CURSOR_PATTERN`.
+pub(crate) fn key_list_cursor(entry: &keyroll_core::index::ListedKey) -> String {
+    format!("{}.{}", entry.created_at.unix(), entry.key_id)
+}
+
+pub(crate) fn parse_key_list_cursor(text: &str) -> Result<keyroll_core::index::ListedKey, Error> {
+    let invalid = || {
+        Error::invalid(
+            "cursor",
+            "not a cursor of this list; start again without one",
+        )
+    };
+    let (created, key) = text.split_once('.').ok_or_else(invalid)?;
+    Ok(keyroll_core::index::ListedKey {
+        created_at: keyroll_core::rules::cursor_time(created).ok_or_else(invalid)?,
+        key_id: KeyId::parse(key).map_err(|_| invalid())?,
+    })
+}
+
 /// A position in the emergency log: `<time>.<rotationId>.<keyId>`.
 pub(crate) fn emergency_cursor(entry: &keyroll_core::change::EmergencyLogEntry) -> String {
     format!("{}.{}.{}", entry.at.unix(), entry.rotation_id, entry.key_id)

@@ -1,18 +1,23 @@
-//! `/v1/keys` and `/v1/keys/{keyId}` (and its audit trail): issuing a key, reading one,
-//! revoking one.
+//! `/v1/keys` and `/v1/keys/{keyId}` (and its audit trail): issuing a key, listing and
+//! finding keys, reading, changing and revoking one.
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use keyroll_core::error::Error;
 use keyroll_core::idempotency::{IdempotentOperation, RequestOutcome};
+use keyroll_core::index::KeyListFilter;
+use keyroll_core::key::KeyStatus;
 use keyroll_core::service::NewKey;
 
 use super::auth::Authenticated;
 use crate::actions::audit::{audit_of, AuditPaging};
 use crate::actions::revoke::revoke;
 use crate::actions::update::update;
+use crate::dto::limits::KEY_LIST_PAGE;
 use crate::dto::*;
+use crate::http::cursor::{key_list_cursor, parse_key_list_cursor};
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::idempotency::{idempotent, Outcome};
 use crate::http::params::*;
@@ -104,6 +109,77 @@ pub async fn update_key(
     let id = key_id(&raw)?;
     let patch = body.value.into_patch()?;
     update(&state, actor, id, None, &headers, patch).await
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct KeyListQuery {
+    /// Only this organisation's keys.
+    organization_id: Option<String>,
+    /// Only keys of this status: `active`, `revoked` or `expired`.
+    status: Option<String>,
+    /// Only the key one of whose secrets (any stage) shows exactly this prefix, as a
+    /// customer quotes it (`sk_live_3fA9kQ2z`): one page, from a lookup index.
+    prefix: Option<String>,
+    /// Keys per page, 1-100 (default 50).
+    limit: Option<usize>,
+    /// `nextCursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// Keys, newest first: all of them, an organisation's, of one status, or the one a
+/// shown prefix names. Each page costs the same whatever the table holds.
+#[utoipa::path(get, path = "/v1/keys", tag = "keys",
+    params(KeyListQuery),
+    responses(
+        (status = 200, body = KeyListResponse),
+        Unauthenticated, Invalid,
+    ))]
+pub async fn list_keys(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<KeyListQuery>,
+) -> Result<Json<KeyListResponse>, ApiError> {
+    let limit = crate::dto::page_limit(query.limit, 50, KEY_LIST_PAGE)?;
+    let status = query.status.as_deref().map(key_status).transpose()?;
+    let filter = KeyListFilter {
+        organization: query
+            .organization_id
+            .as_deref()
+            .map(organization)
+            .transpose()?,
+        status,
+    };
+    let before = query
+        .cursor
+        .as_deref()
+        .map(parse_key_list_cursor)
+        .transpose()?;
+    if let Some(prefix) = query.prefix {
+        if before.is_some() {
+            return Err(Error::invalid("cursor", "a prefix search is one page").into());
+        }
+        let keys = state.keyroll.keys_by_prefix(&prefix, &filter).await?;
+        return Ok(Json(KeyListResponse {
+            keys: keys.iter().map(KeyView::from).collect(),
+            next_cursor: None,
+        }));
+    }
+    let page = state
+        .keyroll
+        .list_keys(&filter, before.as_ref(), limit)
+        .await?;
+    Ok(Json(KeyListResponse {
+        keys: page.keys.iter().map(KeyView::from).collect(),
+        next_cursor: page.next.as_ref().map(key_list_cursor),
+    }))
+}
+
+fn key_status(text: &str) -> Result<KeyStatus, Error> {
+    KeyStatus::ALL
+        .into_iter()
+        .find(|status| status.as_str() == text)
+        .ok_or_else(|| Error::invalid("status", "must be active, revoked or expired"))
 }
 
 /// A key with its secret versions (never a hash or a secret).

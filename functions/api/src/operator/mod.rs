@@ -37,7 +37,7 @@ pub use auth::{authenticate, Auth, Authenticated};
 /// Every operator route with its OpenAPI description, added to `document`.
 pub fn routes(document: OpenApi) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(document)
-        .routes(routes!(keys::create_key))
+        .routes(routes!(keys::create_key, keys::list_keys))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(import::import_keys))

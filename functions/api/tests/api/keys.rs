@@ -495,3 +495,93 @@ async fn patch_a_key_with_etags() {
         404,
     );
 }
+
+/// `GET /v1/keys`: newest first, by organisation, by status, by a shown prefix, a page
+/// at a time; bad filters are 422.
+#[tokio::test]
+async fn list_and_find_keys() {
+    let app = spawn_app();
+    let mut ids = Vec::new();
+    for (i, org) in ["org_acme", "org_beta", "org_acme"].iter().enumerate() {
+        app.clock.advance(60);
+        let reply = app
+            .call(
+                "POST",
+                "/v1/keys",
+                Some(json!({"organizationId": org, "name": format!("k{i}"), "rateLimit": 5})),
+            )
+            .await;
+        ids.push((
+            reply.body["key"]["id"].as_str().unwrap().to_owned(),
+            reply.body["key"]["versions"][0]["prefix"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        ));
+    }
+    let listed = |reply: &Reply| -> Vec<String> {
+        reply.body["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = app.call("GET", "/v1/keys?limit=2", None).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert_eq!(listed(&first), [ids[2].0.clone(), ids[1].0.clone()]);
+    let cursor = first.body["nextCursor"].as_str().unwrap();
+    let second = app
+        .call("GET", &format!("/v1/keys?limit=2&cursor={cursor}"), None)
+        .await;
+    assert_eq!(listed(&second), [ids[0].0.clone()]);
+    assert!(second.body["nextCursor"].is_null());
+
+    let acme = app
+        .call("GET", "/v1/keys?organizationId=org_acme", None)
+        .await;
+    assert_eq!(listed(&acme), [ids[2].0.clone(), ids[0].0.clone()]);
+    app.call(
+        "POST",
+        &format!("/v1/keys/{}/revoke", ids[0].0),
+        Some(json!({"reason": "gone"})),
+    )
+    .await;
+    let revoked = app.call("GET", "/v1/keys?status=revoked", None).await;
+    assert_eq!(listed(&revoked), [ids[0].0.clone()]);
+    let active_acme = app
+        .call(
+            "GET",
+            "/v1/keys?organizationId=org_acme&status=active",
+            None,
+        )
+        .await;
+    assert_eq!(listed(&active_acme), [ids[2].0.clone()]);
+    let found = app
+        .call("GET", &format!("/v1/keys?prefix={}", ids[1].1), None)
+        .await;
+    assert_eq!(listed(&found), [ids[1].0.clone()]);
+    assert!(found.body["nextCursor"].is_null());
+    let elsewhere = app
+        .call(
+            "GET",
+            &format!("/v1/keys?prefix={}&organizationId=org_acme", ids[1].1),
+            None,
+        )
+        .await;
+    assert!(listed(&elsewhere).is_empty());
+
+    for bad in [
+        "status=gone",
+        "limit=0",
+        "limit=101",
+        "cursor=nope",
+        "organizationId=bad%20org",
+        "unknown=1",
+    ] {
+        assert_problem(
+            &app.call("GET", &format!("/v1/keys?{bad}"), None).await,
+            422,
+        );
+    }
+}

@@ -10,9 +10,10 @@ use serde::Serialize;
 
 use super::schema::{
     age_pk, attr, audit_sk, compliance_org_pk, compliance_pk, due_pk, emergency_pk, expiry_pk,
-    idempotency_pk, key_pk, org_pk, outbox_pk, pointer_pk, rotation_sk, secret_pk, AGE_PK, AGE_SK,
-    CMP_MOVED, CMP_ORG_PK, CMP_PK, CMP_PREFIX, CMP_SK, COMPLIANCE_PK, DUE_PK, DUE_SK, HELD_PK,
-    IDEMPOTENCY_SK, KEY_SK, ORG_PK, ORG_SK, PK, POINTER_SK, SECRET_SK, SK, SNAPSHOT_SK_PREFIX, TTL,
+    idempotency_pk, key_pk, list_pk, org_list_pk, org_pk, outbox_pk, pointer_pk, prefix_pk,
+    rotation_sk, secret_pk, AGE_PK, AGE_SK, CMP_MOVED, CMP_ORG_PK, CMP_PK, CMP_PREFIX, CMP_SK,
+    COMPLIANCE_PK, DUE_PK, DUE_SK, HELD_PK, IDEMPOTENCY_SK, KEY_SK, LIST_PK, LIST_SK, ORG_LIST_PK,
+    ORG_PK, ORG_SK, PK, POINTER_SK, SECRET_SK, SK, SNAPSHOT_SK_PREFIX, TTL,
 };
 use crate::audit::AuditEvent;
 use crate::change::EmergencyLogEntry;
@@ -21,7 +22,7 @@ use crate::error::StoreError;
 use crate::held::HeldMarker;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, OrganizationId, RotationId};
-use crate::index::{AgeRef, ComplianceEntry, DueRef, ExpiryRef};
+use crate::index::{AgeRef, ComplianceEntry, DueRef, ExpiryRef, ListedKey};
 use crate::key::{Key, KeyClass, SecretRecord};
 use crate::notification::OutboxEntry;
 use crate::rotation::Rotation;
@@ -92,6 +93,13 @@ pub fn key_item(key: &Key) -> Result<Item, StoreError> {
         item.insert(DUE_PK.into(), s(expiry_pk(expiry.shard())));
         item.insert(DUE_SK.into(), s(expiry.sort_key()));
     }
+    let listed = ListedKey::of(key);
+    item.insert(LIST_PK.into(), s(list_pk(key.status, listed.shard())));
+    item.insert(
+        ORG_LIST_PK.into(),
+        s(org_list_pk(&key.organization_id, key.status)),
+    );
+    item.insert(LIST_SK.into(), s(listed.sort_key()));
     item.insert(ORG_PK.into(), s(org_pk(&key.organization_id)));
     item.insert(ORG_SK.into(), s(key.id.as_str()));
     if let Some(entry) = ComplianceEntry::of(key) {
@@ -161,7 +169,12 @@ pub fn pointer_item(rotation: &Rotation) -> Item {
 }
 
 pub fn secret_item(record: &SecretRecord) -> Result<Item, StoreError> {
-    keyed(record, secret_pk(&record.lookup_hash), SECRET_SK.into())
+    let mut item = keyed(record, secret_pk(&record.lookup_hash), SECRET_SK.into())?;
+    if let Some(prefix) = &record.prefix {
+        item.insert(ORG_PK.into(), s(prefix_pk(prefix)));
+        item.insert(ORG_SK.into(), s(record.key_id.as_str()));
+    }
+    Ok(item)
 }
 
 /// With its DynamoDB TTL attribute: the table deletes the record (and its sealed
@@ -279,6 +292,9 @@ mod tests {
                 "age_sk",
                 "org_pk",
                 "org_sk",
+                "list_pk",
+                "list_sk",
+                "org_list_pk",
                 "id",
                 "organizationId",
                 "name",
@@ -340,6 +356,9 @@ mod tests {
                 "verifier",
                 "createdAt",
                 attr::DAILY_USES,
+                "prefix",
+                "org_pk",
+                "org_sk",
             ],
         );
         let mut used = record.clone();

@@ -31,7 +31,10 @@ use crate::compliance::{ComplianceCounts, ComplianceSnapshot};
 use crate::held::HeldMarker;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, OrganizationId, RotationId};
-use crate::index::{AgeRef, ComplianceEntry, CompliancePartition, DueRef, ExpiryRef, SortRange};
+use crate::index::{
+    AgeRef, ComplianceEntry, CompliancePartition, DueRef, ExpiryRef, KeyListFilter, ListedKey,
+    SortRange,
+};
 use crate::key::{Key, KeyClass, SecretRecord};
 use crate::notification::OutboxEntry;
 use crate::rotation::Rotation;
@@ -427,6 +430,19 @@ impl Store for DynamoStore {
         limit: usize,
     ) -> Result<Vec<DueRef>, StoreError> {
         self.query_due(shard, due_by, after, limit).await
+    }
+
+    async fn list_keys(
+        &self,
+        filter: &KeyListFilter,
+        before: Option<&ListedKey>,
+        limit: usize,
+    ) -> Result<Vec<ListedKey>, StoreError> {
+        self.query_listed(filter, before, limit).await
+    }
+
+    async fn keys_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<KeyId>, StoreError> {
+        self.query_shown_prefix(prefix, limit).await
     }
 
     async fn expiring_keys(

@@ -10,9 +10,10 @@ use super::items::{
 };
 use super::schema::{
     age_pk, attr, audit_sk, compliance_org_pk, compliance_pk, counter_attribute, due_pk,
-    emergency_pk, expiry_pk, key_pk, org_pk, outbox_pk, pointer_pk, rotation_sk, totals_pk,
-    AGE_INDEX, AGE_PK, AGE_SK, AUDIT_SK_PREFIX, CMP_ORG_PK, CMP_PK, CMP_SK, COMPLIANCE_INDEX,
-    COMPLIANCE_ORG_INDEX, COMPLIANCE_PK, DUE_INDEX, DUE_PK, DUE_SK, HELD_PK, KEY_SK, ORG_INDEX,
+    emergency_pk, expiry_pk, key_pk, list_pk, org_list_pk, org_pk, outbox_pk, pointer_pk,
+    prefix_pk, rotation_sk, totals_pk, AGE_INDEX, AGE_PK, AGE_SK, AUDIT_SK_PREFIX, CMP_ORG_PK,
+    CMP_PK, CMP_SK, COMPLIANCE_INDEX, COMPLIANCE_ORG_INDEX, COMPLIANCE_PK, DUE_INDEX, DUE_PK,
+    DUE_SK, HELD_PK, KEY_SK, LIST_INDEX, LIST_PK, LIST_SK, ORG_INDEX, ORG_LIST_INDEX, ORG_LIST_PK,
     ORG_PK, ORG_SK, PK, POINTER_SK, ROTATION_SK_PREFIX, SK, SNAPSHOT_SK_PREFIX, TOTALS_SK_PREFIX,
 };
 use super::{unavailable, DynamoStore};
@@ -22,7 +23,10 @@ use crate::compliance::{ComplianceCounts, ComplianceSnapshot, KeyComplianceStatu
 use crate::error::StoreError;
 use crate::held::HeldMarker;
 use crate::ids::{KeyId, OrganizationId, RotationId};
-use crate::index::{AgeRef, ComplianceEntry, CompliancePartition, DueRef, ExpiryRef, SortRange};
+use crate::index::{
+    list_partitions, AgeRef, ComplianceEntry, CompliancePartition, DueRef, ExpiryRef,
+    KeyListFilter, ListedKey, SortRange,
+};
 use crate::key::KeyClass;
 use crate::notification::{OutboxEntry, OutboxMessage};
 use crate::rotation::Rotation;
@@ -268,6 +272,93 @@ impl DynamoStore {
                 })
             })
             .collect()
+    }
+
+    /// One page of a key list: up to `limit` entries newest first from each partition
+    /// the filter spans (queried at once), merged.
+    pub(super) async fn query_listed(
+        &self,
+        filter: &KeyListFilter,
+        before: Option<&ListedKey>,
+        limit: usize,
+    ) -> Result<Vec<ListedKey>, StoreError> {
+        let before = before.map_or_else(|| "~".to_owned(), ListedKey::sort_key);
+        let queries = list_partitions(filter).into_iter().map(|(status, shard)| {
+            let (index, pk_name, pk) = match (&filter.organization, shard) {
+                (Some(organization), _) => (
+                    ORG_LIST_INDEX,
+                    ORG_LIST_PK,
+                    org_list_pk(organization, status),
+                ),
+                (None, shard) => (LIST_INDEX, LIST_PK, list_pk(status, shard.unwrap_or(0))),
+            };
+            let before = before.clone();
+            async move {
+                self.count_read();
+                let limit = i32::try_from(limit).unwrap_or(i32::MAX);
+                let output = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(index)
+                    .key_condition_expression("#pk = :pk AND #sk < :before")
+                    .expression_attribute_names("#pk", pk_name)
+                    .expression_attribute_names("#sk", LIST_SK)
+                    .expression_attribute_values(":pk", s(pk))
+                    .expression_attribute_values(":before", s(before))
+                    .scan_index_forward(false)
+                    .limit(limit)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("Query", e))?;
+                let items = output.items.unwrap_or_default();
+                self.count_items(items.len());
+                items
+                    .iter()
+                    .map(|item| {
+                        let (created_at, key) = split_index_sort_key(item, LIST_SK)?;
+                        Ok(ListedKey {
+                            created_at,
+                            key_id: KeyId::parse(key).map_err(corrupt)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()
+            }
+        });
+        let mut listed: Vec<ListedKey> = futures::future::try_join_all(queries)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        listed.sort_by_key(|entry| std::cmp::Reverse(entry.sort_key()));
+        listed.truncate(limit);
+        Ok(listed)
+    }
+
+    /// The keys whose secrets show `prefix`: one query of the `org` index's
+    /// `PREFIX#` partition.
+    pub(super) async fn query_shown_prefix(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<KeyId>, StoreError> {
+        let items = self
+            .query_index(
+                ORG_INDEX,
+                (ORG_PK, ORG_SK),
+                prefix_pk(prefix),
+                "~".to_owned(),
+                None,
+                limit,
+            )
+            .await?;
+        let mut ids = items
+            .iter()
+            .map(|item| KeyId::parse(text_attribute(item, ORG_SK)?).map_err(corrupt))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
     }
 
     pub(super) async fn query_expiring(

@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::Client;
 use crate::compliance::KeyComplianceStatus;
 use crate::error::StoreError;
 use crate::ids::{KeyId, OrganizationId, RotationId};
-use crate::key::KeyClass;
+use crate::key::{KeyClass, KeyStatus};
 use crate::secret::LookupHash;
 
 pub const PK: &str = "pk";
@@ -35,6 +35,13 @@ pub const AGE_SK: &str = "age_sk";
 pub const ORG_INDEX: &str = "org";
 pub const ORG_PK: &str = "org_pk";
 pub const ORG_SK: &str = "org_sk";
+/// The key lists, newest first: every key by status (sharded), and an organisation's
+/// by status; both sorted by `<created>#<keyId>` (`list_sk`).
+pub const LIST_INDEX: &str = "list";
+pub const LIST_PK: &str = "list_pk";
+pub const LIST_SK: &str = "list_sk";
+pub const ORG_LIST_INDEX: &str = "org_list";
+pub const ORG_LIST_PK: &str = "org_list_pk";
 pub const COMPLIANCE_INDEX: &str = "compliance";
 pub const COMPLIANCE_ORG_INDEX: &str = "compliance_org";
 pub const CMP_PK: &str = "cmp_pk";
@@ -127,6 +134,17 @@ pub fn age_pk(class: KeyClass, shard: u8) -> String {
 }
 pub fn org_pk(organization: &OrganizationId) -> String {
     format!("ORG#{organization}")
+}
+/// The `org` index's partition of the secrets that show a prefix: finding a key by
+/// the prefix a customer quotes (secret records carry no other `org_pk`).
+pub fn prefix_pk(prefix: &str) -> String {
+    format!("PREFIX#{prefix}")
+}
+pub fn list_pk(status: KeyStatus, shard: u8) -> String {
+    format!("LIST#{}#{shard}", status.as_str())
+}
+pub fn org_list_pk(organization: &OrganizationId, status: KeyStatus) -> String {
+    format!("ORGLIST#{}#{organization}", status.as_str())
 }
 pub fn compliance_pk(status: KeyComplianceStatus, class: KeyClass) -> String {
     format!("CMP#{}#{class}", status.as_str())
@@ -225,6 +243,23 @@ pub const TABLE: TableSpec = TableSpec {
             name: ORG_INDEX,
             partition_key: ORG_PK,
             sort_key: ORG_SK,
+            projection: "KEYS_ONLY",
+            included: &[],
+        },
+        // Every key by status, sharded, newest first: the operator's key list reads
+        // one page from each partition it spans, whatever the table holds.
+        IndexSpec {
+            name: LIST_INDEX,
+            partition_key: LIST_PK,
+            sort_key: LIST_SK,
+            projection: "KEYS_ONLY",
+            included: &[],
+        },
+        // An organisation's keys by status, newest first.
+        IndexSpec {
+            name: ORG_LIST_INDEX,
+            partition_key: ORG_LIST_PK,
+            sort_key: LIST_SK,
             projection: "KEYS_ONLY",
             included: &[],
         },

@@ -16,7 +16,10 @@ use crate::compliance::{ComplianceCounts, ComplianceSnapshot, KeyComplianceStatu
 use crate::held::HeldMarker;
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, OrganizationId, RotationId};
-use crate::index::{AgeRef, ComplianceEntry, CompliancePartition, DueRef, ExpiryRef, SortRange};
+use crate::index::{
+    list_partitions, AgeRef, ComplianceEntry, CompliancePartition, DueRef, ExpiryRef,
+    KeyListFilter, ListedKey, SortRange,
+};
 use crate::key::{Key, KeyClass, SecretRecord};
 use crate::notification::{OutboxEntry, OutboxMessage};
 use crate::rotation::Rotation;
@@ -37,6 +40,10 @@ struct State {
     emergencies: Vec<EmergencyLogEntry>,
     /// `record_use` calls, written or refused: what the once-a-minute bound counts.
     use_writes: u64,
+    /// Reads of keys and of the key lists, and the items they returned: what a list
+    /// page costs, counted as DynamoDB's requests and items are.
+    reads: u64,
+    items_read: u64,
     deliveries: deliveries::Deliveries,
     /// The compliance totals, moved by each change as the DynamoDB counters are:
     /// every organisation's under `None`, and each one's.
@@ -82,6 +89,13 @@ impl MemoryStore {
     /// How many use writes were attempted (each would be one UpdateItem in DynamoDB).
     pub fn use_writes(&self) -> u64 {
         self.lock().use_writes
+    }
+
+    /// Reads of keys and of the key lists (one per list partition, as DynamoDB
+    /// queries them), and the items they returned.
+    pub fn reads(&self) -> (u64, u64) {
+        let state = self.lock();
+        (state.reads, state.items_read)
     }
 
     /// Loads keys with their secret records in bulk, as `DynamoStore`'s benchmark
@@ -168,7 +182,59 @@ fn check(state: &State, change: &KeyChange) -> Result<(), StoreError> {
 #[async_trait]
 impl Store for MemoryStore {
     async fn key(&self, id: &KeyId) -> Result<Option<Key>, StoreError> {
-        Ok(self.lock().keys.get(id).cloned())
+        let mut state = self.lock();
+        state.reads += 1;
+        let key = state.keys.get(id).cloned();
+        state.items_read += u64::from(key.is_some());
+        Ok(key)
+    }
+
+    async fn list_keys(
+        &self,
+        filter: &KeyListFilter,
+        before: Option<&ListedKey>,
+        limit: usize,
+    ) -> Result<Vec<ListedKey>, StoreError> {
+        let mut state = self.lock();
+        // As DynamoDB reads it: up to `limit` entries from each partition the filter
+        // spans, merged.
+        let partitions = list_partitions(filter);
+        let mut listed = Vec::new();
+        for (status, shard) in partitions.iter().copied() {
+            let mut entries: Vec<ListedKey> = state
+                .keys
+                .values()
+                .filter(|k| k.status == status)
+                .filter(|k| filter.organization.is_none() || filter.holds(k))
+                .map(ListedKey::of)
+                .filter(|e| shard.is_none_or(|s| e.shard() == s))
+                .filter(|e| before.is_none_or(|b| e.sort_key() < b.sort_key()))
+                .collect();
+            entries.sort_by_key(|e| std::cmp::Reverse(e.sort_key()));
+            entries.truncate(limit);
+            state.reads += 1;
+            state.items_read += entries.len() as u64;
+            listed.extend(entries);
+        }
+        listed.sort_by_key(|e| std::cmp::Reverse(e.sort_key()));
+        listed.truncate(limit);
+        Ok(listed)
+    }
+
+    async fn keys_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<KeyId>, StoreError> {
+        let mut state = self.lock();
+        let mut ids: Vec<KeyId> = state
+            .secrets
+            .values()
+            .filter(|record| record.prefix.as_deref() == Some(prefix))
+            .map(|record| record.key_id.clone())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids.truncate(limit);
+        state.reads += 1;
+        state.items_read += ids.len() as u64;
+        Ok(ids)
     }
 
     async fn secret(&self, lookup_hash: &LookupHash) -> Result<Option<SecretRecord>, StoreError> {
