@@ -36,6 +36,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod index;
 pub mod key;
+pub mod key_policy;
 pub mod leak;
 pub mod logging;
 pub mod mac;

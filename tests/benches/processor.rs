@@ -111,6 +111,18 @@ impl Store for TimedStore {
     async fn keys_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<KeyId>, StoreError> {
         self.timed(self.inner.keys_with_prefix(prefix, limit)).await
     }
+    async fn key_policy(
+        &self,
+        organization: &keyroll_core::ids::OrganizationId,
+    ) -> Result<Option<keyroll_core::key_policy::KeyPolicy>, StoreError> {
+        self.timed(self.inner.key_policy(organization)).await
+    }
+    async fn put_key_policy(
+        &self,
+        policy: &keyroll_core::key_policy::KeyPolicy,
+    ) -> Result<(), StoreError> {
+        self.timed(self.inner.put_key_policy(policy)).await
+    }
     async fn expiring_keys(
         &self,
         shard: u8,

@@ -123,7 +123,8 @@ async fn an_expiring_key_stops_at_the_second_and_the_processor_settles_it() {
     );
 }
 
-/// An expiry must be in the future; a key without one never enters the index.
+/// An expiry must be in the future (409 outside-policy: the clock refuses it); a key
+/// without one never enters the index.
 #[tokio::test]
 async fn an_expiry_in_the_past_is_refused_and_none_is_never_due() {
     let f = fixture().await;
@@ -131,7 +132,7 @@ async fn an_expiry_in_the_past_is_refused_and_none_is_never_due() {
     request.expires_at = Some(f.clock_now());
     let refused = f.keyroll.issue_key(request, &f.actor()).await.unwrap_err();
     assert!(
-        matches!(&refused, Error::Invalid { field, .. } if field == "expiresAt"),
+        matches!(&refused, Error::Conflict(Conflict::OutsidePolicy { field, .. }) if *field == "expiresAt"),
         "{refused:?}"
     );
     let plain = issue(&f).await;

@@ -31,6 +31,7 @@ mod emergency;
 mod expiry;
 mod indexes;
 mod key_lists;
+mod key_policies;
 mod key_updates;
 mod lifecycle;
 mod ports;

@@ -58,11 +58,12 @@ impl NewKey {
         })
     }
 
-    /// The rules that depend on the clock: an expiry is in the future.
+    /// The rules that depend on the clock: an expiry is in the future (a well-formed
+    /// instant the clock has passed is refused as a conflict, like a late schedule).
     pub fn validate_at(&self, now: Timestamp) -> Result<()> {
         self.validate()?;
         if self.expires_at.is_some_and(|at| at <= now) {
-            return Err(Error::invalid("expiresAt", "must be in the future"));
+            return Err(Error::outside_policy("expiresAt", "must be in the future"));
         }
         Ok(())
     }

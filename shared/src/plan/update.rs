@@ -105,7 +105,7 @@ pub fn plan_update(
     }
     if let Some(expires_at) = patch.expires_at {
         if expires_at.is_some_and(|at| at <= act.now) {
-            return Err(Error::invalid("expiresAt", "must be in the future"));
+            return Err(Error::outside_policy("expiresAt", "must be in the future"));
         }
         updated.expires_at = expires_at;
     }

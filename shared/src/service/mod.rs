@@ -7,6 +7,7 @@
 //! |---|---|
 //! | the one write path: stamp, authenticate, commit | `commit.rs` |
 //! | issue a key, import the old system's | `issue.rs` |
+//! | an organisation's key policy, and the keys its admins create inside it | `key_policy.rs` |
 //! | schedule, cancel, complete, extend | `lifecycle.rs` |
 //! | emergency rotations and leak reports | `emergency.rs` |
 //! | the processor's step, giving up, expiry warnings | `advance.rs` |
@@ -45,6 +46,7 @@ mod contacts;
 mod emergency;
 mod held;
 mod issue;
+mod key_policy;
 mod lifecycle;
 mod listing;
 mod queries;
@@ -62,6 +64,7 @@ pub use compliance::{ComplianceCursor, ComplianceFilter, CompliancePage, MAX_COM
 pub use contacts::{MAX_DESTINATIONS, SECRET_OVERLAP_SECONDS};
 pub use emergency::LeakVerdict;
 pub use issue::IssuedKey;
+pub use key_policy::KeyPolicyRequest;
 pub use listing::{KeyListPage, MAX_LIST_PAGE, MAX_PREFIX_MATCHES};
 pub use queries::{
     AuditPage, AuditPageRequest, AuditTrail, SecretUsage, CHAIN_READ, MAX_ROTATION_PAGE,

@@ -152,6 +152,16 @@ pub trait Store: Send + Sync {
         organization: Option<&OrganizationId>,
     ) -> Result<ComplianceCounts, StoreError>;
 
+    /// The key policy of `organization`, if its operator set one.
+    async fn key_policy(
+        &self,
+        organization: &OrganizationId,
+    ) -> Result<Option<crate::key_policy::KeyPolicy>, StoreError>;
+
+    /// Stores an organisation's key policy (replacing the one it had).
+    async fn put_key_policy(&self, policy: &crate::key_policy::KeyPolicy)
+        -> Result<(), StoreError>;
+
     /// Stores the day's compliance figures (replacing that day's earlier ones).
     async fn put_snapshot(&self, snapshot: &ComplianceSnapshot) -> Result<(), StoreError>;
 

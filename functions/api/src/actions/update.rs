@@ -8,7 +8,7 @@ use keyroll_core::ids::{Actor, KeyId, OrganizationId};
 use keyroll_core::service::{KeyPatch, KeyScope};
 
 use crate::dto::{KeyResponse, KeyView, Viewer};
-use crate::http::conditional::{etag, if_match};
+use crate::http::conditional::{etag, if_match, Precondition};
 use crate::http::problem::ApiError;
 use crate::AppState;
 
@@ -22,7 +22,12 @@ pub(crate) async fn update(
     headers: &HeaderMap,
     patch: KeyPatch,
 ) -> Result<Response, ApiError> {
-    let if_revision = if_match(headers)?;
+    let if_revision = match if_match(headers) {
+        Precondition::Any => None,
+        Precondition::Revision(revision) => Some(revision),
+        // No key reaches revision u64::MAX: the planner answers 412 with the revision.
+        Precondition::Unmatchable => Some(u64::MAX),
+    };
     let scope = match &owner {
         Some(organization) => KeyScope::OwnedBy(organization),
         None => KeyScope::Any,

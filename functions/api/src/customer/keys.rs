@@ -1,5 +1,6 @@
-//! A customer's own keys: the list and one key with their deadlines, rotating one
-//! (planned or as an emergency), revoking one, and its audit trail.
+//! A customer's own keys: the list and one key with their deadlines, creating one
+//! inside the key policy, rotating one (planned or as an emergency), renaming,
+//! revoking one, and its audit trail.
 
 use crate::dto::limits::KEY_PAGE;
 use axum::extract::{Path, State};
@@ -7,6 +8,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use keyroll_core::error::Error;
+use keyroll_core::idempotency::{IdempotentOperation, RequestOutcome};
 use keyroll_core::ids::KeyId;
 use keyroll_core::key::{Key, SecretStage};
 use keyroll_core::rotation::Rotation;
@@ -20,11 +22,13 @@ use crate::actions::revoke::revoke;
 use crate::actions::rotate::{emergency, schedule};
 use crate::actions::update::update;
 use crate::dto::{
-    AuditResponse, EmergencyRotationRequest, KeyResponse, KeyView, RevokeKeyRequest, RotationView,
-    RotationWithSecretResponse, ScheduleRotationRequest, UpdateOwnKeyRequest, Viewer,
+    AuditResponse, CreateOwnKeyRequest, EmergencyRotationRequest, KeyResponse, KeyView,
+    KeyWithSecretResponse, RevokeKeyRequest, RotationView, RotationWithSecretResponse,
+    ScheduleRotationRequest, UpdateOwnKeyRequest, Viewer,
 };
 use crate::http::conditional::etag;
 use crate::http::extract::{JsonBody, QueryParams};
+use crate::http::idempotency::{idempotent, Outcome};
 use crate::http::params::key_id;
 use crate::http::problem::ApiError;
 use crate::http::problems::*;
@@ -162,6 +166,40 @@ pub async fn list_keys(
         })
         .collect();
     Ok(Json(OrgKeysResponse { keys, next_cursor }))
+}
+
+/// Create a key for a new integration, inside the key policy your provider set: the
+/// secret is in this response only. No policy: 403; outside it: 409 naming the field.
+#[utoipa::path(post, path = "/v1/org/keys", tag = "customer",
+    request_body = CreateOwnKeyRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters")),
+    security(("customerToken" = [])),
+    responses(
+        (status = 201, body = KeyWithSecretResponse),
+        MalformedBody, Unauthenticated, Forbidden, StateConflict, TooLarge, UnsupportedMediaType, Invalid,
+    ))]
+pub async fn create_key(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+    headers: HeaderMap,
+    body: JsonBody<CreateOwnKeyRequest>,
+) -> Result<Response, ApiError> {
+    let raw = body.raw.clone();
+    let new_key = body.value.into_new_key(&user.organization)?;
+    let keyroll = state.keyroll.clone();
+    idempotent(
+        &state,
+        user.actor,
+        &headers,
+        IdempotentOperation::IssueKey,
+        &raw,
+        RequestOutcome::Created,
+        |caller| async move {
+            let issued = keyroll.issue_own_key(new_key, caller).await?;
+            Ok(Outcome::Key(issued.key, Some(issued.secret)))
+        },
+    )
+    .await
 }
 
 /// One of your organisation's keys, with the recorded use of its newest secrets.

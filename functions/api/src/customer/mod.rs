@@ -7,7 +7,7 @@
 //! | capability | file |
 //! |---|---|
 //! | who is calling: the token, the role; `GET /v1/org/me` | `access.rs`, `me.rs` |
-//! | keys: list, one key, rename or label, roll, emergency roll, revoke, audit trail | `keys.rs` |
+//! | keys: list, create (inside the key policy), one key, rename or label, roll, emergency roll, revoke, audit trail | `keys.rs` |
 //! | rotations: complete, extend, reveal | `rotations.rs` |
 //! | contacts, webhooks, the feed, the delivery log | `settings.rs` |
 
@@ -28,7 +28,7 @@ pub use access::{authenticate_customer, Customer, CustomerAccess};
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(me::me))
-        .routes(routes!(keys::list_keys))
+        .routes(routes!(keys::list_keys, keys::create_key))
         .routes(routes!(keys::get_key, keys::update_key))
         .routes(routes!(keys::schedule_rotation))
         .routes(routes!(keys::emergency_rotation))

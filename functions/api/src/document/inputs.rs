@@ -89,6 +89,41 @@ pub fn body_rules() -> Vec<(&'static str, &'static str, Rule)> {
             },
         ),
         ("UpdateKeyRequest", "metadata", metadata()),
+        (
+            "CreateOwnKeyRequest",
+            "scopes",
+            Items {
+                min: 0,
+                max: rules::MAX_SCOPES,
+            },
+        ),
+        ("CreateOwnKeyRequest", "rateLimit", Range(rules::RATE_LIMIT)),
+        (
+            "KeyPolicyBody",
+            "allowedScopes",
+            Items {
+                min: 0,
+                max: rules::MAX_SCOPES,
+            },
+        ),
+        ("KeyPolicyBody", "maxRateLimit", Range(rules::RATE_LIMIT)),
+        (
+            "KeyPolicyBody",
+            "maxKeys",
+            Range(keyroll_core::rules::Range::new(
+                1,
+                keyroll_core::key_policy::MAX_KEYS_LIMIT,
+            )),
+        ),
+        (
+            "KeyPolicyBody",
+            "classes",
+            Items {
+                min: 1,
+                max: keyroll_core::key::KeyClass::ALL.len(),
+            },
+        ),
+        ("KeyPolicyBody", "classes", Distinct),
         ("UpdateOwnKeyRequest", "metadata", metadata()),
         ("ImportRow", "rateLimit", Range(rules::RATE_LIMIT)),
     ]
@@ -264,6 +299,8 @@ pub(crate) fn cross_field_rules(schemas: &mut Value) {
         ("CreateKeyRequest", "rateLimit"),
         ("ImportRow", "rateLimit"),
         ("UpdateKeyRequest", "rateLimit"),
+        ("CreateOwnKeyRequest", "rateLimit"),
+        ("KeyPolicyBody", "maxRateLimit"),
     ] {
         schemas[schema]["properties"][property]["format"] = json!("int64");
     }

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod destinations;
+pub mod key_policy;
 pub mod keys;
 pub mod limits;
 pub mod patch;
@@ -14,6 +15,7 @@ pub mod values;
 pub mod verify;
 
 pub use audit::*;
+pub use key_policy::*;
 pub use keys::*;
 pub use patch::*;
 pub use requests::*;

@@ -2,34 +2,37 @@
 //! makes a change conditional on the revision the caller last saw.
 
 use axum::http::{header, HeaderMap, HeaderValue};
-use keyroll_core::error::Error;
 
 /// The `ETag` of a key at `revision`: `"<revision>"`.
 pub fn etag(revision: u64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{revision}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
-/// The revision `If-Match` requires: `None` without the header or with `*`; a value
-/// that is not one of this API's ETags is a 422 naming the header.
-pub fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Error> {
+/// What `If-Match` asks of the key's revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// No header, or `*`: any revision.
+    Any,
+    /// This revision (`"12"`).
+    Revision(u64),
+    /// A value that is no ETag of this API: no revision matches it (RFC 9110, 412).
+    Unmatchable,
+}
+
+/// What the request's `If-Match` asks.
+pub fn if_match(headers: &HeaderMap) -> Precondition {
     let Some(value) = headers.get(header::IF_MATCH) else {
-        return Ok(None);
+        return Precondition::Any;
     };
     let text = value.to_str().unwrap_or("").trim();
     if text == "*" {
-        return Ok(None);
+        return Precondition::Any;
     }
     text.strip_prefix('"')
         .and_then(|rest| rest.strip_suffix('"'))
         .filter(|digits| !digits.is_empty() && digits.len() <= 19)
         .and_then(|digits| digits.parse::<u64>().ok())
-        .map(Some)
-        .ok_or_else(|| {
-            Error::invalid(
-                "If-Match",
-                "must be an ETag this API gave, e.g. \"12\" (with the quotes), or *",
-            )
-        })
+        .map_or(Precondition::Unmatchable, Precondition::Revision)
 }
 
 #[cfg(test)]
@@ -43,9 +46,9 @@ mod tests {
             headers.insert(header::IF_MATCH, HeaderValue::from_str(value).unwrap());
             if_match(&headers)
         };
-        assert_eq!(if_match(&HeaderMap::new()).unwrap(), None);
-        assert_eq!(with("*").unwrap(), None);
-        assert_eq!(with("\"12\"").unwrap(), Some(12));
+        assert_eq!(if_match(&HeaderMap::new()), Precondition::Any);
+        assert_eq!(with("*"), Precondition::Any);
+        assert_eq!(with("\"12\""), Precondition::Revision(12));
         assert_eq!(etag(12), "\"12\"");
         for bad in [
             "12",
@@ -54,7 +57,7 @@ mod tests {
             "\"x\"",
             "\"99999999999999999999\"",
         ] {
-            assert!(with(bad).is_err(), "{bad}");
+            assert_eq!(with(bad), Precondition::Unmatchable, "{bad}");
         }
     }
 }

@@ -31,7 +31,7 @@ use crate::AppState;
     params(("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters, e.g. a random UUID")),
     responses(
         (status = 201, body = KeyWithSecretResponse),
-        MalformedBody, Unauthenticated, TooLarge, UnsupportedMediaType, Invalid,
+        MalformedBody, Unauthenticated, StateConflict, TooLarge, UnsupportedMediaType, Invalid,
     ))]
 pub async fn create_key(
     State(state): State<AppState>,
@@ -124,7 +124,7 @@ pub struct KeyListQuery {
     prefix: Option<String>,
     /// Keys per page, 1-100 (default 50).
     limit: Option<usize>,
-    /// `nextCursor` of the previous page.
+    /// `nextCursor` of the previous page (ignored with `prefix`).
     cursor: Option<String>,
 }
 
@@ -155,10 +155,8 @@ pub async fn list_keys(
         .as_deref()
         .map(parse_key_list_cursor)
         .transpose()?;
+    // A prefix names a few keys at most: one page, whatever the cursor says.
     if let Some(prefix) = query.prefix {
-        if before.is_some() {
-            return Err(Error::invalid("cursor", "a prefix search is one page").into());
-        }
         let keys = state.keyroll.keys_by_prefix(&prefix, &filter).await?;
         return Ok(Json(KeyListResponse {
             keys: keys.iter().map(KeyView::from).collect(),

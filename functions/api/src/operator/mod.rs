@@ -79,4 +79,8 @@ pub fn routes(document: OpenApi) -> OpenApiRouter<AppState> {
         .routes(routes!(organizations::mark_read))
         .routes(routes!(organizations::deliveries))
         .routes(routes!(organizations::revoke_keys))
+        .routes(routes!(
+            organizations::set_key_policy,
+            organizations::key_policy
+        ))
 }

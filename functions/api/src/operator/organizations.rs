@@ -1,6 +1,7 @@
 //! `/v1/organizations/{organizationId}/…`: an organisation's email contacts, webhook
 //! endpoints, in-app feed and delivery log, as its operator sets and reads them; and
-//! revoking all its keys when it leaves.
+//! the keys its admins may create (its key policy); and revoking all its keys when it
+//! leaves.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -12,7 +13,7 @@ use keyroll_core::ids::Reason;
 use super::auth::Authenticated;
 use crate::actions::destinations::*;
 use crate::dto::destinations::*;
-use crate::dto::{OffboardingResponse, RevokeKeyRequest};
+use crate::dto::{KeyPolicyBody, KeyPolicyView, OffboardingResponse, RevokeKeyRequest};
 use crate::http::extract::{JsonBody, QueryParams};
 use crate::http::params::organization;
 use crate::http::problem::ApiError;
@@ -47,6 +48,48 @@ pub async fn revoke_keys(
         revoked: done.revoked,
         remaining: done.remaining,
     }))
+}
+
+/// Set what the organisation's admins may create themselves: the scopes, rate limit,
+/// number of active keys and classes of their keys. Without a policy they create none.
+#[utoipa::path(put, path = "/v1/organizations/{organizationId}/key-policy", tag = "keys",
+    request_body = KeyPolicyBody,
+    params(("organizationId" = String, Path)),
+    responses(
+        (status = 200, body = KeyPolicyView),
+        MalformedBody, Unauthenticated, TooLarge, UnsupportedMediaType, Invalid,
+    ))]
+pub async fn set_key_policy(
+    State(state): State<AppState>,
+    Extension(Authenticated(actor)): Extension<Authenticated>,
+    Path(raw): Path<String>,
+    body: JsonBody<KeyPolicyBody>,
+) -> Result<Json<KeyPolicyView>, ApiError> {
+    let organization = organization(&raw)?;
+    let request = body.value.into_request()?;
+    let policy = state
+        .keyroll
+        .set_key_policy(&organization, request, &actor)
+        .await?;
+    Ok(Json(KeyPolicyView::from(&policy)))
+}
+
+/// The organisation's key policy; 404 when none is set (its admins create no keys).
+#[utoipa::path(get, path = "/v1/organizations/{organizationId}/key-policy", tag = "keys",
+    params(("organizationId" = String, Path)),
+    responses(
+        (status = 200, body = KeyPolicyView),
+        Unauthenticated, NotFound, Invalid,
+    ))]
+pub async fn key_policy(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<KeyPolicyView>, ApiError> {
+    let organization = organization(&raw)?;
+    match state.keyroll.key_policy(&organization).await? {
+        Some(policy) => Ok(Json(KeyPolicyView::from(&policy))),
+        None => Err(keyroll_core::error::Error::not_found("key policy", &organization).into()),
+    }
 }
 
 /// Add an email contact.

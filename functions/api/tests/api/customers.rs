@@ -374,6 +374,11 @@ async fn a_viewer_reads_but_every_change_is_403_and_changes_nothing() {
             ),
             (
                 "POST",
+                "/v1/org/keys".to_owned(),
+                Some(json!({"name": "a viewer's", "rateLimit": 1})),
+            ),
+            (
+                "POST",
                 "/v1/org/contacts".to_owned(),
                 Some(json!({"email": "x@acme.test"})),
             ),
@@ -796,4 +801,77 @@ async fn an_admin_renames_and_labels_an_own_key_only() {
     assert_problem(&theirs, 404);
     let foreign_key = app.call("GET", &format!("/v1/keys/{foreign}"), None).await;
     assert_eq!(foreign_key.body["key"]["name"], "prod");
+}
+
+/// An admin creates a key inside the policy their provider set (201, the secret
+/// verifies, audited as the user), outside it 409 naming the field, and none at all
+/// without a policy (403).
+#[tokio::test]
+async fn an_admin_creates_keys_inside_the_key_policy_only() {
+    let issuers = Issuers::new();
+    let app = spawn_customer_app(&issuers);
+    let admin = issuers.token("org_acme", "ada", "admin", app.clock.now());
+    let new_key = |scopes: Value, rate: u32| json!({"name": "new integration", "scopes": scopes, "rateLimit": rate});
+    let none = app
+        .as_customer(&admin, "POST", "/v1/org/keys", Some(new_key(json!([]), 1)))
+        .await;
+    assert_problem(&none, 403);
+    assert!(none.text.contains("not enabled"), "{}", none.text);
+    assert_problem(
+        &app.call("GET", "/v1/organizations/org_acme/key-policy", None)
+            .await,
+        404,
+    );
+
+    let policy = json!({"allowedScopes": ["charges:read", "charges:write"], "maxRateLimit": 50, "maxKeys": 5, "classes": ["server"]});
+    let set = app
+        .call("PUT", "/v1/organizations/org_acme/key-policy", Some(policy))
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text);
+    assert_eq!(set.body["maxKeys"], 5);
+    let read = app
+        .call("GET", "/v1/organizations/org_acme/key-policy", None)
+        .await;
+    assert_eq!(
+        read.body["allowedScopes"],
+        json!(["charges:read", "charges:write"])
+    );
+    assert_problem(
+        &app.call("PUT", "/v1/organizations/org_acme/key-policy", Some(json!({"allowedScopes": [], "maxRateLimit": 0, "maxKeys": 5, "classes": ["server"]}))).await,
+        422,
+    );
+
+    let created = app
+        .as_customer(
+            &admin,
+            "POST",
+            "/v1/org/keys",
+            Some(new_key(json!(["charges:read"]), 50)),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(created.body["key"]["organizationId"], "org_acme");
+    let secret = created.body["secret"].as_str().unwrap().to_owned();
+    assert_eq!(app.verify(&secret).await, "VALID");
+    assert_eq!(created.body["key"]["createdBy"], "customer:org_acme/ada");
+    for (body, field) in [
+        (new_key(json!(["admin:*"]), 5), "scopes"),
+        (new_key(json!([]), 51), "rateLimit"),
+        (
+            json!({"name": "mobile", "rateLimit": 5, "class": "embedded"}),
+            "class",
+        ),
+    ] {
+        let refused = app
+            .as_customer(&admin, "POST", "/v1/org/keys", Some(body))
+            .await;
+        assert_problem(&refused, 409);
+        assert!(refused.text.contains(field), "{field}: {}", refused.text);
+    }
+    let other = issuers.token("org_other", "olga", "admin", app.clock.now());
+    assert_problem(
+        &app.as_customer(&other, "POST", "/v1/org/keys", Some(new_key(json!([]), 1)))
+            .await,
+        403,
+    );
 }

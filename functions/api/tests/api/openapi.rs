@@ -101,6 +101,8 @@ async fn openapi_document_lists_every_route_with_schemas() {
         ),
         ("get", "/v1/org/audit", false, "200"),
         ("post", "/v1/org/keys/{keyId}/revoke", true, "200"),
+        ("post", "/v1/org/keys", true, "201"),
+        ("patch", "/v1/org/keys/{keyId}", false, "200"),
         (
             "post",
             "/v1/org/rotations/{rotationId}/complete",
@@ -160,7 +162,7 @@ async fn openapi_document_lists_every_route_with_schemas() {
     let paths = document["paths"].as_object().unwrap();
     assert_eq!(
         paths.len(),
-        30 + 18,
+        31 + 18,
         "no undocumented extra paths: {:?}",
         paths.keys().collect::<Vec<_>>()
     );

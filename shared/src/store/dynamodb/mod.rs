@@ -166,6 +166,19 @@ impl DynamoStore {
         self.writes.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Puts `item` whole, unconditionally (an item that is replaced, never guarded).
+    async fn put(&self, item: Item) -> Result<(), StoreError> {
+        self.count_write();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| unavailable("PutItem", e))
+    }
+
     async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
         self.count_read();
         let output = self
@@ -492,17 +505,30 @@ impl Store for DynamoStore {
         self.query_totals(organization).await
     }
 
+    async fn key_policy(
+        &self,
+        organization: &OrganizationId,
+    ) -> Result<Option<crate::key_policy::KeyPolicy>, StoreError> {
+        self.get(schema::org_pk(organization), schema::KEY_POLICY_SK)
+            .await?
+            .map(decode)
+            .transpose()
+    }
+
+    async fn put_key_policy(
+        &self,
+        policy: &crate::key_policy::KeyPolicy,
+    ) -> Result<(), StoreError> {
+        let item = items::keyed(
+            policy,
+            schema::org_pk(&policy.organization_id),
+            schema::KEY_POLICY_SK.into(),
+        )?;
+        self.put(item).await
+    }
+
     async fn put_snapshot(&self, snapshot: &ComplianceSnapshot) -> Result<(), StoreError> {
-        let item = snapshot_item(snapshot)?;
-        self.count_write();
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| unavailable("PutItem", e))
+        self.put(snapshot_item(snapshot)?).await
     }
 
     async fn snapshots(&self, limit: usize) -> Result<Vec<ComplianceSnapshot>, StoreError> {

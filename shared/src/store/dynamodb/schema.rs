@@ -71,6 +71,8 @@ pub const SECRET_PK_PREFIX: &str = "SECRET#";
 /// un-revoke or forge a record.
 pub const USE_WRITE_ATTRIBUTES: [&str; 4] = [PK, SK, attr::LAST_USED_AT, attr::DAILY_USES];
 pub const IDEMPOTENCY_SK: &str = "IDEM";
+/// An organisation's key policy, in its `ORG#<org>` partition.
+pub const KEY_POLICY_SK: &str = "KEYPOLICY";
 pub const LEASE_SK: &str = "LEASE";
 /// The partition of held-secret markers (few: one per held secret until the sweep).
 pub const HELD_PK: &str = "HELD";

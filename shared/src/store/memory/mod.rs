@@ -37,6 +37,7 @@ struct State {
     leases: HashMap<String, (String, Timestamp)>,
     held: std::collections::BTreeMap<String, HeldMarker>,
     snapshots: std::collections::BTreeMap<String, ComplianceSnapshot>,
+    key_policies: HashMap<OrganizationId, crate::key_policy::KeyPolicy>,
     emergencies: Vec<EmergencyLogEntry>,
     /// `record_use` calls, written or refused: what the once-a-minute bound counts.
     use_writes: u64,
@@ -438,6 +439,23 @@ impl Store for MemoryStore {
             .get(&organization.cloned())
             .cloned()
             .unwrap_or_default())
+    }
+
+    async fn key_policy(
+        &self,
+        organization: &OrganizationId,
+    ) -> Result<Option<crate::key_policy::KeyPolicy>, StoreError> {
+        Ok(self.lock().key_policies.get(organization).cloned())
+    }
+
+    async fn put_key_policy(
+        &self,
+        policy: &crate::key_policy::KeyPolicy,
+    ) -> Result<(), StoreError> {
+        self.lock()
+            .key_policies
+            .insert(policy.organization_id.clone(), policy.clone());
+        Ok(())
     }
 
     async fn put_snapshot(&self, snapshot: &ComplianceSnapshot) -> Result<(), StoreError> {
