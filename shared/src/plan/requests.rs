@@ -32,7 +32,7 @@ impl NewKey {
         scopes: &[String],
         rate_limit: u32,
         class: KeyClass,
-        expires_at: Option<&str>,
+        expires_at: Option<Timestamp>,
     ) -> Result<Self> {
         if scopes.len() > MAX_SCOPES {
             return Err(Error::invalid(
@@ -49,12 +49,7 @@ impl NewKey {
                 .collect::<Result<_>>()?,
             rate_limit,
             class,
-            expires_at: expires_at
-                .map(|text| {
-                    Timestamp::parse(text)
-                        .map_err(|_| Error::invalid("expiresAt", "must be an RFC 3339 date-time"))
-                })
-                .transpose()?,
+            expires_at,
         })
     }
 

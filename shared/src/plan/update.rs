@@ -51,13 +51,6 @@ pub fn plan_update(
     if_revision: Option<u64>,
     act: Act<'_>,
 ) -> Result<Option<KeyChange>> {
-    if let Some(expected) = if_revision {
-        if expected != key.revision {
-            return Err(Error::PreconditionFailed {
-                current: key.revision,
-            });
-        }
-    }
     match key.status {
         KeyStatus::Revoked => return Err(Conflict::KeyRevoked.into()),
         KeyStatus::Expired => return Err(Conflict::KeyExpired.into()),
@@ -108,6 +101,15 @@ pub fn plan_update(
             return Err(Error::outside_policy("expiresAt", "must be in the future"));
         }
         updated.expires_at = expires_at;
+    }
+    // Checked once the patch itself is known to be good: a bad value is answered as
+    // such whatever revision it was sent for.
+    if let Some(expected) = if_revision {
+        if expected != key.revision {
+            return Err(Error::PreconditionFailed {
+                current: key.revision,
+            });
+        }
     }
     let (before, after) = changed_attributes(&key, &updated);
     if before.is_empty() {

@@ -151,7 +151,6 @@ pub fn parameter_rules() -> Vec<(&'static str, Rule)> {
         ("eventId", Rule::Text(rules::EVENT_ID)),
         ("organizationId", Rule::Text(OrganizationId::RULE)),
         ("Idempotency-Key", Rule::Text(rules::IDEMPOTENCY_KEY)),
-        ("If-Match", Rule::pattern(r#"^(\*|"[0-9]{1,19}")$"#, 1, 21)),
         ("order", Rule::OneOf(&["oldest", "newest"])),
     ]
 }
@@ -265,6 +264,10 @@ pub const FREE_INPUTS: &[(&str, &str)] = &[
         "format: date-time; in the future, else 422",
     ),
     ("ImportRow.createdAt", "format: date-time"),
+    (
+        "If-Match",
+        "any value: one that is not an ETag of this API matches no revision (412)",
+    ),
     (
         "Github-Public-Key-Identifier",
         "checked against the trusted keys, answered 401",

@@ -82,11 +82,15 @@ impl Rule {
                 entries,
                 name_chars,
                 value_chars,
-            } => json!({
-                "maxProperties": entries,
-                "propertyNames": {"minLength": 1, "maxLength": name_chars},
-                "additionalProperties": {"maxLength": value_chars},
-            }),
+            } => {
+                // No control characters, in names or values.
+                let printable = r"^[^\u0000-\u001f\u007f-\u009f]*$";
+                json!({
+                    "maxProperties": entries,
+                    "propertyNames": {"minLength": 1, "maxLength": name_chars, "pattern": printable},
+                    "additionalProperties": {"maxLength": value_chars, "pattern": printable},
+                })
+            }
         };
         match value {
             Value::Object(map) => map,
@@ -262,7 +266,12 @@ fn optional_bodies(document: &mut Value) {
     {
         let body = &mut operation["requestBody"];
         let content = &body["content"];
-        let Some(reference) = content["application/json"]["schema"]["$ref"].as_str() else {
+        // The one media type the body is documented with (JSON, or a merge patch).
+        let Some(reference) = content
+            .as_object()
+            .and_then(|types| types.values().next())
+            .and_then(|media| media["schema"]["$ref"].as_str())
+        else {
             continue;
         };
         let name = reference.rsplit('/').next().unwrap_or("");

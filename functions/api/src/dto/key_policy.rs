@@ -28,6 +28,15 @@ pub struct KeyPolicyBody {
 
 impl KeyPolicyBody {
     pub fn into_request(self) -> Result<KeyPolicyRequest, Error> {
+        let mut classes = self.classes.clone();
+        classes.sort();
+        classes.dedup();
+        if classes.len() != self.classes.len() {
+            return Err(Error::invalid(
+                "classes",
+                "must name each class at most once",
+            ));
+        }
         Ok(KeyPolicyRequest {
             allowed_scopes: self
                 .allowed_scopes
@@ -110,7 +119,10 @@ impl CreateOwnKeyRequest {
             &self.scopes,
             self.rate_limit,
             self.class,
-            self.expires_at.as_deref(),
+            self.expires_at
+                .as_deref()
+                .map(|text| super::requested_time("expiresAt", text))
+                .transpose()?,
         )
     }
 }

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use keyroll_core::error::Error;
 use keyroll_core::ids::{KeyName, Scope};
 use keyroll_core::service::{KeyPatch, MetadataPatch};
-use keyroll_core::time::Timestamp;
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
@@ -82,11 +81,7 @@ impl UpdateKeyRequest {
         let expires_at = match self.expires_at {
             None => None,
             Some(None) => Some(None),
-            Some(Some(text)) => {
-                Some(Some(Timestamp::parse(&text).map_err(|_| {
-                    Error::invalid("expiresAt", "must be an RFC 3339 date-time")
-                })?))
-            }
+            Some(Some(text)) => Some(Some(super::requested_time("expiresAt", &text)?)),
         };
         Ok(KeyPatch {
             name: name(self.name)?,

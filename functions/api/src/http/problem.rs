@@ -95,6 +95,7 @@ fn title_of(status: u16) -> &'static str {
         405 => "Method not allowed",
         409 => "Conflict with the current state",
         410 => "Gone",
+        412 => "Precondition failed",
         413 => "Request body too large",
         415 => "Unsupported media type",
         422 => "Invalid request",

@@ -15,7 +15,7 @@ use super::auth::Authenticated;
 use crate::actions::audit::{audit_of, AuditPaging};
 use crate::actions::revoke::revoke;
 use crate::actions::update::update;
-use crate::dto::limits::KEY_LIST_PAGE;
+use crate::dto::limits::{KEY_LIST_PAGE, MAX_PREFIX_CHARS};
 use crate::dto::*;
 use crate::http::cursor::{key_list_cursor, parse_key_list_cursor};
 use crate::http::extract::{JsonBody, QueryParams};
@@ -46,7 +46,11 @@ pub async fn create_key(
         &request.scopes,
         request.rate_limit,
         request.class,
-        request.expires_at.as_deref(),
+        request
+            .expires_at
+            .as_deref()
+            .map(|text| requested_time("expiresAt", text))
+            .transpose()?,
     )?;
     let keyroll = state.keyroll.clone();
     idempotent(
@@ -157,6 +161,11 @@ pub async fn list_keys(
         .transpose()?;
     // A prefix names a few keys at most: one page, whatever the cursor says.
     if let Some(prefix) = query.prefix {
+        let shown = (1..=MAX_PREFIX_CHARS).contains(&prefix.chars().count())
+            && prefix.bytes().all(|b| b.is_ascii_graphic());
+        if !shown {
+            return Err(Error::invalid("prefix", "must be 1-72 visible ASCII characters").into());
+        }
         let keys = state.keyroll.keys_by_prefix(&prefix, &filter).await?;
         return Ok(Json(KeyListResponse {
             keys: keys.iter().map(KeyView::from).collect(),
