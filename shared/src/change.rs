@@ -8,7 +8,9 @@ use crate::audit::{changed, AuditEvent, AuditHash, Happened, HeadMac};
 use crate::idempotency::IdempotencyRecord;
 use crate::ids::{KeyId, RotationId};
 use crate::index::{shard_of, ComplianceEntry};
-use crate::key::{CurrentSince, Key, KeyClass, KeyComplianceStatus, SecretRecord, SecretState};
+use crate::key::{
+    CurrentSince, Key, KeyClass, KeyComplianceStatus, SecretRecord, SecretStage, SecretState,
+};
 use crate::notification::{OutboxEntry, OutboxMessage};
 use crate::rotation::{Rotation, RotationStatus};
 use crate::secret::LookupHash;
@@ -322,6 +324,12 @@ impl ChangeBuilder {
                 let Some(old) = before.version(version.version) else {
                     continue;
                 };
+                // A record revoked before stays revoked and never verifies again: it
+                // is not rewritten, so a change's writes follow the key's live secrets,
+                // not its history (a transaction holds at most 100 items).
+                if old.stage == SecretStage::Revoked && version.stage == SecretStage::Revoked {
+                    continue;
+                }
                 let expires_at = self.key.record_expiry(version);
                 if access_changed
                     || old.stage != version.stage

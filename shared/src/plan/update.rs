@@ -228,6 +228,29 @@ mod tests {
     }
 
     #[test]
+    fn a_patch_rewrites_only_the_records_that_can_still_verify() {
+        let actor = actor();
+        let mut key = key(KeyClass::Server);
+        let mut old = key.versions[0].clone();
+        old.version = 0;
+        old.lookup_hash = crate::secret::LookupHash::of("revoked long ago");
+        old.revoke(now());
+        key.versions.insert(0, old);
+        let patch = KeyPatch {
+            scopes: Some(scopes(&["refunds:write"])),
+            ..Default::default()
+        };
+        let change = plan_update(key, &patch, None, act(&actor, now()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            change.secrets().len(),
+            1,
+            "the revoked record is left as it is"
+        );
+    }
+
+    #[test]
     fn a_stale_revision_a_bad_value_or_a_dead_key_is_refused() {
         let actor = actor();
         let key = key(KeyClass::Server);

@@ -131,6 +131,9 @@ pub async fn process_due(
             .stop_at
             .is_some_and(|deadline| Instant::now() >= deadline)
     };
+    // Keys past their expiry first: a rotation of an expired key is cancelled with it,
+    // never started with a secret that is dead on arrival.
+    expiry::settle_expiries(keyroll, &options, &mut report).await?;
     for shard in 0..INDEX_SHARDS {
         let mut after: Option<DueRef> = None;
         loop {
@@ -197,7 +200,6 @@ pub async fn process_due(
             }
         }
     }
-    expiry::settle_expiries(keyroll, &options, &mut report).await?;
     report.notified = deliver_outbox(keyroll, queue, &options).await?;
     // Housekeeping, when time is left: a failure here delays it to the next run and
     // fails nothing else.
