@@ -4,14 +4,14 @@
 //! not wait for this: every secret record carries the key's expiry and answers
 //! `EXPIRED` from that second.
 
-use super::{snapshot, Act};
+use super::{check_active_rotation, end_key, snapshot, Act};
 use crate::audit::{AuditAction, Happened};
 use crate::change::{ChangeBuilder, KeyChange};
-use crate::error::{Error, Result, StoreError};
+use crate::error::Result;
 use crate::ids::Reason;
 use crate::key::{Key, KeyStatus};
 use crate::notification::{Notification, OutboxMessage};
-use crate::rotation::{Rotation, RotationCommand};
+use crate::rotation::Rotation;
 
 /// What the processor did about a key's expiry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,12 +32,7 @@ pub fn plan_expiry(
     let Some(expires_at) = key.expires_at.filter(|_| key.status == KeyStatus::Active) else {
         return Ok(None);
     };
-    if rotation.as_ref().map(|r| &r.id) != key.active_rotation.as_ref() {
-        return Err(Error::from(StoreError::Corrupt(format!(
-            "key {} was planned without its active rotation",
-            key.id
-        ))));
-    }
+    check_active_rotation(&key, rotation.as_ref())?;
     if act.now >= expires_at {
         return expire(key, rotation, act).map(Some);
     }
@@ -77,29 +72,14 @@ pub fn plan_expiry(
 /// Marks the key expired: its secrets already answer `EXPIRED`; it leaves the totals,
 /// and a rotation in progress ends with it (its held secret deleted).
 fn expire(key: Key, rotation: Option<Rotation>, act: Act<'_>) -> Result<(KeyChange, ExpiryStep)> {
-    let before = snapshot(&key, rotation.as_ref());
-    let mut change = ChangeBuilder::update(key);
-    change.key_mut().status = KeyStatus::Expired;
-    change.key_mut().active_rotation = None;
-    let mut ended = None;
-    if let Some(mut rotation) = rotation {
-        let expected = rotation.status;
-        rotation.apply(RotationCommand::Revoke)?;
-        rotation.cancelled_at = Some(act.now);
-        change.put_rotation(rotation.clone(), Some(expected));
-        ended = Some(rotation);
-    }
-    let after = snapshot(change.key(), ended.as_ref());
-    change.record(Happened {
-        reason: Some(Reason::system("the key's expiry passed")),
-        rotation_id: ended.as_ref().map(|r| r.id.clone()),
-        before,
-        after,
-        ..Happened::new(act.now, act.actor, AuditAction::KeyExpired)
-    });
-    if let Some(name) = ended.as_ref().and_then(|r| r.vault_secret.clone()) {
-        change.enqueue(act.now, OutboxMessage::DeleteVaultSecret { name });
-    }
+    let change = end_key(
+        key,
+        rotation,
+        |key| key.status = KeyStatus::Expired,
+        AuditAction::KeyExpired,
+        &Reason::system("the key's expiry passed"),
+        act,
+    )?;
     let step = ExpiryStep {
         warned: false,
         expired: true,

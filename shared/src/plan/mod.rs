@@ -175,6 +175,59 @@ pub(crate) fn record(
     }
 }
 
+/// Refuses a plan made without the key's active rotation (the key's pointer and the
+/// rotation loaded disagree): the planners that end a key must end it too.
+pub(crate) fn check_active_rotation(key: &Key, rotation: Option<&Rotation>) -> Result<()> {
+    if rotation.map(|r| &r.id) != key.active_rotation.as_ref() {
+        return Err(crate::error::Error::from(
+            crate::error::StoreError::Corrupt(format!(
+                "key {} was planned without its active rotation",
+                key.id
+            )),
+        ));
+    }
+    Ok(())
+}
+
+/// Ends `key` for good (revoked or expired) at `act.now`: `finish` sets its status and
+/// what goes with it, a rotation in progress ends cancelled, the event is recorded
+/// with `reason`, and a held secret is deleted (whatever it was kept for, it is dead).
+/// Outbox entries are queued after the event, so their place follows it.
+pub(crate) fn end_key(
+    key: Key,
+    rotation: Option<Rotation>,
+    finish: impl FnOnce(&mut Key),
+    action: AuditAction,
+    reason: &Reason,
+    act: Act<'_>,
+) -> Result<ChangeBuilder> {
+    check_active_rotation(&key, rotation.as_ref())?;
+    let before = snapshot(&key, rotation.as_ref());
+    let mut change = ChangeBuilder::update(key);
+    change.key_mut().active_rotation = None;
+    finish(change.key_mut());
+    let mut ended = None;
+    if let Some(mut rotation) = rotation {
+        let expected = rotation.status;
+        rotation.apply(RotationCommand::Revoke)?;
+        rotation.cancelled_at = Some(act.now);
+        change.put_rotation(rotation.clone(), Some(expected));
+        ended = Some(rotation);
+    }
+    let after = snapshot(change.key(), ended.as_ref());
+    change.record(Happened {
+        reason: Some(reason.clone()),
+        rotation_id: ended.as_ref().map(|r| r.id.clone()),
+        before,
+        after,
+        ..Happened::new(act.now, act.actor, action)
+    });
+    if let Some(name) = ended.and_then(|r| r.vault_secret) {
+        change.enqueue(act.now, OutboxMessage::DeleteVaultSecret { name });
+    }
+    Ok(change)
+}
+
 /// Starts `rotation`: its new secret becomes current, the old one previous.
 pub(crate) fn start(
     change: &mut ChangeBuilder,

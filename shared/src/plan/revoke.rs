@@ -3,14 +3,14 @@
 //! leaves the compliance totals and indexes, and the customer hears it once.
 //! Revoking a revoked key changes nothing.
 
-use super::{snapshot, Act};
-use crate::audit::{AuditAction, Happened};
-use crate::change::{ChangeBuilder, KeyChange};
-use crate::error::{Error, Result, StoreError};
+use super::{end_key, Act};
+use crate::audit::AuditAction;
+use crate::change::KeyChange;
+use crate::error::Result;
 use crate::ids::Reason;
 use crate::key::{Key, KeyStatus};
 use crate::notification::{Notification, OutboxMessage};
-use crate::rotation::{Rotation, RotationCommand};
+use crate::rotation::Rotation;
 use crate::time::Timestamp;
 
 /// What revoking a key comes to.
@@ -32,43 +32,21 @@ pub fn plan_revoke(
     if key.status == KeyStatus::Revoked {
         return Ok(Revocation::AlreadyRevoked { at: key.revoked_at });
     }
-    if rotation.as_ref().map(|r| &r.id) != key.active_rotation.as_ref() {
-        return Err(Error::from(StoreError::Corrupt(format!(
-            "key {} was planned without its active rotation",
-            key.id
-        ))));
-    }
-    let before = snapshot(&key, rotation.as_ref());
     let current = key.current().cloned();
-    let mut change = ChangeBuilder::update(key);
-    let revoked = change.key_mut();
-    revoked.status = KeyStatus::Revoked;
-    revoked.revoked_at = Some(act.now);
-    revoked.active_rotation = None;
-    for version in &mut revoked.versions {
-        version.revoke(act.now);
-    }
-    let mut ended = None;
-    if let Some(mut rotation) = rotation {
-        let expected = rotation.status;
-        rotation.apply(RotationCommand::Revoke)?;
-        rotation.cancelled_at = Some(act.now);
-        change.put_rotation(rotation.clone(), Some(expected));
-        ended = Some(rotation);
-    }
-    let after = snapshot(change.key(), ended.as_ref());
-    change.record(Happened {
-        reason: Some(reason.clone()),
-        rotation_id: ended.as_ref().map(|r| r.id.clone()),
-        before,
-        after,
-        ..Happened::new(act.now, act.actor, AuditAction::KeyRevoked)
-    });
-    // Queued after the event, so their place in the outbox follows it.
-    // Whatever a held secret was kept for (a reveal, a leak's record), it is dead.
-    if let Some(name) = ended.as_ref().and_then(|r| r.vault_secret.clone()) {
-        change.enqueue(act.now, OutboxMessage::DeleteVaultSecret { name });
-    }
+    let mut change = end_key(
+        key,
+        rotation,
+        |key| {
+            key.status = KeyStatus::Revoked;
+            key.revoked_at = Some(act.now);
+            for version in &mut key.versions {
+                version.revoke(act.now);
+            }
+        },
+        AuditAction::KeyRevoked,
+        reason,
+        act,
+    )?;
     let mut notification =
         Notification::key_revoked(change.key(), current.as_ref(), act.now, reason);
     notification.actor = act.actor.kind().is_customer().then(|| act.actor.clone());

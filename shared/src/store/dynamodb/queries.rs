@@ -238,25 +238,9 @@ impl DynamoStore {
         after: Option<&DueRef>,
         limit: usize,
     ) -> Result<Vec<DueRef>, StoreError> {
-        let start = after.map(|a| {
-            HashMap::from([
-                (PK.to_owned(), s(key_pk(&a.key_id))),
-                (SK.to_owned(), s(rotation_sk(&a.rotation_id))),
-                (DUE_PK.to_owned(), s(due_pk(shard))),
-                (DUE_SK.to_owned(), s(a.sort_key())),
-            ])
-        });
-        // '~' sorts after every id character, so "<due_by>#~" includes all due at due_by.
-        let upper = format!("{due_by}#~");
+        let start = after.map(|a| (key_pk(&a.key_id), rotation_sk(&a.rotation_id), a.sort_key()));
         let items = self
-            .query_index(
-                DUE_INDEX,
-                (DUE_PK, DUE_SK),
-                due_pk(shard),
-                upper,
-                start,
-                limit,
-            )
+            .query_due_partition(due_pk(shard), start, due_by, limit)
             .await?;
         items
             .iter()
@@ -361,6 +345,29 @@ impl DynamoStore {
         Ok(ids)
     }
 
+    /// Up to `limit` items of one `due` index partition due at or before `due_by`, after
+    /// the item `(pk, sk, due_sk)` when given.
+    async fn query_due_partition(
+        &self,
+        partition: String,
+        after: Option<(String, String, String)>,
+        due_by: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let start = after.map(|(pk, sk, due_sk)| {
+            HashMap::from([
+                (PK.to_owned(), s(pk)),
+                (SK.to_owned(), s(sk)),
+                (DUE_PK.to_owned(), s(partition.clone())),
+                (DUE_SK.to_owned(), s(due_sk)),
+            ])
+        });
+        // '~' sorts after every id character, so "<due_by>#~" includes all due at due_by.
+        let upper = format!("{due_by}#~");
+        self.query_index(DUE_INDEX, (DUE_PK, DUE_SK), partition, upper, start, limit)
+            .await
+    }
+
     pub(super) async fn query_expiring(
         &self,
         shard: u8,
@@ -368,24 +375,9 @@ impl DynamoStore {
         after: Option<&ExpiryRef>,
         limit: usize,
     ) -> Result<Vec<ExpiryRef>, StoreError> {
-        let start = after.map(|a| {
-            HashMap::from([
-                (PK.to_owned(), s(key_pk(&a.key_id))),
-                (SK.to_owned(), s(KEY_SK)),
-                (DUE_PK.to_owned(), s(expiry_pk(shard))),
-                (DUE_SK.to_owned(), s(a.sort_key())),
-            ])
-        });
-        let upper = format!("{due_by}#~");
+        let start = after.map(|a| (key_pk(&a.key_id), KEY_SK.to_owned(), a.sort_key()));
         let items = self
-            .query_index(
-                DUE_INDEX,
-                (DUE_PK, DUE_SK),
-                expiry_pk(shard),
-                upper,
-                start,
-                limit,
-            )
+            .query_due_partition(expiry_pk(shard), start, due_by, limit)
             .await?;
         items
             .iter()
