@@ -202,3 +202,31 @@ async fn offboarding_revokes_every_key_of_one_organisation() {
         "another organisation untouched"
     );
 }
+
+/// A key whose rotation in progress cannot be read (its record lost) is still revoked:
+/// the revocation is what must not fail. Its secret answers `REVOKED`, the chain stays
+/// valid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_key_whose_rotation_cannot_be_read_is_still_revoked() {
+    let f = fixture().await;
+    let issued = issue(&f).await;
+    let key = f.store.key(&issued.key.id).await.unwrap().unwrap();
+    let mut dangling = ChangeBuilder::update(key);
+    dangling.key_mut().active_rotation = Some(RotationId::generate());
+    f.store.commit(dangling.finish()).await.unwrap();
+
+    let revoked = revoke(&f, &issued.key.id).await;
+    assert!(revoked.changed);
+    assert_eq!(revoked.key.status, KeyStatus::Revoked);
+    assert_eq!(revoked.key.active_rotation, None);
+    assert_eq!(
+        f.keyroll
+            .verify(issued.secret.expose())
+            .await
+            .unwrap()
+            .code(),
+        "REVOKED"
+    );
+    let report = f.keyroll.audit_trail(&issued.key.id).await.unwrap().report;
+    assert!(report.valid && report.authenticated, "{report:?}");
+}

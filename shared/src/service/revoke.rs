@@ -3,7 +3,7 @@
 
 use super::{Caller, Keyroll};
 use crate::compliance::KeyComplianceStatus;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result, StoreError};
 use crate::idempotency::RequestOutcome;
 use crate::ids::{KeyId, OrganizationId, Reason};
 use crate::index::{CompliancePartition, SortRange};
@@ -62,13 +62,24 @@ impl Keyroll {
     ) -> Result<RevokedKey> {
         let (caller, reason) = (&caller.into(), &reason);
         self.commit_with_retry(|| async move {
-            let key = match self.store.key(key_id).await? {
+            let mut key = match self.store.key(key_id).await? {
                 Some(key) if scope.allows(&key) => key,
                 _ => return Err(Error::not_found("key", key_id)),
             };
-            let rotation = match &key.active_rotation {
-                Some(id) => Some(self.rotation(id).await?),
+            // A revocation must never be stopped by a rotation that cannot be read: the
+            // key is what has to die. Its pointer is dropped (the held-secret sweep
+            // deletes whatever that rotation held).
+            let rotation = match key.active_rotation.clone() {
                 None => None,
+                Some(id) => match self.store.rotation(&id).await {
+                    Ok(Some(rotation)) => Some(rotation),
+                    Ok(None) | Err(StoreError::Corrupt(_)) => {
+                        tracing::warn!(key = %key.id, rotation = %id, "the key's rotation in progress cannot be read; the key is revoked without cancelling it");
+                        key.active_rotation = None;
+                        None
+                    }
+                    Err(error) => return Err(error.into()),
+                },
             };
             let now = self.now();
             let act = Act {
@@ -142,12 +153,25 @@ impl Keyroll {
                                 Caller::new(caller.actor.clone()),
                             )
                         });
-                        for outcome in futures::future::join_all(revocations).await {
+                        for (entry, outcome) in batch
+                            .iter()
+                            .zip(futures::future::join_all(revocations).await)
+                        {
                             match outcome {
                                 Ok(done) => revoked += u64::from(done.changed),
                                 // Gone or moved since the index was read: not ours to count.
                                 Err(Error::NotFound { .. }) => {}
-                                Err(other) => return Err(other),
+                                // The store is down: stop here; the next call continues.
+                                Err(error) if error.kind() == ErrorKind::Unavailable => {
+                                    return Err(error)
+                                }
+                                // One key that cannot be revoked now (contention outlasting
+                                // the retries, say) does not stop the others: it stays
+                                // active, counted in `remaining`, and is tried again by
+                                // the next call.
+                                Err(error) => {
+                                    tracing::warn!(key = %entry.key_id, error = %crate::error::Chain(&error), "a key could not be revoked in this offboarding call; it remains");
+                                }
                             }
                         }
                         if std::time::Instant::now() >= stop_at {
