@@ -92,6 +92,15 @@ impl ComplianceCounts {
             self.add(*status, *class, *n);
         }
     }
+
+    /// The counts as counter moves: each status and class that is not zero, once.
+    pub fn moves(&self) -> Vec<(KeyComplianceStatus, KeyClass, i64)> {
+        self.counts
+            .iter()
+            .filter(|(_, n)| **n != 0)
+            .map(|((status, class), n)| (*status, *class, *n))
+            .collect()
+    }
 }
 
 /// The report's figures: every active key (of an organisation, or all).

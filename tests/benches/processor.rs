@@ -226,6 +226,9 @@ impl Store for TimedStore {
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
         self.timed(self.inner.commit(change)).await
     }
+    async fn create_keys(&self, changes: &[KeyChange]) -> Result<(), StoreError> {
+        self.timed(self.inner.create_keys(changes)).await
+    }
 }
 
 /// CPU seconds (user + system) used so far by process `pid` ("self" for this one).

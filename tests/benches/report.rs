@@ -2,7 +2,7 @@
 //! (10 % past the 90-day maximum) over 50 organisations. Measures the overdue-keys
 //! report (first page and a later one), one organisation's report, the totals, the CSV
 //! export, the dashboard's first load, with DynamoDB requests and items read per
-//! call; then import throughput (1,000-row requests).
+//! call. (Import throughput: `scripts/bench import`.)
 //!
 //!   scripts/bench report 100000
 //!
@@ -19,7 +19,7 @@ use keyroll_api::Auth;
 use keyroll_api::{app, AppState};
 use keyroll_core::ids::OrganizationId;
 use keyroll_core::key::{Key, SecretRecord};
-use keyroll_core::store::dynamodb::{create_table, DynamoStore};
+use keyroll_core::store::dynamodb::DynamoStore;
 use keyroll_core::testing::TestKeyroll;
 use keyroll_core::time::Timestamp;
 use tower::ServiceExt;
@@ -113,17 +113,8 @@ fn json(reply: &Reply) -> serde_json::Value {
 
 #[tokio::main]
 async fn main() {
-    let n: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(100_000);
-    std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
-        .expect("AWS_ENDPOINT_URL_DYNAMODB: run scripts/bench");
-    let sdk = keyroll_core::aws::load_config().await;
-    let client = keyroll_core::aws::dynamodb_client(&sdk);
-    let table = format!("keyroll-report-bench-{}", std::process::id());
-    create_table(&client, &table).await.expect("create table");
-    let dynamo = Arc::new(DynamoStore::new(client, table));
+    let n = keyroll_tests::bench::size_argument(100_000);
+    let dynamo = keyroll_tests::bench::fresh_table("report-bench").await;
     let now = Timestamp::parse("2026-06-01T00:00:00Z").unwrap();
 
     let seeding = Instant::now();
@@ -264,39 +255,4 @@ async fn main() {
             dynamo.items_read() - items
         );
     }
-
-    // Import: 1,000-row requests.
-    let batches = 3;
-    let began = Instant::now();
-    for batch in 0..batches {
-        let rows: Vec<serde_json::Value> = (0..1000)
-            .map(|i| {
-                let secret = format!("sk_live_import_bench_{batch}_{i}_{}", std::process::id());
-                serde_json::json!({
-                    "organizationId": format!("org_{:02}", i % ORGANISATIONS),
-                    "name": format!("imported {batch}-{i}"),
-                    "rateLimit": 10,
-                    "prefix": format!("{:08x}", batch * 1000 + i),
-                    "lookupHash": keyroll_core::secret::LookupHash::of(&secret).to_hex(),
-                    "createdAt": "2026-03-01T00:00:00Z",
-                })
-            })
-            .collect();
-        let reply = bench
-            .send(
-                "POST",
-                "/v1/keys/import",
-                Body::from(serde_json::json!({ "keys": rows }).to_string()),
-            )
-            .await;
-        let body = json(&reply);
-        assert_eq!(body["imported"], 1000, "{body}");
-    }
-    let wall = began.elapsed();
-    println!(
-        "\nimport: {} rows in {:.1} s, {:.0} rows/s (1,000-row requests, 16 rows at a time)",
-        batches * 1000,
-        wall.as_secs_f64(),
-        (batches * 1000) as f64 / wall.as_secs_f64()
-    );
 }

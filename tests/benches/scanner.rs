@@ -7,29 +7,17 @@
 //! Keys are bulk-loaded (BatchWriteItem, no audit) to keep seeding minutes short; the
 //! scans themselves run the real code on the real table.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use keyroll_core::key::{Key, SecretRecord};
 use keyroll_core::scan::{scan, ScanOptions};
-use keyroll_core::store::dynamodb::create_table;
-use keyroll_core::store::dynamodb::DynamoStore;
 use keyroll_core::testing::TestKeyroll;
 use keyroll_core::time::Timestamp;
 
 #[tokio::main]
 async fn main() {
-    let n: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(100_000);
-    std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
-        .expect("AWS_ENDPOINT_URL_DYNAMODB: run scripts/bench");
-    let sdk = keyroll_core::aws::load_config().await;
-    let client = keyroll_core::aws::dynamodb_client(&sdk);
-    let table = format!("keyroll-scan-bench-{}", std::process::id());
-    create_table(&client, &table).await.expect("create table");
-    let dynamo = Arc::new(DynamoStore::new(client, table));
+    let n = keyroll_tests::bench::size_argument(100_000);
+    let dynamo = keyroll_tests::bench::fresh_table("scan-bench").await;
     let now = Timestamp::parse("2026-06-01T00:00:00Z").unwrap();
     let overdue = n / 100;
 

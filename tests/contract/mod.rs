@@ -29,6 +29,7 @@ mod compliance;
 mod delivery_store;
 mod emergency;
 mod expiry;
+mod imports;
 mod indexes;
 mod key_lists;
 mod key_policies;

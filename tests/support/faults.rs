@@ -207,25 +207,14 @@ impl Store for FaultyStore {
         self.inner.release_lease(name, owner).await
     }
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
-        if take(&self.faults.throttle_commits) {
-            return Err(StoreError::unavailable_because(
-                "TransactWriteItems",
-                "injected: ProvisionedThroughputExceeded",
-            ));
-        }
-        if take(&self.faults.conflict_commits)
-            || self.faults.refuse_every_commit.load(Ordering::SeqCst)
-        {
-            return Err(StoreError::Conflict);
-        }
+        self.before_commit()?;
         self.inner.commit(change).await?;
-        if take(&self.faults.fail_after_commit) {
-            return Err(StoreError::unavailable_because(
-                "TransactWriteItems",
-                "injected: the commit's answer was lost",
-            ));
-        }
-        Ok(())
+        self.after_commit()
+    }
+    async fn create_keys(&self, changes: &[KeyChange]) -> Result<(), StoreError> {
+        self.before_commit()?;
+        self.inner.create_keys(changes).await?;
+        self.after_commit()
     }
     async fn put_held_marker(
         &self,
@@ -245,5 +234,34 @@ impl Store for FaultyStore {
         marker: &keyroll_core::held::HeldMarker,
     ) -> Result<(), StoreError> {
         self.inner.remove_held_marker(marker).await
+    }
+}
+
+impl FaultyStore {
+    /// The injected refusals of a transaction before it is sent.
+    fn before_commit(&self) -> Result<(), StoreError> {
+        if take(&self.faults.throttle_commits) {
+            return Err(StoreError::unavailable_because(
+                "TransactWriteItems",
+                "injected: ProvisionedThroughputExceeded",
+            ));
+        }
+        if take(&self.faults.conflict_commits)
+            || self.faults.refuse_every_commit.load(Ordering::SeqCst)
+        {
+            return Err(StoreError::Conflict);
+        }
+        Ok(())
+    }
+
+    /// The injected loss of a transaction's answer once it has committed.
+    fn after_commit(&self) -> Result<(), StoreError> {
+        if take(&self.faults.fail_after_commit) {
+            return Err(StoreError::unavailable_because(
+                "TransactWriteItems",
+                "injected: the commit's answer was lost",
+            ));
+        }
+        Ok(())
     }
 }

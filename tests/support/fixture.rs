@@ -46,6 +46,16 @@ impl Fixture {
         }
     }
 
+    /// Transactions the store has been asked for: every DynamoDB write request (an
+    /// import writes nothing else), or every in-memory commit and batch of creations.
+    pub fn transaction_count(&self) -> u64 {
+        match (&self.dynamo, &self.memory) {
+            (Some(dynamo), _) => dynamo.write_count(),
+            (None, Some(memory)) => memory.transactions(),
+            (None, None) => unreachable!("every fixture has a store"),
+        }
+    }
+
     /// Schedules and cancels `cycles` rotations of `key`: two audit events each.
     pub async fn schedule_and_cancel(&self, key: &keyroll_core::ids::KeyId, cycles: usize) {
         for _ in 0..cycles {
@@ -93,12 +103,13 @@ impl Fixture {
 
     /// A second service over the same store and clock: another Lambda container.
     pub fn another_container(&self) -> Keyroll {
-        Keyroll::new(
-            self.store.clone(),
-            Arc::new(self.clock.clone()),
-            Arc::new(test_config()),
-        )
-        .with_mac(self.mac.clone())
+        self.container_over(self.store.clone())
+    }
+
+    /// A container like this fixture's over `store` (one wrapping this fixture's, say).
+    pub fn container_over(&self, store: Arc<dyn Store>) -> Keyroll {
+        Keyroll::new(store, Arc::new(self.clock.clone()), Arc::new(test_config()))
+            .with_mac(self.mac.clone())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Shared test support: fixtures over each store adapter, fault injection and the
 //! processor's worlds. The suites themselves live in tests/contract and tests/processor.
 
+pub mod bench;
 pub mod faults;
 pub mod fixture;
 pub mod processor;

@@ -155,16 +155,24 @@ impl Stack {
         reply.body
     }
 
+    /// A new key of `organization`: its id.
+    pub async fn key(&self, organization: &str, name: &str) -> String {
+        self.admin(
+            "POST",
+            "/v1/keys",
+            Some(json!({"organizationId": organization, "name": name, "rateLimit": 10})),
+        )
+        .await["key"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// A key of `organization` with a self-service rotation whose new secret is held.
     pub async fn key_with_held_rotation(&self, organization: &str) -> (String, String) {
-        let key = self
-            .admin(
-                "POST",
-                "/v1/keys",
-                Some(json!({"organizationId": organization, "name": format!("{organization} backend"), "rateLimit": 10})),
-            )
+        let key_id = self
+            .key(organization, &format!("{organization} backend"))
             .await;
-        let key_id = key["key"]["id"].as_str().unwrap().to_owned();
         let rotation = self
             .admin(
                 "POST",
@@ -450,26 +458,11 @@ async fn the_portal_shows_the_keys_and_a_click_reveals_the_held_secret_once() {
     cdp::chromium();
     let stack = stack("memory").await;
     let (key, rotation) = stack.key_with_held_rotation("org_acme").await;
-    let calm = stack
-        .admin(
-            "POST",
-            "/v1/keys",
-            Some(json!({"organizationId": "org_acme", "name": "reporting", "rateLimit": 10})),
-        )
-        .await["key"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let calm = stack.key("org_acme", "reporting").await;
     stack.key_with_held_rotation("org_globex").await;
     let alice = stack.token("org_acme", "alice", Role::Admin);
 
-    let mut browser = cdp::Browser::launch().await;
-    browser
-        .open(&format!("{}/portal#token={alice}", stack.server.base))
-        .await;
-    browser
-        .wait_for("document.body && document.body.dataset.loaded === 'true'")
-        .await;
+    let mut browser = open_portal(&stack, &alice).await;
     assert_eq!(
         browser
             .eval("document.getElementById('organization').textContent")
@@ -505,19 +498,7 @@ async fn the_portal_shows_the_keys_and_a_click_reveals_the_held_secret_once() {
     browser
         .click(&format!("[data-reveal=\"{rotation}\"]"))
         .await;
-    browser
-        .wait_for("document.getElementById('secret').textContent.startsWith('sk_')")
-        .await;
-    let secret = browser
-        .eval("document.getElementById('secret').textContent")
-        .await
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let verified = stack
-        .admin("POST", "/v1/verify", Some(json!({"secret": secret})))
-        .await;
-    assert_eq!(verified["code"], "VALID");
+    let verified = shown_secret_verifies(&stack, &mut browser).await;
     assert_eq!(verified["keyId"], key.as_str());
     let shown = stack
         .admin("GET", &format!("/v1/rotations/{rotation}"), None)
@@ -545,4 +526,132 @@ async fn the_portal_shows_the_keys_and_a_click_reveals_the_held_secret_once() {
         )
         .await;
     assert_eq!(again.status, 410, "{}", again.text);
+}
+
+/// Chromium on the portal, signed in with `token`, once the page has loaded.
+async fn open_portal(stack: &Stack, token: &str) -> cdp::Browser {
+    let mut browser = cdp::Browser::launch().await;
+    browser
+        .open(&format!("{}/portal#token={token}", stack.server.base))
+        .await;
+    browser
+        .wait_for("document.body && document.body.dataset.loaded === 'true'")
+        .await;
+    browser
+}
+
+/// Waits for the portal to show a secret, and checks it verifies: the verification.
+async fn shown_secret_verifies(stack: &Stack, browser: &mut cdp::Browser) -> Value {
+    browser
+        .wait_for("document.getElementById('secret').textContent.startsWith('sk_')")
+        .await;
+    let secret = browser
+        .eval("document.getElementById('secret').textContent")
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let verified = stack
+        .admin("POST", "/v1/verify", Some(json!({"secret": secret})))
+        .await;
+    assert_eq!(verified["code"], "VALID", "{verified}");
+    verified
+}
+
+/// The portal's New key and Revoke, clicked like a person: an admin creates a key
+/// inside the provider's policy (the secret shown once verifies), is told which field
+/// is outside it, and revokes a key after a confirmation naming it; a viewer is offered
+/// neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_creates_a_key_inside_the_policy_and_revokes_one() {
+    cdp::chromium();
+    let stack = stack("memory").await;
+    stack
+        .admin(
+            "PUT",
+            "/v1/organizations/org_acme/key-policy",
+            Some(json!({"allowedScopes": ["charges:read"], "maxRateLimit": 100, "maxKeys": 5, "classes": ["server"]})),
+        )
+        .await;
+    let old = stack.key("org_acme", "old integration").await;
+    let alice = stack.token("org_acme", "alice", Role::Admin);
+    let mut browser = open_portal(&stack, &alice).await;
+
+    // Outside the policy: the problem names the field, and no key is made.
+    browser.click("#new-key").await;
+    browser.type_into("#new-name", "billing service").await;
+    browser.type_into("#new-scopes", "charges:write").await;
+    browser.type_into("#new-rate", "50").await;
+    browser.click("#create-key").await;
+    browser
+        .wait_for("document.getElementById('error').textContent.includes('scopes')")
+        .await;
+    assert_eq!(
+        browser
+            .eval("document.querySelectorAll('#keys tr').length")
+            .await,
+        json!(1)
+    );
+    // Inside it: 201, the secret shown once, and it verifies as a key of org_acme.
+    browser.type_into("#new-scopes", "charges:read").await;
+    browser.click("#create-key").await;
+    let verified = shown_secret_verifies(&stack, &mut browser).await;
+    let created = verified["keyId"].as_str().unwrap().to_owned();
+    let key = stack
+        .admin("GET", &format!("/v1/keys/{created}"), None)
+        .await;
+    assert_eq!(key["key"]["organizationId"], "org_acme");
+    assert_eq!(key["key"]["name"], "billing service");
+    assert_eq!(key["key"]["scopes"], json!(["charges:read"]));
+    assert_eq!(key["key"]["rateLimit"], 50);
+    browser
+        .wait_for(&format!(
+            "!!document.querySelector('#keys tr[data-key=\"{created}\"]')"
+        ))
+        .await;
+    browser.click("#hide").await;
+
+    // Revoke asks again, naming the key; the second press revokes it.
+    browser.click(&format!("[data-revoke=\"{old}\"]")).await;
+    browser
+        .wait_for(&format!(
+            "document.querySelector('[data-revoke=\"{old}\"]').textContent === 'Confirm: revoke old integration'"
+        ))
+        .await;
+    assert_eq!(
+        stack.admin("GET", &format!("/v1/keys/{old}"), None).await["key"]["status"],
+        "active",
+        "one press revokes nothing"
+    );
+    browser.click(&format!("[data-revoke=\"{old}\"]")).await;
+    browser
+        .wait_for(&format!(
+            "document.querySelector('#keys tr[data-key=\"{old}\"]').dataset.status === 'revoked'"
+        ))
+        .await;
+    let revoked = stack.admin("GET", &format!("/v1/keys/{old}"), None).await;
+    assert_eq!(revoked["key"]["status"], "revoked", "{revoked}");
+    let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    browser
+        .screenshot(&artifacts.join("portal-new-key.png"))
+        .await;
+
+    // A viewer is offered neither.
+    let bob = stack.token("org_acme", "bob", Role::Viewer);
+    browser
+        .open(&format!("{}/portal#token={bob}", stack.server.base))
+        .await;
+    browser.eval("location.reload()").await;
+    browser
+        .wait_for("document.body && document.body.dataset.loaded === 'true'")
+        .await;
+    assert_eq!(
+        browser
+            .eval(&format!(
+                "[document.getElementById('new-key').disabled, document.querySelector('[data-revoke=\"{created}\"]').disabled]"
+            ))
+            .await,
+        json!([true, true])
+    );
 }

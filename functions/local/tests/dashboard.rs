@@ -1,6 +1,8 @@
 //! The dashboard in a real headless browser (Debian's chromium, which scripts/test
 //! installs): loaded from a seeded keyroll-local, its figures must match the JSON API.
-//! The screenshot is kept in `.artifacts/dashboard.png`.
+//! The screenshot is kept in `.artifacts/dashboard.png`. And finding a key by the
+//! prefix a support ticket quotes, or by organisation, then revoking it, clicked like a
+//! person (tests/cdp).
 
 use std::process::Command;
 
@@ -8,6 +10,7 @@ use serde_json::{json, Value};
 
 const TOKEN: &str = "dashboard-admin-token-0123456789";
 
+mod cdp;
 mod common;
 use common::{start_server, Server};
 
@@ -225,4 +228,92 @@ fn chrono_free_today() -> String {
         .unwrap()
         .as_secs() as i64;
     keyroll_core::time::Timestamp::from_unix(now).unwrap().day()
+}
+
+/// Support finds the key a ticket names by its shown prefix, and an organisation's
+/// keys; revoking one needs a reason and a second press naming it, after which every
+/// secret of it answers `REVOKED`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_finds_a_key_by_prefix_and_revokes_it() {
+    cdp::chromium();
+    let server = start();
+    let client = reqwest::Client::new();
+    let mut issued = Vec::new();
+    for (organization, name) in [
+        ("org_acme", "billing"),
+        ("org_acme", "reports"),
+        ("org_beta", "beta app"),
+    ] {
+        let key = post(
+            &client,
+            &server,
+            "/v1/keys",
+            json!({"organizationId": organization, "name": name, "rateLimit": 5}),
+        )
+        .await;
+        issued.push(key);
+    }
+    let target = issued[0]["key"]["id"].as_str().unwrap().to_owned();
+    let secret = issued[0]["secret"].as_str().unwrap().to_owned();
+    let shown_prefix = issued[0]["key"]["versions"][0]["prefix"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let mut browser = cdp::Browser::launch().await;
+    browser
+        .open(&format!("{}/dashboard#token={TOKEN}", server.base))
+        .await;
+    browser
+        .wait_for("document.body && document.body.dataset.loaded === 'true'")
+        .await;
+    // By organisation: its two keys, not the other's.
+    browser.type_into("#find-organization", "org_acme").await;
+    browser.click("#find-go").await;
+    browser
+        .wait_for("document.querySelectorAll('#found tr').length === 2")
+        .await;
+    // By the prefix the ticket quotes (with its ellipsis, as support pastes it).
+    browser.type_into("#find-organization", "").await;
+    browser
+        .type_into("#find-prefix", &format!("{shown_prefix}…"))
+        .await;
+    browser.click("#find-go").await;
+    browser
+        .wait_for(&format!(
+            "document.querySelectorAll('#found tr').length === 1 && document.querySelector('#found tr').dataset.key === '{target}'"
+        ))
+        .await;
+    // No reason: nothing happens but a request for one.
+    let revoke = format!("#found [data-revoke=\"{target}\"]");
+    browser.click(&revoke).await;
+    browser
+        .wait_for("document.getElementById('error').textContent.startsWith('Give a reason')")
+        .await;
+    browser
+        .type_into("#revoke-reason", "customer offboarded (ticket 4711)")
+        .await;
+    browser.click(&revoke).await;
+    browser
+        .wait_for(&format!(
+            "document.querySelector('{revoke}').textContent === 'Confirm: revoke billing'"
+        ))
+        .await;
+    let verified = post(&client, &server, "/v1/verify", json!({"secret": secret})).await;
+    assert_eq!(verified["code"], "VALID", "one press revokes nothing");
+    browser.click(&revoke).await;
+    browser
+        .wait_for("document.querySelector('#found tr').dataset.status === 'revoked'")
+        .await;
+    let verified = post(&client, &server, "/v1/verify", json!({"secret": secret})).await;
+    assert_eq!(verified["code"], "REVOKED", "{verified}");
+    // The figures follow: two active keys left.
+    browser
+        .wait_for("document.getElementById('active-keys').textContent === '2'")
+        .await;
+    let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    browser
+        .screenshot(&artifacts.join("dashboard-revoke.png"))
+        .await;
 }

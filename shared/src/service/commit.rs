@@ -27,6 +27,13 @@ impl Stamped {
 #[derive(Clone)]
 pub(super) struct Ready(KeyChange);
 
+impl Ready {
+    /// The change as it will be applied.
+    pub(super) fn change(&self) -> &KeyChange {
+        &self.0
+    }
+}
+
 impl Keyroll {
     /// Stamps, authenticates and commits `change`; the key as it was committed.
     pub(super) async fn commit(&self, change: KeyChange) -> Result<Key, Error> {

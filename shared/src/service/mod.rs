@@ -45,6 +45,7 @@ mod compliance;
 mod contacts;
 mod emergency;
 mod held;
+mod import;
 mod issue;
 mod key_policy;
 mod lifecycle;

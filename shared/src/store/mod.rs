@@ -216,4 +216,17 @@ pub trait Store: Send + Sync {
 
     /// Applies the change atomically, or refuses it with [`StoreError::Conflict`].
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError>;
+
+    /// Applies changes that each create a key (at most [`MAX_KEY_CREATIONS`]) all
+    /// together or not at all, moving the compliance totals once for them all: an
+    /// import's rows. Refused with [`StoreError::Conflict`] if any key or secret
+    /// exists, or two of the changes name one; a change that is not a creation is refused
+    /// the same way.
+    async fn create_keys(&self, changes: &[KeyChange]) -> Result<(), StoreError>;
 }
+
+/// Most key creations [`Store::create_keys`] takes at once. A creation writes its key,
+/// its secret record and its audit event; with every organisation's counter and at
+/// most one organisation's counter per creation, 24 make at most 97 items, within
+/// DynamoDB's 100 per transaction.
+pub const MAX_KEY_CREATIONS: usize = 24;

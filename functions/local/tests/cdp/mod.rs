@@ -192,6 +192,21 @@ impl Browser {
         }
     }
 
+    /// Types `text` into the field `selector` names, as a person would: the field is
+    /// focused and emptied, then the text inserted as keyboard input.
+    pub async fn type_into(&mut self, selector: &str, text: &str) {
+        let quoted = serde_json::to_string(selector).unwrap();
+        let found = self
+            .eval(&format!(
+                "(() => {{ const e = document.querySelector({quoted}); if (!e) return false; e.focus(); e.value = ''; return true; }})()"
+            ))
+            .await;
+        assert_eq!(found, json!(true), "no field {selector} to type into");
+        if !text.is_empty() {
+            self.send("Input.insertText", json!({"text": text})).await;
+        }
+    }
+
     /// A PNG of the page as shown.
     pub async fn screenshot(&mut self, path: &Path) {
         let shot = self

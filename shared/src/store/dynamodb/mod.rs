@@ -15,7 +15,8 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, DeleteRequest, PutRequest, ReturnValuesOnConditionCheckFailure, WriteRequest,
+    AttributeValue, DeleteRequest, PutRequest, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -229,13 +230,7 @@ impl DynamoStore {
             }
         }
         for ((pk, shard), counts) in counters {
-            let moves: Vec<_> = crate::compliance::KeyComplianceStatus::ALL
-                .into_iter()
-                .flat_map(|status| KeyClass::ALL.map(|class| (status, class)))
-                .map(|(status, class)| (status, class, counts.get(status, class)))
-                .filter(|(_, _, n)| *n != 0)
-                .collect();
-            let adds = transaction::CounterAdds::of(&moves);
+            let adds = transaction::CounterAdds::of(&counts.moves());
             self.count_write();
             self.client
                 .update_item()
@@ -647,6 +642,19 @@ impl Store for DynamoStore {
 
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
         let writes = transaction::transaction(&self.table, &change)?;
+        self.transact(writes).await
+    }
+
+    async fn create_keys(&self, changes: &[KeyChange]) -> Result<(), StoreError> {
+        let writes = transaction::creations(&self.table, changes)?;
+        self.transact(writes).await
+    }
+}
+
+impl DynamoStore {
+    /// Sends one TransactWriteItems; sent again, a few times, while it meets only other
+    /// transactions.
+    async fn transact(&self, writes: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         let mut attempt = 0u32;
         loop {
             self.count_write();

@@ -14,7 +14,7 @@ use super::items::{
 };
 use super::schema::{attr, counter_attribute, secret_pk, totals_pk, totals_sk, PK, SECRET_SK, SK};
 use crate::change::{KeyChange, RotationWrite, SecretWrite};
-use crate::compliance::KeyComplianceStatus;
+use crate::compliance::{ComplianceCounts, KeyComplianceStatus};
 use crate::error::StoreError;
 use crate::index::total_shard_of;
 use crate::key::KeyClass;
@@ -91,6 +91,70 @@ fn set_secret_state(
 
 /// The writes of `change`, each with its guard.
 pub fn transaction(table: &str, change: &KeyChange) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let mut writes = item_writes(table, change)?;
+    writes.extend(move_counters(table, change)?);
+    Ok(writes)
+}
+
+/// The writes of changes that each create a key, as one transaction: each change's
+/// items with their guards, then the compliance counters moved once for them all — in
+/// one counter shard (the first key's), so that batches running side by side meet on
+/// few counter items. The totals are the sum of every shard, whichever holds a count.
+pub fn creations(table: &str, changes: &[KeyChange]) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let Some(first) = changes.first() else {
+        return Ok(Vec::new());
+    };
+    // DynamoDB refuses a transaction naming one item twice, with a validation error;
+    // two creations of one key or one secret are a conflict, as they are one by one.
+    let mut keys = std::collections::HashSet::new();
+    let mut secrets = std::collections::HashSet::new();
+    for change in changes {
+        if change.expected_revision().is_some() || !keys.insert(&change.key().id) {
+            return Err(StoreError::Conflict);
+        }
+        for write in change.secrets() {
+            if let SecretWrite::Create(record) = write {
+                if !secrets.insert(record.lookup_hash) {
+                    return Err(StoreError::Conflict);
+                }
+            }
+        }
+    }
+    let mut writes = Vec::new();
+    let mut counts: HashMap<Option<&crate::ids::OrganizationId>, ComplianceCounts> = HashMap::new();
+    for change in changes {
+        writes.extend(item_writes(table, change)?);
+        for (status, class, delta) in change.compliance_moves() {
+            for scope in [None, Some(&change.key().organization_id)] {
+                counts.entry(scope).or_default().add(status, class, delta);
+            }
+        }
+    }
+    let shard = total_shard_of(&first.key().id);
+    for (scope, counts) in counts {
+        let moves = counts.moves();
+        if !moves.is_empty() {
+            writes.push(add_to_counters(table, scope, shard, &moves)?);
+        }
+    }
+    if writes.len() > MAX_TRANSACTION_ITEMS {
+        return Err(StoreError::unavailable_because(
+            "TransactWriteItems",
+            format!(
+                "{} key creations make {} items, over {MAX_TRANSACTION_ITEMS}",
+                changes.len(),
+                writes.len()
+            ),
+        ));
+    }
+    Ok(writes)
+}
+
+/// DynamoDB's bound on the items of one TransactWriteItems.
+pub const MAX_TRANSACTION_ITEMS: usize = 100;
+
+/// The writes of `change` but the counters', each with its guard.
+fn item_writes(table: &str, change: &KeyChange) -> Result<Vec<TransactWriteItem>, StoreError> {
     let mut writes = Vec::new();
     let key = key_item(change.key())?;
     writes.push(match change.expected_revision() {
@@ -163,7 +227,6 @@ pub fn transaction(table: &str, change: &KeyChange) -> Result<Vec<TransactWriteI
     for event in change.events() {
         writes.push(put_new(table, audit_item(event)?)?);
     }
-    writes.extend(move_counters(table, change)?);
     Ok(writes)
 }
 
@@ -176,21 +239,30 @@ fn move_counters(table: &str, change: &KeyChange) -> Result<Vec<TransactWriteIte
         return Ok(Vec::new());
     }
     let shard = total_shard_of(&change.key().id);
-    let mut writes = Vec::new();
-    for scope in [None, Some(&change.key().organization_id)] {
-        let adds = CounterAdds::of(&moves);
-        let update = Update::builder()
-            .table_name(table)
-            .key(PK, s(totals_pk(scope)))
-            .key(SK, s(totals_sk(shard)))
-            .update_expression(adds.expression)
-            .set_expression_attribute_names(Some(adds.names))
-            .set_expression_attribute_values(Some(adds.values))
-            .build()
-            .map_err(|e| StoreError::Corrupt(format!("update: {e}")))?;
-        writes.push(TransactWriteItem::builder().update(update).build());
-    }
-    Ok(writes)
+    [None, Some(&change.key().organization_id)]
+        .into_iter()
+        .map(|scope| add_to_counters(table, scope, shard, &moves))
+        .collect()
+}
+
+/// The unconditional `ADD` of `moves` to the counter item of `scope` in `shard`.
+fn add_to_counters(
+    table: &str,
+    scope: Option<&crate::ids::OrganizationId>,
+    shard: u8,
+    moves: &[(KeyComplianceStatus, KeyClass, i64)],
+) -> Result<TransactWriteItem, StoreError> {
+    let adds = CounterAdds::of(moves);
+    let update = Update::builder()
+        .table_name(table)
+        .key(PK, s(totals_pk(scope)))
+        .key(SK, s(totals_sk(shard)))
+        .update_expression(adds.expression)
+        .set_expression_attribute_names(Some(adds.names))
+        .set_expression_attribute_values(Some(adds.values))
+        .build()
+        .map_err(|e| StoreError::Corrupt(format!("update: {e}")))?;
+    Ok(TransactWriteItem::builder().update(update).build())
 }
 
 /// `ADD` of each `(status, class, delta)` to its counter attribute on a totals item:

@@ -2,7 +2,7 @@
 //! enforces exactly the guards of the DynamoDB adapter (the contract suite runs
 //! against both).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -41,6 +41,9 @@ struct State {
     emergencies: Vec<EmergencyLogEntry>,
     /// `record_use` calls, written or refused: what the once-a-minute bound counts.
     use_writes: u64,
+    /// Commits and batches of creations, written or refused: each would be one
+    /// TransactWriteItems in DynamoDB.
+    transactions: u64,
     /// Reads of keys and of the key lists, and the items they returned: what a list
     /// page costs, counted as DynamoDB's requests and items are.
     reads: u64,
@@ -90,6 +93,11 @@ impl MemoryStore {
     /// How many use writes were attempted (each would be one UpdateItem in DynamoDB).
     pub fn use_writes(&self) -> u64 {
         self.lock().use_writes
+    }
+
+    /// How many transactions were attempted (commits and batches of creations).
+    pub fn transactions(&self) -> u64 {
+        self.lock().transactions
     }
 
     /// Reads of keys and of the key lists (one per list partition, as DynamoDB
@@ -578,57 +586,87 @@ impl Store for MemoryStore {
 
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
         let mut state = self.lock();
+        state.transactions += 1;
         check(&state, &change)?;
-        for (status, class, delta) in change.compliance_moves() {
-            state.count(&change.key().organization_id, status, class, delta);
+        apply(&mut state, change);
+        Ok(())
+    }
+
+    async fn create_keys(&self, changes: &[KeyChange]) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        state.transactions += 1;
+        let mut keys = HashSet::new();
+        let mut secrets = HashSet::new();
+        for change in changes {
+            check(&state, change)?;
+            let created_secrets = change.secrets().iter().all(|write| match write {
+                SecretWrite::Create(record) => secrets.insert(record.lookup_hash),
+                SecretWrite::SetState { .. } => true,
+            });
+            if change.expected_revision().is_some()
+                || !keys.insert(change.key().id.clone())
+                || !created_secrets
+            {
+                return Err(StoreError::Conflict);
+            }
         }
-        let crate::change::ChangeParts {
-            key,
-            rotations,
-            secrets,
-            events,
-            idempotency,
-            outbox,
-            emergencies,
-        } = change.into_parts();
-        state.emergencies.extend(emergencies);
-        for entry in outbox {
-            state
-                .outbox
-                .insert((entry.shard, entry.sort_key), entry.message);
+        for change in changes {
+            apply(&mut state, change.clone());
         }
-        if let Some(record) = idempotency {
-            state.idempotency.insert(record.id.clone(), record);
-        }
-        for write in rotations {
-            state
-                .rotations
-                .insert(write.rotation.id.clone(), write.rotation);
-        }
-        for write in secrets {
-            match write {
-                SecretWrite::Create(record) => {
-                    state.secrets.insert(record.lookup_hash, record);
-                }
-                SecretWrite::SetState {
-                    lookup_hash,
-                    state: new_state,
-                } => {
-                    if let Some(record) = state.secrets.get_mut(&lookup_hash) {
-                        record.stage = new_state.stage;
-                        record.expires_at = new_state.expires_at;
-                        record.scopes = new_state.scopes;
-                        record.rate_limit = new_state.rate_limit;
-                    }
+        Ok(())
+    }
+}
+
+/// Applies a change whose guards [`check`] has passed.
+fn apply(state: &mut State, change: KeyChange) {
+    for (status, class, delta) in change.compliance_moves() {
+        state.count(&change.key().organization_id, status, class, delta);
+    }
+    let crate::change::ChangeParts {
+        key,
+        rotations,
+        secrets,
+        events,
+        idempotency,
+        outbox,
+        emergencies,
+    } = change.into_parts();
+    state.emergencies.extend(emergencies);
+    for entry in outbox {
+        state
+            .outbox
+            .insert((entry.shard, entry.sort_key), entry.message);
+    }
+    if let Some(record) = idempotency {
+        state.idempotency.insert(record.id.clone(), record);
+    }
+    for write in rotations {
+        state
+            .rotations
+            .insert(write.rotation.id.clone(), write.rotation);
+    }
+    for write in secrets {
+        match write {
+            SecretWrite::Create(record) => {
+                state.secrets.insert(record.lookup_hash, record);
+            }
+            SecretWrite::SetState {
+                lookup_hash,
+                state: new_state,
+            } => {
+                if let Some(record) = state.secrets.get_mut(&lookup_hash) {
+                    record.stage = new_state.stage;
+                    record.expires_at = new_state.expires_at;
+                    record.scopes = new_state.scopes;
+                    record.rate_limit = new_state.rate_limit;
                 }
             }
         }
-        state
-            .audit
-            .entry(key.id.clone())
-            .or_default()
-            .extend(events);
-        state.keys.insert(key.id.clone(), key);
-        Ok(())
     }
+    state
+        .audit
+        .entry(key.id.clone())
+        .or_default()
+        .extend(events);
+    state.keys.insert(key.id.clone(), key);
 }

@@ -3,8 +3,8 @@
 //!
 //! Every row must have the form the document gives `ImportRow`; if any has not, the
 //! request is refused (422) with each row's fault in `errors` (`keys[3].name`) and
-//! nothing is imported. Rows of the right form are then imported one by one, each with
-//! its outcome: `imported`, `duplicate` (a re-run imports nothing twice: same id or same
+//! nothing is imported. Rows of the right form are then imported, many to a
+//! transaction, each with its outcome: `imported`, `duplicate` (a re-run imports nothing twice: same id or same
 //! secret), or `invalid` for what only the configuration or the clock decides (a
 //! prefix without this deployment's legacy prefix, a creation time in the future).
 use crate::http::problem::ApiError;
@@ -16,8 +16,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::{Extension, Json};
-use futures::StreamExt;
 use keyroll_core::error::{Conflict, Error};
+use keyroll_core::key::Key;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -33,11 +33,6 @@ pub const MAX_REPORTED_FAULTS: usize = 100;
 
 /// Body limit of an import (the other routes take 64 KiB): 1,000 rows with room.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// How many rows are imported at once: each is one transaction, so a 1,000-row
-/// request takes 1,000 / IMPORT_CONCURRENCY round trips rather than 1,000, while
-/// DynamoDB sees a bounded burst.
-pub const IMPORT_CONCURRENCY: usize = 16;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -91,22 +86,26 @@ pub async fn import_keys(
     // Every row's form first: a file with a fault imports nothing.
     let shaped_rows = shape_all(rows)?;
     let legacy_prefix = state.keyroll.config().secret_format.legacy_prefix();
-    // Rows run concurrently but answer in order. Two rows with the same secret race
-    // on the secret record's guarded write: one is imported, the other a duplicate.
-    let outcomes: Vec<_> = futures::stream::iter(shaped_rows)
-        .map(|row| {
-            let keyroll = &state.keyroll;
-            let actor = &actor;
-            async move {
-                match legacy_of(row, legacy_prefix) {
-                    Err(error) => Err(error),
-                    Ok(legacy) => keyroll.import_legacy_key(legacy, actor).await,
-                }
+    // What only the configuration decides is settled here; the rest is imported many
+    // rows to a transaction, each row's outcome in order.
+    let mut outcomes: Vec<Option<Result<Key, Error>>> = Vec::with_capacity(shaped_rows.len());
+    let mut importable = Vec::new();
+    let mut places = Vec::new();
+    for (index, row) in shaped_rows.into_iter().enumerate() {
+        match legacy_of(row, legacy_prefix) {
+            Ok(legacy) => {
+                outcomes.push(None);
+                importable.push(legacy);
+                places.push(index);
             }
-        })
-        .buffered(IMPORT_CONCURRENCY)
-        .collect()
-        .await;
+            Err(error) => outcomes.push(Some(Err(error))),
+        }
+    }
+    let imported = state.keyroll.import_legacy_keys(importable, &actor).await;
+    for (index, outcome) in places.into_iter().zip(imported) {
+        outcomes[index] = Some(outcome);
+    }
+    let outcomes = outcomes.into_iter().flatten().collect();
     Ok((StatusCode::OK, Json(ImportResponse::of(outcomes)?)))
 }
 
@@ -173,7 +172,7 @@ impl ImportResponse {
     /// The answer for each row's outcome, in order: imported, a duplicate, or invalid
     /// by the configuration or the clock. Any other failure fails the request (its
     /// retry imports nothing twice).
-    fn of(outcomes: Vec<Result<keyroll_core::key::Key, Error>>) -> Result<Self, ApiError> {
+    fn of(outcomes: Vec<Result<Key, Error>>) -> Result<Self, ApiError> {
         let mut response = ImportResponse {
             imported: 0,
             duplicates: 0,
