@@ -139,3 +139,53 @@ async fn an_expiry_in_the_past_is_refused_and_none_is_never_due() {
     let far = f.clock_now().plus_seconds(10_000 * DAY);
     assert!(due(&f, &plain.key.id, far).await.is_empty());
 }
+
+/// `KEYROLL_WARN_AHEAD_DAYS` lowered after keys were stamped: the first run under the
+/// new setting finds such a key due, warns nobody early, and moves it to its new
+/// warning time (no event written), so later runs do not read it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lowered_warning_lead_moves_stamped_keys_without_warning_early() {
+    let f = fixture().await;
+    let issued = issue_expiring(&f, 30 * DAY).await;
+    let expires_at = issued.key.expires_at.unwrap();
+    let old_lead = u64::from(f.keyroll.config().policy.warn_ahead_days) * DAY;
+    assert!(
+        old_lead > 2 * DAY,
+        "the default lead is longer than the new one"
+    );
+    let mut config = keyroll_tests::fixture::test_config();
+    config.policy.warn_ahead_days = 2;
+    let lowered = f.container_configured(config);
+
+    let between = expires_at.minus_seconds(old_lead).plus_seconds(3600);
+    f.clock.set(between);
+    assert_eq!(
+        due(&f, &issued.key.id, between).await.len(),
+        1,
+        "stamped under the old lead"
+    );
+    let first = process_due(&lowered, None, ProcessorOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.expiry_warned, first.expired),
+        (0, 0),
+        "nobody warned early"
+    );
+    assert!(due(&f, &issued.key.id, between).await.is_empty(), "moved");
+    let moved = due(&f, &issued.key.id, expires_at).await;
+    assert_eq!(moved[0].due_at, expires_at.minus_seconds(2 * DAY));
+    let actions = assert_chain_valid(&f, &issued.key.id).await;
+    assert_eq!(
+        actions,
+        [AuditAction::KeyCreated],
+        "the move writes no event"
+    );
+
+    // At the new lead, the warning goes out.
+    f.clock.set(expires_at.minus_seconds(2 * DAY));
+    let warned = process_due(&lowered, None, ProcessorOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(warned.expiry_warned, 1);
+}

@@ -203,16 +203,18 @@ async fn offboarding_revokes_every_key_of_one_organisation() {
     );
 }
 
-/// A key whose rotation in progress cannot be read (its record lost) is still revoked:
-/// the revocation is what must not fail. Its secret answers `REVOKED`, the chain stays
-/// valid.
+/// A key whose rotation in progress has no record (lost) is still revoked: the
+/// revocation is what must not fail. Its secret answers `REVOKED`, the chain stays
+/// valid, the event names the lost rotation, and the secret that rotation may have
+/// held is deleted from the vault.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_key_whose_rotation_cannot_be_read_is_still_revoked() {
     let f = fixture().await;
     let issued = issue(&f).await;
     let key = f.store.key(&issued.key.id).await.unwrap().unwrap();
+    let lost = RotationId::generate();
     let mut dangling = ChangeBuilder::update(key);
-    dangling.key_mut().active_rotation = Some(RotationId::generate());
+    dangling.key_mut().active_rotation = Some(lost.clone());
     f.store.commit(dangling.finish()).await.unwrap();
 
     let revoked = revoke(&f, &issued.key.id).await;
@@ -227,6 +229,24 @@ async fn a_key_whose_rotation_cannot_be_read_is_still_revoked() {
             .code(),
         "REVOKED"
     );
-    let report = f.keyroll.audit_trail(&issued.key.id).await.unwrap().report;
-    assert!(report.valid && report.authenticated, "{report:?}");
+    let trail = f.keyroll.audit_trail(&issued.key.id).await.unwrap();
+    assert!(
+        trail.report.valid && trail.report.authenticated,
+        "{:?}",
+        trail.report
+    );
+    // The event names the lost rotation, and the secret it may have held is deleted.
+    let event = trail.events.last().unwrap();
+    assert_eq!(event.action, AuditAction::KeyRevoked);
+    assert_eq!(event.rotation_id.as_ref(), Some(&lost));
+    let shard = keyroll_core::store::shard_of(issued.key.id.as_str());
+    let queued = f.store.outbox(shard, None, 10).await.unwrap();
+    let vault_secret = format!("{}{lost}", f.keyroll.config().secret_name_prefix);
+    assert!(
+        queued.iter().any(|entry| matches!(
+            &entry.message,
+            keyroll_core::notification::OutboxMessage::DeleteVaultSecret { name } if *name == vault_secret
+        )),
+        "{queued:?}"
+    );
 }

@@ -111,6 +111,17 @@ impl Fixture {
         Keyroll::new(store, Arc::new(self.clock.clone()), Arc::new(test_config()))
             .with_mac(self.mac.clone())
     }
+
+    /// A container like this fixture's, on its store and clock, configured otherwise
+    /// (as a redeploy with a changed setting would be).
+    pub fn container_configured(&self, config: Config) -> Keyroll {
+        Keyroll::new(
+            self.store.clone(),
+            Arc::new(self.clock.clone()),
+            Arc::new(config),
+        )
+        .with_mac(self.mac.clone())
+    }
 }
 
 /// The start of every fixture's clock: 2026-01-01T00:00:00Z.

@@ -638,14 +638,15 @@ async fn the_portal_creates_a_key_inside_the_policy_and_revokes_one() {
         .await;
 
     // A viewer is offered neither.
+    drop(browser);
     let bob = stack.token("org_acme", "bob", Role::Viewer);
-    browser
-        .open(&format!("{}/portal#token={bob}", stack.server.base))
-        .await;
-    browser.eval("location.reload()").await;
-    browser
-        .wait_for("document.body && document.body.dataset.loaded === 'true'")
-        .await;
+    let mut browser = open_portal(&stack, &bob).await;
+    assert_eq!(
+        browser
+            .eval("document.getElementById('role').textContent")
+            .await,
+        "viewer"
+    );
     assert_eq!(
         browser
             .eval(&format!(

@@ -74,7 +74,7 @@ pub fn plan_expiry(
 fn expire(key: Key, rotation: Option<Rotation>, act: Act<'_>) -> Result<(KeyChange, ExpiryStep)> {
     let change = end_key(
         key,
-        rotation,
+        rotation.into(),
         |key| key.status = KeyStatus::Expired,
         AuditAction::KeyExpired,
         &Reason::system("the key's expiry passed"),

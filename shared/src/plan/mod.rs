@@ -189,19 +189,60 @@ pub(crate) fn check_active_rotation(key: &Key, rotation: Option<&Rotation>) -> R
     Ok(())
 }
 
+/// The rotation in progress of a key being ended, as it was read.
+#[derive(Debug, Clone)]
+pub enum InProgress {
+    /// The key's rotation in progress, or `None` when it has none.
+    Read(Option<Box<Rotation>>),
+    /// The key points at a rotation whose record is gone. Ending the key must not
+    /// wait for it: there is nothing to cancel, and the secret it may have held is
+    /// deleted from the vault by the name it would have had.
+    Lost {
+        rotation: RotationId,
+        vault_secret: String,
+    },
+}
+
+impl From<Option<Rotation>> for InProgress {
+    fn from(rotation: Option<Rotation>) -> Self {
+        InProgress::Read(rotation.map(Box::new))
+    }
+}
+
 /// Ends `key` for good (revoked or expired) at `act.now`: `finish` sets its status and
 /// what goes with it, a rotation in progress ends cancelled, the event is recorded
 /// with `reason`, and a held secret is deleted (whatever it was kept for, it is dead).
 /// Outbox entries are queued after the event, so their place follows it.
 pub(crate) fn end_key(
     key: Key,
-    rotation: Option<Rotation>,
+    in_progress: InProgress,
     finish: impl FnOnce(&mut Key),
     action: AuditAction,
     reason: &Reason,
     act: Act<'_>,
 ) -> Result<ChangeBuilder> {
-    check_active_rotation(&key, rotation.as_ref())?;
+    let (rotation, lost) = match in_progress {
+        InProgress::Read(rotation) => {
+            let rotation = rotation.map(|boxed| *boxed);
+            check_active_rotation(&key, rotation.as_ref())?;
+            (rotation, None)
+        }
+        InProgress::Lost {
+            rotation,
+            vault_secret,
+        } => {
+            if key.active_rotation.as_ref() != Some(&rotation) {
+                return Err(crate::error::Error::from(
+                    crate::error::StoreError::Corrupt(format!(
+                        "key {} does not point at the lost rotation {rotation}",
+                        key.id
+                    )),
+                ));
+            }
+            (None, Some((rotation, vault_secret)))
+        }
+    };
+    // The key as read: a lost rotation's pointer is in the event's "before".
     let before = snapshot(&key, rotation.as_ref());
     let mut change = ChangeBuilder::update(key);
     change.key_mut().active_rotation = None;
@@ -215,14 +256,24 @@ pub(crate) fn end_key(
         ended = Some(rotation);
     }
     let after = snapshot(change.key(), ended.as_ref());
+    let rotation_id = match (&ended, &lost) {
+        (Some(rotation), _) => Some(rotation.id.clone()),
+        (None, Some((id, _))) => Some(id.clone()),
+        (None, None) => None,
+    };
     change.record(Happened {
         reason: Some(reason.clone()),
-        rotation_id: ended.as_ref().map(|r| r.id.clone()),
+        rotation_id,
         before,
         after,
         ..Happened::new(act.now, act.actor, action)
     });
-    if let Some(name) = ended.and_then(|r| r.vault_secret) {
+    let vault_secret = match (ended, lost) {
+        (Some(rotation), _) => rotation.vault_secret,
+        (None, Some((_, name))) => Some(name),
+        (None, None) => None,
+    };
+    if let Some(name) = vault_secret {
         change.enqueue(act.now, OutboxMessage::DeleteVaultSecret { name });
     }
     Ok(change)

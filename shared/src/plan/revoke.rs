@@ -3,14 +3,13 @@
 //! leaves the compliance totals and indexes, and the customer hears it once.
 //! Revoking a revoked key changes nothing.
 
-use super::{end_key, Act};
+use super::{end_key, Act, InProgress};
 use crate::audit::AuditAction;
 use crate::change::KeyChange;
 use crate::error::Result;
 use crate::ids::Reason;
 use crate::key::{Key, KeyStatus};
 use crate::notification::{Notification, OutboxMessage};
-use crate::rotation::Rotation;
 use crate::time::Timestamp;
 
 /// What revoking a key comes to.
@@ -25,7 +24,7 @@ pub enum Revocation {
 /// Revokes `key`; `rotation` is its active rotation, if it has one.
 pub fn plan_revoke(
     key: Key,
-    rotation: Option<Rotation>,
+    rotation: impl Into<InProgress>,
     reason: &Reason,
     act: Act<'_>,
 ) -> Result<Revocation> {
@@ -35,7 +34,7 @@ pub fn plan_revoke(
     let current = key.current().cloned();
     let mut change = end_key(
         key,
-        rotation,
+        rotation.into(),
         |key| {
             key.status = KeyStatus::Revoked;
             key.revoked_at = Some(act.now);

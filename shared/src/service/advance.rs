@@ -3,6 +3,7 @@
 //! and late starts.
 
 use super::Keyroll;
+use crate::change::ChangeBuilder;
 use crate::error::{Error, Result};
 use crate::ids::{Actor, KeyId, Reason, RotationId};
 use crate::key::Key;
@@ -115,9 +116,19 @@ impl Keyroll {
                 Some(id) => Some(self.rotation(id).await?),
                 None => None,
             };
+            // Where the key should sit in the expiry index under today's setting.
+            let misplaced = key.expiry_check_at != key.expiry_due_at(warn_ahead);
             Ok(
-                match plan_expiry(key, rotation, warn_ahead, Act { actor, now })? {
+                match plan_expiry(key.clone(), rotation, warn_ahead, Act { actor, now })? {
                     Some((change, step)) => (Some(change), step),
+                    // Nothing is due, but the key sits where an earlier
+                    // KEYROLL_WARN_AHEAD_DAYS put it (lowered since): an event-less
+                    // change moves it (the commit path stamps its place), so it is not
+                    // read again on every run until its warning is due.
+                    None if misplaced => (
+                        Some(ChangeBuilder::update(key).finish()),
+                        ExpiryStep::default(),
+                    ),
                     None => (None, ExpiryStep::default()),
                 },
             )

@@ -3,12 +3,12 @@
 
 use super::{Caller, Keyroll};
 use crate::compliance::KeyComplianceStatus;
-use crate::error::{Error, ErrorKind, Result, StoreError};
+use crate::error::{Conflict, Error, Result};
 use crate::idempotency::RequestOutcome;
 use crate::ids::{KeyId, OrganizationId, Reason};
 use crate::index::{CompliancePartition, SortRange};
 use crate::key::{Key, KeyClass};
-use crate::plan::{plan_revoke, Act, Revocation};
+use crate::plan::{plan_revoke, Act, InProgress, Revocation};
 
 /// Whose keys a caller may revoke.
 #[derive(Debug, Clone, Copy)]
@@ -62,23 +62,24 @@ impl Keyroll {
     ) -> Result<RevokedKey> {
         let (caller, reason) = (&caller.into(), &reason);
         self.commit_with_retry(|| async move {
-            let mut key = match self.store.key(key_id).await? {
+            let key = match self.store.key(key_id).await? {
                 Some(key) if scope.allows(&key) => key,
                 _ => return Err(Error::not_found("key", key_id)),
             };
-            // A revocation must never be stopped by a rotation that cannot be read: the
-            // key is what has to die. Its pointer is dropped (the held-secret sweep
-            // deletes whatever that rotation held).
-            let rotation = match key.active_rotation.clone() {
-                None => None,
-                Some(id) => match self.store.rotation(&id).await {
-                    Ok(Some(rotation)) => Some(rotation),
-                    Ok(None) | Err(StoreError::Corrupt(_)) => {
-                        tracing::warn!(key = %key.id, rotation = %id, "the key's rotation in progress cannot be read; the key is revoked without cancelling it");
-                        key.active_rotation = None;
-                        None
+            // A revocation must never wait for a rotation whose record is gone: the
+            // key is what has to die (the event names the lost rotation, and the
+            // secret it may have held is deleted from the vault).
+            let in_progress = match key.active_rotation.clone() {
+                None => InProgress::Read(None),
+                Some(id) => match self.store.rotation(&id).await? {
+                    Some(rotation) => InProgress::from(Some(rotation)),
+                    None => {
+                        tracing::warn!(key = %key.id, rotation = %id, "the key's rotation in progress has no record; the key is revoked without cancelling it");
+                        InProgress::Lost {
+                            vault_secret: format!("{}{}", self.config.secret_name_prefix, id),
+                            rotation: id,
+                        }
                     }
-                    Err(error) => return Err(error.into()),
                 },
             };
             let now = self.now();
@@ -86,7 +87,7 @@ impl Keyroll {
                 actor: &caller.actor,
                 now,
             };
-            match plan_revoke(key.clone(), rotation, reason, act)? {
+            match plan_revoke(key.clone(), in_progress, reason, act)? {
                 Revocation::AlreadyRevoked { .. } => Ok((
                     None,
                     RevokedKey {
@@ -161,17 +162,14 @@ impl Keyroll {
                                 Ok(done) => revoked += u64::from(done.changed),
                                 // Gone or moved since the index was read: not ours to count.
                                 Err(Error::NotFound { .. }) => {}
-                                // The store is down: stop here; the next call continues.
-                                Err(error) if error.kind() == ErrorKind::Unavailable => {
-                                    return Err(error)
-                                }
                                 // One key that cannot be revoked now (contention outlasting
-                                // the retries, say) does not stop the others: it stays
-                                // active, counted in `remaining`, and is tried again by
-                                // the next call.
-                                Err(error) => {
-                                    tracing::warn!(key = %entry.key_id, error = %crate::error::Chain(&error), "a key could not be revoked in this offboarding call; it remains");
+                                // the retries) does not stop the others: it stays active,
+                                // counted in `remaining`, and the next call tries it again.
+                                // Anything else stops the call and is answered.
+                                Err(Error::Conflict(Conflict::ConcurrentModification)) => {
+                                    tracing::warn!(key = %entry.key_id, "a key could not be revoked in this offboarding call (contention); it remains");
                                 }
+                                Err(other) => return Err(other),
                             }
                         }
                         if std::time::Instant::now() >= stop_at {

@@ -230,3 +230,31 @@ pub trait Store: Send + Sync {
 /// most one organisation's counter per creation, 24 make at most 97 items, within
 /// DynamoDB's 100 per transaction.
 pub const MAX_KEY_CREATIONS: usize = 24;
+
+/// What every adapter refuses in a batch of creations before looking at the table:
+/// more than [`MAX_KEY_CREATIONS`] (a caller's mistake, refused outright), a change
+/// that is not a creation, or two that create one key or one secret (a conflict, as
+/// they would be one by one).
+pub fn check_creations(changes: &[KeyChange]) -> Result<(), StoreError> {
+    if changes.len() > MAX_KEY_CREATIONS {
+        return Err(StoreError::Corrupt(format!(
+            "a batch of {} key creations; at most {MAX_KEY_CREATIONS}",
+            changes.len()
+        )));
+    }
+    let mut keys = std::collections::HashSet::new();
+    let mut secrets = std::collections::HashSet::new();
+    for change in changes {
+        if change.expected_revision().is_some() || !keys.insert(&change.key().id) {
+            return Err(StoreError::Conflict);
+        }
+        for write in change.secrets() {
+            if let SecretWrite::Create(record) = write {
+                if !secrets.insert(record.lookup_hash) {
+                    return Err(StoreError::Conflict);
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -647,6 +647,9 @@ impl Store for DynamoStore {
 
     async fn create_keys(&self, changes: &[KeyChange]) -> Result<(), StoreError> {
         let writes = transaction::creations(&self.table, changes)?;
+        if writes.is_empty() {
+            return Ok(());
+        }
         self.transact(writes).await
     }
 }

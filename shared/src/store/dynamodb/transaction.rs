@@ -104,22 +104,9 @@ pub fn creations(table: &str, changes: &[KeyChange]) -> Result<Vec<TransactWrite
     let Some(first) = changes.first() else {
         return Ok(Vec::new());
     };
-    // DynamoDB refuses a transaction naming one item twice, with a validation error;
-    // two creations of one key or one secret are a conflict, as they are one by one.
-    let mut keys = std::collections::HashSet::new();
-    let mut secrets = std::collections::HashSet::new();
-    for change in changes {
-        if change.expected_revision().is_some() || !keys.insert(&change.key().id) {
-            return Err(StoreError::Conflict);
-        }
-        for write in change.secrets() {
-            if let SecretWrite::Create(record) = write {
-                if !secrets.insert(record.lookup_hash) {
-                    return Err(StoreError::Conflict);
-                }
-            }
-        }
-    }
+    // DynamoDB refuses a transaction naming one item twice with a validation error:
+    // refused as a conflict first, as the memory store does.
+    crate::store::check_creations(changes)?;
     let mut writes = Vec::new();
     let mut counts: HashMap<Option<&crate::ids::OrganizationId>, ComplianceCounts> = HashMap::new();
     for change in changes {

@@ -2,7 +2,7 @@
 //! enforces exactly the guards of the DynamoDB adapter (the contract suite runs
 //! against both).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -593,22 +593,11 @@ impl Store for MemoryStore {
     }
 
     async fn create_keys(&self, changes: &[KeyChange]) -> Result<(), StoreError> {
+        super::check_creations(changes)?;
         let mut state = self.lock();
         state.transactions += 1;
-        let mut keys = HashSet::new();
-        let mut secrets = HashSet::new();
         for change in changes {
             check(&state, change)?;
-            let created_secrets = change.secrets().iter().all(|write| match write {
-                SecretWrite::Create(record) => secrets.insert(record.lookup_hash),
-                SecretWrite::SetState { .. } => true,
-            });
-            if change.expected_revision().is_some()
-                || !keys.insert(change.key().id.clone())
-                || !created_secrets
-            {
-                return Err(StoreError::Conflict);
-            }
         }
         for change in changes {
             apply(&mut state, change.clone());
