@@ -24,6 +24,7 @@ pub mod audit;
     feature = "ses"
 ))]
 pub mod aws;
+pub mod callers;
 pub mod change;
 pub mod compliance;
 pub mod config;

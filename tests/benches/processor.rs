@@ -64,6 +64,21 @@ impl Store for TimedStore {
     ) -> Result<bool, StoreError> {
         self.timed(self.inner.record_use(hash, record)).await
     }
+    async fn record_callers(
+        &self,
+        hash: &LookupHash,
+        sightings: &[keyroll_core::callers::Sighting],
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.timed(self.inner.record_callers(hash, sightings, now))
+            .await
+    }
+    async fn callers(
+        &self,
+        hash: &LookupHash,
+    ) -> Result<Option<keyroll_core::callers::CallerLog>, StoreError> {
+        self.timed(self.inner.callers(hash)).await
+    }
     async fn keys_of(
         &self,
         organization: &keyroll_core::ids::OrganizationId,

@@ -25,6 +25,7 @@ use keyroll_tests::ReturnedSecret;
 pub(crate) use super::fixture;
 
 mod audit;
+mod callers;
 mod compliance;
 mod delivery_store;
 mod emergency;

@@ -33,6 +33,8 @@ pub struct Faults {
     pub fail_outbox_removals: AtomicU32,
     /// The next N use writes fail as if DynamoDB were unreachable.
     pub fail_use_writes: AtomicU32,
+    /// The next N caller writes fail as if DynamoDB were unreachable.
+    pub fail_caller_writes: AtomicU32,
 }
 
 fn take(counter: &AtomicU32) -> bool {
@@ -66,6 +68,26 @@ impl Store for FaultyStore {
             ));
         }
         self.inner.record_use(hash, record).await
+    }
+    async fn record_callers(
+        &self,
+        hash: &LookupHash,
+        sightings: &[keyroll_core::callers::Sighting],
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        if take(&self.faults.fail_caller_writes) {
+            return Err(StoreError::unavailable_because(
+                "UpdateItem",
+                "injected: caller write failed",
+            ));
+        }
+        self.inner.record_callers(hash, sightings, now).await
+    }
+    async fn callers(
+        &self,
+        hash: &LookupHash,
+    ) -> Result<Option<keyroll_core::callers::CallerLog>, StoreError> {
+        self.inner.callers(hash).await
     }
     async fn keys_of(
         &self,

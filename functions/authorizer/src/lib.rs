@@ -28,6 +28,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use keyroll_core::callers::{CallerFingerprint, CallerHints};
 use keyroll_core::key::{SecretRecord, Validity};
 use keyroll_core::secret::LookupHash;
 use keyroll_core::service::{Keyroll, Verification};
@@ -130,6 +131,7 @@ pub enum Decision {
 pub async fn decide(
     deps: &Deps,
     presented: Option<&str>,
+    caller: Option<CallerFingerprint>,
 ) -> Result<Decision, lambda_runtime::Error> {
     let Some(presented) = presented.filter(|p| !p.is_empty()) else {
         return Ok(Decision::Deny { reason: "MISSING" });
@@ -138,14 +140,14 @@ pub async fn decide(
     let hash = LookupHash::of(presented);
     if let Some(record) = deps.cache.get(&hash, now) {
         if record.validity(now) == Validity::Valid {
-            deps.keyroll.record_use(&hash).await;
+            deps.keyroll.record_use(&hash, caller).await;
             return Ok(Decision::Allow {
                 grant: Grant::of(&record),
                 cached: true,
             });
         }
     }
-    Ok(match deps.keyroll.verify(presented).await? {
+    Ok(match deps.keyroll.verify_by(presented, caller).await? {
         Verification::Valid(record) => {
             let grant = Grant::of(&record);
             deps.cache.put(record, now);
@@ -193,6 +195,30 @@ fn header<'a>(event: &'a Value, name: &str) -> Option<&'a str> {
         .find(|(k, _)| k.eq_ignore_ascii_case(name))?
         .1
         .as_str()
+}
+
+/// Who is calling, as the event tells: the source address and the User-Agent from the
+/// request context (payload 2.0: `requestContext.http`; REST: `requestContext.identity`)
+/// or the headers, `Keyroll-Client` and the app version header. `None` when the event
+/// tells nothing (a TOKEN authorizer sees only the token).
+pub fn caller_of(event: &Value, app_version_header: &str) -> Option<CallerFingerprint> {
+    let context = event.get("requestContext");
+    let from_context = |field: &str| {
+        context
+            .and_then(|c| c.get("http").or_else(|| c.get("identity")))
+            .and_then(|c| c.get(field))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let hints = CallerHints {
+        ip: from_context("sourceIp"),
+        user_agent: from_context("userAgent")
+            .or_else(|| header(event, "user-agent").map(str::to_owned)),
+        client: header(event, "keyroll-client").map(str::to_owned),
+        app_version: header(event, app_version_header).map(str::to_owned),
+    };
+    let caller = CallerFingerprint::of(&hints);
+    (caller != CallerFingerprint::default()).then_some(caller)
 }
 
 fn presented_in_headers(event: &Value) -> Option<String> {
@@ -293,7 +319,8 @@ pub async fn handle(
     event: LambdaEvent<Value>,
 ) -> Result<Value, lambda_runtime::Error> {
     let request = AuthorizerRequest::parse(&event.payload)?;
-    let decision = decide(deps, request.presented()).await?;
+    let caller = caller_of(&event.payload, &deps.keyroll.config().app_version_header);
+    let decision = decide(deps, request.presented(), caller).await?;
     match &decision {
         Decision::Allow { grant, cached } => tracing::info!(
             event = "authorization",

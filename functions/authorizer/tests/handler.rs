@@ -372,3 +372,63 @@ async fn an_event_that_is_not_an_authorizer_request_is_an_error() {
         "{error}"
     );
 }
+
+/// Each allowed request is attributed to its caller, from either request shape: the
+/// source's /24 (never the address), the User-Agent's product, `Keyroll-Client` and the
+/// app version header; cached answers count too.
+#[tokio::test]
+async fn every_allowed_request_is_attributed_to_its_caller() {
+    use keyroll_core::callers::MoveStatus;
+    use keyroll_core::service::KeyScope;
+    let w = world(10);
+    let deps = Deps::new(w.keyroll.clone());
+    let (key_id, secret) = w.issue().await;
+    assert!(allowed_http(&deps, &secret).await);
+    w.clock.advance(60);
+    assert!(allowed_http(&deps, &secret).await, "cached");
+    let rest = invoke(&deps, rest_api_event(&secret)).await;
+    assert_eq!(rest["policyDocument"]["Statement"][0]["Effect"], "Allow");
+    w.clock.advance(60);
+    assert!(
+        allowed_http(&deps, &secret).await,
+        "writes the minute's callers"
+    );
+    let found = w.keyroll.key_callers(&key_id, KeyScope::Any).await.unwrap();
+    let callers: Vec<_> = found
+        .callers
+        .iter()
+        .map(|c| {
+            (
+                c.caller.network.as_deref(),
+                c.caller.agent.as_deref(),
+                c.caller.client.as_deref(),
+                c.caller.app_version.as_deref(),
+                c.status,
+            )
+        })
+        .collect();
+    assert_eq!(
+        callers,
+        [
+            (
+                Some("203.0.113.0/24"),
+                Some("acme-sdk/2.3.0"),
+                Some("keyroll-python/0.1.0"),
+                Some("3.1"),
+                MoveStatus::Moved,
+            ),
+            (
+                Some("203.0.113.0/24"),
+                Some("acme-sdk/2.3.0"),
+                None,
+                None,
+                MoveStatus::Moved,
+            ),
+        ],
+        "the HTTP API's caller (3 uses) before the REST API's (1)"
+    );
+    assert_eq!(
+        found.callers[0].versions[0].uses_7d, 3,
+        "the minute's write carries the use that made it"
+    );
+}

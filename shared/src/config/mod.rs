@@ -90,6 +90,8 @@ pub struct Config {
     pub secret_name_prefix: String,
     /// How long the authorizer may reuse a positive verification.
     pub verify_cache_seconds: u64,
+    /// The request header naming a caller's app version.
+    pub app_version_header: String,
     /// GitHub's secret-scanning public keys, for leak reports.
     pub github_keys: crate::leak::GitHubKeys,
     /// Which webhook destinations may be called.
@@ -122,6 +124,11 @@ impl Config {
         let email_from = reader.email_from();
         let webhook_retry_seconds = reader.webhook_retry_seconds();
         let verify_cache_seconds = reader.number(&VERIFY_CACHE_SECONDS);
+        let app_version_header = reader.checked_text(
+            &APP_VERSION_HEADER,
+            "must be 1-64 characters of A-Z, a-z, 0-9, '-', '_'",
+            |name| named_with(name, 1..=64, b"-_"),
+        );
         let github_keys = reader.github_keys();
         let secret_name_prefix = reader.checked_text(
             &SECRET_NAME_PREFIX,
@@ -147,6 +154,7 @@ impl Config {
                 audit_mac_required,
                 secret_name_prefix,
                 verify_cache_seconds,
+                app_version_header,
                 github_keys,
                 destinations: crate::contact::DestinationPolicy { allow_loopback },
                 email_from,

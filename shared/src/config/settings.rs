@@ -333,6 +333,13 @@ pub const VERIFY_CACHE_SECONDS: Setting = Setting {
     meaning: "the authorizer caches a positive verification this long; it bounds how long a revoked secret can still pass (0-300)",
 };
 
+pub const APP_VERSION_HEADER: Setting = Setting {
+    name: "KEYROLL_APP_VERSION_HEADER",
+    default: "X-App-Version",
+    accepts: Accepts::Text,
+    meaning: "the request header whose value is a caller's app version, attributed with each verification (1-64 of A-Z, a-z, 0-9, '-', '_')",
+};
+
 pub const GITHUB_PUBLIC_KEYS: Setting = Setting {
     name: "KEYROLL_GITHUB_PUBLIC_KEYS",
     default: "",
@@ -403,6 +410,7 @@ pub const SETTINGS: &[Setting] = &[
     JWT_ORG_CLAIM,
     JWT_ROLE_CLAIM,
     VERIFY_CACHE_SECONDS,
+    APP_VERSION_HEADER,
     GITHUB_PUBLIC_KEYS,
     KEY_PREFIX,
     LEGACY_KEY_PREFIX,

@@ -40,6 +40,7 @@ use crate::usage::UsageTracker;
 use crate::vault::SecretVault;
 
 mod advance;
+mod callers;
 mod commit;
 mod compliance;
 mod contacts;
@@ -61,6 +62,7 @@ pub use crate::plan::{
     Advance, Completion, EmergencyRequest, EmergencySource, ExpiryStep, KeyPatch, LegacyKey,
     MetadataPatch, NewKey, RotationRequest, ScheduleTrigger, Start, MAX_SCOPES,
 };
+pub use callers::KeyCallers;
 pub use compliance::{ComplianceCursor, ComplianceFilter, CompliancePage, MAX_COMPLIANCE_PAGE};
 pub use contacts::{MAX_DESTINATIONS, SECRET_OVERLAP_SECONDS};
 pub use emergency::LeakVerdict;

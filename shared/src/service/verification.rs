@@ -1,6 +1,7 @@
 //! Verifying a presented secret, and counting its use.
 
 use super::Keyroll;
+use crate::callers::CallerFingerprint;
 use crate::error::{Error, Result};
 use crate::key::{SecretOrigin, SecretRecord, Validity};
 use crate::secret::{LookupHash, RawSecret, SecretShape};
@@ -39,9 +40,19 @@ impl Keyroll {
     /// Verifies a presented secret: format and checksum first (no I/O), then one
     /// strongly consistent read by lookup hash, then the stored verifier.
     pub async fn verify(&self, presented: &str) -> Result<Verification> {
+        self.verify_by(presented, None).await
+    }
+
+    /// [`Keyroll::verify`], attributing a valid secret's use to `caller` when the
+    /// request told who it is.
+    pub async fn verify_by(
+        &self,
+        presented: &str,
+        caller: Option<CallerFingerprint>,
+    ) -> Result<Verification> {
         let verification = self.check_secret(presented).await?;
         if let Verification::Valid(record) = &verification {
-            self.record_use(&record.lookup_hash).await;
+            self.record_use(&record.lookup_hash, caller).await;
         }
         Ok(verification)
     }
@@ -80,12 +91,14 @@ impl Keyroll {
         })
     }
 
-    /// Counts a successful verification; at most once a minute per secret (per
-    /// container, and across containers by the write's condition) the counted uses are
-    /// written. A failed write is logged and retried with the next minute's: usage is
-    /// never a reason to refuse a valid secret.
-    pub async fn record_use(&self, lookup_hash: &LookupHash) {
-        let Some(record) = self.usage.count(*lookup_hash, self.now()) else {
+    /// Counts a successful verification, by `caller` if known; at most once a minute
+    /// per secret (per container, and across containers by the write's condition) the
+    /// counted uses are written, and with them the callers seen since their last write.
+    /// A failed write is logged and retried with the next minute's: usage is never a
+    /// reason to refuse a valid secret.
+    pub async fn record_use(&self, lookup_hash: &LookupHash, caller: Option<CallerFingerprint>) {
+        let now = self.now();
+        let Some(record) = self.usage.count(*lookup_hash, now, caller) else {
             return;
         };
         // Bounded: a slow table must not hold up the answer to the caller.
@@ -104,5 +117,32 @@ impl Keyroll {
             }
         };
         self.usage.settle(lookup_hash, &record, written);
+        if written {
+            self.record_callers(lookup_hash, now).await;
+        }
+    }
+
+    /// Writes the callers seen since their last write, in the minute this container
+    /// won the use write for: so callers are written at most as often as uses.
+    async fn record_callers(&self, lookup_hash: &LookupHash, now: crate::time::Timestamp) {
+        let sightings = self.usage.take_sightings(lookup_hash);
+        if sightings.is_empty() {
+            return;
+        }
+        let write = self.store.record_callers(lookup_hash, &sightings, now);
+        let written = match tokio::time::timeout(USE_WRITE_TIMEOUT, write).await {
+            Ok(Ok(written)) => written,
+            Ok(Err(error)) => {
+                tracing::warn!(alert = "use_write_failed", error = %crate::error::Chain(&error), "recording a secret's callers failed; retried next minute");
+                false
+            }
+            Err(_) => {
+                tracing::warn!("recording a secret's callers timed out; retried next minute");
+                false
+            }
+        };
+        if !written {
+            self.usage.restore_sightings(lookup_hash, sightings);
+        }
     }
 }

@@ -55,6 +55,24 @@ pub trait Store: Send + Sync {
         record: &crate::usage::UseRecord,
     ) -> Result<bool, StoreError>;
 
+    /// Adds a container's caller sightings to a secret's caller log
+    /// ([`crate::callers::CallerLog::record`] at `now`), replacing the log only if no
+    /// other write replaced it since it was read; `false` if one did (the sightings
+    /// wait for the next minute). Written only after a won use write, so at most as
+    /// often as uses.
+    async fn record_callers(
+        &self,
+        lookup_hash: &LookupHash,
+        sightings: &[crate::callers::Sighting],
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// A secret's caller log, if any caller was ever recorded.
+    async fn callers(
+        &self,
+        lookup_hash: &LookupHash,
+    ) -> Result<Option<crate::callers::CallerLog>, StoreError>;
+
     async fn rotation(&self, id: &RotationId) -> Result<Option<Rotation>, StoreError>;
 
     /// Up to `limit` ids of `organization`'s keys (every status), in id order, after

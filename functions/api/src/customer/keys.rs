@@ -22,8 +22,8 @@ use crate::actions::revoke::revoke;
 use crate::actions::rotate::{emergency, schedule};
 use crate::actions::update::update;
 use crate::dto::{
-    AuditResponse, CreateOwnKeyRequest, EmergencyRotationRequest, KeyResponse, KeyView,
-    KeyWithSecretResponse, RevokeKeyRequest, RotationView, RotationWithSecretResponse,
+    AuditResponse, CallersResponse, CreateOwnKeyRequest, EmergencyRotationRequest, KeyResponse,
+    KeyView, KeyWithSecretResponse, RevokeKeyRequest, RotationView, RotationWithSecretResponse,
     ScheduleRotationRequest, UpdateOwnKeyRequest, Viewer,
 };
 use crate::http::conditional::etag;
@@ -313,6 +313,31 @@ pub async fn emergency_rotation(
     let id = key_id(&raw)?;
     state.keyroll.owned_key(&user.organization, &id).await?;
     emergency(&state, user.actor, id, &headers, body).await
+}
+
+/// Which of your integrations use the key's secrets (by network, User-Agent product,
+/// `Keyroll-Client` and app version), and whether each has moved to the new secret of
+/// the key's rotation in progress (or its last one).
+#[utoipa::path(get, path = "/v1/org/keys/{keyId}/callers", tag = "customer",
+    params(("keyId" = String, Path, description = "key_…")),
+    security(("customerToken" = [])),
+    responses(
+        (status = 200, body = CallersResponse),
+        Unauthenticated, NotFound,
+    ))]
+pub async fn callers(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+    Path(raw): Path<String>,
+) -> Result<Json<CallersResponse>, ApiError> {
+    let found = state
+        .keyroll
+        .key_callers(
+            &key_id(&raw)?,
+            keyroll_core::service::KeyScope::OwnedBy(&user.organization),
+        )
+        .await?;
+    Ok(Json(found.into()))
 }
 
 /// Revoke one of your keys (an integration decommissioned, a secret that must die):

@@ -265,6 +265,22 @@ pub const FREE_INPUTS: &[(&str, &str)] = &[
     ),
     ("ImportRow.createdAt", "format: date-time"),
     (
+        "CallerHintsRequest.ip",
+        "any text: an address keeps its network, anything else is ignored",
+    ),
+    (
+        "CallerHintsRequest.userAgent",
+        "any text: cut to its first product token, 64 characters",
+    ),
+    (
+        "CallerHintsRequest.client",
+        "any text: cut to 64 characters",
+    ),
+    (
+        "CallerHintsRequest.appVersion",
+        "any text: cut to 64 characters",
+    ),
+    (
         "If-Match",
         "any value: one that is not an ETag of this API matches no revision (412)",
     ),

@@ -4,6 +4,7 @@
 //! its [`Viewer`] may see it.
 
 pub mod audit;
+pub mod callers;
 pub mod destinations;
 pub mod key_policy;
 pub mod keys;
@@ -15,6 +16,7 @@ pub mod values;
 pub mod verify;
 
 pub use audit::*;
+pub use callers::*;
 pub use key_policy::*;
 pub use keys::*;
 pub use patch::*;

@@ -138,4 +138,36 @@ pub struct OffboardingResponse {
 pub struct VerifyRequest {
     /// The secret as presented to the company's API.
     pub secret: String,
+    /// Who presented it, as the company's backend saw the request: the use is
+    /// attributed to this caller (its network, never the address, is kept).
+    pub caller: Option<CallerHintsRequest>,
+}
+
+/// What the company's backend knows of its own caller. Each value is cut to 64
+/// characters, control characters dropped.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CallerHintsRequest {
+    /// The caller's IP address (IPv4 or IPv6); only its /24 or /48 is kept.
+    pub ip: Option<String>,
+    /// Its User-Agent header; only the first product token is kept.
+    pub user_agent: Option<String>,
+    /// Its `Keyroll-Client` header.
+    pub client: Option<String>,
+    /// Its app version header.
+    pub app_version: Option<String>,
+}
+
+impl CallerHintsRequest {
+    /// The caller's fingerprint, or `None` when nothing was told.
+    pub fn fingerprint(&self) -> Option<keyroll_core::callers::CallerFingerprint> {
+        let caller =
+            keyroll_core::callers::CallerFingerprint::of(&keyroll_core::callers::CallerHints {
+                ip: self.ip.clone(),
+                user_agent: self.user_agent.clone(),
+                client: self.client.clone(),
+                app_version: self.app_version.clone(),
+            });
+        (caller != Default::default()).then_some(caller)
+    }
 }

@@ -189,6 +189,26 @@ fn key_status(text: &str) -> Result<KeyStatus, Error> {
         .ok_or_else(|| Error::invalid("status", "must be active, revoked or expired"))
 }
 
+/// Which integrations use the key's secrets (by network, User-Agent product,
+/// `Keyroll-Client` and app version, never a full address), and whether each has moved
+/// to the new secret of the key's rotation in progress (or its last one).
+#[utoipa::path(get, path = "/v1/keys/{keyId}/callers", tag = "keys",
+    params(("keyId" = String, Path, description = "key_…")),
+    responses(
+        (status = 200, body = CallersResponse),
+        Unauthenticated, NotFound,
+    ))]
+pub async fn callers(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<CallersResponse>, ApiError> {
+    let found = state
+        .keyroll
+        .key_callers(&key_id(&raw)?, keyroll_core::service::KeyScope::Any)
+        .await?;
+    Ok(Json(found.into()))
+}
+
 /// A key with its secret versions (never a hash or a secret).
 #[utoipa::path(get, path = "/v1/keys/{keyId}", tag = "keys",
     params(("keyId" = String, Path, description = "key_…")),

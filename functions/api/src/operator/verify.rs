@@ -22,7 +22,8 @@ pub async fn verify(
     State(state): State<AppState>,
     body: JsonBody<VerifyRequest>,
 ) -> Result<Json<VerifyResponse>, ApiError> {
-    let verification = state.keyroll.verify(&body.value.secret).await?;
+    let caller = body.value.caller.as_ref().and_then(|c| c.fingerprint());
+    let verification = state.keyroll.verify_by(&body.value.secret, caller).await?;
     let (code, record) = match verification {
         Verification::Malformed => (VerifyCode::Malformed, None),
         Verification::NotFound => (VerifyCode::NotFound, None),

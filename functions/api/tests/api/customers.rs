@@ -875,3 +875,89 @@ async fn an_admin_creates_keys_inside_the_key_policy_only() {
         403,
     );
 }
+
+/// `POST /v1/verify` attributes the use to the `caller` it is given; the key's callers
+/// show it (its network, never the address), to the operator and to the organisation's
+/// users, and another organisation's user is answered as for an unknown key.
+#[tokio::test]
+async fn a_verification_names_its_caller_and_the_key_lists_it() {
+    let issuers = Issuers::new();
+    let app = spawn_customer_app(&issuers);
+    let (key, secret) = app.key_of("org_acme").await;
+    let caller = json!({"ip": "198.51.100.23", "userAgent": "billing-cron/1.4 python-requests/2.32",
+                        "client": "keyroll-python/0.1.0", "appVersion": "7.0"});
+    let verified = app
+        .call(
+            "POST",
+            "/v1/verify",
+            Some(json!({"secret": secret, "caller": caller})),
+        )
+        .await;
+    assert_eq!(verified.body["code"], "VALID");
+    let unknown_field = app
+        .call(
+            "POST",
+            "/v1/verify",
+            Some(json!({"secret": secret, "caller": {"address": "x"}})),
+        )
+        .await;
+    assert_eq!(
+        unknown_field.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        unknown_field.text
+    );
+
+    let operator = app
+        .call("GET", &format!("/v1/keys/{key}/callers"), None)
+        .await;
+    assert_eq!(operator.status, StatusCode::OK, "{}", operator.text);
+    assert_eq!(
+        operator.body["callers"][0],
+        json!({
+            "id": operator.body["callers"][0]["id"],
+            "network": "198.51.100.0/24",
+            "agent": "billing-cron/1.4",
+            "client": "keyroll-python/0.1.0",
+            "appVersion": "7.0",
+            "status": "moved",
+            "versions": [{"version": 1, "firstSeen": epoch().to_rfc3339(),
+                          "lastSeen": epoch().to_rfc3339(), "uses24h": 1, "uses7d": 1}],
+        })
+    );
+    assert_eq!(
+        operator.body["summary"],
+        json!({"moved": 1, "notMoved": 0, "gone": 0})
+    );
+    assert!(!operator.text.contains("198.51.100.23"));
+
+    let alice = issuers.token("org_acme", "alice", "viewer", app.clock.now());
+    let own = app
+        .as_customer(&alice, "GET", &format!("/v1/org/keys/{key}/callers"), None)
+        .await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.text);
+    assert_eq!(own.body["callers"], operator.body["callers"]);
+    let mallory = issuers.token("org_globex", "mallory", "admin", app.clock.now());
+    let foreign = app
+        .as_customer(
+            &mallory,
+            "GET",
+            &format!("/v1/org/keys/{key}/callers"),
+            None,
+        )
+        .await;
+    let unknown = app
+        .as_customer(
+            &mallory,
+            "GET",
+            "/v1/org/keys/key_01jzzzzzzzzzzzzzzzzzzzzzzz/callers",
+            None,
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.text);
+    assert_eq!(
+        foreign.text.replace(key.as_str(), "ID"),
+        unknown.text.replace("key_01jzzzzzzzzzzzzzzzzzzzzzzz", "ID"),
+        "a foreign key answers exactly as an unknown one"
+    );
+}

@@ -326,6 +326,33 @@ impl DynamoStore {
             .expression_attribute_values(":daily", daily)
     }
 
+    /// A secret's caller log replaced, if it is still at revision `expected` (absent
+    /// when `None`): the authorizer's other write, naming only
+    /// [`USE_WRITE_ATTRIBUTES`] at the top level.
+    fn callers_write(
+        &self,
+        lookup_hash: &LookupHash,
+        log: &crate::callers::CallerLog,
+        expected: Option<u64>,
+    ) -> Result<UpdateItemFluentBuilder, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(secret_pk(lookup_hash)))
+            .key(SK, s(schema::CALLERS_SK))
+            .update_expression("SET #log = :log")
+            .expression_attribute_names("#log", attr::CALLER_LOG)
+            .expression_attribute_values(":log", items::attribute(log)?);
+        Ok(match expected {
+            None => update.condition_expression("attribute_not_exists(#log)"),
+            Some(revision) => update
+                .condition_expression("#log.#revision = :revision")
+                .expression_attribute_names("#revision", "revision")
+                .expression_attribute_values(":revision", AttributeValue::N(revision.to_string())),
+        })
+    }
+
     /// A use of a record: its last use and the day's count (the key authorizer's only
     /// write; [`USE_WRITE_ATTRIBUTES`] are all it names at the top level).
     fn use_write(&self, lookup_hash: &LookupHash, record: &UseRecord) -> UpdateItemFluentBuilder {
@@ -401,6 +428,40 @@ impl Store for DynamoStore {
                 }
             }
         }
+    }
+
+    async fn record_callers(
+        &self,
+        lookup_hash: &LookupHash,
+        sightings: &[crate::callers::Sighting],
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let read = self.callers(lookup_hash).await?;
+        let existed = read.is_some();
+        let mut log = read.unwrap_or_default();
+        let expected = log.revision;
+        log.record(sightings, now);
+        self.count_write();
+        let result = self
+            .callers_write(lookup_hash, &log, existed.then_some(expected))?
+            .send()
+            .await;
+        conditional_outcome("UpdateItem", result)
+    }
+
+    async fn callers(
+        &self,
+        lookup_hash: &LookupHash,
+    ) -> Result<Option<crate::callers::CallerLog>, StoreError> {
+        let Some(mut item) = self.get(secret_pk(lookup_hash), schema::CALLERS_SK).await? else {
+            return Ok(None);
+        };
+        let log = item
+            .remove(attr::CALLER_LOG)
+            .ok_or_else(|| StoreError::Corrupt("a CALLERS item without its log".into()))?;
+        serde_dynamo::from_attribute_value(log)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("caller log: {e}")))
     }
 
     async fn rotation(&self, id: &RotationId) -> Result<Option<Rotation>, StoreError> {

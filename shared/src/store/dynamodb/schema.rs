@@ -63,13 +63,21 @@ pub const ROTATION_SK_PREFIX: &str = "ROT#";
 pub const AUDIT_SK_PREFIX: &str = "AUDIT#";
 pub const POINTER_SK: &str = "ROT";
 pub const SECRET_SK: &str = "SECRET";
+/// Beside a secret record, in its partition: the secret's callers.
+pub const CALLERS_SK: &str = "CALLERS";
 /// Partition-key prefix of secret records: the only items the key authorizer may read
 /// or write (its IAM role's `dynamodb:LeadingKeys`; tests/template.rs).
 pub const SECRET_PK_PREFIX: &str = "SECRET#";
 /// Every top-level attribute the use write names (key, condition and update): all the
 /// key authorizer's role may touch (`dynamodb:Attributes`), so it cannot re-stage,
 /// un-revoke or forge a record.
-pub const USE_WRITE_ATTRIBUTES: [&str; 4] = [PK, SK, attr::LAST_USED_AT, attr::DAILY_USES];
+pub const USE_WRITE_ATTRIBUTES: [&str; 5] = [
+    PK,
+    SK,
+    attr::LAST_USED_AT,
+    attr::DAILY_USES,
+    attr::CALLER_LOG,
+];
 pub const IDEMPOTENCY_SK: &str = "IDEM";
 /// An organisation's key policy, in its `ORG#<org>` partition.
 pub const KEY_POLICY_SK: &str = "KEYPOLICY";
@@ -96,6 +104,8 @@ pub mod attr {
     pub const RATE_LIMIT: &str = "rateLimit";
     pub const LAST_USED_AT: &str = "lastUsedAt";
     pub const DAILY_USES: &str = "dailyUses";
+    /// A secret's caller log, on its `CALLERS` item.
+    pub const CALLER_LOG: &str = "callerLog";
     pub const KEY_ID: &str = "keyId";
     pub const MESSAGE: &str = "message";
     pub const EVENT: &str = "event";

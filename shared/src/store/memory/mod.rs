@@ -41,6 +41,10 @@ struct State {
     emergencies: Vec<EmergencyLogEntry>,
     /// `record_use` calls, written or refused: what the once-a-minute bound counts.
     use_writes: u64,
+    /// Each secret's caller log.
+    callers: HashMap<LookupHash, crate::callers::CallerLog>,
+    /// `record_callers` calls, written or refused.
+    caller_writes: u64,
     /// Commits and batches of creations, written or refused: each would be one
     /// TransactWriteItems in DynamoDB.
     transactions: u64,
@@ -93,6 +97,12 @@ impl MemoryStore {
     /// How many use writes were attempted (each would be one UpdateItem in DynamoDB).
     pub fn use_writes(&self) -> u64 {
         self.lock().use_writes
+    }
+
+    /// How many caller writes were attempted (each a GetItem and an UpdateItem in
+    /// DynamoDB).
+    pub fn caller_writes(&self) -> u64 {
+        self.lock().caller_writes
     }
 
     /// How many transactions were attempted (commits and batches of creations).
@@ -272,6 +282,29 @@ impl Store for MemoryStore {
             secret.daily_uses.remove(day);
         }
         Ok(true)
+    }
+
+    async fn record_callers(
+        &self,
+        lookup_hash: &LookupHash,
+        sightings: &[crate::callers::Sighting],
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        state.caller_writes += 1;
+        state
+            .callers
+            .entry(*lookup_hash)
+            .or_default()
+            .record(sightings, now);
+        Ok(true)
+    }
+
+    async fn callers(
+        &self,
+        lookup_hash: &LookupHash,
+    ) -> Result<Option<crate::callers::CallerLog>, StoreError> {
+        Ok(self.lock().callers.get(lookup_hash).cloned())
     }
 
     async fn rotation(&self, id: &RotationId) -> Result<Option<Rotation>, StoreError> {
