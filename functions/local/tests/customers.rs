@@ -540,7 +540,8 @@ async fn open_portal(stack: &Stack, token: &str) -> cdp::Browser {
     browser
 }
 
-/// Waits for the portal to show a secret, and checks it verifies: the verification.
+/// Waits for the portal to show a secret, and checks it verifies — as the company's
+/// backend would for its integration `billing-cron/1.4`: the verification.
 async fn shown_secret_verifies(stack: &Stack, browser: &mut cdp::Browser) -> Value {
     browser
         .wait_for("document.getElementById('secret').textContent.startsWith('sk_')")
@@ -551,8 +552,13 @@ async fn shown_secret_verifies(stack: &Stack, browser: &mut cdp::Browser) -> Val
         .as_str()
         .unwrap()
         .to_owned();
+    let caller = json!({"ip": "198.51.100.23", "userAgent": "billing-cron/1.4"});
     let verified = stack
-        .admin("POST", "/v1/verify", Some(json!({"secret": secret})))
+        .admin(
+            "POST",
+            "/v1/verify",
+            Some(json!({"secret": secret, "caller": caller})),
+        )
         .await;
     assert_eq!(verified["code"], "VALID", "{verified}");
     verified
@@ -607,6 +613,22 @@ async fn the_portal_creates_a_key_inside_the_policy_and_revokes_one() {
     browser
         .wait_for(&format!(
             "!!document.querySelector('#keys tr[data-key=\"{created}\"]')"
+        ))
+        .await;
+    browser.click("#hide").await;
+
+    // Its integration called with it (the verification above names it); the admin
+    // rolls the key: the row says who still uses the old secret.
+    for _ in 0..2 {
+        browser.click(&format!("[data-roll=\"{created}\"]")).await;
+    }
+    // (The new secret is not used here: its caller has not moved.)
+    browser
+        .wait_for("document.getElementById('secret').textContent.startsWith('sk_')")
+        .await;
+    browser
+        .wait_for(&format!(
+            "(document.querySelector('[data-callers=\"{created}\"]') || {{}}).textContent === '0 of 1 callers moved; not moved: billing-cron/1.4 from 198.51.100.0/24'"
         ))
         .await;
     browser.click("#hide").await;

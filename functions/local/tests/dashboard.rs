@@ -311,6 +311,37 @@ async fn the_dashboard_finds_a_key_by_prefix_and_revokes_it() {
     browser
         .wait_for("document.getElementById('active-keys').textContent === '2'")
         .await;
+
+    // Another key's integration calls, then the key rotates: "Who?" on its rotation
+    // names the caller still on the old secret.
+    let reports = issued[1]["key"]["id"].as_str().unwrap().to_owned();
+    let verified = post(
+        &client,
+        &server,
+        "/v1/verify",
+        json!({"secret": issued[1]["secret"], "caller": {"ip": "203.0.113.9", "userAgent": "reports-job/2.0"}}),
+    )
+    .await;
+    assert_eq!(verified["code"], "VALID");
+    post(
+        &client,
+        &server,
+        &format!("/v1/keys/{reports}/rotations"),
+        json!({"immediate": true, "gracePeriodSeconds": 86400}),
+    )
+    .await;
+    browser.eval("location.reload()").await;
+    browser
+        .wait_for(&format!(
+            "document.body.dataset.loaded === 'true' && !!document.querySelector('#rotations [data-callers=\"{reports}\"]')"
+        ))
+        .await;
+    browser
+        .click(&format!("#rotations [data-callers=\"{reports}\"]"))
+        .await;
+    browser
+        .wait_for("[...document.querySelectorAll('#rotations td')].some(td => td.textContent === '0 of 1 moved; not moved: reports-job/2.0 from 203.0.113.0/24')")
+        .await;
     let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     browser

@@ -5,6 +5,7 @@ use super::{KeyScope, Keyroll};
 use crate::callers::{key_callers, KeyCaller, Move, MoveSummary};
 use crate::error::{Error, Result};
 use crate::ids::{KeyId, RotationId};
+use crate::key::Key;
 use crate::rotation::Rotation;
 
 /// A key's callers and where they stand.
@@ -27,6 +28,26 @@ impl Keyroll {
             Some(id) => Some(self.rotation(id).await?),
             None => latest(self.store.rotations_of(key_id).await?),
         };
+        let (callers, summary) = self.callers_of(&key, rotation.as_ref()).await?;
+        Ok(KeyCallers {
+            rotation_id: rotation.map(|r| r.id),
+            callers,
+            summary,
+        })
+    }
+
+    /// How many of a rotation's key's callers have moved to its new secret.
+    pub async fn rotation_callers(&self, rotation: &Rotation) -> Result<MoveSummary> {
+        let key = self.load_key(&rotation.key_id).await?;
+        Ok(self.callers_of(&key, Some(rotation)).await?.1)
+    }
+
+    /// The callers of `key`'s secret versions, judged by `rotation`'s move.
+    async fn callers_of(
+        &self,
+        key: &Key,
+        rotation: Option<&Rotation>,
+    ) -> Result<(Vec<KeyCaller>, MoveSummary)> {
         let reads = key.versions.iter().map(|version| async move {
             Ok::<_, Error>(
                 self.store
@@ -40,16 +61,11 @@ impl Keyroll {
             .into_iter()
             .flatten()
             .collect();
-        let change = rotation.as_ref().map(|r| Move {
+        let change = rotation.map(|r| Move {
             from_version: r.from_version,
             to_version: r.to_version,
         });
-        let (callers, summary) = key_callers(&logs, change, self.now());
-        Ok(KeyCallers {
-            rotation_id: rotation.map(|r| r.id),
-            callers,
-            summary,
-        })
+        Ok(key_callers(&logs, change, self.now()))
     }
 }
 

@@ -68,6 +68,11 @@ pub struct RotationView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub old_secret_last_used_at: Option<Timestamp>,
+    /// How many of the key's callers have moved to the new secret (`GET
+    /// /v1/rotations/{rotationId}`; the callers themselves: `GET
+    /// /v1/keys/{keyId}/callers`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<crate::dto::MoveSummaryView>,
 }
 
 impl From<&Rotation> for RotationView {
@@ -110,6 +115,7 @@ impl From<&Rotation> for RotationView {
                     )
                 }),
             old_secret_last_used_at: None,
+            summary: None,
         }
     }
 }

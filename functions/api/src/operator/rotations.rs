@@ -64,6 +64,8 @@ pub async fn rotations_in_progress(
 }
 
 /// One rotation.
+///
+/// With `summary`: how many of its key's callers have moved to the new secret.
 #[utoipa::path(get, path = "/v1/rotations/{rotationId}", tag = "rotations",
     params(("rotationId" = String, Path, description = "rot_…")),
     responses(
@@ -75,9 +77,10 @@ pub async fn get_rotation(
     Path(raw): Path<String>,
 ) -> Result<Json<RotationResponse>, ApiError> {
     let rotation = state.keyroll.rotation(&rotation_id(&raw)?).await?;
-    Ok(Json(RotationResponse {
-        rotation: (&rotation).into(),
-    }))
+    let summary = state.keyroll.rotation_callers(&rotation).await?;
+    let mut view = RotationView::from(&rotation);
+    view.summary = Some(summary.into());
+    Ok(Json(RotationResponse { rotation: view }))
 }
 
 macro_rules! rotation_action {

@@ -931,12 +931,51 @@ async fn a_verification_names_its_caller_and_the_key_lists_it() {
     );
     assert!(!operator.text.contains("198.51.100.23"));
 
+    // A rotation: the caller has not moved until it calls with the new secret.
+    let rotated = app
+        .call(
+            "POST",
+            &format!("/v1/keys/{key}/rotations"),
+            Some(json!({"immediate": true, "gracePeriodSeconds": 86400})),
+        )
+        .await;
+    let rotation = rotated.body["rotation"]["id"].as_str().unwrap().to_owned();
+    let new_secret = rotated.body["secret"].as_str().unwrap().to_owned();
+    let summary = |reply: &Reply| reply.body["rotation"]["summary"].clone();
+    let shown = app
+        .call("GET", &format!("/v1/rotations/{rotation}"), None)
+        .await;
+    assert_eq!(
+        summary(&shown),
+        json!({"moved": 0, "notMoved": 1, "gone": 0})
+    );
+    app.clock.advance(60);
+    let moved = app
+        .call(
+            "POST",
+            "/v1/verify",
+            Some(json!({"secret": new_secret, "caller": caller})),
+        )
+        .await;
+    assert_eq!(moved.body["code"], "VALID");
+    let shown = app
+        .call("GET", &format!("/v1/rotations/{rotation}"), None)
+        .await;
+    assert_eq!(
+        summary(&shown),
+        json!({"moved": 1, "notMoved": 0, "gone": 0})
+    );
+
     let alice = issuers.token("org_acme", "alice", "viewer", app.clock.now());
     let own = app
         .as_customer(&alice, "GET", &format!("/v1/org/keys/{key}/callers"), None)
         .await;
     assert_eq!(own.status, StatusCode::OK, "{}", own.text);
-    assert_eq!(own.body["callers"], operator.body["callers"]);
+    assert_eq!(
+        own.body["callers"][0]["id"],
+        operator.body["callers"][0]["id"]
+    );
+    assert_eq!(own.body["callers"][0]["status"], "moved");
     let mallory = issuers.token("org_globex", "mallory", "admin", app.clock.now());
     let foreign = app
         .as_customer(
