@@ -70,6 +70,28 @@ impl CallerFingerprint {
         }
     }
 
+    /// In words, for people: `billing-cron/1.4, keyroll-python/0.1.0, app 3.1 from
+    /// 203.0.113.0/24`.
+    pub fn describe(&self) -> String {
+        let what: Vec<String> = [
+            self.agent.clone(),
+            self.client.clone(),
+            self.app_version.as_ref().map(|v| format!("app {v}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let what = if what.is_empty() {
+            "an unnamed caller".to_owned()
+        } else {
+            what.join(", ")
+        };
+        match &self.network {
+            Some(network) => format!("{what} from {network}"),
+            None => what,
+        }
+    }
+
     /// A stable id: the first 16 hex characters of the SHA-256 of the fields.
     pub fn id(&self) -> String {
         let mut hash = Sha256::new();

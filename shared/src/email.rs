@@ -181,6 +181,17 @@ fn paragraphs(n: &Notification, now: Timestamp) -> (String, Vec<String>) {
     if !usage.is_empty() && !emergency && n.kind != NotificationType::KeyRevoked {
         body.push(usage);
     }
+    if !n.callers_not_moved.is_empty() {
+        let named: Vec<String> = n
+            .callers_not_moved
+            .iter()
+            .map(crate::callers::CallerFingerprint::describe)
+            .collect();
+        body.push(format!(
+            "Still calling with the old secret: {}.",
+            named.join("; ")
+        ));
+    }
     if let Some(reason) = &n.reason {
         body.push(format!("Reason given: {reason}."));
     }
@@ -249,6 +260,7 @@ mod tests {
             old_secret_last_used_at: Some(Timestamp::parse("2026-11-25T17:59:00Z").unwrap()),
             old_secret_used_in_last_24h: true,
             actor: None,
+            callers_not_moved: vec![],
         }
     }
 

@@ -113,6 +113,11 @@ pub struct Notification {
     /// current secret (`customer:<keyId>`); null when the API provider or keyroll did.
     #[serde(default)]
     pub actor: Option<Actor>,
+    /// The callers still on the old secret (network, User-Agent product,
+    /// `Keyroll-Client`, app version), in `rotation.reminder` and
+    /// `rotation.undelivered`: where to look. Absent when none is known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub callers_not_moved: Vec<crate::callers::CallerFingerprint>,
 }
 
 /// Whether a secret last used at `last_used` was used in the 24 hours before `at`.
@@ -141,6 +146,7 @@ impl Notification {
             old_secret_last_used_at: None,
             old_secret_used_in_last_24h: false,
             actor: None,
+            callers_not_moved: Vec::new(),
         }
     }
 

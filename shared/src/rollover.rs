@@ -25,11 +25,14 @@ pub const IN_USE_WINDOW_SECONDS: u64 = 86_400;
 /// Shortest wait between two checks of a rotation waiting for its new secret's first use.
 pub const MIN_CHECK_INTERVAL_SECONDS: u64 = 300;
 
-/// When the old and the new secret were last used.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// When the old and the new secret were last used; and, when a reminder or a delivery
+/// check is due, the callers that have not moved to the new secret (named to the
+/// customer).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Usage {
     pub old_last_used: Option<Timestamp>,
     pub new_last_used: Option<Timestamp>,
+    pub callers_not_moved: Vec<crate::callers::CallerFingerprint>,
 }
 
 impl Usage {
@@ -191,6 +194,7 @@ mod tests {
         let both = Usage {
             old_last_used: Some(at("2026-01-01T00:50:00Z")),
             new_last_used: Some(at("2026-01-01T00:59:00Z")),
+            ..Default::default()
         };
         assert_eq!(
             decide(&r, &both, now, MAX, WEEK),
@@ -205,6 +209,7 @@ mod tests {
         let moved = Usage {
             old_last_used: Some(at("2025-12-31T12:00:00Z")),
             new_last_used: Some(at("2026-01-01T00:30:00Z")),
+            ..Default::default()
         };
         assert_eq!(
             decide(&r, &moved, now, MAX, WEEK),
@@ -221,6 +226,7 @@ mod tests {
         let in_use = Usage {
             old_last_used: Some(at("2026-01-07T22:59:00Z")),
             new_last_used: None,
+            ..Default::default()
         };
         assert_eq!(
             decide(&r, &in_use, at("2026-01-05T00:00:00Z"), MAX, WEEK),
@@ -257,6 +263,7 @@ mod tests {
         let quiet = Usage {
             old_last_used: Some(at("2026-01-06T00:00:00Z")),
             new_last_used: Some(at("2026-01-07T00:00:00Z")),
+            ..Default::default()
         };
         assert_eq!(
             decide(&r, &quiet, decide_at, MAX, WEEK),
@@ -268,6 +275,7 @@ mod tests {
         Usage {
             old_last_used: Some(grace_end.minus_seconds(3600)),
             new_last_used: None,
+            ..Default::default()
         }
     }
 

@@ -31,6 +31,7 @@ fn notification(organization: &str, seq: u64, at: Timestamp) -> Notification {
         old_secret_last_used_at: None,
         old_secret_used_in_last_24h: false,
         actor: None,
+        callers_not_moved: vec![],
     }
 }
 

@@ -278,3 +278,64 @@ async fn embedded_grace_extends_while_the_old_secret_is_in_use() {
         .expect("audited");
     assert_eq!(automatic.actor.to_string(), "keyroll:processor");
 }
+
+/// A reminder names the callers still on the old secret (network, User-Agent product),
+/// not those that moved; its email says where to look.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reminder_names_the_callers_that_have_not_moved() {
+    use keyroll_core::callers::{CallerFingerprint, CallerHints};
+    let w = world().await;
+    let (key, old) = issue(&w, keyroll_core::key::KeyClass::Server).await;
+    let caller = |n: u8, agent: &str| {
+        CallerFingerprint::of(&CallerHints {
+            ip: Some(format!("203.0.{n}.9")),
+            user_agent: Some(agent.to_owned()),
+            ..Default::default()
+        })
+    };
+    let (mover, straggler) = (caller(1, "api-server/3.0"), caller(2, "billing-cron/1.4"));
+    for who in [&mover, &straggler] {
+        assert!(w
+            .keyroll
+            .verify_by(&old, Some(who.clone()))
+            .await
+            .unwrap()
+            .is_valid());
+        w.clock.advance(60);
+    }
+    let rotated = w
+        .keyroll
+        .schedule_rotation(
+            &key,
+            RotationRequest {
+                start: Start::Now,
+                grace_seconds: Some(3 * 86_400),
+                ..Default::default()
+            },
+            &w.actor(),
+        )
+        .await
+        .expect("schedule");
+    let new = rotated.returned_secret().expose().to_owned();
+    w.clock.advance(60);
+    assert!(w
+        .keyroll
+        .verify_by(&new, Some(mover.clone()))
+        .await
+        .unwrap()
+        .is_valid());
+    w.clock
+        .set(rotated.rotation.grace_ends_at.minus_seconds(86_400));
+    assert_eq!(w.run().await.reminded, 1);
+    let messages = w.inbox.take().await;
+    let reminder = find(&messages, NotificationType::RotationReminder);
+    assert_eq!(reminder.callers_not_moved, vec![straggler]);
+    let email = keyroll_core::email::render(reminder, w.keyroll.now());
+    assert!(
+        email
+            .text
+            .contains("Still calling with the old secret: billing-cron/1.4 from 203.0.2.0/24."),
+        "{}",
+        email.text
+    );
+}

@@ -7,8 +7,9 @@
 //! — never while its new secret is undelivered. Nothing due means no change, so a late
 //! or repeated run is harmless.
 
-use super::{complete, move_grace_end, record, snapshot, start, Act};
+use super::{complete, move_grace_end, record, record_naming, snapshot, start, Act};
 use crate::audit::AuditAction;
+use crate::callers::CallerFingerprint;
 use crate::change::{ChangeBuilder, KeyChange};
 use crate::config::Policy;
 use crate::error::{Error, Result};
@@ -61,6 +62,13 @@ impl GraceDue {
     fn any(self) -> bool {
         self.check || self.delivery || self.reminder || self.end
     }
+}
+
+/// Whether the step at `now` tells the customer something that names the callers not
+/// moved yet (a reminder, a delivery check): only then are the callers read.
+pub fn advance_names_callers(rotation: &Rotation, now: Timestamp) -> bool {
+    let due = GraceDue::of(rotation, now);
+    due.reminder || due.delivery
 }
 
 /// Whether the step at `now` needs to know how the rotation's secrets are used: the
@@ -126,15 +134,16 @@ pub fn plan_advance(
             check_usage(&mut change, &mut rotation, usage, policy, act, &mut advance)?;
         }
     }
+    let not_moved = usage.map_or(&[][..], |u| u.callers_not_moved.as_slice());
     if rotation.delivery_due(now) {
-        hold_for_delivery(&mut change, &mut rotation, policy, act)?;
+        hold_for_delivery(&mut change, &mut rotation, not_moved, policy, act)?;
         advance.undelivered = true;
     }
     if rotation.status == RotationStatus::GracePeriod
         && rotation.grace_ends_at > now
         && rotation.pending_reminder().is_some_and(|at| at <= now)
     {
-        remind(&mut change, &mut rotation, act);
+        remind(&mut change, &mut rotation, not_moved, act);
         advance.reminded = true;
     }
     if rotation.status == RotationStatus::GracePeriod
@@ -227,17 +236,23 @@ fn check_usage(
 }
 
 /// Reminds the customer that the grace ends soon (once per rotation).
-fn remind(change: &mut ChangeBuilder, rotation: &mut Rotation, act: Act<'_>) {
+fn remind(
+    change: &mut ChangeBuilder,
+    rotation: &mut Rotation,
+    not_moved: &[CallerFingerprint],
+    act: Act<'_>,
+) {
     let before = snapshot(change.key(), Some(rotation));
     rotation.reminded_at = Some(act.now);
     let reason = Reason::system("the grace period ends soon");
-    record(
+    record_naming(
         change,
         before,
         rotation,
         act,
         AuditAction::RotationReminded,
         Some(&reason),
+        not_moved,
     );
 }
 
@@ -249,6 +264,7 @@ fn remind(change: &mut ChangeBuilder, rotation: &mut Rotation, act: Act<'_>) {
 fn hold_for_delivery(
     change: &mut ChangeBuilder,
     rotation: &mut Rotation,
+    not_moved: &[CallerFingerprint],
     policy: &Policy,
     act: Act<'_>,
 ) -> Result<()> {
@@ -274,13 +290,14 @@ fn hold_for_delivery(
         "the grace has ended and the new secret was never delivered: the rotation stays open until someone entitled to it reveals it, or an operator completes it with force".to_owned()
     };
     rotation.blocked_since.get_or_insert(now);
-    record(
+    record_naming(
         change,
         before,
         rotation,
         act,
         AuditAction::RotationUndelivered,
         Some(&Reason::system(reason)),
+        not_moved,
     );
     Ok(())
 }

@@ -45,7 +45,7 @@ pub mod start_late;
 pub mod update;
 pub mod warn;
 
-pub use advance::{advance_needs_usage, plan_advance, plan_fail, Advance};
+pub use advance::{advance_names_callers, advance_needs_usage, plan_advance, plan_fail, Advance};
 pub use cancel::{plan_cancel, DeliveredSuccessor};
 pub use complete::plan_complete;
 pub use emergency::plan_emergency;
@@ -135,6 +135,20 @@ pub(crate) fn record(
     action: AuditAction,
     reason: Option<&Reason>,
 ) {
+    record_naming(change, before, rotation, act, action, reason, &[]);
+}
+
+/// [`record`], the notification naming the callers that have not moved to the new
+/// secret yet (a reminder's, a delivery check's).
+pub(crate) fn record_naming(
+    change: &mut ChangeBuilder,
+    before: Value,
+    rotation: &Rotation,
+    act: Act<'_>,
+    action: AuditAction,
+    reason: Option<&Reason>,
+    not_moved: &[crate::callers::CallerFingerprint],
+) {
     let after = snapshot(change.key(), Some(rotation));
     change.record(Happened {
         reason: reason.cloned(),
@@ -156,6 +170,7 @@ pub(crate) fn record(
         );
         // The customer's own side is named; the provider's operators are not.
         notification.actor = act.actor.kind().is_customer().then(|| act.actor.clone());
+        notification.callers_not_moved = not_moved.to_vec();
         change.enqueue(
             act.now,
             OutboxMessage::Notify {

@@ -8,8 +8,8 @@ use crate::error::{Error, Result};
 use crate::ids::{Actor, KeyId, Reason, RotationId};
 use crate::key::Key;
 use crate::plan::{
-    advance_needs_usage, plan_advance, plan_expiry, plan_fail, plan_start_late, plan_warn_expiring,
-    Act, Advance, ExpiryStep,
+    advance_names_callers, advance_needs_usage, plan_advance, plan_expiry, plan_fail,
+    plan_start_late, plan_warn_expiring, Act, Advance, ExpiryStep,
 };
 use crate::rollover::Usage;
 use crate::rotation::Rotation;
@@ -26,7 +26,11 @@ impl Keyroll {
             let now = self.now();
             let (rotation, key) = self.load_rotation_and_key(id).await?;
             let usage = if advance_needs_usage(&rotation, now) {
-                Some(self.usage_of(&key, &rotation).await?)
+                let mut usage = self.usage_of(&key, &rotation).await?;
+                if advance_names_callers(&rotation, now) {
+                    usage.callers_not_moved = self.callers_not_moved(&key, &rotation).await?;
+                }
+                Some(usage)
             } else {
                 None
             };
@@ -154,6 +158,7 @@ impl Keyroll {
         Ok(Usage {
             old_last_used,
             new_last_used,
+            ..Usage::default()
         })
     }
 }

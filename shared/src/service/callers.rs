@@ -2,7 +2,10 @@
 //! moved to the new one of its rotation in progress (or its last rotation).
 
 use super::{KeyScope, Keyroll};
-use crate::callers::{key_callers, KeyCaller, Move, MoveSummary};
+use crate::callers::{key_callers, CallerFingerprint, KeyCaller, Move, MoveStatus, MoveSummary};
+
+/// How many callers not moved a notification names.
+const NAMED_IN_NOTIFICATIONS: usize = 10;
 use crate::error::{Error, Result};
 use crate::ids::{KeyId, RotationId};
 use crate::key::Key;
@@ -40,6 +43,22 @@ impl Keyroll {
     pub async fn rotation_callers(&self, rotation: &Rotation) -> Result<MoveSummary> {
         let key = self.load_key(&rotation.key_id).await?;
         Ok(self.callers_of(&key, Some(rotation)).await?.1)
+    }
+
+    /// The callers of `key` that have not moved to `rotation`'s new secret (at most 10,
+    /// the most used first): what a reminder names.
+    pub(crate) async fn callers_not_moved(
+        &self,
+        key: &Key,
+        rotation: &Rotation,
+    ) -> Result<Vec<CallerFingerprint>> {
+        let (callers, _) = self.callers_of(key, Some(rotation)).await?;
+        Ok(callers
+            .into_iter()
+            .filter(|c| c.status == MoveStatus::NotMoved)
+            .take(NAMED_IN_NOTIFICATIONS)
+            .map(|c| c.caller)
+            .collect())
     }
 
     /// The callers of `key`'s secret versions, judged by `rotation`'s move.

@@ -85,6 +85,11 @@ pub fn parse_json<T: DeserializeOwned>(text: &[u8]) -> Result<T, ApiError> {
             sanitized(&error.to_string())
         ))
     })?;
+    // Every body of this API is an object: serde would take an array for a struct
+    // whose fields all have defaults (a merge patch of `[]`, say), field by position.
+    if !value.is_object() {
+        return Err(keyroll_core::error::Error::invalid("body", "must be a JSON object").into());
+    }
     whole_numbers(&mut value);
     from_value(value, "")
 }

@@ -95,6 +95,11 @@ async fn invalid_input_gets_the_documented_status_and_changes_nothing() {
         ("POST", "/v1/keys".into(), Some(json!({"organizationId": "org", "name": "n", "rateLimit": 1, "scopes": vec!["s"; 51]}).to_string()), vec![], 422),
         ("POST", "/v1/verify".into(), Some(json!({}).to_string()), vec![], 422),
         ("POST", rotations.clone(), Some("{}".into()), vec![("idempotency-key", "short")], 422),
+        // A body that is not an object, though every field is optional (a merge patch
+        // of `[]` was once taken field by position)
+        ("PATCH", format!("/v1/keys/{key}"), Some("[]".into()), vec![("content-type", "application/merge-patch+json")], 422),
+        ("POST", rotations.clone(), Some("[]".into()), vec![], 422),
+        ("POST", "/v1/verify".into(), Some("\"sk_live_lookslikeasecret\"".into()), vec![], 422),
         // 400: malformed JSON
         ("POST", rotations.clone(), Some("{\"reason\": ".into()), vec![], 400),
         ("POST", emergency.clone(), Some("{\"reason\": \"x\",}".into()), vec![], 400),
