@@ -86,6 +86,14 @@ impl Timestamp {
         self.to_datetime().format("%Y-%m-%d").to_string()
     }
 
+    /// `Sun, 06 Nov 1994 08:49:37 GMT`: HTTP's date (RFC 9110's IMF-fixdate), as the
+    /// `Sunset` header (RFC 8594) carries it.
+    pub fn to_http_date(self) -> String {
+        self.to_datetime()
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string()
+    }
+
     /// `YYYY-MM-DDTHH:MM:SSZ`: fixed width, sorts like the instant.
     pub fn to_rfc3339(self) -> String {
         self.to_datetime()
@@ -187,6 +195,12 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_http_date_is_rfc_9110s_imf_fixdate() {
+        let at = Timestamp::parse("1994-11-06T08:49:37Z").unwrap();
+        assert_eq!(at.to_http_date(), "Sun, 06 Nov 1994 08:49:37 GMT");
+    }
 
     #[test]
     fn minute_and_day_of_an_instant() {

@@ -15,7 +15,10 @@
 //! core's: format and checksum first (no I/O), then one strongly consistent read by
 //! lookup hash, then the stored verifier. Allowed requests carry `keyId`,
 //! `organizationId`, `scopes` (space-separated: authorizer context values must be
-//! scalars), `rateLimit` and `stage` (`current`, `pending` or `previous`). Missing,
+//! scalars), `rateLimit`, `stage` (`current`, `pending` or `previous`) and, for a
+//! secret that is going away, `sunset` (RFC 3339: the earliest instant it may stop
+//! working) with `sunsetHttpDate`, the same instant ready to map onto RFC 8594's
+//! `Sunset` response header. Missing,
 //! malformed, unknown, expired and revoked secrets all get the same denial (403 from
 //! API Gateway) with no detail; the reason is logged for operators, the secret never.
 //!
@@ -96,6 +99,9 @@ pub struct Grant {
     pub scopes: Vec<String>,
     pub rate_limit: u32,
     pub stage: &'static str,
+    /// The earliest instant the presented secret may stop working (RFC 3339), when it
+    /// is going away: an old secret in its grace, or a key that expires.
+    pub sunset: Option<keyroll_core::time::Timestamp>,
 }
 
 impl Grant {
@@ -106,17 +112,24 @@ impl Grant {
             scopes: record.scopes.iter().map(ToString::to_string).collect(),
             rate_limit: record.rate_limit,
             stage: record.stage.as_str(),
+            sunset: record.expires_at,
         }
     }
 
     fn context(&self) -> Value {
-        json!({
+        let mut context = json!({
             "keyId": self.key_id,
             "organizationId": self.organization_id,
             "scopes": self.scopes.join(" "),
             "rateLimit": self.rate_limit,
             "stage": self.stage,
-        })
+        });
+        if let Some(sunset) = self.sunset {
+            // RFC 3339 for programs; HTTP's date, ready to map onto a `Sunset` header.
+            context["sunset"] = json!(sunset.to_rfc3339());
+            context["sunsetHttpDate"] = json!(sunset.to_http_date());
+        }
+        context
     }
 }
 

@@ -168,8 +168,16 @@ async fn pending_and_in_grace_previous_secrets_pass_with_their_stage() {
         .unwrap(); // the processor starts it
     let answer = invoke(&deps, http_api_event(&old)).await;
     assert_eq!(stage(&answer).as_deref(), Some("previous"));
+    // Going away: the backend (and through it the caller, as `Sunset`) learns when.
+    let grace_end = w.keyroll.now().plus_seconds(120);
+    assert_eq!(answer["context"]["sunset"], grace_end.to_rfc3339());
+    assert_eq!(
+        answer["context"]["sunsetHttpDate"],
+        grace_end.to_http_date()
+    );
     let answer = invoke(&deps, http_api_event(&new)).await;
     assert_eq!(stage(&answer).as_deref(), Some("current"));
+    assert!(answer["context"].get("sunset").is_none(), "{answer}");
 
     // The grace ends: the old secret is refused to the second, processor or not.
     w.clock.advance(120);

@@ -46,7 +46,7 @@ pub struct SuccessorResponse {
     security(("currentSecret" = []), ("currentSecretHeader" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters: a retry with the same key (within 24 h) gets the same secret again instead of 410")),
     responses(
-        (status = 200, body = SuccessorResponse),
+        (status = 200, body = SuccessorResponse, headers(("Sunset" = String, description = "when the old secret stops working, as an HTTP date (RFC 8594)"))),
         (status = 422, body = crate::http::problem::Problem, content_type = "application/problem+json", description = "an `Idempotency-Key` that is not 16-255 visible ASCII characters"),
         Unauthenticated, Forbidden, NotFound, Gone,
     ))]
@@ -57,10 +57,17 @@ pub async fn successor(
     let presented = presented_secret(&headers).ok_or(Error::Unauthenticated)?;
     let idempotency_key = crate::http::idempotency::idempotency_key(&headers)?;
     let (rotation, secret) = state.keyroll.successor(presented, idempotency_key).await?;
-    // A one-time secret: no cache on the way may keep it.
-    let no_store = [(header::CACHE_CONTROL, "no-store")];
+    // A one-time secret: no cache on the way may keep it. The old secret is going
+    // away: `Sunset` (RFC 8594) says when, for any client that reads it.
+    let headers = [
+        (header::CACHE_CONTROL, "no-store".to_owned()),
+        (
+            header::HeaderName::from_static("sunset"),
+            rotation.grace_ends_at.to_http_date(),
+        ),
+    ];
     Ok((
-        no_store,
+        headers,
         Json(SuccessorResponse {
             key_id: rotation.key_id.to_string(),
             rotation_id: rotation.id.to_string(),

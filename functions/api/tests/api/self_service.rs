@@ -63,6 +63,14 @@ async fn self_service_successor_is_handed_out_once() {
         )
         .await;
     assert_eq!(fetched.status, StatusCode::OK, "{}", fetched.text);
+    let old_expires =
+        keyroll_core::time::Timestamp::parse(fetched.body["oldSecretExpiresAt"].as_str().unwrap())
+            .unwrap();
+    assert_eq!(
+        fetched.sunset,
+        Some(old_expires.to_http_date()),
+        "RFC 8594: when the old secret goes"
+    );
     let new = fetched.body["secret"].as_str().unwrap().to_owned();
     assert_eq!(fetched.body["keyId"], key.as_str());
     assert_eq!(app.verify(&new).await, "VALID");

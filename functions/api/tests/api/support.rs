@@ -27,6 +27,8 @@ pub(crate) struct Reply {
     pub(crate) replayed: bool,
     /// The `ETag` header, if any.
     pub(crate) etag: Option<String>,
+    /// The `Sunset` header (RFC 8594), if any.
+    pub(crate) sunset: Option<String>,
     pub(crate) body: Value,
     pub(crate) text: String,
 }
@@ -93,6 +95,10 @@ impl TestApp {
             .headers()
             .get(header::ETAG)
             .map(|v| v.to_str().unwrap().to_owned());
+        let sunset = response
+            .headers()
+            .get("sunset")
+            .map(|v| v.to_str().unwrap().to_owned());
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -101,6 +107,7 @@ impl TestApp {
             content_type,
             replayed,
             etag,
+            sunset,
             body,
             text,
         }
