@@ -339,6 +339,65 @@ pub fn key_callers(
     (callers, summary)
 }
 
+/// One app version's part of a key's traffic over the last [`DAYS_KEPT`] days.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppVersionShare {
+    /// `None`: callers that named no app version.
+    pub app_version: Option<String>,
+    pub uses_7d: u64,
+    /// Of every use of the key's secrets in the week.
+    pub share_percent: f64,
+    /// Per secret version: its uses by this app version, and their share of the key's.
+    pub versions: Vec<(u32, u64, f64)>,
+}
+
+/// The key's week of traffic by app version (most used first), each split over the
+/// secret versions: how fast an embedded secret fades as app releases replace it.
+pub fn by_app_version(callers: &[KeyCaller]) -> Vec<AppVersionShare> {
+    let total: u64 = callers
+        .iter()
+        .flat_map(|c| c.versions.iter())
+        .map(|v| v.uses_7d)
+        .sum();
+    let percent = |uses: u64| {
+        if total == 0 {
+            0.0
+        } else {
+            uses as f64 * 100.0 / total as f64
+        }
+    };
+    let mut grouped: BTreeMap<Option<String>, BTreeMap<u32, u64>> = BTreeMap::new();
+    for caller in callers {
+        let versions = grouped
+            .entry(caller.caller.app_version.clone())
+            .or_default();
+        for used in &caller.versions {
+            *versions.entry(used.version).or_default() += used.uses_7d;
+        }
+    }
+    let mut shares: Vec<AppVersionShare> = grouped
+        .into_iter()
+        .map(|(app_version, versions)| {
+            let uses_7d = versions.values().sum();
+            AppVersionShare {
+                app_version,
+                uses_7d,
+                share_percent: percent(uses_7d),
+                versions: versions
+                    .into_iter()
+                    .map(|(version, uses)| (version, uses, percent(uses)))
+                    .collect(),
+            }
+        })
+        .collect();
+    shares.sort_by(|a, b| {
+        b.uses_7d
+            .cmp(&a.uses_7d)
+            .then(a.app_version.cmp(&b.app_version))
+    });
+    shares
+}
+
 /// `moved`: seen on the new version and not on the old one since the minute it was
 /// first seen on the new; `gone`: not seen on any version for [`DAYS_KEPT`] days; else `not_moved`.
 fn move_status(versions: &[VersionUse], change: Option<Move>, now: Timestamp) -> MoveStatus {
@@ -528,5 +587,34 @@ mod tests {
             one.versions[0].uses_7d, 0,
             "its uses are older than the week"
         );
+    }
+
+    #[test]
+    fn traffic_splits_by_app_version_over_the_secret_versions() {
+        let now = at("2026-12-10T12:00:00Z");
+        let app = |version: &str, n: usize| CallerFingerprint {
+            app_version: Some(version.into()),
+            agent: Some(format!("device-{n}")),
+            ..Default::default()
+        };
+        let mut old = CallerLog::default();
+        let mut new = CallerLog::default();
+        let seen = |caller: CallerFingerprint, uses: u64| Sighting {
+            caller,
+            uses,
+            first_at: now,
+            last_at: now,
+        };
+        old.record(&[seen(app("3.1", 1), 60), seen(app("3.1", 2), 30)], now);
+        new.record(&[seen(app("3.2", 3), 900), seen(app("3.1", 1), 10)], now);
+        let (callers, _) = key_callers(&[(1, old), (2, new)], None, now);
+        let shares = by_app_version(&callers);
+        assert_eq!(shares.len(), 2);
+        assert_eq!(shares[0].app_version.as_deref(), Some("3.2"));
+        assert_eq!(shares[0].uses_7d, 900);
+        assert!((shares[0].share_percent - 90.0).abs() < 1e-9);
+        let old_app = &shares[1];
+        assert_eq!(old_app.app_version.as_deref(), Some("3.1"));
+        assert_eq!(old_app.versions, vec![(1, 90, 9.0), (2, 10, 1.0)]);
     }
 }

@@ -22,9 +22,9 @@ use crate::actions::revoke::revoke;
 use crate::actions::rotate::{emergency, schedule};
 use crate::actions::update::update;
 use crate::dto::{
-    AuditResponse, CallersResponse, CreateOwnKeyRequest, EmergencyRotationRequest, KeyResponse,
-    KeyView, KeyWithSecretResponse, RevokeKeyRequest, RotationView, RotationWithSecretResponse,
-    ScheduleRotationRequest, UpdateOwnKeyRequest, Viewer,
+    AuditResponse, CallersQuery, CallersResponse, CreateOwnKeyRequest, EmergencyRotationRequest,
+    KeyResponse, KeyView, KeyWithSecretResponse, RevokeKeyRequest, RotationView,
+    RotationWithSecretResponse, ScheduleRotationRequest, UpdateOwnKeyRequest, Viewer,
 };
 use crate::http::conditional::etag;
 use crate::http::extract::{JsonBody, QueryParams};
@@ -319,17 +319,19 @@ pub async fn emergency_rotation(
 /// `Keyroll-Client` and app version), and whether each has moved to the new secret of
 /// the key's rotation in progress (or its last one).
 #[utoipa::path(get, path = "/v1/org/keys/{keyId}/callers", tag = "customer",
-    params(("keyId" = String, Path, description = "key_…")),
+    params(("keyId" = String, Path, description = "key_…"), CallersQuery),
     security(("customerToken" = [])),
     responses(
         (status = 200, body = CallersResponse),
-        Unauthenticated, NotFound,
+        Unauthenticated, NotFound, Invalid,
     ))]
 pub async fn callers(
     State(state): State<AppState>,
     Extension(Customer(user)): Extension<Customer>,
     Path(raw): Path<String>,
+    QueryParams(query): QueryParams<CallersQuery>,
 ) -> Result<Json<CallersResponse>, ApiError> {
+    let by_app_version = query.by_app_version()?;
     let found = state
         .keyroll
         .key_callers(
@@ -337,7 +339,7 @@ pub async fn callers(
             keyroll_core::service::KeyScope::OwnedBy(&user.organization),
         )
         .await?;
-    Ok(Json(found.into()))
+    Ok(Json(CallersResponse::of(found, by_app_version)))
 }
 
 /// Revoke one of your keys (an integration decommissioned, a secret that must die):

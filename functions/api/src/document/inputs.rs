@@ -215,6 +215,16 @@ pub fn operation_parameter_rules() -> Vec<(&'static str, &'static str, Rule)> {
             "prefix",
             Rule::pattern(SHOWN_PREFIX_PATTERN, 1, MAX_PREFIX_CHARS),
         ),
+        (
+            "/v1/keys/{keyId}/callers",
+            "groupBy",
+            Rule::OneOf(&["appVersion"]),
+        ),
+        (
+            "/v1/org/keys/{keyId}/callers",
+            "groupBy",
+            Rule::OneOf(&["appVersion"]),
+        ),
         ("/v1/org/keys", "limit", limit(KEY_PAGE)),
         ("/v1/org/keys", "cursor", Rule::Text(KeyId::RULE)),
         ("/v1/org/notifications", "limit", limit(FEED_PAGE)),

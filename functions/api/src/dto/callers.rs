@@ -3,8 +3,8 @@
 use keyroll_core::callers::{KeyCaller, MoveStatus, MoveSummary};
 use keyroll_core::service::KeyCallers;
 use keyroll_core::time::Timestamp;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -15,6 +15,53 @@ pub struct CallersResponse {
     pub rotation_id: Option<String>,
     pub callers: Vec<CallerView>,
     pub summary: MoveSummaryView,
+    /// With `groupBy=appVersion`: the key's last 7 days of traffic by app version, most
+    /// used first, each split over the secret versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_versions: Option<Vec<AppVersionView>>,
+}
+
+/// One app version's part of the key's traffic over the last 7 days.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AppVersionView {
+    /// Null: callers that named no app version.
+    pub app_version: Option<String>,
+    pub uses7d: u64,
+    /// Of every use of the key's secrets in the 7 days.
+    pub share_percent: f64,
+    pub versions: Vec<AppVersionUseView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AppVersionUseView {
+    pub version: u32,
+    pub uses7d: u64,
+    pub share_percent: f64,
+}
+
+/// `GET …/callers` options.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CallersQuery {
+    /// `appVersion`: also answer the traffic by app version (`appVersions`).
+    pub group_by: Option<String>,
+}
+
+impl CallersQuery {
+    /// Whether the traffic by app version is asked for; anything else is a 422.
+    pub fn by_app_version(&self) -> Result<bool, keyroll_core::error::Error> {
+        match self.group_by.as_deref() {
+            None => Ok(false),
+            Some("appVersion") => Ok(true),
+            Some(_) => Err(keyroll_core::error::Error::invalid(
+                "groupBy",
+                "must be appVersion",
+            )),
+        }
+    }
 }
 
 /// One integration calling with the key. `other` sums the callers beyond the 50 kept
@@ -106,12 +153,33 @@ impl From<&KeyCaller> for CallerView {
     }
 }
 
-impl From<KeyCallers> for CallersResponse {
-    fn from(found: KeyCallers) -> Self {
+impl CallersResponse {
+    /// The answer for `found`, with the traffic by app version when asked.
+    pub fn of(found: KeyCallers, by_app_version: bool) -> Self {
+        let app_versions = by_app_version.then(|| {
+            keyroll_core::callers::by_app_version(&found.callers)
+                .into_iter()
+                .map(|share| AppVersionView {
+                    app_version: share.app_version,
+                    uses7d: share.uses_7d,
+                    share_percent: share.share_percent,
+                    versions: share
+                        .versions
+                        .into_iter()
+                        .map(|(version, uses7d, share_percent)| AppVersionUseView {
+                            version,
+                            uses7d,
+                            share_percent,
+                        })
+                        .collect(),
+                })
+                .collect()
+        });
         Self {
             rotation_id: found.rotation_id.map(|id| id.to_string()),
             callers: found.callers.iter().map(CallerView::from).collect(),
             summary: found.summary.into(),
+            app_versions,
         }
     }
 }

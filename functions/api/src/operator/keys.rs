@@ -193,20 +193,22 @@ fn key_status(text: &str) -> Result<KeyStatus, Error> {
 /// `Keyroll-Client` and app version, never a full address), and whether each has moved
 /// to the new secret of the key's rotation in progress (or its last one).
 #[utoipa::path(get, path = "/v1/keys/{keyId}/callers", tag = "keys",
-    params(("keyId" = String, Path, description = "key_…")),
+    params(("keyId" = String, Path, description = "key_…"), CallersQuery),
     responses(
         (status = 200, body = CallersResponse),
-        Unauthenticated, NotFound,
+        Unauthenticated, NotFound, Invalid,
     ))]
 pub async fn callers(
     State(state): State<AppState>,
     Path(raw): Path<String>,
+    QueryParams(query): QueryParams<CallersQuery>,
 ) -> Result<Json<CallersResponse>, ApiError> {
+    let by_app_version = query.by_app_version()?;
     let found = state
         .keyroll
         .key_callers(&key_id(&raw)?, keyroll_core::service::KeyScope::Any)
         .await?;
-    Ok(Json(found.into()))
+    Ok(Json(CallersResponse::of(found, by_app_version)))
 }
 
 /// A key with its secret versions (never a hash or a secret).

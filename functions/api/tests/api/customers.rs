@@ -965,6 +965,31 @@ async fn a_verification_names_its_caller_and_the_key_lists_it() {
         summary(&shown),
         json!({"moved": 1, "notMoved": 0, "gone": 0})
     );
+    // By app version: how the key's week of traffic splits over its secrets.
+    let grouped = app
+        .call(
+            "GET",
+            &format!("/v1/keys/{key}/callers?groupBy=appVersion"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        grouped.body["appVersions"],
+        json!([{"appVersion": "7.0", "uses7d": 2, "sharePercent": 100.0, "versions": [
+            {"version": 1, "uses7d": 1, "sharePercent": 50.0},
+            {"version": 2, "uses7d": 1, "sharePercent": 50.0},
+        ]}]),
+        "{}",
+        grouped.text
+    );
+    let unknown_grouping = app
+        .call(
+            "GET",
+            &format!("/v1/keys/{key}/callers?groupBy=country"),
+            None,
+        )
+        .await;
+    assert_eq!(unknown_grouping.status, StatusCode::UNPROCESSABLE_ENTITY);
 
     let alice = issuers.token("org_acme", "alice", "viewer", app.clock.now());
     let own = app
