@@ -101,21 +101,11 @@ impl Keyroll {
         let Some(record) = self.usage.count(*lookup_hash, now, caller) else {
             return;
         };
-        // Bounded: a slow table must not hold up the answer to the caller.
-        let write = self.store.record_use(lookup_hash, &record);
-        let written = match tokio::time::timeout(USE_WRITE_TIMEOUT, write).await {
-            Ok(Ok(written)) => written,
-            Ok(Err(error)) => {
-                // An alarm watches these: a use write refused for good (an IAM condition,
-                // say) would silently stop usage-based completion and delivery checks.
-                tracing::warn!(alert = "use_write_failed", error = %crate::error::Chain(&error), "recording a secret's last use failed; retried next minute");
-                false
-            }
-            Err(_) => {
-                tracing::warn!("recording a secret's last use timed out; retried next minute");
-                false
-            }
-        };
+        let written = bounded_write(
+            self.store.record_use(lookup_hash, &record),
+            "a secret's last use",
+        )
+        .await;
         self.usage.settle(lookup_hash, &record, written);
         if written {
             self.record_callers(lookup_hash, now).await;
@@ -129,20 +119,34 @@ impl Keyroll {
         if sightings.is_empty() {
             return;
         }
-        let write = self.store.record_callers(lookup_hash, &sightings, now);
-        let written = match tokio::time::timeout(USE_WRITE_TIMEOUT, write).await {
-            Ok(Ok(written)) => written,
-            Ok(Err(error)) => {
-                tracing::warn!(alert = "use_write_failed", error = %crate::error::Chain(&error), "recording a secret's callers failed; retried next minute");
-                false
-            }
-            Err(_) => {
-                tracing::warn!("recording a secret's callers timed out; retried next minute");
-                false
-            }
-        };
+        let written = bounded_write(
+            self.store.record_callers(lookup_hash, &sightings, now),
+            "a secret's callers",
+        )
+        .await;
         if !written {
             self.usage.restore_sightings(lookup_hash, sightings);
+        }
+    }
+}
+
+/// A write verification causes, bounded: a slow table must not hold up the answer to
+/// the caller. Whether it was written; a failure is logged and retried next minute.
+async fn bounded_write(
+    write: impl std::future::Future<Output = std::result::Result<bool, crate::error::StoreError>>,
+    what: &str,
+) -> bool {
+    match tokio::time::timeout(USE_WRITE_TIMEOUT, write).await {
+        Ok(Ok(written)) => written,
+        Ok(Err(error)) => {
+            // An alarm watches these: a use write refused for good (an IAM condition,
+            // say) would silently stop usage-based completion and delivery checks.
+            tracing::warn!(alert = "use_write_failed", error = %crate::error::Chain(&error), "recording {what} failed; retried next minute");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("recording {what} timed out; retried next minute");
+            false
         }
     }
 }
