@@ -70,6 +70,28 @@ impl CallerFingerprint {
         }
     }
 
+    /// The fingerprint with every field that repeats (part of) `secret` dropped: a
+    /// client that put its secret in a header must not have it stored as its name.
+    pub fn without_secret(mut self, secret: &str) -> Self {
+        // A field is cut to 64 characters, so a secret in it may be cut too: its first
+        // 16 characters are enough to tell.
+        let telltale: String = secret.chars().take(16).collect();
+        if telltale.chars().count() < 16 {
+            return self;
+        }
+        for field in [
+            &mut self.network,
+            &mut self.agent,
+            &mut self.client,
+            &mut self.app_version,
+        ] {
+            if field.as_deref().is_some_and(|f| f.contains(&telltale)) {
+                *field = None;
+            }
+        }
+        self
+    }
+
     /// In words, for people: `billing-cron/1.4, keyroll-python/0.1.0, app 3.1 from
     /// 203.0.113.0/24`.
     pub fn describe(&self) -> String {
@@ -145,6 +167,33 @@ pub struct Sighting {
     pub last_at: Timestamp,
 }
 
+/// Of uses counted per UTC day, those of the [`DAYS_KEPT`] days ending at `now`'s day.
+pub fn uses_in_week(daily: &BTreeMap<String, u64>, now: Timestamp) -> u64 {
+    let oldest = now.minus_seconds((DAYS_KEPT - 1) * 86_400).day();
+    daily
+        .iter()
+        .filter(|(day, _)| **day >= oldest)
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// Where the callers of a rotation's old secret (`from_version`) stand: only callers
+/// that used it count.
+pub fn old_secret_summary(callers: &[KeyCaller], from_version: u32) -> MoveSummary {
+    let mut summary = MoveSummary::default();
+    for caller in callers
+        .iter()
+        .filter(|c| c.versions.iter().any(|v| v.version == from_version))
+    {
+        match caller.status {
+            MoveStatus::Moved => summary.moved += 1,
+            MoveStatus::NotMoved => summary.not_moved += 1,
+            MoveStatus::Gone => summary.gone += 1,
+        }
+    }
+    summary
+}
+
 /// One caller of a secret version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -161,12 +210,7 @@ pub struct CallerEntry {
 impl CallerEntry {
     /// Uses in the [`DAYS_KEPT`] days ending at `now`'s day.
     pub fn uses_7d(&self, now: Timestamp) -> u64 {
-        let oldest = now.minus_seconds((DAYS_KEPT - 1) * 86_400).day();
-        self.daily
-            .iter()
-            .filter(|(day, _)| **day >= oldest)
-            .map(|(_, n)| n)
-            .sum()
+        uses_in_week(&self.daily, now)
     }
 
     /// Uses on `now`'s day and the day before: the last 24 hours, to the day.

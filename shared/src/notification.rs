@@ -168,7 +168,12 @@ impl Notification {
             rotation_id: Some(rotation.id.clone()),
             old_prefix: Some(rotation.old_prefix.clone()),
             new_prefix: Some(rotation.new_prefix.clone()),
-            deadline: deadline_applies.then_some(rotation.grace_ends_at),
+            // Once a `retire` rotation outlives its grace, the old secret's end is its bound.
+            deadline: deadline_applies.then_some(if rotation.grace_end_noted {
+                rotation.ends_at()
+            } else {
+                rotation.grace_ends_at
+            }),
             trigger: Some(rotation.trigger),
             old_secret_last_used_at: old_last_used,
             old_secret_used_in_last_24h: used_in_last_24h(old_last_used, at),

@@ -164,6 +164,42 @@ impl RotationTrigger {
     }
 }
 
+/// When a rotation's old secret stops working.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "mode",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
+pub enum Retire {
+    /// At the grace end.
+    #[default]
+    Deadline,
+    /// Once every caller seen on it has moved or gone and it has been unused this long.
+    WhenMoved { quiet_seconds: u64 },
+    /// Once its share of the key's week of traffic (in hundredths of a percent) and its
+    /// daily uses are both below these.
+    WhenFaded {
+        below_basis_points: u32,
+        below_daily_uses: u64,
+    },
+}
+
+impl Retire {
+    pub fn is_deadline(&self) -> bool {
+        *self == Retire::Deadline
+    }
+
+    /// The name the API uses.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Retire::Deadline => "deadline",
+            Retire::WhenMoved { .. } => "when_moved",
+            Retire::WhenFaded { .. } => "when_faded",
+        }
+    }
+}
+
 /// One rotation of one key's secret, from `from_version` to `to_version`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -235,6 +271,17 @@ pub struct Rotation {
     /// for it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub uncovered_noted: bool,
+    /// When the old secret stops working (see `rollover`).
+    #[serde(default, skip_serializing_if = "Retire::is_deadline")]
+    pub retire: Retire,
+    /// With `retire` other than `deadline`: the latest the old secret lives (its
+    /// expiry), `rollover::retire_bound`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retire_by: Option<Timestamp>,
+    /// The grace ended with callers still on the old secret, and the customer was told
+    /// it keeps working until they move (once per rotation).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub grace_end_noted: bool,
 }
 
 /// How long before a grace ends the processor decides about a held secret nobody has
@@ -290,6 +337,18 @@ impl Rotation {
             uncovered_from: None,
             uncovered_noted: false,
             blocked_since: None,
+            retire: Retire::Deadline,
+            retire_by: None,
+            grace_end_noted: false,
+        }
+    }
+
+    /// When the old secret dies at the latest, and so when the rotation completes by
+    /// itself: its grace end, or with a `retire` condition, its bound.
+    pub fn ends_at(&self) -> Timestamp {
+        match self.retire_by {
+            Some(bound) if !self.retire.is_deadline() => bound.max(self.grace_ends_at),
+            _ => self.grace_ends_at,
         }
     }
 
@@ -313,7 +372,7 @@ impl Rotation {
                         .unwrap_or_else(|| self.delivery_decision_at());
                     (None, Some(check))
                 } else {
-                    (Some(self.grace_ends_at), None)
+                    (Some(self.ends_at()), None)
                 };
                 [self.pending_reminder(), self.usage_check_at, delivery, end]
                     .into_iter()

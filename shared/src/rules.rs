@@ -133,6 +133,19 @@ pub const EVENT_ID: TextRule = TextRule::new(1, 100, Alphabet::Ascii("_-."));
 pub const RATE_LIMIT: Range = Range::new(1, u32::MAX as u64);
 /// `completeWhenUnusedSeconds`: a minute to a year.
 pub const COMPLETE_WHEN_UNUSED_SECONDS: Range = Range::new(60, 365 * 86_400);
+/// `quietSeconds` of `retire: when_moved`: a minute to a week.
+pub const QUIET_SECONDS: Range = Range::new(60, 7 * 86_400);
+/// `quietSeconds` when a rotation does not say.
+pub const DEFAULT_QUIET_SECONDS: u64 = 3600;
+/// `fadeBelowPercent` of `retire: when_faded`, in hundredths of a percent (0.01 % to
+/// 100 %).
+pub const FADE_BELOW_BASIS_POINTS: Range = Range::new(1, 10_000);
+/// `fadeBelowPercent` when a rotation does not say: 1 %.
+pub const DEFAULT_FADE_BELOW_BASIS_POINTS: u32 = 100;
+/// `fadeBelowDailyUses` of `retire: when_faded`.
+pub const FADE_BELOW_DAILY_USES: Range = Range::new(0, u32::MAX as u64);
+/// `fadeBelowDailyUses` when a rotation does not say.
+pub const DEFAULT_FADE_BELOW_DAILY_USES: u64 = 100;
 /// Any grace a policy may allow (`KEYROLL_*_GRACE_SECONDS` are configured within it);
 /// the key's class narrows it.
 pub const GRACE_SECONDS: Range = Range::new(0, 365 * 86_400);

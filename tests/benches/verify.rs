@@ -6,18 +6,24 @@
 //!   scripts/bench verify [requests]      # default 2000 per case
 //!
 //! Requests are sequential (one Lambda container serves one request at a time), spread
-//! over 200 keys, each built from `events/authorizer-http-api.json`.
+//! over 200 keys, each built from `events/authorizer-http-api.json`, from 50 callers
+//! (each its own network and User-Agent), so caller tracking is on. Beside them, in the
+//! same run: a bare strongly consistent GetItem of the same items, and the scrypt
+//! verifier alone — what a cache miss is measured against.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use keyroll_authorizer::{handle, Deps, VerifyCache};
 use keyroll_core::config::Config;
 use keyroll_core::ids::{Actor, KeyName, OrganizationId, Scope};
 use keyroll_core::secret::{RawSecret, Verifier, VerifierParams};
 use keyroll_core::service::{Keyroll, NewKey};
 use keyroll_core::store::dynamodb::create_table;
+use keyroll_core::store::dynamodb::schema;
 use keyroll_core::store::dynamodb::DynamoStore;
+use keyroll_core::store::Store;
 use keyroll_core::time::SystemClock;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
@@ -45,10 +51,24 @@ fn row(case: &str, mut samples: Vec<Duration>) {
     );
 }
 
+/// Distinct callers the requests come from.
+const CALLERS: usize = 50;
+
+/// The request event of key `i % KEYS` from caller `i % CALLERS`.
+fn event_of(events: &[Value], i: usize) -> Value {
+    let mut event = events[i % events.len()].clone();
+    let caller = i % CALLERS;
+    let ip = format!("198.51.{caller}.7");
+    event["requestContext"]["http"]["sourceIp"] = Value::from(ip.clone());
+    event["headers"]["x-forwarded-for"] = Value::from(ip);
+    event["headers"]["user-agent"] = Value::from(format!("bench-caller-{caller}/1.0"));
+    event
+}
+
 async fn run(deps: &Deps, events: &[Value], requests: usize) -> Vec<Duration> {
     let mut samples = Vec::with_capacity(requests);
     for i in 0..requests {
-        let event = events[i % events.len()].clone();
+        let event = event_of(events, i);
         let started = Instant::now();
         let answer = handle(deps, LambdaEvent::new(event, Context::default()))
             .await
@@ -86,6 +106,8 @@ async fn main() {
     .expect("fixture");
     let actor = Actor::parse("bench").unwrap();
     let mut events = Vec::with_capacity(KEYS);
+    let mut hashes = Vec::with_capacity(KEYS);
+    let mut verifiers = Vec::with_capacity(KEYS);
     for i in 0..KEYS {
         let issued = keyroll
             .issue_key(
@@ -101,15 +123,45 @@ async fn main() {
             )
             .await
             .expect("issue");
+        let hash = keyroll_core::secret::LookupHash::of(issued.secret.expose());
+        let record = store.secret(&hash).await.expect("read").expect("record");
+        verifiers.push((
+            record.verifier.expect("a verifier"),
+            issued.secret.expose().to_owned(),
+        ));
+        hashes.push(hash);
         let event = fixture.replace("sk_live_REPLACE_WITH_A_SECRET", issued.secret.expose());
         events.push(serde_json::from_str::<Value>(&event).expect("fixture JSON"));
     }
 
     println!(
-        "verification through the authorizer handler, sequential, {KEYS} keys, DynamoDB Local"
+        "verification through the authorizer handler, sequential, {KEYS} keys, {CALLERS} callers, DynamoDB Local"
     );
     println!("| case | requests | p50 | p99 | max | requests/s |");
     println!("|---|---|---|---|---|---|");
+    // The floor of a cache miss: the same strongly consistent GetItem, bare (no decode),
+    // and the verifier's hash alone, interleaved so both see the same machine.
+    let (mut bare, mut hashing) = (Vec::with_capacity(requests), Vec::with_capacity(requests));
+    for i in 0..requests {
+        let hash = &hashes[i % KEYS];
+        let started = Instant::now();
+        let item = store
+            .client()
+            .get_item()
+            .table_name(store.table())
+            .key(schema::PK, AttributeValue::S(schema::secret_pk(hash)))
+            .key(schema::SK, AttributeValue::S(schema::SECRET_SK.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("GetItem");
+        bare.push(started.elapsed());
+        assert!(item.item.is_some());
+        let (verifier, secret) = &verifiers[i % KEYS];
+        let started = Instant::now();
+        assert!(verifier.matches(secret));
+        hashing.push(started.elapsed());
+    }
     // Cold: no container cache; every request is a GetItem plus scrypt (and, the first
     // time each secret is seen in a minute, its use write).
     let cold = Deps {
@@ -119,7 +171,9 @@ async fn main() {
     let before = (store.request_count(), store.write_count());
     let samples = run(&cold, &events, requests).await;
     let after = (store.request_count(), store.write_count());
-    row("cache cold (GetItem + scrypt)", samples);
+    row("cache cold (GetItem + scrypt + caller)", samples);
+    row("bare GetItem, same items", bare);
+    row("scrypt verifier alone", hashing);
     let warm = Deps::new(keyroll.clone());
     run(&warm, &events, KEYS).await; // fill the cache
     row(

@@ -19,6 +19,7 @@ pub(crate) use super::{world, RACE_ROTATIONS};
 mod advancing;
 mod delivery;
 mod leaks;
+mod retirement;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_processors_advance_every_rotation_exactly_once() {

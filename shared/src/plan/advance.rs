@@ -15,7 +15,9 @@ use crate::config::Policy;
 use crate::error::{Error, Result};
 use crate::ids::Reason;
 use crate::key::{Key, KeyClass};
-use crate::rollover::{decide, first_check, Step, Usage, MIN_CHECK_INTERVAL_SECONDS};
+use crate::rollover::{
+    decide, decide_retire, first_check, Step, Usage, MIN_CHECK_INTERVAL_SECONDS,
+};
 use crate::rotation::{Rotation, RotationCommand, RotationStatus};
 use crate::time::Timestamp;
 
@@ -32,6 +34,9 @@ pub struct Advance {
     /// The grace was held open (extended, or kept past its end) because nobody has
     /// received the new secret.
     pub undelivered: bool,
+    /// The grace ended with callers still on the old secret, which keeps working until
+    /// they move (`retire`).
+    pub outlived_grace: bool,
     /// The rotation starts too late to cover its key's secret from now on: the key is
     /// re-stamped overdue (the scanner then starts the rotation).
     pub uncovered: bool,
@@ -45,7 +50,7 @@ struct GraceDue {
     /// The delivery check of an undelivered held secret.
     delivery: bool,
     reminder: bool,
-    /// The end of the grace.
+    /// The end of the rotation: its grace end, or with a `retire` condition, its bound.
     end: bool,
 }
 
@@ -55,7 +60,7 @@ impl GraceDue {
             check: rotation.usage_check_at.is_some_and(|at| at <= now),
             delivery: rotation.delivery_due(now),
             reminder: rotation.pending_reminder().is_some_and(|at| at <= now),
-            end: rotation.grace_ends_at <= now,
+            end: rotation.ends_at() <= now,
         }
     }
 
@@ -64,11 +69,13 @@ impl GraceDue {
     }
 }
 
-/// Whether the step at `now` tells the customer something that names the callers not
-/// moved yet (a reminder, a delivery check): only then are the callers read.
-pub fn advance_names_callers(rotation: &Rotation, now: Timestamp) -> bool {
+/// Whether the step at `now` reads the key's callers: to name those not moved yet (a
+/// reminder, a delivery check, a `when_moved` grace end), or to decide a `when_moved`
+/// retirement. Only then are they read.
+pub fn advance_reads_callers(rotation: &Rotation, now: Timestamp) -> bool {
     let due = GraceDue::of(rotation, now);
-    due.reminder || due.delivery
+    let when_moved = matches!(rotation.retire, crate::rotation::Retire::WhenMoved { .. });
+    due.reminder || due.delivery || (when_moved && (due.check || due.end))
 }
 
 /// Whether the step at `now` needs to know how the rotation's secrets are used: the
@@ -81,6 +88,7 @@ pub fn advance_needs_usage(rotation: &Rotation, now: Timestamp) -> bool {
             let due = GraceDue::of(rotation, now);
             rotation.auto_extend
                 || rotation.complete_when_unused_seconds.is_some()
+                || !rotation.retire.is_deadline()
                 || due.reminder
                 || due.end
         }
@@ -133,6 +141,15 @@ pub fn plan_advance(
         if due.check && !due.end {
             check_usage(&mut change, &mut rotation, usage, policy, act, &mut advance)?;
         }
+        if rotation.status == RotationStatus::GracePeriod
+            && !rotation.retire.is_deadline()
+            && rotation.grace_ends_at <= now
+            && !due.end
+            && !rotation.grace_end_noted
+        {
+            note_outlived_grace(&mut change, &mut rotation, usage, act);
+            advance.outlived_grace = true;
+        }
     }
     let not_moved = usage.map_or(&[][..], |u| u.callers_not_moved.as_slice());
     if rotation.delivery_due(now) {
@@ -147,15 +164,23 @@ pub fn plan_advance(
         advance.reminded = true;
     }
     if rotation.status == RotationStatus::GracePeriod
-        && rotation.grace_ends_at <= now
+        && rotation.ends_at() <= now
         && !rotation.awaits_delivery()
     {
-        complete(
-            &mut change,
-            &mut rotation,
-            act,
-            &Reason::system("grace period ended"),
-        )?;
+        let reason = if rotation.retire.is_deadline() {
+            "grace period ended".to_owned()
+        } else {
+            let waiting = usage
+                .and_then(|u| u.old_callers)
+                .map(|c| format!(" with {} callers not moved", c.not_moved))
+                .unwrap_or_default();
+            format!(
+                "retired the old secret at its latest ({}){waiting}: the grace ended at {}",
+                rotation.ends_at(),
+                rotation.grace_ends_at
+            )
+        };
+        complete(&mut change, &mut rotation, act, &Reason::system(reason))?;
         advance.completed = true;
     }
     if advance == Advance::default() {
@@ -178,7 +203,9 @@ fn check_usage(
 ) -> Result<()> {
     let now = act.now;
     let rules = policy.for_class(change.key().class);
-    let step = if change.key().class == KeyClass::Embedded {
+    let step = if !rotation.retire.is_deadline() {
+        decide_retire(rotation, usage, now)
+    } else if change.key().class == KeyClass::Embedded {
         decide(
             rotation,
             usage,
@@ -194,7 +221,7 @@ fn check_usage(
     match step {
         // In use without having been delivered cannot happen; if it ever seems to, the
         // delivery rule wins and the usage is looked at again later.
-        Step::CompleteEarly { .. } if rotation.awaits_delivery() => {
+        Step::CompleteEarly { .. } | Step::Retire { .. } if rotation.awaits_delivery() => {
             rotation.usage_check_at = Some(now.plus_seconds(MIN_CHECK_INTERVAL_SECONDS));
             advance.checked = true;
         }
@@ -202,6 +229,11 @@ fn check_usage(
             let reason = Reason::system(format!(
                 "completed early: the new secret is in use and the old one has not been used for {unused_for} s"
             ));
+            complete(change, rotation, act, &reason)?;
+            advance.completed = true;
+        }
+        Step::Retire { because } => {
+            let reason = Reason::system(format!("retired the old secret: {because}"));
             complete(change, rotation, act, &reason)?;
             advance.completed = true;
         }
@@ -228,11 +260,56 @@ fn check_usage(
             advance.extended = true;
         }
         Step::CheckAgainAt(next) => {
-            rotation.usage_check_at = next;
+            // A retirement that outlives the grace is told to the customer at its end.
+            let grace_end = (!rotation.retire.is_deadline()
+                && !rotation.grace_end_noted
+                && rotation.grace_ends_at > now)
+                .then_some(rotation.grace_ends_at);
+            rotation.usage_check_at = match (next, grace_end) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             advance.checked = true;
         }
     }
     Ok(())
+}
+
+/// The grace of a `retire` rotation has ended and its condition is not met: the old
+/// secret keeps working until it is (or its bound). The customer is told, naming the
+/// callers still on it.
+fn note_outlived_grace(
+    change: &mut ChangeBuilder,
+    rotation: &mut Rotation,
+    usage: &Usage,
+    act: Act<'_>,
+) {
+    let before = snapshot(change.key(), Some(rotation));
+    rotation.grace_end_noted = true;
+    let waiting = match (rotation.retire, usage.old_callers) {
+        (crate::rotation::Retire::WhenMoved { .. }, Some(c)) => {
+            format!(
+                "{} of {} callers have moved",
+                c.moved,
+                c.moved + c.not_moved
+            )
+        }
+        _ => "the old secret is still in use".to_owned(),
+    };
+    let reason = Reason::system(format!(
+        "the grace ended and {waiting}: the old secret keeps working until it retires ({}), at the latest at {}",
+        rotation.retire.mode(),
+        rotation.ends_at()
+    ));
+    record_naming(
+        change,
+        before,
+        rotation,
+        act,
+        AuditAction::RotationExtended,
+        Some(&reason),
+        &usage.callers_not_moved,
+    );
 }
 
 /// Reminds the customer that the grace ends soon (once per rotation).

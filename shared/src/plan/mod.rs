@@ -45,7 +45,7 @@ pub mod start_late;
 pub mod update;
 pub mod warn;
 
-pub use advance::{advance_names_callers, advance_needs_usage, plan_advance, plan_fail, Advance};
+pub use advance::{advance_needs_usage, advance_reads_callers, plan_advance, plan_fail, Advance};
 pub use cancel::{plan_cancel, DeliveredSuccessor};
 pub use complete::plan_complete;
 pub use emergency::plan_emergency;
@@ -353,6 +353,7 @@ pub(crate) fn move_grace_end(
     policy: &Policy,
 ) {
     rotation.grace_ends_at = new_end;
+    rotation.retire_by = retire_by(change.key(), rotation, new_end, policy);
     rotation.reminder_at =
         reminder_for(rotation.scheduled_at, new_end, policy.reminder_lead_seconds);
     rotation.reminded_at = None;
@@ -361,7 +362,30 @@ pub(crate) fn move_grace_end(
     }
     change
         .key_mut()
-        .move_deadline(rotation.from_version, new_end);
+        .move_deadline(rotation.from_version, rotation.ends_at());
+}
+
+/// The bound of a `retire` rotation whose grace ends at `grace_ends_at` (`None` for a
+/// `deadline` one): [`crate::rollover::retire_bound`], from the old secret's compliance
+/// deadline (its age limit) and the class's maximum grace.
+pub(crate) fn retire_by(
+    key: &Key,
+    rotation: &Rotation,
+    grace_ends_at: Timestamp,
+    policy: &Policy,
+) -> Option<Timestamp> {
+    if rotation.retire.is_deadline() {
+        return None;
+    }
+    let rules = policy.for_class(key.class);
+    let created = key
+        .version(rotation.from_version)
+        .map_or(rotation.created_at, |v| v.created_at);
+    Some(crate::rollover::retire_bound(
+        grace_ends_at,
+        created.plus_seconds(rules.max_age_seconds()),
+        rules.max_grace_seconds,
+    ))
 }
 
 /// Which state changes the customer hears about.

@@ -6,7 +6,7 @@ use crate::config::{EmergencyPolicy, Policy};
 use crate::error::{Error, Result};
 use crate::ids::{KeyId, KeyName, OrganizationId, Reason, Scope};
 use crate::key::KeyClass;
-use crate::rotation::RotationTrigger;
+use crate::rotation::{Retire, RotationTrigger};
 use crate::secret::LookupHash;
 use crate::time::Timestamp;
 
@@ -154,6 +154,9 @@ pub struct RotationRequest {
     pub complete_when_unused_seconds: Option<u64>,
     /// Embedded keys: extend the grace while the old secret is still in use.
     pub auto_extend: bool,
+    /// When the old secret stops working; `None`: `deadline`, except for policy
+    /// rotations of embedded keys, which wait for their callers (`when_moved`).
+    pub retire: Option<Retire>,
 }
 
 impl RotationRequest {
@@ -171,8 +174,40 @@ impl RotationRequest {
         Ok(())
     }
 
+    /// How the old secret of `class` retires under this request.
+    pub fn retire_for(&self, class: KeyClass) -> Result<Retire> {
+        let retire = match self.retire {
+            Some(retire) => retire,
+            None if self.trigger == ScheduleTrigger::Policy
+                && class == KeyClass::Embedded
+                && !self.auto_extend
+                && self.complete_when_unused_seconds.is_none() =>
+            {
+                Retire::WhenMoved {
+                    quiet_seconds: crate::rules::DEFAULT_QUIET_SECONDS,
+                }
+            }
+            None => Retire::Deadline,
+        };
+        if matches!(retire, Retire::WhenFaded { .. }) && class != KeyClass::Embedded {
+            return Err(Error::outside_policy(
+                "retire",
+                "when_faded is for embedded keys only: a server integration is retired when_moved",
+            ));
+        }
+        Ok(retire)
+    }
+
     /// The checks that need no key and no clock.
     pub fn validate(&self) -> Result<()> {
+        if self.retire.is_some_and(|r| !r.is_deadline())
+            && (self.auto_extend || self.complete_when_unused_seconds.is_some())
+        {
+            return Err(Error::invalid(
+                "retire",
+                "cannot be combined with completeWhenUnusedSeconds or autoExtend: choose one way to end the grace",
+            ));
+        }
         if let Some(n) = self.complete_when_unused_seconds {
             if !crate::rules::COMPLETE_WHEN_UNUSED_SECONDS.contains(n) {
                 return Err(Error::invalid(

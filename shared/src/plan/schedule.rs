@@ -2,7 +2,8 @@
 //! one expires at start + grace, and the grace stays within the class's bounds.
 
 use super::{
-    record, reminder_for, snapshot, start, Act, RotationRequest, ScheduleTrigger, Start, Successor,
+    record, reminder_for, retire_by, snapshot, start, Act, RotationRequest, ScheduleTrigger, Start,
+    Successor,
 };
 use crate::audit::AuditAction;
 use crate::change::{ChangeBuilder, KeyChange};
@@ -46,6 +47,7 @@ pub fn plan_schedule(
         "a held secret is held exactly when the trigger says so"
     );
     let grace = grace_for(&key, request.grace_seconds, policy)?;
+    let retire = request.retire_for(key.class)?;
     if request.auto_extend && key.class != KeyClass::Embedded {
         return Err(Error::outside_policy(
             "autoExtend",
@@ -97,6 +99,8 @@ pub fn plan_schedule(
     rotation.vault_secret = successor.held_as.clone();
     rotation.complete_when_unused_seconds = request.complete_when_unused_seconds;
     rotation.auto_extend = request.auto_extend;
+    rotation.retire = retire;
+    rotation.retire_by = retire_by(&key, &rotation, grace_ends_at, policy);
     rotation.self_service = request.trigger == ScheduleTrigger::SelfService;
     let deadline = old
         .created_at
@@ -112,7 +116,7 @@ pub fn plan_schedule(
     let mut change = ChangeBuilder::update(key);
     change
         .key_mut()
-        .add_successor(new_version.clone(), old.version, grace_ends_at);
+        .add_successor(new_version.clone(), old.version, rotation.ends_at());
     change.key_mut().active_rotation = Some(rotation.id.clone());
     change.add_secret(SecretRecord::new(
         change.key(),
@@ -305,6 +309,70 @@ mod tests {
         assert!(matches!(
             plan(revoked, RotationRequest::default()),
             Err(Error::Conflict(Conflict::KeyRevoked))
+        ));
+    }
+
+    #[test]
+    fn a_retire_condition_keeps_the_old_secret_until_its_bound() {
+        use crate::rotation::Retire;
+        let actor = actor();
+        let p = policy();
+        let plan = |key: Key, request: RotationRequest, held: bool| {
+            plan_schedule(key, &request, &p, &successor(2, held), act(&actor, now()))
+        };
+        // A policy rotation of an embedded key waits for its callers by default.
+        let policy_rotation = RotationRequest {
+            trigger: ScheduleTrigger::Policy,
+            ..Default::default()
+        };
+        let (change, rotation) =
+            plan(key(KeyClass::Embedded), policy_rotation.clone(), true).unwrap();
+        assert_eq!(
+            rotation.retire,
+            Retire::WhenMoved {
+                quiet_seconds: crate::rules::DEFAULT_QUIET_SECONDS
+            }
+        );
+        let bound = rotation.retire_by.expect("a bound");
+        assert_eq!(
+            bound,
+            rotation
+                .grace_ends_at
+                .plus_seconds(p.embedded.max_grace_seconds)
+        );
+        assert_eq!(rotation.ends_at(), bound);
+        assert_eq!(
+            change.key().version(1).unwrap().expires_at,
+            Some(bound),
+            "the old secret's expiry is the bound"
+        );
+        // A server key's policy rotation keeps its deadline.
+        let (_, server) = plan(key(KeyClass::Server), policy_rotation, true).unwrap();
+        assert_eq!((server.retire, server.retire_by), (Retire::Deadline, None));
+
+        let faded = RotationRequest {
+            retire: Some(Retire::WhenFaded {
+                below_basis_points: 100,
+                below_daily_uses: 100,
+            }),
+            ..Default::default()
+        };
+        assert!(matches!(
+            plan(key(KeyClass::Server), faded.clone(), false),
+            Err(Error::Conflict(Conflict::OutsidePolicy {
+                field: "retire",
+                ..
+            }))
+        ));
+        assert!(plan(key(KeyClass::Embedded), faded, false).is_ok());
+        let both = RotationRequest {
+            retire: Some(Retire::WhenMoved { quiet_seconds: 60 }),
+            complete_when_unused_seconds: Some(60),
+            ..Default::default()
+        };
+        assert!(matches!(
+            plan(key(KeyClass::Server), both, false),
+            Err(Error::Invalid { field, .. }) if field == "retire"
         ));
     }
 }

@@ -71,6 +71,7 @@ pub struct ProcessReport {
     pub reminded: u64,
     pub completed: u64,
     /// Graces extended because the old secret was still in use (embedded keys).
+    // Also counts `retire` rotations whose old secret outlived the grace end.
     pub extended: u64,
     /// Rotations held open because nobody has received their new secret (each also
     /// logged with `alert = "secret_undelivered"`).
@@ -161,7 +162,7 @@ pub async fn process_due(
                         report.started += u64::from(advance.started);
                         report.reminded += u64::from(advance.reminded);
                         report.completed += u64::from(advance.completed);
-                        report.extended += u64::from(advance.extended);
+                        report.extended += u64::from(advance.extended || advance.outlived_grace);
                         report.undelivered += u64::from(advance.undelivered);
                         if advance.uncovered {
                             tracing::warn!(rotation = %due.rotation_id, key = %due.key_id, "the rotation starts after its key's compliance deadline: the key counts as overdue until it starts (the next compliance scan starts it)");

@@ -8,10 +8,10 @@ use crate::error::{Error, Result};
 use crate::ids::{Actor, KeyId, Reason, RotationId};
 use crate::key::Key;
 use crate::plan::{
-    advance_names_callers, advance_needs_usage, plan_advance, plan_expiry, plan_fail,
+    advance_needs_usage, advance_reads_callers, plan_advance, plan_expiry, plan_fail,
     plan_start_late, plan_warn_expiring, Act, Advance, ExpiryStep,
 };
-use crate::rollover::Usage;
+use crate::rollover::{Traffic, Usage};
 use crate::rotation::Rotation;
 use crate::time::Timestamp;
 
@@ -26,9 +26,11 @@ impl Keyroll {
             let now = self.now();
             let (rotation, key) = self.load_rotation_and_key(id).await?;
             let usage = if advance_needs_usage(&rotation, now) {
-                let mut usage = self.usage_of(&key, &rotation).await?;
-                if advance_names_callers(&rotation, now) {
-                    usage.callers_not_moved = self.callers_not_moved(&key, &rotation).await?;
+                let mut usage = self.usage_of(&key, &rotation, now).await?;
+                if advance_reads_callers(&rotation, now) {
+                    let (not_moved, old_callers) = self.old_secret_callers(&key, &rotation).await?;
+                    usage.callers_not_moved = not_moved;
+                    usage.old_callers = Some(old_callers);
                 }
                 Some(usage)
             } else {
@@ -140,24 +142,44 @@ impl Keyroll {
         .await
     }
 
-    /// When the rotation's old and new secrets were last used, from their records.
-    pub(crate) async fn usage_of(&self, key: &Key, rotation: &Rotation) -> Result<Usage> {
-        let last_used = |version: u32| {
+    /// When the rotation's old and new secrets were last used, and the week's traffic
+    /// on each, from their records.
+    pub(crate) async fn usage_of(
+        &self,
+        key: &Key,
+        rotation: &Rotation,
+        now: Timestamp,
+    ) -> Result<Usage> {
+        let record = |version: u32| {
             let hash = key.version(version).map(|v| v.lookup_hash);
             async move {
                 Ok::<_, Error>(match hash {
-                    Some(hash) => self.store.secret(&hash).await?.and_then(|r| r.last_used_at),
+                    Some(hash) => self.store.secret(&hash).await?,
                     None => None,
                 })
             }
         };
-        let (old_last_used, new_last_used) = futures::try_join!(
-            last_used(rotation.from_version),
-            last_used(rotation.to_version)
-        )?;
+        let (old, new) =
+            futures::try_join!(record(rotation.from_version), record(rotation.to_version))?;
+        let week = |r: &Option<crate::key::SecretRecord>| {
+            r.as_ref()
+                .map_or(0, |r| crate::callers::uses_in_week(&r.daily_uses, now))
+        };
+        let old_daily = old.as_ref().map_or(0, |r| {
+            [now, now.minus_seconds(86_400)]
+                .iter()
+                .map(|day| r.daily_uses.get(&day.day()).copied().unwrap_or(0))
+                .max()
+                .unwrap_or(0)
+        });
         Ok(Usage {
-            old_last_used,
-            new_last_used,
+            old_last_used: old.as_ref().and_then(|r| r.last_used_at),
+            new_last_used: new.as_ref().and_then(|r| r.last_used_at),
+            traffic: Traffic {
+                old_7d: week(&old),
+                new_7d: week(&new),
+                old_daily,
+            },
             ..Usage::default()
         })
     }

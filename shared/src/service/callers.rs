@@ -2,7 +2,9 @@
 //! moved to the new one of its rotation in progress (or its last rotation).
 
 use super::{KeyScope, Keyroll};
-use crate::callers::{key_callers, CallerFingerprint, KeyCaller, Move, MoveStatus, MoveSummary};
+use crate::callers::{
+    key_callers, old_secret_summary, CallerFingerprint, KeyCaller, Move, MoveStatus, MoveSummary,
+};
 
 /// How many callers not moved a notification names.
 const NAMED_IN_NOTIFICATIONS: usize = 10;
@@ -46,19 +48,22 @@ impl Keyroll {
     }
 
     /// The callers of `key` that have not moved to `rotation`'s new secret (at most 10,
-    /// the most used first): what a reminder names.
-    pub(crate) async fn callers_not_moved(
+    /// the most used first: what a reminder names), and where the old secret's callers
+    /// stand (what a `when_moved` retirement waits for).
+    pub(crate) async fn old_secret_callers(
         &self,
         key: &Key,
         rotation: &Rotation,
-    ) -> Result<Vec<CallerFingerprint>> {
+    ) -> Result<(Vec<CallerFingerprint>, MoveSummary)> {
         let (callers, _) = self.callers_of(key, Some(rotation)).await?;
-        Ok(callers
+        let summary = old_secret_summary(&callers, rotation.from_version);
+        let not_moved = callers
             .into_iter()
             .filter(|c| c.status == MoveStatus::NotMoved)
             .take(NAMED_IN_NOTIFICATIONS)
             .map(|c| c.caller)
-            .collect())
+            .collect();
+        Ok((not_moved, summary))
     }
 
     /// The callers of `key`'s secret versions, judged by `rotation`'s move.

@@ -155,7 +155,7 @@ impl Keyroll {
             }
             // The secrets' records hold their latest use; the key's copy is only
             // refreshed when the processor acts.
-            self.usage_of(&key, &rotation)
+            self.usage_of(&key, &rotation, self.now())
                 .await?
                 .copy_into(&mut key, &rotation);
             Ok(Some((rotation, key)))

@@ -52,6 +52,7 @@ impl Keyroll {
     ) -> Result<Verification> {
         let verification = self.check_secret(presented).await?;
         if let Verification::Valid(record) = &verification {
+            let caller = caller.map(|c| c.without_secret(presented));
             self.record_use(&record.lookup_hash, caller).await;
         }
         Ok(verification)

@@ -26,6 +26,16 @@ pub fn body_rules() -> Vec<(&'static str, &'static str, Rule)> {
             Range(rules::COMPLETE_WHEN_UNUSED_SECONDS),
         ),
         (
+            "ScheduleRotationRequest",
+            "quietSeconds",
+            Range(rules::QUIET_SECONDS),
+        ),
+        (
+            "ScheduleRotationRequest",
+            "fadeBelowDailyUses",
+            Range(rules::FADE_BELOW_DAILY_USES),
+        ),
+        (
             "EmergencyRotationRequest",
             "gracePeriodSeconds",
             Range(rules::EMERGENCY_GRACE_SECONDS),

@@ -59,6 +59,33 @@ pub struct ScheduleRotationRequest {
     /// class's hard maximum.
     #[serde(default)]
     pub auto_extend: bool,
+    /// When the old secret stops working. `deadline`: at the grace end. `when_moved`:
+    /// once every caller seen on it has moved to the new secret or gone (not seen for 7
+    /// days), it has been unused for `quietSeconds`, and the new secret was delivered.
+    /// `when_faded` (embedded keys): once its share of the key's uses over 7 days is
+    /// below `fadeBelowPercent` and its daily uses below `fadeBelowDailyUses`. Both wait
+    /// no longer than the grace end plus the class's maximum grace (`retireBy`). Default
+    /// `deadline`; policy rotations of embedded keys: `when_moved`. Not combined with
+    /// `completeWhenUnusedSeconds` or `autoExtend`.
+    pub retire: Option<RetireMode>,
+    /// `when_moved`: how long the old secret must have gone unused (60 s to 7 days;
+    /// default 3600).
+    pub quiet_seconds: Option<u64>,
+    /// `when_faded`: the old secret's share of the key's 7-day uses it must fall below,
+    /// in percent (0.01 to 100; default 1).
+    #[schema(minimum = 0.01, maximum = 100)]
+    pub fade_below_percent: Option<f64>,
+    /// `when_faded`: the old secret's daily uses it must fall below (default 100).
+    pub fade_below_daily_uses: Option<u64>,
+}
+
+/// How a rotation's old secret retires (`retire`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RetireMode {
+    Deadline,
+    WhenMoved,
+    WhenFaded,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,6 +1,6 @@
 //! A rotation as the API shows it, alone, with its new secret, or in pages.
 
-use keyroll_core::rotation::{Rotation, RotationStatus, RotationTrigger};
+use keyroll_core::rotation::{Retire, Rotation, RotationStatus, RotationTrigger};
 use keyroll_core::time::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -47,6 +47,21 @@ pub struct RotationView {
     /// Completes early once the old secret is unused this long (see the request).
     pub complete_when_unused_seconds: Option<u64>,
     pub auto_extend: bool,
+    /// How the old secret retires: `deadline`, `when_moved` or `when_faded` (see the
+    /// request).
+    pub retire: crate::dto::RetireMode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quiet_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fade_below_percent: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fade_below_daily_uses: Option<u64>,
+    /// With `when_moved` or `when_faded`: the latest the old secret works, whatever its
+    /// callers do (the grace end plus the class's maximum grace, no more than that past
+    /// its maximum age).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub retire_by: Option<Timestamp>,
     /// When the processor next looks at the secrets' use.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub usage_check_at: Option<Timestamp>,
@@ -102,6 +117,28 @@ impl From<&Rotation> for RotationView {
             revealed_at: r.revealed_at,
             complete_when_unused_seconds: r.complete_when_unused_seconds,
             auto_extend: r.auto_extend,
+            retire: match r.retire {
+                Retire::Deadline => crate::dto::RetireMode::Deadline,
+                Retire::WhenMoved { .. } => crate::dto::RetireMode::WhenMoved,
+                Retire::WhenFaded { .. } => crate::dto::RetireMode::WhenFaded,
+            },
+            quiet_seconds: match r.retire {
+                Retire::WhenMoved { quiet_seconds } => Some(quiet_seconds),
+                _ => None,
+            },
+            fade_below_percent: match r.retire {
+                Retire::WhenFaded {
+                    below_basis_points, ..
+                } => Some(f64::from(below_basis_points) / 100.0),
+                _ => None,
+            },
+            fade_below_daily_uses: match r.retire {
+                Retire::WhenFaded {
+                    below_daily_uses, ..
+                } => Some(below_daily_uses),
+                _ => None,
+            },
+            retire_by: r.retire_by.filter(|_| !r.retire.is_deadline()),
             usage_check_at: r.usage_check_at,
             awaiting_delivery: r.awaits_delivery() && r.is_in_progress(),
             blocked_since: r.blocked_since,

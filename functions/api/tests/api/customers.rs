@@ -1025,3 +1025,119 @@ async fn a_verification_names_its_caller_and_the_key_lists_it() {
         "a foreign key answers exactly as an unknown one"
     );
 }
+
+/// `retire` on the rotation requests, operator's and customer's: its options belong to
+/// their mode (another mode's option is a 422), `when_faded` is for embedded keys (409),
+/// a refusal changes nothing, and the rotation shows how and by when its old secret
+/// retires.
+#[tokio::test]
+async fn rotations_take_a_retire_condition_on_both_routes() {
+    let issuers = Issuers::new();
+    let app = spawn_customer_app(&issuers);
+    let (key, _) = app.key_of("org_acme").await;
+    let alice = issuers.token("org_acme", "alice", "admin", app.clock.now());
+    let before = app.snapshot(&key).await;
+    for (body, status, field) in [
+        (
+            json!({"retire": "deadline", "quietSeconds": 600}),
+            422,
+            "quietSeconds",
+        ),
+        (
+            json!({"retire": "when_moved", "quietSeconds": 59}),
+            422,
+            "quietSeconds",
+        ),
+        (
+            json!({"retire": "when_moved", "quietSeconds": 604_801}),
+            422,
+            "quietSeconds",
+        ),
+        (
+            json!({"retire": "when_moved", "fadeBelowPercent": 1}),
+            422,
+            "fadeBelowPercent",
+        ),
+        (
+            json!({"retire": "when_faded", "fadeBelowPercent": 0}),
+            422,
+            "fadeBelowPercent",
+        ),
+        (
+            json!({"retire": "when_faded", "fadeBelowPercent": 100.5}),
+            422,
+            "fadeBelowPercent",
+        ),
+        (json!({"fadeBelowDailyUses": 5}), 422, "fadeBelowDailyUses"),
+        (
+            json!({"retire": "when_moved", "autoExtend": true}),
+            422,
+            "retire",
+        ),
+        (json!({"retire": "when_faded"}), 409, "retire"),
+    ] {
+        for reply in [
+            app.call(
+                "POST",
+                &format!("/v1/keys/{key}/rotations"),
+                Some(body.clone()),
+            )
+            .await,
+            app.as_customer(
+                &alice,
+                "POST",
+                &format!("/v1/org/keys/{key}/rotations"),
+                Some(body.clone()),
+            )
+            .await,
+        ] {
+            assert_eq!(reply.status.as_u16(), status, "{body}: {}", reply.text);
+            assert_eq!(reply.content_type, "application/problem+json");
+            assert!(reply.text.contains(field), "{body}: {}", reply.text);
+        }
+    }
+    let refused = app
+        .call(
+            "POST",
+            &format!("/v1/keys/{key}/rotations"),
+            Some(json!({"retire": "sometime"})),
+        )
+        .await;
+    assert!(
+        [400, 422].contains(&refused.status.as_u16()),
+        "{}",
+        refused.text
+    );
+    assert_eq!(
+        app.snapshot(&key).await,
+        before,
+        "a refusal changes nothing"
+    );
+
+    let rolled = app
+        .as_customer(
+            &alice,
+            "POST",
+            &format!("/v1/org/keys/{key}/rotations"),
+            Some(json!({"immediate": true, "gracePeriodSeconds": 86400, "retire": "when_moved", "quietSeconds": 1800})),
+        )
+        .await;
+    assert_eq!(rolled.status, StatusCode::CREATED, "{}", rolled.text);
+    let rotation = &rolled.body["rotation"];
+    assert_eq!(rotation["retire"], "when_moved");
+    assert_eq!(rotation["quietSeconds"], 1800);
+    let grace_end = Timestamp::parse(rotation["graceEndsAt"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        rotation["retireBy"],
+        grace_end.plus_seconds(30 * 86_400).to_rfc3339(),
+        "the grace end plus the server class's maximum grace"
+    );
+    let id = rotation["id"].as_str().unwrap();
+    let shown = app.call("GET", &format!("/v1/rotations/{id}"), None).await;
+    assert_eq!(
+        shown.body["rotation"]["retire"], "when_moved",
+        "{}",
+        shown.text
+    );
+    assert!(shown.body["rotation"]["summary"].is_object());
+}
