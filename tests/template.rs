@@ -353,3 +353,28 @@ fn every_event_fixture_is_used_by_a_test() {
         }
     }
 }
+
+/// keyroll's own key-authenticated route passes the authorizer's `sunsetHttpDate` on as
+/// a `Sunset` response header (RFC 8594): the route uses the key authorizer, and its
+/// integration maps the header on a success.
+#[test]
+fn the_key_authenticated_route_sends_the_sunset_header() {
+    let template = template();
+    let resources = &template["Resources"];
+    let route = &resources["SelfServiceSuccessorRoute"]["Properties"];
+    assert_eq!(route["RouteKey"], "GET /v1/self/successor");
+    assert_eq!(route["AuthorizationType"], "CUSTOM");
+    // `!Ref KeyAuthorizer`, a tagged value to the YAML parser.
+    let authorizer_id = format!("{:?}", route["AuthorizerId"]);
+    assert!(
+        authorizer_id.contains("Ref") && authorizer_id.contains("KeyAuthorizer"),
+        "{authorizer_id}"
+    );
+    let authorizer = &resources["KeyAuthorizer"]["Properties"];
+    assert_eq!(authorizer["AuthorizerResultTtlInSeconds"], 0, "no gateway cache");
+    assert_eq!(authorizer["EnableSimpleResponses"], true);
+    let mapped = &resources["SelfServiceIntegration"]["Properties"]["ResponseParameters"]["200"]
+        ["ResponseParameters"][0];
+    assert_eq!(mapped["Source"], "$context.authorizer.sunsetHttpDate");
+    assert_eq!(mapped["Destination"], "overwrite:header.Sunset");
+}
