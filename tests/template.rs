@@ -371,7 +371,10 @@ fn the_key_authenticated_route_sends_the_sunset_header() {
         "{authorizer_id}"
     );
     let authorizer = &resources["KeyAuthorizer"]["Properties"];
-    assert_eq!(authorizer["AuthorizerResultTtlInSeconds"], 0, "no gateway cache");
+    assert_eq!(
+        authorizer["AuthorizerResultTtlInSeconds"], 0,
+        "no gateway cache"
+    );
     assert_eq!(authorizer["EnableSimpleResponses"], true);
     let mapped = &resources["SelfServiceIntegration"]["Properties"]["ResponseParameters"]["200"]
         ["ResponseParameters"][0];
