@@ -661,4 +661,22 @@ mod tests {
         assert_eq!(old_app.app_version.as_deref(), Some("3.1"));
         assert_eq!(old_app.versions, vec![(1, 90, 9.0), (2, 10, 1.0)]);
     }
+
+    #[test]
+    fn a_field_repeating_the_presented_secret_is_dropped() {
+        let secret = "sk_live_Zx81PqLm4TnV7sKd2WcY9bHf3JgR6uEoA1iM5yXw0Q";
+        let careless = CallerFingerprint::of(&CallerHints {
+            ip: Some("203.0.113.9".into()),
+            // Cut to 64 characters, the secret is still recognised by its start.
+            user_agent: Some(format!("{secret}{secret}")),
+            client: Some("keyroll-python/0.1.0".into()),
+            app_version: Some(format!("token={}", &secret[..20])),
+        })
+        .without_secret(secret);
+        assert_eq!(careless.agent, None);
+        assert_eq!(careless.app_version, None);
+        assert_eq!(careless.client.as_deref(), Some("keyroll-python/0.1.0"));
+        assert_eq!(careless.network.as_deref(), Some("203.0.113.0/24"));
+        assert!(!format!("{careless:?}").contains(&secret[..16]));
+    }
 }

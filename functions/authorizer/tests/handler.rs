@@ -440,3 +440,88 @@ async fn every_allowed_request_is_attributed_to_its_caller() {
         "the minute's write carries the use that made it"
     );
 }
+
+/// A log sink for one test: every line any crate writes, at every level.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Verification with callers, at TRACE: no log line carries a secret (presented, old,
+/// new, or one a careless client put in its User-Agent) or a caller's full address.
+#[tokio::test]
+async fn no_log_line_at_any_level_carries_a_secret_or_an_address() {
+    let logs = Captured::default();
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let w = world(0);
+    let deps = Deps::new(w.keyroll.clone());
+    let (id, old) = w.issue().await;
+    let careless = |secret: &str| {
+        let mut event = http_api_event(secret);
+        event["headers"]["user-agent"] = Value::from(format!("{secret} (copied by mistake)"));
+        event
+    };
+    assert_eq!(invoke(&deps, careless(&old)).await["isAuthorized"], true);
+    let rotated = w
+        .keyroll
+        .schedule_rotation(
+            &id,
+            RotationRequest {
+                start: Start::Now,
+                ..Default::default()
+            },
+            &w.actor,
+        )
+        .await
+        .unwrap();
+    let new = rotated.handout.returned().unwrap().expose().to_owned();
+    for minute in 0..3 {
+        w.clock.advance(60 * minute);
+        for secret in [&old, &new] {
+            assert_eq!(invoke(&deps, careless(secret)).await["isAuthorized"], true);
+            assert_eq!(
+                invoke(&deps, http_api_event(secret)).await["isAuthorized"],
+                true
+            );
+        }
+    }
+    let forged = format!("{}x", &old[..old.len() - 1]);
+    assert_eq!(
+        invoke(&deps, http_api_event(&forged)).await["isAuthorized"],
+        false
+    );
+    // What was stored of the careless caller holds no secret either.
+    let callers = w
+        .keyroll
+        .key_callers(&id, keyroll_core::service::KeyScope::Any)
+        .await
+        .unwrap();
+    assert!(!callers.callers.is_empty());
+    let stored = format!("{:?}", callers.callers);
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(!text.is_empty(), "the subscriber saw the verification");
+    for (what, needle) in [
+        ("the old secret", &old[..20]),
+        ("the new secret", &new[..20]),
+        ("a forged secret", &forged[..20]),
+        ("the caller's address", "203.0.113.7"),
+    ] {
+        assert!(!text.contains(needle), "{what} in the logs");
+        assert!(!stored.contains(needle), "{what} in the caller log");
+    }
+}
