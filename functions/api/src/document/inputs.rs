@@ -333,6 +333,28 @@ pub(crate) fn cross_field_rules(schemas: &mut Value) {
     }) {
         merge(&mut schemas["ScheduleRotationRequest"], more);
     }
+    // A retire option belongs to its mode; a retire condition replaces the older
+    // options.
+    let given = |field: &str, kind: &str| json!({"required": [field], "properties": {field: {"type": kind}}});
+    let needs_mode = |field: &str, kind: &str, mode: &str| {
+        json!({"if": given(field, kind), "then": {"required": ["retire"], "properties": {"retire": {"const": mode}}}})
+    };
+    if let Value::Object(more) = json!({
+        "allOf": [
+            needs_mode("quietSeconds", "integer", "when_moved"),
+            needs_mode("fadeBelowPercent", "number", "when_faded"),
+            needs_mode("fadeBelowDailyUses", "integer", "when_faded"),
+            {
+                "if": {"required": ["retire"], "properties": {"retire": {"enum": ["when_moved", "when_faded"]}}},
+                "then": {"not": {"anyOf": [
+                    given("completeWhenUnusedSeconds", "integer"),
+                    {"required": ["autoExtend"], "properties": {"autoExtend": {"const": true}}}
+                ]}}
+            }
+        ]
+    }) {
+        merge(&mut schemas["ScheduleRotationRequest"], more);
+    }
     // u32 fields: utoipa says int32, whose range is half of theirs.
     for (schema, property) in [
         ("CreateKeyRequest", "rateLimit"),
