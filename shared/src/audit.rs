@@ -104,6 +104,10 @@ pub enum AuditAction {
     /// `after` hold only what changed).
     #[serde(rename = "key.updated")]
     KeyUpdated,
+    /// A delivery key was registered for the key, or replaced (`before` and `after`
+    /// hold the thumbprints).
+    #[serde(rename = "key.delivery_key_registered")]
+    DeliveryKeyRegistered,
 }
 
 /// One recorded state change. `before` and `after` describe the changed state (stages,

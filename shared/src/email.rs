@@ -135,6 +135,16 @@ fn paragraphs(n: &Notification, now: Timestamp) -> (String, Vec<String>) {
                 "What to do: if an integration still needs access, ask your API provider for a new key; a revoked key cannot be restored.".to_owned(),
             ],
         ),
+        NotificationType::KeyDeliveryKeyRegistered => (
+            format!("A delivery key was registered for {}", n.key_name),
+            vec![
+                format!(
+                    "A delivery key (thumbprint {}) was registered for your API key {key}: its next secrets will be encrypted to it, and only the holder of its private half can read them.",
+                    n.delivery_key_thumbprint.as_deref().unwrap_or("unknown")
+                ),
+                "What to do: nothing if you or your client library enrolled it. If nobody did, ask your API provider to replace it and rotate the key at once.".to_owned(),
+            ],
+        ),
         NotificationType::KeyExpiring => (
             format!("The secret of {} reaches its maximum age soon", n.key_name),
             vec![
@@ -261,6 +271,7 @@ mod tests {
             old_secret_used_in_last_24h: true,
             actor: None,
             callers_not_moved: vec![],
+            delivery_key_thumbprint: None,
         }
     }
 
@@ -289,15 +300,21 @@ mod tests {
                 email.text.contains("key_01jd4x8m2q7r5t9v3w6y0z1a2b"),
                 "{kind:?}"
             );
-            assert!(email.text.contains("sk_live_3fA9kQ2z"), "{kind:?}");
+            // A delivery key's registration is about the key, not one of its secrets.
+            let about_a_secret = kind != NotificationType::KeyDeliveryKeyRegistered;
+            assert!(
+                !about_a_secret || email.text.contains("sk_live_3fA9kQ2z"),
+                "{kind:?}"
+            );
             // A completed or cancelled rotation, or a revoked key, has no deadline left
             // to tell.
-            let ended = matches!(
-                kind,
-                NotificationType::RotationCompleted
-                    | NotificationType::RotationCancelled
-                    | NotificationType::KeyRevoked
-            );
+            let ended = !about_a_secret
+                || matches!(
+                    kind,
+                    NotificationType::RotationCompleted
+                        | NotificationType::RotationCancelled
+                        | NotificationType::KeyRevoked
+                );
             assert!(
                 ended || email.text.contains("2026-11-28 18:00:00 UTC (in 3 days)"),
                 "{kind:?}: {}",

@@ -80,6 +80,11 @@ pub enum Conflict {
     /// has reached nobody.
     #[error("the new secret has not been delivered to anyone yet: reveal it first, or complete with force and a reason")]
     SecretNotDelivered,
+    /// The key's client registering a delivery key when the key already has another.
+    #[error(
+        "this key already has a delivery key; only an operator or a customer admin can replace it"
+    )]
+    DeliveryKeyRegistered,
     /// Another writer changed the same key first and retries ran out.
     #[error("the key was changed concurrently; retry the request")]
     ConcurrentModification,

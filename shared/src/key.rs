@@ -255,6 +255,9 @@ pub struct Key {
     /// report's cursor needs to know the key moved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_since: Option<CurrentSince>,
+    /// The public key the key's successors are encrypted to, for its client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_key: Option<crate::delivery_key::DeliveryKey>,
 }
 
 /// When a version became the key's current one.

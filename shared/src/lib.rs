@@ -30,6 +30,7 @@ pub mod compliance;
 pub mod config;
 pub mod contact;
 pub mod delivery;
+pub mod delivery_key;
 pub mod email;
 pub mod error;
 pub mod held;

@@ -47,6 +47,10 @@ pub enum NotificationType {
     /// The key was revoked: every secret of it stopped working for good.
     #[serde(rename = "key.revoked")]
     KeyRevoked,
+    /// A delivery key was registered for the key (by its client on first use, or by an
+    /// operator or admin), so an enrolment nobody expected is seen.
+    #[serde(rename = "key.delivery_key_registered")]
+    KeyDeliveryKeyRegistered,
 }
 
 impl NotificationType {
@@ -64,10 +68,11 @@ impl NotificationType {
             NotificationType::RotationUndelivered => "rotation.undelivered",
             NotificationType::RotationRevealed => "rotation.revealed",
             NotificationType::KeyRevoked => "key.revoked",
+            NotificationType::KeyDeliveryKeyRegistered => "key.delivery_key_registered",
         }
     }
 
-    pub const ALL: [NotificationType; 11] = [
+    pub const ALL: [NotificationType; 12] = [
         NotificationType::RotationScheduled,
         NotificationType::RotationStarted,
         NotificationType::RotationReminder,
@@ -79,6 +84,7 @@ impl NotificationType {
         NotificationType::RotationUndelivered,
         NotificationType::RotationRevealed,
         NotificationType::KeyRevoked,
+        NotificationType::KeyDeliveryKeyRegistered,
     ];
 }
 
@@ -118,6 +124,9 @@ pub struct Notification {
     /// `rotation.undelivered`: where to look. Absent when none is known.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub callers_not_moved: Vec<crate::callers::CallerFingerprint>,
+    /// In `key.delivery_key_registered`: the registered key's thumbprint (RFC 7638).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_key_thumbprint: Option<String>,
 }
 
 /// Whether a secret last used at `last_used` was used in the 24 hours before `at`.
@@ -147,6 +156,15 @@ impl Notification {
             old_secret_used_in_last_24h: false,
             actor: None,
             callers_not_moved: Vec::new(),
+            delivery_key_thumbprint: None,
+        }
+    }
+
+    /// A delivery key (`thumbprint`) was registered for `key`.
+    pub fn delivery_key_registered(key: &Key, thumbprint: &str, at: Timestamp) -> Self {
+        Self {
+            delivery_key_thumbprint: Some(thumbprint.to_owned()),
+            ..Self::about(NotificationType::KeyDeliveryKeyRegistered, key, at, None)
         }
     }
 

@@ -60,6 +60,7 @@ fn notification(organization: &OrganizationId, n: usize) -> Notification {
         old_secret_used_in_last_24h: false,
         actor: None,
         callers_not_moved: vec![],
+        delivery_key_thumbprint: None,
     }
 }
 

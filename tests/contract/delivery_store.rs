@@ -32,6 +32,7 @@ fn notification(organization: &str, seq: u64, at: Timestamp) -> Notification {
         old_secret_used_in_last_24h: false,
         actor: None,
         callers_not_moved: vec![],
+        delivery_key_thumbprint: None,
     }
 }
 

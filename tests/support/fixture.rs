@@ -309,6 +309,7 @@ pub fn bulk_key(
         // reached is the read model's to notice, as for any key).
         compliance: Some(keyroll_core::compliance::KeyComplianceStatus::Compliant),
         current_since: None,
+        delivery_key: None,
     };
     let record = SecretRecord::new(&key, &version, None);
     (key, record)

@@ -36,6 +36,7 @@ fn new_key(request: NewKey, act: Act<'_>, first: SecretVersion) -> Key {
         writes: 0,
         compliance: None,
         current_since: None,
+        delivery_key: None,
     }
 }
 

@@ -33,6 +33,7 @@ use crate::time::Timestamp;
 pub mod advance;
 pub mod cancel;
 pub mod complete;
+pub mod delivery_key;
 pub mod emergency;
 pub mod expire;
 pub mod extend;
@@ -48,6 +49,7 @@ pub mod warn;
 pub use advance::{advance_needs_usage, advance_reads_callers, plan_advance, plan_fail, Advance};
 pub use cancel::{plan_cancel, DeliveredSuccessor};
 pub use complete::plan_complete;
+pub use delivery_key::{plan_delivery_key, DeliveryKeyChange};
 pub use emergency::plan_emergency;
 pub use expire::{plan_expiry, ExpiryStep};
 pub use extend::plan_extend;
@@ -408,7 +410,10 @@ fn notification_kind(action: AuditAction) -> Option<NotificationType> {
         | AuditAction::KeyExpiryWarned => None,
         // About the key, not a rotation: `revoke` sends its own; an expiry was
         // announced ahead of it (`expire`).
-        AuditAction::KeyRevoked | AuditAction::KeyExpired | AuditAction::KeyUpdated => None,
+        AuditAction::KeyRevoked
+        | AuditAction::KeyExpired
+        | AuditAction::KeyUpdated
+        | AuditAction::DeliveryKeyRegistered => None,
     }
 }
 
@@ -534,6 +539,7 @@ pub(crate) mod fixtures {
             writes: 0,
             compliance: None,
             current_since: None,
+            delivery_key: None,
         }
     }
 }

@@ -25,10 +25,7 @@ pub struct KeyCallers {
 impl Keyroll {
     /// The callers of `key_id` (one caller-log read per secret version the key has).
     pub async fn key_callers(&self, key_id: &KeyId, scope: KeyScope<'_>) -> Result<KeyCallers> {
-        let key = match self.store.key(key_id).await? {
-            Some(key) if scope.allows(&key) => key,
-            _ => return Err(Error::not_found("key", key_id)),
-        };
+        let key = self.scoped_key(key_id, scope).await?;
         let rotation = match &key.active_rotation {
             Some(id) => Some(self.rotation(id).await?),
             None => latest(self.store.rotations_of(key_id).await?),

@@ -44,6 +44,7 @@ mod callers;
 mod commit;
 mod compliance;
 mod contacts;
+mod delivery_key;
 mod emergency;
 mod held;
 mod import;
@@ -65,6 +66,7 @@ pub use crate::plan::{
 pub use callers::KeyCallers;
 pub use compliance::{ComplianceCursor, ComplianceFilter, CompliancePage, MAX_COMPLIANCE_PAGE};
 pub use contacts::{MAX_DESTINATIONS, SECRET_OVERLAP_SECONDS};
+pub use delivery_key::RegisteredDeliveryKey;
 pub use emergency::LeakVerdict;
 pub use issue::IssuedKey;
 pub use key_policy::KeyPolicyRequest;

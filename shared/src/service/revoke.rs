@@ -28,6 +28,17 @@ impl KeyScope<'_> {
     }
 }
 
+impl Keyroll {
+    /// Key `id` if `scope` allows it; another organisation's key answers exactly as an
+    /// unknown one.
+    pub(super) async fn scoped_key(&self, id: &KeyId, scope: KeyScope<'_>) -> Result<Key> {
+        match self.store.key(id).await? {
+            Some(key) if scope.allows(&key) => Ok(key),
+            _ => Err(Error::not_found("key", id)),
+        }
+    }
+}
+
 /// A revoked key, and whether this call revoked it.
 #[derive(Debug, Clone)]
 pub struct RevokedKey {
@@ -62,10 +73,7 @@ impl Keyroll {
     ) -> Result<RevokedKey> {
         let (caller, reason) = (&caller.into(), &reason);
         self.commit_with_retry(|| async move {
-            let key = match self.store.key(key_id).await? {
-                Some(key) if scope.allows(&key) => key,
-                _ => return Err(Error::not_found("key", key_id)),
-            };
+            let key = self.scoped_key(key_id, scope).await?;
             // A revocation must never wait for a rotation whose record is gone: the
             // key is what has to die (the event names the lost rotation, and the
             // secret it may have held is deleted from the vault).

@@ -2,7 +2,7 @@
 //! asked, on condition of the revision the caller last saw when it says so.
 
 use super::{Caller, KeyScope, Keyroll};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ids::KeyId;
 use crate::key::Key;
 use crate::plan::{plan_update, Act, KeyPatch};
@@ -21,10 +21,7 @@ impl Keyroll {
     ) -> Result<Key> {
         let caller = &caller.into();
         self.commit_with_retry(|| async move {
-            let key = match self.store.key(key_id).await? {
-                Some(key) if scope.allows(&key) => key,
-                _ => return Err(Error::not_found("key", key_id)),
-            };
+            let key = self.scoped_key(key_id, scope).await?;
             let act = Act {
                 actor: &caller.actor,
                 now: self.now(),

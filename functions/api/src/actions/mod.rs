@@ -4,6 +4,7 @@
 //! no handler calls another room's handler.
 
 pub mod audit;
+pub mod delivery_key;
 pub mod destinations;
 pub mod revoke;
 pub mod rotate;

@@ -18,13 +18,14 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::access::Customer;
 use crate::actions::audit::{audit_of, AuditPaging};
+use crate::actions::delivery_key::register;
 use crate::actions::revoke::revoke;
 use crate::actions::rotate::{emergency, schedule};
 use crate::actions::update::update;
 use crate::dto::{
-    AuditResponse, CallersQuery, CallersResponse, CreateOwnKeyRequest, EmergencyRotationRequest,
-    KeyResponse, KeyView, KeyWithSecretResponse, RevokeKeyRequest, RotationView,
-    RotationWithSecretResponse, ScheduleRotationRequest, UpdateOwnKeyRequest, Viewer,
+    AuditResponse, CallersQuery, CallersResponse, CreateOwnKeyRequest, DeliveryKeyRequest,
+    EmergencyRotationRequest, KeyResponse, KeyView, KeyWithSecretResponse, RevokeKeyRequest,
+    RotationView, RotationWithSecretResponse, ScheduleRotationRequest, UpdateOwnKeyRequest, Viewer,
 };
 use crate::http::conditional::etag;
 use crate::http::extract::{JsonBody, QueryParams};
@@ -394,4 +395,27 @@ pub async fn audit(
         cursor: query.cursor,
     };
     audit_of(&state, id, &paging, Viewer::Customer).await
+}
+
+/// Register or replace the delivery key of one of your keys: the public half of a P-256
+/// key pair your client holds, to which the key's successors are encrypted (compact
+/// JWE, `ECDH-ES+A256KW` / `A256GCM`). Replacing the one your client registered needs
+/// you (an admin) or the provider's operator. Audited and notified
+/// (`key.delivery_key_registered`); the key shows its thumbprint.
+#[utoipa::path(put, path = "/v1/org/keys/{keyId}/delivery-key", tag = "customer",
+    request_body = DeliveryKeyRequest,
+    params(("keyId" = String, Path, description = "key_…")),
+    security(("customerToken" = [])),
+    responses(
+        (status = 200, body = KeyResponse),
+        MalformedBody, Unauthenticated, Forbidden, NotFound, StateConflict, TooLarge, UnsupportedMediaType, Invalid,
+    ))]
+pub async fn set_delivery_key(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+    Path(raw): Path<String>,
+    body: JsonBody<DeliveryKeyRequest>,
+) -> Result<Response, ApiError> {
+    let id = key_id(&raw)?;
+    register(&state, user.actor, id, Some(user.organization), body).await
 }

@@ -34,6 +34,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::emergency_rotation))
         .routes(routes!(keys::revoke_key))
         .routes(routes!(keys::callers))
+        .routes(routes!(keys::set_delivery_key))
         .routes(routes!(keys::audit))
         .routes(routes!(rotations::complete_rotation))
         .routes(routes!(rotations::extend_rotation))

@@ -268,6 +268,10 @@ pub fn operation_parameter_rules() -> Vec<(&'static str, &'static str, Rule)> {
 /// every other text or number input to carry a rule).
 pub const FREE_INPUTS: &[(&str, &str)] = &[
     (
+        "DeliveryKeyRequest.jwk",
+        "any JSON object is read as a JWK: anything but a public P-256 key on the curve (another type or curve, a `d` member, bad coordinates) is a 422 naming `jwk`",
+    ),
+    (
         "VerifyRequest.secret",
         "any text is answered 200: a malformed secret is `MALFORMED`",
     ),
@@ -336,9 +340,7 @@ pub(crate) fn cross_field_rules(schemas: &mut Value) {
     // A retire option belongs to its mode; a retire condition replaces the older
     // options.
     let given = |field: &str, kind: &str| json!({"required": [field], "properties": {field: {"type": kind}}});
-    let needs_mode = |field: &str, kind: &str, mode: &str| {
-        json!({"if": given(field, kind), "then": {"required": ["retire"], "properties": {"retire": {"const": mode}}}})
-    };
+    let needs_mode = |field: &str, kind: &str, mode: &str| json!({"if": given(field, kind), "then": {"required": ["retire"], "properties": {"retire": {"const": mode}}}});
     if let Value::Object(more) = json!({
         "allOf": [
             needs_mode("quietSeconds", "integer", "when_moved"),

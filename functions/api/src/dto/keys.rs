@@ -72,6 +72,37 @@ pub struct KeyView {
     pub versions: Vec<SecretVersionView>,
     /// The API company's own labels for the key (`PATCH` sets them).
     pub metadata: std::collections::BTreeMap<String, String>,
+    /// The public key the key's successors are encrypted to (`PUT …/delivery-key`);
+    /// null when none is registered.
+    pub delivery_key: Option<DeliveryKeyView>,
+}
+
+/// A key's registered delivery key, named by its thumbprint.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryKeyView {
+    /// The JWK thumbprint (RFC 7638, SHA-256, base64url): the `kid` of every JWE
+    /// encrypted to it.
+    pub thumbprint: String,
+    /// The public key itself (`kty`, `crv`, `x`, `y`).
+    #[schema(value_type = Object)]
+    pub jwk: serde_json::Value,
+    #[schema(value_type = String, format = DateTime)]
+    pub registered_at: Timestamp,
+    /// Who registered it: an operator, an organisation's user, or the key's own client
+    /// (`customer:<keyId>`, trust on first use).
+    pub registered_by: String,
+}
+
+impl From<&keyroll_core::delivery_key::DeliveryKey> for DeliveryKeyView {
+    fn from(d: &keyroll_core::delivery_key::DeliveryKey) -> Self {
+        Self {
+            thumbprint: d.thumbprint.clone(),
+            jwk: d.jwk.to_json(),
+            registered_at: d.registered_at,
+            registered_by: d.registered_by.to_string(),
+        }
+    }
 }
 
 impl KeyView {
@@ -105,6 +136,7 @@ impl From<&Key> for KeyView {
             active_rotation_id: key.active_rotation.as_ref().map(ToString::to_string),
             versions: key.versions.iter().map(SecretVersionView::from).collect(),
             metadata: key.metadata.clone(),
+            delivery_key: key.delivery_key.as_ref().map(DeliveryKeyView::from),
         }
     }
 }
@@ -112,6 +144,9 @@ impl From<&Key> for KeyView {
 impl KeyView {
     pub fn seen_by(mut self, viewer: Viewer) -> Self {
         self.created_by = viewer.actor(&self.created_by);
+        if let Some(delivery_key) = &mut self.delivery_key {
+            delivery_key.registered_by = viewer.actor(&delivery_key.registered_by);
+        }
         self
     }
 }

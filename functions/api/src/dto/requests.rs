@@ -88,6 +88,16 @@ pub enum RetireMode {
     WhenFaded,
 }
 
+/// A delivery key to register: the public half of a P-256 key pair the key's client
+/// holds (`{"kty": "EC", "crv": "P-256", "x": "…", "y": "…"}`). A private key (any `d`
+/// member), another curve or type, or a point off the curve is a 422, never stored.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeliveryKeyRequest {
+    #[schema(value_type = Object)]
+    pub jwk: serde_json::Value,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EmergencyRotationRequest {

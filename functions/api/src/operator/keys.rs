@@ -13,6 +13,7 @@ use keyroll_core::service::NewKey;
 
 use super::auth::Authenticated;
 use crate::actions::audit::{audit_of, AuditPaging};
+use crate::actions::delivery_key::register;
 use crate::actions::revoke::revoke;
 use crate::actions::update::update;
 use crate::dto::limits::{KEY_LIST_PAGE, MAX_PREFIX_CHARS};
@@ -250,4 +251,25 @@ pub async fn audit(
     QueryParams(paging): QueryParams<AuditPaging>,
 ) -> Result<Json<AuditResponse>, ApiError> {
     audit_of(&state, key_id(&raw)?, &paging, Viewer::Operator).await
+}
+
+/// Register or replace a key's delivery key: the public half of a P-256 key pair the
+/// key's client holds, to which its successors are encrypted (compact JWE,
+/// `ECDH-ES+A256KW` / `A256GCM`, `kid` the thumbprint). A private key (any `d`), another
+/// curve or key type, or a point off the curve is a 422 and is never stored. Audited and
+/// notified (`key.delivery_key_registered`).
+#[utoipa::path(put, path = "/v1/keys/{keyId}/delivery-key", tag = "keys",
+    request_body = DeliveryKeyRequest,
+    params(("keyId" = String, Path, description = "key_…")),
+    responses(
+        (status = 200, body = KeyResponse),
+        MalformedBody, Unauthenticated, NotFound, StateConflict, TooLarge, UnsupportedMediaType, Invalid,
+    ))]
+pub async fn set_delivery_key(
+    State(state): State<AppState>,
+    Extension(Authenticated(actor)): Extension<Authenticated>,
+    Path(raw): Path<String>,
+    body: JsonBody<DeliveryKeyRequest>,
+) -> Result<Response, ApiError> {
+    register(&state, actor, key_id(&raw)?, None, body).await
 }

@@ -47,6 +47,7 @@ pub fn routes(document: OpenApi) -> OpenApiRouter<AppState> {
         .routes(routes!(keys::get_key, keys::update_key))
         .routes(routes!(keys::revoke_key))
         .routes(routes!(keys::callers))
+        .routes(routes!(keys::set_delivery_key))
         .routes(routes!(
             key_rotations::schedule_rotation,
             key_rotations::list_rotations

@@ -3,4 +3,5 @@
 //! checked the key; each handler verifies it again itself, so the route is safe
 //! wherever it is served.
 
+pub mod delivery_key;
 pub mod successor;

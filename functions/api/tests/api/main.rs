@@ -4,6 +4,7 @@
 
 mod compliance;
 mod customers;
+mod delivery_keys;
 mod idempotency;
 mod keys;
 mod lambda_events;
