@@ -1,5 +1,5 @@
-"""schemathesis hooks for scripts/api-fuzz: fresh idempotency keys, and GitHub's
-signature on leak reports.
+"""schemathesis hooks for scripts/api-fuzz: fresh idempotency keys, GitHub's
+signature on leak reports, and real public keys for delivery-key registrations.
 
 keyroll-local trusts one test key of this run (KEYROLL_GITHUB_PUBLIC_KEYS); every
 positive leak report schemathesis generates is signed with its private key over the
@@ -41,6 +41,13 @@ def before_call(context, case, kwargs):
         # for another body is refused 422, as the IETF draft asks): so does this one.
         if name.lower() == "idempotency-key":
             headers[name] = str(uuid.uuid4())
+    if case.path.endswith("/delivery-key") and isinstance(case.body, dict):
+        # A random point is almost never on P-256 (a 422, rightly): a positive case
+        # sends a real public key, so the route is exercised past its check.
+        numbers = ec.generate_private_key(ec.SECP256R1()).public_key().public_numbers()
+        b64 = lambda n: base64.urlsafe_b64encode(n.to_bytes(32, "big")).rstrip(b"=").decode()
+        case.body["jwk"] = {"kty": "EC", "crv": "P-256", "x": b64(numbers.x), "y": b64(numbers.y)}
+        return
     if _KEY is None or case.path != "/v1/leaks":
         return
     try:

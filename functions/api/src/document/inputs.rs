@@ -367,6 +367,19 @@ pub(crate) fn cross_field_rules(schemas: &mut Value) {
     ] {
         schemas[schema]["properties"][property]["format"] = json!("int64");
     }
+    // A delivery key: a public P-256 JWK (the server also checks the point).
+    let coordinate = json!({"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$"});
+    schemas["DeliveryKeyRequest"]["properties"]["jwk"] = json!({
+        "type": "object",
+        "required": ["kty", "crv", "x", "y"],
+        "properties": {
+            "kty": {"const": "EC"},
+            "crv": {"const": "P-256"},
+            "x": coordinate,
+            "y": coordinate
+        },
+        "not": {"required": ["d"]}
+    });
     // GitHub may leave `url` out, but never sends null for it.
     schemas["LeakReportItem"]["properties"]["url"]["type"] = json!("string");
 }
