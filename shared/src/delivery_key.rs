@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::ids::Actor;
+use crate::secret::RawSecret;
 use crate::time::Timestamp;
 
 /// The one field every refusal names.
@@ -137,6 +138,82 @@ impl DeliveryKey {
     }
 }
 
+impl DeliveryKey {
+    /// `secret` as a compact JWE (RFC 7516) only the holder of this key's private half
+    /// can open: `alg` `ECDH-ES+A256KW`, `enc` `A256GCM`, `kid` the thumbprint. Built
+    /// from RustCrypto's parts by RFC 7518 §4.6: an ephemeral P-256 key agreed with this
+    /// one, the Concat KDF (SHA-256; `AlgorithmID` the `alg`, empty `apu`/`apv`, 256
+    /// bits) giving the key-wrapping key, a fresh content key wrapped with AES key wrap
+    /// (RFC 3394), and AES-256-GCM over the plaintext with the encoded header as AAD.
+    pub fn seal(&self, secret: &RawSecret) -> Result<String> {
+        use aes_gcm::aead::{AeadInPlace, KeyInit};
+        use p256::elliptic_curve::sec1::ToEncodedPoint;
+        let recipient = self.jwk.public_key()?;
+        let ephemeral = p256::ecdh::EphemeralSecret::random(&mut aes_gcm::aead::OsRng);
+        let epk = ephemeral.public_key().to_encoded_point(false);
+        let shared = ephemeral.diffie_hellman(&recipient);
+        let wrapping = zeroize::Zeroizing::new(concat_kdf_key(shared.raw_secret_bytes(), JWE_ALG)?);
+        let content_key = zeroize::Zeroizing::new(crate::random::bytes::<32>());
+        let mut wrapped = [0u8; 40];
+        aes_kw::KekAes256::from(*wrapping)
+            .wrap(content_key.as_slice(), &mut wrapped)
+            .map_err(|_| Error::Internal("AES key wrap of the content key failed".into()))?;
+        let (Some(epk_x), Some(epk_y)) = (epk.x(), epk.y()) else {
+            return Err(Error::Internal(
+                "an ephemeral key without coordinates".into(),
+            ));
+        };
+        let header = serde_json::json!({
+            "alg": JWE_ALG,
+            "enc": JWE_ENC,
+            "kid": self.thumbprint,
+            "epk": {"kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(epk_x), "y": URL_SAFE_NO_PAD.encode(epk_y)},
+        });
+        let header = URL_SAFE_NO_PAD.encode(header.to_string());
+        let iv: [u8; 12] = crate::random::bytes();
+        let mut ciphertext = zeroize::Zeroizing::new(secret.expose().as_bytes().to_vec());
+        let tag = aes_gcm::Aes256Gcm::new(content_key.as_slice().into())
+            .encrypt_in_place_detached(&iv.into(), header.as_bytes(), &mut ciphertext)
+            .map_err(|_| Error::Internal("AES-GCM encryption failed".into()))?;
+        Ok([
+            header,
+            URL_SAFE_NO_PAD.encode(wrapped),
+            URL_SAFE_NO_PAD.encode(iv),
+            URL_SAFE_NO_PAD.encode(ciphertext.as_slice()),
+            URL_SAFE_NO_PAD.encode(tag),
+        ]
+        .join("."))
+    }
+}
+
+/// The JWE profile of a sealed successor.
+pub const JWE_ALG: &str = "ECDH-ES+A256KW";
+pub const JWE_ENC: &str = "A256GCM";
+
+/// RFC 7518 §4.6.2's Concat KDF for a 256-bit key: `OtherInfo` is the length-prefixed
+/// `AlgorithmID`, empty `PartyUInfo` and `PartyVInfo`, and the key length in bits.
+fn concat_kdf_key(shared: &[u8], algorithm: &str) -> Result<[u8; 32]> {
+    concat_kdf_bits(shared, algorithm, b"", b"")
+}
+
+fn concat_kdf_bits<const N: usize>(
+    shared: &[u8],
+    algorithm: &str,
+    party_u: &[u8],
+    party_v: &[u8],
+) -> Result<[u8; N]> {
+    let mut other = Vec::new();
+    for part in [algorithm.as_bytes(), party_u, party_v] {
+        other.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        other.extend_from_slice(part);
+    }
+    other.extend_from_slice(&((N * 8) as u32).to_be_bytes());
+    let mut key = [0u8; N];
+    concat_kdf::derive_key_into::<Sha256>(shared, &other, &mut key)
+        .map_err(|_| Error::Internal("the Concat KDF refused its input".into()))?;
+    Ok(key)
+}
+
 /// Who registers a delivery key, and so what they may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registration {
@@ -206,5 +283,54 @@ mod tests {
             );
             assert!(matches!(refusal, Error::Invalid { .. }));
         }
+    }
+
+    /// RFC 7518 appendix C: Alice's ephemeral key agreed with Bob's, `A128GCM`,
+    /// apu "Alice", apv "Bob", gives this 128-bit key.
+    #[test]
+    fn the_concat_kdf_gives_rfc_7518_appendix_cs_key() {
+        let b64 = |s: &str| URL_SAFE_NO_PAD.decode(s).unwrap();
+        let alice =
+            p256::SecretKey::from_slice(&b64("0_NxaRPUMQoAJt50Gz8YiTr8gRTwyEaCumd-MToTmIo"))
+                .unwrap();
+        let mut bob_point = vec![4];
+        bob_point.extend(b64("weNJy2HscCSM6AEDTDg04biOvhFhyyWvOHQfeF_PxMQ"));
+        bob_point.extend(b64("e8lnCO-AlStT-NJVX-crhB7QRYhiix03illJOVAOyck"));
+        let bob = p256::PublicKey::from_sec1_bytes(&bob_point).unwrap();
+        let shared = p256::ecdh::diffie_hellman(alice.to_nonzero_scalar(), bob.as_affine());
+        let key: [u8; 16] =
+            concat_kdf_bits(shared.raw_secret_bytes(), "A128GCM", b"Alice", b"Bob").unwrap();
+        assert_eq!(URL_SAFE_NO_PAD.encode(key), "VqqN6vgjbSBcIijNcacQGg");
+    }
+
+    #[test]
+    fn a_sealed_secret_is_a_compact_jwe_for_the_delivery_key() {
+        let jwk = PublicJwk::parse(&alice()).unwrap();
+        let key = DeliveryKey::new(
+            jwk,
+            Timestamp::parse("2026-12-03T00:00:00Z").unwrap(),
+            Actor::system("test"),
+        );
+        let secret = RawSecret::from_string("sk_live_sealed_for_the_test_only".into());
+        let jwe = key.seal(&secret).unwrap();
+        let parts: Vec<&str> = jwe.split('.').collect();
+        assert_eq!(parts.len(), 5);
+        let header: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+        assert_eq!(header["alg"], "ECDH-ES+A256KW");
+        assert_eq!(header["enc"], "A256GCM");
+        assert_eq!(header["kid"], key.thumbprint.as_str());
+        assert!(header["epk"]["d"].is_null());
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(parts[1]).unwrap().len(),
+            40,
+            "a wrapped 256-bit key"
+        );
+        assert!(!jwe.contains("sk_live"), "the secret is not in clear");
+        assert_ne!(
+            jwe,
+            key.seal(&secret).unwrap(),
+            "fresh keys and IV every time"
+        );
     }
 }

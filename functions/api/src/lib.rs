@@ -144,6 +144,7 @@ fn api() -> Routes {
     let (public, public_doc) = OpenApiRouter::new()
         .routes(routes!(self_service::successor::successor))
         .routes(routes!(self_service::delivery_key::register_delivery_key))
+        .routes(routes!(self_service::key::self_key))
         .routes(routes!(public::leaks::report))
         // A GitHub report may carry up to 1,000 tokens with their URLs.
         .layer(DefaultBodyLimit::max(public::leaks::MAX_REPORT_BYTES))

@@ -187,7 +187,7 @@ impl Keyroll {
                 "the old secret of an emergency or leak rotation is presumed compromised and cannot fetch its successor; the key's owner gets the new secret".into(),
             ));
         }
-        if !rotation.self_service || rotation.vault_secret.is_none() {
+        if super::fetchable_successor(&record, Some(&rotation)).is_none() {
             return Err(no_successor());
         }
         let actor = Actor::self_service(&record.key_id);

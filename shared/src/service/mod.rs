@@ -56,6 +56,7 @@ mod queries;
 mod replay;
 mod revoke;
 mod scoped;
+mod self_key;
 mod update;
 mod verification;
 
@@ -78,6 +79,7 @@ pub use queries::{
 pub use replay::Replay;
 pub use revoke::{KeyScope, Offboarding, RevokedKey};
 pub use scoped::{KeyPage, OwnedKey, MAX_KEY_PAGE};
+pub use self_key::{fetchable_successor, SelfKey, POLL_BUSY_SECONDS, POLL_IDLE_SECONDS};
 pub use verification::{Verification, USE_WRITE_TIMEOUT};
 
 /// How many times an operation re-reads and re-plans after losing a race.

@@ -4,4 +4,5 @@
 //! wherever it is served.
 
 pub mod delivery_key;
+pub mod key;
 pub mod successor;

@@ -162,7 +162,7 @@ async fn openapi_document_lists_every_route_with_schemas() {
     let paths = document["paths"].as_object().unwrap();
     assert_eq!(
         paths.len(),
-        32 + 22,
+        32 + 23,
         "no undocumented extra paths: {:?}",
         paths.keys().collect::<Vec<_>>()
     );

@@ -190,3 +190,76 @@ async fn a_fetched_successor_survives_a_lost_answer_and_is_never_cancelled_silen
     assert_eq!(app.verify(&new).await, "REVOKED");
     assert_eq!(app.verify(&old).await, "VALID");
 }
+
+/// `GET /v1/self/key`: what a client polls with any live secret. Idle: come back in an
+/// hour. A self-service successor waiting for this secret: fetch it now (and the old
+/// secret's Sunset). Another kind of rotation in progress: come back in five minutes.
+#[tokio::test]
+async fn a_client_polls_its_key_for_a_successor_with_nothing_secret_in_the_answer() {
+    let app = spawn_app();
+    let poll = |secret: String| {
+        let app = &app;
+        async move {
+            app.raw(
+                "GET",
+                "/v1/self/key",
+                None,
+                &[("authorization", &format!("Bearer {secret}"))],
+            )
+            .await
+        }
+    };
+    assert_problem(&poll("sk_live_nope".into()).await, 401);
+    let (key, old) = app.create_key().await;
+    let idle = poll(old.clone()).await;
+    assert_eq!(idle.status, StatusCode::OK, "{}", idle.text);
+    assert_eq!(idle.body["keyId"], key.as_str());
+    assert_eq!(idle.body["stage"], "current");
+    assert_eq!(idle.body["expiresAt"], Value::Null);
+    assert_eq!(idle.body["successor"], Value::Null);
+    assert_eq!(idle.body["pollAfterSeconds"], 3600);
+    assert_eq!(idle.sunset, None);
+
+    let scheduled = app
+        .call(
+            "POST",
+            &format!("/v1/keys/{key}/rotations"),
+            Some(json!({"immediate": true, "gracePeriodSeconds": 3600, "selfService": true})),
+        )
+        .await;
+    assert_eq!(scheduled.status, StatusCode::CREATED, "{}", scheduled.text);
+    let rotation = &scheduled.body["rotation"];
+    let waiting = poll(old.clone()).await;
+    assert_eq!(waiting.body["stage"], "previous");
+    assert_eq!(waiting.body["expiresAt"], rotation["graceEndsAt"]);
+    assert_eq!(
+        waiting.body["successor"],
+        json!({"rotationId": rotation["id"], "graceEndsAt": rotation["graceEndsAt"]})
+    );
+    assert_eq!(waiting.body["pollAfterSeconds"], 0);
+    assert!(waiting.sunset.is_some());
+    assert!(
+        !waiting.text.contains("sk_live_"),
+        "nothing secret: {}",
+        waiting.text
+    );
+
+    // A key rotated by the operator (the new secret was handed to them): nothing to
+    // fetch, but something is happening.
+    let (other, other_old) = app.create_key().await;
+    let manual = app
+        .call(
+            "POST",
+            &format!("/v1/keys/{other}/rotations"),
+            Some(json!({"immediate": true, "gracePeriodSeconds": 3600})),
+        )
+        .await;
+    assert_eq!(manual.status, StatusCode::CREATED);
+    let busy = poll(other_old).await;
+    assert_eq!(busy.body["successor"], Value::Null);
+    assert_eq!(busy.body["pollAfterSeconds"], 300);
+    let new = manual.body["secret"].as_str().unwrap().to_owned();
+    let moved = poll(new).await;
+    assert_eq!(moved.body["stage"], "current");
+    assert_eq!(moved.body["successor"], Value::Null);
+}
