@@ -202,7 +202,9 @@ pub fn decide_retire(rotation: &Rotation, usage: &Usage, now: Timestamp) -> Step
                 return Step::CheckAgainAt(Some(again));
             };
             if callers.not_moved > 0 {
-                return Step::CheckAgainAt(Some(again));
+                // As often as a quarter of the quiet asked for, within 1 to 5 minutes.
+                let wait = (quiet_seconds / 4).clamp(60, MIN_CHECK_INTERVAL_SECONDS);
+                return Step::CheckAgainAt(Some(now.plus_seconds(wait)));
             }
             let started = rotation.started_at.unwrap_or(rotation.scheduled_at);
             let unused_since = usage.old_last_used.unwrap_or(started).max(started);

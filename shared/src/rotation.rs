@@ -282,6 +282,11 @@ pub struct Rotation {
     /// it keeps working until they move (once per rotation).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub grace_end_noted: bool,
+    /// The held new secret is delivered sealed to the key's delivery key, to any of its
+    /// client's instances, as often as they ask: the vault keeps it until the rotation
+    /// ends (`revealed_at` is the first delivery).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sealed_delivery: bool,
 }
 
 /// How long before a grace ends the processor decides about a held secret nobody has
@@ -340,6 +345,7 @@ impl Rotation {
             retire: Retire::Deadline,
             retire_by: None,
             grace_end_noted: false,
+            sealed_delivery: false,
         }
     }
 
@@ -449,14 +455,15 @@ impl Rotation {
         }
     }
 
-    /// Whether the vault still holds this rotation's new secret for its one reveal: a
-    /// held secret is deleted only once it was delivered, or when its rotation was
-    /// cancelled (its new secret then never works). A rotation that completed or failed
-    /// without delivering keeps it: the secret works, and it is the only copy.
+    /// Whether the vault still holds this rotation's new secret: a held secret is
+    /// deleted once it was revealed (a sealed delivery keeps it for the client's other
+    /// instances until the rotation ends), or when its rotation was cancelled (its new
+    /// secret then never works). A rotation that completed or failed without delivering
+    /// keeps it: the secret works, and it is the only copy.
     pub fn holds_secret(&self) -> bool {
         self.vault_secret.is_some()
-            && self.revealed_at.is_none()
             && self.status != RotationStatus::Cancelled
+            && (self.revealed_at.is_none() || (self.sealed_delivery && !self.status.is_final()))
     }
 
     pub fn is_in_progress(&self) -> bool {

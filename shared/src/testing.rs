@@ -3,6 +3,8 @@
 //! with a one-second minimum grace, unless told otherwise. Only with the `testing`
 //! feature (dev-dependencies enable it); nothing in production builds it.
 
+pub mod sealed;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

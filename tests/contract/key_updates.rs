@@ -11,7 +11,7 @@ async fn a_patch_reaches_every_secret_record_at_once() {
     let old_secret = issued.secret.expose().to_owned();
     // Two live secrets: the patch must reach both records.
     let rotation = self_service_rotation(&f, &issued.key.id, 3600).await;
-    let (_, successor) = f.keyroll.successor(&old_secret, None).await.unwrap();
+    let successor = fetch_successor(&f, &old_secret).await;
     let patch = KeyPatch {
         scopes: Some(vec![Scope::parse("refunds:write").unwrap()]),
         rate_limit: Some(7),
@@ -23,7 +23,7 @@ async fn a_patch_reaches_every_secret_record_at_once() {
         .await
         .unwrap();
     assert_eq!(updated.scopes, [Scope::parse("refunds:write").unwrap()]);
-    for secret in [old_secret.as_str(), successor.expose()] {
+    for secret in [old_secret.as_str(), successor.as_str()] {
         match f.keyroll.verify(secret).await.unwrap() {
             Verification::Valid(record) => {
                 assert_eq!(record.scopes, updated.scopes);

@@ -63,13 +63,27 @@ async fn issue(f: &Fixture) -> IssuedKey {
         .expect("issue key")
 }
 
+/// The delivery key pair of the customer's client in these tests.
+fn client_keys() -> keyroll_core::testing::sealed::DeliveryKeyPair {
+    keyroll_core::testing::sealed::DeliveryKeyPair::from_seed(9)
+}
+
 /// A self-service rotation of `key` started now: its new secret is held for the
-/// customer's client to fetch with the old one.
+/// customer's client (whose delivery key is registered first) to fetch with the old one.
 async fn self_service_rotation(
     f: &Fixture,
     key: &keyroll_core::ids::KeyId,
     grace_seconds: u64,
 ) -> keyroll_core::rotation::Rotation {
+    f.keyroll
+        .register_delivery_key(
+            key,
+            &client_keys().public(),
+            keyroll_core::service::KeyScope::Any,
+            &f.actor(),
+        )
+        .await
+        .expect("register the client's delivery key");
     f.keyroll
         .schedule_rotation(
             key,
@@ -84,6 +98,18 @@ async fn self_service_rotation(
         .await
         .expect("self-service rotation")
         .rotation
+}
+
+/// The client fetches its successor with `old` and opens it with its delivery key.
+async fn fetch_successor(f: &Fixture, old: &str) -> String {
+    let sealed = f
+        .keyroll
+        .successor(old)
+        .await
+        .expect("the sealed successor");
+    client_keys()
+        .open(&sealed.jwe)
+        .expect("the successor opens with the client's delivery key")
 }
 
 fn reason(text: &str) -> Option<Reason> {

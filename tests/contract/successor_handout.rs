@@ -152,8 +152,8 @@ async fn an_unfetched_self_service_successor_never_locks_the_customer_out() {
     let held = process_until(&f, &rotation.id, &old_secret, past_the_grace).await;
     assert!(held >= 1);
     assert_eq!(code(&f, &old_secret).await, "VALID");
-    let (_, successor) = f.keyroll.successor(&old_secret, None).await.unwrap();
-    assert_eq!(code(&f, successor.expose()).await, "VALID");
+    let successor = fetch_successor(&f, &old_secret).await;
+    assert_eq!(code(&f, successor.as_str()).await, "VALID");
     // Fetched: the rotation now ends at its (extended) grace end, on time.
     let fetched = f.keyroll.rotation(&rotation.id).await.unwrap();
     assert!(!fetched.awaits_delivery());

@@ -173,6 +173,13 @@ impl Stack {
         let key_id = self
             .key(organization, &format!("{organization} backend"))
             .await;
+        // Self-service successors are sealed to the key's delivery key.
+        self.admin(
+            "PUT",
+            &format!("/v1/keys/{key_id}/delivery-key"),
+            Some(json!({"jwk": {"kty": "EC", "crv": "P-256", "x": "gI0GAILBdu7T53akrFmMyGcsF3n5dO7MmwNBHKW5SV0", "y": "SLW_xSffzlPWrHEVI30DHM_4egVwt3NQqeUD7nMFpps"}})),
+        )
+        .await;
         let rotation = self
             .admin(
                 "POST",

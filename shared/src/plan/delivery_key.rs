@@ -100,13 +100,10 @@ mod tests {
     #[test]
     fn the_client_registers_one_on_first_use_and_cannot_replace_it() {
         let client = Actor::self_service(&KeyId::parse("key_client").unwrap());
-        let first = plan_delivery_key(
-            key(KeyClass::Server),
-            jwk(1),
-            Registration::FirstUse,
-            act(&client, now()),
-        )
-        .unwrap();
+        let mut bare = key(KeyClass::Server);
+        bare.delivery_key = None;
+        let first =
+            plan_delivery_key(bare, jwk(1), Registration::FirstUse, act(&client, now())).unwrap();
         assert!(matches!(first, DeliveryKeyChange::Registered(_)));
         let change = applied(first);
         let registered = change.key().delivery_key.clone().unwrap();

@@ -58,7 +58,7 @@ pub use requests::{
     Completion, EmergencyRequest, EmergencySource, LegacyKey, NewKey, RotationRequest,
     ScheduleTrigger, Start, MAX_SCOPES,
 };
-pub use reveal::plan_reveal;
+pub use reveal::{plan_deliver_sealed, plan_reveal};
 pub use revoke::{plan_revoke, Revocation};
 pub use schedule::plan_schedule;
 pub use start_late::plan_start_late;
@@ -182,7 +182,11 @@ pub(crate) fn record_naming(
     }
     // A secret held for its one reveal is deleted when its rotation ends (a leak
     // rotation's is kept until revealed: see Rotation::holds_secret).
-    if rotation.status.is_final() && rotation.revealed_at.is_none() && !rotation.holds_secret() {
+    // A secret delivered sealed is kept for the client's other instances until then.
+    let delivered_sealed = rotation.sealed_delivery;
+    if rotation.status.is_final()
+        && (delivered_sealed || rotation.revealed_at.is_none() && !rotation.holds_secret())
+    {
         if let Some(name) = &rotation.vault_secret {
             change.enqueue(
                 act.now,
@@ -539,7 +543,17 @@ pub(crate) mod fixtures {
             writes: 0,
             compliance: None,
             current_since: None,
-            delivery_key: None,
+            // Its client's delivery key (so self-service rotations may be planned).
+            delivery_key: Some(crate::delivery_key::DeliveryKey::new(
+                crate::delivery_key::PublicJwk::parse(&serde_json::json!({
+                    "kty": "EC", "crv": "P-256",
+                    "x": "gI0GAILBdu7T53akrFmMyGcsF3n5dO7MmwNBHKW5SV0",
+                    "y": "SLW_xSffzlPWrHEVI30DHM_4egVwt3NQqeUD7nMFpps"
+                }))
+                .expect("a valid public key"),
+                now(),
+                actor(),
+            )),
         }
     }
 }

@@ -54,6 +54,41 @@ pub fn plan_reveal(
     Ok((change.finish(), rotation))
 }
 
+/// A client's fetch of its self-service successor, sealed to the key's delivery key
+/// (`thumbprint`): the first one counts as the delivery (recorded and notified as a
+/// reveal); the vault keeps the secret for the client's other instances until the
+/// rotation ends. `None` when it was delivered before: nothing to write.
+pub fn plan_deliver_sealed(
+    key: Key,
+    mut rotation: Rotation,
+    thumbprint: &str,
+    act: Act<'_>,
+) -> Result<Option<(KeyChange, Rotation)>> {
+    if rotation.revealed_at.is_some() && rotation.sealed_delivery {
+        return Ok(None);
+    }
+    check_revealable(&rotation)?;
+    let expected = rotation.status;
+    let before = snapshot(&key, Some(&rotation));
+    rotation.revealed_at = Some(act.now);
+    rotation.sealed_delivery = true;
+    rotation.delivery_check_at = None;
+    let mut change = ChangeBuilder::update(key);
+    let reason = crate::ids::Reason::system(format!(
+        "fetched by the key's client, sealed to its delivery key {thumbprint}"
+    ));
+    record(
+        &mut change,
+        before,
+        &rotation,
+        act,
+        AuditAction::RotationRevealed,
+        Some(&reason),
+    );
+    change.put_rotation(rotation.clone(), Some(expected));
+    Ok(Some((change.finish(), rotation)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,6 +57,12 @@ pub fn plan_schedule(
     if key.status == KeyStatus::Revoked {
         return Err(Conflict::KeyRevoked.into());
     }
+    if request.trigger == ScheduleTrigger::SelfService && key.delivery_key.is_none() {
+        return Err(Error::outside_policy(
+            "selfService",
+            "needs a delivery key on the key, so the new secret reaches its client encrypted: the client registers one (PUT /v1/self/delivery-key, or keyroll-client enroll), or an operator or admin does (PUT …/delivery-key)",
+        ));
+    }
     if key.has_expired(act.now) {
         return Err(Conflict::KeyExpired.into());
     }

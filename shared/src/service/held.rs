@@ -1,15 +1,34 @@
 //! Secrets nobody was handed at creation (policy, self-service and leak rotations):
 //! held in the vault before their rotation commits, handed out once.
 
-use super::{Caller, Keyroll, Replay, RotationIssued, SecretHandout, Verification};
+use super::{Caller, Keyroll, RotationIssued, SecretHandout, Verification};
 use crate::error::{Error, Result};
 use crate::held::{HeldMarker, ORPHAN_AFTER_SECONDS};
 use crate::idempotency::RequestOutcome;
-use crate::idempotency::{IdempotencyIntent, IdempotentOperation};
 use crate::ids::{Actor, KeyId, RotationId};
-use crate::plan::{plan_reveal, reveal::check_revealable, Act, Successor};
+use crate::plan::{plan_deliver_sealed, plan_reveal, reveal::check_revealable, Act, Successor};
 use crate::rotation::Rotation;
 use crate::secret::{MintedSecret, RawSecret};
+
+/// A self-service successor as its client fetches it: sealed to the key's delivery key.
+#[derive(Debug, Clone)]
+pub struct SealedSuccessor {
+    pub rotation: Rotation,
+    /// The compact JWE whose plaintext is the new secret.
+    pub jwe: String,
+}
+
+/// The held secret's vault name, for a rotation delivered sealed before (its other
+/// instances fetch it again) or not delivered at all.
+fn check_revealable_or_sealed(rotation: &Rotation) -> Result<&str> {
+    match (
+        &rotation.vault_secret,
+        rotation.sealed_delivery && rotation.holds_secret(),
+    ) {
+        (Some(name), true) => Ok(name),
+        _ => check_revealable(rotation),
+    }
+}
 
 impl Keyroll {
     /// Mints the new secret of a rotation about to be planned, and holds it in the vault
@@ -157,18 +176,13 @@ impl Keyroll {
     }
 
     /// Customer self-service: the new secret of the rotation replacing `presented`,
-    /// handed out once, to whoever proves they hold the old secret during a
-    /// non-emergency rotation whose new secret is held for the customer. Refused for
-    /// emergency and leak rotations: their old secret may be in an attacker's hands.
-    ///
-    /// With an `idempotency_key`, a retry after a lost answer gets the same secret again
-    /// (within the replay window) instead of "gone", so a dropped connection never strands
-    /// the client between a revoked-soon old secret and a successor it never received.
-    pub async fn successor(
-        &self,
-        presented: &str,
-        idempotency_key: Option<&str>,
-    ) -> Result<(Rotation, RawSecret)> {
+    /// sealed to the key's delivery key (a compact JWE only its private half opens), for
+    /// whoever proves they hold the old secret during a non-emergency self-service
+    /// rotation — any instance, any number of times; the first fetch counts as the
+    /// delivery. A holder of the old secret alone gets ciphertext it cannot open.
+    /// Refused for emergency and leak rotations (their old secret may be an attacker's),
+    /// and for a key with no delivery key (409: register one first).
+    pub async fn successor(&self, presented: &str) -> Result<SealedSuccessor> {
         let record = match self.verify(presented).await? {
             Verification::Valid(record) => record,
             _ => return Err(Error::Unauthenticated),
@@ -190,52 +204,44 @@ impl Keyroll {
         if super::fetchable_successor(&record, Some(&rotation)).is_none() {
             return Err(no_successor());
         }
-        let actor = Actor::self_service(&record.key_id);
-        let Some(key) = idempotency_key else {
-            return self.reveal_secret(&rotation_id, actor).await;
+        let Some(delivery_key) = key.delivery_key.clone() else {
+            return Err(Error::outside_policy(
+                "deliveryKey",
+                "this key has no delivery key, so its successor cannot be sealed: register one (PUT /v1/self/delivery-key, or keyroll-client enroll), then fetch again",
+            ));
         };
-        let intent = self
-            .idempotency_intent(
-                &actor,
-                &IdempotentOperation::FetchSuccessor,
-                key,
-                rotation_id.as_str().as_bytes(),
-            )
-            .await?;
-        if let Some(replayed) = self.replayed_successor(&intent, &rotation_id).await? {
-            return Ok(replayed);
-        }
-        let caller = Caller::new(actor).with_idempotency(intent.clone());
-        match self.reveal_secret(&rotation_id, caller).await {
-            // A duplicate of this fetch may have won the race: answer with its result.
-            Err(error)
-                if matches!(
-                    error.kind(),
-                    crate::error::ErrorKind::Gone | crate::error::ErrorKind::Conflict
-                ) =>
-            {
-                match self.replayed_successor(&intent, &rotation_id).await? {
-                    Some(replayed) => Ok(replayed),
-                    None => Err(error),
-                }
-            }
-            other => other,
-        }
-    }
-
-    /// The successor an earlier fetch with the same Idempotency-Key was handed, if any.
-    async fn replayed_successor(
-        &self,
-        intent: &IdempotencyIntent,
-        rotation_id: &RotationId,
-    ) -> Result<Option<(Rotation, RawSecret)>> {
-        match self.replay(intent).await? {
-            Some(Replay {
-                secret: Some(secret),
-                ..
-            }) => Ok(Some((self.rotation(rotation_id).await?, secret))),
-            _ => Ok(None),
-        }
+        let vault = self
+            .vault
+            .as_ref()
+            .ok_or_else(|| Error::Config("no secret vault is configured".into()))?;
+        let name = check_revealable_or_sealed(&rotation)?.to_owned();
+        let secret = vault
+            .get(&name)
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| Error::Gone("this rotation's secret is no longer held".into()))?;
+        let rotation = if rotation.sealed_delivery {
+            rotation
+        } else {
+            let actor = Actor::self_service(&record.key_id);
+            let (actor, thumbprint, id) = (&actor, delivery_key.thumbprint.as_str(), &rotation_id);
+            self.commit_with_retry(|| async move {
+                let (rotation, key) = self.load_rotation_and_key(id).await?;
+                let act = Act {
+                    actor,
+                    now: self.now(),
+                };
+                Ok(
+                    match plan_deliver_sealed(key, rotation.clone(), thumbprint, act)? {
+                        Some((change, delivered)) => (Some(change), delivered),
+                        None => (None, rotation),
+                    },
+                )
+            })
+            .await?
+        };
+        let jwe = delivery_key.seal(&secret)?;
+        Ok(SealedSuccessor { rotation, jwe })
     }
 
     /// Hands out, once, the secret a rotation minted and kept in the vault. A second

@@ -47,6 +47,7 @@ mod contacts;
 mod delivery_key;
 mod emergency;
 mod held;
+pub use held::SealedSuccessor;
 mod import;
 mod issue;
 mod key_policy;

@@ -27,43 +27,43 @@ pub fn presented_secret(headers: &HeaderMap) -> Option<&str> {
 pub struct SuccessorResponse {
     pub key_id: String,
     pub rotation_id: String,
-    /// The new secret. Shown once: a second request answers 410.
-    pub secret: String,
-    /// Its shareable start.
-    pub prefix: String,
-    /// The new secret works from now on (pending secrets already verify).
-    /// The old secret stops working at this instant.
+    /// The new secret as a compact JWE (RFC 7516): `alg` `ECDH-ES+A256KW`, `enc`
+    /// `A256GCM`, `kid` the key's delivery key thumbprint. Only the delivery key's
+    /// private half opens it; any instance may fetch it again during the grace.
+    pub jwe: String,
+    /// When the old secret's grace ends (the `Sunset` header says when it stops at the
+    /// latest: later for a rotation that retires once its callers have moved).
     #[schema(value_type = String, format = DateTime)]
-    pub old_secret_expires_at: keyroll_core::time::Timestamp,
+    pub grace_ends_at: keyroll_core::time::Timestamp,
 }
 
-/// Fetch the successor of your API key, once, authenticated with the key's current
-/// (old) secret while a self-service rotation is scheduled or in its grace period. A
-/// client library can roll itself over with no human step. Refused (403) for
-/// emergency and leak rotations. Send an `Idempotency-Key` so that a retry after a
-/// lost answer gets the same secret again.
+/// Fetch the successor of your API key, sealed to the key's delivery key, authenticated
+/// with the key's current (old) secret while a self-service rotation is scheduled or in
+/// its grace period. Any instance of your client may fetch it, any number of times; the
+/// first fetch counts as the delivery (the organisation is told). A holder of the old
+/// secret alone gets ciphertext it cannot open. Refused (403) for emergency and leak
+/// rotations, and (409) for a key with no delivery key: register one first.
 #[utoipa::path(get, path = "/v1/self/successor", tag = "self-service",
     security(("currentSecret" = []), ("currentSecretHeader" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "16-255 visible ASCII characters: a retry with the same key (within 24 h) gets the same secret again instead of 410")),
     responses(
         (status = 200, body = SuccessorResponse, headers(("Sunset" = String, description = "when the old secret stops working, as an HTTP date (RFC 8594)"))),
-        (status = 422, body = crate::http::problem::Problem, content_type = "application/problem+json", description = "an `Idempotency-Key` that is not 16-255 visible ASCII characters"),
-        Unauthenticated, Forbidden, NotFound, Gone,
+        Unauthenticated, Forbidden, NotFound, StateConflict, Gone,
     ))]
 pub async fn successor(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<impl axum::response::IntoResponse, ApiError> {
     let presented = presented_secret(&headers).ok_or(Error::Unauthenticated)?;
-    let idempotency_key = crate::http::idempotency::idempotency_key(&headers)?;
-    let (rotation, secret) = state.keyroll.successor(presented, idempotency_key).await?;
-    // A one-time secret: no cache on the way may keep it. The old secret is going
-    // away: `Sunset` (RFC 8594) says when, for any client that reads it.
+    let sealed = state.keyroll.successor(presented).await?;
+    let rotation = &sealed.rotation;
+    let ends = rotation.ends_at();
+    // Sealed, but still nothing for a cache to keep. The old secret is going away:
+    // `Sunset` (RFC 8594) says when, for any client that reads it.
     let headers = [
         (header::CACHE_CONTROL, "no-store".to_owned()),
         (
             header::HeaderName::from_static("sunset"),
-            rotation.grace_ends_at.to_http_date(),
+            ends.to_http_date(),
         ),
     ];
     Ok((
@@ -71,9 +71,8 @@ pub async fn successor(
         Json(SuccessorResponse {
             key_id: rotation.key_id.to_string(),
             rotation_id: rotation.id.to_string(),
-            secret: secret.expose().to_owned(),
-            prefix: rotation.new_prefix.clone(),
-            old_secret_expires_at: rotation.grace_ends_at,
+            jwe: sealed.jwe,
+            grace_ends_at: rotation.grace_ends_at,
         }),
     ))
 }

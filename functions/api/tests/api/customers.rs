@@ -294,6 +294,11 @@ async fn a_viewer_reads_but_every_change_is_403_and_changes_nothing() {
     let issuers = Issuers::new();
     let app = spawn_customer_app(&issuers);
     let (key, _) = app.key_of("org_acme").await;
+    // Self-service successors are sealed to the key's delivery key.
+    let registered = app
+        .call("PUT", &format!("/v1/keys/{key}/delivery-key"), Some(json!({"jwk": {"kty": "EC", "crv": "P-256", "x": "gI0GAILBdu7T53akrFmMyGcsF3n5dO7MmwNBHKW5SV0", "y": "SLW_xSffzlPWrHEVI30DHM_4egVwt3NQqeUD7nMFpps"}})))
+        .await;
+    assert_eq!(registered.status, StatusCode::OK, "{}", registered.text);
     // Something for every change to aim at: a held rotation and a contact.
     let rotation = app
         .call(

@@ -229,6 +229,11 @@ impl keyroll_core::vault::SecretVault for UnreachableVault {
 async fn a_vault_outage_answers_503_and_changes_nothing() {
     let app = spawn_app_on(TestKeyroll::new().vault(Arc::new(UnreachableVault)), None);
     let (key, secret) = app.create_key().await;
+    // Self-service successors are sealed to the key's delivery key.
+    let registered = app
+        .call("PUT", &format!("/v1/keys/{key}/delivery-key"), Some(json!({"jwk": {"kty": "EC", "crv": "P-256", "x": "gI0GAILBdu7T53akrFmMyGcsF3n5dO7MmwNBHKW5SV0", "y": "SLW_xSffzlPWrHEVI30DHM_4egVwt3NQqeUD7nMFpps"}})))
+        .await;
+    assert_eq!(registered.status, StatusCode::OK, "{}", registered.text);
     let before = app.snapshot(&key).await;
     let reply = app
         .call(

@@ -2,24 +2,53 @@
 
 use crate::support::*;
 
-/// Customer self-service: the old secret fetches its successor once during a
-/// self-service rotation; 404 without one; 403 for an emergency; 401 for a bad secret.
+/// The client's delivery key pair in these tests, registered by the client itself.
+fn client_keys() -> keyroll_core::testing::sealed::DeliveryKeyPair {
+    keyroll_core::testing::sealed::DeliveryKeyPair::from_seed(11)
+}
+
+async fn enroll(app: &TestApp, secret: &str) {
+    let registered = app
+        .raw(
+            "PUT",
+            "/v1/self/delivery-key",
+            Some(json!({ "jwk": client_keys().public_jwk() }).to_string()),
+            &[("authorization", &format!("Bearer {secret}"))],
+        )
+        .await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.text
+    );
+}
+
+/// Customer self-service: the old secret fetches its successor sealed to the key's
+/// delivery key, as often as any instance asks; 404 without one; 403 for an emergency;
+/// 401 for a bad secret; a self-service rotation of a key with no delivery key is
+/// refused when scheduled. A holder of the old secret alone gets ciphertext it cannot
+/// open, and no route hands the new secret to it in plaintext.
 #[tokio::test]
-async fn self_service_successor_is_handed_out_once() {
+async fn self_service_successor_is_sealed_to_the_delivery_key() {
     let app = spawn_app();
     let (key, old) = app.create_key().await;
     let customer = |secret: &str| format!("Bearer {secret}");
+    let fetch = |secret: String| {
+        let app = &app;
+        async move {
+            app.raw(
+                "GET",
+                "/v1/self/successor",
+                None,
+                &[("authorization", &format!("Bearer {secret}"))],
+            )
+            .await
+        }
+    };
 
     // No rotation: nothing to hand over.
-    let none = app
-        .raw(
-            "GET",
-            "/v1/self/successor",
-            None,
-            &[("authorization", &customer(&old))],
-        )
-        .await;
-    assert_problem(&none, 404);
+    assert_problem(&fetch(old.clone()).await, 404);
     // Not a valid secret, or none at all: 401, same answer either way.
     for headers in [
         vec![("authorization", "Bearer sk_live_nope")],
@@ -28,15 +57,15 @@ async fn self_service_successor_is_handed_out_once() {
         let refused = app.raw("GET", "/v1/self/successor", None, &headers).await;
         assert_problem(&refused, 401);
     }
+    // No delivery key: the operator cannot schedule a self-service rotation.
+    let path = format!("/v1/keys/{key}/rotations");
+    let body = json!({"immediate": true, "gracePeriodSeconds": 3600, "selfService": true});
+    let refused = app.call("POST", &path, Some(body.clone())).await;
+    assert_problem(&refused, 409);
+    assert!(refused.text.contains("delivery key"), "{}", refused.text);
 
-    // The operator schedules a self-service rotation: the secret is not in the reply.
-    let scheduled = app
-        .call(
-            "POST",
-            &format!("/v1/keys/{key}/rotations"),
-            Some(json!({"immediate": true, "gracePeriodSeconds": 3600, "selfService": true})),
-        )
-        .await;
+    enroll(&app, &old).await;
+    let scheduled = app.call("POST", &path, Some(body)).await;
     assert_eq!(scheduled.status, StatusCode::CREATED, "{}", scheduled.text);
     assert!(
         scheduled.body.get("secret").is_none(),
@@ -44,8 +73,8 @@ async fn self_service_successor_is_handed_out_once() {
     );
     assert_eq!(scheduled.body["rotation"]["secretHeld"], true);
 
-    // The customer's client, with its old secret (here as x-api-key), gets it once.
-    let fetched = app
+    // A malformed Authorization header is not skipped for x-api-key.
+    let malformed = app
         .raw(
             "GET",
             "/v1/self/successor",
@@ -53,56 +82,57 @@ async fn self_service_successor_is_handed_out_once() {
             &[("authorization", "x"), ("x-api-key", &old)],
         )
         .await;
-    assert_problem(&fetched, 401); // a malformed Authorization header is not skipped
-    let fetched = app
-        .raw(
-            "GET",
-            "/v1/self/successor",
-            None,
-            &[("authorization", &customer(&old))],
-        )
-        .await;
-    assert_eq!(fetched.status, StatusCode::OK, "{}", fetched.text);
-    let old_expires =
-        keyroll_core::time::Timestamp::parse(fetched.body["oldSecretExpiresAt"].as_str().unwrap())
-            .unwrap();
+    assert_problem(&malformed, 401);
+    // Any instance, any number of times: the same secret, sealed afresh each time.
+    let first = fetch(old.clone()).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert_eq!(first.body["keyId"], key.as_str());
+    assert_eq!(first.body["rotationId"], scheduled.body["rotation"]["id"]);
     assert_eq!(
-        fetched.sunset,
-        Some(old_expires.to_http_date()),
-        "RFC 8594: when the old secret goes"
+        first.body["graceEndsAt"],
+        scheduled.body["rotation"]["graceEndsAt"]
     );
-    let new = fetched.body["secret"].as_str().unwrap().to_owned();
-    assert_eq!(fetched.body["keyId"], key.as_str());
+    assert!(first.sunset.is_some(), "RFC 8594: when the old secret goes");
+    assert!(first.body.get("secret").is_none() && !first.text.contains("\"sk_live_"));
+    let jwe = first.body["jwe"].as_str().unwrap().to_owned();
+    let new = client_keys()
+        .open(&jwe)
+        .expect("opens with the client's key");
     assert_eq!(app.verify(&new).await, "VALID");
-    let again = app
-        .raw(
-            "GET",
-            "/v1/self/successor",
-            None,
-            &[("authorization", &customer(&old))],
-        )
-        .await;
-    assert_problem(&again, 410);
-    // The new secret has no successor; the reveal is in the audit trail.
-    let own = app
-        .raw(
-            "GET",
-            "/v1/self/successor",
-            None,
-            &[("authorization", &customer(&new))],
-        )
-        .await;
-    assert_problem(&own, 404);
+    let second = fetch(old.clone()).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.text);
+    let again = second.body["jwe"].as_str().unwrap();
+    assert_ne!(again, jwe, "fresh keys each time");
+    assert_eq!(client_keys().open(again).as_deref(), Some(new.as_str()));
+    // Whoever holds only the old secret gets ciphertext it cannot open.
+    let attacker = keyroll_core::testing::sealed::DeliveryKeyPair::from_seed(12);
+    assert_eq!(attacker.open(&jwe), None);
+    // The new secret has no successor; the first fetch is the delivery, audited once.
+    assert_problem(&fetch(new.clone()).await, 404);
     let audit = app
         .call("GET", &format!("/v1/keys/{key}/audit"), None)
         .await;
-    let revealed = audit.body["events"]
+    let revealed: Vec<_> = audit.body["events"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["action"] == "rotation.revealed")
-        .expect("audited");
-    assert_eq!(revealed["actor"], format!("customer:{key}"));
+        .filter(|e| e["action"] == "rotation.revealed")
+        .collect();
+    assert_eq!(revealed.len(), 1, "the first fetch counts as delivered");
+    assert_eq!(revealed[0]["actor"], format!("customer:{key}"));
+    assert_eq!(
+        app.call(
+            "GET",
+            &format!(
+                "/v1/rotations/{}",
+                first.body["rotationId"].as_str().unwrap()
+            ),
+            None
+        )
+        .await
+        .body["rotation"]["awaitingDelivery"],
+        false
+    );
 
     // An emergency rotation's old secret may be the attacker's: 403.
     app.clock.advance(3600);
@@ -126,14 +156,13 @@ async fn self_service_successor_is_handed_out_once() {
     assert_problem(&forbidden, 403);
 }
 
-/// A lost answer never strands the customer: a fetch retried with the same
-/// Idempotency-Key gets the same successor again (a fetch without one stays once
-/// only). And the operator cannot cancel the rotation under the customer's feet: once
-/// the successor was fetched, cancelling says so (409) unless forced with a reason.
+/// The operator cannot cancel the rotation under the customer's feet: once the
+/// successor was fetched, cancelling says so (409) unless forced with a reason.
 #[tokio::test]
-async fn a_fetched_successor_survives_a_lost_answer_and_is_never_cancelled_silently() {
+async fn a_fetched_successor_is_never_cancelled_silently() {
     let app = spawn_app();
     let (key, old) = app.create_key().await;
+    enroll(&app, &old).await;
     let scheduled = app
         .call(
             "POST",
@@ -146,28 +175,18 @@ async fn a_fetched_successor_survives_a_lost_answer_and_is_never_cancelled_silen
         .as_str()
         .unwrap()
         .to_owned();
-    let bearer = format!("Bearer {old}");
-    let fetch = |idempotency: Option<&'static str>| {
-        let mut headers = vec![("authorization", bearer.as_str())];
-        if let Some(key) = idempotency {
-            headers.push(("idempotency-key", key));
-        }
-        let headers: Vec<(&str, &str)> = headers;
-        let app = &app;
-        async move { app.raw("GET", "/v1/self/successor", None, &headers).await }
-    };
-    const RETRY_KEY: &str = "4b7a8a4e-0f5c-4d0e-9a63-2f0d8e1c5b77";
-    let first = fetch(Some(RETRY_KEY)).await;
-    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
-    let retried = fetch(Some(RETRY_KEY)).await;
-    assert_eq!(retried.status, StatusCode::OK, "{}", retried.text);
-    assert_eq!(
-        retried.body["secret"], first.body["secret"],
-        "the same successor"
-    );
-    assert_problem(&fetch(None).await, 410);
-    assert_problem(&fetch(Some("another-key-0123456789")).await, 410);
-    let new = first.body["secret"].as_str().unwrap().to_owned();
+    let fetched = app
+        .raw(
+            "GET",
+            "/v1/self/successor",
+            None,
+            &[("authorization", &format!("Bearer {old}"))],
+        )
+        .await;
+    assert_eq!(fetched.status, StatusCode::OK, "{}", fetched.text);
+    let new = client_keys()
+        .open(fetched.body["jwe"].as_str().unwrap())
+        .unwrap();
 
     let cancel = format!("/v1/rotations/{rotation}/cancel");
     let refused = app.call("POST", &cancel, Some(json!({}))).await;
@@ -220,6 +239,7 @@ async fn a_client_polls_its_key_for_a_successor_with_nothing_secret_in_the_answe
     assert_eq!(idle.body["pollAfterSeconds"], 3600);
     assert_eq!(idle.sunset, None);
 
+    enroll(&app, &old).await;
     let scheduled = app
         .call(
             "POST",

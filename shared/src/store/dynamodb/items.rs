@@ -309,6 +309,7 @@ mod tests {
                 attr::REVISION,
                 attr::WRITES,
                 "auditHead",
+                "deliveryKey",
             ],
         );
         pinned(
