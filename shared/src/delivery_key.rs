@@ -192,7 +192,7 @@ pub const JWE_ENC: &str = "A256GCM";
 
 /// RFC 7518 §4.6.2's Concat KDF for a 256-bit key: `OtherInfo` is the length-prefixed
 /// `AlgorithmID`, empty `PartyUInfo` and `PartyVInfo`, and the key length in bits.
-fn concat_kdf_key(shared: &[u8], algorithm: &str) -> Result<[u8; 32]> {
+pub(crate) fn concat_kdf_key(shared: &[u8], algorithm: &str) -> Result<[u8; 32]> {
     concat_kdf_bits(shared, algorithm, b"", b"")
 }
 

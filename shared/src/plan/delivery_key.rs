@@ -10,7 +10,7 @@ use crate::audit::{AuditAction, Happened};
 use crate::change::{ChangeBuilder, KeyChange};
 use crate::delivery_key::{DeliveryKey, PublicJwk, Registration};
 use crate::error::{Conflict, Result};
-use crate::key::{Key, KeyStatus};
+use crate::key::Key;
 use crate::notification::{Notification, OutboxMessage};
 
 /// What a registration came to.
@@ -31,12 +31,7 @@ pub fn plan_delivery_key(
     registration: Registration,
     act: Act<'_>,
 ) -> Result<DeliveryKeyChange> {
-    match key.status {
-        KeyStatus::Revoked => return Err(Conflict::KeyRevoked.into()),
-        KeyStatus::Expired => return Err(Conflict::KeyExpired.into()),
-        KeyStatus::Active if key.has_expired(act.now) => return Err(Conflict::KeyExpired.into()),
-        KeyStatus::Active => {}
-    }
+    super::check_key_live(&key, act.now)?;
     let thumbprint = jwk.thumbprint();
     let before = key.delivery_key.as_ref().map(|d| d.thumbprint.clone());
     match (&before, registration) {
@@ -72,7 +67,7 @@ mod tests {
     use super::*;
     use crate::error::Error;
     use crate::ids::{Actor, KeyId};
-    use crate::key::KeyClass;
+    use crate::key::{KeyClass, KeyStatus};
     use crate::notification::NotificationType;
     use crate::plan::fixtures::{act, actor, key, now};
     use serde_json::Value;

@@ -22,9 +22,9 @@ use serde_json::{json, Value};
 use crate::audit::{AuditAction, Happened};
 use crate::change::ChangeBuilder;
 use crate::config::Policy;
-use crate::error::Result;
+use crate::error::{Conflict, Result};
 use crate::ids::{Actor, Reason, RotationId};
-use crate::key::Key;
+use crate::key::{Key, KeyStatus};
 use crate::notification::{Notification, NotificationType, OutboxMessage};
 use crate::rotation::{Rotation, RotationCommand, RotationStatus};
 use crate::secret::{LookupHash, Verifier};
@@ -193,6 +193,16 @@ pub(crate) fn record_naming(
                 OutboxMessage::DeleteVaultSecret { name: name.clone() },
             );
         }
+    }
+}
+
+/// Refuses a change to a key that no longer works: revoked, or past its own expiry.
+pub(crate) fn check_key_live(key: &Key, now: Timestamp) -> Result<()> {
+    match key.status {
+        KeyStatus::Revoked => Err(Conflict::KeyRevoked.into()),
+        KeyStatus::Expired => Err(Conflict::KeyExpired.into()),
+        KeyStatus::Active if key.has_expired(now) => Err(Conflict::KeyExpired.into()),
+        KeyStatus::Active => Ok(()),
     }
 }
 

@@ -10,9 +10,9 @@ use serde_json::{json, Map, Value};
 use super::Act;
 use crate::audit::{AuditAction, Happened};
 use crate::change::{ChangeBuilder, KeyChange};
-use crate::error::{Conflict, Error, Result};
+use crate::error::{Error, Result};
 use crate::ids::{KeyName, Scope};
-use crate::key::{Key, KeyStatus};
+use crate::key::Key;
 use crate::plan::MAX_SCOPES;
 use crate::time::Timestamp;
 
@@ -51,12 +51,7 @@ pub fn plan_update(
     if_revision: Option<u64>,
     act: Act<'_>,
 ) -> Result<Option<KeyChange>> {
-    match key.status {
-        KeyStatus::Revoked => return Err(Conflict::KeyRevoked.into()),
-        KeyStatus::Expired => return Err(Conflict::KeyExpired.into()),
-        KeyStatus::Active if key.has_expired(act.now) => return Err(Conflict::KeyExpired.into()),
-        KeyStatus::Active => {}
-    }
+    super::check_key_live(&key, act.now)?;
     let mut updated = key.clone();
     if let Some(name) = &patch.name {
         updated.name = name.clone();
@@ -181,7 +176,9 @@ fn changed_attributes(was: &Key, is: &Key) -> (Map<String, Value>, Map<String, V
 mod tests {
     use super::*;
     use crate::change::SecretWrite;
+    use crate::error::Conflict;
     use crate::key::KeyClass;
+    use crate::key::KeyStatus;
     use crate::plan::fixtures::{act, actor, key, now};
 
     fn scopes(names: &[&str]) -> Vec<Scope> {

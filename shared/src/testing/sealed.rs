@@ -9,7 +9,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 /// A delivery key pair: the private half stays with the test (the client).
 pub struct DeliveryKeyPair {
@@ -52,14 +51,10 @@ impl DeliveryKeyPair {
         point.extend(decode(header["epk"]["y"].as_str()?)?);
         let epk = p256::PublicKey::from_sec1_bytes(&point).ok()?;
         let shared = p256::ecdh::diffie_hellman(self.secret.to_nonzero_scalar(), epk.as_affine());
-        let mut other = Vec::new();
-        for part in [b"ECDH-ES+A256KW".as_slice(), b"", b""] {
-            other.extend_from_slice(&(part.len() as u32).to_be_bytes());
-            other.extend_from_slice(part);
-        }
-        other.extend_from_slice(&256u32.to_be_bytes());
-        let mut kek = [0u8; 32];
-        concat_kdf::derive_key_into::<Sha256>(shared.raw_secret_bytes(), &other, &mut kek).ok()?;
+        // The KDF is the sealing side's own, checked against RFC 7518 appendix C.
+        let kek =
+            crate::delivery_key::concat_kdf_key(shared.raw_secret_bytes(), header["alg"].as_str()?)
+                .ok()?;
         let mut cek = [0u8; 32];
         aes_kw::KekAes256::from(kek)
             .unwrap(&decode(wrapped)?, &mut cek)
