@@ -489,6 +489,28 @@ async fn the_portal_shows_the_keys_and_a_click_reveals_the_held_secret_once() {
     let mut expected = vec![json!(key), json!(calm)];
     expected.sort_by_key(|v| v.as_str().unwrap().to_owned());
     assert_eq!(rows, Value::Array(expected));
+    // The key with a delivery key names it by its thumbprint; the other says it has none.
+    let thumbprint = stack.admin("GET", &format!("/v1/keys/{key}"), None).await["key"]
+        ["deliveryKey"]["thumbprint"]
+        .clone();
+    assert!(thumbprint.is_string(), "{thumbprint}");
+    assert_eq!(
+        browser
+            .eval(&format!(
+                "[...document.querySelectorAll('tr[data-key=\"{key}\"] [data-delivery-key]')].map(d => d.dataset.deliveryKey)"
+            ))
+            .await,
+        json!([thumbprint])
+    );
+    let calm_row = browser
+        .eval(&format!(
+            "document.querySelector('tr[data-key=\"{calm}\"]').textContent"
+        ))
+        .await;
+    assert!(
+        calm_row.as_str().unwrap().contains("no delivery key"),
+        "{calm_row}"
+    );
     // Deadlines count down.
     browser
         .wait_for("[...document.querySelectorAll('[data-deadline]')].every(s => /\\d+h \\d\\dm/.test(s.textContent))")
