@@ -211,3 +211,42 @@ async fn a_forced_completion_is_audited_and_keeps_the_held_secret() {
         .unwrap();
     assert_eq!(code(&f, new_secret.expose()).await, "VALID");
 }
+
+/// What a polling client costs: `GET /v1/self/key` and each fetch of the sealed
+/// successor read a fixed number of items, however many keys and rotations the table
+/// holds, and a fetch after the first writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn polling_and_fetching_cost_the_same_in_a_crowded_table() {
+    let f = fixture().await;
+    let issued = issue(&f).await;
+    self_service_rotation(&f, &issued.key.id, 3_600).await;
+    let old = issued.secret.expose();
+    fetch_successor(&f, old).await;
+
+    let measure = || async {
+        let (reads, writes) = (f.read_count(), f.write_count());
+        let polled = f.keyroll.self_key(old).await.expect("self key");
+        assert!(polled.successor.is_some());
+        let after_poll = f.read_count();
+        fetch_successor(&f, old).await;
+        (
+            after_poll - reads,
+            f.read_count() - after_poll,
+            f.write_count() - writes,
+        )
+    };
+    let quiet = measure().await;
+    for _ in 0..25 {
+        let other = issue(&f).await;
+        self_service_rotation(&f, &other.key.id, 3_600).await;
+    }
+    let crowded = measure().await;
+    assert_eq!(quiet, crowded, "(poll reads, fetch reads, writes)");
+    let (poll_reads, fetch_reads, writes) = crowded;
+    assert_eq!(writes, 0, "a repeated fetch is already delivered");
+    if f.dynamo.is_some() {
+        // The secret record, the key, and its rotation through the rotation's pointer
+        // item; a fetch reads the same four.
+        assert_eq!((poll_reads, fetch_reads), (4, 4));
+    }
+}

@@ -46,6 +46,16 @@ impl Fixture {
         }
     }
 
+    /// Reads the store has been asked for: every DynamoDB GetItem and Query page, or
+    /// every in-memory read of a key or key list (the in-memory store counts only those).
+    pub fn read_count(&self) -> u64 {
+        match (&self.dynamo, &self.memory) {
+            (Some(dynamo), _) => dynamo.read_count(),
+            (None, Some(memory)) => memory.reads().0,
+            (None, None) => unreachable!("every fixture has a store"),
+        }
+    }
+
     /// Transactions the store has been asked for: every DynamoDB write request (an
     /// import writes nothing else), or every in-memory commit and batch of creations.
     pub fn transaction_count(&self) -> u64 {
