@@ -3,6 +3,11 @@
 
 use std::collections::BTreeSet;
 
+#[path = "template/alarms.rs"]
+mod alarms;
+#[path = "template/parameters.rs"]
+mod parameters;
+
 use keyroll_core::store::dynamodb::schema::TABLE;
 use serde_yaml::Value;
 

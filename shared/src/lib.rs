@@ -56,7 +56,7 @@ pub mod scan;
 pub mod secret;
 pub mod service;
 pub mod store;
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod time;
 pub mod usage;

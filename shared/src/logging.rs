@@ -1,7 +1,9 @@
 //! Logging for the Lambda functions: one JSON object per line (CloudWatch Logs
-//! Insights can query every field), no timestamps (Lambda adds its own). Nothing secret
-//! is ever a field: secrets are `RawSecret`, which has no `Display` and a redacting
-//! `Debug`.
+//! Insights can query every field), each with an RFC 3339 `timestamp` and its `level`.
+//! Lambda's log-level filter reads both: a line without a valid timestamp counts as
+//! INFO whatever it says, so at `LogLevel` WARN every alert would be dropped. Nothing
+//! secret is ever a field: secrets are `RawSecret`, which has no `Display` and a
+//! redacting `Debug`.
 //!
 //! Lambda's advanced logging controls are honoured: `AWS_LAMBDA_LOG_LEVEL` (set by the
 //! function's `LoggingConfig.ApplicationLogLevel`) wins over `RUST_LOG`, and
@@ -107,13 +109,28 @@ pub fn init_lambda() {
         std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
         std::env::var("RUST_LOG").ok().as_deref(),
     );
-    let filter = EnvFilter::try_new(&directive).unwrap_or_else(|_| EnvFilter::new("info"));
+    let format = log_format(std::env::var("AWS_LAMBDA_LOG_FORMAT").ok().as_deref());
+    tracing::subscriber::set_global_default(subscriber(&directive, format, std::io::stdout))
+        .unwrap_or_else(|e| eprintln!("logging was already set up: {e}"));
+}
+
+/// The functions' subscriber writing to `writer`: JSON lines with `timestamp` (RFC 3339,
+/// UTC) and `level`, or plain lines without a time (Lambda prefixes its own).
+pub fn subscriber<W>(
+    directive: &str,
+    format: LogFormat,
+    writer: W,
+) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = EnvFilter::try_new(directive).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .without_time();
-    match log_format(std::env::var("AWS_LAMBDA_LOG_FORMAT").ok().as_deref()) {
-        LogFormat::Json => builder.json().with_current_span(false).init(),
-        LogFormat::Text => builder.with_ansi(false).init(),
+        .with_writer(writer);
+    match format {
+        LogFormat::Json => Box::new(builder.json().with_current_span(false).finish()),
+        LogFormat::Text => Box::new(builder.without_time().with_ansi(false).finish()),
     }
 }
 
@@ -188,6 +205,35 @@ mod tests {
         assert_eq!(
             levels(&filter_directive(None, None)),
             ("info".into(), "info".into())
+        );
+    }
+
+    /// Lambda filters JSON lines by `level` only when `timestamp` is valid RFC 3339:
+    /// an alert must carry both or `LogLevel` WARN drops it as INFO.
+    #[test]
+    fn json_lines_carry_an_rfc3339_timestamp_and_their_level() {
+        let captured = crate::testing::logs::CapturedLogs::default();
+        let subscriber = subscriber(
+            &filter_directive(Some("WARN"), None),
+            LogFormat::Json,
+            captured.clone(),
+        );
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("dropped at WARN");
+            tracing::error!(alert = "rotation_failed", "kept");
+        });
+        let text = captured.text();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        assert_eq!(lines[0]["level"], "ERROR");
+        assert_eq!(lines[0]["fields"]["alert"], "rotation_failed");
+        let timestamp = lines[0]["timestamp"].as_str().unwrap();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(timestamp).is_ok(),
+            "{timestamp}"
         );
     }
 

@@ -7,6 +7,13 @@ use serde_json::{json, Map, Value};
 /// The EMF namespace of every keyroll metric.
 pub const NAMESPACE: &str = "keyroll";
 
+/// The Lambda log level an EMF line carries. Lambda's log-level filter drops a line
+/// below the function's `LogLevel`, and a line without a level counts as INFO: at WARN
+/// every metric (and the alarms on them) would go dark. Metrics are not logs, so they
+/// carry the one level no `LogLevel` drops; no keyroll log line is ever FATAL, so in
+/// Logs Insights `level = "FATAL"` finds exactly the metric lines.
+pub const EMF_LEVEL: &str = "FATAL";
+
 /// One EMF document: `metrics` (name, value, unit) under the `Function` dimension,
 /// with the invocation's request id as a plain property (searchable in Logs Insights,
 /// not a dimension, so it costs no metric cardinality).
@@ -27,6 +34,15 @@ pub fn emf_line(
                 "Metrics": metrics.iter().map(|(name, _, unit)| json!({"Name": name, "Unit": unit})).collect::<Vec<_>>(),
             }],
         }),
+    );
+    document.insert("level".into(), Value::from(EMF_LEVEL));
+    document.insert(
+        "timestamp".into(),
+        Value::from(
+            chrono::DateTime::from_timestamp_millis(timestamp_ms as i64)
+                .unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        ),
     );
     document.insert("Function".into(), Value::from(function));
     document.insert("requestId".into(), Value::from(request_id));
@@ -69,6 +85,9 @@ mod tests {
         );
         assert_eq!(value["_aws"]["Timestamp"], 1_700_000_000_000u64);
         assert_eq!(value["Function"], "processor");
+        // Lambda's log-level filter keeps it at every LogLevel.
+        assert_eq!(value["level"], "FATAL");
+        assert_eq!(value["timestamp"], "2023-11-14T22:13:20.000Z");
         assert_eq!(value["requestId"], "8906f98f-d01b-4194-8df9-7d2bad5d3a88");
         assert_eq!(value["RotationsStarted"], 3.0);
         assert!(!line.contains('\n'), "one line");

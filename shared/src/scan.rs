@@ -249,6 +249,9 @@ pub async fn scan(keyroll: &Keyroll, options: ScanOptions) -> Result<ScanReport>
             }
         }
     }
+    if incomplete {
+        tracing::error!(alert = "scan_incomplete", scheduled, warned, started_late, failed, "the compliance scan stopped at its deadline before reaching every key; overdue keys it did not reach wait for the next scan (run POST /v1/admin/scan to carry on now)");
+    }
     let settled = if incomplete {
         0
     } else {

@@ -3,6 +3,7 @@
 //! with a one-second minimum grace, unless told otherwise. Only with the `testing`
 //! feature (dev-dependencies enable it); nothing in production builds it.
 
+pub mod logs;
 pub mod sealed;
 
 use std::collections::HashMap;

@@ -15,7 +15,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     keyroll_core::logging::init_lambda();
     let config = Config::from_env()?;
     let customers = customer_access()?;
-    let sdk = keyroll_core::aws::load_config().await;
+    let sdk = keyroll_core::aws::load_config_for(keyroll_core::aws::Function::Api).await;
     let queue: Option<Arc<dyn NotificationQueue>> = config.queue_url.clone().map(|url| {
         Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), url)) as Arc<dyn NotificationQueue>
     });

@@ -11,7 +11,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 async fn main() -> Result<(), lambda_runtime::Error> {
     keyroll_core::logging::init_lambda();
     let config = Config::from_env()?;
-    let sdk = keyroll_core::aws::load_config().await;
+    let sdk = keyroll_core::aws::load_config_for(keyroll_core::aws::Function::Authorizer).await;
     let deps = Deps::new(Arc::new(keyroll_core::aws::keyroll_on_dynamodb(
         config, &sdk,
     )));

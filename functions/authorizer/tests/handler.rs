@@ -441,26 +441,11 @@ async fn every_allowed_request_is_attributed_to_its_caller() {
     );
 }
 
-/// A log sink for one test: every line any crate writes, at every level.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Verification with callers, at TRACE: no log line carries a secret (presented, old,
 /// new, or one a careless client put in its User-Agent) or a caller's full address.
 #[tokio::test]
 async fn no_log_line_at_any_level_carries_a_secret_or_an_address() {
-    let logs = Captured::default();
+    let logs = keyroll_core::testing::logs::CapturedLogs::default();
     let sink = logs.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -513,7 +498,7 @@ async fn no_log_line_at_any_level_carries_a_secret_or_an_address() {
     assert!(!callers.callers.is_empty());
     let stored = format!("{:?}", callers.callers);
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(!text.is_empty(), "the subscriber saw the verification");
     for (what, needle) in [
         ("the old secret", &old[..20]),

@@ -16,7 +16,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 async fn main() -> Result<(), lambda_runtime::Error> {
     keyroll_core::logging::init_lambda();
     let config = Config::from_env()?;
-    let sdk = keyroll_core::aws::load_config().await;
+    let sdk = keyroll_core::aws::load_config_for(keyroll_core::aws::Function::Notifier).await;
     let store = Arc::new(DynamoStore::new(
         keyroll_core::aws::dynamodb_client(&sdk),
         config.table_name.clone(),

@@ -15,7 +15,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .queue_url
         .clone()
         .ok_or("configuration: KEYROLL_QUEUE_URL is required by the processor")?;
-    let sdk = keyroll_core::aws::load_config().await;
+    let sdk = keyroll_core::aws::load_config_for(keyroll_core::aws::Function::Processor).await;
     let keyroll = keyroll_core::aws::keyroll(config, &sdk)?;
     let deps = Deps {
         keyroll: Arc::new(keyroll),

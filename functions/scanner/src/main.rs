@@ -10,7 +10,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 async fn main() -> Result<(), lambda_runtime::Error> {
     keyroll_core::logging::init_lambda();
     let config = Config::from_env()?;
-    let sdk = keyroll_core::aws::load_config().await;
+    let sdk = keyroll_core::aws::load_config_for(keyroll_core::aws::Function::Scanner).await;
     let keyroll = keyroll_core::aws::keyroll(config, &sdk)?;
     let deps = Deps {
         keyroll: Arc::new(keyroll),

@@ -142,7 +142,7 @@ async fn bounded_write(
         Ok(Err(error)) => {
             // An alarm watches these: a use write refused for good (an IAM condition,
             // say) would silently stop usage-based completion and delivery checks.
-            tracing::warn!(alert = "use_write_failed", error = %crate::error::Chain(&error), "recording {what} failed; retried next minute");
+            tracing::error!(alert = "use_write_failed", error = %crate::error::Chain(&error), "recording {what} failed; retried next minute");
             false
         }
         Err(_) => {
