@@ -5,6 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+#[path = "notifier/starvation.rs"]
+mod starvation;
+
 use keyroll_core::delivery::AttemptOutcome;
 use keyroll_core::ids::{Actor, KeyName, OrganizationId};
 use keyroll_core::notification::Notification;

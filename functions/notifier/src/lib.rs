@@ -17,15 +17,27 @@ use serde_json::Value;
 /// Stop starting retries this long before the Lambda deadline.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
 
+/// How long a batch's deliveries are attempted after its messages are recorded: two
+/// waves of the longest attempt. What is left waits for the retry schedule (every
+/// minute), so a batch holds its messages and its poller's slot for seconds, not for
+/// the whole timeout, whatever its destinations do.
+pub const BATCH_ATTEMPTS: Duration = Duration::from_secs(20);
+
 /// Everything an invocation needs, built once per container.
 pub struct Deps {
     pub notifier: Notifier,
 }
 
-/// One SQS batch: what could not be recorded comes back as a batch item failure. A
-/// FIFO queue keeps a key's messages in order only if nothing after a failure goes
-/// through: once a message of a key (its message group) fails, the rest of that group
-/// in the batch is handed back too; and so is everything not started by `stop_at`.
+/// One SQS batch, in two steps. First every message is recorded (feed entry and
+/// deliveries, store writes only): what could not be comes back as a batch item
+/// failure. A FIFO queue keeps a key's messages in order only if nothing after a
+/// failure goes through: once a message of a key (its message group) fails, the rest of
+/// that group in the batch is handed back too; and so is everything not recorded by
+/// `stop_at`. Then the recorded deliveries are attempted together, fairly between
+/// organisations, until `stop_at`; what is not attempted waits for the retry schedule,
+/// never in the queue, so one organisation's endpoints that never answer cannot push
+/// another's messages back into it (or, after five receives, into the dead-letter
+/// queue).
 pub async fn handle_batch(
     deps: &Deps,
     event: SqsEvent,
@@ -34,6 +46,7 @@ pub async fn handle_batch(
     let mut response = SqsBatchResponse::default();
     let mut report = NotifyReport::default();
     let mut failed_groups: HashSet<String> = HashSet::new();
+    let mut pending = Vec::new();
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
         let group = record.attributes.get("MessageGroupId").cloned();
@@ -67,10 +80,11 @@ pub async fn handle_batch(
                 continue;
             }
         };
-        match deps.notifier.accept(&notification).await {
-            Ok(done) => {
-                tracing::info!(event_id = %notification.event_id, kind = notification.kind_name(), delivered = done.delivered, retrying = done.retrying, failed = done.failed, skipped = done.skipped, "notification accepted");
-                report.merge(done);
+        match deps.notifier.record(&notification).await {
+            Ok(recorded) => {
+                tracing::info!(event_id = %notification.event_id, kind = notification.kind_name(), deliveries = recorded.pending.len(), skipped = recorded.skipped, "notification recorded");
+                report.skipped += recorded.skipped;
+                pending.extend(recorded.pending);
             }
             Err(error) => {
                 tracing::warn!(event_id = %notification.event_id, error = %keyroll_core::error::Chain(&error), "notification not recorded; the queue redelivers it");
@@ -78,6 +92,8 @@ pub async fn handle_batch(
             }
         }
     }
+    let attempts_until = stop_at.map(|at| at.min(Instant::now() + BATCH_ATTEMPTS));
+    report.merge(deps.notifier.attempt_fairly(pending, attempts_until).await);
     (response, report)
 }
 
@@ -106,6 +122,7 @@ pub async fn handle(
         retrying = report.retrying,
         failed = report.failed,
         skipped = report.skipped,
+        deferred = report.deferred,
         "notifier retry run"
     );
     emf(&context.request_id, &report, 0);
@@ -123,6 +140,7 @@ fn emf(request_id: &str, report: &NotifyReport, unrecorded: usize) {
                 ("DeliveriesSucceeded", report.delivered as f64, "Count"),
                 ("DeliveriesRetrying", report.retrying as f64, "Count"),
                 ("DeliveriesFailed", report.failed as f64, "Count"),
+                ("DeliveriesDeferred", report.deferred as f64, "Count"),
                 ("NotificationsUnrecorded", unrecorded as f64, "Count"),
             ],
         )

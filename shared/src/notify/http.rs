@@ -1,7 +1,8 @@
 //! Webhooks over HTTPS: every request goes to an address checked against the
 //! [`DestinationPolicy`] at send time (the name is resolved here and the connection
 //! pinned to the address that passed, so re-pointing a name inside the network cannot
-//! work), with a 10-second timeout and no redirects.
+//! work), with the timeout the notifier gives each attempt (at most 10 s), a 2-second
+//! connect timeout and no redirects.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -11,8 +12,9 @@ use async_trait::async_trait;
 use super::{WebhookRequest, WebhookResponse, WebhookSender};
 use crate::contact::DestinationPolicy;
 
-/// The longest a receiver may take to answer.
-pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a connection may take: a receiver that cannot take one in this is down,
+/// and waiting longer only holds a sender's slot.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub struct HttpWebhookSender {
     policy: DestinationPolicy,
@@ -41,12 +43,13 @@ impl HttpWebhookSender {
 
 #[async_trait]
 impl WebhookSender for HttpWebhookSender {
-    async fn post(&self, request: &WebhookRequest) -> WebhookResponse {
+    async fn post(&self, request: &WebhookRequest, timeout: Duration) -> WebhookResponse {
         let started = Instant::now();
         let failed = |error: String| WebhookResponse {
             status: None,
             latency_ms: started.elapsed().as_millis() as u64,
             error: Some(error),
+            timed_out: false,
         };
         let destination = match self.policy.parse_url(&request.url) {
             Ok(destination) => destination,
@@ -57,7 +60,8 @@ impl WebhookSender for HttpWebhookSender {
             Err(error) => return failed(error),
         };
         let client = match reqwest::Client::builder()
-            .timeout(TIMEOUT)
+            .timeout(timeout)
+            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
             .redirect(reqwest::redirect::Policy::none())
             // A proxy would resolve the name itself and defeat the address check.
             .no_proxy()
@@ -80,9 +84,13 @@ impl WebhookSender for HttpWebhookSender {
                 status: Some(response.status().as_u16()),
                 latency_ms: started.elapsed().as_millis() as u64,
                 error: None,
+                timed_out: false,
             },
-            Err(error) if error.is_timeout() => failed("timed out after 10 s".into()),
             Err(error) if error.is_connect() => failed("could not connect".into()),
+            Err(error) if error.is_timeout() => WebhookResponse {
+                timed_out: true,
+                ..failed(format!("no answer within {:.1} s", timeout.as_secs_f64()))
+            },
             Err(error) => failed(format!("request failed: {}", without_url(&error))),
         }
     }

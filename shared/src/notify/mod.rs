@@ -12,10 +12,10 @@
 //! `webhook-id`, on which receivers deduplicate).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use futures::stream::{self, StreamExt};
+use futures::stream::{FuturesUnordered, StreamExt};
 use serde::Serialize;
 
 use crate::contact::{Contact, WebhookEndpoint};
@@ -32,13 +32,24 @@ use crate::time::{Clock, Timestamp};
 use crate::vault::SecretVault;
 use crate::webhook::{signature_header, SigningSecret};
 
+pub mod breaker;
+pub mod fair;
 #[cfg(feature = "webhooks")]
 pub mod http;
 pub mod mailer;
 #[cfg(feature = "ses")]
 pub mod ses;
 
+use breaker::{Breaker, BreakerSettings};
+use fair::FairQueue;
 pub use mailer::{MailError, Mailer};
+
+/// The longest a webhook receiver may take to answer.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An attempt is not started with less time than this left: recording its outcome
+/// needs a moment too.
+const SHORTEST_ATTEMPT: Duration = Duration::from_secs(1);
 
 /// One signed webhook request.
 #[derive(Debug, Clone)]
@@ -54,12 +65,15 @@ pub struct WebhookResponse {
     pub status: Option<u16>,
     pub latency_ms: u64,
     pub error: Option<String>,
+    /// The receiver took the connection and never answered within the timeout.
+    pub timed_out: bool,
 }
 
-/// The webhook port: one POST, never an error, the outcome in the response.
+/// The webhook port: one POST that gives up after `timeout`, never an error, the
+/// outcome in the response.
 #[async_trait]
 pub trait WebhookSender: Send + Sync {
-    async fn post(&self, request: &WebhookRequest) -> WebhookResponse;
+    async fn post(&self, request: &WebhookRequest, timeout: Duration) -> WebhookResponse;
 }
 
 /// How the notifier behaves.
@@ -71,6 +85,11 @@ pub struct NotifierSettings {
     pub claim_seconds: u64,
     /// Deliveries attempted at once.
     pub concurrency: usize,
+    /// Of those, at most this many for one organisation, so others always get a slot.
+    pub per_organization: usize,
+    /// The longest one webhook attempt may take (less when the run has less left).
+    pub attempt_timeout: Duration,
+    pub breaker: BreakerSettings,
 }
 
 impl Default for NotifierSettings {
@@ -79,6 +98,9 @@ impl Default for NotifierSettings {
             retry_seconds: crate::delivery::DEFAULT_RETRY_SECONDS.to_vec(),
             claim_seconds: 60,
             concurrency: 8,
+            per_organization: 4,
+            attempt_timeout: ATTEMPT_TIMEOUT,
+            breaker: BreakerSettings::default(),
         }
     }
 }
@@ -93,15 +115,21 @@ pub struct NotifyReport {
     pub failed: u64,
     /// Deliveries another sender held, or already done: nothing sent.
     pub skipped: u64,
+    /// Deliveries left for the retry schedule without an attempt: the run ran out of
+    /// time, their destination failed earlier in the run or its circuit is open.
+    pub deferred: u64,
 }
 
 impl NotifyReport {
-    fn add(&mut self, outcome: Option<AttemptOutcome>) {
-        match outcome {
-            Some(AttemptOutcome::Delivered) => self.delivered += 1,
-            Some(AttemptOutcome::Retrying) => self.retrying += 1,
-            Some(AttemptOutcome::Failed) => self.failed += 1,
-            None => self.skipped += 1,
+    fn add(&mut self, attempted: &Attempted) {
+        match attempted {
+            Attempted::Done { outcome, .. } => match outcome {
+                AttemptOutcome::Delivered => self.delivered += 1,
+                AttemptOutcome::Retrying => self.retrying += 1,
+                AttemptOutcome::Failed => self.failed += 1,
+            },
+            Attempted::HeldElsewhere => self.skipped += 1,
+            Attempted::Postponed { .. } => self.deferred += 1,
         }
     }
 
@@ -111,7 +139,53 @@ impl NotifyReport {
         self.retrying += other.retrying;
         self.failed += other.failed;
         self.skipped += other.skipped;
+        self.deferred += other.deferred;
     }
+}
+
+/// What became of one delivery a wave handed out.
+enum Attempted {
+    /// Sent, and its outcome recorded; `retry_at` when it is due again.
+    Done {
+        outcome: AttemptOutcome,
+        retry_at: Option<Timestamp>,
+    },
+    /// Another sender holds it, or it is done: nothing sent.
+    HeldElsewhere,
+    /// Not sent: its endpoint's circuit is open until `until`, when it is due again.
+    Postponed { until: Timestamp },
+}
+
+impl Attempted {
+    fn delivered(&self) -> bool {
+        matches!(
+            self,
+            Attempted::Done {
+                outcome: AttemptOutcome::Delivered,
+                ..
+            }
+        )
+    }
+
+    /// When the destination's other deliveries should be tried, if it failed now.
+    fn destination_due_again(&self) -> Option<Timestamp> {
+        match self {
+            Attempted::Done {
+                outcome: AttemptOutcome::Retrying,
+                retry_at,
+            } => *retry_at,
+            Attempted::Postponed { until } => Some(*until),
+            _ => None,
+        }
+    }
+}
+
+/// What recording a notification left to attempt.
+pub struct Recorded {
+    /// Its deliveries that are due now.
+    pub pending: Vec<Delivery>,
+    /// Deliveries seen before and not due (a redelivered message).
+    pub skipped: u64,
 }
 
 pub struct Notifier {
@@ -121,6 +195,7 @@ pub struct Notifier {
     vault: Arc<dyn SecretVault>,
     clock: Arc<dyn Clock>,
     settings: NotifierSettings,
+    breaker: Breaker,
 }
 
 impl Notifier {
@@ -140,6 +215,7 @@ impl Notifier {
             webhooks,
             vault,
             clock,
+            breaker: Breaker::new(settings.breaker),
             settings,
         }
     }
@@ -149,6 +225,19 @@ impl Notifier {
     /// retry); `Err` when the store could not record it, and the message should come
     /// back.
     pub async fn accept(&self, notification: &Notification) -> Result<NotifyReport> {
+        let recorded = self.record(notification).await?;
+        let mut report = self.attempt_fairly(recorded.pending, None).await;
+        report.skipped += recorded.skipped;
+        Ok(report)
+    }
+
+    /// Records one notification from the queue: its feed entry and one delivery per
+    /// interested destination, nothing sent. Once it returns `Ok` the message may be
+    /// deleted: every delivery is durable and due, and what no wave attempts the retry
+    /// schedule does. A batch records all its messages first and then attempts their
+    /// deliveries together ([`Notifier::attempt_fairly`]), so a slow destination can
+    /// never hold a message, nor another organisation's, in the queue.
+    pub async fn record(&self, notification: &Notification) -> Result<Recorded> {
         let now = self.clock.now();
         self.store
             .add_to_feed(&FeedEntry {
@@ -176,7 +265,7 @@ impl Notifier {
                 .filter(|w| w.wants(notification.kind))
                 .map(|w| Target::Webhook { webhook_id: w.id }),
         );
-        let mut report = NotifyReport::default();
+        let mut skipped = 0;
         let mut pending = Vec::new();
         for target in targets {
             let delivery = Delivery::new(notification.clone(), target.clone(), now);
@@ -190,12 +279,11 @@ impl Notifier {
                     .await?
                 {
                     Some(existing) if existing.claimable(now) => pending.push(existing),
-                    _ => report.skipped += 1,
+                    _ => skipped += 1,
                 }
             }
         }
-        report.merge(self.attempt_all(pending).await?);
-        Ok(report)
+        Ok(Recorded { pending, skipped })
     }
 
     /// Attempts every delivery whose retry is due, until `stop_at`.
@@ -221,7 +309,7 @@ impl Notifier {
                     }
                 }
                 let claimed = pending.len();
-                report.merge(self.attempt_all(pending).await?);
+                report.merge(self.attempt_fairly(pending, stop_at).await);
                 // A full page all held by other senders would be read again: stop.
                 if !full || claimed == 0 {
                     break;
@@ -231,32 +319,109 @@ impl Notifier {
         Ok(report)
     }
 
-    async fn attempt_all(&self, deliveries: Vec<Delivery>) -> Result<NotifyReport> {
-        let outcomes: Vec<Result<Option<AttemptOutcome>>> = stream::iter(deliveries)
-            .map(|delivery| self.attempt(delivery))
-            .buffer_unordered(self.settings.concurrency.max(1))
-            .collect()
-            .await;
+    /// Attempts `deliveries` in waves until `stop_at`: organisations take turns, none
+    /// holds more than its share of the slots, a destination gets one attempt at a
+    /// time and none after one that failed (its other deliveries are postponed to its
+    /// retry), and each attempt's timeout is capped by the time left. What is not
+    /// started stays due for the retry schedule. Never an error: a delivery whose
+    /// outcome could not be recorded is retried once its claim lapses.
+    pub async fn attempt_fairly(
+        &self,
+        deliveries: Vec<Delivery>,
+        stop_at: Option<Instant>,
+    ) -> NotifyReport {
+        let mut queue = FairQueue::new(deliveries, self.settings.per_organization);
+        let mut in_flight = FuturesUnordered::new();
         let mut report = NotifyReport::default();
-        for outcome in outcomes {
-            report.add(outcome?);
+        let mut out_of_time = false;
+        loop {
+            while !out_of_time && in_flight.len() < self.settings.concurrency.max(1) {
+                let Some(delivery) = queue.take_next() else {
+                    break;
+                };
+                let Some(timeout) = self.time_for_attempt(stop_at) else {
+                    out_of_time = true;
+                    report.deferred += 1;
+                    break;
+                };
+                in_flight.push(async move {
+                    let attempted = self.attempt(delivery.clone(), timeout).await;
+                    (delivery, attempted)
+                });
+            }
+            let Some((delivery, attempted)) = in_flight.next().await else {
+                break;
+            };
+            let attempted = match attempted {
+                Ok(attempted) => attempted,
+                Err(error) => {
+                    tracing::warn!(event_id = delivery.event_id(), target = delivery.target.id(), error = %crate::error::Chain(&error), "a delivery's attempt could not be recorded; it is tried again once its claim lapses");
+                    report.deferred += 1;
+                    report.deferred += queue.finished(&delivery, false).len() as u64;
+                    continue;
+                }
+            };
+            report.add(&attempted);
+            let left = queue.finished(&delivery, attempted.delivered());
+            report.deferred += left.len() as u64;
+            if let Some(until) = attempted.destination_due_again() {
+                for waiting in left {
+                    self.postpone(waiting, until).await;
+                }
+            }
         }
-        Ok(report)
+        report.deferred += queue.remaining().len() as u64;
+        report
     }
 
-    /// Claims, sends, records. `None`: another sender had it.
-    async fn attempt(&self, mut delivery: Delivery) -> Result<Option<AttemptOutcome>> {
+    /// How long the next attempt may take: the attempt timeout, or less when the run
+    /// has less left; `None` when too little is left to start one.
+    fn time_for_attempt(&self, stop_at: Option<Instant>) -> Option<Duration> {
+        let left = match stop_at {
+            Some(at) => at.saturating_duration_since(Instant::now()),
+            None => return Some(self.settings.attempt_timeout),
+        };
+        (left >= SHORTEST_ATTEMPT).then(|| left.min(self.settings.attempt_timeout))
+    }
+
+    /// Moves a due delivery to `until` without an attempt (its destination is failing
+    /// now): the retry schedule's next pages then reach other deliveries. Best effort:
+    /// a delivery another sender changed meanwhile is left as it is.
+    async fn postpone(&self, mut delivery: Delivery, until: Timestamp) {
+        if delivery.next_attempt_at.is_some_and(|at| at >= until) {
+            return;
+        }
+        let read_version = delivery.version;
+        delivery.next_attempt_at = Some(until);
+        delivery.version += 1;
+        if let Err(error) = self.store.update_delivery(&delivery, read_version).await {
+            if !matches!(error, StoreError::Conflict) {
+                tracing::warn!(event_id = delivery.event_id(), error = %crate::error::Chain(&error), "a delivery could not be postponed; it stays due");
+            }
+        }
+    }
+
+    /// Claims, sends, records.
+    async fn attempt(&self, mut delivery: Delivery, timeout: Duration) -> Result<Attempted> {
         let now = self.clock.now();
+        if let Target::Webhook { webhook_id } = &delivery.target {
+            if let Some(open_until) = self.breaker.open_until(webhook_id.as_str(), Instant::now()) {
+                let wait = open_until.saturating_duration_since(Instant::now());
+                let until = now.plus_seconds(wait.as_secs().max(1));
+                self.postpone(delivery, until).await;
+                return Ok(Attempted::Postponed { until });
+            }
+        }
         // Claim it first, so a racing run leaves it alone.
         let read_version = delivery.version;
         delivery.claimed_until = Some(now.plus_seconds(self.settings.claim_seconds));
         delivery.version += 1;
         match self.store.update_delivery(&delivery, read_version).await {
             Ok(()) => {}
-            Err(StoreError::Conflict) => return Ok(None),
+            Err(StoreError::Conflict) => return Ok(Attempted::HeldElsewhere),
             Err(other) => return Err(other.into()),
         }
-        let sent = self.send(&delivery, now).await?;
+        let sent = self.send(&delivery, now, timeout).await?;
         let jitter = f64::from(crate::random::bytes::<1>()[0]) / 255.0;
         let attempt = delivery.attempts + 1;
         let retry_at = next_attempt(&self.settings.retry_seconds, attempt, now, jitter);
@@ -285,12 +450,15 @@ impl Notifier {
             self.disable_endpoint(&delivery, webhook_id, reason, now)
                 .await?;
         }
-        Ok(Some(decided.outcome))
+        Ok(Attempted::Done {
+            outcome: decided.outcome,
+            retry_at: decided.retry_at,
+        })
     }
 
     /// Sends `delivery`'s notification to its target as it is now (a contact removed or
     /// an endpoint deleted since is refused, not retried).
-    async fn send(&self, delivery: &Delivery, now: Timestamp) -> Result<Sent> {
+    async fn send(&self, delivery: &Delivery, now: Timestamp, timeout: Duration) -> Result<Sent> {
         Ok(match &delivery.target {
             Target::Email { contact_id } => {
                 let contact = self
@@ -307,7 +475,7 @@ impl Notifier {
                     .store
                     .webhook(delivery.organization_id(), webhook_id)
                     .await?;
-                self.send_webhook(&delivery.notification, endpoint.as_ref(), now)
+                self.send_webhook(&delivery.notification, endpoint.as_ref(), now, timeout)
                     .await
             }
         })
@@ -357,6 +525,7 @@ impl Notifier {
         notification: &Notification,
         endpoint: Option<&WebhookEndpoint>,
         now: Timestamp,
+        timeout: Duration,
     ) -> Sent {
         let Some(endpoint) = endpoint else {
             return Sent::refused("", "the endpoint was removed");
@@ -405,7 +574,9 @@ impl Notifier {
             ],
             body,
         };
-        let response = self.webhooks.post(&request).await;
+        let response = self.webhooks.post(&request, timeout).await;
+        self.breaker
+            .record(endpoint.id.as_str(), response.timed_out, Instant::now());
         let verdict = match webhook_verdict(response.status) {
             WebhookVerdict::Delivered => Verdict::Delivered,
             WebhookVerdict::Retry => Verdict::Retry,
