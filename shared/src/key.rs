@@ -147,6 +147,9 @@ pub struct SecretVersion {
     pub last_used_at: Option<Timestamp>,
 }
 
+/// How many revoked versions a key keeps listed (the latest ones).
+pub const RETAINED_REVOKED_VERSIONS: usize = 10;
+
 impl SecretVersion {
     /// A version as it is created: no expiry, never revoked, never used.
     pub fn new(
@@ -335,6 +338,7 @@ impl Key {
     /// A scheduled rotation mints `successor` (already valid, `pending`) and gives the
     /// `old` version its deadline, never a later one than it had.
     pub fn add_successor(&mut self, successor: SecretVersion, old: u32, deadline: Timestamp) {
+        self.prune_revoked();
         self.versions.push(successor);
         if let Some(v) = self.version_mut(old) {
             v.expire_by(deadline);
@@ -361,6 +365,32 @@ impl Key {
         {
             v.revoke(now);
         }
+        self.prune_revoked();
+    }
+
+    /// Forgets all but the latest [`RETAINED_REVOKED_VERSIONS`] revoked versions. The
+    /// key is one DynamoDB item (at most 400 KB, past which no write to it succeeds,
+    /// an emergency rotation's included); a key rotated daily would reach that in about
+    /// four years. Nothing needs the old entries: a revoked secret's own record
+    /// (`SECRET#`) still answers `REVOKED`, the audit trail keeps every change, and
+    /// version numbers keep counting from the highest ever issued, which is never
+    /// pruned (a key's live versions are newer than any revoked one it forgets).
+    pub fn prune_revoked(&mut self) {
+        let mut revoked: Vec<u32> = self
+            .versions
+            .iter()
+            .filter(|v| v.stage == SecretStage::Revoked)
+            .map(|v| v.version)
+            .collect();
+        if revoked.len() <= RETAINED_REVOKED_VERSIONS {
+            return;
+        }
+        revoked.sort_unstable();
+        let keep_from = revoked[revoked.len() - RETAINED_REVOKED_VERSIONS];
+        let newest = self.versions.iter().map(|v| v.version).max();
+        self.versions.retain(|v| {
+            v.stage != SecretStage::Revoked || v.version >= keep_from || Some(v.version) == newest
+        });
     }
 
     /// An emergency: every live secret becomes previous and dies at `deadline` at the
@@ -379,6 +409,7 @@ impl Key {
                 v.expire_by(deadline);
             }
         }
+        self.prune_revoked();
     }
 
     /// Calls off a rotation that has not started: its new secret is revoked and the old
@@ -539,6 +570,52 @@ mod tests {
         version.revoke(at(60));
         version.revoke(at(70));
         assert_eq!(version.revoked_at, Some(at(60)));
+    }
+
+    /// A key rotated 2,000 times (every tenth an emergency) stays a small item: its
+    /// live versions and the latest 10 revoked ones; numbering carries on.
+    #[test]
+    fn a_key_rotated_two_thousand_times_stays_far_below_the_item_limit() {
+        let mut key = crate::plan::fixtures::key(KeyClass::Server);
+        let one_rotation = |key: &mut Key, n: i64| {
+            let now = at(1_767_225_600 + n * 86_400);
+            let number = key.next_version_number();
+            let current = key.current().map(|v| v.version).unwrap();
+            let successor = SecretVersion::new(
+                number,
+                format!("sk_live_{number:08}"),
+                LookupHash::of(&number.to_string()),
+                SecretStage::Pending,
+                SecretOrigin::Generated,
+                now,
+            );
+            if n % 10 == 0 {
+                key.retire_every_secret_by(now, now);
+                key.versions.push(SecretVersion {
+                    stage: SecretStage::Current,
+                    ..successor
+                });
+            } else {
+                key.add_successor(successor, current, now.plus_seconds(3_600));
+                key.promote(number);
+                key.revoke_all_but_current(now.plus_seconds(3_600));
+            }
+        };
+        let size = |key: &Key| serde_json::to_vec(key).unwrap().len();
+        for n in 1..=2_000 {
+            one_rotation(&mut key, n);
+        }
+        let revoked = key
+            .versions
+            .iter()
+            .filter(|v| v.stage == SecretStage::Revoked)
+            .count();
+        assert_eq!(revoked, RETAINED_REVOKED_VERSIONS);
+        assert_eq!(key.current().unwrap().version, 2_001);
+        assert_eq!(key.next_version_number(), 2_002);
+        // JSON of the whole key, attribute names included: what DynamoDB counts is of
+        // the same order. The item limit is 400 KB.
+        assert!(size(&key) < 8 * 1024, "{} bytes", size(&key));
     }
 }
 
