@@ -24,6 +24,7 @@ import zipfile
 from typing import Any
 
 import boto3
+import preflight
 from samtranslator.model.exceptions import InvalidDocumentException
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
@@ -154,7 +155,7 @@ def check_resources(
 ) -> None:
     table = created["KeyrollTable"]
     description = client("dynamodb", moto).describe_table(TableName=table)["Table"]
-    declared = template["Resources"]["KeyrollTable"]["Properties"]
+    declared = preflight.declared_table(template, 7)
     indexes = sorted(
         i["IndexName"] for i in description.get("GlobalSecondaryIndexes", [])
     )
@@ -178,6 +179,44 @@ def check_resources(
             f"the notification queue is not FIFO with a redrive after 5 receives: {attributes}"
         )
     ok(f"queue {queue.rsplit('/', 1)[-1]}: FIFO, dead-letter after 5 receives")
+
+
+def check_preflight(moto: str, stack: str, created: dict[str, str]) -> None:
+    """scripts/preflight on live tables: an older release's (5 indexes) and the stack's."""
+    with open("template.yaml") as f:
+        template = yaml_parse(f.read())
+    dynamodb = client("dynamodb", moto)
+    older = f"{stack}-release-5"
+    declared = preflight.declared_table(template, 5)
+    dynamodb.create_table(
+        TableName=older,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=declared["AttributeDefinitions"],
+        KeySchema=declared["KeySchema"],
+        GlobalSecondaryIndexes=declared["GlobalSecondaryIndexes"],
+    )
+    live = dynamodb.describe_table(TableName=older)["Table"]
+
+    def judged(table: dict[str, Any], indexes: int) -> preflight.Verdict:
+        return preflight.judge(
+            table, preflight.declared_table(template, indexes), indexes
+        )
+
+    straight = judged(live, 7)
+    if straight.safe or straight.next_indexes != 6:
+        fail(f"preflight let a 5-index table take 7 at once: {straight}")
+    if not judged(live, 6).safe:
+        fail(f"preflight refused the one-index step 5 -> 6: {judged(live, 6)}")
+    shrink = judged(live, 4)
+    if shrink.safe:
+        fail("preflight let a deploy delete an index the code uses")
+    current = dynamodb.describe_table(TableName=created["KeyrollTable"])["Table"]
+    if not judged(current, 7).safe:
+        fail(f"preflight refused the stack's own table: {judged(current, 7)}")
+    ok(
+        "preflight: a 5-index table is refused TableIndexes=7 (next: 6), "
+        "allowed 6, refused 4; the stack's table is allowed 7"
+    )
 
 
 def free_port() -> int:
@@ -330,6 +369,7 @@ def main() -> None:
     template = translated(moto, stack)
     created = create_stack(moto, stack, template, f"{stack}-table")
     check_resources(moto, created, template)
+    check_preflight(moto, stack, created)
     rotation_end_to_end(moto, binary, created)
     print("stack-drill: passed")
 

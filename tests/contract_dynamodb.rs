@@ -293,3 +293,96 @@ async fn records_from_before_use_tracking_record_their_use() {
     let record = f.store.secret(&hash).await.unwrap().unwrap();
     assert_eq!(record.daily_uses.get("2026-01-01"), Some(&2));
 }
+
+/// A table an older release wrote: a key from before the organisation and list indexes
+/// (without their attributes) and an idempotency record from before expiry (no `ttl`).
+/// The sweep gives the key its index attributes without changing it, deletes that
+/// record and leaves the current one, and is done.
+#[tokio::test]
+async fn the_sweep_indexes_an_older_releases_keys_and_deletes_its_idempotency_records() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let f = keyroll_tests::fixture::dynamodb().await;
+    let dynamo = f.dynamo.clone().unwrap();
+    let client = keyroll_tests::fixture::dynamodb_client().await;
+    let organization = keyroll_core::ids::OrganizationId::parse("org_old").unwrap();
+    let new_key = || keyroll_core::service::NewKey {
+        organization_id: organization.clone(),
+        name: keyroll_core::ids::KeyName::parse("from an older release").unwrap(),
+        scopes: vec![],
+        rate_limit: 1,
+        class: Default::default(),
+        expires_at: None,
+    };
+    let old = f.keyroll.issue_key(new_key(), &f.actor()).await.unwrap();
+    let current = f.keyroll.issue_key(new_key(), &f.actor()).await.unwrap();
+    client
+        .update_item()
+        .table_name(dynamo.table())
+        .key("pk", AttributeValue::S(format!("KEY#{}", old.key.id)))
+        .key("sk", AttributeValue::S("KEY".into()))
+        .update_expression("REMOVE org_pk, org_sk, list_pk, list_sk, org_list_pk")
+        .send()
+        .await
+        .unwrap();
+    let idempotency = |id: &str, ttl: Option<&str>| {
+        let mut put = client
+            .put_item()
+            .table_name(dynamo.table())
+            .item("pk", AttributeValue::S(format!("IDEM#{id}")))
+            .item("sk", AttributeValue::S("IDEM".into()))
+            .item("status", AttributeValue::N("201".into()));
+        if let Some(ttl) = ttl {
+            put = put.item("ttl", AttributeValue::N(ttl.into()));
+        }
+        put.send()
+    };
+    idempotency("legacy", None).await.unwrap();
+    idempotency("current", Some("1767312000")).await.unwrap();
+    let listed = f.store.keys_of(&organization, None, 10).await.unwrap();
+    assert_eq!(
+        listed,
+        vec![current.key.id.clone()],
+        "the older key is not in the index"
+    );
+    let revision = f.store.key(&old.key.id).await.unwrap().unwrap().revision;
+
+    let report = keyroll_core::upgrade::sweep_legacy(&f.keyroll, None)
+        .await
+        .unwrap();
+    assert!(report.done, "{report:?}");
+    assert_eq!(
+        (report.keys_indexed, report.records_deleted),
+        (1, 1),
+        "{report:?}"
+    );
+
+    let mut listed = f.store.keys_of(&organization, None, 10).await.unwrap();
+    listed.sort();
+    let mut both = vec![old.key.id.clone(), current.key.id.clone()];
+    both.sort();
+    assert_eq!(listed, both);
+    let key = f.store.key(&old.key.id).await.unwrap().unwrap();
+    assert_eq!(key.revision, revision, "the key itself is unchanged");
+    assert!(
+        f.keyroll
+            .audit_trail(&old.key.id)
+            .await
+            .unwrap()
+            .report
+            .valid
+    );
+    let left = |id: &'static str| {
+        client
+            .get_item()
+            .table_name(dynamo.table())
+            .key("pk", AttributeValue::S(format!("IDEM#{id}")))
+            .key("sk", AttributeValue::S("IDEM".into()))
+            .send()
+    };
+    assert!(left("legacy").await.unwrap().item.is_none());
+    assert!(left("current").await.unwrap().item.is_some());
+    let again = keyroll_core::upgrade::sweep_legacy(&f.keyroll, None)
+        .await
+        .unwrap();
+    assert_eq!((again.pages, again.examined), (1, 0));
+}

@@ -59,6 +59,7 @@ pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod time;
+pub mod upgrade;
 pub mod usage;
 pub mod vault;
 pub mod webhook;

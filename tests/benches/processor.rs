@@ -238,6 +238,12 @@ impl Store for TimedStore {
     ) -> Result<(), StoreError> {
         self.timed(self.inner.remove_held_marker(marker)).await
     }
+    async fn sweep_legacy(
+        &self,
+        limit: usize,
+    ) -> Result<keyroll_core::store::SweepPage, StoreError> {
+        self.timed(self.inner.sweep_legacy(limit)).await
+    }
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
         self.timed(self.inner.commit(change)).await
     }

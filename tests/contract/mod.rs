@@ -40,6 +40,7 @@ mod ports;
 mod revocation;
 mod storage;
 mod successor_handout;
+mod upgrades;
 mod verification;
 
 fn new_key(class: KeyClass) -> NewKey {

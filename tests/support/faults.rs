@@ -228,6 +228,12 @@ impl Store for FaultyStore {
     async fn release_lease(&self, name: &str, owner: &str) -> Result<(), StoreError> {
         self.inner.release_lease(name, owner).await
     }
+    async fn sweep_legacy(
+        &self,
+        limit: usize,
+    ) -> Result<keyroll_core::store::SweepPage, StoreError> {
+        self.inner.sweep_legacy(limit).await
+    }
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
         self.before_commit()?;
         self.inner.commit(change).await?;

@@ -28,6 +28,19 @@ pub async fn handle(
         ..ScanOptions::default()
     };
     let report = scan(&deps.keyroll, options).await?;
+    // With the time left: what an older release wrote, until none is left.
+    let swept = keyroll_core::upgrade::sweep_legacy(&deps.keyroll, Some(stop_at)).await?;
+    if swept.pages > 1 || swept.keys_indexed + swept.records_deleted > 0 || !swept.done {
+        tracing::info!(
+            event = "upgrade_sweep",
+            done = swept.done,
+            pages = swept.pages,
+            examined = swept.examined,
+            keys_indexed = swept.keys_indexed,
+            records_deleted = swept.records_deleted,
+            "upgrade sweep"
+        );
+    }
     let s = &report.snapshot;
     tracing::info!(
         event = "compliance_scan",

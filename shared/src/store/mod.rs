@@ -28,8 +28,10 @@ pub mod deliveries;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 pub mod memory;
+pub mod sweep;
 
 pub use deliveries::DeliveryStore;
+pub use sweep::SweepPage;
 
 pub use crate::change::{ChangeBuilder, KeyChange, RotationWrite, SecretWrite};
 pub use crate::error::StoreError;
@@ -231,6 +233,13 @@ pub trait Store: Send + Sync {
 
     /// Removes a marker (removing one that is gone is not an error).
     async fn remove_held_marker(&self, marker: &HeldMarker) -> Result<(), StoreError>;
+
+    /// One page (at most `limit` items read) of the upgrade sweep through what an older
+    /// release wrote and the current one would write differently: keys without the
+    /// index attributes added since get them (without changing the key), idempotency
+    /// records from before expiry are deleted. The sweep keeps its place in the store;
+    /// once it has been through everything it answers `done` for one read.
+    async fn sweep_legacy(&self, limit: usize) -> Result<SweepPage, StoreError>;
 
     /// Applies the change atomically, or refuses it with [`StoreError::Conflict`].
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError>;

@@ -47,6 +47,7 @@ mod deliveries;
 mod items;
 mod queries;
 pub mod schema;
+mod sweep;
 mod transaction;
 
 pub use schema::create_table;
@@ -699,6 +700,10 @@ impl Store for DynamoStore {
             .await
             .map(|_| ())
             .map_err(|e| unavailable("DeleteItem", e))
+    }
+
+    async fn sweep_legacy(&self, limit: usize) -> Result<super::SweepPage, StoreError> {
+        self.sweep_page(limit).await
     }
 
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {

@@ -617,6 +617,15 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    /// Nothing to sweep: the in-memory store lives only as long as the process, so it
+    /// never holds an older release's items.
+    async fn sweep_legacy(&self, _limit: usize) -> Result<super::SweepPage, StoreError> {
+        Ok(super::SweepPage {
+            done: true,
+            ..Default::default()
+        })
+    }
+
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
         let mut state = self.lock();
         state.transactions += 1;

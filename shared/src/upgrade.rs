@@ -1,0 +1,46 @@
+//! Upgrading a deployed stack's data: the sweep through what an older release wrote
+//! ([`crate::store::Store::sweep_legacy`]), run by the compliance scanner after its scan
+//! until it is done. Keys written before an index existed appear in it (the customer
+//! routes' organisation lists, `GET /v1/keys`), and idempotency records from before
+//! expiry are deleted, with no operator running a script.
+
+use std::time::Instant;
+
+use crate::error::StoreError;
+use crate::service::Keyroll;
+
+/// Items read per page.
+pub const SWEEP_PAGE: usize = 500;
+
+/// What one run of the sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepReport {
+    /// Nothing of an older release is left: later runs cost one read.
+    pub done: bool,
+    pub pages: u64,
+    pub examined: u64,
+    pub keys_indexed: u64,
+    pub records_deleted: u64,
+}
+
+/// Sweeps page after page until the sweep is done or `stop_at` has passed; the next
+/// run carries on where this one stopped.
+pub async fn sweep_legacy(
+    keyroll: &Keyroll,
+    stop_at: Option<Instant>,
+) -> Result<SweepReport, StoreError> {
+    let mut report = SweepReport::default();
+    while stop_at.is_none_or(|at| Instant::now() < at) {
+        let page = keyroll.store().sweep_legacy(SWEEP_PAGE).await?;
+        report.pages += 1;
+        report.examined += page.examined;
+        report.keys_indexed += page.keys_indexed;
+        report.records_deleted += page.records_deleted;
+        if page.done {
+            report.done = true;
+            break;
+        }
+    }
+    Ok(report)
+}
