@@ -258,8 +258,9 @@ fn every_value_cloudformation_accepts_starts_every_function() {
 }
 
 /// Parameters holding a whole JSON document, which no pattern can check: they reach
-/// the api function alone (where a bad one refuses leak reports or customer tokens,
-/// and the API's 5xx alarm fires), never the authorizer on customers' request path.
+/// the api function alone, never the authorizer on customers' request path. A bad one
+/// stops the api from starting (its log names the setting, HttpApiServerErrorsAlarm
+/// fires); customers' requests to the company's API keep being verified.
 const DOCUMENTS: [&str; 2] = ["GitHubPublicKeys", "CustomerJwks"];
 
 #[test]
