@@ -347,6 +347,50 @@ fn the_writers_and_only_they_use_the_kms_mac_key() {
     let key = &template["Resources"]["AuditMacKey"]["Properties"];
     assert_eq!(key["KeySpec"].as_str(), Some("HMAC_256"));
     assert_eq!(key["KeyUsage"].as_str(), Some("GENERATE_VERIFY_MAC"));
+    // Whatever IAM grants, the key policy lets only the writers' roles (tagged by their
+    // functions, SAM copying the tags onto the roles) make or check a MAC.
+    let deny = key["KeyPolicy"]["Statement"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|s| s["Effect"].as_str() == Some("Deny"))
+        .expect("a Deny statement");
+    assert_eq!(deny["Principal"].as_str(), Some("*"));
+    let actions = serde_yaml::to_string(&deny["Action"]).unwrap();
+    assert!(actions.contains("kms:GenerateMac") && actions.contains("kms:VerifyMac"));
+    let tag = &deny["Condition"]["StringNotEquals"]["aws:PrincipalTag/keyroll:mac"];
+    assert_eq!(tag.as_str(), Some("writer"));
+    for (name, function) in functions(&template) {
+        let tagged = function["Properties"]["Tags"]["keyroll:mac"].as_str() == Some("writer");
+        let writer = matches!(
+            name.as_str(),
+            "ApiFunction" | "ProcessorFunction" | "ScannerFunction"
+        );
+        assert_eq!(tagged, writer, "{name}'s role is tagged a MAC writer");
+    }
+}
+
+/// The routes anyone may call are throttled on their own, so a flood of them cannot use
+/// up the Lambda concurrency the key authorizer needs.
+#[test]
+fn the_public_routes_are_throttled() {
+    let template = template();
+    let settings = &template["Resources"]["HttpApi"]["Properties"]["RouteSettings"];
+    for route in ["POST /v1/leaks", "GET /portal"] {
+        let limits = &settings[route];
+        assert!(
+            limits["ThrottlingRateLimit"]
+                .as_f64()
+                .is_some_and(|r| r > 0.0),
+            "{route}"
+        );
+        assert!(
+            limits["ThrottlingBurstLimit"]
+                .as_u64()
+                .is_some_and(|b| b > 0),
+            "{route}"
+        );
+    }
 }
 
 /// Every payload in events/ is parsed and run by some test, so none can rot.

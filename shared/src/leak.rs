@@ -36,6 +36,14 @@ impl std::fmt::Debug for GitHubKeys {
 struct PublishedKey {
     key_identifier: String,
     key: String,
+    /// GitHub marks the keys it has retired `false`; a key without the flag is taken
+    /// as current (an operator's hand-made list).
+    #[serde(default = "current")]
+    is_current: bool,
+}
+
+fn current() -> bool {
+    true
 }
 
 #[derive(Deserialize)]
@@ -62,7 +70,9 @@ impl GitHubKeys {
             Published::List(keys) => keys,
         };
         let mut parsed = Vec::with_capacity(keys.len());
-        for key in keys {
+        // A retired key no longer signs GitHub's reports: whoever holds it now must
+        // not be able to revoke keys with it.
+        for key in keys.into_iter().filter(|k| k.is_current) {
             let verifying = VerifyingKey::from_public_key_pem(&key.key).map_err(|e| {
                 Error::Config(format!(
                     "KEYROLL_GITHUB_PUBLIC_KEYS: key {} is not a P-256 public key in PEM: {e}",
@@ -238,6 +248,27 @@ mod tests {
         assert!(!keys.verify("kid-1", &good, &tampered), "tampered body");
         assert!(!keys.verify("kid-1", "not base64!", body));
         assert!(!keys.verify("kid-1", "AAAA", body), "not DER");
+    }
+
+    /// GitHub marks the keys it retired `is_current: false`: a report they signed is
+    /// refused, while the current key's reports verify.
+    #[test]
+    fn keys_github_retired_no_longer_verify_reports() {
+        let (retired, retired_pem) = pair(7);
+        let (current, current_pem) = pair(9);
+        let keys = GitHubKeys::parse(
+            &serde_json::json!({"public_keys": [
+                {"key_identifier": "old", "key": retired_pem, "is_current": false},
+                {"key_identifier": "new", "key": current_pem, "is_current": true},
+            ]})
+            .to_string(),
+        )
+        .unwrap();
+        let body =
+            br#"[{"token":"sk_live_x","type":"keyroll_api_key","url":"","source":"content"}]"#;
+        assert!(!keys.verify("old", &sign(&retired, body), body));
+        assert!(keys.verify("new", &sign(&current, body), body));
+        assert_eq!(format!("{keys:?}"), r#"["new"]"#);
     }
 
     #[test]
