@@ -88,6 +88,24 @@ def translated(moto: str, stack: str) -> dict[str, Any]:
         raise
 
 
+def check_mac_writers(template: dict[str, Any]) -> None:
+    """The audit MAC key's policy admits principals tagged keyroll:mac=writer: the SAM
+    transform must copy that tag from the writing functions onto their roles, and onto
+    no other role."""
+    writers = {"ApiFunctionRole", "ProcessorFunctionRole", "ScannerFunctionRole"}
+    for name, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        tags = {t["Key"]: t["Value"] for t in resource["Properties"].get("Tags", [])}
+        if (tags.get("keyroll:mac") == "writer") != (name in writers):
+            fail(
+                f"role {name}: keyroll:mac tag {tags.get('keyroll:mac')!r} after the transform"
+            )
+    ok(
+        "the transform tags exactly the api, processor and scanner roles keyroll:mac=writer"
+    )
+
+
 def create_stack(
     moto: str, stack: str, template: dict[str, Any], table: str
 ) -> dict[str, str]:
@@ -367,6 +385,7 @@ def main() -> None:
     moto, binary = sys.argv[1], sys.argv[2]
     stack = "keyroll-drill-" + secrets.token_hex(3)
     template = translated(moto, stack)
+    check_mac_writers(template)
     created = create_stack(moto, stack, template, f"{stack}-table")
     check_resources(moto, created, template)
     check_preflight(moto, stack, created)
