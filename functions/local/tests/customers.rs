@@ -555,6 +555,30 @@ async fn the_portal_shows_the_keys_and_a_click_reveals_the_held_secret_once() {
         )
         .await;
     assert_eq!(again.status, 410, "{}", again.text);
+    // The portal sent an Idempotency-Key with the reveal: had its answer been lost, the
+    // retry (the same key) gets the same secret instead of 410.
+    let sent_key = browser
+        .eval(&format!(
+            "sessionStorage.getItem('keyroll-reveal:{rotation}')"
+        ))
+        .await;
+    let sent_key = sent_key.as_str().expect("the portal kept the reveal's key");
+    let retry = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/org/rotations/{rotation}/reveal",
+            stack.server.base
+        ))
+        .bearer_auth(&alice)
+        .header("Idempotency-Key", sent_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retry.status(), 200);
+    let retried: Value = retry.json().await.unwrap();
+    let shown = browser
+        .eval("document.getElementById('secret').textContent")
+        .await;
+    assert_eq!(retried["secret"], shown, "the same secret");
 }
 
 /// Chromium on the portal, signed in with `token`, once the page has loaded.

@@ -119,14 +119,17 @@ where
     }
     match run(caller).await {
         Ok(result) => Ok(respond(status_of(outcome), result, Viewer::of(&actor))),
-        Err(error) if error.kind() == ErrorKind::Conflict => match &intent {
-            // A duplicate of this request may have won the race: answer with its result.
-            Some(intent) => match replay(state, intent, Viewer::of(&actor)).await? {
-                Some(response) => Ok(response),
+        // A duplicate of this request may have won the race (a conflict), or already
+        // done what can be done once (a reveal: gone): answer with its result.
+        Err(error) if matches!(error.kind(), ErrorKind::Conflict | ErrorKind::Gone) => {
+            match &intent {
+                Some(intent) => match replay(state, intent, Viewer::of(&actor)).await? {
+                    Some(response) => Ok(response),
+                    None => Err(error.into()),
+                },
                 None => Err(error.into()),
-            },
-            None => Err(error.into()),
-        },
+            }
+        }
         Err(error) => Err(error.into()),
     }
 }

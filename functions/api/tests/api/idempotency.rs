@@ -83,3 +83,53 @@ async fn concurrent_duplicates_get_one_rotation() {
         .await;
     assert_eq!(listed.body["rotations"].as_array().unwrap().len(), 1);
 }
+
+/// Reveals of one held secret with the same Idempotency-Key, at once: those that lose
+/// find the secret already revealed (410 on their own) and must answer with the
+/// winner's result instead, so all get 200 and the same secret. Ten held secrets, so
+/// the race is met whatever the scheduling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_reveals_with_one_key_get_the_same_secret() {
+    let app = Arc::new(spawn_app());
+    let mut keys = Vec::new();
+    for _ in 0..10 {
+        keys.push(app.create_key().await.0);
+    }
+    app.clock.advance(91 * 86_400);
+    let scanned = app.call("POST", "/v1/admin/scan", None).await;
+    assert_eq!(scanned.body["scheduled"], 10, "{}", scanned.text);
+    for key in keys {
+        let rotations = app
+            .call("GET", &format!("/v1/keys/{key}/rotations"), None)
+            .await;
+        let path = format!(
+            "/v1/rotations/{}/reveal",
+            rotations.body["rotations"][0]["id"].as_str().unwrap()
+        );
+        let start = Arc::new(tokio::sync::Barrier::new(16));
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let (app, path, start) = (app.clone(), path.clone(), start.clone());
+            tasks.push(tokio::spawn(async move {
+                start.wait().await;
+                app.raw(
+                    "POST",
+                    &path,
+                    None,
+                    &[("idempotency-key", "reveal-0123456789abcdef")],
+                )
+                .await
+            }));
+        }
+        let mut secrets = Vec::new();
+        for task in tasks {
+            let reply = task.await.unwrap();
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+            secrets.push(reply.body["secret"].as_str().unwrap().to_owned());
+        }
+        secrets.dedup();
+        assert_eq!(secrets.len(), 1, "one secret for every duplicate");
+        // Without the key, another reveal is still refused.
+        assert_problem(&app.call("POST", &path, None).await, 410);
+    }
+}
