@@ -133,8 +133,8 @@ impl Keyroll {
         let (_, text) = SigningSecret::generate();
         // Unique per secret, so a retry never meets a name whose deletion is pending.
         let name = format!(
-            "{}webhook/{id}/{version}-{}",
-            self.config.secret_name_prefix,
+            "{}{version}-{}",
+            self.signing_secrets_of(id),
             hex::encode(crate::random::bytes::<4>())
         );
         vault
@@ -178,9 +178,25 @@ impl Keyroll {
             return Err(Error::not_found("webhook", id));
         }
         for secret in &endpoint.secrets {
-            self.release_vault(Some(&secret.vault_secret)).await;
+            self.release_signing_secret(id, &secret.vault_secret).await;
         }
         Ok(())
+    }
+
+    /// Where endpoint `id`'s signing secrets live in the vault.
+    fn signing_secrets_of(&self, id: &WebhookId) -> String {
+        format!("{}webhook/{id}/", self.config.secret_name_prefix)
+    }
+
+    /// Deletes a signing secret of endpoint `id`, named as the endpoint's record says
+    /// — but only under the endpoint's own vault path: a record rewritten behind
+    /// keyroll's back could otherwise aim the deletion at a held rotation secret.
+    async fn release_signing_secret(&self, id: &WebhookId, name: &str) {
+        if name.starts_with(&self.signing_secrets_of(id)) {
+            self.release_vault(Some(name)).await;
+        } else {
+            tracing::error!(alert = "foreign_vault_name", webhook = %id, vault_secret_name = %name, "a webhook endpoint's record names a vault secret outside its own path; not deleted (was the table written outside keyroll?)");
+        }
     }
 
     /// Adds a signing secret (returned here only); the current ones keep signing for
@@ -219,7 +235,7 @@ impl Keyroll {
             match self.deliveries()?.put_webhook(&endpoint, Some(read)).await {
                 Ok(()) => {
                     for name in retired {
-                        self.release_vault(Some(&name)).await;
+                        self.release_signing_secret(id, &name).await;
                     }
                     return Ok((endpoint, secret));
                 }
@@ -266,5 +282,64 @@ impl Keyroll {
             .deliveries()?
             .attempts(organization, cursor, limit)
             .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ids::{Actor, OrganizationId};
+    use crate::secret::RawSecret;
+    use crate::store::DeliveryStore;
+    use crate::testing::TestKeyroll;
+
+    /// A webhook record rewritten to name a held rotation secret: removing the endpoint
+    /// deletes its own signing secrets only, and the held secret stays.
+    #[tokio::test]
+    async fn removing_an_endpoint_never_deletes_a_vault_secret_outside_its_path() {
+        let wired = TestKeyroll::new()
+            .setting("KEYROLL_ALLOW_LOOPBACK_WEBHOOKS", "true")
+            .build();
+        let vault = wired.vault.clone().unwrap();
+        let store = wired.memory.clone().unwrap();
+        let held = "keyroll/rot_01jd0000000000000000000000";
+        vault
+            .put(held, &RawSecret::from_string("sk_live_held".into()), &[])
+            .await
+            .unwrap();
+        let organization = OrganizationId::parse("org_acme").unwrap();
+        let (endpoint, _) = wired
+            .keyroll
+            .add_webhook(
+                organization.clone(),
+                "http://127.0.0.1:9/hook",
+                None,
+                &Actor::parse("alice").unwrap(),
+            )
+            .await
+            .unwrap();
+        let own = endpoint.secrets[0].vault_secret.clone();
+        let mut tampered = endpoint.clone();
+        tampered.secrets.push(crate::contact::SigningSecretRef {
+            vault_secret: held.into(),
+            ..endpoint.secrets[0].clone()
+        });
+        tampered.revision += 1;
+        store
+            .put_webhook(&tampered, Some(endpoint.revision))
+            .await
+            .unwrap();
+        wired
+            .keyroll
+            .remove_webhook(&organization, &endpoint.id)
+            .await
+            .unwrap();
+        assert!(
+            vault.get(held).await.unwrap().is_some(),
+            "the held secret stays"
+        );
+        assert!(
+            vault.get(&own).await.unwrap().is_none(),
+            "its own secret is gone"
+        );
     }
 }
