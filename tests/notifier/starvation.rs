@@ -161,18 +161,7 @@ async fn poll(
                     .push(body["eventId"].as_str().unwrap().to_owned());
             }
         }
-        let deadline = epoch_ms() + RUN_DEADLINE.as_millis() as u64;
-        let started = Instant::now();
-        let answer = handle(
-            &deps,
-            LambdaEvent::new(json!({ "Records": records }), context(deadline)),
-        )
-        .await
-        .unwrap();
-        log.lock()
-            .unwrap()
-            .runs
-            .push((started.elapsed(), epoch_ms() < deadline));
+        let answer = run(&deps, json!({ "Records": records }), &log).await;
         let handed_back: Vec<&str> = answer["batchItemFailures"]
             .as_array()
             .unwrap()
@@ -196,19 +185,23 @@ async fn poll(
 async fn schedule(deps: Arc<Deps>, stop: Arc<AtomicBool>, log: Arc<Mutex<Log>>) {
     while !stop.load(Ordering::SeqCst) {
         tokio::time::sleep(Duration::from_secs(10)).await;
-        let deadline = epoch_ms() + RUN_DEADLINE.as_millis() as u64;
-        let started = Instant::now();
-        handle(
-            &deps,
-            LambdaEvent::new(json!({"detail-type": "Scheduled Event"}), context(deadline)),
-        )
+        run(&deps, json!({"detail-type": "Scheduled Event"}), &log).await;
+    }
+}
+
+/// One invocation of the handler with the notifier's deadline, logged with its length
+/// and whether it ended in time.
+async fn run(deps: &Deps, payload: Value, log: &Mutex<Log>) -> Value {
+    let deadline = epoch_ms() + RUN_DEADLINE.as_millis() as u64;
+    let started = Instant::now();
+    let answer = handle(deps, LambdaEvent::new(payload, context(deadline)))
         .await
         .unwrap();
-        log.lock()
-            .unwrap()
-            .runs
-            .push((started.elapsed(), epoch_ms() < deadline));
-    }
+    log.lock()
+        .unwrap()
+        .runs
+        .push((started.elapsed(), epoch_ms() < deadline));
+    answer
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -29,16 +29,24 @@ pub fn check_revealable(rotation: &Rotation) -> Result<&str> {
     Ok(name)
 }
 
-pub fn plan_reveal(
+pub fn plan_reveal(key: Key, rotation: Rotation, act: Act<'_>) -> Result<(KeyChange, Rotation)> {
+    let name = check_revealable(&rotation)?.to_owned();
+    let (mut change, rotation) = delivered(key, rotation, act, None);
+    change.enqueue(act.now, OutboxMessage::DeleteVaultSecret { name });
+    Ok((change.finish(), rotation))
+}
+
+/// `rotation` marked delivered at `act.now`, recorded as a reveal (with `reason`):
+/// its grace ends as it stands (at once if it has already passed).
+fn delivered(
     key: Key,
     mut rotation: Rotation,
     act: Act<'_>,
-) -> Result<(KeyChange, Rotation)> {
-    let name = check_revealable(&rotation)?.to_owned();
+    reason: Option<&crate::ids::Reason>,
+) -> (ChangeBuilder, Rotation) {
     let expected = rotation.status;
     let before = snapshot(&key, Some(&rotation));
     rotation.revealed_at = Some(act.now);
-    // Delivered: the grace ends as it stands (at once if it has already passed).
     rotation.delivery_check_at = None;
     let mut change = ChangeBuilder::update(key);
     record(
@@ -47,11 +55,10 @@ pub fn plan_reveal(
         &rotation,
         act,
         AuditAction::RotationRevealed,
-        None,
+        reason,
     );
-    change.enqueue(act.now, OutboxMessage::DeleteVaultSecret { name });
     change.put_rotation(rotation.clone(), Some(expected));
-    Ok((change.finish(), rotation))
+    (change, rotation)
 }
 
 /// A client's fetch of its self-service successor, sealed to the key's delivery key
@@ -68,24 +75,11 @@ pub fn plan_deliver_sealed(
         return Ok(None);
     }
     check_revealable(&rotation)?;
-    let expected = rotation.status;
-    let before = snapshot(&key, Some(&rotation));
-    rotation.revealed_at = Some(act.now);
     rotation.sealed_delivery = true;
-    rotation.delivery_check_at = None;
-    let mut change = ChangeBuilder::update(key);
     let reason = crate::ids::Reason::system(format!(
         "fetched by the key's client, sealed to its delivery key {thumbprint}"
     ));
-    record(
-        &mut change,
-        before,
-        &rotation,
-        act,
-        AuditAction::RotationRevealed,
-        Some(&reason),
-    );
-    change.put_rotation(rotation.clone(), Some(expected));
+    let (change, rotation) = delivered(key, rotation, act, Some(&reason));
     Ok(Some((change.finish(), rotation)))
 }
 
