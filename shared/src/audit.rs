@@ -108,6 +108,10 @@ pub enum AuditAction {
     /// hold the thumbprints).
     #[serde(rename = "key.delivery_key_registered")]
     DeliveryKeyRegistered,
+    /// One secret of the key stopped working for good (a leak report named a previous
+    /// secret); the key's other secrets are untouched.
+    #[serde(rename = "secret.revoked")]
+    SecretRevoked,
 }
 
 /// One recorded state change. `before` and `after` describe the changed state (stages,

@@ -145,6 +145,13 @@ fn paragraphs(n: &Notification, now: Timestamp) -> (String, Vec<String>) {
                 "What to do: nothing if you or your client library enrolled it. If nobody did, ask your API provider to replace it and rotate the key at once.".to_owned(),
             ],
         ),
+        NotificationType::KeySecretRevoked => (
+            format!("Urgent: an old secret of {} was revoked", n.key_name),
+            vec![
+                format!("An old secret of your API key {key} ({old}…) was reported exposed, so it was revoked at once: requests made with it are refused. The key's current secret ({new}…) is not affected and keeps working."),
+                "What to do: nothing, if your integrations use the current secret. Any that still use the old one must switch to the current secret now.".to_owned(),
+            ],
+        ),
         NotificationType::KeyExpiring => (
             format!("The secret of {} reaches its maximum age soon", n.key_name),
             vec![
@@ -306,14 +313,15 @@ mod tests {
                 !about_a_secret || email.text.contains("sk_live_3fA9kQ2z"),
                 "{kind:?}"
             );
-            // A completed or cancelled rotation, or a revoked key, has no deadline left
-            // to tell.
+            // A completed or cancelled rotation, a revoked key or secret, has no deadline
+            // left to tell.
             let ended = !about_a_secret
                 || matches!(
                     kind,
                     NotificationType::RotationCompleted
                         | NotificationType::RotationCancelled
                         | NotificationType::KeyRevoked
+                        | NotificationType::KeySecretRevoked
                 );
             assert!(
                 ended || email.text.contains("2026-11-28 18:00:00 UTC (in 3 days)"),

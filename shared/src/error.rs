@@ -70,6 +70,10 @@ pub enum Conflict {
     LeakedSecretIsDead,
     #[error("a leak rotation of this secret is already under way")]
     LeakAlreadyRotating,
+    /// A leak report planned to kill a previous secret alone found the key's current
+    /// secret exposed too by the time it committed: it rotates instead.
+    #[error("the reported secret's key must be rotated")]
+    LeakNeedsRotation,
     /// Cancelling a rotation whose held new secret was already handed out.
     #[error("its new secret was handed out at {at}, so a client may already use it and cancelling would revoke it; cancel with force (and a reason) to do so anyway")]
     SuccessorDelivered { at: crate::time::Timestamp },

@@ -51,6 +51,10 @@ pub enum NotificationType {
     /// operator or admin), so an enrolment nobody expected is seen.
     #[serde(rename = "key.delivery_key_registered")]
     KeyDeliveryKeyRegistered,
+    /// One secret of the key (`oldPrefix`) was revoked because it was reported leaked;
+    /// the key's current secret keeps working.
+    #[serde(rename = "key.secret_revoked")]
+    KeySecretRevoked,
 }
 
 impl NotificationType {
@@ -69,10 +73,11 @@ impl NotificationType {
             NotificationType::RotationRevealed => "rotation.revealed",
             NotificationType::KeyRevoked => "key.revoked",
             NotificationType::KeyDeliveryKeyRegistered => "key.delivery_key_registered",
+            NotificationType::KeySecretRevoked => "key.secret_revoked",
         }
     }
 
-    pub const ALL: [NotificationType; 12] = [
+    pub const ALL: [NotificationType; 13] = [
         NotificationType::RotationScheduled,
         NotificationType::RotationStarted,
         NotificationType::RotationReminder,
@@ -85,6 +90,7 @@ impl NotificationType {
         NotificationType::RotationRevealed,
         NotificationType::KeyRevoked,
         NotificationType::KeyDeliveryKeyRegistered,
+        NotificationType::KeySecretRevoked,
     ];
 }
 
@@ -165,6 +171,22 @@ impl Notification {
         Self {
             delivery_key_thumbprint: Some(thumbprint.to_owned()),
             ..Self::about(NotificationType::KeyDeliveryKeyRegistered, key, at, None)
+        }
+    }
+
+    /// One secret of `key` (`revoked`) was revoked alone, for `reason`.
+    pub fn secret_revoked(
+        key: &Key,
+        revoked: Option<&SecretVersion>,
+        at: Timestamp,
+        reason: &Reason,
+    ) -> Self {
+        Self {
+            old_prefix: revoked.map(|v| v.prefix.clone()),
+            new_prefix: key.current().map(|v| v.prefix.clone()),
+            old_secret_last_used_at: revoked.and_then(|v| v.last_used_at),
+            old_secret_used_in_last_24h: used_in_last_24h(revoked.and_then(|v| v.last_used_at), at),
+            ..Self::about(NotificationType::KeySecretRevoked, key, at, Some(reason))
         }
     }
 

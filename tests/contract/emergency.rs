@@ -315,3 +315,105 @@ async fn emergencies_are_listed_through_the_api() {
         "{body}"
     );
 }
+
+/// A leak report of a still-valid previous secret (a manual rotation's grace, the new
+/// secret already deployed) revokes that secret alone: the current secret keeps
+/// working, the rotation goes on, the customer is told `key.secret_revoked`. A second
+/// report of it is already handled. A previous secret that could have fetched its
+/// self-service successor exposes the current one: that key is rotated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_leaked_previous_secret_is_revoked_alone() {
+    let f = fixture().await;
+    let issued = issue(&f).await;
+    let manual = f
+        .keyroll
+        .schedule_rotation(
+            &issued.key.id,
+            RotationRequest {
+                start: Start::Now,
+                grace_seconds: Some(3600),
+                ..Default::default()
+            },
+            &f.actor(),
+        )
+        .await
+        .unwrap();
+    let current = manual.returned_secret().expose().to_owned();
+    let leaked = issued.secret.expose();
+    let url = "https://github.com/acme/app/blob/main/.env";
+    assert_eq!(
+        f.keyroll.report_leak(leaked, url, "content").await.unwrap(),
+        keyroll_core::service::LeakVerdict::RevokedAlone {
+            key_id: issued.key.id.clone()
+        }
+    );
+    assert_eq!(code(&f, leaked).await, "REVOKED");
+    assert_eq!(
+        code(&f, &current).await,
+        "VALID",
+        "the deployed secret lives"
+    );
+    let key = f.store.key(&issued.key.id).await.unwrap().unwrap();
+    assert_eq!(key.active_rotation.as_ref(), Some(&manual.rotation.id));
+    assert_eq!(f.store.rotations_of(&issued.key.id).await.unwrap().len(), 1);
+    assert_eq!(
+        assert_chain_valid(&f, &issued.key.id).await,
+        vec![
+            AuditAction::KeyCreated,
+            AuditAction::RotationScheduled,
+            AuditAction::RotationStarted,
+            AuditAction::SecretRevoked,
+        ]
+    );
+    let shard = keyroll_core::index::shard_of(issued.key.id.as_str());
+    let told = f
+        .store
+        .outbox(shard, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .find_map(|entry| match entry.message {
+            keyroll_core::notification::OutboxMessage::Notify { notification }
+                if notification.key_id == issued.key.id =>
+            {
+                Some(notification)
+            }
+            _ => None,
+        })
+        .expect("the customer is told");
+    assert_eq!(
+        told.kind,
+        keyroll_core::notification::NotificationType::KeySecretRevoked
+    );
+    assert_eq!(
+        told.new_prefix.as_deref(),
+        Some(key.current().unwrap().prefix.as_str())
+    );
+    assert_eq!(
+        f.keyroll.report_leak(leaked, url, "content").await.unwrap(),
+        keyroll_core::service::LeakVerdict::TruePositive {
+            key_id: issued.key.id.clone(),
+            rotation: None
+        },
+        "a second report: already handled"
+    );
+
+    // A self-service rotation: the old secret could fetch its successor, so a leak of
+    // it exposes the current secret too.
+    let other = issue(&f).await;
+    self_service_rotation(&f, &other.key.id, 3600).await;
+    match f
+        .keyroll
+        .report_leak(other.secret.expose(), url, "content")
+        .await
+        .unwrap()
+    {
+        keyroll_core::service::LeakVerdict::TruePositive {
+            rotation: Some(_), ..
+        } => {}
+        verdict => panic!("expected an emergency rotation, got {verdict:?}"),
+    }
+    let rotated = f.store.key(&other.key.id).await.unwrap().unwrap();
+    assert_eq!(rotated.current().unwrap().version, 3);
+}

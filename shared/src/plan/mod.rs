@@ -12,6 +12,7 @@
 //! | the processor's step: start, remind, usage and delivery checks, complete; giving up | [`advance`] |
 //! | handing out a held secret once | [`reveal`] |
 //! | revoking a key: every secret dead now, a rotation in progress cancelled | [`revoke`] |
+//! | a leak report: rotate the current secret, or kill a leaked previous one alone | [`leak`] |
 //! | changing a key's name, scopes, rate limit, metadata, expiry (a merge patch) | [`update`] |
 //! | the expiry warning ahead of the maximum age | [`warn`] |
 //! | a key's own expiry: the warning ahead of it, then marking it expired | [`expire`] |
@@ -38,6 +39,7 @@ pub mod emergency;
 pub mod expire;
 pub mod extend;
 pub mod issue;
+pub mod leak;
 pub mod requests;
 pub mod reveal;
 pub mod revoke;
@@ -54,6 +56,7 @@ pub use emergency::plan_emergency;
 pub use expire::{plan_expiry, ExpiryStep};
 pub use extend::plan_extend;
 pub use issue::{plan_import, plan_issue};
+pub use leak::{leak_response, plan_kill_leaked, LeakResponse};
 pub use requests::{
     Completion, EmergencyRequest, EmergencySource, LegacyKey, NewKey, RotationRequest,
     ScheduleTrigger, Start, MAX_SCOPES,
@@ -427,7 +430,8 @@ fn notification_kind(action: AuditAction) -> Option<NotificationType> {
         AuditAction::KeyRevoked
         | AuditAction::KeyExpired
         | AuditAction::KeyUpdated
-        | AuditAction::DeliveryKeyRegistered => None,
+        | AuditAction::DeliveryKeyRegistered
+        | AuditAction::SecretRevoked => None,
     }
 }
 

@@ -5,7 +5,10 @@ use crate::error::{Conflict, Error, Result};
 use crate::idempotency::RequestOutcome;
 use crate::ids::{Actor, KeyId, Reason, RotationId};
 use crate::leak::ReportedToken;
-use crate::plan::{plan_emergency, Act, EmergencyRequest, EmergencySource};
+use crate::plan::{
+    leak_response, plan_emergency, plan_kill_leaked, Act, EmergencyRequest, EmergencySource,
+    LeakResponse,
+};
 
 /// What a leak report found about one token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +19,9 @@ pub enum LeakVerdict {
         key_id: KeyId,
         rotation: Option<RotationId>,
     },
+    /// A keyroll secret that was a previous secret of its key, not exposing the current
+    /// one: it alone was revoked now (or already had been by a concurrent report).
+    RevokedAlone { key_id: KeyId },
     /// Not a keyroll secret.
     FalsePositive,
 }
@@ -109,11 +115,14 @@ impl Keyroll {
         outcomes
     }
 
-    /// Acts on one token of a GitHub secret-scanning report: a live keyroll secret gets
-    /// an emergency rotation (trigger `leak`, grace `KEYROLL_LEAK_GRACE_SECONDS`, the
-    /// new secret held for the owner's reveal); a secret already dead, or already being
-    /// rotated for a leak, is a true positive with nothing more to do; anything else is
-    /// not ours.
+    /// Acts on one token of a GitHub secret-scanning report. A live keyroll secret that
+    /// exposes its key's current secret (it is the current or pending one, or could
+    /// have fetched its self-service successor) gets an emergency rotation (trigger
+    /// `leak`, grace `KEYROLL_LEAK_GRACE_SECONDS`, the new secret held for the owner's
+    /// reveal); a live previous secret that does not is revoked alone, so the current
+    /// secret the customer already deployed keeps working. A secret already dead, or
+    /// already being rotated for a leak, is a true positive with nothing more to do;
+    /// anything else is not ours.
     pub async fn report_leak(&self, token: &str, url: &str, source: &str) -> Result<LeakVerdict> {
         let record = match self.check_secret(token).await? {
             Verification::Malformed | Verification::NotFound => {
@@ -132,6 +141,22 @@ impl Keyroll {
             crate::leak::sanitized(url, 300),
             crate::leak::sanitized(source, 40)
         ));
+        let actor = Actor::system("github-secret-scanning");
+        match self.revoke_leaked_alone(&record, &reason, &actor).await {
+            Ok(()) => {
+                return Ok(LeakVerdict::RevokedAlone {
+                    key_id: record.key_id,
+                })
+            }
+            Err(Error::Conflict(Conflict::LeakNeedsRotation)) => {}
+            Err(Error::Conflict(Conflict::LeakedSecretIsDead)) => {
+                return Ok(LeakVerdict::TruePositive {
+                    key_id: record.key_id,
+                    rotation: None,
+                })
+            }
+            Err(error) => return Err(error),
+        }
         let request = EmergencyRequest {
             reason,
             grace_seconds: Some(self.config.policy.emergency.leak_grace_seconds),
@@ -139,7 +164,6 @@ impl Keyroll {
                 version: record.version,
             },
         };
-        let actor = Actor::system("github-secret-scanning");
         match self
             .emergency_rotation(&record.key_id, request, actor)
             .await
@@ -161,5 +185,40 @@ impl Keyroll {
             }),
             Err(error) => Err(error),
         }
+    }
+
+    /// Revokes the leaked secret `record` alone when it exposes nothing else (see
+    /// [`leak_response`]); `LeakNeedsRotation` when the key's current secret must be
+    /// rotated instead, `LeakedSecretIsDead` when there is nothing left to do.
+    async fn revoke_leaked_alone(
+        &self,
+        record: &crate::key::SecretRecord,
+        reason: &Reason,
+        actor: &Actor,
+    ) -> Result<()> {
+        self.commit_with_retry(|| async move {
+            let now = self.now();
+            let key = self.load_key(&record.key_id).await?;
+            let active = match &key.active_rotation {
+                Some(id) => Some(self.rotation(id).await?),
+                None => None,
+            };
+            match leak_response(&key, active.as_ref(), record.version, now) {
+                LeakResponse::KillLeaked => {}
+                LeakResponse::Rotate => return Err(Conflict::LeakNeedsRotation.into()),
+                LeakResponse::Dead | LeakResponse::AlreadyRotating => {
+                    return Err(Conflict::LeakedSecretIsDead.into())
+                }
+            }
+            let change = plan_kill_leaked(
+                key,
+                active.as_ref(),
+                record.version,
+                reason,
+                Act { actor, now },
+            )?;
+            Ok((Some(change), ()))
+        })
+        .await
     }
 }

@@ -42,7 +42,8 @@ pub struct LeakFeedback {
     /// `false_positive`; absent when the token could not be handled this time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
-    /// What keyroll did: `rotated` (an emergency rotation started now),
+    /// What keyroll did: `rotated` (an emergency rotation started now), `revoked` (a
+    /// previous secret, revoked alone: the key's current secret was not exposed),
     /// `already_handled` (dead, or already rotating for a leak), `not_ours`, or
     /// `failed` (a transient error: the report is answered 503 so GitHub retries it).
     pub outcome: String,
@@ -115,6 +116,15 @@ pub async fn report(
                     "already_handled"
                 };
                 (Some("true_positive"), done)
+            }
+            Ok(LeakVerdict::RevokedAlone { key_id }) => {
+                tracing::warn!(
+                    event = "leak_reported",
+                    key_id = %key_id,
+                    url = %sanitized(&token.url, 300),
+                    "a previous keyroll secret was reported leaked and revoked alone"
+                );
+                (Some("true_positive"), "revoked")
             }
             Ok(LeakVerdict::FalsePositive) => (Some("false_positive"), "not_ours"),
             Err(_) => {
