@@ -133,6 +133,28 @@ impl Contact {
     }
 }
 
+/// A webhook URL as the organisation's users see it: scheme, host, port and path, the
+/// query and fragment (if any) replaced by `redacted`. Endpoints often authenticate
+/// with a token in the query (`?token=…`, or a bare `?s3cr3t`), which anyone who can
+/// read the organisation's settings (a viewer) must not learn; the host and path still
+/// tell which endpoint it is. Text that is not a URL shows as `redacted` whole.
+pub fn redacted_url(text: &str) -> String {
+    const REDACTED: &str = "redacted";
+    let Ok(mut url) = url::Url::parse(text) else {
+        return REDACTED.to_owned();
+    };
+    if url.query().is_some() {
+        url.set_query(Some(REDACTED));
+    }
+    if url.fragment().is_some() {
+        url.set_fragment(Some(REDACTED));
+    }
+    // Credentials are refused at registration; an old record's are not shown either.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.to_string()
+}
+
 /// Which webhook destinations may be called. keyroll calls customers' URLs from
 /// inside the company's AWS account, so a URL must never reach the account's own
 /// network or the instance metadata service (SSRF): https to public addresses only,
@@ -290,6 +312,29 @@ const METADATA_HOSTS: [&str; 3] = ["metadata.google.internal", "metadata", "inst
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_redacted_url_keeps_where_and_hides_what_authenticates() {
+        use super::redacted_url;
+        assert_eq!(
+            redacted_url("https://hooks.acme.test:8443/keyroll/in?token=s3cr3t&v=2#sig"),
+            "https://hooks.acme.test:8443/keyroll/in?redacted#redacted"
+        );
+        assert_eq!(
+            redacted_url("https://hooks.acme.test/in?s3cr3t"),
+            "https://hooks.acme.test/in?redacted"
+        );
+        assert_eq!(
+            redacted_url("https://u:p@hooks.acme.test/in"),
+            "https://hooks.acme.test/in"
+        );
+        assert_eq!(
+            redacted_url("https://hooks.acme.test/in"),
+            "https://hooks.acme.test/in"
+        );
+        assert_eq!(redacted_url(""), "redacted");
+        assert_eq!(redacted_url("not a url"), "redacted");
+    }
+
     use super::*;
 
     #[test]

@@ -162,8 +162,13 @@ pub struct DeliveryAttempt {
     pub status: Option<u16>,
     pub latency_ms: u64,
     pub outcome: AttemptOutcome,
+    /// What went wrong, as the customer may read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// keyroll's own failure in full (an AWS SDK error names the account, roles and
+    /// resources): shown to operators only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 impl DeliveryAttempt {

@@ -281,7 +281,8 @@ async fn attempts_are_listed_newest_first_per_organisation() {
                 status: None,
                 latency_ms: 3,
                 outcome: AttemptOutcome::Retrying,
-                error: None,
+                error: Some("the email service did not accept the message".into()),
+                detail: Some(format!("MessageRejected: attempt {n}")),
             })
             .await
             .unwrap();
@@ -291,6 +292,11 @@ async fn attempts_are_listed_newest_first_per_organisation() {
         .await
         .unwrap();
     assert_eq!(first.iter().map(|a| a.attempt).collect::<Vec<_>>(), [5, 4]);
+    assert_eq!(
+        first[0].detail.as_deref(),
+        Some("MessageRejected: attempt 5"),
+        "the operator's detail reads back"
+    );
     let cursor = first.last().unwrap().sort_key();
     let next = deliveries
         .attempts(&org("org_acme"), Some(&cursor), 10)

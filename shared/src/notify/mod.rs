@@ -438,6 +438,7 @@ impl Notifier {
                 latency_ms: sent.latency_ms,
                 outcome: decided.outcome,
                 error: sent.error.clone(),
+                detail: sent.detail.clone(),
             })
             .await?;
         let claimed_version = delivery.version;
@@ -507,14 +508,18 @@ impl Notifier {
                 status: None,
                 latency_ms,
                 error: None,
+                detail: None,
                 ours: false,
             },
+            // The mail service's own error names the account, its identities and roles:
+            // the operator's to read, not the customer's.
             Err(error) => Sent {
                 verdict: Verdict::Retry,
                 destination: contact.email.as_str().to_owned(),
                 status: None,
                 latency_ms,
-                error: Some(error.to_string()),
+                error: Some(EMAIL_NOT_ACCEPTED.to_owned()),
+                detail: Some(error.to_string()),
                 ours: false,
             },
         }
@@ -589,6 +594,7 @@ impl Notifier {
             status: response.status,
             latency_ms: response.latency_ms,
             error: response.error,
+            detail: None,
             ours: false,
         }
     }
@@ -635,8 +641,12 @@ impl Notifier {
         let Some(mailer) = &self.mailer else {
             return Ok(());
         };
-        let message =
-            crate::email::endpoint_disabled(&endpoint.url, endpoint.id.as_str(), reason, now);
+        let message = crate::email::endpoint_disabled(
+            &crate::contact::redacted_url(&endpoint.url),
+            endpoint.id.as_str(),
+            reason,
+            now,
+        );
         for contact in self.store.contacts(&endpoint.organization_id).await? {
             if let Err(error) = mailer.send(&contact.email, &message).await {
                 tracing::warn!(error = %crate::error::Chain(&error), contact = %contact.id, "could not tell a contact that a webhook endpoint was disabled");
@@ -716,11 +726,22 @@ struct Sent {
     destination: String,
     status: Option<u16>,
     latency_ms: u64,
+    /// What went wrong, as the customer may read it.
     error: Option<String>,
+    /// keyroll's own failure in full (an AWS error: account, roles, resources), for
+    /// operators only.
+    detail: Option<String>,
     /// The failure was keyroll's (its vault), not the destination's: it never counts
     /// toward disabling an endpoint.
     ours: bool,
 }
+
+/// What a customer reads of an email the mail service did not take.
+pub const EMAIL_NOT_ACCEPTED: &str =
+    "the email service did not accept the message; keyroll tries again";
+/// What a customer reads of a webhook keyroll could not sign (its vault failed).
+pub const NOT_SIGNED: &str =
+    "keyroll could not sign the request (not your endpoint's fault); it tries again";
 
 impl Sent {
     fn refused(destination: &str, why: &str) -> Self {
@@ -730,6 +751,7 @@ impl Sent {
             status: None,
             latency_ms: 0,
             error: Some(why.to_owned()),
+            detail: None,
             ours: false,
         }
     }
@@ -742,7 +764,8 @@ impl Sent {
             destination: destination.to_owned(),
             status: None,
             latency_ms: 0,
-            error: Some(why),
+            error: Some(NOT_SIGNED.to_owned()),
+            detail: Some(why),
             ours: true,
         }
     }
@@ -759,6 +782,7 @@ mod tests {
             status: None,
             latency_ms: 0,
             error: None,
+            detail: None,
             ours,
         }
     }

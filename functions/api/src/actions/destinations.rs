@@ -64,9 +64,10 @@ pub(crate) fn with_secret(
     status: StatusCode,
     endpoint: &WebhookEndpoint,
     secret: &str,
+    reader: Reader,
 ) -> Response {
     let response = WebhookWithSecretResponse {
-        webhook: WebhookView::from(endpoint),
+        webhook: WebhookView::of(endpoint, reader),
         secret: secret.to_owned(),
     };
     (
@@ -82,6 +83,7 @@ pub(crate) async fn add_webhook_for(
     organization: OrganizationId,
     actor: Actor,
     body: JsonBody<CreateWebhookRequest>,
+    reader: Reader,
 ) -> Result<Response, ApiError> {
     let (endpoint, secret) = state
         .keyroll
@@ -92,16 +94,25 @@ pub(crate) async fn add_webhook_for(
             actor,
         )
         .await?;
-    Ok(with_secret(StatusCode::CREATED, &endpoint, secret.expose()))
+    Ok(with_secret(
+        StatusCode::CREATED,
+        &endpoint,
+        secret.expose(),
+        reader,
+    ))
 }
 
 pub(crate) async fn list_webhooks_for(
     state: &AppState,
     organization: &OrganizationId,
+    reader: Reader,
 ) -> Result<Json<WebhooksResponse>, ApiError> {
     let webhooks = state.keyroll.webhooks(organization).await?;
     Ok(Json(WebhooksResponse {
-        webhooks: webhooks.iter().map(WebhookView::from).collect(),
+        webhooks: webhooks
+            .iter()
+            .map(|w| WebhookView::of(w, reader))
+            .collect(),
     }))
 }
 
@@ -121,12 +132,18 @@ pub(crate) async fn rotate_webhook_secret_for(
     state: &AppState,
     organization: &OrganizationId,
     id: &str,
+    reader: Reader,
 ) -> Result<Response, ApiError> {
     let (endpoint, secret) = state
         .keyroll
         .rotate_webhook_secret(organization, &webhook_id(id)?)
         .await?;
-    Ok(with_secret(StatusCode::OK, &endpoint, secret.expose()))
+    Ok(with_secret(
+        StatusCode::OK,
+        &endpoint,
+        secret.expose(),
+        reader,
+    ))
 }
 
 pub(crate) async fn notifications_for(
@@ -178,6 +195,7 @@ pub(crate) async fn deliveries_for(
     state: &AppState,
     organization: &OrganizationId,
     query: PageQuery,
+    reader: Reader,
 ) -> Result<Json<DeliveriesResponse>, ApiError> {
     let limit = query.limit()?;
     let attempts = state
@@ -188,7 +206,10 @@ pub(crate) async fn deliveries_for(
         .then(|| attempts.last().map(DeliveryAttempt::sort_key))
         .flatten();
     Ok(Json(DeliveriesResponse {
-        deliveries: attempts.iter().map(AttemptView::from).collect(),
+        deliveries: attempts
+            .iter()
+            .map(|a| AttemptView::of(a, reader))
+            .collect(),
         next_cursor,
     }))
 }

@@ -74,7 +74,14 @@ pub async fn add_webhook(
     Extension(Customer(user)): Extension<Customer>,
     body: JsonBody<CreateWebhookRequest>,
 ) -> Result<Response, ApiError> {
-    add_webhook_for(&state, user.organization, user.actor, body).await
+    add_webhook_for(
+        &state,
+        user.organization,
+        user.actor,
+        body,
+        Reader::Customer,
+    )
+    .await
 }
 
 /// Your organisation's webhook endpoints (never their secrets).
@@ -88,7 +95,7 @@ pub async fn list_webhooks(
     State(state): State<AppState>,
     Extension(Customer(user)): Extension<Customer>,
 ) -> Result<Json<WebhooksResponse>, ApiError> {
-    list_webhooks_for(&state, &user.organization).await
+    list_webhooks_for(&state, &user.organization, Reader::Customer).await
 }
 
 /// Remove a webhook endpoint.
@@ -120,7 +127,7 @@ pub async fn rotate_webhook_secret(
     Extension(Customer(user)): Extension<Customer>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    rotate_webhook_secret_for(&state, &user.organization, &id).await
+    rotate_webhook_secret_for(&state, &user.organization, &id, Reader::Customer).await
 }
 
 /// Your organisation's notification feed, newest first.
@@ -168,5 +175,5 @@ pub async fn deliveries(
     Extension(Customer(user)): Extension<Customer>,
     QueryParams(query): QueryParams<PageQuery>,
 ) -> Result<Json<DeliveriesResponse>, ApiError> {
-    deliveries_for(&state, &user.organization, query).await
+    deliveries_for(&state, &user.organization, query, Reader::Customer).await
 }

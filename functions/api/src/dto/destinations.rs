@@ -68,10 +68,30 @@ pub struct SigningSecretView {
     pub retires_at: Option<Timestamp>,
 }
 
+/// Who reads a view of the notification settings. Operators see what is stored; the
+/// organisation's users (viewers included) see webhook URLs without their query and
+/// fragment (where endpoints put tokens), and keyroll's own failures only as a sentence
+/// (an AWS error names the account, its roles and resources).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    Operator,
+    Customer,
+}
+
+impl Reader {
+    fn url(self, url: &str) -> String {
+        match self {
+            Reader::Operator => url.to_owned(),
+            Reader::Customer => keyroll_core::contact::redacted_url(url),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookView {
     pub id: String,
+    /// To the organisation's users, without its query and fragment (`?redacted`).
     pub url: String,
     pub types: Vec<NotificationType>,
     #[schema(value_type = String, format = DateTime)]
@@ -84,11 +104,11 @@ pub struct WebhookView {
     pub secrets: Vec<SigningSecretView>,
 }
 
-impl From<&WebhookEndpoint> for WebhookView {
-    fn from(w: &WebhookEndpoint) -> Self {
+impl WebhookView {
+    pub fn of(w: &WebhookEndpoint, reader: Reader) -> Self {
         Self {
             id: w.id.to_string(),
-            url: w.url.clone(),
+            url: reader.url(&w.url),
             types: w.types.clone(),
             created_at: w.created_at,
             disabled_at: w.disabled_at,
@@ -167,7 +187,8 @@ pub struct AttemptView {
     pub channel: String,
     /// The contact's or endpoint's id.
     pub target_id: String,
-    /// The address or URL tried.
+    /// The address or URL tried (a URL without its query and fragment, to the
+    /// organisation's users).
     pub destination: String,
     pub attempt: u32,
     #[schema(value_type = String, format = DateTime)]
@@ -176,24 +197,54 @@ pub struct AttemptView {
     pub status: Option<u16>,
     pub latency_ms: u64,
     pub outcome: AttemptOutcome,
+    /// What went wrong.
     pub error: Option<String>,
+    /// keyroll's own failure in full (the mail service's or the vault's error), on the
+    /// operator's routes only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
-impl From<&DeliveryAttempt> for AttemptView {
-    fn from(a: &DeliveryAttempt) -> Self {
+impl AttemptView {
+    pub fn of(a: &DeliveryAttempt, reader: Reader) -> Self {
+        let webhook = matches!(a.target, keyroll_core::delivery::Target::Webhook { .. });
+        let (destination, error, detail) = match reader {
+            Reader::Operator => (a.destination.clone(), a.error.clone(), a.detail.clone()),
+            Reader::Customer => (
+                if webhook {
+                    reader.url(&a.destination)
+                } else {
+                    a.destination.clone()
+                },
+                customer_error(a, webhook),
+                None,
+            ),
+        };
         Self {
             event_id: a.event_id.clone(),
             channel: a.target.channel().to_owned(),
             target_id: a.target.id().to_owned(),
-            destination: a.destination.clone(),
+            destination,
             attempt: a.attempt,
             at: a.at,
             status: a.status,
             latency_ms: a.latency_ms,
             outcome: a.outcome,
-            error: a.error.clone(),
+            error,
+            detail,
         }
     }
+}
+
+/// An attempt's error as the organisation reads it. An email that failed for another
+/// reason than a refusal failed at the mail service, whose words are the operator's
+/// (an attempt recorded before `detail` existed may hold them in `error`).
+fn customer_error(a: &DeliveryAttempt, webhook: bool) -> Option<String> {
+    let error = a.error.as_ref()?;
+    if webhook || a.detail.is_some() || a.outcome == AttemptOutcome::Failed {
+        return Some(error.clone());
+    }
+    Some(keyroll_core::notify::EMAIL_NOT_ACCEPTED.to_owned())
 }
 
 #[derive(Debug, Serialize, ToSchema)]

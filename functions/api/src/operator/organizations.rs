@@ -151,7 +151,7 @@ pub async fn add_webhook(
     Path(raw): Path<String>,
     body: JsonBody<CreateWebhookRequest>,
 ) -> Result<Response, ApiError> {
-    add_webhook_for(&state, organization(&raw)?, actor, body).await
+    add_webhook_for(&state, organization(&raw)?, actor, body, Reader::Operator).await
 }
 
 /// The organisation's webhook endpoints (never their secrets).
@@ -165,7 +165,7 @@ pub async fn list_webhooks(
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Json<WebhooksResponse>, ApiError> {
-    list_webhooks_for(&state, &organization(&raw)?).await
+    list_webhooks_for(&state, &organization(&raw)?, Reader::Operator).await
 }
 
 /// Remove a webhook endpoint (and delete its signing secrets).
@@ -194,7 +194,7 @@ pub async fn rotate_webhook_secret(
     State(state): State<AppState>,
     Path((raw, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    rotate_webhook_secret_for(&state, &organization(&raw)?, &id).await
+    rotate_webhook_secret_for(&state, &organization(&raw)?, &id, Reader::Operator).await
 }
 
 /// The organisation's in-app feed: every notification, newest first, read or not.
@@ -238,5 +238,5 @@ pub async fn deliveries(
     Path(raw): Path<String>,
     QueryParams(query): QueryParams<PageQuery>,
 ) -> Result<Json<DeliveriesResponse>, ApiError> {
-    deliveries_for(&state, &organization(&raw)?, query).await
+    deliveries_for(&state, &organization(&raw)?, query, Reader::Operator).await
 }

@@ -1146,3 +1146,115 @@ async fn rotations_take_a_retire_condition_on_both_routes() {
     );
     assert!(shown.body["rotation"]["summary"].is_object());
 }
+
+/// Webhook URLs carry tokens in their query, and a failed email's error is the mail
+/// service's (it names the account and its roles): the organisation's users, viewers
+/// included, read URLs without query or fragment and keyroll's own failures as a
+/// sentence; the operator reads everything stored.
+#[tokio::test]
+async fn customers_read_webhook_urls_and_delivery_errors_redacted() {
+    use keyroll_core::delivery::{AttemptOutcome, DeliveryAttempt, Target};
+    use keyroll_core::store::DeliveryStore;
+    let issuers = Issuers::new();
+    let deliveries = Arc::new(keyroll_core::store::memory::MemoryStore::new());
+    let app = spawn_app_on(
+        TestKeyroll::new()
+            .setting("KEYROLL_ALLOW_LOOPBACK_WEBHOOKS", "true")
+            .deliveries(deliveries.clone()),
+        Some(issuers.access()),
+    );
+    let hook = "http://127.0.0.1:9/in?token=s3cr3t-query#frag-s3cr3t";
+    let added = app
+        .call(
+            "POST",
+            "/v1/organizations/org_acme/webhooks",
+            Some(json!({"url": hook})),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
+    assert_eq!(added.body["url"], hook, "the operator reads it whole");
+    let webhook_id = added.body["id"].as_str().unwrap().to_owned();
+    let ses_error = "MessageRejected: User arn:aws:sts::123456789012:assumed-role/keyroll-Notifier/x is not authorized";
+    let attempt = |n: u32, target: Target, destination: &str, error: &str, detail: Option<&str>| {
+        DeliveryAttempt {
+            organization_id: keyroll_core::ids::OrganizationId::parse("org_acme").unwrap(),
+            event_id: "evt_01jd4x8m2q7r5t9v3w6y0z1a2b_0000000001".into(),
+            target,
+            destination: destination.into(),
+            attempt: n,
+            at: epoch().plus_seconds(u64::from(n)),
+            status: None,
+            latency_ms: 3,
+            outcome: AttemptOutcome::Retrying,
+            error: Some(error.into()),
+            detail: detail.map(str::to_owned),
+        }
+    };
+    let email = || Target::Email {
+        contact_id: keyroll_core::ids::ContactId::generate(),
+    };
+    for recorded in [
+        // Recorded before `detail` existed: the mail service's words in `error`.
+        attempt(1, email(), "ops@acme.test", ses_error, None),
+        attempt(
+            2,
+            email(),
+            "ops@acme.test",
+            keyroll_core::notify::EMAIL_NOT_ACCEPTED,
+            Some(ses_error),
+        ),
+        attempt(
+            3,
+            Target::Webhook {
+                webhook_id: keyroll_core::ids::WebhookId::parse(&webhook_id).unwrap(),
+            },
+            hook,
+            "no answer within 5.0 s",
+            None,
+        ),
+    ] {
+        deliveries.record_attempt(&recorded).await.unwrap();
+    }
+
+    for role in ["viewer", "admin"] {
+        let token = issuers.token("org_acme", "vera", role, app.clock.now());
+        for path in ["/v1/org/webhooks", "/v1/org/deliveries"] {
+            let reply = app.as_customer(&token, "GET", path, None).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+            for hidden in ["s3cr3t", "arn:aws", "123456789012", "MessageRejected"] {
+                assert!(
+                    !reply.text.contains(hidden),
+                    "{role} {path} shows {hidden}: {}",
+                    reply.text
+                );
+            }
+        }
+        let listed = app
+            .as_customer(&token, "GET", "/v1/org/webhooks", None)
+            .await;
+        assert_eq!(
+            listed.body["webhooks"][0]["url"],
+            "http://127.0.0.1:9/in?redacted#redacted"
+        );
+        let log = app
+            .as_customer(&token, "GET", "/v1/org/deliveries", None)
+            .await;
+        let attempts = log.body["deliveries"].as_array().unwrap();
+        assert_eq!(attempts.len(), 3);
+        assert_eq!(
+            attempts[0]["destination"],
+            "http://127.0.0.1:9/in?redacted#redacted"
+        );
+        assert_eq!(attempts[0]["error"], "no answer within 5.0 s");
+        for email in &attempts[1..] {
+            assert_eq!(email["error"], keyroll_core::notify::EMAIL_NOT_ACCEPTED);
+            assert!(email.get("detail").is_none());
+        }
+    }
+    let operator = app
+        .call("GET", "/v1/organizations/org_acme/deliveries", None)
+        .await;
+    assert_eq!(operator.body["deliveries"][0]["destination"], hook);
+    assert_eq!(operator.body["deliveries"][1]["detail"], ses_error);
+    assert_eq!(operator.body["deliveries"][2]["error"], ses_error);
+}
