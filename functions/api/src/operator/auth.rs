@@ -48,22 +48,86 @@ pub struct Authenticated(pub Actor);
 /// The local admin acts under this name in the audit trail.
 pub const LOCAL_ADMIN: &str = "local-admin";
 
-fn iam_principal(request: &Request) -> Option<String> {
+/// The principal API Gateway verified: its ARN and the access key it signed with.
+fn iam_principal(request: &Request) -> Option<Actor> {
     use lambda_http::request::RequestContext;
-    match request.extensions().get::<RequestContext>()? {
-        RequestContext::ApiGatewayV2(context) => context
-            .authorizer
-            .as_ref()?
-            .iam
-            .as_ref()
-            .and_then(|iam| iam.user_arn.clone().or_else(|| iam.caller_id.clone())),
-        RequestContext::ApiGatewayV1(context) => context
-            .identity
-            .user_arn
-            .clone()
-            .or_else(|| context.identity.caller.clone()),
+    let (arn, access_key) = match request.extensions().get::<RequestContext>()? {
+        RequestContext::ApiGatewayV2(context) => {
+            let iam = context.authorizer.as_ref()?.iam.as_ref()?;
+            (iam.user_arn.clone()?, iam.access_key.clone())
+        }
+        RequestContext::ApiGatewayV1(context) => (
+            context.identity.user_arn.clone()?,
+            context.identity.access_key.clone(),
+        ),
         #[allow(unreachable_patterns)]
-        _ => None,
+        _ => return None,
+    };
+    operator_actor(&arn, access_key.as_deref())
+}
+
+/// How an operator is named in the audit trail. The session name of an assumed role is
+/// whatever the caller passed to `AssumeRole` (`--role-session-name alice`), so it names
+/// nobody: the trail records the role's ARN without it, and the temporary access key the
+/// request was signed with, which CloudTrail's `AssumeRole` event ties to the person who
+/// assumed the role (their user, SSO identity or `sourceIdentity`). An IAM user's ARN
+/// names the user; its access key is recorded too.
+pub fn operator_actor(arn: &str, access_key: Option<&str>) -> Option<Actor> {
+    let principal = match arn.split_once(":assumed-role/") {
+        Some((account, role_and_session)) => {
+            let role = role_and_session.split('/').next()?;
+            format!("{account}:assumed-role/{role}")
+        }
+        None => arn.to_owned(),
+    };
+    let key = access_key
+        .filter(|k| (16..=128).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_alphanumeric()));
+    let name = match key {
+        Some(key) => format!("{principal} (access key {key})"),
+        None => principal,
+    };
+    Actor::parse(&name).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::operator_actor;
+
+    #[test]
+    fn a_role_session_name_is_never_the_operators_identity() {
+        let actor = operator_actor(
+            "arn:aws:sts::123456789012:assumed-role/SecurityEngineer/alice",
+            Some("ASIAIOSFODNN7EXAMPLE"),
+        )
+        .unwrap();
+        assert_eq!(
+            actor.as_str(),
+            "arn:aws:sts::123456789012:assumed-role/SecurityEngineer (access key ASIAIOSFODNN7EXAMPLE)"
+        );
+        // Two sessions of the same role, one claiming to be someone else: only the
+        // access key tells them apart.
+        let mallory = operator_actor(
+            "arn:aws:sts::123456789012:assumed-role/SecurityEngineer/alice",
+            Some("ASIAMALLORY000000001"),
+        )
+        .unwrap();
+        assert_ne!(actor, mallory);
+        assert!(!mallory.as_str().contains("alice"));
+        assert_eq!(
+            operator_actor("arn:aws:iam::123456789012:user/bob", None)
+                .unwrap()
+                .as_str(),
+            "arn:aws:iam::123456789012:user/bob"
+        );
+        assert_eq!(
+            operator_actor(
+                "arn:aws:sts::123456789012:assumed-role/Ops/x",
+                Some("not a key!")
+            )
+            .unwrap()
+            .as_str(),
+            "arn:aws:sts::123456789012:assumed-role/Ops"
+        );
     }
 }
 
@@ -77,7 +141,7 @@ pub async fn authenticate(
             let presented: [u8; 32] = Sha256::digest(token.as_bytes()).into();
             bool::from(presented.ct_eq(expected.as_ref())).then(|| Actor::system_named(LOCAL_ADMIN))
         }),
-        Auth::ApiGatewayIam => iam_principal(&request).and_then(|arn| Actor::parse(&arn).ok()),
+        Auth::ApiGatewayIam => iam_principal(&request),
     };
     match actor {
         Some(actor) => {

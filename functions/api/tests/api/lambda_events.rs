@@ -14,7 +14,12 @@ use tower::ServiceExt;
 
 const PLACEHOLDER_KEY: &str = "key_01jd0000000000000000000000";
 const PLACEHOLDER_SECRET: &str = "sk_live_REPLACE_WITH_A_SECRET";
-const CALLER: &str = "arn:aws:sts::123456789012:assumed-role/SecurityEngineer/sam";
+/// The fixtures' caller (`…:assumed-role/SecurityEngineer/sam`, access key
+/// `ASIAEXAMPLEKEYID0001`) as the audit trail names it: the session name `sam` is the
+/// caller's own choice, so it is left out; the access key ties the request to the
+/// `AssumeRole` in CloudTrail.
+const CALLER: &str =
+    "arn:aws:sts::123456789012:assumed-role/SecurityEngineer (access key ASIAEXAMPLEKEYID0001)";
 
 fn fixture(name: &str) -> String {
     let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -59,7 +64,7 @@ async fn every_api_fixture_runs_through_the_lambda_router() {
     assert_eq!(status, 201, "{created}");
     assert_eq!(
         created["key"]["createdBy"], CALLER,
-        "the IAM principal is the actor"
+        "the IAM principal is the actor, without its self-chosen session name"
     );
     let key = created["key"]["id"].as_str().unwrap().to_owned();
     let secret = created["secret"].as_str().unwrap().to_owned();
