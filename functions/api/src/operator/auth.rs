@@ -89,6 +89,27 @@ pub fn operator_actor(arn: &str, access_key: Option<&str>) -> Option<Actor> {
     Actor::parse(&name).ok()
 }
 
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let actor = match &state.auth {
+        Auth::AdminToken(expected) => bearer(&request).and_then(|token| {
+            let presented: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+            bool::from(presented.ct_eq(expected.as_ref())).then(|| Actor::system_named(LOCAL_ADMIN))
+        }),
+        Auth::ApiGatewayIam => iam_principal(&request),
+    };
+    match actor {
+        Some(actor) => {
+            request.extensions_mut().insert(Authenticated(actor));
+            next.run(request).await
+        }
+        None => ApiError::Unauthorized.into_response(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::operator_actor;
@@ -128,26 +149,5 @@ mod tests {
             .as_str(),
             "arn:aws:sts::123456789012:assumed-role/Ops"
         );
-    }
-}
-
-pub async fn authenticate(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let actor = match &state.auth {
-        Auth::AdminToken(expected) => bearer(&request).and_then(|token| {
-            let presented: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-            bool::from(presented.ct_eq(expected.as_ref())).then(|| Actor::system_named(LOCAL_ADMIN))
-        }),
-        Auth::ApiGatewayIam => iam_principal(&request),
-    };
-    match actor {
-        Some(actor) => {
-            request.extensions_mut().insert(Authenticated(actor));
-            next.run(request).await
-        }
-        None => ApiError::Unauthorized.into_response(),
     }
 }
