@@ -118,8 +118,15 @@ EXERCISED_ELSEWHERE: dict[tuple[str, str, str], str] = {
         "scanner",
         "kms:GenerateMac",
         "key",
-    ): "committing a policy rotation authenticates the audit head "
-    "(tests/compliance.rs)",
+    ): "deriving the local MAC key at start (DerivedMac::derive; "
+    "lambda-smoke's scanner runs it when invoked)",
+    (
+        "api",
+        "kms:VerifyMac",
+        "key",
+    ): "an audit head MACed by KMS itself before the local key (version 1) "
+    "verifies once, until the key's next change (tests/contract_dynamodb.rs "
+    "a_head_kms_maced_before_the_upgrade_still_verifies_and_is_extended)",
 }
 
 

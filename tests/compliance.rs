@@ -227,6 +227,18 @@ mod aws {
             })
             .collect();
         keyroll_tests::fixture::bulk_load(&dynamo, &keys).await;
+        // Keys bulk-loaded for scale have no audit chain (no creating change wrote
+        // one), which keyroll accepts only with authenticated chains not required.
+        let w = keyroll_tests::processor::World {
+            keyroll: std::sync::Arc::new(
+                keyroll_core::testing::TestKeyroll::new()
+                    .store(dynamo.clone())
+                    .setting("KEYROLL_AUDIT_MAC_REQUIRED", "false")
+                    .build()
+                    .keyroll,
+            ),
+            ..w
+        };
         let leaving = keys[0].0.organization_id.clone();
         let store = &w.store;
         let all_before = active(&store.compliance_counts(None).await.unwrap());

@@ -177,6 +177,73 @@ mod dynamodb_only {
             after.first_broken.unwrap().problem,
             ChainProblem::HeadNotAuthentic
         );
+        // The next change would MAC a head committing to the forgery: refused.
+        let refused = f
+            .keyroll
+            .schedule_rotation(&key_id, Default::default(), &f.actor())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                keyroll_core::error::Error::Conflict(
+                    keyroll_core::error::Conflict::AuditHeadNotAuthentic
+                )
+            ),
+            "{refused:?}"
+        );
+        let still = f.keyroll.audit_trail(&key_id).await.unwrap().report;
+        assert!(!still.valid && !still.authenticated, "not laundered");
+    }
+
+    /// A head MACed by KMS itself (version 1, before the key was derived locally) still
+    /// verifies — one VerifyMac — and the next change extends it with a version-2 head.
+    #[tokio::test]
+    async fn a_head_kms_maced_before_the_upgrade_still_verifies_and_is_extended() {
+        use keyroll_core::audit::HeadMac;
+        let f = dynamodb().await;
+        let dynamo = f.dynamo.clone().unwrap();
+        let issued = f.keyroll.issue_key(new_key(), &f.actor()).await.unwrap();
+        let key_id = issued.key.id.clone();
+        let key = f.store.key(&key_id).await.unwrap().unwrap();
+        let kms = keyroll_tests::fixture::kms_original().await;
+        let tag = kms
+            .mac(&HeadMac::message(
+                &key_id,
+                key.revision,
+                &key.audit_head.unwrap(),
+            ))
+            .await
+            .unwrap();
+        dynamo
+            .client()
+            .update_item()
+            .table_name(dynamo.table())
+            .key("pk", AttributeValue::S(format!("KEY#{key_id}")))
+            .key("sk", AttributeValue::S("KEY".into()))
+            .update_expression("SET auditHeadMac = :m")
+            .expression_attribute_values(
+                ":m",
+                AttributeValue::M(
+                    [
+                        ("v".to_owned(), AttributeValue::N("1".into())),
+                        ("mac".to_owned(), AttributeValue::S(hex::encode(&tag))),
+                    ]
+                    .into(),
+                ),
+            )
+            .send()
+            .await
+            .unwrap();
+        let v1 = f.store.key(&key_id).await.unwrap().unwrap();
+        assert_eq!(v1.audit_head_mac.as_ref().unwrap().v, HeadMac::KMS_VERSION);
+        let report = f.keyroll.audit_trail(&key_id).await.unwrap().report;
+        assert!(report.valid && report.authenticated, "{report:?}");
+        f.schedule_and_cancel(&key_id, 1).await;
+        let v2 = f.store.key(&key_id).await.unwrap().unwrap();
+        assert_eq!(v2.audit_head_mac.as_ref().unwrap().v, HeadMac::VERSION);
+        let report = f.keyroll.audit_trail(&key_id).await.unwrap().report;
+        assert!(report.valid && report.authenticated, "{report:?}");
     }
 
     /// Verification is one DynamoDB request: a consistent GetItem by lookup hash. The
@@ -238,6 +305,181 @@ mod dynamodb_only {
             2,
             "one GetItem of the key, one transaction"
         );
+    }
+
+    /// A table writer without the MAC key erases a key's whole trail: sets its
+    /// revision to 0 and removes its head and MAC (leaving the events, then deleting
+    /// them too). Neither reads as a valid chain; the next legitimate change is refused
+    /// instead of starting a fresh, authenticated chain over the erased one (and the
+    /// events a rollback leaves beyond the head are reported).
+    #[tokio::test]
+    async fn an_erased_chain_is_detected_and_never_laundered() {
+        use keyroll_core::error::{Conflict, Error};
+        let f = dynamodb().await;
+        let dynamo = f.dynamo.clone().unwrap();
+        let issued = f.keyroll.issue_key(new_key(), &f.actor()).await.unwrap();
+        let key_id = issued.key.id.clone();
+        f.schedule_and_cancel(&key_id, 2).await;
+        let pk = AttributeValue::S(format!("KEY#{key_id}"));
+        let erase = || async {
+            dynamo
+                .client()
+                .update_item()
+                .table_name(dynamo.table())
+                .key("pk", pk.clone())
+                .key("sk", AttributeValue::S("KEY".into()))
+                .update_expression("SET revision = :zero REMOVE auditHead, auditHeadMac")
+                .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+                .send()
+                .await
+                .unwrap();
+        };
+        erase().await;
+        let report = f.keyroll.audit_trail(&key_id).await.unwrap().report;
+        assert!(!report.valid && !report.authenticated, "{report:?}");
+        assert_eq!(
+            report.first_broken.unwrap().problem,
+            ChainProblem::EventsBeyondHead {
+                head: 0,
+                found_last: 5
+            },
+            "the events left behind are reported"
+        );
+        for seq in 1..=5u64 {
+            dynamo
+                .client()
+                .delete_item()
+                .table_name(dynamo.table())
+                .key("pk", pk.clone())
+                .key("sk", AttributeValue::S(format!("AUDIT#{seq:020}")))
+                .send()
+                .await
+                .unwrap();
+        }
+        let trail = f.keyroll.audit_trail(&key_id).await.unwrap();
+        assert!(trail.events.is_empty());
+        assert!(!trail.report.valid, "no head is not an empty chain");
+        assert_eq!(
+            trail.report.first_broken.unwrap().problem,
+            ChainProblem::HeadNotAuthentic
+        );
+        let refused = f
+            .keyroll
+            .schedule_rotation(&key_id, Default::default(), &f.actor())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, Error::Conflict(Conflict::AuditHeadNotAuthentic)),
+            "{refused:?}"
+        );
+        let after = f.keyroll.audit_trail(&key_id).await.unwrap();
+        assert!(after.events.is_empty(), "nothing was written");
+        assert!(!after.report.valid && !after.report.authenticated);
+    }
+
+    /// The key item put back as it was two changes ago (its head and MAC authentic for
+    /// then): the later events are still in the table, beyond the head, and reported.
+    #[tokio::test]
+    async fn a_rolled_back_key_reports_the_events_beyond_its_head() {
+        let f = dynamodb().await;
+        let dynamo = f.dynamo.clone().unwrap();
+        let issued = f.keyroll.issue_key(new_key(), &f.actor()).await.unwrap();
+        let key_id = issued.key.id.clone();
+        let key_item = || async {
+            dynamo
+                .client()
+                .get_item()
+                .table_name(dynamo.table())
+                .key("pk", AttributeValue::S(format!("KEY#{key_id}")))
+                .key("sk", AttributeValue::S("KEY".into()))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap()
+        };
+        let then = key_item().await;
+        f.schedule_and_cancel(&key_id, 1).await;
+        assert!(f.keyroll.audit_trail(&key_id).await.unwrap().report.valid);
+        dynamo
+            .client()
+            .put_item()
+            .table_name(dynamo.table())
+            .set_item(Some(then))
+            .send()
+            .await
+            .unwrap();
+        let report = f.keyroll.audit_trail(&key_id).await.unwrap().report;
+        assert!(!report.valid, "{report:?}");
+        assert_eq!(
+            report.first_broken.unwrap().problem,
+            ChainProblem::EventsBeyondHead {
+                head: 1,
+                found_last: 3
+            }
+        );
+    }
+
+    /// No request path calls KMS: the MAC key is derived once (one GenerateMac), and
+    /// issuing, rotating (idempotently, with a replay), an emergency, cancelling and
+    /// reading the audit trail then cost no KMS request at all.
+    #[tokio::test]
+    async fn no_request_path_calls_kms() {
+        use keyroll_core::service::{EmergencyRequest, EmergencySource};
+        let (f, kms) = keyroll_tests::fixture::dynamodb_counting_kms().await;
+        assert_eq!(kms.calls(), 1, "the derivation, once per container");
+        let issued = f.keyroll.issue_key(new_key(), &f.actor()).await.unwrap();
+        let key_id = issued.key.id.clone();
+        f.schedule_and_cancel(&key_id, 2).await;
+        // An idempotent request and its retry: the record's name and sealing key
+        // come from the derived key, not a KMS call.
+        for _ in 0..2 {
+            let intent = f
+                .keyroll
+                .idempotency_intent(
+                    &f.actor(),
+                    &keyroll_core::idempotency::IdempotentOperation::IssueKey,
+                    "a-client-chosen-idempotency-key-0001",
+                    b"{}",
+                )
+                .await
+                .unwrap();
+            if f.keyroll.replay(&intent).await.unwrap().is_none() {
+                f.keyroll
+                    .issue_key(
+                        new_key(),
+                        keyroll_core::service::Caller::new(f.actor()).with_idempotency(intent),
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+        f.keyroll
+            .schedule_rotation(
+                &key_id,
+                RotationRequest {
+                    start: Start::Now,
+                    ..Default::default()
+                },
+                &f.actor(),
+            )
+            .await
+            .unwrap();
+        f.keyroll
+            .emergency_rotation(
+                &key_id,
+                EmergencyRequest {
+                    reason: keyroll_core::ids::Reason::parse("leaked").unwrap(),
+                    grace_seconds: Some(0),
+                    source: EmergencySource::Operator,
+                },
+                &f.actor(),
+            )
+            .await
+            .unwrap();
+        let trail = f.keyroll.audit_trail(&key_id).await.unwrap();
+        assert!(trail.report.valid && trail.report.authenticated);
+        assert_eq!(kms.calls(), 1, "no KMS request after the derivation");
     }
 }
 

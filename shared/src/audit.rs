@@ -273,6 +273,9 @@ pub enum ChainProblem {
     /// The head's keyed MAC is missing its match: the chain was rewritten (its hashes
     /// recomputed) by someone without the MAC key.
     HeadNotAuthentic,
+    /// Events exist past the key's head: the key item was rolled back, or its head
+    /// erased, after they were written.
+    EventsBeyondHead { head: u64, found_last: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -312,14 +315,19 @@ pub struct ChainHead {
 /// and old heads stay verifiable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeadMac {
-    /// The link version: 1 is HMAC-SHA-256 of (key id, last seq, head hash).
+    /// The link version. Both are HMAC-SHA-256 of (key id, last seq, head hash): 1 made
+    /// by KMS itself (`GenerateMac`, one call per commit), 2 under the key derived from
+    /// it once per container ([`crate::mac::DerivedMac`]).
     pub v: u8,
     /// Hex.
     pub mac: String,
 }
 
 impl HeadMac {
-    pub const VERSION: u8 = 1;
+    /// The version every commit writes.
+    pub const VERSION: u8 = 2;
+    /// Heads MACed by KMS itself, before local derivation.
+    pub const KMS_VERSION: u8 = 1;
 
     /// What is MACed for the head `hash` at `seq` of `key_id` (version 1).
     pub fn message(key_id: &KeyId, seq: u64, hash: &AuditHash) -> Vec<u8> {

@@ -109,12 +109,13 @@ pub fn keyroll_on_dynamodb(
 
 /// keyroll as the functions that change state run it: DynamoDB, Secrets Manager, the
 /// system clock. Built once per container, in `main`.
-/// Audit heads and idempotency records are authenticated with the KMS key of
-/// `KEYROLL_MAC_KEY_ID`, which every function that writes must share: without it the
+/// Audit heads and idempotency records are authenticated with a key derived once, here,
+/// from the KMS HMAC key of `KEYROLL_MAC_KEY_ID` (one `GenerateMac`; no KMS call per
+/// request after it), which every function that writes must share: without it the
 /// function refuses to start (a key of its own would make every other container's
 /// chains look forged and its idempotency records unfindable).
 #[cfg(all(feature = "dynamodb", feature = "secrets-manager", feature = "kms"))]
-pub fn keyroll(
+pub async fn keyroll(
     config: crate::config::Config,
     sdk: &aws_config::SdkConfig,
 ) -> crate::error::Result<crate::service::Keyroll> {
@@ -123,14 +124,16 @@ pub fn keyroll(
             "KEYROLL_MAC_KEY_ID is required: the KMS HMAC key every writing function shares".into(),
         )
     })?;
+    let mac = crate::mac::DerivedMac::derive(std::sync::Arc::new(crate::mac::KmsMac::new(
+        aws_sdk_kms::Client::new(sdk),
+        key_id,
+    )))
+    .await?;
     Ok(keyroll_on_dynamodb(config, sdk)
         .with_vault(std::sync::Arc::new(crate::vault::SecretsManagerVault::new(
             aws_sdk_secretsmanager::Client::new(sdk),
         )))
-        .with_mac(std::sync::Arc::new(crate::mac::KmsMac::new(
-            aws_sdk_kms::Client::new(sdk),
-            key_id,
-        ))))
+        .with_mac(std::sync::Arc::new(mac)))
 }
 
 #[cfg(test)]

@@ -64,6 +64,18 @@ pub struct KeyChange {
     /// change without an event (a usage check, a re-stamp) leaves the revision where
     /// it was, so the revision alone would not order it against one planned before it.
     expected_writes: u64,
+    /// The audit head the change extends (an update's; `None` for a creation): the
+    /// commit path checks it is keyroll's before MACing a head that commits to it, so a
+    /// chain someone rewrote or erased is never laundered by the next change.
+    prior_head: Option<PriorHead>,
+}
+
+/// The audit head a key had when a change to it was planned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriorHead {
+    pub revision: u64,
+    pub hash: Option<AuditHash>,
+    pub mac: Option<HeadMac>,
 }
 
 /// The writes of a [`KeyChange`], for a store applying it (its guards checked).
@@ -97,6 +109,11 @@ impl KeyChange {
     /// The key's `writes` the change was planned on.
     pub fn expected_writes(&self) -> u64 {
         self.expected_writes
+    }
+
+    /// The audit head the change extends; `None` for a key's creation.
+    pub fn prior_head(&self) -> Option<&PriorHead> {
+        self.prior_head.as_ref()
     }
 
     pub fn rotations(&self) -> &[RotationWrite] {
@@ -358,6 +375,11 @@ impl ChangeBuilder {
             emergencies: self.emergencies,
             counted_before: self.before.as_ref().and_then(counted),
             expected_writes,
+            prior_head: self.before.as_ref().map(|k| PriorHead {
+                revision: k.revision,
+                hash: k.audit_head,
+                mac: k.audit_head_mac.clone(),
+            }),
         }
     }
 }

@@ -74,6 +74,10 @@ pub enum Conflict {
     /// secret exposed too by the time it committed: it rotates instead.
     #[error("the reported secret's key must be rotated")]
     LeakNeedsRotation,
+    /// The key's stored audit head is not one keyroll wrote (rewritten, stripped of its
+    /// MAC, or erased): no change extends it until an operator has looked.
+    #[error("the key's audit trail failed verification, so it cannot be changed; the operator has been alerted")]
+    AuditHeadNotAuthentic,
     /// Cancelling a rotation whose held new secret was already handed out.
     #[error("its new secret was handed out at {at}, so a client may already use it and cancelling would revoke it; cancel with force (and a reason) to do so anyway")]
     SuccessorDelivered { at: crate::time::Timestamp },

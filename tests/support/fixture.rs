@@ -173,9 +173,9 @@ pub async fn memory() -> Fixture {
     fixture(store.clone(), store.clone(), None, Some(store), mac)
 }
 
-/// The keyed MAC as Lambda runs it: an HMAC_256 key in KMS (moto), made once per test
-/// process. A test that needs moto fails when it is not configured.
-pub async fn kms_mac() -> Arc<dyn keyroll_core::mac::KeyedMac> {
+/// The KMS HMAC key of this test process (moto), made once. A test that needs moto
+/// fails when it is not configured.
+pub async fn kms_original() -> Arc<dyn keyroll_core::mac::KeyedMac> {
     static KEY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
     assert!(
         std::env::var("AWS_ENDPOINT_URL_KMS").is_ok_and(|e| e.starts_with("http://127.0.0.1:")),
@@ -198,6 +198,77 @@ pub async fn kms_mac() -> Arc<dyn keyroll_core::mac::KeyedMac> {
         .await
         .clone();
     Arc::new(keyroll_core::mac::KmsMac::new(kms, key))
+}
+
+/// The keyed MAC as Lambda runs it: a key derived once from the KMS HMAC key.
+pub async fn kms_mac() -> Arc<dyn keyroll_core::mac::KeyedMac> {
+    derived_from(kms_original().await).await
+}
+
+async fn derived_from(
+    original: Arc<dyn keyroll_core::mac::KeyedMac>,
+) -> Arc<dyn keyroll_core::mac::KeyedMac> {
+    Arc::new(
+        keyroll_core::mac::DerivedMac::derive(original)
+            .await
+            .expect("derive the local MAC key from moto's KMS"),
+    )
+}
+
+/// A keyed MAC that counts the calls reaching it: put in front of KMS, the tests' log
+/// of KMS requests.
+pub struct CountingMac {
+    inner: Arc<dyn keyroll_core::mac::KeyedMac>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl CountingMac {
+    pub fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn count(&self) {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[async_trait::async_trait]
+impl keyroll_core::mac::KeyedMac for CountingMac {
+    async fn mac(&self, message: &[u8]) -> Result<Vec<u8>, keyroll_core::mac::MacError> {
+        self.count();
+        self.inner.mac(message).await
+    }
+
+    async fn verify(
+        &self,
+        message: &[u8],
+        mac: &[u8],
+    ) -> Result<bool, keyroll_core::mac::MacError> {
+        self.count();
+        self.inner.verify(message, mac).await
+    }
+}
+
+/// [`dynamodb`], with every KMS call counted.
+pub async fn dynamodb_counting_kms() -> (Fixture, Arc<CountingMac>) {
+    let kms = Arc::new(CountingMac {
+        inner: kms_original().await,
+        calls: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let client = dynamodb_client().await;
+    let table = format!("keyroll-test-{}", hex_suffix());
+    create_table(&client, &table)
+        .await
+        .expect("create table in DynamoDB Local");
+    let store = Arc::new(DynamoStore::new(client, table));
+    let fixture = fixture(
+        store.clone(),
+        store.clone(),
+        Some(store),
+        None,
+        derived_from(kms.clone()).await,
+    );
+    (fixture, kms)
 }
 
 /// The secret vault as Lambda runs it: Secrets Manager (moto). A test that needs moto

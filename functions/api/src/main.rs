@@ -19,7 +19,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let queue: Option<Arc<dyn NotificationQueue>> = config.queue_url.clone().map(|url| {
         Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), url)) as Arc<dyn NotificationQueue>
     });
-    let keyroll = keyroll_core::aws::keyroll(config, &sdk)?;
+    let keyroll = keyroll_core::aws::keyroll(config, &sdk).await?;
     let state = AppState {
         keyroll: Arc::new(keyroll),
         auth: Auth::ApiGatewayIam,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use keyroll_core::config::Config;
-use keyroll_core::mac::{KeyedMac, KmsMac, LocalMac};
+use keyroll_core::mac::{DerivedMac, KeyedMac, KmsMac, LocalMac};
 use keyroll_core::notify::mailer::FolderMailer;
 use keyroll_core::notify::ses::SesMailer;
 use keyroll_core::notify::Mailer;
@@ -98,7 +98,7 @@ impl Backend {
                 println!(
                     "audit heads and idempotency records are authenticated with KMS key {key}"
                 );
-                Arc::new(KmsMac::new(kms, key))
+                Arc::new(DerivedMac::derive(Arc::new(KmsMac::new(kms, key))).await?)
             }
             None => Arc::new(LocalMac::random()),
         };

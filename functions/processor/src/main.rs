@@ -16,7 +16,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .clone()
         .ok_or("configuration: KEYROLL_QUEUE_URL is required by the processor")?;
     let sdk = keyroll_core::aws::load_config_for(keyroll_core::aws::Function::Processor).await;
-    let keyroll = keyroll_core::aws::keyroll(config, &sdk)?;
+    let keyroll = keyroll_core::aws::keyroll(config, &sdk).await?;
     let deps = Deps {
         keyroll: Arc::new(keyroll),
         queue: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), queue_url)),

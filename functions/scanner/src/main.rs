@@ -11,7 +11,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     keyroll_core::logging::init_lambda();
     let config = Config::from_env()?;
     let sdk = keyroll_core::aws::load_config_for(keyroll_core::aws::Function::Scanner).await;
-    let keyroll = keyroll_core::aws::keyroll(config, &sdk)?;
+    let keyroll = keyroll_core::aws::keyroll(config, &sdk).await?;
     let deps = Deps {
         keyroll: Arc::new(keyroll),
     };

@@ -11,8 +11,10 @@ use zeroize::Zeroizing;
 
 use crate::error::DependencyError;
 
+mod derived;
 #[cfg(feature = "kms")]
 mod kms;
+pub use derived::DerivedMac;
 #[cfg(feature = "kms")]
 pub use kms::KmsMac;
 
@@ -26,6 +28,12 @@ pub trait KeyedMac: Send + Sync {
     async fn mac(&self, message: &[u8]) -> Result<Vec<u8>, MacError>;
     /// Whether `mac` is the MAC of `message`, compared in constant time.
     async fn verify(&self, message: &[u8], mac: &[u8]) -> Result<bool, MacError>;
+    /// Whether `mac` is the MAC of `message` under the original key a local key was
+    /// derived from (a version-1 audit head, MACed by KMS itself). The same as
+    /// [`KeyedMac::verify`] for a MAC that derives nothing.
+    async fn verify_original(&self, message: &[u8], mac: &[u8]) -> Result<bool, MacError> {
+        self.verify(message, mac).await
+    }
 }
 
 /// A MAC message from labelled parts, each length-prefixed so no two part lists
@@ -56,6 +64,11 @@ impl LocalMac {
         Self {
             key: Zeroizing::new(crate::random::bytes::<32>()),
         }
+    }
+
+    /// Under `key` (one derived from a key held elsewhere).
+    pub fn from_key(key: Zeroizing<[u8; 32]>) -> Self {
+        Self { key }
     }
 
     fn keyed(&self) -> Hmac<Sha256> {

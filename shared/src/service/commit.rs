@@ -5,10 +5,11 @@
 //! creation once did, when it had a copy of this path).
 
 use super::Keyroll;
-use crate::audit::HeadMac;
-use crate::change::KeyChange;
+use crate::audit::{AuditHash, HeadMac};
+use crate::change::{KeyChange, PriorHead};
 use crate::compliance::KeyComplianceStatus;
-use crate::error::Error;
+use crate::error::{Conflict, Error};
+use crate::ids::KeyId;
 use crate::key::{CurrentSince, Key};
 
 /// A change with its key's compliance status stamped: the status can be read before
@@ -81,13 +82,25 @@ impl Keyroll {
     }
 
     /// MACs the audit head a change with events ends at, so the chain it closes cannot
-    /// be recomputed by anyone without the MAC key.
+    /// be recomputed by anyone without the MAC key — after checking that the head it
+    /// extends is keyroll's: a new head commits to every event before it, so MACing one
+    /// on top of a rewritten or erased chain would launder it.
     pub(super) async fn authenticate(&self, stamped: Stamped) -> Result<Ready, Error> {
         let Stamped(mut change) = stamped;
         let head = change
             .key()
             .audit_head
             .filter(|_| !change.events().is_empty());
+        if let (Some(_), Some(prior)) = (head, change.prior_head()) {
+            if !self
+                .prior_head_is_authentic(&change.key().id, prior)
+                .await?
+            {
+                let (key_id, revision) = (&change.key().id, prior.revision);
+                tracing::error!(alert = "audit_head_not_authentic", key_id = %key_id, revision, "a key's stored audit head is not one keyroll wrote (rewritten, stripped of its MAC or erased): the change is refused; see the runbook");
+                return Err(Conflict::AuditHeadNotAuthentic.into());
+            }
+        }
         if let Some(hash) = head {
             let key = change.key();
             let message = HeadMac::message(&key.id, key.revision, &hash);
@@ -98,6 +111,45 @@ impl Keyroll {
             });
         }
         Ok(Ready(change))
+    }
+
+    /// Whether the head a change extends is keyroll's. Every key's creation records an
+    /// event, so a stored key at revision 0 or without a head was erased, and a head
+    /// without a MAC was stripped — unless `KEYROLL_AUDIT_MAC_REQUIRED` is off, which
+    /// accepts keys from before chains were authenticated (and keys loaded outside
+    /// keyroll, as the scale tests' seeding does). One local HMAC (a version-1 head:
+    /// one KMS call, once per key).
+    async fn prior_head_is_authentic(
+        &self,
+        key_id: &KeyId,
+        prior: &PriorHead,
+    ) -> Result<bool, Error> {
+        let hash = prior.hash.filter(|_| prior.revision > 0);
+        let (Some(hash), Some(head_mac)) = (hash, &prior.mac) else {
+            return Ok(!self.config.audit_mac_required);
+        };
+        self.head_mac_is_authentic(key_id, prior.revision, &hash, head_mac)
+            .await
+    }
+
+    /// Whether `head_mac` is keyroll's MAC of the head `hash` at `revision`.
+    pub(super) async fn head_mac_is_authentic(
+        &self,
+        key_id: &KeyId,
+        revision: u64,
+        hash: &AuditHash,
+        head_mac: &HeadMac,
+    ) -> Result<bool, Error> {
+        let Ok(tag) = hex::decode(&head_mac.mac) else {
+            return Ok(false);
+        };
+        let message = HeadMac::message(key_id, revision, hash);
+        match head_mac.v {
+            HeadMac::VERSION => self.mac.verify(&message, &tag).await,
+            HeadMac::KMS_VERSION => self.mac.verify_original(&message, &tag).await,
+            _ => Ok(false),
+        }
+        .map_err(Error::from)
     }
 
     /// Applies a ready change: the only call of `Store::commit`; the key as committed.

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use super::Keyroll;
 use crate::audit::{
     AuditEvent, AuditOrder, BrokenLink, ChainHead, ChainProblem, ChainReport, ChainVerifier,
-    HeadMac,
 };
 use crate::change::EmergencyLogEntry;
 use crate::compliance::ComplianceSnapshot;
@@ -16,6 +15,9 @@ use crate::index::{DueRef, INDEX_SHARDS};
 use crate::key::Key;
 use crate::rotation::Rotation;
 use crate::time::Timestamp;
+
+/// How many times an audit check starts over when changes keep committing under it.
+const CHAIN_READ_ATTEMPTS: usize = 3;
 
 /// The most rotations one page of [`Keyroll::rotations_in_progress`] holds.
 pub const MAX_ROTATION_PAGE: usize = 500;
@@ -244,16 +246,53 @@ impl Keyroll {
     /// by (only the last hash is held), so its cost is one query per [`CHAIN_READ`]
     /// events and its memory constant; an oldest-first page is collected on the way,
     /// a newest-first one is one query more.
+    ///
+    /// Events beyond the key's head are reported, not ignored: they are what is left
+    /// when someone rolls the key item back (or erases its head) without deleting the
+    /// events. One committed after the key was read is told apart by reading the key
+    /// again: if its head has moved past them, the check starts over.
     pub async fn audit_page(&self, key_id: &KeyId, request: AuditPageRequest) -> Result<AuditPage> {
-        // The key first: events committed after this read are beyond its head and are
-        // left out, so a concurrent change cannot look like tampering.
-        let key = self.load_key(key_id).await?;
+        let mut key = self.load_key(key_id).await?;
+        for _ in 0..CHAIN_READ_ATTEMPTS {
+            let (page, beyond_head) = self.audit_page_of(&key, &request).await?;
+            let Some(found_last) = beyond_head else {
+                return Ok(page);
+            };
+            let now = self.load_key(key_id).await?;
+            if now.revision >= found_last && now.revision != key.revision {
+                key = now;
+                continue;
+            }
+            let mut page = page;
+            page.report.valid = false;
+            page.report.authenticated = false;
+            page.report.first_broken = Some(BrokenLink {
+                seq: key.revision + 1,
+                problem: ChainProblem::EventsBeyondHead {
+                    head: key.revision,
+                    found_last,
+                },
+            });
+            return Ok(page);
+        }
+        Err(Error::from(crate::error::StoreError::Conflict))
+    }
+
+    /// [`Keyroll::audit_page`] against the head of `key` as read, and the last sequence
+    /// number found beyond that head, if any.
+    async fn audit_page_of(
+        &self,
+        key: &Key,
+        request: &AuditPageRequest,
+    ) -> Result<(AuditPage, Option<u64>)> {
+        let key_id = &key.id;
         let head = key.revision;
         let limit = request.limit.max(1);
         let oldest_first = request.order == AuditOrder::OldestFirst;
         let mut verifier = ChainVerifier::new(key_id);
         let mut events = Vec::new();
         let mut read_after: Option<u64> = None;
+        let mut beyond_head: Option<u64> = None;
         loop {
             let chunk = self
                 .store
@@ -263,6 +302,7 @@ impl Keyroll {
             for event in chunk {
                 read_after = Some(read_after.map_or(event.seq, |a| a.max(event.seq)));
                 if event.seq > head {
+                    beyond_head = beyond_head.max(Some(event.seq));
                     continue;
                 }
                 verifier.push(&event);
@@ -297,51 +337,53 @@ impl Keyroll {
             last_seq: head,
             hash: key.audit_head,
         }));
-        self.authenticate_chain(&key, &mut report).await?;
-        Ok(AuditPage {
-            events,
-            next,
-            report,
-        })
+        self.authenticate_chain(key, &mut report).await?;
+        Ok((
+            AuditPage {
+                events,
+                next,
+                report,
+            },
+            beyond_head,
+        ))
     }
 
     /// Checks the head's keyed MAC once the hashes hold: a chain recomputed by someone
-    /// who can write the table but not use the MAC key fails here. A head from before
-    /// chains were authenticated stays valid by its hashes, marked unauthenticated —
-    /// unless `KEYROLL_AUDIT_MAC_REQUIRED` (the default), when a missing MAC is a
-    /// stripped one.
+    /// who can write the table but not use the MAC key fails here. Every key's creation
+    /// records an event, so a key without a head was erased: with
+    /// `KEYROLL_AUDIT_MAC_REQUIRED` (the default) that, and a head without a MAC (a
+    /// stripped one), is not valid; without it, a head from before chains were
+    /// authenticated stays valid by its hashes, marked unauthenticated.
     async fn authenticate_chain(&self, key: &Key, report: &mut ChainReport) -> Result<()> {
-        let (Some(hash), true) = (&key.audit_head, report.valid) else {
+        if !report.valid {
             return Ok(());
-        };
-        let Some(head_mac) = &key.audit_head_mac else {
-            // No MAC: a chain from before authentication — or one stripped of it.
-            if self.config.audit_mac_required {
-                report.valid = false;
-                report.first_broken = Some(BrokenLink {
-                    seq: key.revision,
-                    problem: ChainProblem::HeadNotAuthentic,
-                });
-            }
-            return Ok(());
-        };
-        let tag = hex::decode(&head_mac.mac).ok();
-        let authentic = match tag {
-            Some(tag) if head_mac.v == HeadMac::VERSION => self
-                .mac
-                .verify(&HeadMac::message(&key.id, key.revision, hash), &tag)
-                .await
-                .map_err(Error::from)?,
-            _ => false,
-        };
-        if authentic {
-            report.authenticated = true;
-        } else {
+        }
+        let not_authentic = |report: &mut ChainReport| {
             report.valid = false;
             report.first_broken = Some(BrokenLink {
                 seq: key.revision,
                 problem: ChainProblem::HeadNotAuthentic,
             });
+        };
+        let Some(hash) = key.audit_head.filter(|_| key.revision > 0) else {
+            if self.config.audit_mac_required {
+                not_authentic(report);
+            }
+            return Ok(());
+        };
+        let Some(head_mac) = &key.audit_head_mac else {
+            if self.config.audit_mac_required {
+                not_authentic(report);
+            }
+            return Ok(());
+        };
+        if self
+            .head_mac_is_authentic(&key.id, key.revision, &hash, head_mac)
+            .await?
+        {
+            report.authenticated = true;
+        } else {
+            not_authentic(report);
         }
         Ok(())
     }
