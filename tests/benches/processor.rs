@@ -91,6 +91,13 @@ impl Store for TimedStore {
     async fn rotation(&self, id: &RotationId) -> Result<Option<Rotation>, StoreError> {
         self.timed(self.inner.rotation(id)).await
     }
+    async fn rotation_of_key(
+        &self,
+        key_id: &KeyId,
+        id: &RotationId,
+    ) -> Result<Option<Rotation>, StoreError> {
+        self.timed(self.inner.rotation_of_key(key_id, id)).await
+    }
     async fn rotations_of(&self, key_id: &KeyId) -> Result<Vec<Rotation>, StoreError> {
         self.timed(self.inner.rotations_of(key_id)).await
     }

@@ -631,3 +631,33 @@ fn calls(code: &str, receiver: &str, method: &str) -> bool {
             .is_some_and(|c| c.is_alphanumeric() || c == '_')
     })
 }
+
+/// A rotation read through its key: one read; another key's id finds nothing.
+#[tokio::test]
+async fn a_rotation_is_read_through_its_key() {
+    let f = fixture().await;
+    let first = issue(&f).await;
+    let other = issue(&f).await;
+    let scheduled = f
+        .keyroll
+        .schedule_rotation(&first.key.id, RotationRequest::default(), &f.actor())
+        .await
+        .unwrap();
+    let id = &scheduled.rotation.id;
+    let read = f.store.rotation_of_key(&first.key.id, id).await.unwrap();
+    assert_eq!(
+        read.as_ref(),
+        Some(&f.store.rotation(id).await.unwrap().unwrap())
+    );
+    assert_eq!(
+        f.store.rotation_of_key(&other.key.id, id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        f.store
+            .rotation_of_key(&first.key.id, &keyroll_core::ids::RotationId::generate())
+            .await
+            .unwrap(),
+        None
+    );
+}

@@ -118,10 +118,7 @@ impl Keyroll {
         self.commit_with_retry(|| async move {
             let now = self.now();
             let key = self.load_key(key_id).await?;
-            let rotation = match &key.active_rotation {
-                Some(id) => Some(self.rotation(id).await?),
-                None => None,
-            };
+            let rotation = self.active_rotation_of(&key).await?;
             // Where the key should sit in the expiry index under today's setting.
             let misplaced = key.expiry_check_at != key.expiry_due_at(warn_ahead);
             Ok(

@@ -26,8 +26,8 @@ impl Keyroll {
     /// The callers of `key_id` (one caller-log read per secret version the key has).
     pub async fn key_callers(&self, key_id: &KeyId, scope: KeyScope<'_>) -> Result<KeyCallers> {
         let key = self.scoped_key(key_id, scope).await?;
-        let rotation = match &key.active_rotation {
-            Some(id) => Some(self.rotation(id).await?),
+        let rotation = match key.active_rotation {
+            Some(_) => self.active_rotation_of(&key).await?,
             None => latest(self.store.rotations_of(key_id).await?),
         };
         let (callers, summary) = self.callers_of(&key, rotation.as_ref()).await?;

@@ -47,12 +47,7 @@ impl Keyroll {
             .commit_with_retry(|| async move {
                 let now = self.now();
                 let key = self.load_key(key_id).await?;
-                let active = match &key.active_rotation {
-                    Some(id) => Some(self.store.rotation(id).await?.ok_or_else(|| {
-                        Error::Internal(format!("key {key_id} points at missing rotation {id}"))
-                    })?),
-                    None => None,
-                };
+                let active = self.active_rotation_of(&key).await?;
                 let act = Act {
                     actor: &caller.actor,
                     now,
@@ -199,10 +194,7 @@ impl Keyroll {
         self.commit_with_retry(|| async move {
             let now = self.now();
             let key = self.load_key(&record.key_id).await?;
-            let active = match &key.active_rotation {
-                Some(id) => Some(self.rotation(id).await?),
-                None => None,
-            };
+            let active = self.active_rotation_of(&key).await?;
             match leak_response(&key, active.as_ref(), record.version, now) {
                 LeakResponse::KillLeaked => {}
                 LeakResponse::Rotate => return Err(Conflict::LeakNeedsRotation.into()),

@@ -189,10 +189,10 @@ impl Keyroll {
         };
         let key = self.load_key(&record.key_id).await?;
         let no_successor = || Error::not_found("successor for secret of key", &record.key_id);
-        let Some(rotation_id) = key.active_rotation.clone() else {
+        let Some(rotation) = self.active_rotation_of(&key).await? else {
             return Err(no_successor());
         };
-        let rotation = self.rotation(&rotation_id).await?;
+        let rotation_id = rotation.id.clone();
         if rotation.from_version != record.version {
             return Err(no_successor());
         }

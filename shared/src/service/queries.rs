@@ -111,6 +111,20 @@ impl Keyroll {
             .ok_or_else(|| Error::not_found("rotation", id))
     }
 
+    /// The rotation `key` points at as in progress, if any: one read.
+    pub(crate) async fn active_rotation_of(&self, key: &Key) -> Result<Option<Rotation>> {
+        let Some(id) = &key.active_rotation else {
+            return Ok(None);
+        };
+        self.store
+            .rotation_of_key(&key.id, id)
+            .await?
+            .map(Some)
+            .ok_or_else(|| {
+                Error::Internal(format!("key {} points at missing rotation {id}", key.id))
+            })
+    }
+
     pub async fn rotations_of(&self, key_id: &KeyId) -> Result<Vec<Rotation>> {
         self.load_key(key_id).await?;
         Ok(self.store.rotations_of(key_id).await?)

@@ -36,10 +36,7 @@ impl Keyroll {
             _ => return Err(Error::Unauthenticated),
         };
         let key = self.load_key(&record.key_id).await?;
-        let rotation = match &key.active_rotation {
-            Some(id) => Some(self.rotation(id).await?),
-            None => None,
-        };
+        let rotation = self.active_rotation_of(&key).await?;
         Ok(self_key_of(&key, &record, rotation.as_ref()))
     }
 }

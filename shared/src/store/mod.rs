@@ -77,6 +77,14 @@ pub trait Store: Send + Sync {
 
     async fn rotation(&self, id: &RotationId) -> Result<Option<Rotation>, StoreError>;
 
+    /// A rotation of a known key (the key's active rotation): one read, where
+    /// [`Store::rotation`] by id alone first finds the key.
+    async fn rotation_of_key(
+        &self,
+        key_id: &KeyId,
+        id: &RotationId,
+    ) -> Result<Option<Rotation>, StoreError>;
+
     /// Up to `limit` ids of `organization`'s keys (every status), in id order, after
     /// `after`. Like the other indexes it may lag a moment behind a new key.
     async fn keys_of(

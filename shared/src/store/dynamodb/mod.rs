@@ -469,6 +469,14 @@ impl Store for DynamoStore {
         self.rotation_by_id(id).await
     }
 
+    async fn rotation_of_key(
+        &self,
+        key_id: &KeyId,
+        id: &RotationId,
+    ) -> Result<Option<Rotation>, StoreError> {
+        self.rotation_in_key(key_id, id).await
+    }
+
     async fn rotations_of(&self, key_id: &KeyId) -> Result<Vec<Rotation>, StoreError> {
         self.rotations_of_key(key_id).await
     }

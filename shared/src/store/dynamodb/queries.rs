@@ -196,6 +196,17 @@ impl DynamoStore {
             .transpose()
     }
 
+    pub(super) async fn rotation_in_key(
+        &self,
+        key_id: &KeyId,
+        id: &RotationId,
+    ) -> Result<Option<Rotation>, StoreError> {
+        self.get(key_pk(key_id), &rotation_sk(id))
+            .await?
+            .map(decode)
+            .transpose()
+    }
+
     pub(super) async fn rotations_of_key(
         &self,
         key_id: &KeyId,

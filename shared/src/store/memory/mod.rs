@@ -311,6 +311,19 @@ impl Store for MemoryStore {
         Ok(self.lock().rotations.get(id).cloned())
     }
 
+    async fn rotation_of_key(
+        &self,
+        key_id: &KeyId,
+        id: &RotationId,
+    ) -> Result<Option<Rotation>, StoreError> {
+        Ok(self
+            .lock()
+            .rotations
+            .get(id)
+            .filter(|r| &r.key_id == key_id)
+            .cloned())
+    }
+
     async fn keys_of(
         &self,
         organization: &OrganizationId,
