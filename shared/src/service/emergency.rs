@@ -1,6 +1,6 @@
 //! Emergency rotations, by an operator or from a GitHub leak report.
 
-use super::{Caller, Keyroll, RotationIssued, Verification};
+use super::{Caller, FirstRead, Keyroll, RotationIssued, Verification};
 use crate::error::{Conflict, Error, Result};
 use crate::idempotency::RequestOutcome;
 use crate::ids::{Actor, KeyId, Reason, RotationId};
@@ -41,13 +41,22 @@ impl Keyroll {
         // Nobody is handed a leak rotation's secret (no person asked for it): it waits
         // in the vault for the key owner's reveal.
         let held = matches!(request.source, EmergencySource::Leak { .. });
-        let (minted, successor) = self.mint_successor(key_id, held).await?;
+        let read = || async move {
+            let key = self.load_key(key_id).await?;
+            let active = self.active_rotation_of(&key).await?;
+            Ok::<_, Error>((key, active))
+        };
+        let (minted, first_read) = tokio::join!(self.mint_successor(key_id, held), read());
+        let (minted, successor) = minted?;
+        let first_read = &FirstRead::new(first_read);
         let (request, successor_ref, minted_ref) = (&request, &successor, &minted);
         let outcome = self
             .commit_with_retry(|| async move {
+                let (key, active) = match first_read.take() {
+                    Some(read) => read?,
+                    None => read().await?,
+                };
                 let now = self.now();
-                let key = self.load_key(key_id).await?;
-                let active = self.active_rotation_of(&key).await?;
                 let act = Act {
                     actor: &caller.actor,
                     now,

@@ -1,6 +1,6 @@
 //! A scheduled rotation's life: schedule, cancel, complete, extend.
 
-use super::{Caller, Keyroll, RotationIssued};
+use super::{Caller, FirstRead, Keyroll, RotationIssued};
 use crate::error::Result;
 use crate::idempotency::RequestOutcome;
 use crate::ids::{KeyId, Reason, RotationId};
@@ -24,14 +24,20 @@ impl Keyroll {
         request.validate()?;
         // Nobody is handed a policy or self-service rotation's secret: it waits in the
         // vault (see `mint_successor`).
-        let (minted, successor) = self
-            .mint_successor(key_id, request.trigger.holds_secret())
-            .await?;
+        let (minted, first_read) = tokio::join!(
+            self.mint_successor(key_id, request.trigger.holds_secret()),
+            self.load_key(key_id)
+        );
+        let (minted, successor) = minted?;
+        let first_read = &FirstRead::new(first_read);
         let (request, successor_ref, minted_ref) = (&request, &successor, &minted);
         let outcome = self
             .commit_with_retry(|| async move {
+                let key = match first_read.take() {
+                    Some(read) => read?,
+                    None => self.load_key(key_id).await?,
+                };
                 let now = self.now();
-                let key = self.load_key(key_id).await?;
                 let act = Act {
                     actor: &caller.actor,
                     now,

@@ -83,6 +83,21 @@ pub use scoped::{KeyPage, OwnedKey, MAX_KEY_PAGE};
 pub use self_key::{fetchable_successor, SelfKey, POLL_BUSY_SECONDS, POLL_IDLE_SECONDS};
 pub use verification::{Verification, USE_WRITE_TIMEOUT};
 
+/// The first reads of an operation, made while its new secret is minted (scrypt on a
+/// blocking thread): the first plan uses them, a re-plan after a lost race reads again.
+struct FirstRead<T>(std::sync::Mutex<Option<T>>);
+
+impl<T> FirstRead<T> {
+    fn new(read: T) -> Self {
+        Self(std::sync::Mutex::new(Some(read)))
+    }
+
+    /// The first read, once; `None` after it was used.
+    fn take(&self) -> Option<T> {
+        self.0.lock().ok().and_then(|mut read| read.take())
+    }
+}
+
 /// How many times an operation re-reads and re-plans after losing a race.
 const CONFLICT_ATTEMPTS: usize = 5;
 
