@@ -358,6 +358,22 @@ impl Rotation {
         }
     }
 
+    /// Until when the old secret verifies, as stored with it (the key's version and its
+    /// `SECRET#` record). While the new secret waits in the vault for its delivery, that
+    /// is the class's longest grace from the start (`max_grace_seconds`), whatever the
+    /// grace says: "no old secret dies before its new secret was delivered" then holds
+    /// by the data alone, even when the processor that would extend the grace does not
+    /// run. The commit that delivers the new secret sets the real end
+    /// ([`crate::plan::reveal`]).
+    pub fn old_secret_until(&self, max_grace_seconds: u64) -> Timestamp {
+        let end = self.ends_at();
+        if self.awaits_delivery() {
+            end.max(self.scheduled_at.plus_seconds(max_grace_seconds))
+        } else {
+            end
+        }
+    }
+
     /// When the processor next has work on this rotation: its start while scheduled;
     /// in grace, the first of its reminder, its checks and its grace end — but a
     /// rotation whose new secret awaits delivery never ends by its grace, only its

@@ -250,3 +250,87 @@ async fn polling_and_fetching_cost_the_same_in_a_crowded_table() {
         assert_eq!((poll_reads, fetch_reads), (3, 3));
     }
 }
+
+/// "No old secret dies before its new secret was delivered" holds by the data, with no
+/// processor running at all: while the new secret waits in the vault, the old one's
+/// stored expiry is the class's longest grace; the delivery (a client's sealed fetch,
+/// or a user's reveal) sets the real end — the grace end, or, once that has passed,
+/// the class's shortest grace from the delivery. Never delivered, it dies at the bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_undelivered_secret_keeps_the_old_one_working_with_the_processor_stopped() {
+    let f = fixture().await;
+    let policy = &f.keyroll.config().policy.server;
+    let (min_grace, max_grace) = (policy.min_grace_seconds, policy.max_grace_seconds);
+
+    // A client's own rotation: fetched a day after its one-hour grace.
+    let own = issue(&f).await;
+    let rotation = self_service_rotation(&f, &own.key.id, 3_600).await;
+    let old = own.secret.expose();
+    f.clock.set(rotation.grace_ends_at.plus_seconds(86_400));
+    assert_eq!(
+        code(&f, old).await,
+        "VALID",
+        "the grace passed, undelivered"
+    );
+    let fetched_at = f.clock_now();
+    let new = fetch_successor(&f, old).await;
+    assert_eq!(code(&f, &new).await, "VALID");
+    f.clock.set(fetched_at.plus_seconds(min_grace - 1));
+    assert_eq!(
+        code(&f, old).await,
+        "VALID",
+        "time to deploy the new secret"
+    );
+    f.clock.set(fetched_at.plus_seconds(min_grace));
+    assert_eq!(code(&f, old).await, "EXPIRED");
+
+    // A policy rotation, held for the owner's reveal, revealed within its grace: the
+    // old secret ends with the grace as scheduled.
+    f.clock.set(epoch());
+    let revealed = issue(&f).await;
+    let held = f
+        .keyroll
+        .schedule_rotation(
+            &revealed.key.id,
+            RotationRequest {
+                trigger: keyroll_core::service::ScheduleTrigger::Policy,
+                start: Start::Now,
+                grace_seconds: Some(min_grace * 2),
+                ..Default::default()
+            },
+            &f.actor(),
+        )
+        .await
+        .unwrap()
+        .rotation;
+    f.clock.set(epoch().plus_seconds(1));
+    f.keyroll.reveal_secret(&held.id, &f.actor()).await.unwrap();
+    f.clock.set(held.grace_ends_at.minus_seconds(1));
+    assert_eq!(code(&f, revealed.secret.expose()).await, "VALID");
+    f.clock.set(held.grace_ends_at);
+    assert_eq!(code(&f, revealed.secret.expose()).await, "EXPIRED");
+
+    // Never delivered: the old secret lives to the class's longest grace, no longer.
+    f.clock.set(epoch());
+    let never = issue(&f).await;
+    let waiting = f
+        .keyroll
+        .schedule_rotation(
+            &never.key.id,
+            RotationRequest {
+                trigger: keyroll_core::service::ScheduleTrigger::Policy,
+                start: Start::Now,
+                grace_seconds: Some(min_grace),
+                ..Default::default()
+            },
+            &f.actor(),
+        )
+        .await
+        .unwrap()
+        .rotation;
+    let bound = waiting.scheduled_at.plus_seconds(max_grace);
+    f.clock.set(bound.minus_seconds(1));
+    assert_eq!(code(&f, never.secret.expose()).await, "VALID");
+    f.clock.set(bound);
+    assert_eq!(code(&f, never.secret.expose()).await, "EXPIRED");
+}

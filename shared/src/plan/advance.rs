@@ -519,8 +519,14 @@ mod tests {
             rotation.holds_secret(),
             "the new secret can still be revealed"
         );
-        // Revealed: the next step completes it.
-        let (change, revealed) = crate::plan::plan_reveal(key, rotation, act(&actor, at)).unwrap();
+        // Revealed after the class's maximum grace: the old secret died at that bound
+        // and stays dead (a delivery never brings it back); the next step completes.
+        let (change, revealed) =
+            crate::plan::plan_reveal(key, rotation, &p, act(&actor, at)).unwrap();
+        assert_ne!(
+            change.key().version(1).unwrap().validity(at),
+            Validity::Valid
+        );
         let (change, did) = step(change.key().clone(), revealed, at).expect("due once delivered");
         assert!(did.completed);
         assert_eq!(

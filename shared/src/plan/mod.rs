@@ -379,9 +379,10 @@ pub(crate) fn move_grace_end(
     if rotation.status == RotationStatus::GracePeriod && rotation.awaits_delivery() {
         rotation.delivery_check_at = Some(rotation.delivery_decision_at());
     }
+    let max_grace = policy.for_class(change.key().class).max_grace_seconds;
     change
         .key_mut()
-        .move_deadline(rotation.from_version, rotation.ends_at());
+        .move_deadline(rotation.from_version, rotation.old_secret_until(max_grace));
 }
 
 /// The bound of a `retire` rotation whose grace ends at `grace_ends_at` (`None` for a

@@ -2,13 +2,14 @@
 //! deleted after the change commits. A second reveal, or one after the rotation ended
 //! (but a completed leak rotation, whose secret nobody has seen yet), is gone.
 
-use super::{record, snapshot, Act};
+use super::{move_grace_end, record, snapshot, Act};
 use crate::audit::AuditAction;
 use crate::change::{ChangeBuilder, KeyChange};
+use crate::config::Policy;
 use crate::error::{Conflict, Error, Result};
 use crate::key::Key;
 use crate::notification::OutboxMessage;
-use crate::rotation::Rotation;
+use crate::rotation::{Rotation, RotationStatus};
 
 /// Whether `rotation`'s held secret may still be handed out; the reason when not.
 pub fn check_revealable(rotation: &Rotation) -> Result<&str> {
@@ -29,26 +30,55 @@ pub fn check_revealable(rotation: &Rotation) -> Result<&str> {
     Ok(name)
 }
 
-pub fn plan_reveal(key: Key, rotation: Rotation, act: Act<'_>) -> Result<(KeyChange, Rotation)> {
+pub fn plan_reveal(
+    key: Key,
+    rotation: Rotation,
+    policy: &Policy,
+    act: Act<'_>,
+) -> Result<(KeyChange, Rotation)> {
     let name = check_revealable(&rotation)?.to_owned();
-    let (mut change, rotation) = delivered(key, rotation, act, None);
+    let (mut change, rotation) = delivered(key, rotation, policy, act, None);
     change.enqueue(act.now, OutboxMessage::DeleteVaultSecret { name });
     Ok((change.finish(), rotation))
 }
 
-/// `rotation` marked delivered at `act.now`, recorded as a reveal (with `reason`):
-/// its grace ends as it stands (at once if it has already passed).
+/// `rotation` marked delivered at `act.now`, recorded as a reveal (with `reason`). The
+/// old secret, kept at the class's longest grace while the new one waited, now ends
+/// with the grace — or, if the grace has passed already, the class's shortest grace
+/// from now, so whoever just received the new secret has time to deploy it.
 fn delivered(
     key: Key,
     mut rotation: Rotation,
+    policy: &Policy,
     act: Act<'_>,
     reason: Option<&crate::ids::Reason>,
 ) -> (ChangeBuilder, Rotation) {
     let expected = rotation.status;
     let before = snapshot(&key, Some(&rotation));
+    let waited = rotation.awaits_delivery();
     rotation.revealed_at = Some(act.now);
     rotation.delivery_check_at = None;
     let mut change = ChangeBuilder::update(key);
+    if waited && rotation.is_in_progress() {
+        // Never later than the old secret was already kept (the bound): one that died
+        // there stays dead.
+        let kept = change
+            .key()
+            .version(rotation.from_version)
+            .and_then(|v| v.expires_at);
+        let shortest = act
+            .now
+            .plus_seconds(policy.for_class(change.key().class).min_grace_seconds);
+        let target = kept.map_or(shortest, |kept| kept.min(shortest));
+        if rotation.status == RotationStatus::GracePeriod && rotation.ends_at() < target {
+            move_grace_end(&mut change, &mut rotation, target, policy);
+        }
+        let end = rotation.ends_at();
+        let deadline = kept.map_or(end, |kept| kept.min(end));
+        change
+            .key_mut()
+            .move_deadline(rotation.from_version, deadline);
+    }
     record(
         &mut change,
         before,
@@ -69,6 +99,7 @@ pub fn plan_deliver_sealed(
     key: Key,
     mut rotation: Rotation,
     thumbprint: &str,
+    policy: &Policy,
     act: Act<'_>,
 ) -> Result<Option<(KeyChange, Rotation)>> {
     if rotation.revealed_at.is_some() && rotation.sealed_delivery {
@@ -79,7 +110,7 @@ pub fn plan_deliver_sealed(
     let reason = crate::ids::Reason::system(format!(
         "fetched by the key's client, sealed to its delivery key {thumbprint}"
     ));
-    let (change, rotation) = delivered(key, rotation, act, Some(&reason));
+    let (change, rotation) = delivered(key, rotation, policy, act, Some(&reason));
     Ok(Some((change.finish(), rotation)))
 }
 
@@ -106,7 +137,13 @@ mod tests {
         )
         .unwrap();
         let alice = crate::ids::Actor::customer(&change.key().organization_id, "alice").unwrap();
-        let (change, _) = plan_reveal(change.key().clone(), rotation, act(&alice, now())).unwrap();
+        let (change, _) = plan_reveal(
+            change.key().clone(),
+            rotation,
+            &policy(),
+            act(&alice, now()),
+        )
+        .unwrap();
         let told: Vec<_> = change
             .outbox()
             .iter()
@@ -137,14 +174,20 @@ mod tests {
             ..Default::default()
         };
         let (scheduled_key, rotation) = scheduled(KeyClass::Server, request);
-        let (change, revealed) = plan_reveal(scheduled_key, rotation, act(&actor, now())).unwrap();
+        let (change, revealed) =
+            plan_reveal(scheduled_key, rotation, &policy(), act(&actor, now())).unwrap();
         assert_eq!(revealed.revealed_at, Some(now()));
         assert!(change
             .outbox()
             .iter()
             .any(|e| matches!(e.message, OutboxMessage::DeleteVaultSecret { .. })));
         assert!(matches!(
-            plan_reveal(change.key().clone(), revealed, act(&actor, now())),
+            plan_reveal(
+                change.key().clone(),
+                revealed,
+                &policy(),
+                act(&actor, now())
+            ),
             Err(Error::Gone(_))
         ));
         let (change, returned) = plan_schedule(
@@ -156,7 +199,12 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            plan_reveal(change.key().clone(), returned, act(&actor, now())),
+            plan_reveal(
+                change.key().clone(),
+                returned,
+                &policy(),
+                act(&actor, now())
+            ),
             Err(Error::Conflict(Conflict::SecretWasReturned))
         ));
     }

@@ -120,9 +120,11 @@ pub fn plan_schedule(
 
     let before = snapshot(&key, None);
     let mut change = ChangeBuilder::update(key);
+    let old_until =
+        rotation.old_secret_until(policy.for_class(change.key().class).max_grace_seconds);
     change
         .key_mut()
-        .add_successor(new_version.clone(), old.version, rotation.ends_at());
+        .add_successor(new_version.clone(), old.version, old_until);
     change.key_mut().active_rotation = Some(rotation.id.clone());
     change.add_secret(SecretRecord::new(
         change.key(),

@@ -232,7 +232,13 @@ impl Keyroll {
                     now: self.now(),
                 };
                 Ok(
-                    match plan_deliver_sealed(key, rotation.clone(), thumbprint, act)? {
+                    match plan_deliver_sealed(
+                        key,
+                        rotation.clone(),
+                        thumbprint,
+                        &self.config.policy,
+                        act,
+                    )? {
                         Some((change, delivered)) => (Some(change), delivered),
                         None => (None, rotation),
                     },
@@ -272,7 +278,7 @@ impl Keyroll {
                     actor: &caller.actor,
                     now,
                 };
-                let (mut change, rotation) = plan_reveal(key, rotation, act)?;
+                let (mut change, rotation) = plan_reveal(key, rotation, &self.config.policy, act)?;
                 caller.record_request(
                     &mut change,
                     rotation.id.as_str(),

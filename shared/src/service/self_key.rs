@@ -64,10 +64,18 @@ fn self_key_of(key: &Key, record: &SecretRecord, rotation: Option<&Rotation>) ->
         (None, Some(_)) => POLL_BUSY_SECONDS,
         (None, None) => POLL_IDLE_SECONDS,
     };
+    // While its successor waits, the old secret is kept to the class's longest grace
+    // (the delivery rule); the client is told the end its fetch will set.
+    let expires_at = match rotation {
+        Some(r) if r.is_in_progress() && r.from_version == record.version => {
+            record.expires_at.map(|kept| kept.min(r.ends_at()))
+        }
+        _ => record.expires_at,
+    };
     SelfKey {
         key_id: key.id.clone(),
         stage: record.stage,
-        expires_at: record.expires_at,
+        expires_at,
         successor,
         poll_after_seconds,
     }
