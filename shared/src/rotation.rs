@@ -364,7 +364,7 @@ impl Rotation {
     /// grace says: "no old secret dies before its new secret was delivered" then holds
     /// by the data alone, even when the processor that would extend the grace does not
     /// run. The commit that delivers the new secret sets the real end
-    /// ([`crate::plan::reveal`]).
+    /// (the reveal planner).
     pub fn old_secret_until(&self, max_grace_seconds: u64) -> Timestamp {
         let end = self.ends_at();
         if self.awaits_delivery() {
