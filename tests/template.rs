@@ -328,6 +328,54 @@ fn the_key_authorizer_may_touch_only_secret_records_and_their_use() {
     );
 }
 
+/// The notifier talks to servers customers choose: its role may touch only the
+/// partitions its code owns (the code's NOTIFIER_PARTITIONS), so it can never write a
+/// key, a secret record, a rotation, an idempotency record or the outbox.
+#[test]
+fn the_notifier_may_touch_only_its_own_partitions() {
+    use keyroll_core::store::dynamodb::{NOTIFIER_INDEX_PARTITIONS, NOTIFIER_PARTITIONS};
+    let template = template();
+    let statements = template["Resources"]["NotifierFunction"]["Properties"]["Policies"][0]
+        ["Statement"]
+        .as_sequence()
+        .expect("the notifier's statements");
+    let on_table: BTreeSet<String> = NOTIFIER_PARTITIONS
+        .iter()
+        .map(|p| format!("{p}*"))
+        .collect();
+    let on_index: BTreeSet<String> = NOTIFIER_INDEX_PARTITIONS
+        .iter()
+        .map(|p| format!("{p}*"))
+        .collect();
+    let mut dynamodb_statements = 0;
+    for statement in statements {
+        let granted = strings(&statement["Action"]);
+        if !granted.iter().any(|a| a.starts_with("dynamodb:")) {
+            continue;
+        }
+        dynamodb_statements += 1;
+        let resource = format!("{:?}", statement["Resource"]);
+        let leading =
+            strings(&statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
+        let expected = if resource.contains("/index/") {
+            assert_eq!(granted, BTreeSet::from(["dynamodb:Query".to_owned()]));
+            &on_index
+        } else {
+            &on_table
+        };
+        assert_eq!(&leading, expected, "{granted:?} on {resource}");
+        for forbidden in ["KEY#", "SECRET#", "ROT#", "IDEM#", "OUTBOX#", "DUE#"] {
+            assert!(
+                !leading
+                    .iter()
+                    .any(|p| forbidden.starts_with(p.trim_end_matches('*'))),
+                "{forbidden} is reachable through {leading:?}"
+            );
+        }
+    }
+    assert_eq!(dynamodb_statements, 2);
+}
+
 /// The functions that write keys (and so audit events and idempotency records) share
 /// the KMS MAC key and may use it; the internet-facing authorizer may not.
 #[test]

@@ -62,7 +62,11 @@ fn escape(text: &str) -> String {
 
 /// What happened and what to do, as paragraphs.
 fn paragraphs(n: &Notification, now: Timestamp) -> (String, Vec<String>) {
-    let key = format!("\"{}\" ({})", n.key_name, n.key_id);
+    // Names and reasons are written by people outside the company (a customer admin's
+    // key name, an emergency's reason): shown inert, so the company's mail never
+    // carries their links.
+    let name = inert(n.key_name.as_str());
+    let key = format!("\"{}\" ({})", name, n.key_id);
     let old = n.old_prefix.as_deref().unwrap_or("the old secret");
     let new = n.new_prefix.as_deref().unwrap_or("the new secret");
     let deadline = deadline_phrase(n, now).unwrap_or_else(|| "its deadline".to_owned());
@@ -80,63 +84,63 @@ fn paragraphs(n: &Notification, now: Timestamp) -> (String, Vec<String>) {
     );
     let (subject, mut body) = match n.kind {
         NotificationType::RotationScheduled => (
-            format!("Your API key {} will be rotated", n.key_name),
+            format!("Your API key {} will be rotated", name),
             vec![
                 format!("The secret of your API key {key} is being replaced. The new secret starts with {new}…; the old one ({old}…) keeps working until {deadline}."),
                 format!("What to do: switch every integration to the new secret before then. {fetch}"),
             ],
         ),
         NotificationType::RotationStarted => (
-            format!("Your API key {} has a new secret", n.key_name),
+            format!("Your API key {} has a new secret", name),
             vec![
                 format!("The new secret of {key} ({new}…) is now the key's main secret. The old one ({old}…) stops working at {deadline}."),
                 format!("What to do: make sure every integration uses the new secret before then. {fetch}"),
             ],
         ),
         NotificationType::RotationReminder => (
-            format!("Reminder: the old secret of {} stops working {}", n.key_name, n.deadline.map(|d| relative(d, now)).unwrap_or_default()),
+            format!("Reminder: the old secret of {} stops working {}", name, n.deadline.map(|d| relative(d, now)).unwrap_or_default()),
             vec![
                 format!("The old secret of {key} ({old}…) stops working at {deadline}. The new secret starts with {new}…."),
                 "What to do: switch any integration still using the old secret now.".to_owned(),
             ],
         ),
         NotificationType::RotationCompleted => (
-            format!("The old secret of {} no longer works", n.key_name),
+            format!("The old secret of {} no longer works", name),
             vec![
                 format!("The rotation of {key} is complete: the old secret ({old}…) no longer works; the new one ({new}…) does."),
                 "What to do: nothing, if your integrations use the new secret. Requests with the old one are now refused.".to_owned(),
             ],
         ),
         NotificationType::RotationCancelled => (
-            format!("The rotation of {} was called off", n.key_name),
+            format!("The rotation of {} was called off", name),
             vec![
                 format!("The rotation of {key} was cancelled. The old secret ({old}…) keeps working; the new one ({new}…) will not be used."),
                 "What to do: nothing; keep using the secret you have.".to_owned(),
             ],
         ),
         NotificationType::RotationExtended => (
-            format!("More time to switch the secret of {}", n.key_name),
+            format!("More time to switch the secret of {}", name),
             vec![
                 format!("The old secret of {key} ({old}…) now keeps working until {deadline}."),
                 format!("What to do: switch to the new secret ({new}…) before then. {fetch}"),
             ],
         ),
         NotificationType::RotationEmergency => (
-            format!("Urgent: the secret of {} was rotated for your security", n.key_name),
+            format!("Urgent: the secret of {} was rotated for your security", name),
             vec![
                 format!("The secret of {key} may have been exposed, so it was replaced at once. The old secret ({old}…) stops working at {deadline}; the new one starts with {new}…."),
                 format!("What to do: deploy the new secret immediately. {fetch}"),
             ],
         ),
         NotificationType::KeyRevoked => (
-            format!("Your API key {} was revoked", n.key_name),
+            format!("Your API key {} was revoked", name),
             vec![
                 format!("Your API key {key} was revoked: its secret ({old}…), and any other secret of it, no longer works. Requests made with it are refused."),
                 "What to do: if an integration still needs access, ask your API provider for a new key; a revoked key cannot be restored.".to_owned(),
             ],
         ),
         NotificationType::KeyDeliveryKeyRegistered => (
-            format!("A delivery key was registered for {}", n.key_name),
+            format!("A delivery key was registered for {}", name),
             vec![
                 format!(
                     "A delivery key (thumbprint {}) was registered for your API key {key}: its next secrets will be encrypted to it, and only the holder of its private half can read them.",
@@ -146,28 +150,28 @@ fn paragraphs(n: &Notification, now: Timestamp) -> (String, Vec<String>) {
             ],
         ),
         NotificationType::KeySecretRevoked => (
-            format!("Urgent: an old secret of {} was revoked", n.key_name),
+            format!("Urgent: an old secret of {} was revoked", name),
             vec![
                 format!("An old secret of your API key {key} ({old}…) was reported exposed, so it was revoked at once: requests made with it are refused. The key's current secret ({new}…) is not affected and keeps working."),
                 "What to do: nothing, if your integrations use the current secret. Any that still use the old one must switch to the current secret now.".to_owned(),
             ],
         ),
         NotificationType::KeyExpiring => (
-            format!("The secret of {} reaches its maximum age soon", n.key_name),
+            format!("The secret of {} reaches its maximum age soon", name),
             vec![
                 format!("The secret of {key} ({old}…) reaches the maximum age your API provider allows at {deadline}. A rotation will start then."),
                 "What to do: nothing yet; you will be told when the new secret is ready.".to_owned(),
             ],
         ),
         NotificationType::RotationUndelivered if n.deadline.is_some_and(|d| d <= now) => (
-            format!("Action needed: the new secret of {} has not been collected", n.key_name),
+            format!("Action needed: the new secret of {} has not been collected", name),
             vec![
                 format!("The new secret of {key} ({new}…) is waiting, and nobody has collected it. The old secret ({old}…) stopped working at {deadline}, as the longest allowed grace ended."),
                 "What to do: ask your API provider to hand you the new secret now (it is kept for you), then deploy it.".to_owned(),
             ],
         ),
         NotificationType::RotationUndelivered => (
-            format!("Action needed: the new secret of {} has not been collected", n.key_name),
+            format!("Action needed: the new secret of {} has not been collected", name),
             vec![
                 format!("The new secret of {key} ({new}…) is waiting, and nobody has collected it yet. So that nothing breaks, the old secret ({old}…) keeps working until {deadline}."),
                 format!("What to do: collect the new secret and deploy it. {fetch}"),
@@ -186,7 +190,7 @@ fn paragraphs(n: &Notification, now: Timestamp) -> (String, Vec<String>) {
                 _ => format!("deploy the new secret now: the old one ({old}…) no longer works"),
             };
             (
-                format!("The new secret of {} was collected", n.key_name),
+                format!("The new secret of {} was collected", name),
                 vec![
                     format!("The new secret of {key} ({new}…) was revealed {who}. It is shown only once, so whoever collected it now holds it."),
                     format!("What to do: if this was you, a colleague or your client, {deploy}. If nobody on your side collected it, roll the key now as an emergency."),
@@ -210,7 +214,7 @@ fn paragraphs(n: &Notification, now: Timestamp) -> (String, Vec<String>) {
         ));
     }
     if let Some(reason) = &n.reason {
-        body.push(format!("Reason given: {reason}."));
+        body.push(format!("Reason given: {}.", inert(reason.as_str())));
     }
     body.push(format!("Reference: {} ({}).", n.event_id, n.kind_name()));
     (subject, body)
@@ -229,12 +233,43 @@ pub fn endpoint_disabled(url: &str, id: &str, reason: &str, now: Timestamp) -> E
         "Your key-rotation webhook endpoint was disabled".to_owned(),
         &[
             format!(
-                "Notifications about your API keys are no longer sent to the webhook endpoint {url} ({id}) since {} UTC: {reason}.",
+                "Notifications about your API keys are no longer sent to the webhook endpoint {} ({id}) since {} UTC: {reason}.",
+                inert(url),
                 utc(now)
             ),
             "What to do: fix the endpoint, then register it again. Notifications keep arriving by email and in your dashboard's feed.".to_owned(),
         ],
     )
+}
+
+/// `text` with nothing a mail client would turn into a link: `://` becomes `[:]//`, and
+/// a `.` or `@` between two letters or digits is bracketed (`evil[.]example`,
+/// `ops[@]evil[.]example`), as security notices show indicators. Everything else reads
+/// as written.
+pub fn inert(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == ':' && chars.get(i + 1) == Some(&'/') && chars.get(i + 2) == Some(&'/') {
+            out.push_str("[:]//");
+            i += 3;
+            continue;
+        }
+        let between = i > 0
+            && chars[i - 1].is_alphanumeric()
+            && chars.get(i + 1).is_some_and(|next| next.is_alphanumeric());
+        if (c == '.' || c == '@') && between {
+            out.push('[');
+            out.push(c);
+            out.push(']');
+        } else {
+            out.push(c);
+        }
+        i += 1;
+    }
+    out
 }
 
 /// An email of `subject` and `body`'s paragraphs, as text and as escaped HTML.
@@ -257,7 +292,7 @@ fn message(subject: String, body: &[String]) -> EmailMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{KeyId, KeyName, OrganizationId, RotationId};
+    use crate::ids::{KeyId, KeyName, OrganizationId, Reason, RotationId};
 
     fn notification(kind: NotificationType) -> Notification {
         Notification {
@@ -291,6 +326,24 @@ mod tests {
         assert_eq!(relative(now.plus_seconds(12 * 60), now), "in 12 minutes");
         assert_eq!(relative(now, now), "now");
         assert_eq!(relative(now.minus_seconds(2 * 86_400), now), "2 days ago");
+    }
+
+    #[test]
+    fn a_reason_or_name_never_carries_a_link() {
+        assert_eq!(
+            inert("verify at https://evil.example/login or www.evil.example, mail ops@evil.example. Thanks."),
+            "verify at https[:]//evil[.]example/login or www[.]evil[.]example, mail ops[@]evil[.]example. Thanks."
+        );
+        assert_eq!(inert("leaked in CI logs"), "leaked in CI logs");
+        let mut n = notification(NotificationType::RotationEmergency);
+        n.reason = Some(Reason::parse("rotate now: https://evil.example/x").unwrap());
+        n.key_name = KeyName::parse("Acme (see evil.example)").unwrap();
+        let email = render(&n, Timestamp::parse("2026-11-25T18:00:00Z").unwrap());
+        for part in [&email.subject, &email.text, &email.html] {
+            assert!(!part.contains("https://"), "{part}");
+            assert!(!part.contains("evil.example"), "{part}");
+        }
+        assert!(email.text.contains("https[:]//evil[.]example/x"));
     }
 
     #[test]

@@ -152,6 +152,32 @@ impl VerifierParams {
         p: 1,
     };
     const OUTPUT_LEN: usize = 32;
+
+    /// The most a stored verifier may ask for. keyroll writes [`VerifierParams::DEFAULT`];
+    /// a verifier asking more was not written by keyroll, and running it would let one
+    /// forged record spend the verifying function's memory and time (scrypt needs
+    /// 128·r·2^ln bytes: 16 MiB here, against 1 MiB for the default).
+    pub const MAX: VerifierParams = VerifierParams {
+        log_n: 14,
+        r: 8,
+        p: 1,
+    };
+
+    fn within(self, max: VerifierParams) -> bool {
+        (1..=max.log_n).contains(&self.log_n)
+            && (1..=max.r).contains(&self.r)
+            && (1..=max.p).contains(&self.p)
+    }
+}
+
+/// What checking a candidate against a stored verifier found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifierCheck {
+    Matches,
+    DoesNotMatch,
+    /// Not a verifier keyroll writes: unreadable, another algorithm, a salt or output
+    /// of another length, or parameters past [`VerifierParams::MAX`]. Not run.
+    NotKeyrolls,
 }
 
 /// A scrypt verifier as a PHC string (`$scrypt$ln=10,r=8,p=1$<salt>$<hash>`).
@@ -176,14 +202,42 @@ impl Verifier {
     }
 
     /// Checks a candidate secret in constant time (the PHC output comparison is
-    /// constant-time). A malformed stored verifier never matches.
+    /// constant-time). A stored verifier keyroll would not write never matches.
     pub fn matches(&self, candidate: &str) -> bool {
-        match PasswordHash::new(&self.0) {
-            Ok(hash) => scrypt::Scrypt
-                .verify_password(candidate.as_bytes(), &hash)
-                .is_ok(),
-            Err(_) => false,
+        self.check(candidate) == VerifierCheck::Matches
+    }
+
+    /// [`Verifier::matches`], telling a mismatch from a verifier keyroll would not
+    /// write, whose parameters are checked before any scrypt work is done.
+    pub fn check(&self, candidate: &str) -> VerifierCheck {
+        let Ok(hash) = PasswordHash::new(&self.0) else {
+            return VerifierCheck::NotKeyrolls;
+        };
+        if !self.is_keyrolls(&hash) {
+            return VerifierCheck::NotKeyrolls;
         }
+        match scrypt::Scrypt.verify_password(candidate.as_bytes(), &hash) {
+            Ok(()) => VerifierCheck::Matches,
+            Err(_) => VerifierCheck::DoesNotMatch,
+        }
+    }
+
+    fn is_keyrolls(&self, hash: &PasswordHash<'_>) -> bool {
+        if hash.algorithm.as_str() != "scrypt" {
+            return false;
+        }
+        let number = |name: &str| hash.params.get_decimal(name);
+        let (Some(log_n), Some(r), Some(p)) = (number("ln"), number("r"), number("p")) else {
+            return false;
+        };
+        let Ok(log_n) = u8::try_from(log_n) else {
+            return false;
+        };
+        let output_fits = hash
+            .hash
+            .is_some_and(|output| output.len() == VerifierParams::OUTPUT_LEN);
+        let salt_fits = hash.salt.is_some_and(|salt| salt.len() <= 64);
+        output_fits && salt_fits && VerifierParams { log_n, r, p }.within(VerifierParams::MAX)
     }
 
     pub fn as_phc(&self) -> &str {
@@ -396,6 +450,29 @@ mod tests {
         assert_eq!(minted.display_prefix, &text[..16]);
         assert_eq!(minted.lookup_hash, LookupHash::of(text));
         assert_eq!(format().classify(text), Ok(SecretShape::Generated));
+    }
+
+    /// A stored verifier asking for more work than keyroll ever writes (a forged record
+    /// with ln=30 would ask 128 GiB of the authorizer) is refused before scrypt runs.
+    #[test]
+    fn a_verifier_past_the_caps_is_never_run() {
+        let minted = format().generate();
+        let secret = minted.secret.expose();
+        let stored = Verifier::derive(&minted.secret, VerifierParams::DEFAULT).unwrap();
+        assert_eq!(stored.check(secret), VerifierCheck::Matches);
+        let at_max = Verifier::derive(&minted.secret, VerifierParams::MAX).unwrap();
+        assert_eq!(at_max.check(secret), VerifierCheck::Matches);
+        for (from, to) in [("ln=10", "ln=30"), ("r=8", "r=4096"), ("p=1", "p=64")] {
+            let forged = Verifier(stored.as_phc().replacen(from, to, 1));
+            assert_ne!(forged.as_phc(), stored.as_phc());
+            assert_eq!(forged.check(secret), VerifierCheck::NotKeyrolls, "{to}");
+        }
+        let other = Verifier(stored.as_phc().replacen("$scrypt$", "$pbkdf2-sha256$", 1));
+        assert_eq!(other.check(secret), VerifierCheck::NotKeyrolls);
+        assert_eq!(
+            Verifier("garbage".into()).check(secret),
+            VerifierCheck::NotKeyrolls
+        );
     }
 
     #[test]

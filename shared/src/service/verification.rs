@@ -4,7 +4,7 @@ use super::Keyroll;
 use crate::callers::CallerFingerprint;
 use crate::error::{Error, Result};
 use crate::key::{SecretOrigin, SecretRecord, Validity};
-use crate::secret::{LookupHash, RawSecret, SecretShape};
+use crate::secret::{LookupHash, RawSecret, SecretShape, VerifierCheck};
 
 /// The longest a verification waits for its (once a minute) use write.
 pub const USE_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
@@ -73,9 +73,13 @@ impl Keyroll {
             (SecretShape::Generated, SecretOrigin::Generated, Some(verifier)) => {
                 let verifier = verifier.clone();
                 let candidate = RawSecret::from_string(presented.to_owned());
-                tokio::task::spawn_blocking(move || verifier.matches(candidate.expose()))
+                let check = tokio::task::spawn_blocking(move || verifier.check(candidate.expose()))
                     .await
-                    .map_err(|e| Error::Internal(format!("verification task: {e}")))?
+                    .map_err(|e| Error::Internal(format!("verification task: {e}")))?;
+                if check == VerifierCheck::NotKeyrolls {
+                    tracing::error!(alert = "secret_record_not_authentic", key_id = %record.key_id, "a secret record's verifier is not one keyroll writes (its parameters are past the caps, or it is unreadable); refused without running it: was the table written outside keyroll?");
+                }
+                check == VerifierCheck::Matches
             }
             (SecretShape::Legacy, SecretOrigin::Imported, None) => {
                 record.lookup_hash.ct_eq(&lookup_hash)

@@ -25,6 +25,12 @@ use crate::ids::{ContactId, OrganizationId, WebhookId};
 use crate::store::deliveries::DeliveryStore;
 use crate::time::Timestamp;
 
+/// The partitions the notifier reads and writes on the table, as prefixes: its role may
+/// touch no other (template.yaml, checked by tests/template.rs).
+pub const NOTIFIER_PARTITIONS: [&str; 4] = ["ORG#", "FEED#", "DELIVERY#", "ATTEMPTS#"];
+/// The index partitions the notifier queries: pending deliveries by retry shard.
+pub const NOTIFIER_INDEX_PARTITIONS: [&str; 1] = ["RETRY#"];
+
 fn org_pk(organization: &OrganizationId) -> String {
     format!("ORG#{organization}")
 }
@@ -469,5 +475,27 @@ impl DeliveryStore for DynamoStore {
             )
             .await?;
         page_below(items, before, "", limit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every partition the delivery store writes is one the notifier's role allows.
+    #[test]
+    fn the_notifiers_partitions_are_the_stores() {
+        use super::*;
+        let org = OrganizationId::parse("org_acme").unwrap();
+        for pk in [
+            org_pk(&org),
+            feed_pk(&org),
+            delivery_pk("evt_1"),
+            attempts_pk(&org),
+        ] {
+            assert!(
+                NOTIFIER_PARTITIONS.iter().any(|p| pk.starts_with(p)),
+                "{pk}"
+            );
+        }
+        assert!(retry_pk(3).starts_with(NOTIFIER_INDEX_PARTITIONS[0]));
     }
 }

@@ -44,6 +44,7 @@ use crate::time::Timestamp;
 use crate::usage::UseRecord;
 
 mod deliveries;
+pub use deliveries::{NOTIFIER_INDEX_PARTITIONS, NOTIFIER_PARTITIONS};
 mod items;
 mod queries;
 pub mod schema;
