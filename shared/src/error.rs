@@ -30,6 +30,8 @@ pub enum ErrorKind {
     Forbidden,
     /// The presented credential is missing or not valid.
     Unauthenticated,
+    /// The caller has done this too often; it may again after a while.
+    TooManyRequests,
     /// A backend could not be reached; retrying later may work.
     Unavailable,
     /// A broken invariant or unusable configuration inside keyroll.
@@ -123,6 +125,14 @@ pub enum Error {
 
     #[error("{0}")]
     Forbidden(String),
+
+    /// A per-organisation limit: `what` has been done as often as allowed in its
+    /// window; it may be done again in `retry_after_seconds`.
+    #[error("{what}; try again in {retry_after_seconds} s")]
+    TooManyRequests {
+        what: String,
+        retry_after_seconds: u64,
+    },
 
     /// Never says whether the credential was missing, malformed or wrong.
     #[error("a valid credential is required")]
@@ -408,9 +418,21 @@ impl Error {
             Error::Gone(_) => ErrorKind::Gone,
             Error::PreconditionFailed { .. } => ErrorKind::PreconditionFailed,
             Error::Forbidden(_) => ErrorKind::Forbidden,
+            Error::TooManyRequests { .. } => ErrorKind::TooManyRequests,
             Error::Unauthenticated => ErrorKind::Unauthenticated,
             Error::Unavailable { .. } | Error::Corrupt(_) => ErrorKind::Unavailable,
             Error::Config(_) | Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// How long a caller refused by a limit should wait.
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            Error::TooManyRequests {
+                retry_after_seconds,
+                ..
+            } => Some(*retry_after_seconds),
+            _ => None,
         }
     }
 

@@ -235,6 +235,10 @@ pub struct Key {
     /// ordered against every other: a change planned before it is refused.
     #[serde(default)]
     pub writes: u64,
+    /// When the organisation's users or clients started the key's rotations in the
+    /// last hour (its per-hour limit's window).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub customer_rotations_at: Vec<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_head: Option<AuditHash>,
     /// The keyed MAC of the audit head, written with it: the head's hash commits to

@@ -40,6 +40,7 @@ pub mod index;
 pub mod key;
 pub mod key_policy;
 pub mod leak;
+pub mod limits;
 pub mod logging;
 pub mod mac;
 pub mod metrics;

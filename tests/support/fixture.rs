@@ -386,6 +386,7 @@ pub fn bulk_key(
         audit_head_mac: None,
         expiry_warned_version: None,
         writes: 0,
+        customer_rotations_at: Vec::new(),
         // As issuing it then would have stamped it: compliant (the age it has since
         // reached is the read model's to notice, as for any key).
         compliance: Some(keyroll_core::compliance::KeyComplianceStatus::Compliant),

@@ -54,6 +54,10 @@ pub struct Policy {
     pub embedded_extension_step_seconds: u64,
     /// How far a grace moves while the rotation's held new secret is undelivered.
     pub undelivered_extension_seconds: u64,
+    /// `KEYROLL_CUSTOMER_ROTATIONS_PER_KEY_HOUR`.
+    pub customer_rotations_per_key_hour: u32,
+    /// `KEYROLL_WEBHOOK_SECRET_ROTATIONS_PER_DAY`.
+    pub webhook_secret_rotations_per_day: u32,
 }
 
 impl Policy {
@@ -310,6 +314,8 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
             warn_ahead_days: self.number(&WARN_AHEAD_DAYS) as u32,
             embedded_extension_step_seconds: self.number(&EMBEDDED_EXTENSION_STEP_SECONDS),
             undelivered_extension_seconds: self.number(&UNDELIVERED_EXTENSION_SECONDS),
+            customer_rotations_per_key_hour: self.number(&CUSTOMER_ROTATIONS_PER_KEY_HOUR) as u32,
+            webhook_secret_rotations_per_day: self.number(&WEBHOOK_SECRET_ROTATIONS_PER_DAY) as u32,
         }
     }
 

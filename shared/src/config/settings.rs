@@ -258,6 +258,20 @@ pub const UNDELIVERED_EXTENSION_SECONDS: Setting = Setting {
     meaning: "a policy or self-service rotation whose held new secret nobody has received an hour before its grace ends gets this much more grace, step by step up to the class's maximum grace, and the contacts are reminded (1 day)",
 };
 
+pub const CUSTOMER_ROTATIONS_PER_KEY_HOUR: Setting = Setting {
+    name: "KEYROLL_CUSTOMER_ROTATIONS_PER_KEY_HOUR",
+    default: "6",
+    accepts: Accepts::Number { min: 1, max: 1000 },
+    meaning: "the most rotations (scheduled or emergency) the organisation's users and clients may start on one key in an hour; more are answered 429 with Retry-After and change nothing (operators, the scanner and leak reports are not limited)",
+};
+
+pub const WEBHOOK_SECRET_ROTATIONS_PER_DAY: Setting = Setting {
+    name: "KEYROLL_WEBHOOK_SECRET_ROTATIONS_PER_DAY",
+    default: "3",
+    accepts: Accepts::Number { min: 1, max: 100 },
+    meaning: "the most signing-secret rotations of one webhook endpoint in a day (each is a Secrets Manager secret kept a day); more are answered 429 with Retry-After and change nothing",
+};
+
 pub const EMAIL_FROM: Setting = Setting {
     name: "KEYROLL_EMAIL_FROM",
     default: "",
@@ -400,6 +414,8 @@ pub const SETTINGS: &[Setting] = &[
     LEAK_GRACE_SECONDS,
     EMBEDDED_EXTENSION_STEP_SECONDS,
     UNDELIVERED_EXTENSION_SECONDS,
+    CUSTOMER_ROTATIONS_PER_KEY_HOUR,
+    WEBHOOK_SECRET_ROTATIONS_PER_DAY,
     EMAIL_FROM,
     WEBHOOK_RETRY_SECONDS,
     AUDIT_MAC_REQUIRED,

@@ -3,10 +3,13 @@
 //! **no secret's life is ever lengthened** (`Key::retire_every_secret_by`, which only
 //! ever brings an expiry forward through `SecretVersion::expire_by`).
 
-use super::{complete, record, snapshot, Act, EmergencyRequest, EmergencySource, Successor};
+use super::{
+    admit_customer_rotation, complete, record, snapshot, Act, EmergencyRequest, EmergencySource,
+    Successor,
+};
 use crate::audit::AuditAction;
 use crate::change::{ChangeBuilder, EmergencyLogEntry, KeyChange};
-use crate::config::EmergencyPolicy;
+use crate::config::Policy;
 use crate::error::{Conflict, Error, Result};
 use crate::key::{
     Key, KeyStatus, SecretOrigin, SecretRecord, SecretStage, SecretVersion, Validity,
@@ -18,11 +21,11 @@ pub fn plan_emergency(
     key: Key,
     active: Option<Rotation>,
     request: &EmergencyRequest,
-    policy: &EmergencyPolicy,
+    policy: &Policy,
     successor: &Successor,
     act: Act<'_>,
 ) -> Result<(KeyChange, Rotation)> {
-    let grace = request.grace(policy)?;
+    let grace = request.grace(&policy.emergency)?;
     if key.status == KeyStatus::Revoked {
         return Err(Conflict::KeyRevoked.into());
     }
@@ -56,6 +59,7 @@ pub fn plan_emergency(
     }
     let deadline = act.now.plus_seconds(grace);
     let mut change = ChangeBuilder::update(key);
+    admit_customer_rotation(change.key_mut(), policy, act)?;
 
     if let Some(mut previous) = active {
         let before = snapshot(change.key(), Some(&previous));
@@ -173,7 +177,7 @@ mod tests {
             key,
             Some(active),
             &request(long, EmergencySource::Operator),
-            &policy().emergency,
+            &policy(),
             &successor(3, false),
             act(&actor, now()),
         )
@@ -213,7 +217,7 @@ mod tests {
             key,
             Some(active),
             &request(0, EmergencySource::Operator),
-            &policy().emergency,
+            &policy(),
             &successor(3, false),
             act(&actor, now()),
         )
@@ -226,7 +230,7 @@ mod tests {
     #[test]
     fn a_leak_of_a_dead_or_already_rotated_secret_changes_nothing() {
         let actor = actor();
-        let p = policy().emergency;
+        let p = policy();
         let leak = |key, active, version| {
             plan_emergency(
                 key,
@@ -266,12 +270,12 @@ mod tests {
     #[test]
     fn the_grace_is_bounded_by_the_policy() {
         let actor = actor();
-        let p = policy().emergency;
+        let p = policy();
         assert!(matches!(
             plan_emergency(
                 key(KeyClass::Server),
                 None,
-                &request(p.max_grace_seconds + 1, EmergencySource::Operator),
+                &request(p.emergency.max_grace_seconds + 1, EmergencySource::Operator),
                 &p,
                 &successor(2, false),
                 act(&actor, now()),

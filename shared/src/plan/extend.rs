@@ -145,7 +145,7 @@ mod tests {
             key(KeyClass::Server),
             None,
             &request,
-            &p.emergency,
+            &p,
             &successor(2, false),
             act(&actor, now()),
         )

@@ -34,6 +34,7 @@ fn new_key(request: NewKey, act: Act<'_>, first: SecretVersion) -> Key {
         audit_head_mac: None,
         expiry_warned_version: None,
         writes: 0,
+        customer_rotations_at: Vec::new(),
         compliance: None,
         current_since: None,
         delivery_key: None,

@@ -88,6 +88,26 @@ pub struct Successor {
     pub held_since: Option<Timestamp>,
 }
 
+/// Counts a rotation the organisation's own users or clients start against the key's
+/// hourly limit (`KEYROLL_CUSTOMER_ROTATIONS_PER_KEY_HOUR`), refusing one past it:
+/// rotations cost the company's shared quotas (a vault secret, emails to every
+/// contact). Operators, the scanner and leak reports are never limited.
+pub(crate) fn admit_customer_rotation(key: &mut Key, policy: &Policy, act: Act<'_>) -> Result<()> {
+    if !act.actor.kind().is_customer() {
+        return Ok(());
+    }
+    crate::limits::admit(
+        "rotations of this key by your organisation",
+        &key.customer_rotations_at,
+        policy.customer_rotations_per_key_hour,
+        crate::limits::HOUR,
+        act.now,
+    )?;
+    key.customer_rotations_at =
+        crate::limits::record(&key.customer_rotations_at, crate::limits::HOUR, act.now);
+    Ok(())
+}
+
 /// Who acts, and when.
 #[derive(Debug, Clone, Copy)]
 pub struct Act<'a> {
@@ -556,6 +576,7 @@ pub(crate) mod fixtures {
             audit_head_mac: None,
             expiry_warned_version: None,
             writes: 0,
+            customer_rotations_at: Vec::new(),
             compliance: None,
             current_since: None,
             // Its client's delivery key (so self-service rotations may be planned).
@@ -640,7 +661,7 @@ mod invariants {
                     key.clone(),
                     active.cloned(),
                     &request,
-                    &p.emergency,
+                    &p,
                     &successor(n, false),
                     act,
                 )

@@ -2,8 +2,8 @@
 //! one expires at start + grace, and the grace stays within the class's bounds.
 
 use super::{
-    record, reminder_for, retire_by, snapshot, start, Act, RotationRequest, ScheduleTrigger, Start,
-    Successor,
+    admit_customer_rotation, record, reminder_for, retire_by, snapshot, start, Act,
+    RotationRequest, ScheduleTrigger, Start, Successor,
 };
 use crate::audit::AuditAction;
 use crate::change::{ChangeBuilder, KeyChange};
@@ -120,6 +120,7 @@ pub fn plan_schedule(
 
     let before = snapshot(&key, None);
     let mut change = ChangeBuilder::update(key);
+    admit_customer_rotation(change.key_mut(), policy, act)?;
     let old_until =
         rotation.old_secret_until(policy.for_class(change.key().class).max_grace_seconds);
     change

@@ -10,6 +10,7 @@ use crate::ids::{ContactId, OrganizationId, WebhookId};
 use crate::notification::NotificationType;
 use crate::secret::RawSecret;
 use crate::store::DeliveryStore;
+use crate::time::Timestamp;
 use crate::webhook::SigningSecret;
 
 /// How long the old signing secret keeps signing after `rotate-secret` (a day).
@@ -209,6 +210,21 @@ impl Keyroll {
         for _ in 0..3 {
             let mut endpoint = self.webhook(organization, id).await?;
             let now = self.now();
+            // Each rotation is a vault secret kept a day (and the endpoint's item grows
+            // by one): limited per endpoint per day, checked before one is made.
+            let rotated: Vec<Timestamp> = endpoint
+                .secrets
+                .iter()
+                .filter(|s| s.version > 1)
+                .map(|s| s.created_at)
+                .collect();
+            crate::limits::admit(
+                "signing-secret rotations of this endpoint",
+                &rotated,
+                self.config.policy.webhook_secret_rotations_per_day,
+                crate::limits::DAY,
+                now,
+            )?;
             let version = endpoint
                 .secrets
                 .iter()

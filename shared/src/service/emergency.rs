@@ -65,7 +65,7 @@ impl Keyroll {
                     key,
                     active,
                     request,
-                    &self.config.policy.emergency,
+                    &self.config.policy,
                     successor_ref,
                     act,
                 )?;

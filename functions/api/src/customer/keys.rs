@@ -279,7 +279,7 @@ pub async fn update_key(
     security(("customerToken" = [])),
     responses(
         (status = 201, body = RotationWithSecretResponse),
-        MalformedBody, Unauthenticated, Forbidden, NotFound, StateConflict, TooLarge, UnsupportedMediaType, Invalid,
+        MalformedBody, Unauthenticated, Forbidden, NotFound, StateConflict, TooManyRequests, TooLarge, UnsupportedMediaType, Invalid,
     ))]
 pub async fn schedule_rotation(
     State(state): State<AppState>,
@@ -302,7 +302,7 @@ pub async fn schedule_rotation(
     security(("customerToken" = [])),
     responses(
         (status = 201, body = RotationWithSecretResponse),
-        MalformedBody, Unauthenticated, Forbidden, NotFound, StateConflict, TooLarge, UnsupportedMediaType, Invalid,
+        MalformedBody, Unauthenticated, Forbidden, NotFound, StateConflict, TooManyRequests, TooLarge, UnsupportedMediaType, Invalid,
     ))]
 pub async fn emergency_rotation(
     State(state): State<AppState>,

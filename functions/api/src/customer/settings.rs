@@ -120,7 +120,7 @@ pub async fn remove_webhook(
     security(("customerToken" = [])),
     responses(
         (status = 200, body = WebhookWithSecretResponse),
-        Unauthenticated, Forbidden, NotFound, StateConflict,
+        Unauthenticated, Forbidden, NotFound, StateConflict, TooManyRequests,
     ))]
 pub async fn rotate_webhook_secret(
     State(state): State<AppState>,

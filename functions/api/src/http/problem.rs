@@ -81,6 +81,7 @@ pub fn status_and_type(error: &Error) -> (u16, &'static str) {
         ErrorKind::PreconditionFailed => (412, "https://keyroll.dev/problems/precondition-failed"),
         ErrorKind::Forbidden => (403, "https://keyroll.dev/problems/forbidden"),
         ErrorKind::Unauthenticated => (401, "https://keyroll.dev/problems/unauthorized"),
+        ErrorKind::TooManyRequests => (429, "https://keyroll.dev/problems/too-many-requests"),
         ErrorKind::Unavailable => (503, "https://keyroll.dev/problems/unavailable"),
         ErrorKind::Internal => (500, "https://keyroll.dev/problems/internal"),
     }
@@ -99,6 +100,7 @@ fn title_of(status: u16) -> &'static str {
         413 => "Request body too large",
         415 => "Unsupported media type",
         422 => "Invalid request",
+        429 => "Too many requests",
         503 => "Service unavailable",
         _ => "Internal error",
     }
@@ -210,6 +212,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let retry_after = match &self {
+            ApiError::Domain(error) => error.retry_after_seconds(),
+            _ => None,
+        };
         let problem = self.problem();
         let status =
             StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -219,6 +225,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(seconds) = retry_after {
+            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -45,6 +45,12 @@ problem_response!(
 );
 
 problem_response!(
+    /// A per-organisation limit was reached (rotations of one key in an hour, signing
+    /// secrets of one endpoint in a day): nothing changed; `Retry-After` says when.
+    TooManyRequests = 429
+);
+
+problem_response!(
     /// The resource existed but is gone for good (a secret already handed out).
     Gone = 410
 );

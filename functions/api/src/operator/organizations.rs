@@ -188,7 +188,7 @@ pub async fn remove_webhook(
     params(("organizationId" = String, Path), ("webhookId" = String, Path)),
     responses(
         (status = 200, body = WebhookWithSecretResponse),
-        Unauthenticated, NotFound, StateConflict, Invalid,
+        Unauthenticated, NotFound, StateConflict, TooManyRequests, Invalid,
     ))]
 pub async fn rotate_webhook_secret(
     State(state): State<AppState>,

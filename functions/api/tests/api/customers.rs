@@ -1258,3 +1258,99 @@ async fn customers_read_webhook_urls_and_delivery_errors_redacted() {
     assert_eq!(operator.body["deliveries"][1]["detail"], ses_error);
     assert_eq!(operator.body["deliveries"][2]["error"], ses_error);
 }
+
+/// A customer admin looping rotations, or signing-secret rotations, reaches the
+/// organisation's limits: 429 with `Retry-After`, and nothing changes; an hour (a day)
+/// later it works again. The operator is not limited.
+#[tokio::test]
+async fn the_organisations_limits_answer_429_with_retry_after_and_change_nothing() {
+    let issuers = Issuers::new();
+    let app = spawn_app_on(
+        TestKeyroll::new().setting("KEYROLL_ALLOW_LOOPBACK_WEBHOOKS", "true"),
+        Some(issuers.access()),
+    );
+    let (key, _) = app.key_of("org_acme").await;
+    let admin = || issuers.token("org_acme", "ada", "admin", app.clock.now());
+    let emergency = || async {
+        app.as_customer(
+            &admin(),
+            "POST",
+            &format!("/v1/org/keys/{key}/emergency-rotation"),
+            Some(json!({"reason": "looping", "gracePeriodSeconds": 0})),
+        )
+        .await
+    };
+    for n in 0..6 {
+        let done = emergency().await;
+        assert_eq!(done.status, StatusCode::CREATED, "{n}: {}", done.text);
+        app.clock.advance(60);
+    }
+    let before = app.snapshot(&key).await;
+    let refused = emergency().await;
+    assert_problem(&refused, 429);
+    assert!(refused.body["detail"]
+        .as_str()
+        .is_some_and(|d| d.contains("at most 6 per hour")));
+    let retry_after = refused
+        .headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .expect("Retry-After in seconds");
+    assert_eq!(retry_after, 3600 - 6 * 60, "when the first leaves the hour");
+    assert_eq!(app.snapshot(&key).await, before, "nothing changed");
+    // The operator is not limited.
+    let operator = app
+        .call(
+            "POST",
+            &format!("/v1/keys/{key}/emergency-rotation"),
+            Some(json!({"reason": "operator", "gracePeriodSeconds": 0})),
+        )
+        .await;
+    assert_eq!(operator.status, StatusCode::CREATED, "{}", operator.text);
+    app.clock.advance(retry_after);
+    assert_eq!(emergency().await.status, StatusCode::CREATED);
+
+    // Signing secrets: 3 rotations of one endpoint a day.
+    let added = app
+        .as_customer(
+            &admin(),
+            "POST",
+            "/v1/org/webhooks",
+            Some(json!({"url": "http://127.0.0.1:9/hook"})),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
+    let webhook = added.body["id"].as_str().unwrap().to_owned();
+    let rotate = || async {
+        app.as_customer(
+            &admin(),
+            "POST",
+            &format!("/v1/org/webhooks/{webhook}/rotate-secret"),
+            None,
+        )
+        .await
+    };
+    for _ in 0..3 {
+        assert_eq!(rotate().await.status, StatusCode::OK);
+        app.clock.advance(60);
+    }
+    let listed = app
+        .as_customer(&admin(), "GET", "/v1/org/webhooks", None)
+        .await
+        .body;
+    let refused = rotate().await;
+    assert_problem(&refused, 429);
+    assert_eq!(
+        refused
+            .headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some((86_400 - 3 * 60).to_string().as_str())
+    );
+    let after = app
+        .as_customer(&admin(), "GET", "/v1/org/webhooks", None)
+        .await
+        .body;
+    assert_eq!(after, listed, "no signing secret was added");
+}

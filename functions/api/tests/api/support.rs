@@ -29,6 +29,8 @@ pub(crate) struct Reply {
     pub(crate) etag: Option<String>,
     /// The `Sunset` header (RFC 8594), if any.
     pub(crate) sunset: Option<String>,
+    /// Every header of the answer.
+    pub(crate) headers: axum::http::HeaderMap,
     pub(crate) body: Value,
     pub(crate) text: String,
 }
@@ -99,6 +101,7 @@ impl TestApp {
             .headers()
             .get("sunset")
             .map(|v| v.to_str().unwrap().to_owned());
+        let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -108,6 +111,7 @@ impl TestApp {
             replayed,
             etag,
             sunset,
+            headers,
             body,
             text,
         }
