@@ -121,6 +121,13 @@ EXERCISED_ELSEWHERE: dict[tuple[str, str, str], str] = {
     ): "deriving the local MAC key at start (DerivedMac::derive; "
     "lambda-smoke's scanner runs it when invoked)",
     (
+        "notifier",
+        "dynamodb:Query",
+        "index",
+    ): "the retry schedule's query of pending deliveries by retry shard "
+    "(tests/notifier/starvation.rs runs it on DynamoDB Local; lambda-smoke "
+    "invokes the notifier with a queue batch only)",
+    (
         "api",
         "kms:VerifyMac",
         "key",

@@ -133,26 +133,27 @@ impl Contact {
     }
 }
 
-/// A webhook URL as the organisation's users see it: scheme, host, port and path, the
-/// query and fragment (if any) replaced by `redacted`. Endpoints often authenticate
-/// with a token in the query (`?token=…`, or a bare `?s3cr3t`), which anyone who can
-/// read the organisation's settings (a viewer) must not learn; the host and path still
-/// tell which endpoint it is. Text that is not a URL shows as `redacted` whole.
+/// A webhook URL as the organisation's users see it: its scheme, host and port only,
+/// anything after them shown as `/redacted`. Endpoints authenticate with a token in the
+/// path (Slack's `/services/T…/B…/<token>`, Discord's `/api/webhooks/<id>/<token>`) or
+/// the query (`?token=…`), which anyone who can read the organisation's settings (a
+/// viewer) must not learn; the host still tells which endpoint it is, and its id the
+/// rest. Text that is not a URL shows as `redacted` whole.
 pub fn redacted_url(text: &str) -> String {
     const REDACTED: &str = "redacted";
-    let Ok(mut url) = url::Url::parse(text) else {
+    let Ok(url) = url::Url::parse(text) else {
         return REDACTED.to_owned();
     };
-    if url.query().is_some() {
-        url.set_query(Some(REDACTED));
-    }
-    if url.fragment().is_some() {
-        url.set_fragment(Some(REDACTED));
-    }
-    // Credentials are refused at registration; an old record's are not shown either.
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url.to_string()
+    let Some(host) = url.host_str() else {
+        return REDACTED.to_owned();
+    };
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let rest = url.path() != "/" || url.query().is_some() || url.fragment().is_some();
+    format!(
+        "{}://{host}{port}/{}",
+        url.scheme(),
+        if rest { REDACTED } else { "" }
+    )
 }
 
 /// Which webhook destinations may be called. keyroll calls customers' URLs from
@@ -317,19 +318,23 @@ mod tests {
         use super::redacted_url;
         assert_eq!(
             redacted_url("https://hooks.acme.test:8443/keyroll/in?token=s3cr3t&v=2#sig"),
-            "https://hooks.acme.test:8443/keyroll/in?redacted#redacted"
+            "https://hooks.acme.test:8443/redacted"
+        );
+        assert_eq!(
+            redacted_url("https://hooks.slack.com/services/T000/B000/s3cr3tT0ken"),
+            "https://hooks.slack.com/redacted"
         );
         assert_eq!(
             redacted_url("https://hooks.acme.test/in?s3cr3t"),
-            "https://hooks.acme.test/in?redacted"
+            "https://hooks.acme.test/redacted"
         );
         assert_eq!(
             redacted_url("https://u:p@hooks.acme.test/in"),
-            "https://hooks.acme.test/in"
+            "https://hooks.acme.test/redacted"
         );
         assert_eq!(
-            redacted_url("https://hooks.acme.test/in"),
-            "https://hooks.acme.test/in"
+            redacted_url("https://hooks.acme.test/"),
+            "https://hooks.acme.test/"
         );
         assert_eq!(redacted_url(""), "redacted");
         assert_eq!(redacted_url("not a url"), "redacted");

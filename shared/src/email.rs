@@ -153,7 +153,7 @@ fn paragraphs(n: &Notification, now: Timestamp) -> (String, Vec<String>) {
             format!("Urgent: an old secret of {} was revoked", name),
             vec![
                 format!("An old secret of your API key {key} ({old}…) was reported exposed, so it was revoked at once: requests made with it are refused. The key's current secret ({new}…) is not affected and keeps working."),
-                "What to do: nothing, if your integrations use the current secret. Any that still use the old one must switch to the current secret now.".to_owned(),
+                format!("What to do: make sure every integration uses the current secret now. If you have not collected it yet, collect it first. {fetch}"),
             ],
         ),
         NotificationType::KeyExpiring => (
@@ -180,7 +180,7 @@ fn paragraphs(n: &Notification, now: Timestamp) -> (String, Vec<String>) {
         NotificationType::RotationRevealed => {
             let who = match n.actor.as_ref() {
                 Some(actor) => match actor.customer_subject() {
-                    Some(user) => format!("by {user}, a user of your organisation"),
+                    Some(user) => format!("by {}, a user of your organisation", inert(user)),
                     None => "by your client's self-service call, made with the key's current secret".to_owned(),
                 },
                 None => "by your API provider".to_owned(),
@@ -206,7 +206,7 @@ fn paragraphs(n: &Notification, now: Timestamp) -> (String, Vec<String>) {
         let named: Vec<String> = n
             .callers_not_moved
             .iter()
-            .map(crate::callers::CallerFingerprint::describe)
+            .map(|caller| inert(&caller.describe()))
             .collect();
         body.push(format!(
             "Still calling with the old secret: {}.",
@@ -260,7 +260,15 @@ pub fn inert(text: &str) -> String {
         let between = i > 0
             && chars[i - 1].is_alphanumeric()
             && chars.get(i + 1).is_some_and(|next| next.is_alphanumeric());
-        if (c == '.' || c == '@') && between {
+        // A dot links only inside a name (`evil.example`), not in a version or an
+        // address (`1.4`, `203.0.2.0`): the run of name characters around it has a letter.
+        let in_name = || {
+            let name_char = |c: &char| c.is_alphanumeric() || *c == '-' || *c == '.';
+            let before = chars[..i].iter().rev().take_while(|c| name_char(c));
+            let after = chars[i + 1..].iter().take_while(|c| name_char(c));
+            before.chain(after).any(|c| c.is_alphabetic())
+        };
+        if between && (c == '@' || (c == '.' && in_name())) {
             out.push('[');
             out.push(c);
             out.push(']');
@@ -333,6 +341,10 @@ mod tests {
         assert_eq!(
             inert("verify at https://evil.example/login or www.evil.example, mail ops@evil.example. Thanks."),
             "verify at https[:]//evil[.]example/login or www[.]evil[.]example, mail ops[@]evil[.]example. Thanks."
+        );
+        assert_eq!(
+            inert("billing-cron/1.4 from 203.0.2.0/24"),
+            "billing-cron/1.4 from 203.0.2.0/24"
         );
         assert_eq!(inert("leaked in CI logs"), "leaked in CI logs");
         let mut n = notification(NotificationType::RotationEmergency);

@@ -100,7 +100,12 @@ impl Backend {
                 );
                 Arc::new(DerivedMac::derive(Arc::new(KmsMac::new(kms, key))).await?)
             }
-            None => Arc::new(LocalMac::random()),
+            None => {
+                println!(
+                    "warning: no KEYROLL_MAC_KEY_ID: audit heads are MACed with a key of this process; after a restart, keys changed before it refuse changes (AuditHeadNotAuthentic)"
+                );
+                Arc::new(LocalMac::random())
+            }
         };
         Ok(Backend {
             store: dynamo.clone(),

@@ -489,13 +489,10 @@ impl Notifier {
         now: Timestamp,
     ) -> Sent {
         let (Some(mailer), Some(contact)) = (&self.mailer, contact) else {
-            return Sent::refused("", "the contact was removed or email is off");
+            return Sent::refused("", EMAIL_REFUSALS[0]);
         };
         if !contact.wants(notification.kind) {
-            return Sent::refused(
-                contact.email.as_str(),
-                "the contact no longer wants this type",
-            );
+            return Sent::refused(contact.email.as_str(), EMAIL_REFUSALS[1]);
         }
         let started = Instant::now();
         let message = render(notification, now);
@@ -735,6 +732,12 @@ struct Sent {
     /// toward disabling an endpoint.
     ours: bool,
 }
+
+/// keyroll's own reasons for not sending an email: the customer may read them.
+pub const EMAIL_REFUSALS: [&str; 2] = [
+    "the contact was removed or email is off",
+    "the contact no longer wants this type",
+];
 
 /// What a customer reads of an email the mail service did not take.
 pub const EMAIL_NOT_ACCEPTED: &str =

@@ -59,7 +59,9 @@ fn delivered(
     rotation.revealed_at = Some(act.now);
     rotation.delivery_check_at = None;
     let mut change = ChangeBuilder::update(key);
-    if waited && rotation.is_in_progress() {
+    // A failed rotation's held secret may still be revealed: the old secret, kept at
+    // the bound while it waited, ends then too.
+    if waited && (rotation.is_in_progress() || rotation.status == RotationStatus::Failed) {
         // Never later than the old secret was already kept (the bound): one that died
         // there stays dead.
         let kept = change
@@ -73,7 +75,11 @@ fn delivered(
         if rotation.status == RotationStatus::GracePeriod && rotation.ends_at() < target {
             move_grace_end(&mut change, &mut rotation, target, policy);
         }
-        let end = rotation.ends_at();
+        let end = if rotation.is_in_progress() {
+            rotation.ends_at()
+        } else {
+            rotation.ends_at().max(shortest)
+        };
         let deadline = kept.map_or(end, |kept| kept.min(end));
         change
             .key_mut()

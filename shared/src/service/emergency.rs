@@ -46,6 +46,8 @@ impl Keyroll {
             let active = self.active_rotation_of(&key).await?;
             Ok::<_, Error>((key, active))
         };
+        self.precheck_customer_rotation(key_id, &caller.actor)
+            .await?;
         let (minted, first_read) = tokio::join!(self.mint_successor(key_id, held), read());
         let (minted, successor) = minted?;
         let first_read = &FirstRead::new(first_read);

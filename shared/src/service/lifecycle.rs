@@ -24,6 +24,8 @@ impl Keyroll {
         request.validate()?;
         // Nobody is handed a policy or self-service rotation's secret: it waits in the
         // vault (see `mint_successor`).
+        self.precheck_customer_rotation(key_id, &caller.actor)
+            .await?;
         let (minted, first_read) = tokio::join!(
             self.mint_successor(key_id, request.trigger.holds_secret()),
             self.load_key(key_id)

@@ -276,6 +276,23 @@ impl Keyroll {
         Ok((rotation, key))
     }
 
+    /// Refuses a customer's rotation past the key's hourly limit before anything is
+    /// minted or held in the vault (the planner checks it again, atomically with the
+    /// change): a caller at the limit costs one read, not a vault secret.
+    async fn precheck_customer_rotation(&self, key_id: &KeyId, actor: &Actor) -> Result<()> {
+        if !actor.kind().is_customer() {
+            return Ok(());
+        }
+        let key = self.load_key(key_id).await?;
+        crate::limits::admit(
+            "rotations of this key by your organisation",
+            &key.customer_rotations_at,
+            self.config.policy.customer_rotations_per_key_hour,
+            crate::limits::HOUR,
+            self.now(),
+        )
+    }
+
     /// Commits `plan`'s change, re-planning from fresh reads when another writer won.
     async fn commit_with_retry<T, F, Fut>(&self, mut plan: F) -> Result<T>
     where

@@ -278,6 +278,15 @@ impl Keyroll {
                 continue;
             }
             let mut page = page;
+            let earlier_break = page
+                .report
+                .first_broken
+                .as_ref()
+                .is_some_and(|b| b.problem != ChainProblem::HeadNotAuthentic);
+            if earlier_break {
+                // A break inside the chain comes first.
+                return Ok(page);
+            }
             page.report.valid = false;
             page.report.authenticated = false;
             page.report.first_broken = Some(BrokenLink {

@@ -236,15 +236,34 @@ impl AttemptView {
     }
 }
 
-/// An attempt's error as the organisation reads it. An email that failed for another
-/// reason than a refusal failed at the mail service, whose words are the operator's
-/// (an attempt recorded before `detail` existed may hold them in `error`).
+/// An attempt's error as the organisation reads it. Since attempts keep keyroll's own
+/// failures in `detail`, their `error` is the customer's to read. One recorded before
+/// that may hold the mail service's or the vault's words (account, roles, ARNs) in
+/// `error`: an email's is shown only if it is one of keyroll's own refusals, a
+/// webhook's vault failure as the sentence keyroll now records.
 fn customer_error(a: &DeliveryAttempt, webhook: bool) -> Option<String> {
     let error = a.error.as_ref()?;
-    if webhook || a.detail.is_some() || a.outcome == AttemptOutcome::Failed {
+    if a.detail.is_some() {
         return Some(error.clone());
     }
-    Some(keyroll_core::notify::EMAIL_NOT_ACCEPTED.to_owned())
+    if webhook {
+        return Some(
+            if error.starts_with("signing secret unavailable")
+                || error.starts_with("no signing secret")
+            {
+                keyroll_core::notify::NOT_SIGNED.to_owned()
+            } else {
+                error.clone()
+            },
+        );
+    }
+    Some(
+        if keyroll_core::notify::EMAIL_REFUSALS.contains(&error.as_str()) {
+            error.clone()
+        } else {
+            keyroll_core::notify::EMAIL_NOT_ACCEPTED.to_owned()
+        },
+    )
 }
 
 #[derive(Debug, Serialize, ToSchema)]
