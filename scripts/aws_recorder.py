@@ -59,9 +59,22 @@ def dynamodb_calls(operation: str, body: dict[str, Any]) -> list[dict[str, str]]
     call = {"action": "dynamodb:" + operation, "resource": resource}
     if "Key" in body or "Item" in body:
         call["pk"] = leading(body.get("Key") or body.get("Item"))
+    if operation == "Query":
+        call["pk"] = queried_partition(body)
     if operation == "UpdateItem":
         call["attributes"] = ",".join(sorted(top_level_attributes(body)))
     return [call]
+
+
+def queried_partition(body: dict[str, Any]) -> str:
+    """The partition key value a Query names, as IAM's dynamodb:LeadingKeys sees it: the
+    value its key condition compares the partition key with (the first equality)."""
+
+    match = re.search(r"(#?\w+)\s*=\s*(:\w+)", body.get("KeyConditionExpression", ""))
+    if not match:
+        return ""
+    value = body.get("ExpressionAttributeValues", {}).get(match.group(2), {})
+    return str(value.get("S", ""))
 
 
 def top_level_attributes(body: dict[str, Any]) -> set[str]:
