@@ -9,21 +9,20 @@
 //! derivation: what any rotation must do) and each part of a request on its own —
 //! reads, the transaction, hashing, the MAC — and the KMS requests made after start.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use keyroll_core::config::Config;
 use keyroll_core::ids::{Actor, KeyId, KeyName, OrganizationId, Reason};
-use keyroll_core::mac::{DerivedMac, KeyedMac, KmsMac, MacError};
+use keyroll_core::mac::{DerivedMac, KeyedMac, KmsMac};
 use keyroll_core::secret::{RawSecret, Verifier, VerifierParams};
 use keyroll_core::service::{
     EmergencyRequest, EmergencySource, Keyroll, NewKey, RotationRequest, Start,
 };
 use keyroll_core::store::dynamodb::{create_table, schema, DynamoStore};
 use keyroll_core::time::SystemClock;
+use keyroll_tests::fixture::CountingMac;
 
 const KEYS: usize = 200;
 
@@ -53,24 +52,6 @@ fn row(case: &str, mut samples: Vec<Duration>, floor: Duration, requests: Option
     );
 }
 
-/// KMS, counting the requests that reach it.
-struct CountingKms {
-    inner: KmsMac,
-    calls: AtomicUsize,
-}
-
-#[async_trait]
-impl KeyedMac for CountingKms {
-    async fn mac(&self, message: &[u8]) -> Result<Vec<u8>, MacError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner.mac(message).await
-    }
-    async fn verify(&self, message: &[u8], mac: &[u8]) -> Result<bool, MacError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner.verify(message, mac).await
-    }
-}
-
 #[tokio::main]
 async fn main() {
     let rounds: usize = std::env::args()
@@ -96,10 +77,7 @@ async fn main() {
         .key_metadata
         .expect("metadata")
         .key_id;
-    let counting = Arc::new(CountingKms {
-        inner: KmsMac::new(kms, key_id),
-        calls: AtomicUsize::new(0),
-    });
+    let counting = Arc::new(CountingMac::new(Arc::new(KmsMac::new(kms, key_id))));
     let mac = Arc::new(DerivedMac::derive(counting.clone()).await.expect("derive"));
     let config = Config::from_lookup(|_| None).expect("defaults");
     let keyroll = Keyroll::new(store.clone(), Arc::new(SystemClock), Arc::new(config))
@@ -124,7 +102,7 @@ async fn main() {
             .expect("issue");
         keys.push(issued.key.id);
     }
-    let kms_after_start = counting.calls.load(Ordering::SeqCst);
+    let kms_after_start = counting.calls();
 
     let secret =
         RawSecret::from_string("sk_live_benchmarkbenchmarkbenchmarkbenchmarkbenchm".into());
@@ -221,7 +199,7 @@ async fn main() {
         emergencies.push(started.elapsed());
         emergency_requests += store.request_count() - before;
     }
-    let kms_during = counting.calls.load(Ordering::SeqCst) - kms_after_start;
+    let kms_during = counting.calls() - kms_after_start;
 
     let floor = p50(floors.clone());
     println!(

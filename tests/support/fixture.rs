@@ -223,6 +223,13 @@ pub struct CountingMac {
 }
 
 impl CountingMac {
+    pub fn new(inner: Arc<dyn keyroll_core::mac::KeyedMac>) -> Self {
+        Self {
+            inner,
+            calls: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
     pub fn calls(&self) -> usize {
         self.calls.load(std::sync::atomic::Ordering::SeqCst)
     }
@@ -251,24 +258,8 @@ impl keyroll_core::mac::KeyedMac for CountingMac {
 
 /// [`dynamodb`], with every KMS call counted.
 pub async fn dynamodb_counting_kms() -> (Fixture, Arc<CountingMac>) {
-    let kms = Arc::new(CountingMac {
-        inner: kms_original().await,
-        calls: std::sync::atomic::AtomicUsize::new(0),
-    });
-    let client = dynamodb_client().await;
-    let table = format!("keyroll-test-{}", hex_suffix());
-    create_table(&client, &table)
-        .await
-        .expect("create table in DynamoDB Local");
-    let store = Arc::new(DynamoStore::new(client, table));
-    let fixture = fixture(
-        store.clone(),
-        store.clone(),
-        Some(store),
-        None,
-        derived_from(kms.clone()).await,
-    );
-    (fixture, kms)
+    let kms = Arc::new(CountingMac::new(kms_original().await));
+    (dynamodb_with(derived_from(kms.clone()).await).await, kms)
 }
 
 /// The secret vault as Lambda runs it: Secrets Manager (moto). A test that needs moto
@@ -308,19 +299,18 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
 
 /// A fresh table in DynamoDB Local, named uniquely so tests run in parallel.
 pub async fn dynamodb() -> Fixture {
+    dynamodb_with(kms_mac().await).await
+}
+
+/// [`dynamodb`] with this keyed MAC.
+async fn dynamodb_with(mac: Arc<dyn keyroll_core::mac::KeyedMac>) -> Fixture {
     let client = dynamodb_client().await;
     let table = format!("keyroll-test-{}", hex_suffix());
     create_table(&client, &table)
         .await
         .expect("create table in DynamoDB Local");
     let store = Arc::new(DynamoStore::new(client, table));
-    fixture(
-        store.clone(),
-        store.clone(),
-        Some(store),
-        None,
-        kms_mac().await,
-    )
+    fixture(store.clone(), store.clone(), Some(store), None, mac)
 }
 
 fn hex_suffix() -> String {

@@ -96,16 +96,22 @@ pub(crate) fn admit_customer_rotation(key: &mut Key, policy: &Policy, act: Act<'
     if !act.actor.kind().is_customer() {
         return Ok(());
     }
+    check_customer_rotation(key, policy, act)?;
+    key.customer_rotations_at =
+        crate::limits::record(&key.customer_rotations_at, crate::limits::HOUR, act.now);
+    Ok(())
+}
+
+/// Whether one more rotation by the organisation fits the key's hourly limit (for
+/// any actor: [`admit_customer_rotation`] applies it to customers only).
+pub(crate) fn check_customer_rotation(key: &Key, policy: &Policy, act: Act<'_>) -> Result<()> {
     crate::limits::admit(
         "rotations of this key by your organisation",
         &key.customer_rotations_at,
         policy.customer_rotations_per_key_hour,
         crate::limits::HOUR,
         act.now,
-    )?;
-    key.customer_rotations_at =
-        crate::limits::record(&key.customer_rotations_at, crate::limits::HOUR, act.now);
-    Ok(())
+    )
 }
 
 /// Who acts, and when.

@@ -5,10 +5,7 @@ use crate::error::{Conflict, Error, Result};
 use crate::idempotency::RequestOutcome;
 use crate::ids::{Actor, KeyId, Reason, RotationId};
 use crate::leak::ReportedToken;
-use crate::plan::{
-    leak_response, plan_emergency, plan_kill_leaked, Act, EmergencyRequest, EmergencySource,
-    LeakResponse,
-};
+use crate::plan::{plan_emergency, plan_kill_leaked, Act, EmergencyRequest, EmergencySource};
 
 /// What a leak report found about one token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,7 +152,7 @@ impl Keyroll {
                 })
             }
             Err(Error::Conflict(Conflict::LeakNeedsRotation)) => {}
-            Err(Error::Conflict(Conflict::LeakedSecretIsDead)) => {
+            Err(Error::Conflict(Conflict::LeakedSecretIsDead | Conflict::LeakAlreadyRotating)) => {
                 return Ok(LeakVerdict::TruePositive {
                     key_id: record.key_id,
                     rotation: None,
@@ -193,9 +190,10 @@ impl Keyroll {
         }
     }
 
-    /// Revokes the leaked secret `record` alone when it exposes nothing else (see
-    /// [`leak_response`]); `LeakNeedsRotation` when the key's current secret must be
-    /// rotated instead, `LeakedSecretIsDead` when there is nothing left to do.
+    /// Revokes the leaked secret `record` alone when it exposes nothing else
+    /// ([`crate::plan::plan_kill_leaked`] decides): `LeakNeedsRotation` when the key's
+    /// current secret must be rotated instead, `LeakedSecretIsDead` or
+    /// `LeakAlreadyRotating` when there is nothing left to do.
     async fn revoke_leaked_alone(
         &self,
         record: &crate::key::SecretRecord,
@@ -206,13 +204,6 @@ impl Keyroll {
             let now = self.now();
             let key = self.load_key(&record.key_id).await?;
             let active = self.active_rotation_of(&key).await?;
-            match leak_response(&key, active.as_ref(), record.version, now) {
-                LeakResponse::KillLeaked => {}
-                LeakResponse::Rotate => return Err(Conflict::LeakNeedsRotation.into()),
-                LeakResponse::Dead | LeakResponse::AlreadyRotating => {
-                    return Err(Conflict::LeakedSecretIsDead.into())
-                }
-            }
             let change = plan_kill_leaked(
                 key,
                 active.as_ref(),

@@ -284,13 +284,11 @@ impl Keyroll {
             return Ok(());
         }
         let key = self.load_key(key_id).await?;
-        crate::limits::admit(
-            "rotations of this key by your organisation",
-            &key.customer_rotations_at,
-            self.config.policy.customer_rotations_per_key_hour,
-            crate::limits::HOUR,
-            self.now(),
-        )
+        let act = crate::plan::Act {
+            actor,
+            now: self.now(),
+        };
+        crate::plan::check_customer_rotation(&key, &self.config.policy, act)
     }
 
     /// Commits `plan`'s change, re-planning from fresh reads when another writer won.
