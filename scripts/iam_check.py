@@ -61,6 +61,12 @@ EXERCISED_ELSEWHERE: dict[tuple[str, str, str], str] = {
     ): "a held secret once delivered or its rotation ended, a "
     "retired webhook signing secret (tests/processor_aws.rs)",
     (
+        "api",
+        "ses:SendEmail",
+        "identity",
+    ): "mailing a customer's new contact its confirmation code "
+    "(tests/notifier.rs a_customers_contact_gets_only_..., on moto's SES)",
+    (
         "notifier",
         "dynamodb:GetItem",
         "table",

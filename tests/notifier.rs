@@ -43,6 +43,11 @@ fn suffix() -> String {
 }
 
 async fn world() -> World {
+    world_sending(200).await
+}
+
+/// A world whose organisations may be sent `emails_per_hour` emails an hour.
+async fn world_sending(emails_per_hour: u32) -> World {
     let client = dynamodb_client().await;
     let id = suffix();
     let table = format!("keyroll-notify-{id}");
@@ -65,25 +70,34 @@ async fn world() -> World {
     let wired = TestKeyroll::new()
         .setting("KEYROLL_ALLOW_LOOPBACK_WEBHOOKS", "true")
         .setting("KEYROLL_SECRET_NAME_PREFIX", &format!("keyroll-{id}/"))
+        .setting(
+            "KEYROLL_EMAILS_PER_ORGANIZATION_HOUR",
+            &emails_per_hour.to_string(),
+        )
         .store(store.clone())
         .deliveries(store.clone())
         .vault(vault.clone())
+        // On the notifier's clock: both count the organisation's emails per clock hour.
+        .starting_at(keyroll_core::time::Clock::now(&SystemClock))
         .build();
     // The notifier signs with the wall clock: receivers check webhook-timestamp. Retries
     // are a second apart so the test can wait for them.
+    let mailer = Arc::new(SesMailer::new(ses, from)) as Arc<dyn Mailer>;
     let notifier = Notifier::new(
         store.clone(),
-        Some(Arc::new(SesMailer::new(ses, from)) as Arc<dyn Mailer>),
+        Some(mailer.clone()),
         Arc::new(HttpWebhookSender::new(wired.config.destinations)),
         vault,
         Arc::new(SystemClock),
         NotifierSettings {
             retry_seconds: vec![1, 1, 1],
+            emails_per_organization_hour: emails_per_hour,
             ..NotifierSettings::default()
         },
     );
     World {
-        keyroll: wired.keyroll,
+        // A customer's new contact is sent its confirmation through SES as well.
+        keyroll: wired.keyroll.with_mailer(mailer),
         notifier,
         store,
         sqs,
@@ -299,6 +313,109 @@ async fn a_receiver_that_is_down_gets_the_message_once_it_is_back() {
     assert!(attempts
         .iter()
         .any(|a| a.outcome == AttemptOutcome::Delivered && a.status == Some(204)));
+}
+
+/// A contact a customer adds is mailed its confirmation code and nothing else: a
+/// rotation's notifications pass it by until the code comes back. Once confirmed it
+/// gets them, up to the organisation's emails per hour; past that, emails wait for a
+/// later hour and another contact's confirmation is refused (429) with nothing added.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_customers_contact_gets_only_its_confirmation_until_confirmed_and_emails_are_limited() {
+    let w = world_sending(3).await;
+    let admin = keyroll_core::ids::Actor::customer(&w.organization, "admin@acme").unwrap();
+    let contact = w
+        .keyroll
+        .add_contact(w.organization.clone(), &w.contact, None, &admin)
+        .await
+        .unwrap();
+    assert!(!contact.is_confirmed());
+    let emails = w.emails().await;
+    assert_eq!(emails.len(), 1, "the confirmation only: {emails:?}");
+    let (subject, body) = &emails[0];
+    assert!(subject.contains("Confirm"), "{subject}");
+    let code = body
+        .split("confirmation code: ")
+        .nth(1)
+        .map(|rest| rest[..14].to_owned())
+        .expect("the code is in the email");
+
+    w.rotate().await;
+    for notification in &w.receive().await {
+        let report = w.notifier.accept(notification).await.unwrap();
+        assert_eq!(report.delivered, 0, "not sent to an unconfirmed contact");
+    }
+    assert_eq!(w.emails().await.len(), 1, "still the confirmation only");
+
+    let wrong = w
+        .keyroll
+        .confirm_contact(&w.organization, &contact.id, "0000-0000-0000")
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.kind(), keyroll_core::error::ErrorKind::Invalid);
+    let foreign = OrganizationId::parse("org_someone_else").unwrap();
+    assert_eq!(
+        w.keyroll
+            .confirm_contact(&foreign, &contact.id, &code)
+            .await
+            .unwrap_err()
+            .kind(),
+        keyroll_core::error::ErrorKind::NotFound,
+        "another organisation's contact is unknown"
+    );
+    let confirmed = w
+        .keyroll
+        .confirm_contact(&w.organization, &contact.id, &code.to_lowercase())
+        .await
+        .unwrap();
+    assert!(confirmed.is_confirmed());
+
+    w.rotate().await;
+    for notification in &w.receive().await {
+        let report = w.notifier.accept(notification).await.unwrap();
+        assert_eq!(report.delivered, 1, "{report:?}");
+    }
+    assert_eq!(
+        w.emails().await.len(),
+        3,
+        "the confirmation and two notifications"
+    );
+
+    // The organisation has had its three emails this hour.
+    w.rotate().await;
+    for notification in &w.receive().await {
+        let report = w.notifier.accept(notification).await.unwrap();
+        assert_eq!((report.delivered, report.retrying), (0, 1), "{report:?}");
+    }
+    assert_eq!(w.emails().await.len(), 3, "nothing past the limit");
+    let attempts = w
+        .keyroll
+        .delivery_attempts(&w.organization, None, 20)
+        .await
+        .unwrap();
+    assert!(attempts
+        .iter()
+        .any(|a| a.outcome == AttemptOutcome::Retrying
+            && a.error.as_deref() == Some(keyroll_core::notify::EMAIL_LIMIT_REACHED)));
+    let refused = w
+        .keyroll
+        .add_contact(w.organization.clone(), "second@acme.example", None, &admin)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            keyroll_core::error::Error::TooManyRequests {
+                retry_after_seconds: 1..=3600,
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(
+        w.keyroll.contacts(&w.organization).await.unwrap().len(),
+        1,
+        "the refused contact was not added"
+    );
 }
 
 /// An endpoint that answers 410 is disabled, and the organisation's contacts are told.

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::ids::{Actor, ContactId, OrganizationId, WebhookId};
 use crate::notification::NotificationType;
+use crate::secret::{LookupHash, RawSecret};
 use crate::time::Timestamp;
 
 /// An email address as accepted for a contact: one `@`, a dotted domain, printable
@@ -79,6 +80,65 @@ pub struct Contact {
     pub types: Vec<NotificationType>,
     pub created_at: Timestamp,
     pub created_by: Actor,
+    /// Set while a contact a customer added waits for its address to confirm it; absent
+    /// for operators' contacts (and those added before confirmation existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingConfirmation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_at: Option<Timestamp>,
+}
+
+/// How long a confirmation code works (a day); after it, the contact is removed and
+/// added again for a new one.
+pub const CONFIRMATION_SECONDS: u64 = 86_400;
+
+/// The code sent to a contact's address, stored as its hash: keyroll mails an address
+/// a customer typed in only once someone reading that mailbox has passed the code
+/// back (an admin's word alone would make keyroll a relay for whatever text a reason
+/// carries).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingConfirmation {
+    /// SHA-256 of the code as [`confirmation_code_form`] normalises it, in hex.
+    pub code_hash: String,
+    pub expires_at: Timestamp,
+}
+
+/// The letters a code is written in: Crockford's base32 (no I, L, O, U to misread).
+const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+impl PendingConfirmation {
+    /// A fresh code (60 bits, `XXXX-XXXX-XXXX`) and what is stored of it.
+    pub fn generate(now: Timestamp) -> (Self, RawSecret) {
+        let letters: String = crate::random::bytes::<12>()
+            .iter()
+            .map(|b| char::from(CODE_ALPHABET[usize::from(b % 32)]))
+            .collect();
+        let code = format!("{}-{}-{}", &letters[..4], &letters[4..8], &letters[8..]);
+        let pending = Self {
+            code_hash: LookupHash::of(&confirmation_code_form(&code)).to_hex(),
+            expires_at: now.plus_seconds(CONFIRMATION_SECONDS),
+        };
+        (pending, RawSecret::from_string(code))
+    }
+
+    /// Whether `code` is the one sent, and still works at `now` (compared in constant
+    /// time).
+    pub fn accepts(&self, code: &str, now: Timestamp) -> bool {
+        let Ok(stored) = LookupHash::parse_hex(&self.code_hash) else {
+            return false;
+        };
+        let presented = LookupHash::of(&confirmation_code_form(code));
+        now < self.expires_at && presented.ct_eq(&stored)
+    }
+}
+
+/// A code as typed back: case, spaces and dashes do not matter.
+fn confirmation_code_form(code: &str) -> String {
+    code.chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
 }
 
 /// One signing secret of an endpoint; the secret itself is in the vault.
@@ -128,8 +188,13 @@ impl WebhookEndpoint {
 }
 
 impl Contact {
+    /// Whether it is sent notifications of `kind`: a confirmed contact that chose them.
     pub fn wants(&self, kind: NotificationType) -> bool {
-        self.types.contains(&kind)
+        self.is_confirmed() && self.types.contains(&kind)
+    }
+
+    pub fn is_confirmed(&self) -> bool {
+        self.pending.is_none()
     }
 }
 
@@ -341,6 +406,22 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn a_confirmation_code_works_once_typed_back_in_any_case_until_it_expires() {
+        let now = Timestamp::parse("2026-12-04T10:00:00Z").unwrap();
+        let (pending, code) = PendingConfirmation::generate(now);
+        let code = code.expose().to_owned();
+        assert_eq!(code.len(), 14, "{}", code.len());
+        assert!(!pending.code_hash.contains(&code[..4]));
+        assert!(pending.accepts(&code, now));
+        assert!(pending.accepts(&code.to_lowercase().replace('-', " "), now));
+        assert!(!pending.accepts("0000-0000-0000", now));
+        assert!(!pending.accepts("", now));
+        assert!(!pending.accepts(&code, now.plus_seconds(CONFIRMATION_SECONDS)));
+        let (other, _) = PendingConfirmation::generate(now);
+        assert_ne!(other.code_hash, pending.code_hash, "codes are random");
+    }
 
     #[test]
     fn email_addresses_are_checked_and_their_domain_lower_cased() {

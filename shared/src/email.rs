@@ -242,6 +242,33 @@ pub fn endpoint_disabled(url: &str, id: &str, reason: &str, now: Timestamp) -> E
     )
 }
 
+/// The email asking whoever reads a contact's address to confirm it: the code, until
+/// when it works, and that nothing else comes unless it is passed back. The one email
+/// that carries a secret of sorts (the code): it is sent only to the address it
+/// confirms, and never logged.
+pub fn contact_confirmation(
+    organization: &str,
+    code: &str,
+    expires_at: Timestamp,
+    now: Timestamp,
+) -> EmailMessage {
+    message(
+        "Confirm this address for API key notifications".to_owned(),
+        &[
+            format!(
+                "An administrator of the organisation {} asked for this address to receive notifications about its API keys: rotations, expiries and leaks.",
+                inert(organization)
+            ),
+            format!(
+                "If you expect them, give the administrator this confirmation code: {code}. It works until {} UTC ({}).",
+                utc(expires_at),
+                relative(expires_at, now)
+            ),
+            "If you do not, ignore this email: nothing more is sent to this address unless the code is entered.".to_owned(),
+        ],
+    )
+}
+
 /// `text` with nothing a mail client would turn into a link: `://` becomes `[:]//`, and
 /// a `.` or `@` between two letters or digits is bracketed (`evil[.]example`,
 /// `ops[@]evil[.]example`), as security notices show indicators. Everything else reads

@@ -275,6 +275,8 @@ pub enum Dependency {
     Vault,
     /// The KMS HMAC key in AWS.
     Mac,
+    /// SES in AWS: a contact's confirmation is sent while the request waits.
+    Mail,
 }
 
 impl fmt::Display for Dependency {
@@ -283,6 +285,7 @@ impl fmt::Display for Dependency {
             Dependency::Store => "storage",
             Dependency::Vault => "secret vault",
             Dependency::Mac => "keyed MAC",
+            Dependency::Mail => "mail service",
         })
     }
 }

@@ -1,7 +1,8 @@
 //! Per-organisation limits on what costs the company's shared quotas: how many
 //! rotations an organisation's users may start on one key in an hour, how many signing
-//! secrets one webhook endpoint may be given in a day. Rules only: the window's entries
-//! in, the verdict out.
+//! secrets one webhook endpoint may be given in a day, how many emails go out for an
+//! organisation in a clock hour (counted in the store). Rules only: the window's
+//! entries in, the verdict out.
 
 use crate::error::{Error, Result};
 use crate::time::Timestamp;
@@ -49,6 +50,19 @@ pub fn record(done: &[Timestamp], window_seconds: u64, now: Timestamp) -> Vec<Ti
         .collect()
 }
 
+/// The start of the clock hour `now` is in: the window of counters kept per hour.
+pub fn clock_hour(now: Timestamp) -> Timestamp {
+    let start = now.unix() - now.unix().rem_euclid(HOUR as i64);
+    Timestamp::from_unix(start).unwrap_or(now)
+}
+
+/// Seconds from `now` to the next clock hour (at least 1).
+pub fn until_next_hour(now: Timestamp) -> u64 {
+    u64::try_from(clock_hour(now).plus_seconds(HOUR).seconds_since(now))
+        .unwrap_or(1)
+        .max(1)
+}
+
 fn window_name(seconds: u64) -> String {
     match seconds {
         HOUR => "hour".to_owned(),
@@ -60,6 +74,19 @@ fn window_name(seconds: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clock_hours_start_on_the_hour() {
+        let at = Timestamp::parse("2026-12-04T10:59:30Z").unwrap();
+        assert_eq!(
+            clock_hour(at),
+            Timestamp::parse("2026-12-04T10:00:00Z").unwrap()
+        );
+        assert_eq!(until_next_hour(at), 30);
+        let on = Timestamp::parse("2026-12-04T11:00:00Z").unwrap();
+        assert_eq!(clock_hour(on), on);
+        assert_eq!(until_next_hour(on), 3600);
+    }
 
     #[test]
     fn the_window_slides_and_says_when_to_come_back() {

@@ -129,6 +129,8 @@ pub const IDEMPOTENCY_KEY: TextRule = TextRule::new(16, 255, Alphabet::Visible);
 pub const LOOKUP_HASH: TextRule = TextRule::new(64, 64, Alphabet::Hex);
 /// A notification's event id (`evt_…`, or `evt.<id>_seq` for imported ids).
 pub const EVENT_ID: TextRule = TextRule::new(1, 100, Alphabet::Ascii("_-."));
+/// A contact's confirmation code as typed back: 1-32 of `A-Za-z0-9-` and spaces.
+pub const CONFIRMATION_CODE: TextRule = TextRule::new(1, 32, Alphabet::Ascii("- "));
 /// A key's requests per second.
 pub const RATE_LIMIT: Range = Range::new(1, u32::MAX as u64);
 /// `completeWhenUnusedSeconds`: a minute to a year.

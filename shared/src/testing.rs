@@ -46,6 +46,8 @@ pub struct TestService {
     pub config: Config,
     /// The keyed MAC it authenticates with (share it with another "container").
     pub mac: Arc<dyn KeyedMac>,
+    /// Where contacts' confirmation codes are mailed.
+    pub mailer: Arc<crate::notify::mailer::MemoryMailer>,
 }
 
 impl Default for TestKeyroll {
@@ -161,6 +163,8 @@ impl TestKeyroll {
             Arc::new(config.clone()),
         )
         .with_mac(mac.clone());
+        let mailer = Arc::new(crate::notify::mailer::MemoryMailer::new());
+        keyroll = keyroll.with_mailer(mailer.clone());
         if let Some(vault) = &vault {
             keyroll = keyroll.with_vault(vault.clone());
         }
@@ -175,6 +179,7 @@ impl TestKeyroll {
             vault,
             config,
             mac,
+            mailer,
         }
     }
 }

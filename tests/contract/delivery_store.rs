@@ -44,6 +44,8 @@ fn contact(organization: &str, email: &str) -> Contact {
         types: NotificationType::ALL.to_vec(),
         created_at: epoch(),
         created_by: Actor::parse("alice").unwrap(),
+        pending: None,
+        confirmed_at: Some(epoch()),
     }
 }
 
@@ -101,6 +103,32 @@ async fn contacts_and_endpoints_stay_in_their_organisation() {
         .unwrap()
         .is_empty());
 
+    assert!(
+        !deliveries.replace_contact(&ops).await.unwrap(),
+        "a removed contact is not written back"
+    );
+    let (pending, _) = keyroll_core::contact::PendingConfirmation::generate(epoch());
+    let waiting = Contact {
+        pending: Some(pending),
+        confirmed_at: None,
+        ..contact("org_acme", "new@acme.example")
+    };
+    deliveries.add_contact(&waiting).await.unwrap();
+    let confirmed = Contact {
+        pending: None,
+        confirmed_at: Some(epoch()),
+        ..waiting.clone()
+    };
+    assert!(deliveries.replace_contact(&confirmed).await.unwrap());
+    assert_eq!(
+        deliveries.contacts(&org("org_acme")).await.unwrap(),
+        vec![confirmed.clone()]
+    );
+    deliveries
+        .remove_contact(&org("org_acme"), &confirmed.id)
+        .await
+        .unwrap();
+
     let hook = endpoint("org_acme");
     deliveries.put_webhook(&hook, None).await.unwrap();
     assert_eq!(
@@ -134,6 +162,48 @@ async fn contacts_and_endpoints_stay_in_their_organisation() {
         .unwrap());
     assert!(deliveries
         .remove_webhook(&org("org_acme"), &hook.id)
+        .await
+        .unwrap());
+}
+
+/// An organisation's emails are counted per clock hour up to the limit, apart from
+/// another organisation's and another hour's; concurrent takes never pass the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn emails_are_counted_per_organisation_and_hour_up_to_the_limit() {
+    let f = fixture().await;
+    let deliveries = f.deliveries.clone();
+    let hour = epoch();
+    let takes = (0..8).map(|_| {
+        let deliveries = deliveries.clone();
+        tokio::spawn(async move {
+            deliveries
+                .take_email(&org("org_acme"), hour, 5)
+                .await
+                .unwrap()
+        })
+    });
+    let mut taken = 0;
+    for take in takes {
+        taken += usize::from(take.await.unwrap());
+    }
+    assert_eq!(taken, 5, "eight racing takes, a limit of five");
+    assert!(!deliveries
+        .take_email(&org("org_acme"), hour, 5)
+        .await
+        .unwrap());
+    assert!(
+        deliveries
+            .take_email(&org("org_acme"), hour, 6)
+            .await
+            .unwrap(),
+        "a raised limit counts on"
+    );
+    assert!(deliveries
+        .take_email(&org("org_other"), hour, 5)
+        .await
+        .unwrap());
+    assert!(deliveries
+        .take_email(&org("org_acme"), hour.plus_seconds(3600), 5)
         .await
         .unwrap());
 }

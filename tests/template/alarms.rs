@@ -12,8 +12,9 @@ use super::{functions, template};
 /// Which functions run the code in each source file that logs an alert. The api runs
 /// the processor (`POST /v1/admin/process`), the scan (`POST /v1/admin/scan`) and
 /// verification (`POST /v1/verify`) on demand, so it logs their alerts too.
-const ALERT_SOURCES: [(&str, &[&str]); 5] = [
+const ALERT_SOURCES: [(&str, &[&str]); 6] = [
     ("shared/src/processor/", &["processor", "api"]),
+    ("shared/src/notify/", &["notifier"]),
     ("shared/src/service/verification.rs", &["authorizer", "api"]),
     ("shared/src/scan.rs", &["scanner", "api"]),
     // Webhook endpoints are changed through the api alone.

@@ -19,7 +19,17 @@ async fn main() -> Result<(), lambda_http::Error> {
     let queue: Option<Arc<dyn NotificationQueue>> = config.queue_url.clone().map(|url| {
         Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), url)) as Arc<dyn NotificationQueue>
     });
-    let keyroll = keyroll_core::aws::keyroll(config, &sdk).await?;
+    // A customer's new contact is sent its confirmation code from here.
+    let mailer = config.email_from.clone().map(|from| {
+        Arc::new(keyroll_core::notify::ses::SesMailer::new(
+            aws_sdk_sesv2::Client::new(&sdk),
+            from,
+        ))
+    });
+    let mut keyroll = keyroll_core::aws::keyroll(config, &sdk).await?;
+    if let Some(mailer) = mailer {
+        keyroll = keyroll.with_mailer(mailer);
+    }
     let state = AppState {
         keyroll: Arc::new(keyroll),
         auth: Auth::ApiGatewayIam,

@@ -115,12 +115,13 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
     let (token, generated) = admin_token()?;
     let notifier = Arc::new(Notifier::new(
         deliveries.clone(),
-        Some(mailer),
+        Some(mailer.clone()),
         Arc::new(HttpWebhookSender::new(config.destinations)),
         vault.clone(),
         Arc::new(SystemClock),
         NotifierSettings {
             retry_seconds: config.webhook_retry_seconds.clone(),
+            emails_per_organization_hour: config.policy.emails_per_organization_hour,
             ..NotifierSettings::default()
         },
     ));
@@ -128,6 +129,7 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
         Keyroll::new(store, Arc::new(SystemClock), Arc::new(config))
             .with_vault(vault)
             .with_deliveries(deliveries)
+            .with_mailer(mailer)
             .with_mac(mac),
     );
     let (customer_access, dev_identity) = customers::access()?;

@@ -29,6 +29,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     });
     let settings = NotifierSettings {
         retry_seconds: config.webhook_retry_seconds.clone(),
+        emails_per_organization_hour: config.policy.emails_per_organization_hour,
         ..NotifierSettings::default()
     };
     let notifier = Notifier::new(

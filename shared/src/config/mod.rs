@@ -58,6 +58,8 @@ pub struct Policy {
     pub customer_rotations_per_key_hour: u32,
     /// `KEYROLL_WEBHOOK_SECRET_ROTATIONS_PER_DAY`.
     pub webhook_secret_rotations_per_day: u32,
+    /// `KEYROLL_EMAILS_PER_ORGANIZATION_HOUR`.
+    pub emails_per_organization_hour: u32,
 }
 
 impl Policy {
@@ -316,6 +318,7 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
             undelivered_extension_seconds: self.number(&UNDELIVERED_EXTENSION_SECONDS),
             customer_rotations_per_key_hour: self.number(&CUSTOMER_ROTATIONS_PER_KEY_HOUR) as u32,
             webhook_secret_rotations_per_day: self.number(&WEBHOOK_SECRET_ROTATIONS_PER_DAY) as u32,
+            emails_per_organization_hour: self.number(&EMAILS_PER_ORGANIZATION_HOUR) as u32,
         }
     }
 

@@ -272,6 +272,13 @@ pub const WEBHOOK_SECRET_ROTATIONS_PER_DAY: Setting = Setting {
     meaning: "the most signing-secret rotations of one webhook endpoint in a day (each is a Secrets Manager secret kept a day); more are answered 429 with Retry-After and change nothing",
 };
 
+pub const EMAILS_PER_ORGANIZATION_HOUR: Setting = Setting {
+    name: "KEYROLL_EMAILS_PER_ORGANIZATION_HOUR",
+    default: "200",
+    accepts: Accepts::Number { min: 1, max: 100_000 },
+    meaning: "the most emails keyroll sends for one organisation in a clock hour, confirmations included (they share the account's SES reputation); beyond it a contact's confirmation is answered 429 with Retry-After and notifications' emails wait for the next hour (the feed and webhooks are not limited)",
+};
+
 pub const EMAIL_FROM: Setting = Setting {
     name: "KEYROLL_EMAIL_FROM",
     default: "",
@@ -416,6 +423,7 @@ pub const SETTINGS: &[Setting] = &[
     UNDELIVERED_EXTENSION_SECONDS,
     CUSTOMER_ROTATIONS_PER_KEY_HOUR,
     WEBHOOK_SECRET_ROTATIONS_PER_DAY,
+    EMAILS_PER_ORGANIZATION_HOUR,
     EMAIL_FROM,
     WEBHOOK_RETRY_SECONDS,
     AUDIT_MAC_REQUIRED,

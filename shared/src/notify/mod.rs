@@ -90,6 +90,9 @@ pub struct NotifierSettings {
     /// The longest one webhook attempt may take (less when the run has less left).
     pub attempt_timeout: Duration,
     pub breaker: BreakerSettings,
+    /// `KEYROLL_EMAILS_PER_ORGANIZATION_HOUR`: beyond it, an organisation's emails wait
+    /// for a retry in a later hour.
+    pub emails_per_organization_hour: u32,
 }
 
 impl Default for NotifierSettings {
@@ -101,6 +104,10 @@ impl Default for NotifierSettings {
             per_organization: 4,
             attempt_timeout: ATTEMPT_TIMEOUT,
             breaker: BreakerSettings::default(),
+            emails_per_organization_hour: crate::config::settings::EMAILS_PER_ORGANIZATION_HOUR
+                .default
+                .parse()
+                .expect("the declared default is a number"),
         }
     }
 }
@@ -494,6 +501,12 @@ impl Notifier {
         if !contact.wants(notification.kind) {
             return Sent::refused(contact.email.as_str(), EMAIL_REFUSALS[1]);
         }
+        if let Err(held) = self.take_email(&contact.organization_id, now).await {
+            return Sent {
+                destination: contact.email.as_str().to_owned(),
+                ..held
+            };
+        }
         let started = Instant::now();
         let message = render(notification, now);
         let result = mailer.send(&contact.email, &message).await;
@@ -519,6 +532,40 @@ impl Notifier {
                 detail: Some(error.to_string()),
                 ours: false,
             },
+        }
+    }
+
+    /// Counts one email of `organization` this hour; when it has had its limit (or the
+    /// count cannot be kept), the attempt waits for its retry, keyroll's doing.
+    async fn take_email(
+        &self,
+        organization: &crate::ids::OrganizationId,
+        now: Timestamp,
+    ) -> std::result::Result<(), Sent> {
+        let limit = self.settings.emails_per_organization_hour;
+        let held = |detail: String| Sent {
+            verdict: Verdict::Retry,
+            destination: String::new(),
+            status: None,
+            latency_ms: 0,
+            error: Some(EMAIL_LIMIT_REACHED.to_owned()),
+            detail: Some(detail),
+            ours: true,
+        };
+        match self
+            .store
+            .take_email(organization, crate::limits::clock_hour(now), limit)
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                tracing::error!(alert = "organization_email_limit", organization = %organization, limit, "an organisation had its hourly emails (KEYROLL_EMAILS_PER_ORGANIZATION_HOUR): its notifications' emails wait for a later hour");
+                Err(held(format!("{limit} emails this hour")))
+            }
+            Err(error) => Err(Sent {
+                error: Some(EMAIL_NOT_ACCEPTED.to_owned()),
+                ..held(crate::error::Chain(&error).to_string())
+            }),
         }
     }
 
@@ -645,6 +692,14 @@ impl Notifier {
             now,
         );
         for contact in self.store.contacts(&endpoint.organization_id).await? {
+            if !contact.is_confirmed()
+                || self
+                    .take_email(&contact.organization_id, now)
+                    .await
+                    .is_err()
+            {
+                continue;
+            }
             if let Err(error) = mailer.send(&contact.email, &message).await {
                 tracing::warn!(error = %crate::error::Chain(&error), contact = %contact.id, "could not tell a contact that a webhook endpoint was disabled");
             }
@@ -742,6 +797,9 @@ pub const EMAIL_REFUSALS: [&str; 2] = [
 /// What a customer reads of an email the mail service did not take.
 pub const EMAIL_NOT_ACCEPTED: &str =
     "the email service did not accept the message; keyroll tries again";
+/// What a customer reads of an email held back by the organisation's hourly limit.
+pub const EMAIL_LIMIT_REACHED: &str =
+    "your organisation had its emails for this hour; keyroll tries again later";
 /// What a customer reads of a webhook keyroll could not sign (its vault failed).
 pub const NOT_SIGNED: &str =
     "keyroll could not sign the request (not your endpoint's fault); it tries again";

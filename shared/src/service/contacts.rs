@@ -3,9 +3,11 @@
 //! delivery log.
 
 use super::{Caller, Keyroll};
-use crate::contact::{wanted_types, Contact, EmailAddress, SigningSecretRef, WebhookEndpoint};
+use crate::contact::{
+    wanted_types, Contact, EmailAddress, PendingConfirmation, SigningSecretRef, WebhookEndpoint,
+};
 use crate::delivery::{DeliveryAttempt, FeedEntry};
-use crate::error::{Error, Result, StoreError};
+use crate::error::{Dependency, DependencyError, Error, Result, StoreError};
 use crate::ids::{ContactId, OrganizationId, WebhookId};
 use crate::notification::NotificationType;
 use crate::secret::RawSecret;
@@ -26,6 +28,10 @@ impl Keyroll {
             .ok_or_else(|| Error::Config("no delivery store is configured".into()))
     }
 
+    /// Adds an email contact. An operator's is confirmed at once; a customer's gets a
+    /// confirmation code by email and nothing else until the code is passed back
+    /// ([`Keyroll::confirm_contact`]). The code is sent before the contact is stored,
+    /// so a failed send leaves nothing behind.
     pub async fn add_contact(
         &self,
         organization: OrganizationId,
@@ -34,13 +40,16 @@ impl Keyroll {
         caller: impl Into<Caller>,
     ) -> Result<Contact> {
         let caller = caller.into();
-        let contact = Contact {
+        let now = self.now();
+        let mut contact = Contact {
             id: ContactId::generate(),
             email: EmailAddress::parse(email)?,
             types: wanted_types(types)?,
-            created_at: self.now(),
+            created_at: now,
             created_by: caller.actor,
             organization_id: organization,
+            pending: None,
+            confirmed_at: Some(now),
         };
         let store = self.deliveries()?;
         if store.contacts(&contact.organization_id).await?.len() >= MAX_DESTINATIONS {
@@ -49,7 +58,97 @@ impl Keyroll {
                 format!("cannot be added: an organisation has at most {MAX_DESTINATIONS} contacts"),
             ));
         }
+        if contact.created_by.kind().is_customer() {
+            let code = self.send_confirmation(&contact, now).await?;
+            contact.pending = Some(code);
+            contact.confirmed_at = None;
+        }
         store.add_contact(&contact).await?;
+        Ok(contact)
+    }
+
+    /// Mails `contact` a fresh confirmation code, counted against its organisation's
+    /// hourly emails; what is stored of the code.
+    async fn send_confirmation(
+        &self,
+        contact: &Contact,
+        now: Timestamp,
+    ) -> Result<PendingConfirmation> {
+        let mailer = self.mailer.as_ref().ok_or_else(|| {
+            Error::outside_policy(
+                "email",
+                "cannot be confirmed: this keyroll sends no email".to_owned(),
+            )
+        })?;
+        self.take_email(&contact.organization_id, now).await?;
+        let (pending, code) = PendingConfirmation::generate(now);
+        let message = crate::email::contact_confirmation(
+            contact.organization_id.as_str(),
+            code.expose(),
+            pending.expires_at,
+            now,
+        );
+        mailer
+            .send(&contact.email, &message)
+            .await
+            .map_err(|error| DependencyError::new(Dependency::Mail, "SendEmail", error))?;
+        Ok(pending)
+    }
+
+    /// Counts one email of `organization` this hour, or refuses it (429) when the
+    /// organisation has had its `KEYROLL_EMAILS_PER_ORGANIZATION_HOUR`.
+    async fn take_email(&self, organization: &OrganizationId, now: Timestamp) -> Result<()> {
+        let hour = crate::limits::clock_hour(now);
+        let limit = self.config.policy.emails_per_organization_hour;
+        if self
+            .deliveries()?
+            .take_email(organization, hour, limit)
+            .await?
+        {
+            return Ok(());
+        }
+        Err(Error::TooManyRequests {
+            what: format!("emails to this organisation: at most {limit} per hour"),
+            retry_after_seconds: crate::limits::until_next_hour(now),
+        })
+    }
+
+    /// Confirms a contact with the code its address was sent: from then on it gets the
+    /// notifications it chose. Confirming a confirmed contact changes nothing.
+    pub async fn confirm_contact(
+        &self,
+        organization: &OrganizationId,
+        id: &ContactId,
+        code: &str,
+    ) -> Result<Contact> {
+        if !crate::rules::CONFIRMATION_CODE.accepts(code) {
+            return Err(Error::invalid(
+                "code",
+                "must be the code from the email: letters, digits and dashes",
+            ));
+        }
+        let store = self.deliveries()?;
+        let mut contact = store
+            .contacts(organization)
+            .await?
+            .into_iter()
+            .find(|c| c.id == *id)
+            .ok_or_else(|| Error::not_found("contact", id))?;
+        let Some(pending) = &contact.pending else {
+            return Ok(contact);
+        };
+        let now = self.now();
+        if !pending.accepts(code, now) {
+            return Err(Error::invalid(
+                "code",
+                "is not the code sent to this address, or it has expired (remove the contact and add it again for a new one)",
+            ));
+        }
+        contact.pending = None;
+        contact.confirmed_at = Some(now);
+        if !store.replace_contact(&contact).await? {
+            return Err(Error::not_found("contact", id));
+        }
         Ok(contact)
     }
 

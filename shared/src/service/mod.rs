@@ -192,6 +192,7 @@ pub struct Keyroll {
     deliveries: Option<Arc<dyn DeliveryStore>>,
     usage: UsageTracker,
     mac: Arc<dyn KeyedMac>,
+    mailer: Option<Arc<dyn crate::notify::Mailer>>,
 }
 
 impl Keyroll {
@@ -204,6 +205,7 @@ impl Keyroll {
             deliveries: None,
             usage: UsageTracker::new(),
             mac: Arc::new(LocalMac::random()),
+            mailer: None,
         }
     }
 
@@ -217,6 +219,12 @@ impl Keyroll {
     /// Adds the store of contacts, webhook endpoints, the feed and deliveries.
     pub fn with_deliveries(mut self, deliveries: Arc<dyn DeliveryStore>) -> Self {
         self.deliveries = Some(deliveries);
+        self
+    }
+
+    /// Adds the mail service that sends a customer's new contact its confirmation code.
+    pub fn with_mailer(mut self, mailer: Arc<dyn crate::notify::Mailer>) -> Self {
+        self.mailer = Some(mailer);
         self
     }
 

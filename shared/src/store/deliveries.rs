@@ -18,6 +18,19 @@ pub trait DeliveryStore: Send + Sync {
     /// An organisation's contacts, oldest first.
     async fn contacts(&self, organization: &OrganizationId) -> Result<Vec<Contact>, StoreError>;
 
+    /// Writes a changed contact (confirmed, say) over the stored one; `false` if it has
+    /// been removed meanwhile.
+    async fn replace_contact(&self, contact: &Contact) -> Result<bool, StoreError>;
+
+    /// Counts one email sent for `organization` in the clock hour starting at `hour`,
+    /// unless `limit` were counted there already: then `false`, and nothing counted.
+    async fn take_email(
+        &self,
+        organization: &OrganizationId,
+        hour: Timestamp,
+        limit: u32,
+    ) -> Result<bool, StoreError>;
+
     /// Removes a contact of `organization`; `false` if it has none by that id.
     async fn remove_contact(
         &self,

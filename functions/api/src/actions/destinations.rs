@@ -48,6 +48,19 @@ pub(crate) async fn list_contacts_for(
     }))
 }
 
+pub(crate) async fn confirm_contact_for(
+    state: &AppState,
+    organization: &OrganizationId,
+    id: &str,
+    body: JsonBody<ConfirmContactRequest>,
+) -> Result<Json<ContactView>, ApiError> {
+    let contact = state
+        .keyroll
+        .confirm_contact(organization, &contact_id(id)?, &body.value.code)
+        .await?;
+    Ok(Json(ContactView::from(&contact)))
+}
+
 pub(crate) async fn remove_contact_for(
     state: &AppState,
     organization: &OrganizationId,

@@ -41,6 +41,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rotations::reveal_secret))
         .routes(routes!(settings::add_contact, settings::list_contacts))
         .routes(routes!(settings::remove_contact))
+        .routes(routes!(settings::confirm_contact))
         .routes(routes!(settings::add_webhook, settings::list_webhooks))
         .routes(routes!(settings::remove_webhook))
         .routes(routes!(settings::rotate_webhook_secret))

@@ -16,12 +16,15 @@ use crate::http::problems::*;
 use crate::AppState;
 
 /// Add an email contact for your organisation.
+///
+/// The address is sent a confirmation code and nothing else until the code is passed back with `POST …/confirm`. Each
+/// confirmation counts against your organisation's emails per hour.
 #[utoipa::path(post, path = "/v1/org/contacts", tag = "customer",
     request_body = CreateContactRequest,
     security(("customerToken" = [])),
     responses(
         (status = 201, body = ContactView),
-        DestinationOutsidePolicy, MalformedBody, Unauthenticated, Forbidden, UnsupportedMediaType, Invalid,
+        DestinationOutsidePolicy, MalformedBody, Unauthenticated, Forbidden, UnsupportedMediaType, Invalid, TooManyRequests,
     ))]
 pub async fn add_contact(
     State(state): State<AppState>,
@@ -43,6 +46,27 @@ pub async fn list_contacts(
     Extension(Customer(user)): Extension<Customer>,
 ) -> Result<Json<ContactsResponse>, ApiError> {
     list_contacts_for(&state, &user.organization).await
+}
+
+/// Confirm an email contact with the code its address was sent.
+///
+/// From then on it receives the notifications it chose. Confirming a confirmed contact
+/// changes nothing.
+#[utoipa::path(post, path = "/v1/org/contacts/{contactId}/confirm", tag = "customer",
+    params(("contactId" = String, Path)),
+    request_body = ConfirmContactRequest,
+    security(("customerToken" = [])),
+    responses(
+        (status = 200, body = ContactView),
+        MalformedBody, Unauthenticated, Forbidden, NotFound, UnsupportedMediaType, Invalid,
+    ))]
+pub async fn confirm_contact(
+    State(state): State<AppState>,
+    Extension(Customer(user)): Extension<Customer>,
+    Path(id): Path<String>,
+    body: JsonBody<ConfirmContactRequest>,
+) -> Result<Json<ContactView>, ApiError> {
+    confirm_contact_for(&state, &user.organization, &id, body).await
 }
 
 /// Remove an email contact.

@@ -57,6 +57,11 @@ pub fn body_rules() -> Vec<(&'static str, &'static str, Rule)> {
         ),
         ("CreateContactRequest", "types", Distinct),
         (
+            "ConfirmContactRequest",
+            "code",
+            Text(rules::CONFIRMATION_CODE),
+        ),
+        (
             "CreateWebhookRequest",
             "url",
             Rule::pattern(rules::WEBHOOK_URL_PATTERN, 1, rules::WEBHOOK_URL_MAX_CHARS),

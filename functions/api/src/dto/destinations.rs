@@ -22,6 +22,14 @@ pub struct CreateContactRequest {
     pub types: Option<Vec<NotificationType>>,
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfirmContactRequest {
+    /// The code emailed to the contact's address (`XXXX-XXXX-XXXX`; case, spaces and
+    /// dashes do not matter).
+    pub code: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContactView {
@@ -30,6 +38,14 @@ pub struct ContactView {
     pub types: Vec<NotificationType>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+    /// Whether the contact receives notifications. One your organisation adds gets only
+    /// a confirmation code until the code is passed back (`POST …/confirm`);
+    /// operators' contacts are confirmed at once.
+    pub confirmed: bool,
+    /// Until when the confirmation code works, while the contact is unconfirmed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub confirmation_expires_at: Option<Timestamp>,
 }
 
 impl From<&Contact> for ContactView {
@@ -39,6 +55,8 @@ impl From<&Contact> for ContactView {
             email: c.email.as_str().to_owned(),
             types: c.types.clone(),
             created_at: c.created_at,
+            confirmed: c.is_confirmed(),
+            confirmation_expires_at: c.pending.as_ref().map(|p| p.expires_at),
         }
     }
 }

@@ -390,6 +390,11 @@ async fn a_viewer_reads_but_every_change_is_403_and_changes_nothing() {
             ("DELETE", format!("/v1/org/contacts/{contact}"), None),
             (
                 "POST",
+                format!("/v1/org/contacts/{contact}/confirm"),
+                Some(json!({"code": "0000-0000-0000"})),
+            ),
+            (
+                "POST",
                 "/v1/org/webhooks".to_owned(),
                 Some(json!({"url": "https://hooks.acme.example/k"})),
             ),
@@ -1350,4 +1355,122 @@ async fn the_organisations_limits_answer_429_with_retry_after_and_change_nothing
         .await
         .body;
     assert_eq!(after, listed, "no signing secret was added");
+}
+
+/// A contact an admin adds is unconfirmed and mailed a code (only the code); the code
+/// confirms it, a wrong one or a viewer changes nothing, another organisation's
+/// contact is unknown. Confirmations count against the organisation's emails per
+/// hour: past them, 429 with `Retry-After` and no contact added.
+#[tokio::test]
+async fn a_customers_contact_is_confirmed_by_the_code_its_address_was_sent() {
+    let issuers = Issuers::new();
+    let app = spawn_app_on(
+        TestKeyroll::new().setting("KEYROLL_EMAILS_PER_ORGANIZATION_HOUR", "2"),
+        Some(issuers.access()),
+    );
+    let admin = || issuers.token("org_acme", "ada", "admin", app.clock.now());
+    let added = app
+        .as_customer(
+            &admin(),
+            "POST",
+            "/v1/org/contacts",
+            Some(json!({"email": "ops@acme.example"})),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
+    assert_eq!(added.body["confirmed"], false);
+    assert!(added.body["confirmationExpiresAt"].is_string());
+    assert!(
+        !added.text.to_lowercase().contains("code"),
+        "{}",
+        added.text
+    );
+    let id = added.body["id"].as_str().unwrap().to_owned();
+    let sent = app.mailer.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0.as_str(), "ops@acme.example");
+    let code = sent[0]
+        .1
+        .text
+        .split("confirmation code: ")
+        .nth(1)
+        .map(|rest| rest[..14].to_owned())
+        .unwrap();
+    let confirm = |token: String, contact: String, code: Value| {
+        let app = &app;
+        async move {
+            app.as_customer(
+                &token,
+                "POST",
+                &format!("/v1/org/contacts/{contact}/confirm"),
+                Some(json!({ "code": code })),
+            )
+            .await
+        }
+    };
+    let wrong = confirm(admin(), id.clone(), json!("0000-0000-0000")).await;
+    assert_problem(&wrong, 422);
+    assert!(!wrong.text.contains(&code));
+    let viewer = issuers.token("org_acme", "vic", "viewer", app.clock.now());
+    assert_problem(&confirm(viewer, id.clone(), json!(code)).await, 403);
+    let other = issuers.token("org_other", "oz", "admin", app.clock.now());
+    assert_problem(&confirm(other, id.clone(), json!(code)).await, 404);
+    assert_problem(
+        &confirm(admin(), "con_unknown".into(), json!(code)).await,
+        404,
+    );
+    assert_problem(&confirm(admin(), id.clone(), json!(7)).await, 422);
+    let listed = app
+        .as_customer(&admin(), "GET", "/v1/org/contacts", None)
+        .await;
+    assert_eq!(listed.body["contacts"][0]["confirmed"], false, "unchanged");
+
+    let done = confirm(admin(), id.clone(), json!(code.to_lowercase())).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    assert_eq!(done.body["confirmed"], true);
+    assert!(done.body.get("confirmationExpiresAt").is_none());
+    let again = confirm(admin(), id.clone(), json!("anything")).await;
+    assert_eq!(again.status, StatusCode::OK, "a confirmed contact stays so");
+
+    // Two emails an hour: the second contact's confirmation is the last.
+    let second = app
+        .as_customer(
+            &admin(),
+            "POST",
+            "/v1/org/contacts",
+            Some(json!({"email": "sec@acme.example"})),
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.text);
+    let before = app
+        .as_customer(&admin(), "GET", "/v1/org/contacts", None)
+        .await
+        .body;
+    let refused = app
+        .as_customer(
+            &admin(),
+            "POST",
+            "/v1/org/contacts",
+            Some(json!({"email": "third@acme.example"})),
+        )
+        .await;
+    assert_problem(&refused, 429);
+    assert!(refused.headers.get("retry-after").is_some());
+    assert_eq!(app.mailer.sent().len(), 2, "no third email");
+    let after = app
+        .as_customer(&admin(), "GET", "/v1/org/contacts", None)
+        .await
+        .body;
+    assert_eq!(after, before, "no contact added");
+    // The operator's contacts are confirmed at once and mailed nothing.
+    let operator = app
+        .call(
+            "POST",
+            "/v1/organizations/org_acme/contacts",
+            Some(json!({"email": "noc@acme.example"})),
+        )
+        .await;
+    assert_eq!(operator.status, StatusCode::CREATED, "{}", operator.text);
+    assert_eq!(operator.body["confirmed"], true);
+    assert_eq!(app.mailer.sent().len(), 2);
 }

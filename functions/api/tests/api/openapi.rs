@@ -119,6 +119,7 @@ async fn openapi_document_lists_every_route_with_schemas() {
         ("post", "/v1/org/contacts", true, "201"),
         ("get", "/v1/org/contacts", false, "200"),
         ("delete", "/v1/org/contacts/{contactId}", false, "204"),
+        ("post", "/v1/org/contacts/{contactId}/confirm", true, "200"),
         ("post", "/v1/org/webhooks", true, "201"),
         ("get", "/v1/org/webhooks", false, "200"),
         ("delete", "/v1/org/webhooks/{webhookId}", false, "204"),
@@ -162,7 +163,7 @@ async fn openapi_document_lists_every_route_with_schemas() {
     let paths = document["paths"].as_object().unwrap();
     assert_eq!(
         paths.len(),
-        32 + 23,
+        32 + 24,
         "no undocumented extra paths: {:?}",
         paths.keys().collect::<Vec<_>>()
     );

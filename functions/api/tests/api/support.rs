@@ -19,6 +19,8 @@ pub(crate) const TOKEN: &str = "test-admin-token-0123456789";
 pub(crate) struct TestApp {
     pub(crate) router: Router,
     pub(crate) clock: ManualClock,
+    /// What keyroll mailed (contacts' confirmation codes).
+    pub(crate) mailer: Arc<keyroll_core::notify::mailer::MemoryMailer>,
 }
 
 pub(crate) struct Reply {
@@ -80,6 +82,7 @@ pub(crate) fn spawn_app_on(
     TestApp {
         router,
         clock: wired.clock,
+        mailer: wired.mailer,
     }
 }
 

@@ -3,6 +3,7 @@
 //! | item | pk | sk |
 //! |---|---|---|
 //! | contact | `ORG#<org>` | `CONTACT#<contactId>` |
+//! | emails sent in an hour | `ORG#<org>` | `EMAILS#<hour, unix seconds>` (a counter; expires a day after) |
 //! | webhook endpoint | `ORG#<org>` | `WEBHOOK#<webhookId>` (guarded by `revision`) |
 //! | feed entry | `FEED#<org>` | `ENTRY#<occurredAt>#<eventId>` |
 //! | feed pointer | `FEED#<org>` | `EVENT#<eventId>` (finds the entry to mark read) |
@@ -15,7 +16,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::items::{decode, keyed, s, text_attribute, Item};
-use super::schema::{attr, DUE_INDEX, DUE_PK, DUE_SK, PK, SK};
+use super::schema::{attr, DUE_INDEX, DUE_PK, DUE_SK, PK, SK, TTL};
 use super::transaction::put_new;
 use super::{conditional_outcome, unavailable, DynamoStore};
 use crate::contact::{Contact, WebhookEndpoint};
@@ -215,6 +216,42 @@ impl DeliveryStore for DynamoStore {
             .into_iter()
             .map(decode)
             .collect()
+    }
+
+    async fn replace_contact(&self, contact: &Contact) -> Result<bool, StoreError> {
+        let item = keyed(
+            contact,
+            org_pk(&contact.organization_id),
+            contact_sk(&contact.id),
+        )?;
+        self.put_if(item, "attribute_exists(#pk)", None).await
+    }
+
+    async fn take_email(
+        &self,
+        organization: &OrganizationId,
+        hour: Timestamp,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        self.count_write();
+        let expires = hour.plus_seconds(86_400 + 3600).unix();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(org_pk(organization)))
+            .key(SK, s(format!("EMAILS#{}", hour.unix())))
+            .update_expression("SET #sent = if_not_exists(#sent, :zero) + :one, #ttl = :ttl")
+            .condition_expression("attribute_not_exists(#sent) OR #sent < :limit")
+            .expression_attribute_names("#sent", "sent")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":limit", AttributeValue::N(limit.to_string()))
+            .expression_attribute_values(":ttl", AttributeValue::N(expires.to_string()))
+            .send()
+            .await;
+        conditional_outcome("UpdateItem", result)
     }
 
     async fn remove_contact(

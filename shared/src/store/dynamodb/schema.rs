@@ -84,7 +84,8 @@ pub const KEY_POLICY_SK: &str = "KEYPOLICY";
 pub const LEASE_SK: &str = "LEASE";
 /// The partition of held-secret markers (few: one per held secret until the sweep).
 pub const HELD_PK: &str = "HELD";
-/// The table's DynamoDB TTL attribute (epoch seconds): set on idempotency records.
+/// The table's DynamoDB TTL attribute (epoch seconds): set on idempotency records and
+/// hourly email counters.
 pub const TTL: &str = "ttl";
 pub const COMPLIANCE_PK: &str = "COMPLIANCE";
 pub const SNAPSHOT_SK_PREFIX: &str = "SNAPSHOT#";

@@ -20,6 +20,8 @@ pub(super) struct Deliveries {
     feed: HashMap<OrganizationId, BTreeMap<String, FeedEntry>>,
     deliveries: BTreeMap<(String, String), Delivery>,
     attempts: HashMap<OrganizationId, BTreeMap<String, DeliveryAttempt>>,
+    /// Emails counted by organisation and clock hour.
+    emails: HashMap<(OrganizationId, Timestamp), u32>,
 }
 
 #[async_trait]
@@ -43,6 +45,37 @@ impl DeliveryStore for MemoryStore {
             .filter(|c| &c.organization_id == organization)
             .cloned()
             .collect())
+    }
+
+    async fn replace_contact(&self, contact: &Contact) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let key = (contact.organization_id.clone(), contact.id.clone());
+        Ok(match state.deliveries.contacts.get_mut(&key) {
+            Some(stored) => {
+                *stored = contact.clone();
+                true
+            }
+            None => false,
+        })
+    }
+
+    async fn take_email(
+        &self,
+        organization: &OrganizationId,
+        hour: Timestamp,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let sent = state
+            .deliveries
+            .emails
+            .entry((organization.clone(), hour))
+            .or_default();
+        if *sent >= limit {
+            return Ok(false);
+        }
+        *sent += 1;
+        Ok(true)
     }
 
     async fn remove_contact(
