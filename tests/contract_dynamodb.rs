@@ -479,8 +479,217 @@ mod dynamodb_only {
             .unwrap();
         let trail = f.keyroll.audit_trail(&key_id).await.unwrap();
         assert!(trail.report.valid && trail.report.authenticated);
+        // Verification checks the secret record's two MACs with the derived key.
+        let fresh = f.keyroll.issue_key(new_key(), &f.actor()).await.unwrap();
+        assert!(f
+            .keyroll
+            .verify(fresh.secret.expose())
+            .await
+            .unwrap()
+            .is_valid());
         assert_eq!(kms.calls(), 1, "no KMS request after the derivation");
     }
+
+    /// Someone who can write the table but not use the MAC key: puts a record for a
+    /// legacy-format secret of their own claiming another organisation and every scope
+    /// (the verifier needs none for an imported secret), copies a real record's MACs
+    /// onto it or leaves them off, re-stages a revoked record to current, moves a
+    /// record to another organisation. None of it verifies, and each raises the alert;
+    /// keyroll's own records verify as before.
+    #[tokio::test]
+    async fn a_secret_record_keyroll_did_not_write_does_not_verify() {
+        use keyroll_core::secret::LookupHash;
+        use keyroll_core::store::dynamodb::schema::{secret_pk, SECRET_SK};
+        let logs = keyroll_core::testing::logs::CapturedLogs::default();
+        let _logging = tracing::subscriber::set_default(keyroll_core::logging::subscriber(
+            "info",
+            keyroll_core::logging::LogFormat::Json,
+            logs.clone(),
+        ));
+        let f = dynamodb().await;
+        let dynamo = f.dynamo.clone().unwrap();
+        let issued = f.keyroll.issue_key(new_key(), &f.actor()).await.unwrap();
+        let secret = issued.secret.expose().to_owned();
+        assert!(f.keyroll.verify(&secret).await.unwrap().is_valid());
+        let record_of = |hash: &LookupHash| {
+            let dynamo = dynamo.clone();
+            let pk = secret_pk(hash);
+            async move {
+                dynamo
+                    .client()
+                    .get_item()
+                    .table_name(dynamo.table())
+                    .key("pk", AttributeValue::S(pk))
+                    .key("sk", AttributeValue::S(SECRET_SK.into()))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .unwrap()
+                    .item
+                    .unwrap()
+            }
+        };
+        let put = |item: std::collections::HashMap<String, AttributeValue>| {
+            let dynamo = dynamo.clone();
+            async move {
+                dynamo
+                    .client()
+                    .put_item()
+                    .table_name(dynamo.table())
+                    .set_item(Some(item))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        };
+        let real = record_of(&LookupHash::of(&secret)).await;
+        assert!(real.contains_key("identityMac") && real.contains_key("stateMac"));
+
+        // A secret of the writer's own, forged into another organisation.
+        let own = format!("sk_live_{}", "0f1e2d3c4b5a6978".repeat(4));
+        let hash = LookupHash::of(&own);
+        let mut forged = real.clone();
+        forged.insert("pk".into(), AttributeValue::S(secret_pk(&hash)));
+        forged.insert("lookupHash".into(), AttributeValue::S(hash.to_hex()));
+        forged.insert("origin".into(), AttributeValue::S("imported".into()));
+        forged.remove("verifier");
+        forged.insert(
+            "organizationId".into(),
+            AttributeValue::S("org_victim".into()),
+        );
+        forged.insert(
+            "scopes".into(),
+            AttributeValue::L(vec![AttributeValue::S("*".into())]),
+        );
+        put(forged.clone()).await;
+        assert_eq!(f.keyroll.verify(&own).await.unwrap().code(), "NOT_FOUND");
+        forged.remove("identityMac");
+        forged.remove("stateMac");
+        put(forged).await;
+        assert_eq!(
+            f.keyroll.verify(&own).await.unwrap().code(),
+            "NOT_FOUND",
+            "a record without MACs is refused while they are required"
+        );
+
+        // A real record moved to another organisation.
+        let mut moved = real.clone();
+        moved.insert(
+            "organizationId".into(),
+            AttributeValue::S("org_victim".into()),
+        );
+        put(moved).await;
+        assert_eq!(f.keyroll.verify(&secret).await.unwrap().code(), "NOT_FOUND");
+        put(real).await;
+        assert!(f.keyroll.verify(&secret).await.unwrap().is_valid());
+
+        // A revoked secret re-staged to current.
+        f.keyroll
+            .revoke_key(
+                &issued.key.id,
+                keyroll_core::ids::Reason::parse("churned").unwrap(),
+                keyroll_core::service::KeyScope::Any,
+                &f.actor(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(f.keyroll.verify(&secret).await.unwrap().code(), "REVOKED");
+        dynamo
+            .client()
+            .update_item()
+            .table_name(dynamo.table())
+            .key("pk", AttributeValue::S(secret_pk(&LookupHash::of(&secret))))
+            .key("sk", AttributeValue::S(SECRET_SK.into()))
+            .update_expression("SET stage = :current")
+            .expression_attribute_values(":current", AttributeValue::S("current".into()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(f.keyroll.verify(&secret).await.unwrap().code(), "NOT_FOUND");
+
+        let alerts = logs
+            .text()
+            .lines()
+            .filter(|line| line.contains("\"alert\":\"secret_record_not_authentic\""))
+            .count();
+        assert_eq!(alerts, 4, "{}", logs.text());
+    }
+}
+
+/// Secret records an older release wrote carry no MACs: refused while MACs are
+/// required, accepted while `KEYROLL_AUDIT_MAC_REQUIRED` is off (an upgrading stack),
+/// and MACed by the upgrade sweep as they read — one whose state a change has MACed
+/// since keeps that state MAC — after which they verify with MACs required.
+#[tokio::test]
+async fn the_sweep_macs_an_older_releases_secret_records() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use keyroll_core::secret::LookupHash;
+    use keyroll_core::store::dynamodb::schema::{secret_pk, SECRET_SK};
+    let f = keyroll_tests::fixture::dynamodb().await;
+    let dynamo = f.dynamo.clone().unwrap();
+    let new_key = || keyroll_core::service::NewKey {
+        organization_id: keyroll_core::ids::OrganizationId::parse("org").unwrap(),
+        name: keyroll_core::ids::KeyName::parse("old record").unwrap(),
+        scopes: vec![],
+        rate_limit: 1,
+        class: Default::default(),
+        expires_at: None,
+    };
+    let older = f.keyroll.issue_key(new_key(), &f.actor()).await.unwrap();
+    let changed = f.keyroll.issue_key(new_key(), &f.actor()).await.unwrap();
+    let strip = |secret: String, what: &'static str| {
+        let dynamo = dynamo.clone();
+        async move {
+            dynamo
+                .client()
+                .update_item()
+                .table_name(dynamo.table())
+                .key("pk", AttributeValue::S(secret_pk(&LookupHash::of(&secret))))
+                .key("sk", AttributeValue::S(SECRET_SK.into()))
+                .update_expression(format!("REMOVE {what}"))
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    let older_secret = older.secret.expose().to_owned();
+    let changed_secret = changed.secret.expose().to_owned();
+    strip(older_secret.clone(), "identityMac, stateMac").await;
+    // Written by the older release, its state MACed by a change since the upgrade.
+    strip(changed_secret.clone(), "identityMac").await;
+    for secret in [&older_secret, &changed_secret] {
+        assert_eq!(f.keyroll.verify(secret).await.unwrap().code(), "NOT_FOUND");
+    }
+    let upgrading = keyroll_core::testing::TestKeyroll::new()
+        .setting("KEYROLL_AUDIT_MAC_REQUIRED", "false")
+        .store(f.store.clone())
+        .mac(f.mac.clone())
+        .build();
+    for secret in [&older_secret, &changed_secret] {
+        assert!(upgrading.keyroll.verify(secret).await.unwrap().is_valid());
+    }
+
+    let report = keyroll_core::upgrade::sweep_legacy(&f.keyroll, None)
+        .await
+        .unwrap();
+    assert!(report.done, "{report:?}");
+    assert_eq!(report.secret_records_authenticated, 2, "{report:?}");
+    for secret in [&older_secret, &changed_secret] {
+        assert!(
+            f.keyroll.verify(secret).await.unwrap().is_valid(),
+            "MACed as it read"
+        );
+    }
+    let record = f
+        .store
+        .secret(&LookupHash::of(&older_secret))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !f.store.authenticate_secret_record(&record).await.unwrap(),
+        "a record with its identity MAC is left alone"
+    );
 }
 
 /// A secret record written before use tracking (no `dailyUses` map) still records its

@@ -351,7 +351,7 @@ async fn a_customers_contact_gets_only_its_confirmation_until_confirmed_and_emai
         .confirm_contact(&w.organization, &contact.id, "0000-0000-0000")
         .await
         .unwrap_err();
-    assert_eq!(wrong.kind(), keyroll_core::error::ErrorKind::Invalid);
+    assert_eq!(wrong.kind(), keyroll_core::error::ErrorKind::Conflict);
     let foreign = OrganizationId::parse("org_someone_else").unwrap();
     assert_eq!(
         w.keyroll

@@ -290,7 +290,8 @@ fn strings(value: &Value) -> BTreeSet<String> {
 }
 
 /// The internet-facing key authorizer may read and write secret records only, and
-/// write only the attributes its use write names: what the code does, nothing more.
+/// write only the attributes its use write names: what the code does, nothing more
+/// (and derive the MAC key records are checked with: one GenerateMac).
 #[test]
 fn the_key_authorizer_may_touch_only_secret_records_and_their_use() {
     use keyroll_core::store::dynamodb::schema::{SECRET_PK_PREFIX, USE_WRITE_ATTRIBUTES};
@@ -304,6 +305,10 @@ fn the_key_authorizer_may_touch_only_secret_records_and_their_use() {
     for statement in statements {
         assert_eq!(statement["Effect"].as_str(), Some("Allow"));
         let granted = strings(&statement["Action"]);
+        if granted == BTreeSet::from(["kms:GenerateMac".to_owned()]) {
+            actions.extend(granted);
+            continue;
+        }
         let condition = &statement["Condition"];
         assert_eq!(
             strings(&condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]),
@@ -323,7 +328,8 @@ fn the_key_authorizer_may_touch_only_secret_records_and_their_use() {
         actions,
         BTreeSet::from([
             "dynamodb:GetItem".to_owned(),
-            "dynamodb:UpdateItem".to_owned()
+            "dynamodb:UpdateItem".to_owned(),
+            "kms:GenerateMac".to_owned(),
         ])
     );
 }
@@ -377,20 +383,28 @@ fn the_notifier_may_touch_only_its_own_partitions() {
 }
 
 /// The functions that write keys (and so audit events and idempotency records) share
-/// the KMS MAC key and may use it; the internet-facing authorizer may not.
+/// the KMS MAC key and may use it; the internet-facing authorizer may only derive the
+/// key it checks secret records with (GenerateMac, once per container).
 #[test]
-fn the_writers_and_only_they_use_the_kms_mac_key() {
+fn the_writers_and_the_authorizer_alone_use_the_kms_mac_key() {
     let template = template();
     let global = env_names(&template["Globals"]["Function"]["Environment"]["Variables"]);
     assert!(global.contains("KEYROLL_MAC_KEY_ID"));
     for (name, function) in functions(&template) {
         let policy = serde_yaml::to_string(&function["Properties"]["Policies"]).unwrap();
         let may_mac = policy.contains("kms:GenerateMac") && policy.contains("AuditMacKey");
-        let writer = matches!(
+        // The writers MAC; the key authorizer derives the key it checks records with.
+        let uses_the_key = matches!(
             name.as_str(),
-            "ApiFunction" | "ProcessorFunction" | "ScannerFunction"
+            "ApiFunction" | "ProcessorFunction" | "ScannerFunction" | "AuthorizerFunction"
         );
-        assert_eq!(may_mac, writer, "{name}");
+        assert_eq!(may_mac, uses_the_key, "{name}");
+        if name == "AuthorizerFunction" {
+            assert!(
+                !policy.contains("kms:VerifyMac"),
+                "it derives, never asks KMS"
+            );
+        }
     }
     let key = &template["Resources"]["AuditMacKey"]["Properties"];
     assert_eq!(key["KeySpec"].as_str(), Some("HMAC_256"));
@@ -407,14 +421,21 @@ fn the_writers_and_only_they_use_the_kms_mac_key() {
     let actions = serde_yaml::to_string(&deny["Action"]).unwrap();
     assert!(actions.contains("kms:GenerateMac") && actions.contains("kms:VerifyMac"));
     let tag = &deny["Condition"]["StringNotEquals"]["aws:PrincipalTag/keyroll:mac"];
-    assert_eq!(tag.as_str(), Some("writer"));
+    let allowed: Vec<&str> = tag
+        .as_sequence()
+        .expect("the tag values the key allows")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(allowed, ["writer", "verifier"]);
     for (name, function) in functions(&template) {
-        let tagged = function["Properties"]["Tags"]["keyroll:mac"].as_str() == Some("writer");
-        let writer = matches!(
-            name.as_str(),
-            "ApiFunction" | "ProcessorFunction" | "ScannerFunction"
-        );
-        assert_eq!(tagged, writer, "{name}'s role is tagged a MAC writer");
+        let tag = function["Properties"]["Tags"]["keyroll:mac"].as_str();
+        let expected = match name.as_str() {
+            "ApiFunction" | "ProcessorFunction" | "ScannerFunction" => Some("writer"),
+            "AuthorizerFunction" => Some("verifier"),
+            _ => None,
+        };
+        assert_eq!(tag, expected, "{name}'s role's MAC tag");
     }
 }
 

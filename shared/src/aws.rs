@@ -88,8 +88,8 @@ pub fn dynamodb_client(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Clie
     aws_sdk_dynamodb::Client::new(config)
 }
 
-/// keyroll over DynamoDB and the system clock, without a vault: what a function that
-/// never holds a secret (the key authorizer) runs.
+/// keyroll over DynamoDB and the system clock, without a vault or the shared MAC key:
+/// what the others build on.
 #[cfg(feature = "dynamodb")]
 pub fn keyroll_on_dynamodb(
     config: crate::config::Config,
@@ -107,28 +107,50 @@ pub fn keyroll_on_dynamodb(
     .with_deliveries(store)
 }
 
+/// The keyed MAC every function shares: a key derived once, here, from the KMS HMAC key
+/// of `KEYROLL_MAC_KEY_ID` (one `GenerateMac`; no KMS call per request after it).
+/// Without it a function refuses to start: a key of its own would make every other
+/// container's chains and secret records look forged and its idempotency records
+/// unfindable.
+#[cfg(all(feature = "dynamodb", feature = "kms"))]
+async fn derived_mac(
+    config: &crate::config::Config,
+    sdk: &aws_config::SdkConfig,
+) -> crate::error::Result<crate::mac::DerivedMac> {
+    let key_id = config.mac_key_id.clone().ok_or_else(|| {
+        crate::error::Error::Config(
+            "KEYROLL_MAC_KEY_ID is required: the KMS HMAC key every function shares".into(),
+        )
+    })?;
+    Ok(
+        crate::mac::DerivedMac::derive(std::sync::Arc::new(crate::mac::KmsMac::new(
+            aws_sdk_kms::Client::new(sdk),
+            key_id,
+        )))
+        .await?,
+    )
+}
+
+/// keyroll as the key authorizer runs it: DynamoDB, the system clock and the derived
+/// MAC key it checks secret records with; no vault. Built once per container.
+#[cfg(all(feature = "dynamodb", feature = "kms"))]
+pub async fn verifying_keyroll(
+    config: crate::config::Config,
+    sdk: &aws_config::SdkConfig,
+) -> crate::error::Result<crate::service::Keyroll> {
+    let mac = derived_mac(&config, sdk).await?;
+    Ok(keyroll_on_dynamodb(config, sdk).with_mac(std::sync::Arc::new(mac)))
+}
+
 /// keyroll as the functions that change state run it: DynamoDB, Secrets Manager, the
-/// system clock. Built once per container, in `main`.
-/// Audit heads and idempotency records are authenticated with a key derived once, here,
-/// from the KMS HMAC key of `KEYROLL_MAC_KEY_ID` (one `GenerateMac`; no KMS call per
-/// request after it), which every function that writes must share: without it the
-/// function refuses to start (a key of its own would make every other container's
-/// chains look forged and its idempotency records unfindable).
+/// system clock, the derived MAC key (audit heads, idempotency records, secret
+/// records). Built once per container, in `main`.
 #[cfg(all(feature = "dynamodb", feature = "secrets-manager", feature = "kms"))]
 pub async fn keyroll(
     config: crate::config::Config,
     sdk: &aws_config::SdkConfig,
 ) -> crate::error::Result<crate::service::Keyroll> {
-    let key_id = config.mac_key_id.clone().ok_or_else(|| {
-        crate::error::Error::Config(
-            "KEYROLL_MAC_KEY_ID is required: the KMS HMAC key every writing function shares".into(),
-        )
-    })?;
-    let mac = crate::mac::DerivedMac::derive(std::sync::Arc::new(crate::mac::KmsMac::new(
-        aws_sdk_kms::Client::new(sdk),
-        key_id,
-    )))
-    .await?;
+    let mac = derived_mac(&config, sdk).await?;
     Ok(keyroll_on_dynamodb(config, sdk)
         .with_vault(std::sync::Arc::new(crate::vault::SecretsManagerVault::new(
             aws_sdk_secretsmanager::Client::new(sdk),

@@ -33,6 +33,8 @@ pub enum SecretWrite {
     SetState {
         lookup_hash: LookupHash,
         state: SecretState,
+        /// keyroll's MAC of the new state, added on the commit path.
+        state_mac: Option<String>,
     },
 }
 
@@ -168,6 +170,11 @@ impl KeyChange {
     /// Authenticates the audit head the change ends at: the commit path's second step.
     pub(crate) fn authenticate_head(&mut self, mac: HeadMac) {
         self.key.audit_head_mac = Some(mac);
+    }
+
+    /// The secret records it writes, for the commit path to add keyroll's MACs to.
+    pub(crate) fn secrets_to_authenticate(&mut self) -> &mut [SecretWrite] {
+        &mut self.secrets
     }
 
     /// Stores the record of the idempotent request that made this change with it, so
@@ -360,6 +367,7 @@ impl ChangeBuilder {
                             scopes: self.key.scopes.clone(),
                             rate_limit: self.key.rate_limit,
                         },
+                        state_mac: None,
                     });
                 }
             }

@@ -483,7 +483,19 @@ pub struct SecretRecord {
     /// (absent on records written before it was kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
+    /// keyroll's MAC of what the record is ([`SecretRecord::identity_message`]), set
+    /// when it is created; absent on records from before records were authenticated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_mac: Option<String>,
+    /// keyroll's MAC of its state ([`SecretState::message`]), set at every change of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_mac: Option<String>,
 }
+
+/// The labels of a secret record's two MACs (HMAC-SHA-256 under the functions' derived
+/// key, apart from audit heads' by label).
+const IDENTITY_MAC_LABEL: &str = "keyroll-secret-identity-v1";
+const STATE_MAC_LABEL: &str = "keyroll-secret-state-v1";
 
 impl SecretRecord {
     pub fn new(key: &Key, version: &SecretVersion, verifier: Option<Verifier>) -> Self {
@@ -503,11 +515,47 @@ impl SecretRecord {
             last_used_at: version.last_used_at,
             daily_uses: Default::default(),
             prefix: Some(version.prefix.clone()),
+            identity_mac: None,
+            state_mac: None,
         }
     }
 
     pub fn validity(&self, now: Timestamp) -> Validity {
         validity(self.stage, self.expires_at, now)
+    }
+
+    /// What the identity MAC covers: what the record is, fixed at its creation — whose
+    /// secret it is (key, version, organisation), how it verifies (origin, verifier),
+    /// its class and when it was made. A record put by someone without the key, or one
+    /// of these changed, fails it.
+    pub fn identity_message(&self) -> Vec<u8> {
+        let origin = match self.origin {
+            SecretOrigin::Generated => "generated",
+            SecretOrigin::Imported => "imported",
+        };
+        crate::mac::message(
+            IDENTITY_MAC_LABEL,
+            &[
+                &self.lookup_hash.to_hex(),
+                self.key_id.as_str(),
+                &self.version.to_string(),
+                self.organization_id.as_str(),
+                origin,
+                self.class.as_str(),
+                self.verifier.as_ref().map_or("", |v| v.as_phc()),
+                &self.created_at.to_rfc3339(),
+            ],
+        )
+    }
+
+    /// The parts of the record its state MAC covers.
+    pub fn state(&self) -> SecretState {
+        SecretState {
+            stage: self.stage,
+            expires_at: self.expires_at,
+            scopes: self.scopes.clone(),
+            rate_limit: self.rate_limit,
+        }
     }
 }
 
@@ -519,6 +567,36 @@ pub struct SecretState {
     pub expires_at: Option<Timestamp>,
     pub scopes: Vec<Scope>,
     pub rate_limit: u32,
+}
+
+impl SecretState {
+    /// What the state MAC covers: this state of the record of `lookup_hash`, which
+    /// belongs to `key_id` of `organization` (so a state cannot be moved to another
+    /// record, nor a record to another organisation).
+    pub fn message(
+        &self,
+        lookup_hash: &LookupHash,
+        key_id: &KeyId,
+        organization: &OrganizationId,
+    ) -> Vec<u8> {
+        let expires = self.expires_at.map(Timestamp::to_rfc3339);
+        let (hash, rate, count) = (
+            lookup_hash.to_hex(),
+            self.rate_limit.to_string(),
+            self.scopes.len().to_string(),
+        );
+        let mut parts = vec![
+            hash.as_str(),
+            key_id.as_str(),
+            organization.as_str(),
+            self.stage.as_str(),
+            expires.as_deref().unwrap_or(""),
+            rate.as_str(),
+            count.as_str(),
+        ];
+        parts.extend(self.scopes.iter().map(Scope::as_str));
+        crate::mac::message(STATE_MAC_LABEL, &parts)
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! Upgrading a deployed stack's data: the sweep through what an older release wrote
 //! ([`crate::store::Store::sweep_legacy`]), run by the compliance scanner after its scan
 //! until it is done. Keys written before an index existed appear in it (the customer
-//! routes' organisation lists, `GET /v1/keys`), and idempotency records from before
-//! expiry are deleted, with no operator running a script.
+//! routes' organisation lists, `GET /v1/keys`), idempotency records from before
+//! expiry are deleted, and secret records from before records were authenticated are
+//! MACed as they read (so `KEYROLL_AUDIT_MAC_REQUIRED` can be turned on once it is
+//! done), with no operator running a script.
 
 use std::time::Instant;
 
@@ -22,6 +24,8 @@ pub struct SweepReport {
     pub examined: u64,
     pub keys_indexed: u64,
     pub records_deleted: u64,
+    /// Secret records of an older release given keyroll's MACs.
+    pub secret_records_authenticated: u64,
 }
 
 /// Sweeps page after page until the sweep is done or `stop_at` has passed; the next
@@ -37,6 +41,10 @@ pub async fn sweep_legacy(
         report.examined += page.examined;
         report.keys_indexed += page.keys_indexed;
         report.records_deleted += page.records_deleted;
+        for record in page.unauthenticated {
+            report.secret_records_authenticated +=
+                u64::from(keyroll.authenticate_legacy_record(record).await?);
+        }
         if page.done {
             report.done = true;
             break;

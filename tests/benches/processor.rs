@@ -251,6 +251,13 @@ impl Store for TimedStore {
     ) -> Result<keyroll_core::store::SweepPage, StoreError> {
         self.timed(self.inner.sweep_legacy(limit)).await
     }
+    async fn authenticate_secret_record(
+        &self,
+        record: &keyroll_core::key::SecretRecord,
+    ) -> Result<bool, StoreError> {
+        self.timed(self.inner.authenticate_secret_record(record))
+            .await
+    }
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
         self.timed(self.inner.commit(change)).await
     }

@@ -8,8 +8,9 @@
 //! Requests are sequential (one Lambda container serves one request at a time), spread
 //! over 200 keys, each built from `events/authorizer-http-api.json`, from 50 callers
 //! (each its own network and User-Agent), so caller tracking is on. Beside them, in the
-//! same run: a bare strongly consistent GetItem of the same items, and the scrypt
-//! verifier alone — what a cache miss is measured against.
+//! same run: a bare strongly consistent GetItem of the same items, the scrypt verifier
+//! alone, and the record's two MACs alone (what authenticating records costs) — what a
+//! cache miss is measured against.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -93,11 +94,11 @@ async fn main() {
     create_table(&client, &table).await.expect("create table");
     let store = Arc::new(DynamoStore::new(client, table));
     let config = Config::from_lookup(|_| None).expect("defaults");
-    let keyroll = Arc::new(Keyroll::new(
-        store.clone(),
-        Arc::new(SystemClock),
-        Arc::new(config),
-    ));
+    // The derived key, as every function holds it after its one GetMac at start.
+    let mac = Arc::new(keyroll_core::mac::LocalMac::random());
+    let keyroll = Arc::new(
+        Keyroll::new(store.clone(), Arc::new(SystemClock), Arc::new(config)).with_mac(mac.clone()),
+    );
 
     let fixture = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -108,6 +109,7 @@ async fn main() {
     let mut events = Vec::with_capacity(KEYS);
     let mut hashes = Vec::with_capacity(KEYS);
     let mut verifiers = Vec::with_capacity(KEYS);
+    let mut records = Vec::with_capacity(KEYS);
     for i in 0..KEYS {
         let issued = keyroll
             .issue_key(
@@ -126,9 +128,10 @@ async fn main() {
         let hash = keyroll_core::secret::LookupHash::of(issued.secret.expose());
         let record = store.secret(&hash).await.expect("read").expect("record");
         verifiers.push((
-            record.verifier.expect("a verifier"),
+            record.verifier.clone().expect("a verifier"),
             issued.secret.expose().to_owned(),
         ));
+        records.push(record);
         hashes.push(hash);
         let event = fixture.replace("sk_live_REPLACE_WITH_A_SECRET", issued.secret.expose());
         events.push(serde_json::from_str::<Value>(&event).expect("fixture JSON"));
@@ -142,6 +145,7 @@ async fn main() {
     // The floor of a cache miss: the same strongly consistent GetItem, bare (no decode),
     // and the verifier's hash alone, interleaved so both see the same machine.
     let (mut bare, mut hashing) = (Vec::with_capacity(requests), Vec::with_capacity(requests));
+    let mut macs = Vec::with_capacity(requests);
     for i in 0..requests {
         let hash = &hashes[i % KEYS];
         let started = Instant::now();
@@ -161,6 +165,23 @@ async fn main() {
         let started = Instant::now();
         assert!(verifier.matches(secret));
         hashing.push(started.elapsed());
+        let record = &records[i % KEYS];
+        let started = Instant::now();
+        let (identity, state) = (
+            hex::decode(record.identity_mac.as_deref().expect("MACed")).expect("hex"),
+            hex::decode(record.state_mac.as_deref().expect("MACed")).expect("hex"),
+        );
+        let state_message =
+            record
+                .state()
+                .message(&record.lookup_hash, &record.key_id, &record.organization_id);
+        use keyroll_core::mac::KeyedMac;
+        assert!(mac
+            .verify(&record.identity_message(), &identity)
+            .await
+            .expect("local"));
+        assert!(mac.verify(&state_message, &state).await.expect("local"));
+        macs.push(started.elapsed());
     }
     // Cold: no container cache; every request is a GetItem plus scrypt (and, the first
     // time each secret is seen in a minute, its use write).
@@ -171,9 +192,13 @@ async fn main() {
     let before = (store.request_count(), store.write_count());
     let samples = run(&cold, &events, requests).await;
     let after = (store.request_count(), store.write_count());
-    row("cache cold (GetItem + scrypt + caller)", samples);
+    row(
+        "cache cold (GetItem + record MACs + scrypt + caller)",
+        samples,
+    );
     row("bare GetItem, same items", bare);
     row("scrypt verifier alone", hashing);
+    row("the record's two MACs alone (identity, state)", macs);
     let warm = Deps::new(keyroll.clone());
     run(&warm, &events, KEYS).await; // fill the cache
     row(

@@ -241,6 +241,12 @@ impl Store for FaultyStore {
     ) -> Result<keyroll_core::store::SweepPage, StoreError> {
         self.inner.sweep_legacy(limit).await
     }
+    async fn authenticate_secret_record(
+        &self,
+        record: &keyroll_core::key::SecretRecord,
+    ) -> Result<bool, StoreError> {
+        self.inner.authenticate_secret_record(record).await
+    }
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
         self.before_commit()?;
         self.inner.commit(change).await?;

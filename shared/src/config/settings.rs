@@ -298,7 +298,7 @@ pub const AUDIT_MAC_REQUIRED: Setting = Setting {
     name: "KEYROLL_AUDIT_MAC_REQUIRED",
     default: "true",
     accepts: Accepts::Flag,
-    meaning: "an audit chain is valid only with an authentic head MAC (a missing one counts as stripped); false only on a stack upgraded from before authenticated chains, until every key has changed since",
+    meaning: "an audit chain is valid only with an authentic head MAC (a missing one counts as stripped), and a secret verifies only if its record carries keyroll's identity and state MACs; false only on a stack upgraded from before authenticated records (until the scanner's upgrade sweep is done) or chains (until every key has changed since)",
 };
 
 pub const ALLOW_LOOPBACK_WEBHOOKS: Setting = Setting {

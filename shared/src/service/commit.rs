@@ -6,11 +6,11 @@
 
 use super::Keyroll;
 use crate::audit::{AuditHash, HeadMac};
-use crate::change::{KeyChange, PriorHead};
+use crate::change::{KeyChange, PriorHead, SecretWrite};
 use crate::compliance::KeyComplianceStatus;
 use crate::error::{Conflict, Error};
 use crate::ids::KeyId;
-use crate::key::{CurrentSince, Key};
+use crate::key::{CurrentSince, Key, SecretRecord};
 
 /// A change with its key's compliance status stamped: the status can be read before
 /// it commits (the scan writes a re-stamp only when the status moved).
@@ -110,7 +110,59 @@ impl Keyroll {
                 mac: hex::encode(tag),
             });
         }
+        self.authenticate_secrets(&mut change).await?;
         Ok(Ready(change))
+    }
+
+    /// MACs what each secret record the change writes is and its state, so a record
+    /// nobody with the key made does not verify (see `verification.rs`).
+    async fn authenticate_secrets(&self, change: &mut KeyChange) -> Result<(), Error> {
+        let key = change.key();
+        let (key_id, organization) = (key.id.clone(), key.organization_id.clone());
+        for write in change.secrets_to_authenticate() {
+            match write {
+                SecretWrite::Create(record) => self.mac_record(record).await?,
+                SecretWrite::SetState {
+                    lookup_hash,
+                    state,
+                    state_mac,
+                } => {
+                    let message = state.message(lookup_hash, &key_id, &organization);
+                    *state_mac = Some(hex::encode(self.mac.mac(&message).await?));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets `record`'s identity and state MACs to keyroll's for what it holds.
+    async fn mac_record(&self, record: &mut SecretRecord) -> Result<(), Error> {
+        let identity = self.mac.mac(&record.identity_message()).await?;
+        let state =
+            record
+                .state()
+                .message(&record.lookup_hash, &record.key_id, &record.organization_id);
+        record.identity_mac = Some(hex::encode(identity));
+        record.state_mac = Some(hex::encode(self.mac.mac(&state).await?));
+        Ok(())
+    }
+
+    /// MACs a secret record an older release wrote, as it reads now (the upgrade
+    /// sweep): the table is trusted once, at the upgrade, as it was for audit heads.
+    /// Whether the store took it (not if the record changed or went since).
+    pub(crate) async fn authenticate_legacy_record(
+        &self,
+        mut record: SecretRecord,
+    ) -> Result<bool, crate::error::StoreError> {
+        let kept_state_mac = record.state_mac.take();
+        self.mac_record(&mut record).await.map_err(|error| {
+            crate::error::StoreError::unavailable("MAC of a legacy secret record", error)
+        })?;
+        if kept_state_mac.is_some() {
+            // A change since the upgrade MACed its state already: keep that one.
+            record.state_mac = kept_state_mac;
+        }
+        self.store.authenticate_secret_record(&record).await
     }
 
     /// Whether the head a change extends is keyroll's. Every key's creation records an

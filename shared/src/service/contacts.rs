@@ -139,9 +139,10 @@ impl Keyroll {
         };
         let now = self.now();
         if !pending.accepts(code, now) {
-            return Err(Error::invalid(
+            // Well formed, but not what this contact's state holds: a conflict.
+            return Err(Error::outside_policy(
                 "code",
-                "is not the code sent to this address, or it has expired (remove the contact and add it again for a new one)",
+                "is not the code sent to this address, or it has expired (remove the contact and add it again for a new one)".to_owned(),
             ));
         }
         contact.pending = None;

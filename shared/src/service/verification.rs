@@ -69,6 +69,10 @@ impl Keyroll {
         let Some(record) = self.store.secret(&lookup_hash).await? else {
             return Ok(Verification::NotFound);
         };
+        if !self.record_is_keyrolls(&record).await? {
+            tracing::error!(alert = "secret_record_not_authentic", key_id = %record.key_id, "a secret record's MACs are missing or wrong: keyroll did not write it, or not as it reads now; refused: was the table written outside keyroll?");
+            return Ok(Verification::NotFound);
+        }
         let authentic = match (shape, record.origin, &record.verifier) {
             (SecretShape::Generated, SecretOrigin::Generated, Some(verifier)) => {
                 let verifier = verifier.clone();
@@ -94,6 +98,32 @@ impl Keyroll {
             Validity::Expired => Verification::Expired(record),
             Validity::Revoked => Verification::Revoked(record),
         })
+    }
+
+    /// Whether `record` is as keyroll wrote it: its identity MAC and its state MAC are
+    /// keyroll's (two local HMACs; no KMS call). A record without them is from before
+    /// records were authenticated: accepted only while `KEYROLL_AUDIT_MAC_REQUIRED` is
+    /// off, on a stack upgraded from then (every change of a key MACs its records).
+    ///
+    /// What the MACs cannot tell: a record put back as it was at an earlier, authentic
+    /// state (a revoked secret rolled back to current) by someone who copied it then.
+    /// That needs a fresher read than the record alone (docs/security.md).
+    async fn record_is_keyrolls(&self, record: &SecretRecord) -> Result<bool> {
+        let (Some(identity), Some(state)) = (&record.identity_mac, &record.state_mac) else {
+            return Ok(!self.config.audit_mac_required);
+        };
+        let (Ok(identity), Ok(state)) = (hex::decode(identity), hex::decode(state)) else {
+            return Ok(false);
+        };
+        let state_message =
+            record
+                .state()
+                .message(&record.lookup_hash, &record.key_id, &record.organization_id);
+        Ok(self
+            .mac
+            .verify(&record.identity_message(), &identity)
+            .await?
+            && self.mac.verify(&state_message, &state).await?)
     }
 
     /// Counts a successful verification, by `caller` if known; at most once a minute

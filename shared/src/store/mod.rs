@@ -249,6 +249,12 @@ pub trait Store: Send + Sync {
     /// once it has been through everything it answers `done` for one read.
     async fn sweep_legacy(&self, limit: usize) -> Result<SweepPage, StoreError>;
 
+    /// Writes `record`'s MACs onto the stored record of an older release, which has
+    /// none yet: its identity MAC, and its state MAC unless a change since has written
+    /// one. `false` (nothing written) if the record is gone, has its identity MAC
+    /// already, or its state changed since it was read.
+    async fn authenticate_secret_record(&self, record: &SecretRecord) -> Result<bool, StoreError>;
+
     /// Applies the change atomically, or refuses it with [`StoreError::Conflict`].
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError>;
 

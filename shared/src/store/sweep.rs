@@ -1,7 +1,7 @@
 //! What one page of the upgrade sweep found and fixed ([`super::Store::sweep_legacy`]).
 
 /// One page of the sweep through items an older release wrote.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SweepPage {
     /// The sweep has been through the whole table: nothing of an older release is left.
     pub done: bool,
@@ -13,4 +13,7 @@ pub struct SweepPage {
     /// Idempotency records from before records expired on their own (no `ttl`),
     /// deleted: their window passed long ago, and they still held sealed replies.
     pub records_deleted: u64,
+    /// Secret records written before records were authenticated (no identity MAC):
+    /// the service MACs each as it reads now ([`super::Store::authenticate_secret_record`]).
+    pub unauthenticated: Vec<crate::key::SecretRecord>,
 }

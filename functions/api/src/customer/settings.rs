@@ -58,7 +58,7 @@ pub async fn list_contacts(
     security(("customerToken" = [])),
     responses(
         (status = 200, body = ContactView),
-        MalformedBody, Unauthenticated, Forbidden, NotFound, UnsupportedMediaType, Invalid,
+        MalformedBody, Unauthenticated, Forbidden, NotFound, StateConflict, UnsupportedMediaType, Invalid,
     ))]
 pub async fn confirm_contact(
     State(state): State<AppState>,

@@ -1409,7 +1409,7 @@ async fn a_customers_contact_is_confirmed_by_the_code_its_address_was_sent() {
         }
     };
     let wrong = confirm(admin(), id.clone(), json!("0000-0000-0000")).await;
-    assert_problem(&wrong, 422);
+    assert_problem(&wrong, 409);
     assert!(!wrong.text.contains(&code));
     let viewer = issuers.token("org_acme", "vic", "viewer", app.clock.now());
     assert_problem(&confirm(viewer, id.clone(), json!(code)).await, 403);

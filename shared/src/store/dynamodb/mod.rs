@@ -715,6 +715,10 @@ impl Store for DynamoStore {
         self.sweep_page(limit).await
     }
 
+    async fn authenticate_secret_record(&self, record: &SecretRecord) -> Result<bool, StoreError> {
+        self.authenticate_record(record).await
+    }
+
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
         let writes = transaction::transaction(&self.table, &change)?;
         self.transact(writes).await

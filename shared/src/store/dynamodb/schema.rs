@@ -103,6 +103,10 @@ pub mod attr {
     pub const EXPIRES_AT: &str = "expiresAt";
     pub const SCOPES: &str = "scopes";
     pub const RATE_LIMIT: &str = "rateLimit";
+    /// A secret record's MAC of its state (`SecretRecord::state_mac`).
+    pub const STATE_MAC: &str = "stateMac";
+    /// A secret record's MAC of what it is (`SecretRecord::identity_mac`).
+    pub const IDENTITY_MAC: &str = "identityMac";
     pub const LAST_USED_AT: &str = "lastUsedAt";
     pub const DAILY_USES: &str = "dailyUses";
     /// A secret's caller log, on its `CALLERS` item.

@@ -1,24 +1,25 @@
 //! The upgrade sweep on DynamoDB: a Scan through the table, a page per call, that fixes
 //! what an older release wrote, remembering where it is in one item (`UPGRADE` /
-//! `SWEEP#1`). Every fix is conditional: a key changed since it was read has been
+//! `SWEEP#2`). Every fix is conditional: a key changed since it was read has been
 //! rewritten whole by that change (with every attribute), and is left alone.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::items::{decode, key_item, s, Item};
 use super::schema::{
-    attr, AGE_PK, AGE_SK, CMP_MOVED, CMP_ORG_PK, CMP_PK, CMP_PREFIX, CMP_SK, DUE_PK, DUE_SK,
-    KEY_SK, LIST_PK, LIST_SK, ORG_LIST_PK, ORG_PK, ORG_SK, PK, SK, TTL,
+    attr, secret_pk, AGE_PK, AGE_SK, CMP_MOVED, CMP_ORG_PK, CMP_PK, CMP_PREFIX, CMP_SK, DUE_PK,
+    DUE_SK, KEY_SK, LIST_PK, LIST_SK, ORG_LIST_PK, ORG_PK, ORG_SK, PK, SECRET_SK, SK, TTL,
 };
 use super::{conditional_outcome, unavailable, DynamoStore};
 use crate::error::StoreError;
-use crate::key::Key;
+use crate::key::{Key, SecretRecord};
 use crate::store::SweepPage;
 
 /// Where the sweep keeps its place.
 const SWEEP_PK: &str = "UPGRADE";
-/// A later release with something new to sweep counts this up, and sweeps again.
-const SWEEP_SK: &str = "SWEEP#1";
+/// A later release with something new to sweep counts this up, and sweeps again (2:
+/// secret records without MACs).
+const SWEEP_SK: &str = "SWEEP#2";
 const DONE: &str = "done";
 const AFTER_PK: &str = "after_pk";
 const AFTER_SK: &str = "after_sk";
@@ -68,8 +69,11 @@ impl DynamoStore {
             .consistent_read(true)
             .filter_expression(
                 "(#sk = :key AND (attribute_not_exists(#org) OR attribute_not_exists(#list))) \
-                 OR (begins_with(#pk, :idem) AND attribute_not_exists(#ttl))",
+                 OR (begins_with(#pk, :idem) AND attribute_not_exists(#ttl)) \
+                 OR (#sk = :secret AND attribute_not_exists(#imac))",
             )
+            .expression_attribute_names("#imac", attr::IDENTITY_MAC)
+            .expression_attribute_values(":secret", s(SECRET_SK))
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#sk", SK)
             .expression_attribute_names("#org", ORG_PK)
@@ -88,14 +92,11 @@ impl DynamoStore {
             ..SweepPage::default()
         };
         for item in found {
-            let is_key = item
-                .get(SK)
-                .and_then(|v| v.as_s().ok())
-                .is_some_and(|sk| sk == KEY_SK);
-            if is_key {
-                page.keys_indexed += u64::from(self.index_legacy_key(item).await?);
-            } else {
-                page.records_deleted += u64::from(self.delete_legacy_record(&item).await?);
+            let sk = item.get(SK).and_then(|v| v.as_s().ok()).cloned();
+            match sk.as_deref() {
+                Some(KEY_SK) => page.keys_indexed += u64::from(self.index_legacy_key(item).await?),
+                Some(SECRET_SK) => page.unauthenticated.push(decode(item)?),
+                _ => page.records_deleted += u64::from(self.delete_legacy_record(&item).await?),
             }
         }
         let next = output
@@ -104,6 +105,44 @@ impl DynamoStore {
         page.done = next.is_none();
         self.save_place(next).await?;
         Ok(page)
+    }
+
+    /// Writes an older release's secret record's MACs (see
+    /// [`crate::store::Store::authenticate_secret_record`]): the identity MAC if it has
+    /// none, and the state MAC with it — on condition that the stored state MAC is
+    /// absent or this one (kept from a change since the upgrade), so a state changed in
+    /// between keeps its own.
+    pub(super) async fn authenticate_record(
+        &self,
+        record: &SecretRecord,
+    ) -> Result<bool, StoreError> {
+        let (Some(identity), Some(state)) = (&record.identity_mac, &record.state_mac) else {
+            return Err(StoreError::Corrupt(
+                "a record to authenticate carries no MACs".into(),
+            ));
+        };
+        self.count_write();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(secret_pk(&record.lookup_hash)))
+            .key(SK, s(SECRET_SK))
+            .update_expression("SET #imac = :imac, #smac = :smac")
+            .condition_expression(
+                "attribute_exists(#pk) AND attribute_not_exists(#imac) \
+                 AND (attribute_not_exists(#smac) OR #smac = :smac) AND #stage = :stage",
+            )
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#imac", attr::IDENTITY_MAC)
+            .expression_attribute_names("#smac", attr::STATE_MAC)
+            .expression_attribute_names("#stage", attr::STAGE)
+            .expression_attribute_values(":imac", s(identity.as_str()))
+            .expression_attribute_values(":smac", s(state.as_str()))
+            .expression_attribute_values(":stage", s(record.stage.as_str()))
+            .send()
+            .await;
+        conditional_outcome("UpdateItem", result)
     }
 
     /// Gives a key read from the table the index attributes it lacks, as the current

@@ -60,7 +60,12 @@ fn set_secret_state(
     table: &str,
     write: &SecretWrite,
 ) -> Result<Option<TransactWriteItem>, StoreError> {
-    let SecretWrite::SetState { lookup_hash, state } = write else {
+    let SecretWrite::SetState {
+        lookup_hash,
+        state,
+        state_mac,
+    } = write
+    else {
         return Ok(None);
     };
     let mut update = Update::builder()
@@ -73,16 +78,32 @@ fn set_secret_state(
         .expression_attribute_names("#expires", attr::EXPIRES_AT)
         .expression_attribute_names("#scopes", attr::SCOPES)
         .expression_attribute_names("#rate", attr::RATE_LIMIT)
+        .expression_attribute_names("#smac", attr::STATE_MAC)
         .expression_attribute_values(":stage", s(state.stage.as_str()))
         .expression_attribute_values(":scopes", attribute(&state.scopes)?)
         .expression_attribute_values(":rate", AttributeValue::N(state.rate_limit.to_string()));
-    const SET: &str = "SET #stage = :stage, #scopes = :scopes, #rate = :rate";
-    update = match state.expires_at {
-        Some(expiry) => update
-            .update_expression(format!("{SET}, #expires = :expires"))
-            .expression_attribute_values(":expires", s(expiry.to_rfc3339())),
-        None => update.update_expression(format!("{SET} REMOVE #expires")),
-    };
+    // What is set, and what is removed (an expiry or a MAC the new state has not).
+    let mut set = vec!["#stage = :stage", "#scopes = :scopes", "#rate = :rate"];
+    let mut remove = Vec::new();
+    match state.expires_at {
+        Some(expiry) => {
+            set.push("#expires = :expires");
+            update = update.expression_attribute_values(":expires", s(expiry.to_rfc3339()));
+        }
+        None => remove.push("#expires"),
+    }
+    match state_mac {
+        Some(mac) => {
+            set.push("#smac = :smac");
+            update = update.expression_attribute_values(":smac", s(mac.as_str()));
+        }
+        None => remove.push("#smac"),
+    }
+    let mut expression = format!("SET {}", set.join(", "));
+    if !remove.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+    }
+    update = update.update_expression(expression);
     let update = update
         .build()
         .map_err(|e| StoreError::Corrupt(format!("update: {e}")))?;

@@ -639,6 +639,20 @@ impl Store for MemoryStore {
         })
     }
 
+    async fn authenticate_secret_record(&self, record: &SecretRecord) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let Some(stored) = state.secrets.get_mut(&record.lookup_hash) else {
+            return Ok(false);
+        };
+        let state_moved = stored.state_mac.is_some() && stored.state_mac != record.state_mac;
+        if stored.identity_mac.is_some() || state_moved || stored.state() != record.state() {
+            return Ok(false);
+        }
+        stored.identity_mac = record.identity_mac.clone();
+        stored.state_mac = record.state_mac.clone();
+        Ok(true)
+    }
+
     async fn commit(&self, change: KeyChange) -> Result<(), StoreError> {
         let mut state = self.lock();
         state.transactions += 1;
@@ -697,12 +711,14 @@ fn apply(state: &mut State, change: KeyChange) {
             SecretWrite::SetState {
                 lookup_hash,
                 state: new_state,
+                state_mac,
             } => {
                 if let Some(record) = state.secrets.get_mut(&lookup_hash) {
                     record.stage = new_state.stage;
                     record.expires_at = new_state.expires_at;
                     record.scopes = new_state.scopes;
                     record.rate_limit = new_state.rate_limit;
+                    record.state_mac = state_mac;
                 }
             }
         }
