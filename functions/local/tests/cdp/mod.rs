@@ -156,10 +156,13 @@ impl Browser {
         result["result"]["value"].clone()
     }
 
-    /// Waits (up to 20 s) until `expression` is true in the page.
+    /// Waits (up to 20 s) until `expression` is true in the page. While a navigation
+    /// replaces the document it may have no body yet: an expression that throws then
+    /// counts as not true yet, and is asked again.
     pub async fn wait_for(&mut self, expression: &str) {
         for _ in 0..100 {
-            if self.eval(&format!("Boolean({expression})")).await == json!(true) {
+            let guarded = format!("(() => {{ try {{ return Boolean({expression}); }} catch (e) {{ return false; }} }})()");
+            if self.eval(&guarded).await == json!(true) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
