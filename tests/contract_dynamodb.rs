@@ -618,8 +618,10 @@ mod dynamodb_only {
 
 /// Secret records an older release wrote carry no MACs: refused while MACs are
 /// required, accepted while `KEYROLL_AUDIT_MAC_REQUIRED` is off (an upgrading stack),
-/// and MACed by the upgrade sweep as they read — one whose state a change has MACed
-/// since keeps that state MAC — after which they verify with MACs required.
+/// and MACed by the upgrade sweep as they read — only while it is off, only records
+/// their key names, one whose state a change has MACed since keeping that state MAC —
+/// after which they verify with MACs required. The sweep is done only after a pass
+/// that met no record without MACs.
 #[tokio::test]
 async fn the_sweep_macs_an_older_releases_secret_records() {
     use aws_sdk_dynamodb::types::AttributeValue;
@@ -669,11 +671,78 @@ async fn the_sweep_macs_an_older_releases_secret_records() {
         assert!(upgrading.keyroll.verify(secret).await.unwrap().is_valid());
     }
 
-    let report = keyroll_core::upgrade::sweep_legacy(&f.keyroll, None)
+    // With MACs required the sweep MACs nothing: a record without them stays refused.
+    let required = keyroll_core::upgrade::sweep_legacy(&f.keyroll, None)
         .await
         .unwrap();
-    assert!(report.done, "{report:?}");
+    assert_eq!(required.secret_records_authenticated, 0, "{required:?}");
+    assert!(!required.done, "the pass met records: another pass follows");
+
+    // A record without MACs its key does not name (planted during the upgrade): never
+    // MACed, and met again on every pass until it is removed.
+    let planted = format!("sk_live_{}", "0f1e2d3c4b5a6978".repeat(4));
+    let mut item = dynamo
+        .client()
+        .get_item()
+        .table_name(dynamo.table())
+        .key(
+            "pk",
+            AttributeValue::S(secret_pk(&LookupHash::of(&older_secret))),
+        )
+        .key("sk", AttributeValue::S(SECRET_SK.into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let planted_hash = LookupHash::of(&planted);
+    item.insert("pk".into(), AttributeValue::S(secret_pk(&planted_hash)));
+    item.insert(
+        "lookupHash".into(),
+        AttributeValue::S(planted_hash.to_hex()),
+    );
+    item.insert("origin".into(), AttributeValue::S("imported".into()));
+    item.remove("verifier");
+    dynamo
+        .client()
+        .put_item()
+        .table_name(dynamo.table())
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+
+    let report = keyroll_core::upgrade::sweep_legacy(&upgrading.keyroll, None)
+        .await
+        .unwrap();
     assert_eq!(report.secret_records_authenticated, 2, "{report:?}");
+    for _ in 0..2 {
+        let again = keyroll_core::upgrade::sweep_legacy(&upgrading.keyroll, None)
+            .await
+            .unwrap();
+        assert_eq!(again.secret_records_authenticated, 0, "{again:?}");
+        assert!(!again.done, "the planted record is met on every pass");
+    }
+    dynamo
+        .client()
+        .delete_item()
+        .table_name(dynamo.table())
+        .key("pk", AttributeValue::S(secret_pk(&planted_hash)))
+        .key("sk", AttributeValue::S(SECRET_SK.into()))
+        .send()
+        .await
+        .unwrap();
+    let mut done = false;
+    for _ in 0..3 {
+        done = keyroll_core::upgrade::sweep_legacy(&upgrading.keyroll, None)
+            .await
+            .unwrap()
+            .done;
+    }
+    assert!(
+        done,
+        "a pass that meets no record without MACs ends the sweep"
+    );
     for secret in [&older_secret, &changed_secret] {
         assert!(
             f.keyroll.verify(secret).await.unwrap().is_valid(),

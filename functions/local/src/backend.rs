@@ -102,7 +102,7 @@ impl Backend {
             }
             None => {
                 println!(
-                    "warning: no KEYROLL_MAC_KEY_ID: audit heads are MACed with a key of this process; after a restart, keys changed before it refuse changes (AuditHeadNotAuthentic)"
+                    "warning: no KEYROLL_MAC_KEY_ID: audit heads and secret records are MACed with a key of this process; after a restart, keys changed before it refuse changes (AuditHeadNotAuthentic) and their secrets no longer verify"
                 );
                 Arc::new(LocalMac::random())
             }

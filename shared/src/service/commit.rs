@@ -148,12 +148,30 @@ impl Keyroll {
     }
 
     /// MACs a secret record an older release wrote, as it reads now (the upgrade
-    /// sweep): the table is trusted once, at the upgrade, as it was for audit heads.
-    /// Whether the store took it (not if the record changed or went since).
+    /// sweep): the table is trusted once, at the upgrade, as it was for audit heads —
+    /// only while `KEYROLL_AUDIT_MAC_REQUIRED` is off (the upgrade's deploy; once it is
+    /// on, a record without MACs is refused, never MACed), and only a record its key
+    /// names (same organisation, version, lookup hash and origin). Whether it was
+    /// MACed (not if the record changed or went since).
     pub(crate) async fn authenticate_legacy_record(
         &self,
         mut record: SecretRecord,
     ) -> Result<bool, crate::error::StoreError> {
+        if self.config.audit_mac_required {
+            tracing::warn!(key_id = %record.key_id, "a secret record without MACs is left as it is: KEYROLL_AUDIT_MAC_REQUIRED is on, so it does not verify (deploy with it off until the upgrade sweep is done)");
+            return Ok(false);
+        }
+        let key = self.store.key(&record.key_id).await?;
+        let named = key.as_ref().is_some_and(|key| {
+            key.organization_id == record.organization_id
+                && key.version(record.version).is_some_and(|version| {
+                    version.lookup_hash == record.lookup_hash && version.origin == record.origin
+                })
+        });
+        if !named {
+            tracing::warn!(key_id = %record.key_id, version = record.version, "a secret record without MACs that its key does not name (another organisation, version or secret) is not MACed: was the table written outside keyroll? The upgrade sweep meets it on every pass until it is removed");
+            return Ok(false);
+        }
         let kept_state_mac = record.state_mac.take();
         self.mac_record(&mut record).await.map_err(|error| {
             crate::error::StoreError::unavailable("MAC of a legacy secret record", error)

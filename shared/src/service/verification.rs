@@ -101,16 +101,20 @@ impl Keyroll {
     }
 
     /// Whether `record` is as keyroll wrote it: its identity MAC and its state MAC are
-    /// keyroll's (two local HMACs; no KMS call). A record without them is from before
-    /// records were authenticated: accepted only while `KEYROLL_AUDIT_MAC_REQUIRED` is
-    /// off, on a stack upgraded from then (every change of a key MACs its records).
+    /// keyroll's (two local HMACs; no KMS call). While `KEYROLL_AUDIT_MAC_REQUIRED` is
+    /// off (a stack upgrading from before records were authenticated, until the sweep
+    /// has MACed them) MACs are not checked: an older release's code, still running
+    /// during the deploy or after a rollback, changes records without them.
     ///
     /// What the MACs cannot tell: a record put back as it was at an earlier, authentic
     /// state (a revoked secret rolled back to current) by someone who copied it then.
     /// That needs a fresher read than the record alone (docs/security.md).
     async fn record_is_keyrolls(&self, record: &SecretRecord) -> Result<bool> {
+        if !self.config.audit_mac_required {
+            return Ok(true);
+        }
         let (Some(identity), Some(state)) = (&record.identity_mac, &record.state_mac) else {
-            return Ok(!self.config.audit_mac_required);
+            return Ok(false);
         };
         let (Ok(identity), Ok(state)) = (hex::decode(identity), hex::decode(state)) else {
             return Ok(false);

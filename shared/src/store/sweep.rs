@@ -5,6 +5,9 @@
 pub struct SweepPage {
     /// The sweep has been through the whole table: nothing of an older release is left.
     pub done: bool,
+    /// The page ended a pass through the table (done, or another pass follows, which a
+    /// later run starts).
+    pub pass_ended: bool,
     /// Items the page read.
     pub examined: u64,
     /// Keys given the index attributes a newer release added (the org, list and

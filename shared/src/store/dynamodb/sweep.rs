@@ -23,6 +23,10 @@ const SWEEP_SK: &str = "SWEEP#2";
 const DONE: &str = "done";
 const AFTER_PK: &str = "after_pk";
 const AFTER_SK: &str = "after_sk";
+/// Set while the pass under way has met secret records without MACs: at its end the
+/// sweep starts another pass instead of being done, so a record the service could not
+/// MAC (its write refused by a change in between, a run cut off) is met again.
+const RECORDS_MET: &str = "records_met";
 
 /// The index attributes a key item carries (what `key_item` derives from the key):
 /// the ones a key written by an older release may lack.
@@ -53,9 +57,14 @@ impl DynamoStore {
         {
             return Ok(SweepPage {
                 done: true,
+                pass_ended: true,
                 ..SweepPage::default()
             });
         }
+        let records_met_before = place
+            .as_ref()
+            .and_then(|p| p.get(RECORDS_MET))
+            .is_some_and(|v| matches!(v, AttributeValue::Bool(true)));
         let after = place.and_then(|p| match (p.get(AFTER_PK), p.get(AFTER_SK)) {
             (Some(pk), Some(sk)) => Some((pk.clone(), sk.clone())),
             _ => None,
@@ -102,8 +111,15 @@ impl DynamoStore {
         let next = output
             .last_evaluated_key
             .and_then(|mut key| Some((key.remove(PK)?, key.remove(SK)?)));
-        page.done = next.is_none();
-        self.save_place(next).await?;
+        let records_met = records_met_before || !page.unauthenticated.is_empty();
+        page.pass_ended = next.is_none();
+        page.done = page.pass_ended && !records_met;
+        match next {
+            Some(next) => self.save_place(Place::After(next), records_met).await?,
+            // The end of a pass that met records: another pass, from the start.
+            None if records_met => self.save_place(Place::Start, false).await?,
+            None => self.save_place(Place::Done, false).await?,
+        }
         Ok(page)
     }
 
@@ -208,24 +224,34 @@ impl DynamoStore {
     }
 
     /// Remembers where the next page starts, or that the sweep is done.
-    async fn save_place(
-        &self,
-        next: Option<(AttributeValue, AttributeValue)>,
-    ) -> Result<(), StoreError> {
+    async fn save_place(&self, place: Place, records_met: bool) -> Result<(), StoreError> {
         let mut item = Item::new();
         item.insert(PK.into(), s(SWEEP_PK));
         item.insert(SK.into(), s(SWEEP_SK));
-        match next {
-            Some((pk, sk)) => {
+        match place {
+            Place::After((pk, sk)) => {
                 item.insert(AFTER_PK.into(), pk);
                 item.insert(AFTER_SK.into(), sk);
             }
-            None => {
+            Place::Start => {}
+            Place::Done => {
                 item.insert(DONE.into(), AttributeValue::Bool(true));
             }
         }
+        if records_met {
+            item.insert(RECORDS_MET.into(), AttributeValue::Bool(true));
+        }
         self.put(item).await
     }
+}
+
+/// Where the sweep goes on from.
+enum Place {
+    /// After this item (its pk and sk).
+    After((AttributeValue, AttributeValue)),
+    /// From the start of another pass.
+    Start,
+    Done,
 }
 
 fn key_pk_of(item: &Item) -> Result<String, StoreError> {

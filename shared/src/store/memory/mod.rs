@@ -635,6 +635,7 @@ impl Store for MemoryStore {
     async fn sweep_legacy(&self, _limit: usize) -> Result<super::SweepPage, StoreError> {
         Ok(super::SweepPage {
             done: true,
+            pass_ended: true,
             ..Default::default()
         })
     }
