@@ -10,8 +10,32 @@ use crate::contact::EmailAddress;
 use crate::email::EmailMessage;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("mail not sent: {0}")]
-pub struct MailError(pub String);
+#[error("mail not sent: {message}")]
+pub struct MailError {
+    pub message: String,
+    /// The mail service refused this address or message for good (SES's
+    /// `InvalidParameterValue`, `BadRequestException`, `MessageRejected`): sending it
+    /// again would not help, unlike an outage or throttling.
+    pub refused: bool,
+}
+
+impl MailError {
+    /// A failure that may pass (an outage, throttling, a local write).
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            refused: false,
+        }
+    }
+
+    /// The mail service refused the address or message.
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            refused: true,
+        }
+    }
+}
 
 #[async_trait]
 pub trait Mailer: Send + Sync {
@@ -91,7 +115,7 @@ impl Mailer for FolderMailer {
         let document = eml(&self.from, to, message, &format!("keyroll-{name}"));
         tokio::task::spawn_blocking(move || std::fs::write(&path, document))
             .await
-            .map_err(|e| MailError(format!("writing the email: {e}")))?
-            .map_err(|e| MailError(format!("writing the email: {e}")))
+            .map_err(|e| MailError::failed(format!("writing the email: {e}")))?
+            .map_err(|e| MailError::failed(format!("writing the email: {e}")))
     }
 }

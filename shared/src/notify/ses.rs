@@ -27,7 +27,7 @@ fn content(text: &str) -> Result<Content, MailError> {
         .data(text)
         .charset("UTF-8")
         .build()
-        .map_err(|e| MailError(format!("content: {e}")))
+        .map_err(|e| MailError::failed(format!("content: {e}")))
 }
 
 #[async_trait]
@@ -51,10 +51,17 @@ impl Mailer for SesMailer {
             .await
             .map(|_| ())
             .map_err(|e| {
-                MailError(format!(
+                use aws_sdk_sesv2::error::ProvideErrorMetadata;
+                let message = format!(
                     "SendEmail: {}",
                     aws_sdk_sesv2::error::DisplayErrorContext(&e)
-                ))
+                );
+                match e.as_service_error().and_then(|s| s.code()) {
+                    Some("InvalidParameterValue" | "BadRequestException" | "MessageRejected") => {
+                        MailError::refused(message)
+                    }
+                    _ => MailError::failed(message),
+                }
             })
     }
 }

@@ -88,10 +88,20 @@ impl Keyroll {
             pending.expires_at,
             now,
         );
-        mailer
-            .send(&contact.email, &message)
-            .await
-            .map_err(|error| DependencyError::new(Dependency::Mail, "SendEmail", error))?;
+        match mailer.send(&contact.email, &message).await {
+            Ok(()) => {}
+            // The address itself: the caller's to fix, not an outage.
+            Err(error) if error.refused => {
+                tracing::info!(error = %crate::error::Chain(&error), "the mail service refused a new contact's address");
+                return Err(Error::outside_policy(
+                    "email",
+                    "is not an address the mail service accepts".to_owned(),
+                ));
+            }
+            Err(error) => {
+                return Err(DependencyError::new(Dependency::Mail, "SendEmail", error).into())
+            }
+        }
         Ok(pending)
     }
 
@@ -404,6 +414,46 @@ impl Keyroll {
 #[cfg(test)]
 mod tests {
     use crate::ids::{Actor, OrganizationId};
+
+    /// A mail service that refuses every address, or is down.
+    struct Refusing(bool);
+
+    #[async_trait::async_trait]
+    impl crate::notify::Mailer for Refusing {
+        async fn send(
+            &self,
+            _: &crate::contact::EmailAddress,
+            _: &crate::email::EmailMessage,
+        ) -> Result<(), crate::notify::MailError> {
+            Err(match self.0 {
+                true => crate::notify::MailError::refused("InvalidParameterValue"),
+                false => crate::notify::MailError::failed("throttled"),
+            })
+        }
+    }
+
+    /// An address the mail service refuses is the caller's to fix (409), an outage is
+    /// 503-class; either way no contact is added.
+    #[tokio::test]
+    async fn a_confirmation_the_mail_service_refuses_adds_no_contact() {
+        let organization = OrganizationId::parse("org_acme").unwrap();
+        let admin = Actor::customer(&organization, "ada").unwrap();
+        for (refused, kind) in [
+            (true, crate::error::ErrorKind::Conflict),
+            (false, crate::error::ErrorKind::Unavailable),
+        ] {
+            let wired = TestKeyroll::new().build();
+            let keyroll = wired
+                .keyroll
+                .with_mailer(std::sync::Arc::new(Refusing(refused)));
+            let error = keyroll
+                .add_contact(organization.clone(), "ops@acme.example", None, &admin)
+                .await
+                .unwrap_err();
+            assert_eq!(error.kind(), kind, "{error}");
+            assert!(keyroll.contacts(&organization).await.unwrap().is_empty());
+        }
+    }
     use crate::secret::RawSecret;
     use crate::store::DeliveryStore;
     use crate::testing::TestKeyroll;
