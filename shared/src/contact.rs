@@ -84,8 +84,6 @@ pub struct Contact {
     /// for operators' contacts (and those added before confirmation existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingConfirmation>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confirmed_at: Option<Timestamp>,
 }
 
 /// How long a confirmation code works (a day); after it, the contact is removed and

@@ -548,6 +548,12 @@ impl SecretRecord {
         )
     }
 
+    /// What the state MAC covers of this record as it reads ([`SecretState::message`]).
+    pub fn state_message(&self) -> Vec<u8> {
+        self.state()
+            .message(&self.lookup_hash, &self.key_id, &self.organization_id)
+    }
+
     /// The parts of the record its state MAC covers.
     pub fn state(&self) -> SecretState {
         SecretState {

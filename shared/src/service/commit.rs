@@ -121,30 +121,26 @@ impl Keyroll {
         let (key_id, organization) = (key.id.clone(), key.organization_id.clone());
         for write in change.secrets_to_authenticate() {
             match write {
-                SecretWrite::Create(record) => self.mac_record(record).await?,
+                SecretWrite::Create(record) => {
+                    record.identity_mac = Some(self.mac_hex(&record.identity_message()).await?);
+                    record.state_mac = Some(self.mac_hex(&record.state_message()).await?);
+                }
                 SecretWrite::SetState {
                     lookup_hash,
                     state,
                     state_mac,
                 } => {
                     let message = state.message(lookup_hash, &key_id, &organization);
-                    *state_mac = Some(hex::encode(self.mac.mac(&message).await?));
+                    *state_mac = Some(self.mac_hex(&message).await?);
                 }
             }
         }
         Ok(())
     }
 
-    /// Sets `record`'s identity and state MACs to keyroll's for what it holds.
-    async fn mac_record(&self, record: &mut SecretRecord) -> Result<(), Error> {
-        let identity = self.mac.mac(&record.identity_message()).await?;
-        let state =
-            record
-                .state()
-                .message(&record.lookup_hash, &record.key_id, &record.organization_id);
-        record.identity_mac = Some(hex::encode(identity));
-        record.state_mac = Some(hex::encode(self.mac.mac(&state).await?));
-        Ok(())
+    /// keyroll's MAC of `message`, in hex as records store it.
+    async fn mac_hex(&self, message: &[u8]) -> Result<String, Error> {
+        Ok(hex::encode(self.mac.mac(message).await?))
     }
 
     /// MACs a secret record an older release wrote, as it reads now (the upgrade
@@ -172,14 +168,17 @@ impl Keyroll {
             tracing::warn!(key_id = %record.key_id, version = record.version, "a secret record without MACs that its key does not name (another organisation, version or secret) is not MACed: was the table written outside keyroll? The upgrade sweep meets it on every pass until it is removed");
             return Ok(false);
         }
-        let kept_state_mac = record.state_mac.take();
-        self.mac_record(&mut record).await.map_err(|error| {
+        let macs = async {
+            record.identity_mac = Some(self.mac_hex(&record.identity_message()).await?);
+            // A change since the upgrade MACed its state already: that one stays.
+            if record.state_mac.is_none() {
+                record.state_mac = Some(self.mac_hex(&record.state_message()).await?);
+            }
+            Ok::<_, Error>(())
+        };
+        macs.await.map_err(|error| {
             crate::error::StoreError::unavailable("MAC of a legacy secret record", error)
         })?;
-        if kept_state_mac.is_some() {
-            // A change since the upgrade MACed its state already: keep that one.
-            record.state_mac = kept_state_mac;
-        }
         self.store.authenticate_secret_record(&record).await
     }
 

@@ -49,7 +49,6 @@ impl Keyroll {
             created_by: caller.actor,
             organization_id: organization,
             pending: None,
-            confirmed_at: Some(now),
         };
         let store = self.deliveries()?;
         if store.contacts(&contact.organization_id).await?.len() >= MAX_DESTINATIONS {
@@ -61,7 +60,6 @@ impl Keyroll {
         if contact.created_by.kind().is_customer() {
             let code = self.send_confirmation(&contact, now).await?;
             contact.pending = Some(code);
-            contact.confirmed_at = None;
         }
         store.add_contact(&contact).await?;
         Ok(contact)
@@ -156,7 +154,6 @@ impl Keyroll {
             ));
         }
         contact.pending = None;
-        contact.confirmed_at = Some(now);
         if !store.replace_contact(&contact).await? {
             return Err(Error::not_found("contact", id));
         }

@@ -119,15 +119,11 @@ impl Keyroll {
         let (Ok(identity), Ok(state)) = (hex::decode(identity), hex::decode(state)) else {
             return Ok(false);
         };
-        let state_message =
-            record
-                .state()
-                .message(&record.lookup_hash, &record.key_id, &record.organization_id);
         Ok(self
             .mac
             .verify(&record.identity_message(), &identity)
             .await?
-            && self.mac.verify(&state_message, &state).await?)
+            && self.mac.verify(&record.state_message(), &state).await?)
     }
 
     /// Counts a successful verification, by `caller` if known; at most once a minute
