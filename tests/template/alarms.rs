@@ -12,11 +12,13 @@ use super::{functions, template};
 /// Which functions run the code in each source file that logs an alert. The api runs
 /// the processor (`POST /v1/admin/process`), the scan (`POST /v1/admin/scan`) and
 /// verification (`POST /v1/verify`) on demand, so it logs their alerts too.
-const ALERT_SOURCES: [(&str, &[&str]); 6] = [
+const ALERT_SOURCES: [(&str, &[&str]); 7] = [
     ("shared/src/processor/", &["processor", "api"]),
     ("shared/src/notify/", &["notifier"]),
     ("shared/src/service/verification.rs", &["authorizer", "api"]),
     ("shared/src/scan.rs", &["scanner", "api"]),
+    // Customer tokens are verified in the api (and keyroll-local, which is not deployed).
+    ("functions/api/src/identity/", &["api"]),
     // Webhook endpoints are changed through the api alone.
     ("shared/src/service/contacts.rs", &["api"]),
     // Every change commits through it: the api, the processor and the scanner.

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use keyroll_api::customer::CustomerAccess;
-use keyroll_api::identity::{IdentitySettings, TokenVerifier};
+use keyroll_api::identity::IdentitySettings;
 use keyroll_api::{app, AppState, Auth};
 use keyroll_core::config::Config;
 use keyroll_core::queue::{NotificationQueue, SqsQueue};
@@ -14,7 +14,7 @@ use keyroll_core::queue::{NotificationQueue, SqsQueue};
 async fn main() -> Result<(), lambda_http::Error> {
     keyroll_core::logging::init_lambda();
     let config = Config::from_env()?;
-    let customers = customer_access()?;
+    let customers = customer_access(&config).await?;
     let sdk = keyroll_core::aws::load_config_for(keyroll_core::aws::Function::Api).await;
     let queue: Option<Arc<dyn NotificationQueue>> = config.queue_url.clone().map(|url| {
         Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), url)) as Arc<dyn NotificationQueue>
@@ -40,18 +40,18 @@ async fn main() -> Result<(), lambda_http::Error> {
 }
 
 /// Customer routes behind API Gateway's JWT authorizer, whose verified claims arrive
-/// in the request context; with `KEYROLL_JWKS` set the token is verified here too.
-fn customer_access() -> Result<Option<CustomerAccess>, lambda_http::Error> {
+/// in the request context; the token is verified here too, against the issuer's keys
+/// (found by discovery) or `KEYROLL_JWKS`.
+async fn customer_access(config: &Config) -> Result<Option<CustomerAccess>, lambda_http::Error> {
     let Some(settings) = IdentitySettings::from_env()? else {
         return Ok(None);
     };
+    use keyroll_core::time::Clock;
     let verifier = settings
-        .jwks
-        .as_deref()
-        .map(|jwks| TokenVerifier::new(&settings, jwks))
-        .transpose()?;
+        .verifier(config.destinations, keyroll_core::time::SystemClock.now())
+        .await?;
     Ok(Some(CustomerAccess::behind_gateway(
         settings.claims.clone(),
-        verifier,
+        Some(verifier),
     )))
 }

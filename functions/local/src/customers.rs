@@ -8,7 +8,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use keyroll_api::customer::CustomerAccess;
 use keyroll_api::identity::dev::{DevClaims, DevSigningKey, DEV_AUDIENCE, DEV_ISSUER};
 use keyroll_api::identity::{ClaimNames, IdentitySettings, Role, TokenVerifier};
-use keyroll_core::time::Timestamp;
+use keyroll_core::contact::DestinationPolicy;
+use keyroll_core::time::{Clock, SystemClock, Timestamp};
 
 /// What `keyroll-local token` was asked for.
 #[derive(Debug, PartialEq, Eq)]
@@ -87,57 +88,51 @@ impl DevIdentity {
     }
 }
 
-/// How keyroll-local recognises customer users: the configured identity provider's
-/// keys when `KEYROLL_JWKS` is set, otherwise its development key (returned too, to
-/// sign tokens with).
-pub fn access() -> Result<(CustomerAccess, Option<DevIdentity>)> {
-    let settings = IdentitySettings::from_env().map_err(|e| anyhow!(e))?;
-    if let Some(settings) = &settings {
-        if let Some(jwks) = &settings.jwks {
-            let verifier = TokenVerifier::new(settings, jwks).map_err(|e| anyhow!(e))?;
-            return Ok((CustomerAccess::verified_here(verifier), None));
-        }
+/// How keyroll-local recognises customer users: with `KEYROLL_JWT_ISSUER`, the
+/// provider's keys (found by discovery, fetched under `policy`, or `KEYROLL_JWKS`);
+/// without, its development key (returned too, to sign tokens with).
+pub async fn access(policy: DestinationPolicy) -> Result<(CustomerAccess, Option<DevIdentity>)> {
+    if let Some(settings) = IdentitySettings::from_env().map_err(|e| anyhow!(e))? {
+        let verifier = settings
+            .verifier(policy, SystemClock.now())
+            .await
+            .map_err(|e| anyhow!(e))?;
+        return Ok((CustomerAccess::verified_here(verifier), None));
     }
+    let dev = dev_identity()?;
+    let settings = IdentitySettings {
+        issuer: dev.issuer.clone(),
+        audience: dev.audience.clone(),
+        jwks: Some(dev.key.jwks()),
+        claims: dev.claims.clone(),
+    };
+    let verifier = TokenVerifier::new(&settings, &dev.key.jwks()).map_err(|e| anyhow!(e))?;
+    Ok((CustomerAccess::verified_here(verifier), Some(dev)))
+}
+
+/// The development identity: its key (created on first use) and what its tokens say.
+fn dev_identity() -> Result<DevIdentity> {
     let path = dev_key_path()?;
     let key = DevSigningKey::load_or_create(&path).map_err(|e| anyhow!(e))?;
-    let (issuer, audience, claims) = match settings {
-        Some(s) => (s.issuer, s.audience, s.claims),
-        None => (
-            DEV_ISSUER.to_owned(),
-            DEV_AUDIENCE.to_owned(),
-            ClaimNames::default(),
-        ),
-    };
-    let dev = IdentitySettings {
-        issuer: issuer.clone(),
-        audience: audience.clone(),
-        jwks: Some(key.jwks()),
-        claims: claims.clone(),
-    };
-    let verifier = TokenVerifier::new(&dev, &key.jwks()).map_err(|e| anyhow!(e))?;
-    Ok((
-        CustomerAccess::verified_here(verifier),
-        Some(DevIdentity {
-            key,
-            issuer,
-            audience,
-            claims,
-            path,
-        }),
-    ))
+    Ok(DevIdentity {
+        key,
+        issuer: DEV_ISSUER.to_owned(),
+        audience: DEV_AUDIENCE.to_owned(),
+        claims: ClaimNames::default(),
+        path,
+    })
 }
 
 /// `keyroll-local token …`: prints a development token.
 pub fn print_token(request: &TokenRequest) -> Result<()> {
-    let (_, dev) = access()?;
-    let dev = dev.context(
-        "KEYROLL_JWKS is set, so keyroll-local trusts your identity provider: get a token from it",
-    )?;
-    use keyroll_core::time::Clock;
-    println!(
-        "{}",
-        dev.sign(request, keyroll_core::time::SystemClock.now())?
-    );
+    if IdentitySettings::from_env()
+        .map_err(|e| anyhow!(e))?
+        .is_some()
+    {
+        bail!("KEYROLL_JWT_ISSUER is set, so keyroll-local trusts your identity provider: get a token from it");
+    }
+    let dev = dev_identity()?;
+    println!("{}", dev.sign(request, SystemClock.now())?);
     Ok(())
 }
 

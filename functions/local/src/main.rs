@@ -12,7 +12,8 @@
 //! `keyroll-local demo` runs a scripted rotation end to end instead (see demo.rs).
 //!
 //! Customer users reach `/v1/org/…` and the portal (`/portal`) with a token: from the
-//! identity provider `KEYROLL_JWKS` names, or, without one, signed by keyroll-local's
+//! identity provider `KEYROLL_JWT_ISSUER` names (its keys found by discovery, or
+//! `KEYROLL_JWKS`), or, without one, signed by keyroll-local's
 //! development key — `keyroll-local token --org ORG [--role admin] [--user NAME]`
 //! prints one (see customers.rs).
 //!
@@ -132,7 +133,7 @@ async fn serve(config: Config, create_tables: bool) -> Result<()> {
             .with_mailer(mailer)
             .with_mac(mac),
     );
-    let (customer_access, dev_identity) = customers::access()?;
+    let (customer_access, dev_identity) = customers::access(keyroll.config().destinations).await?;
     let router = app(AppState {
         keyroll: keyroll.clone(),
         auth: Auth::admin_token(&token),
@@ -209,7 +210,7 @@ fn announce(
             dev.issuer
         ),
         None => println!(
-            "customer routes trust KEYROLL_JWKS; the portal is http://{address}/portal#token=<token>"
+            "customer routes trust your identity provider's tokens (KEYROLL_JWT_ISSUER); the portal is http://{address}/portal#token=<token>"
         ),
     }
     println!(

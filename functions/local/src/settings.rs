@@ -63,7 +63,7 @@ pub const DEV_KEY_FILE: Setting = Setting {
     name: "KEYROLL_DEV_KEY_FILE",
     default: "",
     accepts: Accepts::Text,
-    meaning: "the development signing key keyroll-local trusts when KEYROLL_JWKS is empty (created with mode 0600); ~/.keyroll/dev-jwt-key when unset",
+    meaning: "the development signing key keyroll-local trusts when KEYROLL_JWT_ISSUER is empty (created with mode 0600); ~/.keyroll/dev-jwt-key when unset",
 };
 
 /// `setting` from the environment, or its default.

@@ -312,7 +312,7 @@ pub const JWT_ISSUER: Setting = Setting {
     name: "KEYROLL_JWT_ISSUER",
     default: "",
     accepts: Accepts::Text,
-    meaning: "the `iss` of customer users' tokens (your OpenID Connect provider); the customer routes are off when empty",
+    meaning: "the `iss` of customer users' tokens (your OpenID Connect provider), whose keys are found by discovery at `<issuer>/.well-known/openid-configuration`; the customer routes are off when empty",
 };
 
 pub const JWT_AUDIENCE: Setting = Setting {
@@ -326,7 +326,7 @@ pub const JWKS: Setting = Setting {
     name: "KEYROLL_JWKS",
     default: "",
     accepts: Accepts::Text,
-    meaning: "the identity provider's JWKS document, inline; only its RS256 and ES256 keys are trusted. In Lambda API Gateway's JWT authorizer checks tokens, and this checks them again; keyroll-local trusts its development key when empty",
+    meaning: "the identity provider's JWKS document, inline, for a provider keyroll cannot reach (air-gapped); when empty the keys are found from KEYROLL_JWT_ISSUER by OpenID Connect discovery. Only RS256 and ES256 keys are trusted",
 };
 
 pub const JWT_ORG_CLAIM: Setting = Setting {

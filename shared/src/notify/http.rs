@@ -1,5 +1,5 @@
-//! Webhooks over HTTPS: every request goes to an address checked against the
-//! [`DestinationPolicy`] at send time (the name is resolved here and the connection
+//! Outbound HTTPS (webhooks; an identity provider's discovery document and keys): every
+//! request goes to an address checked against the [`DestinationPolicy`] at send time (the name is resolved here and the connection
 //! pinned to the address that passed, so re-pointing a name inside the network cannot
 //! work), with the timeout the notifier gives each attempt (at most 10 s), a 2-second
 //! connect timeout and no redirects.
@@ -24,20 +24,82 @@ impl HttpWebhookSender {
     pub fn new(policy: DestinationPolicy) -> Self {
         Self { policy }
     }
+}
 
-    /// The first address `host:port` resolves to, if every one of them is allowed.
-    async fn resolve(&self, host: &str, port: u16) -> Result<SocketAddr, String> {
-        let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|e| format!("could not resolve the host: {e}"))?
-            .collect();
-        let first = *addresses.first().ok_or("the host has no address")?;
-        for address in &addresses {
-            self.policy
-                .check_address(address.ip())
-                .map_err(|e| e.to_string())?;
+/// The first address `host:port` resolves to, if every one of them is allowed.
+async fn resolve(policy: &DestinationPolicy, host: &str, port: u16) -> Result<SocketAddr, String> {
+    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| format!("could not resolve the host: {e}"))?
+        .collect();
+    let first = *addresses.first().ok_or("the host has no address")?;
+    for address in &addresses {
+        policy
+            .check_address(address.ip())
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(first)
+}
+
+/// A client for `url` alone, and the URL: the URL checked against `policy`, its host
+/// resolved here and the connection pinned to the allowed address, no proxy (a proxy
+/// would resolve the name itself and defeat the check) and no redirects.
+pub async fn pinned_client(
+    policy: &DestinationPolicy,
+    url: &str,
+    timeout: Duration,
+    user_agent: &str,
+) -> Result<(reqwest::Client, url::Url), String> {
+    let destination = policy.parse_url(url).map_err(|e| e.to_string())?;
+    let address = resolve(policy, &destination.host, destination.port).await?;
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .resolve(&destination.host, address)
+        .user_agent(user_agent)
+        .build()
+        .map_err(|e| format!("client: {e}"))?;
+    Ok((client, destination.url))
+}
+
+/// The body of a `GET` of `url` under the same rules as a webhook's `POST`; an answer
+/// other than 200 or a body over `max_bytes` is an error.
+pub async fn get_bounded(
+    policy: &DestinationPolicy,
+    url: &str,
+    timeout: Duration,
+    max_bytes: usize,
+) -> Result<Vec<u8>, String> {
+    let (client, url) = pinned_client(policy, url, timeout, "keyroll/1").await?;
+    let mut response = client
+        .get(url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| describe(&e, timeout))?;
+    if response.status() != reqwest::StatusCode::OK {
+        return Err(format!("answered {}", response.status().as_u16()));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e, timeout))? {
+        if body.len() + chunk.len() > max_bytes {
+            return Err(format!("answered more than {max_bytes} bytes"));
         }
-        Ok(first)
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// What went wrong with a request, without its URL.
+fn describe(error: &reqwest::Error, timeout: Duration) -> String {
+    if error.is_connect() {
+        "could not connect".into()
+    } else if error.is_timeout() {
+        format!("no answer within {:.1} s", timeout.as_secs_f64())
+    } else {
+        format!("request failed: {}", without_url(error))
     }
 }
 
@@ -51,29 +113,13 @@ impl WebhookSender for HttpWebhookSender {
             error: Some(error),
             timed_out: false,
         };
-        let destination = match self.policy.parse_url(&request.url) {
-            Ok(destination) => destination,
-            Err(error) => return failed(error.to_string()),
-        };
-        let address = match self.resolve(&destination.host, destination.port).await {
-            Ok(address) => address,
-            Err(error) => return failed(error),
-        };
-        let client = match reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
-            .redirect(reqwest::redirect::Policy::none())
-            // A proxy would resolve the name itself and defeat the address check.
-            .no_proxy()
-            .resolve(&destination.host, address)
-            .user_agent("keyroll-webhooks/1")
-            .build()
-        {
-            Ok(client) => client,
-            Err(error) => return failed(format!("client: {error}")),
-        };
+        let (client, url) =
+            match pinned_client(&self.policy, &request.url, timeout, "keyroll-webhooks/1").await {
+                Ok(pinned) => pinned,
+                Err(error) => return failed(error),
+            };
         let mut builder = client
-            .post(destination.url)
+            .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(request.body.clone());
         for (name, value) in &request.headers {
@@ -86,12 +132,10 @@ impl WebhookSender for HttpWebhookSender {
                 error: None,
                 timed_out: false,
             },
-            Err(error) if error.is_connect() => failed("could not connect".into()),
-            Err(error) if error.is_timeout() => WebhookResponse {
-                timed_out: true,
-                ..failed(format!("no answer within {:.1} s", timeout.as_secs_f64()))
+            Err(error) => WebhookResponse {
+                timed_out: error.is_timeout(),
+                ..failed(describe(&error, timeout))
             },
-            Err(error) => failed(format!("request failed: {}", without_url(&error))),
         }
     }
 }

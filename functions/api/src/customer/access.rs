@@ -1,7 +1,7 @@
-//! Who a customer route's caller is. Locally (and wherever `KEYROLL_JWKS` is set) the
-//! bearer token is verified here; in Lambda, API Gateway's JWT authorizer has verified
-//! it and its claims arrive in the request context, which no caller can set. With both,
-//! both must name the same user. Every refusal is the same 401; a viewer's change is
+//! Who a customer route's caller is. The bearer token is verified here, against the
+//! provider's discovered keys or `KEYROLL_JWKS`; in Lambda, API Gateway's JWT
+//! authorizer has verified it first and its claims arrive in the request context, which
+//! no caller can set: both must name the same user. Every refusal is the same 401; a viewer's change is
 //! 403.
 
 use std::sync::Arc;
@@ -44,17 +44,35 @@ impl CustomerAccess {
         }
     }
 
-    fn user(&self, request: &Request, now: Timestamp) -> Result<CustomerUser, Refusal> {
-        let from_token = self.verifier.as_ref().map(|verifier| {
-            bearer(request)
-                .ok_or(Refusal::Malformed)
-                .and_then(|token| verifier.verify(token, now))
-        });
-        let from_gateway = self.gateway_claims.as_ref().map(|names| {
-            gateway_claims(request)
-                .and_then(|claims| names.user_from_gateway(claims))
-                .ok_or(Refusal::NoUser)
-        });
+    /// Who the gateway's claims name, if the gateway is trusted, and the bearer
+    /// token: read before any await, since a request's body is not `Sync`.
+    fn credentials(&self, request: &Request) -> Credentials {
+        Credentials {
+            from_gateway: self.gateway_claims.as_ref().map(|names| {
+                gateway_claims(request)
+                    .and_then(|claims| names.user_from_gateway(claims))
+                    .ok_or(Refusal::NoUser)
+            }),
+            token: bearer(request).map(str::to_owned),
+        }
+    }
+
+    async fn user(
+        &self,
+        credentials: Credentials,
+        now: Timestamp,
+    ) -> Result<CustomerUser, Refusal> {
+        let Credentials {
+            from_gateway,
+            token,
+        } = credentials;
+        let from_token = match &self.verifier {
+            Some(verifier) => Some(match token {
+                Some(token) => verifier.verify(&token, now).await,
+                None => Err(Refusal::Malformed),
+            }),
+            None => None,
+        };
         match (from_gateway, from_token) {
             (Some(gateway), Some(token)) => {
                 let (gateway, token) = (gateway?, token?);
@@ -68,6 +86,12 @@ impl CustomerAccess {
             (None, None) => Err(Refusal::NoUser),
         }
     }
+}
+
+/// What a request says about its caller.
+struct Credentials {
+    from_gateway: Option<Result<CustomerUser, Refusal>>,
+    token: Option<String>,
 }
 
 /// The claims API Gateway's JWT authorizer verified, from the request context.
@@ -102,7 +126,8 @@ pub async fn authenticate_customer(
     let Some(access) = &state.customers else {
         return ApiError::Unauthorized.into_response();
     };
-    match access.user(&request, state.keyroll.now()) {
+    let credentials = access.credentials(&request);
+    match access.user(credentials, state.keyroll.now()).await {
         Ok(user) if may(user.role, request.method()) => {
             request.extensions_mut().insert(Customer(user));
             next.run(request).await

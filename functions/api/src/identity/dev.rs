@@ -1,6 +1,6 @@
 //! keyroll-local's development identity provider: an ES256 key it generates once,
-//! keeps in a file only its user can read, trusts when no `KEYROLL_JWKS` is set, and
-//! signs tokens with (`keyroll-local token --org …`). Tests use it too. Never used in
+//! keeps in a file only its user can read, trusts when no `KEYROLL_JWT_ISSUER` is set,
+//! and signs tokens with (`keyroll-local token --org …`). Tests use it too. Never used in
 //! Lambda, where tokens come from the company's identity provider.
 
 use std::path::Path;
@@ -189,8 +189,8 @@ mod tests {
     use super::*;
     use crate::identity::{ClaimNames, IdentitySettings, Refusal, TokenVerifier};
 
-    #[test]
-    fn a_development_token_verifies_against_its_own_jwks_and_the_key_survives_a_reload() {
+    #[tokio::test]
+    async fn a_development_token_verifies_against_its_own_jwks_and_the_key_survives_a_reload() {
         let dir = std::env::temp_dir().join(format!(
             "keyroll-dev-key-{}",
             hex::encode(keyroll_core::random::bytes::<6>())
@@ -233,11 +233,13 @@ mod tests {
         };
         let token = again.sign(&claims.to_json()).unwrap();
         assert_eq!(claims.to_json()["custom:org"], "org_acme");
-        let user = verifier.verify(&token, now).unwrap();
+        let user = verifier.verify(&token, now).await.unwrap();
         assert_eq!(user.actor.as_str(), "customer:org_acme/alice");
         assert_eq!(user.role, Role::Admin);
         assert_eq!(
-            verifier.verify(&token, now.plus_seconds(DEV_TOKEN_SECONDS + 61)),
+            verifier
+                .verify(&token, now.plus_seconds(DEV_TOKEN_SECONDS + 61))
+                .await,
             Err(Refusal::Expired)
         );
         // A key others may read is refused.

@@ -7,16 +7,23 @@
 //! |---|---|
 //! | the settings: issuer, audience, keys, claim names | this file |
 //! | checking a token: RS256/ES256 only, a known key, `iss`, `aud`, `exp`, `nbf` | `token.rs` |
+//! | the keys a JWKS document gives | `jwks.rs` |
+//! | finding the issuer's keys (OpenID Connect Discovery), cached and refreshed | `discovery.rs` |
 //! | keyroll-local's development key and the tokens it signs | `dev.rs` |
 
 use std::collections::HashMap;
 
 use keyroll_core::config::settings;
+use keyroll_core::contact::DestinationPolicy;
 use keyroll_core::ids::{Actor, OrganizationId};
+use keyroll_core::time::Timestamp;
 
 pub mod dev;
+pub mod discovery;
+mod jwks;
 mod token;
 
+pub use discovery::ProviderKeys;
 pub use token::{Refusal, TokenVerifier, LEEWAY_SECONDS, MAX_TOKEN_BYTES};
 
 /// What a customer user may do in their organisation.
@@ -99,8 +106,8 @@ impl ClaimNames {
 pub struct IdentitySettings {
     pub issuer: String,
     pub audience: String,
-    /// The JWKS document, inline; `None` when keyroll-local should trust its
-    /// development key, or Lambda only API Gateway's authorizer.
+    /// The JWKS document, inline (for air-gapped use); `None`: the issuer's keys are
+    /// found by discovery.
     pub jwks: Option<String>,
     pub claims: ClaimNames,
 }
@@ -140,6 +147,22 @@ impl IdentitySettings {
 
     pub fn from_env() -> Result<Option<Self>, String> {
         Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The verifier of these settings: the inline JWKS when there is one, otherwise the
+    /// issuer's keys found by discovery, fetched under `policy` (the webhooks' rules).
+    pub async fn verifier(
+        &self,
+        policy: DestinationPolicy,
+        now: Timestamp,
+    ) -> Result<TokenVerifier, String> {
+        match &self.jwks {
+            Some(jwks) => TokenVerifier::new(self, jwks),
+            None => Ok(TokenVerifier::discovered(
+                self,
+                ProviderKeys::discover(&self.issuer, policy, now).await,
+            )),
+        }
     }
 }
 

@@ -1,15 +1,19 @@
 //! Checking a customer's token. Only RS256 and ES256 signatures by a key of the
-//! configured JWKS count: the algorithm comes from the key, never from the token, so
-//! `alg: none`, HS256 signed with the public key and any unknown `kid` are all refused.
+//! configured or discovered JWKS count: the algorithm comes from the key, never from
+//! the token, so `alg: none`, HS256 signed with the public key and any unknown `kid`
+//! are all refused.
 //! The claims are then checked against keyroll's clock (`exp`, `nbf` with
 //! [`LEEWAY_SECONDS`]) and the settings (`iss`, `aud`). Every refusal looks the same to
 //! the caller; only the log says which check failed.
 
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use std::sync::Arc;
+
+use jsonwebtoken::Validation;
 use keyroll_core::time::Timestamp;
 use serde_json::{Map, Value};
 
+use super::discovery::ProviderKeys;
+use super::jwks::{key_for, trusted_keys, TrustedKey};
 use super::{ClaimNames, CustomerUser, IdentitySettings};
 
 /// How far `exp` and `nbf` may be off keyroll's clock.
@@ -48,11 +52,12 @@ impl Refusal {
     }
 }
 
-/// One key of the JWKS keyroll accepts, with the one algorithm it verifies.
-struct TrustedKey {
-    kid: Option<String>,
-    algorithm: Algorithm,
-    key: DecodingKey,
+/// Where a verifier's keys come from.
+enum Keys {
+    /// A JWKS document given inline (`KEYROLL_JWKS`, or the development key).
+    Fixed(Vec<TrustedKey>),
+    /// The issuer's keys, found by discovery and kept fresh.
+    Discovered(Arc<ProviderKeys>),
 }
 
 /// Verifies customer tokens against the configured keys and settings.
@@ -60,33 +65,20 @@ pub struct TokenVerifier {
     issuer: String,
     audience: String,
     claims: ClaimNames,
-    keys: Vec<TrustedKey>,
+    keys: Keys,
 }
 
 impl std::fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys = match &self.keys {
+            Keys::Fixed(keys) => format!("{} inline", keys.len()),
+            Keys::Discovered(keys) => format!("{} discovered", keys.len()),
+        };
         f.debug_struct("TokenVerifier")
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
-            .field("keys", &self.keys.len())
+            .field("keys", &keys)
             .finish()
-    }
-}
-
-/// The one algorithm `jwk` may verify, if keyroll accepts it at all.
-fn algorithm_of(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
-    let by_type = match &jwk.algorithm {
-        AlgorithmParameters::RSA(_) => Algorithm::RS256,
-        AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
-            Algorithm::ES256
-        }
-        _ => return None,
-    };
-    match jwk.common.key_algorithm {
-        None => Some(by_type),
-        Some(KeyAlgorithm::RS256) if by_type == Algorithm::RS256 => Some(by_type),
-        Some(KeyAlgorithm::ES256) if by_type == Algorithm::ES256 => Some(by_type),
-        Some(_) => None,
     }
 }
 
@@ -94,50 +86,42 @@ impl TokenVerifier {
     /// A verifier trusting the RS256 and ES256 keys of `jwks` (a JWKS JSON document);
     /// other keys in it are ignored, and a document with none is an error.
     pub fn new(settings: &IdentitySettings, jwks: &str) -> Result<Self, String> {
-        let set: JwkSet = serde_json::from_str(jwks)
-            .map_err(|e| format!("KEYROLL_JWKS is not a JWKS document: {e}"))?;
-        let keys: Vec<TrustedKey> = set
-            .keys
-            .iter()
-            .filter_map(|jwk| {
-                let algorithm = algorithm_of(jwk)?;
-                let key = DecodingKey::from_jwk(jwk).ok()?;
-                Some(TrustedKey {
-                    kid: jwk.common.key_id.clone(),
-                    algorithm,
-                    key,
-                })
-            })
-            .collect();
-        if keys.is_empty() {
-            return Err("KEYROLL_JWKS has no RS256 or ES256 (P-256) key".into());
-        }
-        Ok(Self {
+        let keys = trusted_keys(jwks.as_bytes()).map_err(|e| format!("KEYROLL_JWKS: {e}"))?;
+        Ok(Self::with_keys(settings, Keys::Fixed(keys)))
+    }
+
+    /// A verifier trusting the keys discovery finds for the settings' issuer.
+    pub fn discovered(settings: &IdentitySettings, keys: Arc<ProviderKeys>) -> Self {
+        Self::with_keys(settings, Keys::Discovered(keys))
+    }
+
+    fn with_keys(settings: &IdentitySettings, keys: Keys) -> Self {
+        Self {
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
             claims: settings.claims.clone(),
             keys,
-        })
+        }
     }
 
     /// The key a token names: by `kid`, or the only key when the token names none.
-    fn key_for(&self, kid: Option<&str>) -> Option<&TrustedKey> {
-        match kid {
-            Some(kid) => self.keys.iter().find(|k| k.kid.as_deref() == Some(kid)),
-            None if self.keys.len() == 1 => self.keys.first(),
-            None => None,
+    async fn key_for(&self, kid: Option<&str>, now: Timestamp) -> Option<TrustedKey> {
+        match &self.keys {
+            Keys::Fixed(keys) => key_for(keys, kid).cloned(),
+            Keys::Discovered(keys) => keys.key_for(kid, now).await,
         }
     }
 
     /// The user `token` names, if it is valid at `now`.
-    pub fn verify(&self, token: &str, now: Timestamp) -> Result<CustomerUser, Refusal> {
+    pub async fn verify(&self, token: &str, now: Timestamp) -> Result<CustomerUser, Refusal> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(Refusal::Malformed);
         }
         // The header is read only to find the key; the key decides the algorithm.
         let header = jsonwebtoken::decode_header(token).map_err(|_| Refusal::Malformed)?;
         let trusted = self
-            .key_for(header.kid.as_deref())
+            .key_for(header.kid.as_deref(), now)
+            .await
             .ok_or(Refusal::UnknownKey)?;
         if header.alg != trusted.algorithm {
             return Err(Refusal::WrongAlgorithm);

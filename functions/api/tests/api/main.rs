@@ -5,6 +5,7 @@
 mod compliance;
 mod customers;
 mod delivery_keys;
+mod discovery;
 mod idempotency;
 mod keys;
 mod lambda_events;
