@@ -1,0 +1,78 @@
+//! One file per subcommand: its requests and how its answer is shown.
+
+mod audit;
+mod compliance;
+mod import;
+mod keys;
+mod orgs;
+mod rotate;
+mod rotations;
+
+use serde_json::Value;
+
+use crate::args::Command;
+use crate::client::Api;
+use crate::error::{CliError, Result};
+
+/// What every subcommand runs with.
+pub struct Ctx {
+    pub api: Api,
+    /// Print keyroll's JSON rather than tables.
+    pub json: bool,
+}
+
+impl Ctx {
+    /// Prints `value` as JSON with `--json`, else what `human` makes of it.
+    pub fn show(&self, value: &Value, human: impl FnOnce(&Value) -> String) {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(value).unwrap_or_default()
+            );
+        } else {
+            print!("{}", human(value));
+        }
+    }
+
+    /// Every item of a listing, page by page through `nextCursor`, up to `limit`.
+    pub async fn all_pages(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        items: &str,
+        limit: Option<usize>,
+    ) -> Result<Vec<Value>> {
+        let mut found = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = query.to_vec();
+            let want = limit.map_or(100, |l| (l - found.len()).min(100));
+            query.push(("limit", want.to_string()));
+            if let Some(cursor) = &cursor {
+                query.push(("cursor", cursor.clone()));
+            }
+            let page = self.api.get(path, &query).await?;
+            let list = page[items].as_array().ok_or_else(|| {
+                CliError::Failed(format!("{path}: no `{items}` in keyroll's answer"))
+            })?;
+            found.extend(list.iter().cloned());
+            cursor = page["nextCursor"].as_str().map(str::to_owned);
+            if cursor.is_none() || limit.is_some_and(|l| found.len() >= l) {
+                return Ok(found);
+            }
+        }
+    }
+}
+
+pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
+    match command {
+        Command::Keys(command) => keys::run(ctx, command).await,
+        Command::Rotate(args) => rotate::run(ctx, args).await,
+        Command::Rotations(command) => rotations::run(ctx, command).await,
+        Command::Compliance(args) => compliance::run(ctx, args).await,
+        Command::Audit(args) => audit::run(ctx, args).await,
+        Command::Import(args) => import::run(ctx, args).await,
+        Command::Orgs(command) => orgs::run(ctx, command).await,
+        Command::Completions { .. } => Ok(()),
+    }
+}
