@@ -66,7 +66,7 @@ pub enum KeysCommand {
     List {
         #[arg(long = "org")]
         organization: Option<String>,
-        /// active, rotating or revoked.
+        /// active, revoked or expired.
         #[arg(long)]
         status: Option<String>,
         /// Keys whose secrets start with this display prefix.
@@ -110,7 +110,8 @@ pub enum KeysCommand {
         /// RFC 3339, or `never`.
         #[arg(long)]
         expires_at: Option<String>,
-        /// A label `name=value`, replacing the key's labels (repeat for more).
+        /// A label `name=value` set on the key (repeat for more); `name=` removes one.
+        /// Labels not named are kept.
         #[arg(long = "label")]
         labels: Vec<String>,
     },
@@ -181,7 +182,7 @@ pub enum RotationsCommand {
 pub struct ComplianceArgs {
     #[arg(long = "org")]
     pub organization: Option<String>,
-    /// compliant, in_progress, overdue, …
+    /// compliant, rotation_in_progress, rotation_blocked or overdue.
     #[arg(long)]
     pub status: Option<String>,
     /// Write the whole report as CSV to this file (every page).

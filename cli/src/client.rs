@@ -32,8 +32,15 @@ pub struct Api {
 
 impl Api {
     pub fn new(base: url::Url, auth: Auth) -> Result<Self> {
+        // A base URL with a path (a custom domain's base path) keeps it when joined.
+        let mut base = base;
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
+            // A redirect would carry the credentials' headers elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("keyroll-cli/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| CliError::Failed(format!("HTTP client: {e}")))?;
@@ -115,6 +122,13 @@ impl Api {
             return Ok((text, headers));
         }
         let problem: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        // A 404 that is not keyroll's problem document is a wrong URL, not a key that
+        // does not exist: scripts must not take it for one.
+        if status == 404 && !problem["title"].is_string() {
+            return Err(CliError::Failed(format!(
+                "{url} answered 404 without keyroll's problem document: is KEYROLL_URL keyroll's API?"
+            )));
+        }
         let mut detail = problem["detail"].as_str().map(str::to_owned);
         if let Some(errors) = problem["errors"].as_array() {
             // The first few fields at fault; a whole batch's can run to thousands.

@@ -31,6 +31,9 @@ pub enum CliError {
         title: String,
         detail: Option<String>,
     },
+    /// No AWS credentials, or none that could be read.
+    #[error("{0}")]
+    Credentials(String),
     #[error("could not reach keyroll at {url}: {message}")]
     Unreachable { url: String, message: String },
     #[error("{0}")]
@@ -51,6 +54,7 @@ impl CliError {
                 400..=499 => exit::REFUSED,
                 _ => exit::FAILED,
             },
+            CliError::Credentials(_) => exit::DENIED,
             CliError::Unreachable { .. } => exit::UNAVAILABLE,
             CliError::Usage(_) => exit::USAGE,
             CliError::Problems(_) => exit::PROBLEMS,

@@ -1,6 +1,6 @@
 //! `keyroll`, the operator's command line. Every subcommand is one or a few requests to
-//! keyroll's API (its paths and bodies are the OpenAPI document's; a test walks every
-//! subcommand against keyroll-local, another checks each path against the document),
+//! keyroll's API (its paths and bodies are the OpenAPI document's; `tests/walk.rs` runs
+//! every subcommand against keyroll-local, so a path or a field that drifts fails it),
 //! shown as a table or, with `--json`, as keyroll's own JSON.
 //!
 //! | piece | file |

@@ -35,7 +35,7 @@ impl Signer {
     pub async fn from_environment(region: Option<String>, api: &url::Url) -> Result<Self> {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let provider = config.credentials_provider().ok_or_else(|| {
-            CliError::Usage(
+            CliError::Credentials(
                 "no AWS credentials: set a profile (AWS_PROFILE), run `aws sso login`, or pass --token for keyroll-local".into(),
             )
         })?;
@@ -43,7 +43,7 @@ impl Signer {
         let credentials = provider
             .provide_credentials()
             .await
-            .map_err(|e| CliError::Usage(format!("AWS credentials: {e}")))?;
+            .map_err(|e| CliError::Credentials(format!("AWS credentials: {e}")))?;
         let region = region
             .or_else(|| region_of_host(api.host_str().unwrap_or_default()))
             .or_else(|| config.region().map(|r| r.to_string()))

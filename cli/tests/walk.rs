@@ -143,6 +143,16 @@ fn walk(server: &Server, org: &str) {
     .json();
     assert_eq!(updated["key"]["name"], "billing-v2");
     assert_eq!(updated["key"]["metadata"]["team"], "payments");
+    let unlabelled = ok(
+        server,
+        &["keys", "update", &key, "--label", "team=", "--json"],
+    )
+    .json();
+    assert_eq!(
+        unlabelled["key"]["metadata"].get("team"),
+        None,
+        "team= removes it"
+    );
 
     // rotate (now, scheduled, emergency) and rotations list / show / extend / complete / cancel
     let rotated = ok(server, &["rotate", &key, "--grace", "72h", "--json"]).json();
@@ -241,6 +251,14 @@ fn walk(server: &Server, org: &str) {
     let audit = ok(server, &["audit", &key, "--json"]).json();
     assert_eq!(audit["chainValid"], true);
     assert!(audit["events"].as_array().unwrap().len() >= 8);
+
+    // import (a few rows here; ten thousand on the in-memory store below)
+    let file = work_dir(org).join("legacy.csv");
+    std::fs::write(&file, import_csv(org, 25, None)).unwrap();
+    let imported = ok(server, &["import", file.to_str().unwrap(), "--json"]).json();
+    assert_eq!(imported["imported"], 25, "{imported}");
+    let again = ok(server, &["import", file.to_str().unwrap()]);
+    assert!(again.stdout.contains("duplicates  25"), "{}", again.stdout);
 
     // orgs contacts / webhooks
     let contact = ok(
@@ -446,11 +464,12 @@ fn an_interrupted_import_resumes_where_it_stopped() {
     );
     assert_eq!(first.code, 0, "{}", first.stderr);
     let progress = file.with_file_name("legacy.csv.keyroll-progress");
+    use sha2::Digest;
+    let sha256 = hex::encode(sha2::Sha256::digest(std::fs::read(&file).unwrap()));
     std::fs::write(
         &progress,
         format!(
-            r#"{{"fileBytes":{},"rowsDone":1000,"imported":1000,"duplicates":0,"invalid":0}}"#,
-            std::fs::metadata(&file).unwrap().len()
+            r#"{{"fileSha256":"{sha256}","rowsDone":1000,"imported":1000,"duplicates":0,"invalid":0,"problems":[]}}"#
         ),
     )
     .unwrap();
@@ -475,7 +494,7 @@ fn an_interrupted_import_resumes_where_it_stopped() {
     // A progress file of another version of the file is refused, not resumed.
     std::fs::write(
         &progress,
-        r#"{"fileBytes":1,"rowsDone":1,"imported":1,"duplicates":0,"invalid":0}"#,
+        r#"{"fileSha256":"00","rowsDone":1,"imported":1,"duplicates":0,"invalid":0,"problems":[]}"#,
     )
     .unwrap();
     let refused = keyroll(&server, &["import", file.to_str().unwrap()]);
@@ -485,4 +504,37 @@ fn an_interrupted_import_resumes_where_it_stopped() {
         keyroll(&server, &["import", file.to_str().unwrap(), "--restart"]).code,
         0
     );
+}
+
+#[test]
+fn a_batch_keyroll_refuses_stops_the_import_at_its_row_and_keeps_the_progress() {
+    let server = start(&[("KEYROLL_BACKEND", "memory")], &[]);
+    let file = work_dir("refused").join("legacy.csv");
+    // Row 1500 has no valid lookup hash: the route refuses its whole batch (1001-2000).
+    let csv = import_csv("org_refused", 2_500, None).replacen(
+        &format!("{:064x}", 1500u128 * 7919 + 2500),
+        "not-a-hash",
+        1,
+    );
+    std::fs::write(&file, csv).unwrap();
+    let run = keyroll(&server, &["import", file.to_str().unwrap()]);
+    assert_eq!(run.code, 4, "refused: {}", run.stderr);
+    assert!(
+        run.stderr.contains("row 1500 lookupHash"),
+        "named by its row in the file: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("stopped after row 1000"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("imported    1000"),
+        "the summary so far: {}",
+        run.stdout
+    );
+    let progress = file.with_file_name("legacy.csv.keyroll-progress");
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&progress).unwrap()).unwrap();
+    assert_eq!(saved["rowsDone"], 1000, "kept for the next run");
 }

@@ -7,7 +7,8 @@
 //! - **domain**: [`ids`], [`time`], [`secret`], [`key`], [`rotation`], [`audit`],
 //!   [`notification`], [`idempotency`], [`change`] (the one way state changes),
 //!   [`index`], [`rollover`], [`usage`], [`compliance`], [`config`], [`leak`],
-//!   [`contact`], [`delivery`], [`email`], [`webhook`] (reaching the customer), and
+//!   [`contact`], [`delivery`], [`email`], [`webhook`] (reaching the customer), [`csv`]
+//!   (the import's CSV), and
 //!   [`plan`]: every rule as a pure function from loaded state to a change;
 //! - **ports**: [`store`], [`queue`], [`vault`], each with an in-memory adapter and an
 //!   AWS one (features `dynamodb`, `sqs`, `secrets-manager`), and the notifier's
@@ -29,6 +30,7 @@ pub mod change;
 pub mod compliance;
 pub mod config;
 pub mod contact;
+pub mod csv;
 pub mod delivery;
 pub mod delivery_key;
 pub mod email;

@@ -10,14 +10,15 @@ use crate::output::{details, field, table};
 
 pub async fn run(ctx: &Ctx, args: AuditArgs) -> Result<()> {
     let path = format!("/v1/keys/{}/audit", segment(&args.key));
-    // The first page carries the chain's report (over the whole chain).
-    let first = ctx.api.get(&path, &[("limit", "100".into())]).await?;
+    // The first page carries the chain's report (over the whole chain); each page
+    // checks the chain again, so pages are as large as the route allows.
+    let first = ctx.api.get(&path, &[("limit", "1000".into())]).await?;
     let mut events = first["events"].as_array().cloned().unwrap_or_default();
     let mut cursor = first["nextCursor"].as_str().map(str::to_owned);
     while let Some(next) = cursor {
         let page = ctx
             .api
-            .get(&path, &[("limit", "100".into()), ("cursor", next)])
+            .get(&path, &[("limit", "1000".into()), ("cursor", next)])
             .await?;
         events.extend(page["events"].as_array().cloned().unwrap_or_default());
         cursor = page["nextCursor"].as_str().map(str::to_owned);

@@ -100,9 +100,9 @@ async fn write_csv(ctx: &Ctx, query: &[(&str, String)], path: &std::path::Path) 
             .send_text("GET", "/v1/compliance.csv", &query, Body::Empty)
             .await?;
         let mut lines = text.lines();
-        let header = lines.next().unwrap_or_default();
+        // Only the first page starts with the header row.
         if first {
-            writeln!(file, "{header}").map_err(failed)?;
+            writeln!(file, "{}", lines.next().unwrap_or_default()).map_err(failed)?;
             first = false;
         }
         for line in lines.filter(|l| !l.is_empty()) {

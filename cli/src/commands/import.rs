@@ -1,13 +1,16 @@
 //! `keyroll import FILE.csv`: the file in batches of the import route's size, a
 //! progress bar (a line per batch when not on a terminal), resumable (a progress file
 //! beside the CSV records the rows done; a re-run goes on from there, and a batch sent
-//! twice is reported as duplicates, never imported twice), then a summary.
+//! twice is reported as duplicates, never imported twice), then a summary. The file is
+//! read with the route's own CSV rules (`keyroll_core::csv`), so row numbers agree.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
+use keyroll_core::csv;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use super::Ctx;
 use crate::args::ImportArgs;
@@ -19,13 +22,19 @@ use crate::output::details;
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Progress {
-    /// The file's size when the import began: another file is not resumed.
-    file_bytes: u64,
+    /// The SHA-256 of the file the import began with: another file, or this one
+    /// edited, is not resumed.
+    file_sha256: String,
     rows_done: usize,
     imported: u64,
     duplicates: u64,
     invalid: u64,
+    /// The first invalid rows, with why.
+    problems: Vec<String>,
 }
+
+/// How many invalid rows are named (the counts cover them all).
+const NAMED_PROBLEMS: usize = 20;
 
 fn progress_path(file: &Path) -> PathBuf {
     let mut name = file.as_os_str().to_owned();
@@ -37,17 +46,22 @@ pub async fn run(ctx: &Ctx, args: ImportArgs) -> Result<()> {
     let failed =
         |path: &Path, e: std::io::Error| CliError::Failed(format!("{}: {e}", path.display()));
     let text = std::fs::read_to_string(&args.file).map_err(|e| failed(&args.file, e))?;
-    let (header, rows) = records(&text);
-    let header =
-        header.ok_or_else(|| CliError::Usage(format!("{}: empty file", args.file.display())))?;
-    let file_bytes = text.len() as u64;
+    let mut records = csv::records(&text)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", args.file.display())))?
+        .into_iter();
+    let header = records
+        .next()
+        .ok_or_else(|| CliError::Usage(format!("{}: empty file", args.file.display())))?;
+    let rows: Vec<String> = records.map(|record| csv::encode(&record)).collect();
+    let header = csv::encode(&header);
+    let file_sha256 = hex::encode(Sha256::digest(text.as_bytes()));
     let saved = progress_path(&args.file);
     let mut progress = match std::fs::read_to_string(&saved) {
         Ok(saved_text) if !args.restart => {
             let earlier: Progress = serde_json::from_str(&saved_text).map_err(|e| {
-                CliError::Failed(format!("{}: {e}; pass --restart", saved.display()))
+                CliError::Usage(format!("{}: {e}; pass --restart", saved.display()))
             })?;
-            if earlier.file_bytes != file_bytes || earlier.rows_done > rows.len() {
+            if earlier.file_sha256 != file_sha256 || earlier.rows_done > rows.len() {
                 return Err(CliError::Usage(format!(
                     "{} is from another version of the file; pass --restart to import it from the first row",
                     saved.display()
@@ -61,35 +75,42 @@ pub async fn run(ctx: &Ctx, args: ImportArgs) -> Result<()> {
             earlier
         }
         _ => Progress {
-            file_bytes,
+            file_sha256,
             ..Progress::default()
         },
     };
     let bar = Bar::new(rows.len());
-    let mut problems: Vec<String> = Vec::new();
     bar.show(&progress);
+    let mut stopped = None;
     for batch in rows[progress.rows_done..].chunks(args.batch as usize) {
         let mut body =
             String::with_capacity(header.len() + batch.iter().map(|r| r.len() + 1).sum::<usize>());
-        body.push_str(header);
+        body.push_str(&header);
         body.push('\n');
         for row in batch {
             body.push_str(row);
             body.push('\n');
         }
-        let answer = ctx
+        let answer = match ctx
             .api
             .send("POST", "/v1/keys/import", &[], Body::Csv(body))
-            .await?;
+            .await
+        {
+            Ok(answer) => answer,
+            Err(error) => {
+                stopped = Some(in_file_rows(error, progress.rows_done));
+                break;
+            }
+        };
         let count = |name: &str| answer[name].as_u64().unwrap_or(0);
         progress.imported += count("imported");
         progress.duplicates += count("duplicates");
         progress.invalid += count("invalid");
         for row in answer["rows"].as_array().into_iter().flatten() {
-            if row["outcome"] == "invalid" {
+            if row["outcome"] == "invalid" && progress.problems.len() < NAMED_PROBLEMS {
                 // The route numbers a batch's rows from 1; the file's, after the header.
                 let n = progress.rows_done + row["row"].as_u64().unwrap_or(0) as usize;
-                problems.push(format!(
+                progress.problems.push(format!(
                     "row {n}: {}",
                     row["error"].as_str().unwrap_or("invalid")
                 ));
@@ -100,15 +121,21 @@ pub async fn run(ctx: &Ctx, args: ImportArgs) -> Result<()> {
         bar.show(&progress);
     }
     bar.finish();
-    let _ = std::fs::remove_file(&saved);
-    for problem in problems.iter().take(20) {
+    if stopped.is_none() {
+        let _ = std::fs::remove_file(&saved);
+    }
+    for problem in &progress.problems {
         eprintln!("import: {problem}");
     }
-    if problems.len() > 20 {
-        eprintln!("import: … and {} more invalid rows", problems.len() - 20);
+    if progress.invalid as usize > progress.problems.len() {
+        eprintln!(
+            "import: … and {} more invalid rows",
+            progress.invalid as usize - progress.problems.len()
+        );
     }
     let summary = json!({
         "rows": rows.len(),
+        "rowsDone": progress.rows_done,
         "imported": progress.imported,
         "duplicates": progress.duplicates,
         "invalid": progress.invalid,
@@ -121,6 +148,13 @@ pub async fn run(ctx: &Ctx, args: ImportArgs) -> Result<()> {
             ("invalid", s["invalid"].to_string()),
         ])
     });
+    if let Some(error) = stopped {
+        eprintln!(
+            "import: stopped after row {}; fix the file or try again, and the next run goes on from there",
+            progress.rows_done
+        );
+        return Err(error);
+    }
     if progress.invalid > 0 {
         return Err(CliError::Problems(format!(
             "{} rows were invalid",
@@ -130,36 +164,51 @@ pub async fn run(ctx: &Ctx, args: ImportArgs) -> Result<()> {
     Ok(())
 }
 
+/// A refused batch's fields (`keys[i].name`, numbered in the batch from 0) named by
+/// their row in the file.
+fn in_file_rows(error: CliError, rows_done: usize) -> CliError {
+    let CliError::Api {
+        status,
+        title,
+        detail: Some(detail),
+    } = error
+    else {
+        return error;
+    };
+    let mut out = String::new();
+    let mut rest = detail.as_str();
+    while let Some(at) = rest.find("keys[") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "keys[".len()..];
+        match after.split_once(']') {
+            Some((index, tail)) if index.parse::<usize>().is_ok() => {
+                let n = rows_done + index.parse::<usize>().unwrap_or(0) + 1;
+                out.push_str(&format!("row {n}"));
+                rest = tail.strip_prefix('.').map_or(tail, |field| {
+                    out.push(' ');
+                    field
+                });
+            }
+            _ => {
+                out.push_str("keys[");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    CliError::Api {
+        status,
+        title,
+        detail: Some(out),
+    }
+}
+
 /// Written aside and renamed over, so an interrupted write never leaves half a file.
 fn save(path: &Path, progress: &Progress) -> Result<()> {
     let failed = |e: std::io::Error| CliError::Failed(format!("{}: {e}", path.display()));
     let aside = path.with_extension("keyroll-progress.tmp");
     std::fs::write(&aside, serde_json::to_vec(progress).unwrap_or_default()).map_err(failed)?;
     std::fs::rename(&aside, path).map_err(failed)
-}
-
-/// The header and the data records of CSV `text` (RFC 4180: a quoted field may hold
-/// commas, quotes doubled and line breaks), each without its line break; blank lines
-/// are skipped.
-fn records(text: &str) -> (Option<&str>, Vec<&str>) {
-    let mut found = Vec::new();
-    let (mut start, mut quoted) = (0, false);
-    let bytes = text.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            b'"' => quoted = !quoted,
-            b'\n' if !quoted => {
-                found.push(text[start..i].trim_end_matches('\r'));
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    if start < text.len() {
-        found.push(text[start..].trim_end_matches('\r'));
-    }
-    let mut rows = found.into_iter().filter(|r| !r.trim().is_empty());
-    (rows.next(), rows.collect())
 }
 
 /// Progress on standard error: a bar on a terminal, a line per batch otherwise.
@@ -211,14 +260,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn records_keep_quoted_commas_and_line_breaks() {
-        let text = "id,name\r\na,\"x, y\"\n\nb,\"two\nlines\"\nc,\"say \"\"hi\"\"\"";
-        let (header, rows) = records(text);
-        assert_eq!(header, Some("id,name"));
+    fn a_refused_batchs_fields_are_named_by_their_row_in_the_file() {
+        let error = CliError::Api {
+            status: 422,
+            title: "Invalid request".into(),
+            detail: Some("keys[0].prefix: bad; keys[12].name: too long; and 3 more".into()),
+        };
         assert_eq!(
-            rows,
-            vec!["a,\"x, y\"", "b,\"two\nlines\"", "c,\"say \"\"hi\"\"\""]
+            in_file_rows(error, 2000).to_string(),
+            "422 Invalid request: row 2001 prefix: bad; row 2013 name: too long; and 3 more"
         );
-        assert_eq!(records(""), (None, vec![]));
     }
 }

@@ -93,7 +93,13 @@ pub async fn run(ctx: &Ctx, command: KeysCommand) -> Result<()> {
                     let (name, value) = label.split_once('=').ok_or_else(|| {
                         CliError::Usage(format!("--label {label:?}: write name=value"))
                     })?;
-                    metadata.insert(name.into(), json!(value));
+                    // A merge patch: null removes the label.
+                    let value = if value.is_empty() {
+                        Value::Null
+                    } else {
+                        json!(value)
+                    };
+                    metadata.insert(name.into(), value);
                 }
                 body.insert("metadata".into(), Value::Object(metadata));
             }

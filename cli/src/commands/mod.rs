@@ -42,11 +42,23 @@ impl Ctx {
         items: &str,
         limit: Option<usize>,
     ) -> Result<Vec<Value>> {
+        Ok(self.pages(path, query, items, limit).await?.1)
+    }
+
+    /// [`Ctx::all_pages`], with the first page's answer (a report's totals).
+    pub async fn pages(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        items: &str,
+        limit: Option<usize>,
+    ) -> Result<(Value, Vec<Value>)> {
+        let mut first: Option<Value> = None;
         let mut found = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
             let mut query = query.to_vec();
-            let want = limit.map_or(100, |l| (l - found.len()).min(100));
+            let want = limit.map_or(PAGE, |l| (l - found.len()).min(PAGE));
             query.push(("limit", want.to_string()));
             if let Some(cursor) = &cursor {
                 query.push(("cursor", cursor.clone()));
@@ -57,12 +69,16 @@ impl Ctx {
             })?;
             found.extend(list.iter().cloned());
             cursor = page["nextCursor"].as_str().map(str::to_owned);
+            let first = first.get_or_insert(page);
             if cursor.is_none() || limit.is_some_and(|l| found.len() >= l) {
-                return Ok(found);
+                return Ok((first.clone(), found));
             }
         }
     }
 }
+
+/// Items asked for per page: every listing takes at least this many.
+const PAGE: usize = 100;
 
 pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
     match command {

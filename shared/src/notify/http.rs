@@ -51,7 +51,18 @@ pub async fn pinned_client(
     user_agent: &str,
 ) -> Result<(reqwest::Client, url::Url), String> {
     let destination = policy.parse_url(url).map_err(|e| e.to_string())?;
-    let address = resolve(policy, &destination.host, destination.port).await?;
+    // The system resolver has its own, longer, timeouts and retries.
+    let address = tokio::time::timeout(
+        timeout,
+        resolve(policy, &destination.host, destination.port),
+    )
+    .await
+    .map_err(|_| {
+        format!(
+            "could not resolve the host within {:.1} s",
+            timeout.as_secs_f64()
+        )
+    })??;
     let client = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(CONNECT_TIMEOUT.min(timeout))
@@ -132,8 +143,9 @@ impl WebhookSender for HttpWebhookSender {
                 error: None,
                 timed_out: false,
             },
+            // A connection that could not be made is not a receiver that did not answer.
             Err(error) => WebhookResponse {
-                timed_out: error.is_timeout(),
+                timed_out: !error.is_connect() && error.is_timeout(),
                 ..failed(describe(&error, timeout))
             },
         }

@@ -2,9 +2,10 @@
 //! `<issuer>/.well-known/openid-configuration` names the `jwks_uri`, whose keys are
 //! cached. Providers rotate their signing keys on their own schedule, so the keys are
 //! fetched again when a token names a key not in the cache and every
-//! [`REFRESH_SECONDS`] — but never more than once per [`MIN_FETCH_INTERVAL_SECONDS`],
-//! so a flood of tokens naming made-up keys costs the provider one request a minute.
-//! While the provider cannot be reached, the cached keys keep serving.
+//! [`REFRESH_SECONDS`] — but never more than once per [`MIN_FETCH_INTERVAL_SECONDS`]
+//! per process, so a flood of tokens naming made-up keys costs the provider one fetch
+//! (the discovery document and the JWKS) a minute. While the provider cannot be
+//! reached, the cached keys keep serving.
 //!
 //! Both URLs are fetched under the webhooks' destination rules (https; http only to
 //! loopback when allowed; no private addresses, no redirects), since the discovery
@@ -25,11 +26,11 @@ pub const REFRESH_SECONDS: i64 = 3600;
 /// The least time between two fetches, whatever tokens arrive.
 pub const MIN_FETCH_INTERVAL_SECONDS: i64 = 60;
 
-const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
+const FETCH_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// The longest start waits for the first fetch: a provider that hangs must not hold a
 /// Lambda container's start (10 s in all) and the operator routes with it.
-const START_WAIT: Duration = Duration::from_secs(3);
+const START_WAIT: Duration = Duration::from_secs(2);
 
 /// A discovery document or JWKS is a few kilobytes; more is not one.
 const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
@@ -79,9 +80,10 @@ impl std::fmt::Debug for ProviderKeys {
 }
 
 impl ProviderKeys {
-    /// The keys of `issuer`, fetched now (waiting at most [`START_WAIT`]). A provider
-    /// that cannot be reached does not stop keyroll from starting: tokens are refused
-    /// until a later fetch succeeds.
+    /// The keys of `issuer`, fetched now (waiting at most [`START_WAIT`]; a slower
+    /// fetch goes on, and the first tokens wait for it). A provider that cannot be
+    /// reached does not stop keyroll from starting: tokens are refused until a later
+    /// fetch succeeds.
     pub async fn discover(issuer: &str, policy: DestinationPolicy, now: Timestamp) -> Arc<Self> {
         let keys = Arc::new(Self {
             issuer: issuer.to_owned(),
@@ -89,11 +91,12 @@ impl ProviderKeys {
             cache: RwLock::new(Cache::default()),
             fetching: tokio::sync::Mutex::new(()),
         });
-        if tokio::time::timeout(START_WAIT, keys.refresh(now, Cause::Start))
-            .await
-            .is_err()
-        {
-            tracing::warn!(event = "identity_keys_not_refreshed", issuer = %issuer, "identity provider keys not fetched at start: no answer in time");
+        let first = {
+            let keys = Arc::clone(&keys);
+            tokio::spawn(async move { keys.refresh(now, Cause::Start).await })
+        };
+        if tokio::time::timeout(START_WAIT, first).await.is_err() {
+            tracing::warn!(event = "identity_keys_not_refreshed", issuer = %issuer, "identity provider keys not fetched yet at start; the fetch goes on");
         }
         keys
     }
@@ -120,36 +123,35 @@ impl ProviderKeys {
     }
 
     fn may_fetch(&self, now: Timestamp) -> bool {
-        self.read()
-            .attempted_at
-            .is_none_or(|at| now.unix() - at >= MIN_FETCH_INTERVAL_SECONDS)
+        // A clock stepped back must not stop every fetch until it catches up.
+        self.read().attempted_at.is_none_or(|at| {
+            let since = now.unix() - at;
+            !(0..MIN_FETCH_INTERVAL_SECONDS).contains(&since)
+        })
     }
 
     /// The key a token names (`kid`, or none when the provider has one key), fetching
-    /// the keys again when it is unknown and a fetch is allowed.
-    pub async fn key_for(
-        self: &Arc<Self>,
-        kid: Option<&str>,
-        now: Timestamp,
-    ) -> Option<TrustedKey> {
+    /// the keys again when it is unknown, or the keys are an hour old, and a fetch is
+    /// allowed. The hourly refresh is awaited by the one token that finds it due, not
+    /// left running in the background: a Lambda container is frozen between requests,
+    /// and a fetch frozen halfway would hold up the next token naming a new key.
+    pub async fn key_for(&self, kid: Option<&str>, now: Timestamp) -> Option<TrustedKey> {
         let (found, stale) = {
             let cache = self.read();
             let stale = cache
                 .fetched_at
                 .is_none_or(|at| now.unix() - at >= REFRESH_SECONDS);
-            (key_for(&cache.keys, kid).cloned(), stale)
+            (key_for(&cache.keys, kid).is_some(), stale)
         };
-        if let Some(key) = found {
-            // Nobody waits for a scheduled refresh: the cached key answers now.
+        if found {
             if stale && self.may_fetch(now) {
-                let keys = Arc::clone(self);
-                tokio::spawn(async move { keys.refresh(now, Cause::Schedule).await });
+                self.refresh(now, Cause::Schedule).await;
             }
-            return Some(key);
-        }
-        let fetch_in_progress = self.fetching.try_lock().is_err();
-        if fetch_in_progress || self.may_fetch(now) {
-            self.refresh(now, Cause::UnknownKey).await;
+        } else {
+            let fetch_in_progress = self.fetching.try_lock().is_err();
+            if fetch_in_progress || self.may_fetch(now) {
+                self.refresh(now, Cause::UnknownKey).await;
+            }
         }
         key_for(&self.read().keys, kid).cloned()
     }

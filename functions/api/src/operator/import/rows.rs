@@ -156,48 +156,9 @@ pub(crate) fn legacy_of(row: ShapedRow, legacy_prefix: &str) -> Result<LegacyKey
     })
 }
 
-/// Splits CSV text into records (RFC 4180 quoting: `"a, b"`, `""` for a quote).
-pub(crate) fn csv_records(text: &str) -> Result<Vec<Vec<String>>, Error> {
-    let mut records = Vec::new();
-    let mut record = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') if field.is_empty() => quoted = true,
-            (false, ',') => record.push(std::mem::take(&mut field)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                record.push(std::mem::take(&mut field));
-                if record.iter().any(|f| !f.is_empty()) {
-                    records.push(std::mem::take(&mut record));
-                } else {
-                    record.clear();
-                }
-            }
-            (false, c) => field.push(c),
-        }
-    }
-    if quoted {
-        return Err(Error::invalid("body", "a quoted CSV field is not closed"));
-    }
-    record.push(field);
-    if record.iter().any(|f| !f.is_empty()) {
-        records.push(record);
-    }
-    Ok(records)
-}
-
 /// CSV rows as JSON objects, so both forms share one row parser.
 pub(crate) fn csv_rows(text: &str) -> Result<Vec<serde_json::Value>, Error> {
-    let mut records = csv_records(text)?.into_iter();
+    let mut records = keyroll_core::csv::records(text)?.into_iter();
     let header = records
         .next()
         .ok_or_else(|| Error::invalid("body", "the CSV has no header row"))?;
