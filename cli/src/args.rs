@@ -118,6 +118,7 @@ pub enum KeysCommand {
     /// Revoke a key: every secret stops verifying now.
     Revoke {
         key: String,
+        /// Why, for the audit trail.
         #[arg(long)]
         reason: String,
     },
@@ -135,6 +136,8 @@ pub struct RotateArgs {
     /// The secret may have leaked: every other secret stops within the grace (0 = now).
     #[arg(long, requires = "reason")]
     pub emergency: bool,
+    /// Why, for the audit trail and the customer's notification (required with
+    /// --emergency).
     #[arg(long)]
     pub reason: Option<String>,
 }
@@ -156,6 +159,7 @@ pub enum RotationsCommand {
         /// Even while the new secret has not been delivered.
         #[arg(long)]
         force: bool,
+        /// Why, for the audit trail.
         #[arg(long)]
         reason: Option<String>,
     },
@@ -165,14 +169,18 @@ pub enum RotationsCommand {
         /// How much longer, e.g. 24h.
         #[arg(long, value_parser = parse_duration)]
         by: u64,
+        /// Why, for the audit trail.
         #[arg(long)]
         reason: String,
     },
     /// Cancel a rotation that has not started.
     Cancel {
         rotation: String,
+        /// Even though its held new secret was already handed out (it is revoked, and
+        /// a client already using it breaks).
         #[arg(long)]
         force: bool,
+        /// Why, for the audit trail.
         #[arg(long)]
         reason: Option<String>,
     },
