@@ -8,6 +8,9 @@
 //! (one strongly consistent GetItem, one two-item TransactWriteItems, one scrypt
 //! derivation: what any rotation must do) and each part of a request on its own —
 //! reads, the transaction, hashing, the MAC — and the KMS requests made after start.
+//! Then each case beside its own floor: as many consistent GetItems as it reads, one
+//! transaction of as many plain puts as it writes items, one scrypt derivation —
+//! the per-request breakdown, and how much of it is keyroll's own work.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -117,6 +120,9 @@ async fn main() {
         Vec::with_capacity(n),
     );
     let (mut schedule_requests, mut emergency_requests) = (0u64, 0u64);
+    let (mut schedule_items, mut emergency_items) = (0u64, 0u64);
+    let (mut schedule_floors, mut emergency_floors) =
+        (Vec::with_capacity(n), Vec::with_capacity(n));
     for i in 0..n {
         let key = &keys[i % KEYS];
         // The floor's parts, on this key's own items.
@@ -145,6 +151,22 @@ async fn main() {
                 )
                 .build()
         };
+        // One transaction of `n` plain puts, timed.
+        let transaction_of = |n: u64, case: &'static str| {
+            let items: Vec<TransactWriteItem> =
+                (0..n).map(|k| put(&format!("{case}#{k}"))).collect();
+            let client = store.client().clone();
+            async move {
+                let started = Instant::now();
+                client
+                    .transact_write_items()
+                    .set_transact_items(Some(items))
+                    .send()
+                    .await
+                    .expect("TransactWriteItems");
+                started.elapsed()
+            }
+        };
         let started = Instant::now();
         store
             .client()
@@ -166,7 +188,11 @@ async fn main() {
         hashing.push(hash);
         floors.push(get + transaction + hash);
 
-        let before = store.request_count();
+        let (before, reads_before, items_before) = (
+            store.request_count(),
+            store.read_count(),
+            store.transacted_item_count(),
+        );
         let started = Instant::now();
         keyroll
             .schedule_rotation(
@@ -182,7 +208,18 @@ async fn main() {
             .expect("schedule");
         schedules.push(started.elapsed());
         schedule_requests += store.request_count() - before;
-        let before = store.request_count();
+        let (reads, items) = (
+            store.read_count() - reads_before,
+            store.transacted_item_count() - items_before,
+        );
+        schedule_items += items;
+        schedule_floors.push(get * reads as u32 + transaction_of(items, "S").await + hash);
+
+        let (before, reads_before, items_before) = (
+            store.request_count(),
+            store.read_count(),
+            store.transacted_item_count(),
+        );
         let started = Instant::now();
         keyroll
             .emergency_rotation(
@@ -198,6 +235,12 @@ async fn main() {
             .expect("emergency");
         emergencies.push(started.elapsed());
         emergency_requests += store.request_count() - before;
+        let (reads, items) = (
+            store.read_count() - reads_before,
+            store.transacted_item_count() - items_before,
+        );
+        emergency_items += items;
+        emergency_floors.push(get * reads as u32 + transaction_of(items, "E").await + hash);
     }
     let kms_during = counting.calls() - kms_after_start;
 
@@ -207,6 +250,7 @@ async fn main() {
     );
     println!("| case | samples | p50 | p99 | p50 / floor | DynamoDB requests each |");
     println!("|---|---|---|---|---|---|");
+    let (schedule_samples, emergency_samples) = (schedules.clone(), emergencies.clone());
     row(
         "schedule (immediate, secret returned)",
         schedules,
@@ -235,4 +279,31 @@ async fn main() {
         "KMS requests: {kms_after_start} at start (the derivation), {kms_during} during {} rotations",
         2 * n
     );
+    println!("\neach case beside its own floor (its reads as consistent GetItems, one transaction of as many plain puts as it writes items, one scrypt)");
+    println!("| case | items written | own floor p50 | case p50 | case / own floor |");
+    println!("|---|---|---|---|---|");
+    for (case, items, floors, samples) in [
+        (
+            "schedule",
+            schedule_items,
+            schedule_floors,
+            &schedule_samples,
+        ),
+        (
+            "emergency",
+            emergency_items,
+            emergency_floors,
+            &emergency_samples,
+        ),
+    ] {
+        let own = p50(floors);
+        let median = p50(samples.clone());
+        println!(
+            "| {case} | {:.1} | {} ms | {} ms | {:.2}× |",
+            items as f64 / n as f64,
+            ms(own),
+            ms(median),
+            median.as_secs_f64() / own.as_secs_f64()
+        );
+    }
 }

@@ -106,6 +106,8 @@ pub struct DynamoStore {
     reads: AtomicU64,
     writes: AtomicU64,
     items: AtomicU64,
+    /// Items sent in transactions (each attempt counts).
+    transacted: AtomicU64,
 }
 
 impl std::fmt::Debug for DynamoStore {
@@ -124,6 +126,7 @@ impl DynamoStore {
             reads: AtomicU64::new(0),
             writes: AtomicU64::new(0),
             items: AtomicU64::new(0),
+            transacted: AtomicU64::new(0),
         }
     }
 
@@ -150,6 +153,12 @@ impl DynamoStore {
     /// TransactWriteItems, BatchWriteItem, PutItem, UpdateItem and DeleteItem requests.
     pub fn write_count(&self) -> u64 {
         self.writes.load(Ordering::Relaxed)
+    }
+
+    /// Items written in transactions so far (a change's state, audit events, outbox
+    /// entries, logs and counters): what a transaction costs grows with them.
+    pub fn transacted_item_count(&self) -> u64 {
+        self.transacted.load(Ordering::Relaxed)
     }
 
     fn count_read(&self) {
@@ -740,6 +749,8 @@ impl DynamoStore {
         let mut attempt = 0u32;
         loop {
             self.count_write();
+            self.transacted
+                .fetch_add(writes.len() as u64, Ordering::Relaxed);
             let result = self
                 .client
                 .transact_write_items()
