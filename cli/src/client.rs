@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-use crate::error::{CliError, Result};
+use crate::error::{CliError, FieldProblem, Result};
 use crate::sigv4::Signer;
 
 /// How requests are authenticated.
@@ -104,20 +104,14 @@ impl Api {
         for (name, value) in headers {
             request = request.header(name, value);
         }
-        let response = request
-            .body(bytes)
-            .send()
-            .await
-            .map_err(|e| CliError::Unreachable {
-                url: self.base.to_string(),
-                message: e.without_url().to_string(),
-            })?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.map_err(|e| CliError::Unreachable {
+        let unreachable = |e: reqwest::Error| CliError::Unreachable {
             url: self.base.to_string(),
             message: e.without_url().to_string(),
-        })?;
+        };
+        let response = request.body(bytes).send().await.map_err(unreachable)?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.map_err(unreachable)?;
         if (200..300).contains(&status) {
             return Ok((text, headers));
         }
@@ -129,27 +123,15 @@ impl Api {
                 "{url} answered 404 without keyroll's problem document: is KEYROLL_URL keyroll's API?"
             )));
         }
-        let mut detail = problem["detail"].as_str().map(str::to_owned);
-        if let Some(errors) = problem["errors"].as_array() {
-            // The first few fields at fault; a whole batch's can run to thousands.
-            let mut fields: Vec<String> = errors
-                .iter()
-                .take(5)
-                .map(|e| {
-                    format!(
-                        "{}: {}",
-                        e["field"].as_str().unwrap_or("?"),
-                        e["message"].as_str().unwrap_or("?")
-                    )
-                })
-                .collect();
-            if errors.len() > 5 {
-                fields.push(format!("and {} more", errors.len() - 5));
-            }
-            if !fields.is_empty() {
-                detail = Some(fields.join("; "));
-            }
-        }
+        let fields = problem["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| FieldProblem {
+                field: e["field"].as_str().unwrap_or("?").to_owned(),
+                message: e["message"].as_str().unwrap_or("?").to_owned(),
+            })
+            .collect();
         Err(CliError::Api {
             status,
             title: problem["title"]
@@ -161,7 +143,8 @@ impl Api {
                         .unwrap_or("error")
                 })
                 .to_owned(),
-            detail,
+            detail: problem["detail"].as_str().map(str::to_owned),
+            fields,
         })
     }
 

@@ -22,14 +22,44 @@ pub mod exit {
     pub const PROBLEMS: u8 = 7;
 }
 
+/// A field a problem names (`errors` of keyroll's problem document).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: String,
+}
+
+/// How many fields at fault are shown: a whole batch's can run to thousands.
+const FIELDS_SHOWN: usize = 5;
+
+/// `: ` and the fields at fault when there are any, else the detail.
+fn explained(detail: &Option<String>, fields: &[FieldProblem]) -> String {
+    if fields.is_empty() {
+        return detail
+            .as_deref()
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+    }
+    let mut shown: Vec<String> = fields
+        .iter()
+        .take(FIELDS_SHOWN)
+        .map(|f| format!("{}: {}", f.field, f.message))
+        .collect();
+    if fields.len() > FIELDS_SHOWN {
+        shown.push(format!("and {} more", fields.len() - FIELDS_SHOWN));
+    }
+    format!(": {}", shown.join("; "))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     /// keyroll answered with a problem (RFC 9457).
-    #[error("{status} {title}{}", detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    #[error("{status} {title}{}", explained(detail, fields))]
     Api {
         status: u16,
         title: String,
         detail: Option<String>,
+        fields: Vec<FieldProblem>,
     },
     /// No AWS credentials, or none that could be read.
     #[error("{0}")]

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::Ctx;
 use crate::args::ImportArgs;
 use crate::client::Body;
-use crate::error::{CliError, Result};
+use crate::error::{CliError, FieldProblem, Result};
 use crate::output::details;
 
 /// What earlier runs did, kept beside the file until the import ends.
@@ -165,41 +165,45 @@ pub async fn run(ctx: &Ctx, args: ImportArgs) -> Result<()> {
 }
 
 /// A refused batch's fields (`keys[i].name`, numbered in the batch from 0) named by
-/// their row in the file.
+/// their row in the file (`row N name`).
 fn in_file_rows(error: CliError, rows_done: usize) -> CliError {
-    let CliError::Api {
-        status,
-        title,
-        detail: Some(detail),
-    } = error
-    else {
-        return error;
-    };
-    let mut out = String::new();
-    let mut rest = detail.as_str();
-    while let Some(at) = rest.find("keys[") {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + "keys[".len()..];
-        match after.split_once(']') {
-            Some((index, tail)) if index.parse::<usize>().is_ok() => {
-                let n = rows_done + index.parse::<usize>().unwrap_or(0) + 1;
-                out.push_str(&format!("row {n}"));
-                rest = tail.strip_prefix('.').map_or(tail, |field| {
-                    out.push(' ');
-                    field
-                });
-            }
-            _ => {
-                out.push_str("keys[");
-                rest = after;
-            }
-        }
+    match error {
+        CliError::Api {
+            status,
+            title,
+            detail,
+            fields,
+        } => CliError::Api {
+            status,
+            title,
+            detail,
+            fields: fields
+                .into_iter()
+                .map(|problem| FieldProblem {
+                    field: row_of(&problem.field, rows_done),
+                    ..problem
+                })
+                .collect(),
+        },
+        other => other,
     }
-    out.push_str(rest);
-    CliError::Api {
-        status,
-        title,
-        detail: Some(out),
+}
+
+/// `keys[i].name` as `row N name`; any other field as it is.
+fn row_of(field: &str, rows_done: usize) -> String {
+    let Some((index, rest)) = field
+        .strip_prefix("keys[")
+        .and_then(|tail| tail.split_once(']'))
+    else {
+        return field.to_owned();
+    };
+    let Ok(index) = index.parse::<usize>() else {
+        return field.to_owned();
+    };
+    let row = rows_done + index + 1;
+    match rest.strip_prefix('.') {
+        Some(name) => format!("row {row} {name}"),
+        None => format!("row {row}"),
     }
 }
 
@@ -261,14 +265,26 @@ mod tests {
 
     #[test]
     fn a_refused_batchs_fields_are_named_by_their_row_in_the_file() {
+        let problem = |field: &str, message: &str| FieldProblem {
+            field: field.into(),
+            message: message.into(),
+        };
+        let mut fields = vec![
+            problem("keys[0].prefix", "bad"),
+            problem("keys[12].name", "too long"),
+        ];
+        fields.extend((0..6).map(|_| problem("keys[13]", "not an object")));
         let error = CliError::Api {
             status: 422,
             title: "Invalid request".into(),
-            detail: Some("keys[0].prefix: bad; keys[12].name: too long; and 3 more".into()),
+            detail: None,
+            fields,
         };
         assert_eq!(
             in_file_rows(error, 2000).to_string(),
-            "422 Invalid request: row 2001 prefix: bad; row 2013 name: too long; and 3 more"
+            "422 Invalid request: row 2001 prefix: bad; row 2013 name: too long; row 2014: not an object; row 2014: not an object; row 2014: not an object; and 3 more"
         );
+        assert_eq!(row_of("body", 5), "body");
+        assert_eq!(row_of("keys[x].name", 5), "keys[x].name");
     }
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::Ctx;
+use super::{given, Ctx};
 use crate::args::KeysCommand;
 use crate::client::segment;
 use crate::error::{CliError, Result};
@@ -44,13 +44,10 @@ pub async fn run(ctx: &Ctx, command: KeysCommand) -> Result<()> {
             class,
             expires_at,
         } => {
-            let mut body = json!({ "organizationId": organization, "name": name, "rateLimit": rate_limit, "scopes": scopes });
-            if let Some(class) = class {
-                body["class"] = json!(class);
-            }
-            if let Some(expires_at) = expires_at {
-                body["expiresAt"] = json!(expires_at);
-            }
+            let body = given(json!({
+                "organizationId": organization, "name": name, "rateLimit": rate_limit,
+                "scopes": scopes, "class": class, "expiresAt": expires_at,
+            }));
             let answer = ctx.api.post("/v1/keys", body).await?;
             ctx.show(&answer, |a| {
                 format!(

@@ -77,6 +77,15 @@ impl Ctx {
     }
 }
 
+/// `body` without its null members: the options left out are not sent. (Not for a
+/// merge patch, where null removes.)
+pub fn given(mut body: Value) -> Value {
+    if let Value::Object(members) = &mut body {
+        members.retain(|_, value| !value.is_null());
+    }
+    body
+}
+
 /// Items asked for per page: every listing takes at least this many.
 const PAGE: usize = 100;
 

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::Ctx;
+use super::{given, Ctx};
 use crate::args::{ContactsCommand, OrgsCommand, WebhooksCommand};
 use crate::client::{segment, Body};
 use crate::error::Result;
@@ -36,6 +36,12 @@ pub async fn run(ctx: &Ctx, command: OrgsCommand) -> Result<()> {
     }
 }
 
+/// The types asked for; none named is all of them, which the body says by leaving
+/// `types` out.
+fn all_when_empty(types: Vec<String>) -> Option<Vec<String>> {
+    (!types.is_empty()).then_some(types)
+}
+
 /// The list `name` of an answer.
 fn items<'a>(answer: &'a Value, name: &str) -> &'a [Value] {
     answer[name]
@@ -58,14 +64,6 @@ async fn remove(ctx: &Ctx, path: &str, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// `types` as the body wants it: left out for all of them.
-fn with_types(mut body: Value, types: Vec<String>) -> Value {
-    if !types.is_empty() {
-        body["types"] = json!(types);
-    }
-    body
-}
-
 async fn contacts(ctx: &Ctx, path: &str, command: ContactsCommand) -> Result<()> {
     match command {
         ContactsCommand::List => {
@@ -75,7 +73,10 @@ async fn contacts(ctx: &Ctx, path: &str, command: ContactsCommand) -> Result<()>
         ContactsCommand::Add { email, types } => {
             let answer = ctx
                 .api
-                .post(path, with_types(json!({ "email": email }), types))
+                .post(
+                    path,
+                    given(json!({ "email": email, "types": all_when_empty(types) })),
+                )
                 .await?;
             ctx.show(&answer, |a| contact_table(std::slice::from_ref(a)));
         }
@@ -108,7 +109,10 @@ async fn webhooks(ctx: &Ctx, path: &str, command: WebhooksCommand) -> Result<()>
         WebhooksCommand::Add { endpoint, types } => {
             let answer = ctx
                 .api
-                .post(path, with_types(json!({ "url": endpoint }), types))
+                .post(
+                    path,
+                    given(json!({ "url": endpoint, "types": all_when_empty(types) })),
+                )
                 .await?;
             ctx.show(&answer, with_secret);
         }

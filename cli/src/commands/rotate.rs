@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::rotations::rotation_details;
-use super::Ctx;
+use super::{given, Ctx};
 use crate::args::RotateArgs;
 use crate::client::segment;
 use crate::error::Result;
@@ -12,25 +12,18 @@ use crate::output::field;
 pub async fn run(ctx: &Ctx, args: RotateArgs) -> Result<()> {
     let key = segment(&args.key);
     let answer = if args.emergency {
-        let mut body = json!({ "reason": args.reason });
-        if let Some(grace) = args.grace {
-            body["gracePeriodSeconds"] = json!(grace);
-        }
+        let body = given(json!({ "reason": args.reason, "gracePeriodSeconds": args.grace }));
         ctx.api
             .post(&format!("/v1/keys/{key}/emergency-rotation"), body)
             .await?
     } else {
         // Without --at the new secret is current now, and shown in the answer.
-        let mut body = match &args.at {
-            Some(at) => json!({ "scheduledAt": at }),
-            None => json!({ "immediate": true }),
-        };
-        if let Some(grace) = args.grace {
-            body["gracePeriodSeconds"] = json!(grace);
-        }
-        if let Some(reason) = &args.reason {
-            body["reason"] = json!(reason);
-        }
+        let body = given(json!({
+            "scheduledAt": args.at,
+            "immediate": args.at.is_none().then_some(true),
+            "gracePeriodSeconds": args.grace,
+            "reason": args.reason,
+        }));
         ctx.api
             .post(&format!("/v1/keys/{key}/rotations"), body)
             .await?

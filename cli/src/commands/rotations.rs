@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::Ctx;
+use super::{given, Ctx};
 use crate::args::RotationsCommand;
 use crate::client::segment;
 use crate::error::Result;
@@ -46,7 +46,7 @@ pub async fn run(ctx: &Ctx, command: RotationsCommand) -> Result<()> {
             force,
             reason,
         } => {
-            let body = with_reason(json!({ "force": force }), reason);
+            let body = given(json!({ "force": force, "reason": reason }));
             act(ctx, &rotation, "complete", body).await?;
         }
         RotationsCommand::Extend {
@@ -62,18 +62,11 @@ pub async fn run(ctx: &Ctx, command: RotationsCommand) -> Result<()> {
             force,
             reason,
         } => {
-            let body = with_reason(json!({ "force": force }), reason);
+            let body = given(json!({ "force": force, "reason": reason }));
             act(ctx, &rotation, "cancel", body).await?;
         }
     }
     Ok(())
-}
-
-fn with_reason(mut body: Value, reason: Option<String>) -> Value {
-    if let Some(reason) = reason {
-        body["reason"] = json!(reason);
-    }
-    body
 }
 
 async fn act(ctx: &Ctx, rotation: &str, action: &str, body: Value) -> Result<()> {

@@ -100,13 +100,14 @@ pub async fn access(policy: DestinationPolicy) -> Result<(CustomerAccess, Option
         return Ok((CustomerAccess::verified_here(verifier), None));
     }
     let dev = dev_identity()?;
+    let jwks = dev.key.jwks();
     let settings = IdentitySettings {
         issuer: dev.issuer.clone(),
         audience: dev.audience.clone(),
-        jwks: Some(dev.key.jwks()),
+        jwks: Some(jwks.clone()),
         claims: dev.claims.clone(),
     };
-    let verifier = TokenVerifier::new(&settings, &dev.key.jwks()).map_err(|e| anyhow!(e))?;
+    let verifier = TokenVerifier::new(&settings, &jwks).map_err(|e| anyhow!(e))?;
     Ok((CustomerAccess::verified_here(verifier), Some(dev)))
 }
 

@@ -1,7 +1,8 @@
 //! Outbound HTTPS (webhooks; an identity provider's discovery document and keys): every
-//! request goes to an address checked against the [`DestinationPolicy`] at send time (the name is resolved here and the connection
-//! pinned to the address that passed, so re-pointing a name inside the network cannot
-//! work), with the timeout the notifier gives each attempt (at most 10 s), a 2-second
+//! request goes to an address checked against the [`DestinationPolicy`] at send time
+//! (the name is resolved here, within the request's timeout, and the connection pinned
+//! to the address that passed, so re-pointing a name inside the network cannot work),
+//! with the caller's timeout (the notifier's: at most 10 s per attempt), a 2-second
 //! connect timeout and no redirects.
 
 use std::net::SocketAddr;

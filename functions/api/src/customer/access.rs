@@ -1,8 +1,8 @@
 //! Who a customer route's caller is. The bearer token is verified here, against the
 //! provider's discovered keys or `KEYROLL_JWKS`; in Lambda, API Gateway's JWT
-//! authorizer has verified it first and its claims arrive in the request context, which
-//! no caller can set: both must name the same user. Every refusal is the same 401; a viewer's change is
-//! 403.
+//! authorizer has verified it first and its claims arrive in the request context,
+//! which no caller can set: both must name the same user. Every refusal is the same
+//! 401; a viewer's change is 403.
 
 use std::sync::Arc;
 
